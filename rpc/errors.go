@@ -1,0 +1,153 @@
+package rpc
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Status codes of the wire format. Positive codes are HTTP statuses; negative
+// ones are JSON-RPC codes, each sent with the HTTP status HTTPStatus gives.
+const (
+	CodeOK                      = 200
+	CodeNoContent               = 204 // OK, nothing changed; sent as HTTP 200
+	CodeBadRequest              = 400
+	CodeUnauthorized            = 401 // bad credentials
+	CodeForbidden               = 403
+	CodeNotFound                = 404
+	CodeMethodNotAllowed        = 405
+	CodeConflict                = 409
+	CodeTooManyRequests         = 429
+	CodeInternal                = 500
+	CodeInsufficientPermissions = -32801
+	CodeUnsupportedMediaType    = -32803
+	CodeParseError              = -32807
+	CodeInvalidParams           = -32808
+	CodeMethodNotFound          = -32809
+	CodeTooLarge                = -32902
+)
+
+// HTTPStatus returns the HTTP status a result with the given code is sent with.
+func HTTPStatus(code int) int {
+	switch code {
+	case CodeNoContent:
+		return http.StatusOK
+	case CodeInsufficientPermissions:
+		return http.StatusUnauthorized
+	case CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
+	case CodeParseError, CodeInvalidParams:
+		return http.StatusBadRequest
+	case CodeMethodNotFound:
+		return http.StatusNotFound
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	if code >= 100 && code <= 599 {
+		return code
+	}
+	return http.StatusInternalServerError
+}
+
+// StatusText returns the default message for a code.
+func StatusText(code int) string {
+	switch code {
+	case CodeNoContent:
+		return "No Content"
+	case CodeUnauthorized:
+		return "Not authenticated"
+	case CodeInsufficientPermissions:
+		return "Insufficient permissions"
+	case CodeUnsupportedMediaType:
+		return "Unsupported content type"
+	case CodeParseError:
+		return "Request body is not valid JSON"
+	case CodeInvalidParams:
+		return "Parameters do not match the method's schema"
+	case CodeMethodNotFound:
+		return "Method not found"
+	case CodeTooLarge:
+		return "Request body is too large"
+	case CodeInternal:
+		return "Internal Server Error"
+	}
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Internal Server Error"
+}
+
+// Error is an error a handler returns to answer with a given code and message.
+// Any other error a handler returns becomes an opaque internal error.
+type Error struct {
+	Code    int
+	Message string
+	// Meta is sent as error.data.meta; nil sends an empty object.
+	Meta map[string]any
+
+	cause error // kept for logs, never sent
+}
+
+// NewError returns an error with the given code; an empty message takes the
+// code's default text.
+func NewError(code int, message string) *Error {
+	if message == "" {
+		message = StatusText(code)
+	}
+	return &Error{Code: code, Message: message}
+}
+
+// Errorf returns an error with the given code and a formatted message.
+// A %w verb keeps its operand as the cause (for errors.Is and logs), but only
+// the formatted text is sent.
+func Errorf(code int, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Message: err.Error(), cause: unwrapOne(err)}
+}
+
+func unwrapOne(err error) error {
+	if u, ok := err.(interface{ Unwrap() error }); ok {
+		return u.Unwrap()
+	}
+	return nil
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("rpc: %d: %s", e.Code, e.Message) }
+
+// Unwrap returns the cause given with %w to Errorf, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// WithMeta returns a copy of e that sends meta as error.data.meta.
+func (e *Error) WithMeta(meta map[string]any) *Error {
+	c := *e
+	c.Meta = meta
+	return &c
+}
+
+// Shorthands for the codes handlers use most.
+
+// BadRequest answers 400: a rule of the method was broken; the message says which.
+func BadRequest(format string, args ...any) *Error { return Errorf(CodeBadRequest, format, args...) }
+
+// NotFound answers 404: the object named does not exist.
+func NotFound(format string, args ...any) *Error { return Errorf(CodeNotFound, format, args...) }
+
+// Conflict answers 409: the object already exists.
+func Conflict(format string, args ...any) *Error { return Errorf(CodeConflict, format, args...) }
+
+// Forbidden answers 403: authenticated, but not allowed here.
+func Forbidden(format string, args ...any) *Error { return Errorf(CodeForbidden, format, args...) }
+
+// Unauthorized answers 401: bad credentials.
+func Unauthorized(format string, args ...any) *Error {
+	return Errorf(CodeUnauthorized, format, args...)
+}
+
+// TooManyRequests answers 429: a rate limit was hit.
+func TooManyRequests(format string, args ...any) *Error {
+	return Errorf(CodeTooManyRequests, format, args...)
+}
+
+// InvalidParams answers -32808: the parameters do not match the method's schema.
+func InvalidParams(format string, args ...any) *Error {
+	return Errorf(CodeInvalidParams, format, args...)
+}

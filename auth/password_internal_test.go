@@ -1,0 +1,86 @@
+package auth
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests hold the Hasher's slots themselves, so they see the bound
+// deterministically: no timing, and argon2 itself is not mocked.
+
+func TestHasherBoundHolds(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(HasherOptions{
+		Params:        &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		MaxConcurrent: 2,
+	})
+	require.Equal(t, 2, cap(h.sem))
+	hash, err := h.Hash(ctx, "password1")
+	require.NoError(t, err)
+
+	// With one of two slots taken, a run still goes ahead.
+	h.sem <- struct{}{}
+	ok, err := h.Verify(ctx, "password1", hash)
+	require.NoError(t, err)
+	assert.True(t, ok)
+
+	// With both taken, every kind of run waits, and gives up with its context.
+	h.sem <- struct{}{}
+	for name, run := range map[string]func(context.Context) error{
+		"Hash":        func(ctx context.Context) error { _, err := h.Hash(ctx, "password1"); return err },
+		"Verify":      func(ctx context.Context) error { _, err := h.Verify(ctx, "password1", hash); return err },
+		"VerifyDummy": func(ctx context.Context) error { return h.VerifyDummy(ctx, "password1") },
+	} {
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := run(ctx)
+		cancel()
+		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+	}
+	assert.Len(t, h.sem, 2, "a run that gave up must not hold or free a slot")
+
+	// A waiting run goes ahead as soon as a slot frees.
+	done := make(chan bool)
+	go func() {
+		ok, err := h.Verify(ctx, "password1", hash)
+		assert.NoError(t, err)
+		done <- ok
+	}()
+	select {
+	case <-done:
+		t.Fatal("Verify ran with every slot taken")
+	case <-time.After(20 * time.Millisecond):
+	}
+	<-h.sem
+	assert.True(t, <-done)
+	<-h.sem
+	assert.Empty(t, h.sem, "finished runs must give their slots back")
+}
+
+func TestHasherCancelWhileWaiting(t *testing.T) {
+	h := NewHasher(HasherOptions{MaxConcurrent: 1})
+	h.sem <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() {
+		_, err := h.Hash(ctx, "password1")
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let it reach the wait; the outcome is the same if not
+	cancel()
+	assert.ErrorIs(t, <-errc, context.Canceled)
+}
+
+func TestHasherDummyMatchesParams(t *testing.T) {
+	// VerifyDummy costs what Verify costs only if the dummy hash carries the
+	// Hasher's own parameters.
+	for _, p := range []*argon2id.Params{nil, {Memory: 1024, Iterations: 3, Parallelism: 2, SaltLength: 8, KeyLength: 64}} {
+		h := NewHasher(HasherOptions{Params: p})
+		assert.False(t, h.NeedsRehash(h.dummy), h.dummy)
+		require.NoError(t, h.checkHash(h.dummy))
+	}
+}

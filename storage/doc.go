@@ -1,0 +1,21 @@
+// Package storage opens the database that the authrpc modules share and
+// applies the schema migrations they contribute.
+//
+// Open takes a DSN: a postgres:// or postgresql:// URL opens PostgreSQL (the
+// production database, through pgx), anything else is a SQLite file (the
+// embedded default, pure Go, no cgo) configured for concurrent use by a
+// server. Both come back as a *bun.DB; IsPostgres tells a module which SQL
+// dialect it is talking to where the two differ.
+//
+// Each module keeps its own ordered list of Migrations and calls Migrate
+// with it at start-up. Migrate records what it applied in the table
+// authrpc_migrations and is safe to run on every start and from several
+// processes at once.
+//
+// IsUniqueViolation and IsForeignKeyViolation recognise constraint errors
+// of both databases, so that a module can answer 409 for a duplicate key
+// without knowing which one it runs on.
+//
+// The subpackage storagetest runs a test on SQLite and, when
+// TEST_POSTGRES_DSN is set, on a fresh PostgreSQL database.
+package storage

@@ -1,0 +1,299 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for MuxOptions.
+const (
+	DefaultCacheTTL        = 5 * time.Minute
+	DefaultCacheMaxEntries = 100_000
+)
+
+// MuxOptions configure a Mux. The zero value is usable.
+type MuxOptions struct {
+	// TTL is the longest a principal stays cached. Default 5 minutes.
+	// Invalidate drops entries at once; TTL bounds how long a change that
+	// nobody reported can go unseen.
+	TTL time.Duration
+
+	// MaxEntries bounds the number of cached principals. Default 100,000.
+	MaxEntries int
+
+	// Now tells the time; tests set it. Default time.Now.
+	Now func() time.Time
+}
+
+// Invalidation says which cached principals to drop. Each field that is set
+// narrows it: UserID alone drops every session and API token of a user,
+// Kind with TokenID drops one token, Kind alone drops every token of that
+// kind. The zero Invalidation drops everything.
+type Invalidation struct {
+	UserID  int64
+	Kind    Kind
+	TokenID int64
+}
+
+func (inv Invalidation) matches(e *muxEntry) bool {
+	return (inv.UserID == 0 || inv.UserID == e.userID) &&
+		(inv.Kind == KindNone || inv.Kind == e.kind) &&
+		(inv.TokenID == 0 || inv.TokenID == e.tokenID)
+}
+
+// Mux is the Authenticator the transport calls. It sends each bearer token,
+// by its kind prefix, to the Authenticator registered for that kind, and
+// caches the principals they return, keyed by the token's digest, so that
+// most calls cost no database lookup. It is safe for concurrent use.
+//
+// Principals handed out by a Mux are shared between calls: treat them as
+// read-only. An Authenticator must not change a principal it has returned.
+//
+// Whatever changes who a token stands for (signing out, disabling a user or
+// token, changing a password or permissions) must be followed by Invalidate,
+// on every instance, or the change shows only when the entry's TTL runs out.
+type Mux struct {
+	ttl      time.Duration
+	now      func() time.Time
+	perShard int
+	shards   []muxShard // a power of two of them, picked by the digest's first byte
+
+	handlersMu sync.Mutex // serialises Handle; readers load handlers without it
+	handlers   atomic.Pointer[map[Kind]Authenticator]
+
+	// gen counts invalidations. An authentication stores its result only if
+	// gen has not moved since before it asked the authenticator, so an answer
+	// read before an Invalidate cannot be cached after it.
+	gen     atomic.Uint64
+	caching atomic.Bool
+}
+
+type muxShard struct {
+	mu      sync.RWMutex
+	entries map[[sha256.Size]byte]muxEntry
+	_       [64]byte // keep neighbouring shards' locks off one cache line
+}
+
+type muxEntry struct {
+	p       *Principal
+	expires int64 // Unix nanoseconds
+	// The principal's identity, copied so that invalidation does not depend
+	// on callers leaving the shared principal alone.
+	userID  int64
+	kind    Kind
+	tokenID int64
+}
+
+// evictSample is how many entries a full shard looks at to choose one to drop.
+const evictSample = 8
+
+// NewMux returns a Mux with no authenticators and caching on.
+func NewMux(opts MuxOptions) *Mux {
+	maxEntries := positiveOr(opts.MaxEntries, DefaultCacheMaxEntries)
+	// Shard big caches to spread lock traffic, but keep every shard big
+	// enough that splitting MaxEntries evenly wastes little of it.
+	n := 1
+	for n < 32 && maxEntries/(2*n) >= 1024 {
+		n *= 2
+	}
+	m := &Mux{
+		ttl:      opts.TTL,
+		now:      opts.Now,
+		perShard: maxEntries / n,
+		shards:   make([]muxShard, n),
+	}
+	if m.ttl <= 0 {
+		m.ttl = DefaultCacheTTL
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	for i := range m.shards {
+		m.shards[i].entries = make(map[[sha256.Size]byte]muxEntry)
+	}
+	m.handlers.Store(&map[Kind]Authenticator{})
+	m.caching.Store(true)
+	return m
+}
+
+// Handle registers the authenticator for tokens of the given kind:
+// KindSession or KindAPIToken, the kinds that authenticate calls. It panics
+// on any other kind or a nil authenticator. Replacing an authenticator drops
+// the principals cached from the old one.
+func (m *Mux) Handle(kind Kind, a Authenticator) {
+	if kind != KindSession && kind != KindAPIToken {
+		panic(fmt.Sprintf("auth: Mux.Handle: tokens of kind %q do not authenticate calls", kind))
+	}
+	if a == nil {
+		panic("auth: Mux.Handle: nil authenticator")
+	}
+	m.handlersMu.Lock()
+	defer m.handlersMu.Unlock()
+	old := *m.handlers.Load()
+	next := maps.Clone(old)
+	next[kind] = a
+	m.handlers.Store(&next)
+	if old[kind] != nil {
+		m.Invalidate(Invalidation{Kind: kind})
+	}
+}
+
+// Authenticate resolves a bearer token. An empty token is a guest: (nil,
+// nil). A token that is malformed, of a kind with no authenticator, or that
+// its authenticator does not know is (nil, ErrUnknownToken); malformed ones
+// are turned away without a lookup. Other errors from the authenticator are
+// returned wrapped. The principal returned is shared: do not modify it.
+func (m *Mux) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	if token == "" {
+		return nil, nil
+	}
+	kind, ok := TokenKind(token)
+	if !ok {
+		return nil, ErrUnknownToken
+	}
+	a := (*m.handlers.Load())[kind]
+	if a == nil {
+		return nil, ErrUnknownToken
+	}
+
+	key := digestKey(token)
+	s := &m.shards[int(key[0])&(len(m.shards)-1)]
+	caching := m.caching.Load()
+	if caching {
+		s.mu.RLock()
+		e, ok := s.entries[key]
+		s.mu.RUnlock()
+		if ok && m.now().UnixNano() < e.expires {
+			return e.p, nil
+		}
+	}
+
+	gen := m.gen.Load() // before asking: see Mux.gen
+	p, err := a.Authenticate(ctx, token)
+	switch {
+	case errors.Is(err, ErrUnknownToken), err == nil && p == nil:
+		return nil, ErrUnknownToken
+	case err != nil:
+		return nil, fmt.Errorf("auth: authenticate %s token: %w", kind, err)
+	}
+	if caching {
+		m.store(s, key, kind, p, gen)
+	}
+	return p, nil
+}
+
+// store caches p unless an invalidation happened since gen was read.
+func (m *Mux) store(s *muxShard, key [sha256.Size]byte, kind Kind, p *Principal, gen uint64) {
+	now := m.now()
+	expires := now.Add(m.ttl)
+	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(expires) {
+		expires = p.ExpiresAt
+	}
+	if !now.Before(expires) {
+		return
+	}
+	e := muxEntry{p: p, expires: expires.UnixNano(), userID: p.UserID, kind: kind, tokenID: p.TokenID}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Checked under the shard lock: Invalidate and SetCaching move gen or the
+	// flag before they take it, so either we see the change here or they
+	// drop what we store.
+	if m.gen.Load() != gen || !m.caching.Load() {
+		return
+	}
+	if _, ok := s.entries[key]; !ok && len(s.entries) >= m.perShard {
+		s.evict(now.UnixNano())
+	}
+	s.entries[key] = e
+}
+
+// evict makes room in a full shard. It looks at a few entries (map order is
+// random enough) and drops the expired ones, or else the one that would
+// expire first, which is about the oldest: sampled oldest-first eviction at
+// O(1) cost, in the manner of Redis.
+func (s *muxShard) evict(now int64) {
+	var (
+		victim  [sha256.Size]byte
+		soonest int64
+		dropped bool
+		seen    int
+	)
+	for k, e := range s.entries {
+		if e.expires <= now {
+			delete(s.entries, k)
+			dropped = true
+		} else if seen == 0 || e.expires < soonest {
+			victim, soonest = k, e.expires
+		}
+		if seen++; seen == evictSample {
+			break
+		}
+	}
+	if !dropped && seen > 0 {
+		delete(s.entries, victim)
+	}
+}
+
+// Invalidate drops the cached principals inv matches (see Invalidation),
+// and makes sure that none of the authentications in flight caches what it
+// read before. Call it after the change is stored.
+func (m *Mux) Invalidate(inv Invalidation) {
+	if inv == (Invalidation{}) {
+		m.Purge()
+		return
+	}
+	m.gen.Add(1)
+	// A scan: invalidations are rare next to lookups, so they pay for it
+	// rather than every lookup keeping an index by user and token.
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for k, e := range s.entries {
+			if inv.matches(&e) {
+				delete(s.entries, k)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Purge drops every cached principal.
+func (m *Mux) Purge() {
+	m.gen.Add(1)
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		s.entries = make(map[[sha256.Size]byte]muxEntry) // a fresh map gives the memory back
+		s.mu.Unlock()
+	}
+}
+
+// SetCaching turns the cache on or off. Off, the Mux empties its cache and
+// asks the authenticator on every call: for when invalidations from other
+// instances cannot be relied on to arrive.
+func (m *Mux) SetCaching(on bool) {
+	m.caching.Store(on)
+	if !on {
+		m.Purge()
+	}
+}
+
+// Len returns the number of cached principals, including expired ones not
+// yet dropped.
+func (m *Mux) Len() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.RLock()
+		n += len(s.entries)
+		s.mu.RUnlock()
+	}
+	return n
+}

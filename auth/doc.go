@@ -1,0 +1,22 @@
+// Package auth says who is calling and what they may do. It is the part of
+// the library every other package meets: the rpc transport turns a bearer
+// token into a *Principal and checks it against a method's permission tags,
+// and the users and tokens modules mint the tokens, hash the passwords and
+// answer the lookups. It needs no database of its own.
+//
+// A Principal is the caller: user, token kind and effective permissions; a
+// nil *Principal is a guest. Methods list tags (Anyone, Guest, User, Root or
+// a name the host declared in a Permissions set), and Principal.Allowed
+// checks them.
+//
+// Tokens are "<kind>_" and 32 random bytes in base64url (NewToken). Only
+// their SHA-256 Digest is stored, and TokenKind recognises one by its shape
+// without any I/O. Passwords are hashed with argon2id by a Hasher, which
+// bounds how many hashes run at once and can spend the same time on an
+// unknown user as on a wrong password.
+//
+// A Mux sends each bearer token to the Authenticator registered for its kind
+// and caches the principals they return, so most calls cost no lookup.
+// Whoever changes what a token stands for calls Mux.Invalidate. A Limiter
+// rate-limits sign-ins and other calls worth abusing.
+package auth

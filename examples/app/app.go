@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage"
+)
+
+type config struct {
+	Addr         string
+	DB           string
+	RootPassword string
+	Logger       *slog.Logger
+	Out          io.Writer // where a generated root password is printed
+}
+
+// app is the example host: one registry with every module mounted.
+type app struct {
+	db  *bun.DB
+	reg *rpc.Registry
+}
+
+func newApp(ctx context.Context, cfg config) (*app, error) {
+	db, err := storage.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	perms := auth.NewPermissions(auth.Permission{
+		Name:        "admin",
+		Title:       "Administrator",
+		Description: "Manages users, settings and the API call log.",
+	})
+	reg := rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms})
+	a := &app{db: db, reg: reg}
+	registerTestModule(reg)
+	return a, nil
+}
+
+// Handler serves the API under /api/.
+func (a *app) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", a.reg))
+	return mux
+}
+
+// Shutdown waits for background calls to finish.
+func (a *app) Shutdown(ctx context.Context) error {
+	if err := a.reg.Shutdown(ctx); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	return nil
+}
+
+func (a *app) Close() error { return a.db.Close() }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+)
+
+// registerTestModule adds the seed's /v1/test methods: an echo and an upload.
+func registerTestModule(reg *rpc.Registry) {
+	m := reg.Module("/v1/test", "Test")
+	m.Register(rpc.Method{
+		ID:          "test",
+		Title:       "Test",
+		Permissions: []string{auth.Anyone},
+		Params:      []rpc.Param{{Name: "args?"}},
+		Handler: func(ctx context.Context, args *string) (any, error) {
+			if args == nil {
+				return nil, nil
+			}
+			return *args, nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID:             "upload",
+		Title:          "Test upload",
+		Permissions:    []string{auth.Anyone},
+		MaxUploadBytes: 10 << 20,
+		Params: []rpc.Param{
+			{Name: "request?"},
+			{Name: "data?", Schema: &jsonschema.Schema{Extras: map[string]any{"type": []string{"string", "object"}}}},
+		},
+		Handler: testUpload,
+	})
+}
+
+type uploadAnswer struct {
+	Filename string `json:"filename"`
+	Size     int64  `json:"size"`
+	Data     any    `json:"data,omitempty"`
+}
+
+func testUpload(ctx context.Context, request map[string]any, data any) (uploadAnswer, error) {
+	up := rpc.UploadFromContext(ctx)
+	if up == nil {
+		return uploadAnswer{}, rpc.BadRequest("send a file: multipart/form-data with a \"file\" part")
+	}
+	f, err := up.Open()
+	if err != nil {
+		return uploadAnswer{}, err
+	}
+	defer f.Close()
+	// Read it through, as a real handler would, so the size is what arrived.
+	n, err := io.Copy(io.Discard, f)
+	if err != nil {
+		return uploadAnswer{}, fmt.Errorf("test upload: read: %w", err)
+	}
+	return uploadAnswer{Filename: up.Filename, Size: n, Data: data}, nil
+}

@@ -1,0 +1,31 @@
+// Package rpc is the heart of the library: a registry of methods served over
+// HTTP in the JSON-RPC shaped wire format that the library's JavaScript
+// clients speak.
+//
+// A host registers methods as typed Go functions. Each positional parameter
+// gets a JSON Schema reflected from its Go type (struct tags carry
+// constraints), every call is checked against those schemas before the
+// handler runs, and each method lists the permission tags a caller must pass.
+// The registry is an http.Handler: the request path below its mount point is
+// the method id.
+//
+//	reg := rpc.New(rpc.Options{})
+//	reg.Register(rpc.Method{
+//		ID:          "/v1/hello",
+//		Title:       "Say hello",
+//		Permissions: []string{auth.Anyone},
+//		Params:      []rpc.Param{{Name: "name"}},
+//		Handler: func(ctx context.Context, name string) (string, error) {
+//			return "Hello, " + name, nil
+//		},
+//	})
+//	http.Handle("/api/", http.StripPrefix("/api", reg))
+//
+// Handlers answer with a value (sent as the result's data), an *Error (sent
+// with its code and message), or any other error (an opaque internal error,
+// logged with the method id). Read methods take ReadOptions, declared per
+// method with a ReadSpec, that apply themselves to a bun query.
+//
+// The registry also renders its own reference, as Markdown (WriteMarkdown)
+// and as an OpenAPI 3.1 document (OpenAPI).
+package rpc

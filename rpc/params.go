@@ -1,0 +1,237 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/invopop/jsonschema"
+	sjs "github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// param is a compiled Param: its schema, validator and Go type.
+type param struct {
+	Param
+	index  int // 1-based position, for messages
+	typ    reflect.Type
+	schema *jsonschema.Schema
+
+	// simple, when not empty, is the JSON type of a schema with no other
+	// keyword ({"type":"string"}): checked by the value's first byte instead
+	// of the general validator, the common case on the hot path.
+	simple    string
+	anything  bool // the schema accepts any value
+	validator *sjs.Schema
+}
+
+func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) {
+	cp := &param{Param: p, index: i + 1, typ: t}
+	if p.Read != nil {
+		if t != readOptionsType {
+			return nil, fmt.Errorf("a param with read options must be of type rpc.ReadOptions, not %s", t)
+		}
+		if err := p.Read.Check(); err != nil {
+			return nil, err
+		}
+		return cp, nil
+	}
+	if t == readOptionsType {
+		return nil, fmt.Errorf("a ReadOptions param needs Param.Read to declare its fields")
+	}
+	cp.schema = p.Schema
+	if cp.schema == nil {
+		cp.schema = r.reflector.ReflectFromType(t)
+		cp.schema.Version = ""
+		cp.schema.ID = ""
+	}
+	raw, err := json.Marshal(cp.schema)
+	if err != nil {
+		return nil, fmt.Errorf("marshal schema: %w", err)
+	}
+	switch string(raw) {
+	case `{"type":"string"}`, `{"type":"boolean"}`, `{"type":"integer"}`, `{"type":"number"}`:
+		cp.simple = cp.schema.Type
+		return cp, nil
+	case `true`, `{}`:
+		cp.anything = true
+		return cp, nil
+	}
+	doc, err := sjs.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("read schema: %w", err)
+	}
+	c := sjs.NewCompiler()
+	c.DefaultDraft(sjs.Draft2020)
+	c.AssertFormat()
+	const url = "mem:///param.json"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("add schema: %w", err)
+	}
+	if cp.validator, err = c.Compile(url); err != nil {
+		return nil, fmt.Errorf("compile schema: %w", err)
+	}
+	return cp, nil
+}
+
+// label names the parameter in messages: parameter 2 "enabled".
+func (p *param) label() string { return fmt.Sprintf("parameter %d %q", p.index, p.Name) }
+
+// decodeParams checks raw positional parameters against the method's schemas
+// and decodes them into the handler's argument types, after the context
+// at args[0].
+func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value) *Error {
+	if len(raws) > len(m.params) {
+		return InvalidParams("too many parameters: the method takes %d, got %d", len(m.params), len(raws))
+	}
+	for i, p := range m.params {
+		var raw json.RawMessage
+		if i < len(raws) {
+			raw = raws[i]
+		}
+		v, err := p.decode(raw)
+		if err != nil {
+			return err
+		}
+		args[i+1] = v
+	}
+	return nil
+}
+
+func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
+	absent := len(raw) == 0 || string(raw) == "null"
+	if p.Read != nil {
+		if absent {
+			return reflect.ValueOf(p.Read.Defaults()), nil
+		}
+		opts, err := p.Read.Parse(raw)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return reflect.Value{}, InvalidParams("%s: %s", p.label(), e.Message)
+			}
+			return reflect.Value{}, InvalidParams("%s: %s", p.label(), err.Error())
+		}
+		return reflect.ValueOf(opts), nil
+	}
+	if absent {
+		if !p.Optional && (len(raw) == 0 || !p.acceptsNull()) {
+			return reflect.Value{}, InvalidParams("%s is required", p.label())
+		}
+		return reflect.Zero(p.typ), nil
+	}
+	switch {
+	case p.simple != "":
+		if got := jsonKind(raw); got != p.simple && !(p.simple == "number" && got == "integer") {
+			return reflect.Value{}, InvalidParams("%s: expected %s, got %s", p.label(), article(p.simple), article(got))
+		}
+	case p.anything:
+	default:
+		doc, err := sjs.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return reflect.Value{}, InvalidParams("%s: %v", p.label(), err)
+		}
+		if err := p.validator.Validate(doc); err != nil {
+			return reflect.Value{}, InvalidParams("%s: %s", p.label(), describeValidation(err))
+		}
+	}
+	ptr := reflect.New(p.typ)
+	if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
+		return reflect.Value{}, InvalidParams("%s: %s", p.label(), describeDecode(err))
+	}
+	return ptr.Elem(), nil
+}
+
+// acceptsNull reports whether an explicit null is a value of the schema,
+// rather than an omitted parameter.
+func (p *param) acceptsNull() bool {
+	return p.validator != nil && p.validator.Validate(nil) == nil || p.anything
+}
+
+// jsonKind names the JSON type of a well-formed value by its first byte.
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	if bytes.ContainsAny(raw, ".eE") {
+		return "number"
+	}
+	return "integer"
+}
+
+func article(kind string) string {
+	switch kind {
+	case "integer", "object", "array":
+		return "an " + kind
+	case "null", "nothing":
+		return kind
+	}
+	return "a " + kind
+}
+
+var validationPrinter = message.NewPrinter(language.English)
+
+// describeValidation turns a schema violation into one line that names where
+// in the value it happened and which rule it broke.
+func describeValidation(err error) string {
+	var ve *sjs.ValidationError
+	if !errors.As(err, &ve) {
+		return err.Error()
+	}
+	var leaves []*sjs.ValidationError
+	var walk func(e *sjs.ValidationError)
+	walk = func(e *sjs.ValidationError) {
+		if len(e.Causes) == 0 {
+			leaves = append(leaves, e)
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	var parts []string
+	for i, leaf := range leaves {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(leaves)-3))
+			break
+		}
+		msg := leaf.ErrorKind.LocalizedString(validationPrinter)
+		if len(leaf.InstanceLocation) > 0 {
+			msg = "at /" + strings.Join(leaf.InstanceLocation, "/") + ": " + msg
+		}
+		parts = append(parts, msg)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeDecode explains why a value that passed its schema still does not
+// fit its Go type (an integer too large for int32, say), without Go type names.
+func describeDecode(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		where := ""
+		if te.Field != "" {
+			where = "at /" + strings.ReplaceAll(te.Field, ".", "/") + ": "
+		}
+		return fmt.Sprintf("%sa %s value does not fit here", where, te.Value)
+	}
+	return "the value does not fit the parameter's type"
+}

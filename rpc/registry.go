@@ -1,0 +1,388 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/authrpc/authrpc/auth"
+)
+
+// Options configure a Registry. The zero value is ready to use.
+type Options struct {
+	// Logger receives handler errors and panics. Default: slog.Default().
+	Logger *slog.Logger
+
+	// Permissions is the set of permissions the host and its modules declare.
+	// Default: an empty set.
+	Permissions *auth.Permissions
+
+	// Auth resolves bearer tokens to callers; modules register their
+	// authenticators on it. Default: an empty mux, so every caller is a guest.
+	Auth *auth.Mux
+
+	// MaxBodyBytes bounds a JSON request body. Default: 1 MiB.
+	MaxBodyBytes int64
+
+	// MaxVoidCalls bounds the void calls running in the background; past it a
+	// void call is refused with 429. Default: 64.
+	MaxVoidCalls int
+
+	// TrustedProxyHeader names a header, set by a reverse proxy you trust, that
+	// carries the client's address ("X-Forwarded-For" or "X-Real-IP"). Empty
+	// means the address of the connection. Never name a header a client can
+	// set directly: rate limits key on this address.
+	TrustedProxyHeader string
+
+	// UploadDir is where uploads are spooled while their handler runs.
+	// Default: os.TempDir().
+	UploadDir string
+
+	// Title heads the Markdown reference. Default: "API v1".
+	Title string
+}
+
+// Registry holds the methods of an API and serves them over HTTP.
+// Register methods before serving; a Registry is safe for concurrent calls.
+type Registry struct {
+	opts      Options
+	log       *slog.Logger
+	perms     *auth.Permissions
+	auth      *auth.Mux
+	reflector *jsonschema.Reflector
+
+	mu      sync.RWMutex                       // guards writes of methods, and order and modules
+	methods atomic.Pointer[map[string]*method] // copied on write: lookups take no lock
+	order   []*method
+	modules map[string]string // prefix -> title
+
+	observers atomic.Pointer[[]Observer]
+
+	voidSem    chan struct{}
+	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
+	voidClosed bool
+	voidWG     sync.WaitGroup
+}
+
+// New returns an empty registry.
+func New(opts Options) *Registry {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Permissions == nil {
+		opts.Permissions = auth.NewPermissions()
+	}
+	if opts.Auth == nil {
+		opts.Auth = auth.NewMux(auth.MuxOptions{})
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxVoidCalls <= 0 {
+		opts.MaxVoidCalls = 64
+	}
+	if opts.UploadDir == "" {
+		opts.UploadDir = os.TempDir()
+	}
+	if opts.Title == "" {
+		opts.Title = "API v1"
+	}
+	return &Registry{
+		opts:    opts,
+		log:     opts.Logger,
+		perms:   opts.Permissions,
+		auth:    opts.Auth,
+		modules: make(map[string]string),
+		voidSem: make(chan struct{}, opts.MaxVoidCalls),
+		reflector: &jsonschema.Reflector{
+			DoNotReference: true,
+			ExpandedStruct: true,
+			Anonymous:      true,
+		},
+	}
+}
+
+// Permissions returns the set of declared permissions.
+func (r *Registry) Permissions() *auth.Permissions { return r.perms }
+
+// Auth returns the mux that resolves bearer tokens.
+func (r *Registry) Auth() *auth.Mux { return r.auth }
+
+// Logger returns the registry's logger.
+func (r *Registry) Logger() *slog.Logger { return r.log }
+
+// Method describes a method to Register.
+type Method struct {
+	// ID is the method's path, such as "/v1/admin/users/read". Within a
+	// Module it may be relative to the module's prefix ("read").
+	ID string
+
+	// Title is a one-line summary; Description is Markdown shown under it
+	// in the reference.
+	Title       string
+	Description string
+
+	// Permissions are the tags a caller must pass, any of them: auth.Anyone,
+	// auth.Guest, auth.User, auth.Root or a declared permission name.
+	Permissions []string
+
+	// Params name the handler's positional parameters, in order.
+	Params []Param
+
+	// Handler is a func(context.Context, T1, …, Tn) (R, error) or
+	// func(context.Context, T1, …, Tn) error, with one Ti per Param.
+	// R is sent as the result's data; return a Result to add meta or answer 204.
+	Handler any
+
+	// NoCallLog leaves the method's calls out of the call log.
+	NoCallLog bool
+
+	// NoVoid refuses void calls (the X-API-Void-Call header) with 400.
+	NoVoid bool
+
+	// MaxBodyBytes bounds the JSON body; 0 takes the registry's default.
+	MaxBodyBytes int64
+
+	// MaxUploadBytes, when positive, makes the method accept a
+	// multipart/form-data upload (a "file" part and an optional "params"
+	// part) of at most this many bytes. The handler reads it with UploadFromContext.
+	MaxUploadBytes int64
+
+	// RateLimit, when set, limits calls per caller (the user, or the client
+	// address for guests); past it the call is declined with 429.
+	RateLimit *RateLimit
+}
+
+// RateLimit is a token bucket: Burst calls at once, refilled at PerSecond.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Param describes a positional parameter.
+type Param struct {
+	// Name as shown in the reference; a trailing "?" marks it optional,
+	// as does Optional. Optional parameters come last.
+	Name        string
+	Description string
+	Optional    bool
+
+	// Schema replaces the schema reflected from the handler's parameter type.
+	// Incoming values are checked against it, then decoded into that type.
+	Schema *jsonschema.Schema
+
+	// Read declares the read options that a ReadOptions parameter accepts.
+	Read *ReadSpec
+}
+
+// Module groups methods under a path prefix and a title, as a section of the reference.
+type Module struct {
+	r      *Registry
+	prefix string
+}
+
+// Module returns the module with the given prefix (such as "/v1/admin/users"),
+// naming it title in the reference.
+func (r *Registry) Module(prefix, title string) *Module {
+	prefix = strings.TrimSuffix(prefix, "/")
+	if !strings.HasPrefix(prefix, "/") {
+		panic(fmt.Sprintf("rpc: module %q: a prefix starts with /", prefix))
+	}
+	r.mu.Lock()
+	r.modules[prefix] = title
+	r.mu.Unlock()
+	return &Module{r: r, prefix: prefix}
+}
+
+// Register adds a method to the module; a relative ID is joined to the module's prefix.
+func (m *Module) Register(def Method) {
+	if !strings.HasPrefix(def.ID, "/") {
+		def.ID = m.prefix + "/" + def.ID
+	}
+	m.r.register(def, m.prefix)
+}
+
+// Register adds a method. It panics when the definition is wrong (a
+// programming error, like a bad pattern given to http.ServeMux): a duplicate
+// or malformed id, no permissions, or a handler that does not match the params.
+func (r *Registry) Register(def Method) {
+	r.register(def, "")
+}
+
+var methodID = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
+
+var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+var (
+	contextType     = reflect.TypeFor[context.Context]()
+	errorType       = reflect.TypeFor[error]()
+	readOptionsType = reflect.TypeFor[ReadOptions]()
+)
+
+func (r *Registry) register(def Method, module string) {
+	m, err := r.compile(def, module)
+	if err != nil {
+		panic(fmt.Sprintf("rpc: register %s: %v", def.ID, err))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.methods.Load()
+	next := make(map[string]*method, len(r.order)+1)
+	if old != nil {
+		if _, dup := (*old)[m.ID]; dup {
+			panic(fmt.Sprintf("rpc: register %s: the method is already registered", m.ID))
+		}
+		for id, om := range *old {
+			next[id] = om
+		}
+	}
+	next[m.ID] = m
+	r.methods.Store(&next)
+	r.order = append(r.order, m)
+}
+
+// method is a registered Method, compiled for serving.
+type method struct {
+	Method
+	module  string
+	params  []*param
+	fn      reflect.Value
+	hasData bool // the handler returns (R, error)
+	limiter *auth.Limiter
+	logged  bool
+}
+
+func (r *Registry) compile(def Method, module string) (*method, error) {
+	if !methodID.MatchString(def.ID) {
+		return nil, fmt.Errorf("an id is a path such as /v1/users/read")
+	}
+	if len(def.Permissions) == 0 {
+		return nil, fmt.Errorf("no permissions: list at least one tag (auth.Anyone for everyone)")
+	}
+	fn := reflect.ValueOf(def.Handler)
+	if fn.Kind() != reflect.Func {
+		return nil, fmt.Errorf("the handler is %T, not a func", def.Handler)
+	}
+	ft := fn.Type()
+	if ft.IsVariadic() || ft.NumIn() != 1+len(def.Params) || ft.In(0) != contextType {
+		return nil, fmt.Errorf("the handler must take (context.Context, …) with one argument per param (%d params)", len(def.Params))
+	}
+	m := &method{Method: def, module: module, fn: fn, logged: !def.NoCallLog}
+	switch {
+	case ft.NumOut() == 1 && ft.Out(0) == errorType:
+	case ft.NumOut() == 2 && ft.Out(1) == errorType:
+		m.hasData = true
+	default:
+		return nil, fmt.Errorf("the handler must return (R, error) or error")
+	}
+	seenOptional := false
+	for i, p := range def.Params {
+		if strings.HasSuffix(p.Name, "?") {
+			p.Name = strings.TrimSuffix(p.Name, "?")
+			p.Optional = true
+		}
+		if !paramName.MatchString(p.Name) {
+			return nil, fmt.Errorf("param %d: %q is not a name", i+1, p.Name)
+		}
+		if seenOptional && !p.Optional {
+			return nil, fmt.Errorf("param %d (%s): a required param after an optional one", i+1, p.Name)
+		}
+		seenOptional = seenOptional || p.Optional
+		cp, err := r.compileParam(i, p, ft.In(i+1))
+		if err != nil {
+			return nil, fmt.Errorf("param %d (%s): %w", i+1, p.Name, err)
+		}
+		m.params = append(m.params, cp)
+	}
+	if def.RateLimit != nil {
+		m.limiter = auth.NewLimiter(auth.LimiterOptions{Rate: def.RateLimit.PerSecond, Burst: def.RateLimit.Burst})
+	}
+	return m, nil
+}
+
+// MethodInfo describes a registered method, as the reference shows it.
+type MethodInfo struct {
+	ID          string
+	Module      string // the module's prefix
+	Title       string
+	Description string
+	Permissions []string
+	Params      []ParamInfo
+	Upload      bool
+	CallLog     bool
+}
+
+// ParamInfo describes a method's parameter.
+type ParamInfo struct {
+	Name        string
+	Description string
+	Optional    bool
+	Schema      *jsonschema.Schema // nil for read options; see Read
+	Read        *ReadSpec
+}
+
+// Methods lists the registered methods sorted by module, then in the order
+// they were registered.
+func (r *Registry) Methods() []MethodInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	list := make([]MethodInfo, 0, len(r.order))
+	for _, m := range r.order {
+		info := MethodInfo{
+			ID:          m.ID,
+			Module:      r.moduleOf(m),
+			Title:       m.Title,
+			Description: m.Description,
+			Permissions: append([]string(nil), m.Permissions...),
+			Upload:      m.MaxUploadBytes > 0,
+			CallLog:     m.logged,
+		}
+		for _, p := range m.params {
+			info.Params = append(info.Params, ParamInfo{
+				Name: p.Name, Description: p.Description, Optional: p.Optional,
+				Schema: p.schema, Read: p.Read,
+			})
+		}
+		list = append(list, info)
+	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Module < list[j].Module })
+	return list
+}
+
+// moduleOf returns the prefix a method is listed under: its module's, or its
+// id's directory for a method registered outside a module.
+func (r *Registry) moduleOf(m *method) string {
+	if m.module != "" {
+		return m.module
+	}
+	if i := strings.LastIndexByte(m.ID, '/'); i > 0 {
+		return m.ID[:i]
+	}
+	return "/"
+}
+
+// ModuleTitle returns the title given to a module prefix, or the prefix itself.
+func (r *Registry) ModuleTitle(prefix string) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if t, ok := r.modules[prefix]; ok && t != "" {
+		return t
+	}
+	return prefix
+}
+
+func (r *Registry) lookup(id string) *method {
+	if ms := r.methods.Load(); ms != nil {
+		return (*ms)[id]
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package rpc
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Result lets a handler set more than the data of a successful answer.
+type Result struct {
+	// Code is CodeOK (the default when zero) or CodeNoContent, "OK,
+	// nothing changed", which is sent as HTTP 200 with status 204 in the body.
+	Code int
+	Data any
+	// Meta carries extras, such as {"total": N} for read methods.
+	Meta map[string]any
+}
+
+// Page answers rows with meta.total, as read methods do.
+func Page[T any](rows []T, total int) Result {
+	if rows == nil {
+		rows = []T{}
+	}
+	return Result{Data: rows, Meta: map[string]any{"total": total}}
+}
+
+// NoContent answers 204: the call succeeded and changed nothing.
+func NoContent() Result { return Result{Code: CodeNoContent} }
+
+// CallRecord describes a finished call, for observers such as the call log.
+type CallRecord struct {
+	Method     string
+	UserID     int64 // 0 for a guest
+	Start      time.Time
+	Runtime    time.Duration
+	Code       int
+	StatusText string
+	// Declined: refused for permissions or a rate limit; the handler did not run.
+	Declined bool
+	// Error: the answer is an error (the handler's, or a refusal).
+	Error bool
+	// Exception: an internal error or a panic.
+	Exception bool
+	Void      bool
+}
+
+// Observer watches finished calls. ObserveCall runs on the request's
+// goroutine after the answer is written, so it must not block: queue the
+// record and return.
+type Observer interface {
+	ObserveCall(CallRecord)
+}
+
+// Observe adds an observer of every call of a method with the call log on.
+func (r *Registry) Observe(o Observer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var list []Observer
+	if old := r.observers.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	list = append(list, o)
+	r.observers.Store(&list)
+}
+
+func (r *Registry) observe(rec CallRecord) {
+	if list := r.observers.Load(); list != nil {
+		for _, o := range *list {
+			o.ObserveCall(rec)
+		}
+	}
+}
+
+// Call describes the call a handler is serving.
+type Call struct {
+	// Method is the id of the method called.
+	Method string
+	// ClientAddr is the caller's IP address (see Options.TrustedProxyHeader).
+	ClientAddr string
+	// Void is set when the caller does not wait for the answer.
+	Void bool
+	// Upload is the uploaded file of an upload method, or nil.
+	Upload *Upload
+}
+
+type callKey struct{}
+
+// CallFromContext returns the call a handler is serving, or nil outside one.
+func CallFromContext(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
+}
+
+// UploadFromContext returns the file uploaded with the call, or nil.
+func UploadFromContext(ctx context.Context) *Upload {
+	if c := CallFromContext(ctx); c != nil {
+		return c.Upload
+	}
+	return nil
+}
+
+// clientAddr returns the caller's address: the trusted proxy's header when
+// one is named and well formed, else the connection's address.
+func clientAddr(remoteAddr, header, value string) string {
+	if header != "" && value != "" {
+		if strings.EqualFold(header, "X-Forwarded-For") {
+			// The last entry is the one the trusted proxy added; those before
+			// it come from the client and can be forged.
+			if i := strings.LastIndexByte(value, ','); i >= 0 {
+				value = value[i+1:]
+			}
+		}
+		if a, err := netip.ParseAddr(strings.TrimSpace(value)); err == nil {
+			return a.Unmap().String()
+		}
+	}
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}

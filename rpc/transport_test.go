@@ -1,0 +1,725 @@
+package rpc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+)
+
+// answer is a decoded response envelope.
+type answer struct {
+	HTTP   int
+	Header http.Header
+	Raw    string
+	Body   struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Result  *struct {
+			Status     int             `json:"status"`
+			StatusText string          `json:"status_text"`
+			Exception  bool            `json:"exception"`
+			Data       json.RawMessage `json:"data"`
+			Meta       map[string]any  `json:"meta"`
+		} `json:"result"`
+		Error *struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Data    struct {
+				Exception *bool          `json:"exception"`
+				Meta      map[string]any `json:"meta"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+}
+
+func (a answer) code() int {
+	if a.Body.Error != nil {
+		return a.Body.Error.Code
+	}
+	if a.Body.Result != nil {
+		return a.Body.Result.Status
+	}
+	return 0
+}
+
+func (a answer) message() string {
+	if a.Body.Error != nil {
+		return a.Body.Error.Message
+	}
+	return ""
+}
+
+func (a answer) data() string {
+	if a.Body.Result == nil {
+		return ""
+	}
+	return string(a.Body.Result.Data)
+}
+
+type request struct {
+	method  string // HTTP method, default POST
+	path    string
+	body    string
+	headers map[string]string
+}
+
+func do(t *testing.T, h http.Handler, r request) answer {
+	t.Helper()
+	if r.method == "" {
+		r.method = http.MethodPost
+	}
+	req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
+	if r.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
+	}
+	return serve(t, h, req)
+}
+
+func serve(t *testing.T, h http.Handler, req *http.Request) answer {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var a answer
+	a.HTTP = rec.Code
+	a.Header = rec.Header()
+	a.Raw = rec.Body.String()
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), a.Raw)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a.Body), a.Raw)
+	require.Equal(t, "2.0", a.Body.JSONRPC, a.Raw)
+	require.True(t, (a.Body.Error == nil) != (a.Body.Result == nil), "exactly one of result and error: %s", a.Raw)
+	if a.Body.Error != nil {
+		require.NotNil(t, a.Body.Error.Data.Exception, "error.data.exception is always there: %s", a.Raw)
+		require.NotNil(t, a.Body.Error.Data.Meta, "error.data.meta is always an object: %s", a.Raw)
+	}
+	return a
+}
+
+type fields struct {
+	Username string            `json:"username"`
+	Email    string            `json:"email,omitempty"`
+	Port     int               `json:"port,omitempty" jsonschema:"minimum=0,maximum=65535"`
+	Perms    map[string]bool   `json:"permissions,omitempty"`
+	Tags     []string          `json:"tags,omitempty"`
+	Extra    map[string]string `json:"-"`
+}
+
+// fixture is a registry with methods that exercise every path of the transport.
+type fixture struct {
+	reg   *rpc.Registry
+	logs  *bytes.Buffer
+	user  string // a session token for user 7, who holds "admin"
+	plain string // a session token for user 8, who holds nothing
+	ran   chan string
+	obs   *observer
+}
+
+type observer struct {
+	mu      sync.Mutex
+	records []rpc.CallRecord
+}
+
+func (o *observer) ObserveCall(rec rpc.CallRecord) {
+	o.mu.Lock()
+	o.records = append(o.records, rec)
+	o.mu.Unlock()
+}
+
+func (o *observer) last() rpc.CallRecord {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.records) == 0 {
+		return rpc.CallRecord{}
+	}
+	return o.records[len(o.records)-1]
+}
+
+func (o *observer) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.records)
+}
+
+func newFixture(t *testing.T, opts rpc.Options) *fixture {
+	t.Helper()
+	f := &fixture{logs: &bytes.Buffer{}, ran: make(chan string, 16), obs: &observer{}}
+	opts.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil))
+	if opts.Permissions == nil {
+		opts.Permissions = auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"})
+	}
+	if opts.UploadDir == "" {
+		opts.UploadDir = t.TempDir()
+	}
+	f.reg = rpc.New(opts)
+	f.reg.Observe(f.obs)
+
+	tokens := map[string]*auth.Principal{}
+	var err error
+	var digestUser, digestPlain []byte
+	f.user, digestUser, err = auth.NewToken(auth.KindSession)
+	require.NoError(t, err)
+	f.plain, digestPlain, err = auth.NewToken(auth.KindSession)
+	require.NoError(t, err)
+	tokens[string(digestUser)] = &auth.Principal{UserID: 7, Username: "ann", Kind: auth.KindSession, TokenID: 70, Permissions: map[string]bool{"admin": true}}
+	tokens[string(digestPlain)] = &auth.Principal{UserID: 8, Username: "bob", Kind: auth.KindSession, TokenID: 80}
+	f.reg.Auth().Handle(auth.KindSession, auth.AuthenticatorFunc(func(ctx context.Context, token string) (*auth.Principal, error) {
+		if p, ok := tokens[string(auth.Digest(token))]; ok {
+			return p, nil
+		}
+		return nil, auth.ErrUnknownToken
+	}))
+
+	m := f.reg.Module("/v1/t", "Transport tests")
+	m.Register(rpc.Method{
+		ID: "echo", Title: "Echo", Permissions: []string{auth.Anyone},
+		Params: []rpc.Param{{Name: "text?"}},
+		Handler: func(ctx context.Context, text string) (string, error) {
+			return text, nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "pair", Title: "Pair", Permissions: []string{auth.Anyone},
+		Params: []rpc.Param{{Name: "name"}, {Name: "enabled"}, {Name: "count?"}},
+		Handler: func(ctx context.Context, name string, enabled bool, count *int) (map[string]any, error) {
+			return map[string]any{"name": name, "enabled": enabled, "count": count}, nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "create", Title: "Create", Permissions: []string{"admin"},
+		Params: []rpc.Param{{Name: "fields", Description: "The new thing."}},
+		Handler: func(ctx context.Context, fl fields) (fields, error) {
+			if fl.Username == "taken" {
+				return fields{}, rpc.Conflict("user %q already exists", fl.Username)
+			}
+			return fl, nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "whoami", Title: "Who am I", Permissions: []string{auth.User},
+		Handler: func(ctx context.Context) (string, error) {
+			p := auth.FromContext(ctx)
+			return p.Username, nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "guest-only", Title: "Guest only", Permissions: []string{auth.Guest},
+		Handler: func(ctx context.Context) error { return nil },
+	})
+	m.Register(rpc.Method{
+		ID: "code", Title: "Answer a code", Permissions: []string{auth.Anyone},
+		Params: []rpc.Param{{Name: "code"}},
+		Handler: func(ctx context.Context, code int) (any, error) {
+			switch code {
+			case 200:
+				return nil, nil
+			case 204:
+				return rpc.NoContent(), nil
+			case 500:
+				return nil, fmt.Errorf("db: pq: relation \"users\" does not exist")
+			case 501:
+				panic("boom: secret detail")
+			}
+			return nil, rpc.Errorf(code, "answered %d", code)
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "page", Title: "Page", Permissions: []string{auth.Anyone},
+		Handler: func(ctx context.Context) (rpc.Result, error) {
+			return rpc.Page([]string{"a", "b"}, 42), nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "limited", Title: "Limited", Permissions: []string{auth.Anyone},
+		RateLimit: &rpc.RateLimit{PerSecond: 0.001, Burst: 2},
+		Handler:   func(ctx context.Context) error { return nil },
+	})
+	m.Register(rpc.Method{
+		ID: "slow", Title: "Slow", Permissions: []string{auth.Anyone},
+		Params: []rpc.Param{{Name: "tag"}},
+		Handler: func(ctx context.Context, tag string) error {
+			time.Sleep(50 * time.Millisecond)
+			f.ran <- tag
+			return nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "novoid", Title: "No void", Permissions: []string{auth.Anyone}, NoVoid: true,
+		Handler: func(ctx context.Context) error { return nil },
+	})
+	m.Register(rpc.Method{
+		ID: "unlogged", Title: "Unlogged", Permissions: []string{auth.Anyone}, NoCallLog: true,
+		Handler: func(ctx context.Context) error { return nil },
+	})
+	m.Register(rpc.Method{
+		ID: "small", Title: "Small body", Permissions: []string{auth.Anyone}, MaxBodyBytes: 64,
+		Params:  []rpc.Param{{Name: "text"}},
+		Handler: func(ctx context.Context, text string) (int, error) { return len(text), nil },
+	})
+	m.Register(rpc.Method{
+		ID: "upload", Title: "Upload", Permissions: []string{auth.Anyone}, MaxUploadBytes: 1000,
+		Params: []rpc.Param{{Name: "note?"}},
+		Handler: func(ctx context.Context, note string) (map[string]any, error) {
+			up := rpc.UploadFromContext(ctx)
+			if up == nil {
+				return nil, rpc.BadRequest("no file")
+			}
+			f, err := up.Open()
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			b, err := io.ReadAll(f)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"name": up.Filename, "size": up.Size, "content": string(b), "note": note}, nil
+		},
+	})
+	m.Register(rpc.Method{
+		ID: "addr", Title: "Client address", Permissions: []string{auth.Anyone},
+		Handler: func(ctx context.Context) (string, error) { return rpc.CallFromContext(ctx).ClientAddr, nil },
+	})
+	return f
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func bearer(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + token}
+}
+
+func TestRequestShapes(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	cases := []struct {
+		name string
+		req  request
+		data string
+	}{
+		{"array", request{path: "/v1/t/echo", body: `["hi"]`}, `"hi"`},
+		{"value that is not an array", request{path: "/v1/t/echo", body: `"hi"`}, `"hi"`},
+		{"empty body", request{path: "/v1/t/echo"}, `""`},
+		{"whitespace body", request{path: "/v1/t/echo", body: " \n "}, `""`},
+		{"GET without query", request{method: http.MethodGet, path: "/v1/t/echo"}, `""`},
+		{"null for an optional param", request{path: "/v1/t/pair", body: `["a", true, null]`}, `{"count":null,"enabled":true,"name":"a"}`},
+		{"optional tail left out", request{path: "/v1/t/pair", body: `["a", false]`}, `{"count":null,"enabled":false,"name":"a"}`},
+		{"all params", request{path: "/v1/t/pair", body: `["a", true, 3]`}, `{"count":3,"enabled":true,"name":"a"}`},
+		{"object as the only param", request{path: "/v1/t/create", body: `{"username":"x","port":80}`, headers: bearer("")}, ``},
+		{"content type with charset", request{path: "/v1/t/echo", body: `["x"]`, headers: map[string]string{"Content-Type": "application/json; charset=utf-8"}}, `"x"`},
+		{"no content type", request{path: "/v1/t/echo", body: `["x"]`, headers: map[string]string{"Content-Type": ""}}, `"x"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.name == "object as the only param" {
+				c.req.headers = bearer(f.user)
+				c.data = `{"username":"x","port":80}`
+			}
+			a := do(t, f.reg, c.req)
+			require.Equal(t, http.StatusOK, a.HTTP, a.Raw)
+			assert.Equal(t, 200, a.code())
+			assert.Equal(t, "OK", a.Body.Result.StatusText)
+			assert.False(t, a.Body.Result.Exception)
+			assert.JSONEq(t, c.data, a.data())
+			assert.NotNil(t, a.Body.Result.Meta, "meta is always an object")
+			assert.Empty(t, a.Body.ID, "no id without a JSON-RPC request object")
+		})
+	}
+}
+
+func TestJSONRPCRequestObject(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	t.Run("id echoed, method from the body", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["hey"],"id":17}`})
+		require.Equal(t, 200, a.HTTP, a.Raw)
+		assert.Equal(t, "17", string(a.Body.ID))
+		assert.JSONEq(t, `"hey"`, a.data())
+	})
+	t.Run("string id, method path wins over the URL", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/v1/t/whoami", body: `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["x"],"id":"abc"}`})
+		require.Equal(t, 200, a.HTTP, a.Raw)
+		assert.Equal(t, `"abc"`, string(a.Body.ID))
+	})
+	t.Run("params by name", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/pair","params":{"enabled":true,"name":"n"},"id":1}`})
+		require.Equal(t, 200, a.HTTP, a.Raw)
+		assert.JSONEq(t, `{"count":null,"enabled":true,"name":"n"}`, a.data())
+	})
+	t.Run("unknown param by name", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/pair","params":{"name":"n","enabled":true,"colour":1},"id":2}`})
+		assert.Equal(t, 400, a.HTTP)
+		assert.Equal(t, rpc.CodeInvalidParams, a.code())
+		assert.Contains(t, a.message(), `"colour"`)
+		assert.Equal(t, "2", string(a.Body.ID), "the id is echoed on errors too")
+	})
+	t.Run("unknown method", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/nope","id":3}`})
+		assert.Equal(t, 404, a.HTTP)
+		assert.Equal(t, rpc.CodeMethodNotFound, a.code())
+		assert.Equal(t, "3", string(a.Body.ID))
+	})
+	t.Run("scalar params", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/echo","params":5,"id":4}`})
+		assert.Equal(t, rpc.CodeInvalidParams, a.code())
+	})
+	t.Run("object without jsonrpc is a parameter", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/v1/t/echo", body: `{"method":"/v1/t/echo"}`})
+		assert.Equal(t, rpc.CodeInvalidParams, a.code(), a.Raw)
+		assert.Contains(t, a.message(), `parameter 1 "text"`)
+	})
+}
+
+// TestStatusTable walks every row of the wire format's status table.
+func TestStatusTable(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	cases := []struct {
+		name     string
+		req      request
+		http     int
+		code     int
+		contains string
+	}{
+		{"200", request{path: "/v1/t/code", body: `[200]`}, 200, 200, ""},
+		{"204 sent as HTTP 200", request{path: "/v1/t/code", body: `[204]`}, 200, 204, ""},
+		{"400", request{path: "/v1/t/code", body: `[400]`}, 400, 400, "answered 400"},
+		{"401", request{path: "/v1/t/code", body: `[401]`}, 401, 401, "answered 401"},
+		{"403", request{path: "/v1/t/code", body: `[403]`}, 403, 403, "answered 403"},
+		{"404", request{path: "/v1/t/code", body: `[404]`}, 404, 404, "answered 404"},
+		{"409", request{path: "/v1/t/create", body: `[{"username":"taken"}]`, headers: map[string]string{}}, 409, 409, `"taken" already exists`},
+		{"500 from an error", request{path: "/v1/t/code", body: `[500]`}, 500, 500, "Internal Server Error"},
+		{"500 from a panic", request{path: "/v1/t/code", body: `[501]`}, 500, 500, "Internal Server Error"},
+		{"-32801 guest calls a user method", request{path: "/v1/t/whoami"}, 401, rpc.CodeInsufficientPermissions, "Insufficient permissions"},
+		{"-32801 user lacks the permission", request{path: "/v1/t/create", body: `[{"username":"x"}]`, headers: map[string]string{}}, 401, rpc.CodeInsufficientPermissions, ""},
+		{"-32803", request{path: "/v1/t/echo", body: `hi`, headers: map[string]string{"Content-Type": "text/plain"}}, 415, rpc.CodeUnsupportedMediaType, `"text/plain"`},
+		{"-32807", request{path: "/v1/t/echo", body: `["hi"`}, 400, rpc.CodeParseError, "not valid JSON"},
+		{"-32807 trailing garbage", request{path: "/v1/t/echo", body: `["hi"] x`}, 400, rpc.CodeParseError, "not valid JSON"},
+		{"-32808", request{path: "/v1/t/echo", body: `[1]`}, 400, rpc.CodeInvalidParams, `parameter 1 "text": expected a string, got an integer`},
+		{"-32809", request{path: "/v1/t/missing"}, 404, rpc.CodeMethodNotFound, `"/v1/t/missing" not found`},
+		{"-32902", request{path: "/v1/t/small", body: `["` + strings.Repeat("x", 100) + `"]`}, 413, rpc.CodeTooLarge, "larger than 64 bytes"},
+		{"405", request{method: http.MethodPut, path: "/v1/t/echo"}, 405, 405, "PUT"},
+		{"GET with a query", request{method: http.MethodGet, path: "/v1/t/echo?x=1"}, 400, 400, "query"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.req.headers != nil {
+				if strings.Contains(c.name, "lacks") {
+					c.req.headers = bearer(f.plain)
+				} else if c.req.path == "/v1/t/create" {
+					c.req.headers = bearer(f.user)
+				}
+			}
+			a := do(t, f.reg, c.req)
+			require.Equal(t, c.http, a.HTTP, a.Raw)
+			require.Equal(t, c.code, a.code(), a.Raw)
+			assert.Contains(t, a.message(), c.contains)
+			if a.Body.Error != nil {
+				assert.Equal(t, c.code == 500, *a.Body.Error.Data.Exception, "exception only for internal errors")
+			}
+		})
+	}
+	t.Run("internal errors leak nothing and are logged with the method", func(t *testing.T) {
+		for _, code := range []string{"500", "501"} {
+			a := do(t, f.reg, request{path: "/v1/t/code", body: "[" + code + "]"})
+			assert.NotContains(t, a.Raw, "pq")
+			assert.NotContains(t, a.Raw, "secret")
+		}
+		logs := f.logs.String()
+		assert.Contains(t, logs, `"method":"/v1/t/code"`)
+		assert.Contains(t, logs, `relation \"users\" does not exist`)
+		assert.Contains(t, logs, "boom: secret detail")
+	})
+	t.Run("429 after the burst, declined in the call record", func(t *testing.T) {
+		for i := 0; i < 2; i++ {
+			a := do(t, f.reg, request{path: "/v1/t/limited"})
+			require.Equal(t, 200, a.HTTP, a.Raw)
+		}
+		a := do(t, f.reg, request{path: "/v1/t/limited"})
+		assert.Equal(t, 429, a.HTTP)
+		assert.Equal(t, 429, a.code())
+		rec := f.obs.last()
+		assert.True(t, rec.Declined)
+		assert.Equal(t, "/v1/t/limited", rec.Method)
+		// Another caller has its own bucket.
+		a = do(t, f.reg, request{path: "/v1/t/limited", headers: bearer(f.user)})
+		assert.Equal(t, 200, a.HTTP, a.Raw)
+	})
+}
+
+func TestValidation(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	admin := bearer(f.user)
+	cases := []struct {
+		name, path, body string
+		contains         []string
+	}{
+		{"missing required", "/v1/t/pair", `["a"]`, []string{`parameter 2 "enabled" is required`}},
+		{"null for a required param", "/v1/t/pair", `[null, true]`, []string{`parameter 1 "name" is required`}},
+		{"too many", "/v1/t/pair", `["a", true, 1, 2]`, []string{"too many parameters", "takes 3, got 4"}},
+		{"wrong type", "/v1/t/pair", `["a", "yes"]`, []string{`parameter 2 "enabled"`, "expected a boolean, got a string"}},
+		{"float for an integer", "/v1/t/pair", `["a", true, 1.5]`, []string{`parameter 3 "count"`}},
+		{"object for a string", "/v1/t/echo", `[{"a":1}]`, []string{"expected a string, got an object"}},
+		{"missing property", "/v1/t/create", `[{"email":"a@b.c"}]`, []string{`parameter 1 "fields"`, "missing property 'username'"}},
+		{"extra property", "/v1/t/create", `[{"username":"a","admin":true}]`, []string{`parameter 1 "fields"`, "additional properties 'admin' not allowed"}},
+		{"property of the wrong type", "/v1/t/create", `[{"username":5}]`, []string{"at /username", "want string"}},
+		{"maximum", "/v1/t/create", `[{"username":"a","port":70000}]`, []string{"at /port", "maximum"}},
+		{"map value type", "/v1/t/create", `[{"username":"a","permissions":{"admin":"yes"}}]`, []string{"at /permissions/admin", "want boolean"}},
+		{"case-folded key is still unknown", "/v1/t/create", `[{"USERNAME":"a"}]`, []string{"missing property 'username'"}},
+		{"deep nesting", "/v1/t/create", `[{"username":"a","tags":[` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `]}]`, []string{"at /tags/0"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := do(t, f.reg, request{path: c.path, body: c.body, headers: admin})
+			require.Equal(t, 400, a.HTTP, a.Raw)
+			require.Equal(t, rpc.CodeInvalidParams, a.code(), a.Raw)
+			for _, s := range c.contains {
+				assert.Contains(t, a.message(), s)
+			}
+		})
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	a := do(t, f.reg, request{path: "/v1/t/whoami", headers: bearer(f.plain)})
+	require.Equal(t, 200, a.HTTP, a.Raw)
+	assert.JSONEq(t, `"bob"`, a.data())
+
+	a = do(t, f.reg, request{path: "/v1/t/guest-only", headers: bearer(f.plain)})
+	assert.Equal(t, rpc.CodeInsufficientPermissions, a.code())
+	a = do(t, f.reg, request{path: "/v1/t/guest-only"})
+	assert.Equal(t, 200, a.code())
+
+	// A token that does not authenticate leaves the caller a guest.
+	for _, token := range []string{"garbage", "ses_" + strings.Repeat("A", 43), f.user + "x", "tok_abc"} {
+		a = do(t, f.reg, request{path: "/v1/t/whoami", headers: bearer(token)})
+		assert.Equal(t, rpc.CodeInsufficientPermissions, a.code(), token)
+		a = do(t, f.reg, request{path: "/v1/t/guest-only", headers: bearer(token)})
+		assert.Equal(t, 200, a.code(), token)
+	}
+	// The scheme is case-insensitive.
+	a = do(t, f.reg, request{path: "/v1/t/whoami", headers: map[string]string{"Authorization": "bearer " + f.plain}})
+	assert.Equal(t, 200, a.code())
+}
+
+func TestAuthenticatorFailureIsInternal(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	f.reg.Auth().Handle(auth.KindAPIToken, auth.AuthenticatorFunc(func(ctx context.Context, token string) (*auth.Principal, error) {
+		return nil, errors.New("connection refused")
+	}))
+	token, _, err := auth.NewToken(auth.KindAPIToken)
+	require.NoError(t, err)
+	a := do(t, f.reg, request{path: "/v1/t/echo", headers: bearer(token)})
+	assert.Equal(t, 500, a.HTTP)
+	assert.True(t, *a.Body.Error.Data.Exception)
+	assert.NotContains(t, a.Raw, "refused")
+}
+
+func TestResultMeta(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	a := do(t, f.reg, request{path: "/v1/t/page"})
+	require.Equal(t, 200, a.HTTP)
+	assert.JSONEq(t, `["a","b"]`, a.data())
+	assert.Equal(t, float64(42), a.Body.Result.Meta["total"])
+}
+
+func TestVoidCall(t *testing.T) {
+	f := newFixture(t, rpc.Options{MaxVoidCalls: 2})
+	for _, h := range []string{"X-API-Void-Call", "API-Call-Void"} {
+		startedAt := time.Now()
+		a := do(t, f.reg, request{path: "/v1/t/slow", body: `["` + h + `"]`, headers: map[string]string{h: "true"}})
+		require.Equal(t, 200, a.HTTP, a.Raw)
+		assert.Less(t, time.Since(startedAt), 40*time.Millisecond, "a void call is answered before it runs")
+		assert.Empty(t, a.data())
+		select {
+		case tag := <-f.ran:
+			assert.Equal(t, h, tag)
+		case <-time.After(5 * time.Second):
+			t.Fatal("the void call never ran")
+		}
+	}
+	t.Run("bad parameters are still refused at once", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/v1/t/slow", body: `[1]`, headers: map[string]string{"X-API-Void-Call": "true"}})
+		assert.Equal(t, rpc.CodeInvalidParams, a.code())
+	})
+	t.Run("a method may refuse void calls", func(t *testing.T) {
+		a := do(t, f.reg, request{path: "/v1/t/novoid", headers: map[string]string{"X-API-Void-Call": "true"}})
+		assert.Equal(t, 400, a.code())
+		assert.Contains(t, a.message(), "void")
+	})
+	t.Run("bounded, and shutdown waits", func(t *testing.T) {
+		for i := 0; i < 2; i++ {
+			a := do(t, f.reg, request{path: "/v1/t/slow", body: `["bound"]`, headers: map[string]string{"X-API-Void-Call": "true"}})
+			require.Equal(t, 200, a.HTTP)
+		}
+		a := do(t, f.reg, request{path: "/v1/t/slow", body: `["over"]`, headers: map[string]string{"X-API-Void-Call": "true"}})
+		assert.Equal(t, 429, a.HTTP, "a third void call is over the bound of 2")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, f.reg.Shutdown(ctx))
+		assert.Len(t, f.ran, 2, "shutdown returned after both background calls finished")
+		a = do(t, f.reg, request{path: "/v1/t/slow", body: `["late"]`, headers: map[string]string{"X-API-Void-Call": "true"}})
+		assert.Equal(t, 429, a.HTTP, "no void calls after shutdown")
+	})
+}
+
+func TestCallRecords(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	do(t, f.reg, request{path: "/v1/t/whoami", headers: bearer(f.plain)})
+	rec := f.obs.last()
+	assert.Equal(t, "/v1/t/whoami", rec.Method)
+	assert.Equal(t, int64(8), rec.UserID)
+	assert.Equal(t, 200, rec.Code)
+	assert.False(t, rec.Error || rec.Declined || rec.Exception)
+
+	do(t, f.reg, request{path: "/v1/t/whoami"})
+	rec = f.obs.last()
+	assert.True(t, rec.Declined && rec.Error)
+	assert.Equal(t, int64(0), rec.UserID)
+
+	do(t, f.reg, request{path: "/v1/t/code", body: `[501]`})
+	rec = f.obs.last()
+	assert.True(t, rec.Exception && rec.Error && !rec.Declined)
+
+	do(t, f.reg, request{path: "/v1/t/echo", body: `[1]`})
+	rec = f.obs.last()
+	assert.Equal(t, rpc.CodeInvalidParams, rec.Code)
+	assert.True(t, rec.Error && !rec.Declined)
+
+	n := f.obs.count()
+	do(t, f.reg, request{path: "/v1/t/unlogged"})
+	do(t, f.reg, request{path: "/v1/t/nothing-here"})
+	assert.Equal(t, n, f.obs.count(), "unlogged methods and unknown methods are not recorded")
+}
+
+func multipartRequest(t *testing.T, path string, parts map[string]string, filename string, file []byte) *http.Request {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for name, v := range parts {
+		require.NoError(t, mw.WriteField(name, v))
+	}
+	if file != nil {
+		fw, err := mw.CreateFormFile("file", filename)
+		require.NoError(t, err)
+		_, err = fw.Write(file)
+		require.NoError(t, err)
+	}
+	require.NoError(t, mw.Close())
+	req := httptest.NewRequest(http.MethodPost, path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return req
+}
+
+func TestUpload(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, rpc.Options{UploadDir: dir})
+	empty := func() {
+		t.Helper()
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "nothing of an upload is kept")
+	}
+
+	a := serve(t, f.reg, multipartRequest(t, "/v1/t/upload", map[string]string{"params": `["hello"]`}, "../../etc/passwd", []byte("file body")))
+	require.Equal(t, 200, a.HTTP, a.Raw)
+	assert.JSONEq(t, `{"name":"passwd","size":9,"content":"file body","note":"hello"}`, a.data())
+	empty()
+
+	a = serve(t, f.reg, multipartRequest(t, "/v1/t/upload", nil, "big.bin", bytes.Repeat([]byte("x"), 1001)))
+	assert.Equal(t, 413, a.HTTP, a.Raw)
+	assert.Equal(t, rpc.CodeTooLarge, a.code())
+	empty()
+
+	a = serve(t, f.reg, multipartRequest(t, "/v1/t/upload", map[string]string{"params": `[5]`}, "a.txt", []byte("x")))
+	assert.Equal(t, rpc.CodeInvalidParams, a.code(), a.Raw)
+	empty()
+
+	a = serve(t, f.reg, multipartRequest(t, "/v1/t/upload", map[string]string{"other": `x`}, "a.txt", []byte("x")))
+	assert.Equal(t, 400, a.code(), a.Raw)
+	assert.Contains(t, a.message(), `"other"`)
+	empty()
+
+	a = serve(t, f.reg, multipartRequest(t, "/v1/t/echo", nil, "a.txt", []byte("x")))
+	assert.Equal(t, rpc.CodeUnsupportedMediaType, a.code(), "only upload methods take multipart")
+	empty()
+
+	req := httptest.NewRequest(http.MethodPost, "/v1/t/upload", strings.NewReader("--x\r\n"))
+	req.Header.Set("Content-Type", "multipart/form-data")
+	a = serve(t, f.reg, req)
+	assert.Equal(t, 400, a.HTTP, a.Raw)
+	empty()
+}
+
+func TestClientAddress(t *testing.T) {
+	plain := newFixture(t, rpc.Options{})
+	req := httptest.NewRequest(http.MethodPost, "/v1/t/addr", nil)
+	req.RemoteAddr = "192.0.2.7:5555"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	a := serve(t, plain.reg, req)
+	assert.JSONEq(t, `"192.0.2.7"`, a.data(), "a proxy header is ignored unless trusted")
+
+	proxied := newFixture(t, rpc.Options{TrustedProxyHeader: "X-Forwarded-For"})
+	req = httptest.NewRequest(http.MethodPost, "/v1/t/addr", nil)
+	req.RemoteAddr = "10.0.0.1:5555"
+	req.Header.Set("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
+	a = serve(t, proxied.reg, req)
+	assert.JSONEq(t, `"203.0.113.9"`, a.data(), "the entry the trusted proxy added, not the client's")
+}
+
+func TestRegisterRefusesMistakes(t *testing.T) {
+	reg := rpc.New(rpc.Options{})
+	ok := func(ctx context.Context, s string) error { return nil }
+	cases := map[string]rpc.Method{
+		"bad id":             {ID: "v1/x", Permissions: []string{"*"}, Params: []rpc.Param{{Name: "s"}}, Handler: ok},
+		"no permissions":     {ID: "/v1/x", Params: []rpc.Param{{Name: "s"}}, Handler: ok},
+		"not a func":         {ID: "/v1/x", Permissions: []string{"*"}, Handler: 5},
+		"params mismatch":    {ID: "/v1/x", Permissions: []string{"*"}, Handler: ok},
+		"no context":         {ID: "/v1/x", Permissions: []string{"*"}, Params: []rpc.Param{{Name: "s"}}, Handler: func(s, t string) error { return nil }},
+		"bad results":        {ID: "/v1/x", Permissions: []string{"*"}, Params: []rpc.Param{{Name: "s"}}, Handler: func(ctx context.Context, s string) string { return s }},
+		"required after opt": {ID: "/v1/x", Permissions: []string{"*"}, Params: []rpc.Param{{Name: "a?"}, {Name: "b"}}, Handler: func(ctx context.Context, a, b string) error { return nil }},
+		"bad param name":     {ID: "/v1/x", Permissions: []string{"*"}, Params: []rpc.Param{{Name: "a b"}}, Handler: ok},
+	}
+	for name, m := range cases {
+		t.Run(name, func(t *testing.T) {
+			assert.Panics(t, func() { reg.Register(m) })
+		})
+	}
+	reg.Register(rpc.Method{ID: "/v1/x", Permissions: []string{"*"}, Params: []rpc.Param{{Name: "s"}}, Handler: ok})
+	assert.Panics(t, func() {
+		reg.Register(rpc.Method{ID: "/v1/x", Permissions: []string{"*"}, Params: []rpc.Param{{Name: "s"}}, Handler: ok})
+	}, "a duplicate id")
+}
+
+func TestTwoRegistriesAreIndependent(t *testing.T) {
+	a, b := rpc.New(rpc.Options{}), rpc.New(rpc.Options{})
+	a.Register(rpc.Method{ID: "/v1/only-a", Permissions: []string{"*"}, Handler: func(ctx context.Context) error { return nil }})
+	assert.Equal(t, 200, do(t, a, request{path: "/v1/only-a"}).HTTP)
+	assert.Equal(t, 404, do(t, b, request{path: "/v1/only-a"}).HTTP)
+}

@@ -254,10 +254,12 @@ func TestHasherConcurrentUse(t *testing.T) {
 	}
 }
 
-// TestHasherSerialises checks the bound from outside, by timing that load
-// can only push towards passing: serialised runs take at least the sum of
-// their durations, and a busy machine makes runs slower, not faster. Without
-// the bound, 8 runs on two or more cores overlap and take half as long or less.
+// TestHasherSerialises checks the bound from outside, by timing: with
+// MaxConcurrent 1, n runs take at least n times as long as the fastest one
+// alone; without the bound, on two or more cores, they overlap and take half
+// as long or less. Load that comes and goes can upset one measurement, so
+// the test passes if any of three attempts does; the deterministic check of
+// the bound is TestHasherBoundHolds.
 func TestHasherSerialises(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timing test")
@@ -270,26 +272,37 @@ func TestHasherSerialises(t *testing.T) {
 	hash, err := h.Hash(ctx, "password1")
 	require.NoError(t, err)
 
-	fastest := time.Hour
-	for range 3 {
-		start := time.Now()
+	verify := func() {
 		_, err := h.Verify(ctx, "password1", hash)
-		require.NoError(t, err)
-		fastest = min(fastest, time.Since(start))
+		assert.NoError(t, err)
+	}
+	fastestOf3 := func() time.Duration {
+		fastest := time.Hour
+		for range 3 {
+			start := time.Now()
+			verify()
+			fastest = min(fastest, time.Since(start))
+		}
+		return fastest
 	}
 
 	const n = 8
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range n {
-		wg.Go(func() {
-			_, err := h.Verify(ctx, "password1", hash)
-			assert.NoError(t, err)
-		})
+	var elapsed, fastest time.Duration
+	for range 3 {
+		before := fastestOf3()
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range n {
+			wg.Go(verify)
+		}
+		wg.Wait()
+		elapsed = time.Since(start)
+		fastest = min(before, fastestOf3())
+		if elapsed >= n*fastest*3/4 {
+			return
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	assert.GreaterOrEqual(t, elapsed, n*fastest*3/4, "%d runs took %v, one takes %v: they overlapped", n, elapsed, fastest)
+	t.Errorf("%d runs took %v, one takes %v: they overlapped", n, elapsed, fastest)
 }
 
 func TestGeneratePassword(t *testing.T) {

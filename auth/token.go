@@ -12,8 +12,9 @@ import (
 // the 128 the contract asks for.
 const TokenBytes = 32
 
-// tokenBodyLen is the length of a token's text after "<kind>_".
-var tokenBodyLen = base64.RawURLEncoding.EncodedLen(TokenBytes)
+// tokenBodyLen is the length of a token's text after "<kind>_": unpadded
+// base64 of TokenBytes bytes, 43 characters.
+const tokenBodyLen = (TokenBytes*8 + 5) / 6
 
 // NewToken mints a token of the given kind: "<kind>_" followed by TokenBytes
 // random bytes from crypto/rand in unpadded base64url, such as

@@ -27,9 +27,14 @@ const (
 	ReadInteger ReadFieldType = "integer" // a JSON integer -> int64
 	ReadNumber  ReadFieldType = "number"  // a JSON number -> float64
 	ReadBoolean ReadFieldType = "boolean" // a JSON boolean -> bool
-	ReadTime    ReadFieldType = "time"    // an RFC 3339 string -> time.Time (UTC)
+	ReadTime    ReadFieldType = "time"    // an RFC 3339 string -> time.Time (UTC); see below
 	ReadID      ReadFieldType = "id"      // a string of digits (or a JSON integer) -> int64
 )
+
+// A ReadTime column is compared with a bound time.Time. SQLite has no time
+// type and compares text, so there the column must hold times as bun writes
+// them (UTC, "2006-01-02 15:04:05.999999+00:00"), which it does for
+// time.Time fields of bun models.
 
 // Limits of the read options a request may send.
 const (
@@ -246,7 +251,7 @@ func readCheckField(f *ReadField) error {
 
 // Defaults returns the options of a call that sends none: no conditions,
 // DefaultOrder, Limit = MaxLimit. It does not check Required fields; Parse(nil)
-// does, so use it for an omitted parameter.
+// does, so an omitted parameter should go through Parse.
 func (s *ReadSpec) Defaults() ReadOptions {
 	return ReadOptions{
 		OrderBy: slices.Clone(s.DefaultOrder),

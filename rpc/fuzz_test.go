@@ -1,0 +1,94 @@
+package rpc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+)
+
+// fuzzRegistry has methods whose parameters cover the schema shapes the
+// validator meets: simple types, optional tails, structs with constraints,
+// maps and free-form values.
+func fuzzRegistry() *rpc.Registry {
+	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	type fields struct {
+		Username string          `json:"username" jsonschema:"minLength=3,maxLength=32"`
+		Port     int             `json:"port,omitempty" jsonschema:"minimum=0,maximum=65535"`
+		Perms    map[string]bool `json:"permissions,omitempty"`
+		Tags     []string        `json:"tags,omitempty"`
+		Kind     string          `json:"kind,omitempty" jsonschema:"enum=a,enum=b"`
+	}
+	reg.Register(rpc.Method{
+		ID: "/v1/f/simple", Title: "Simple", Permissions: []string{auth.Anyone},
+		Params: []rpc.Param{{Name: "name"}, {Name: "enabled"}, {Name: "count?"}},
+		Handler: func(ctx context.Context, name string, enabled bool, count int64) (any, error) {
+			return []any{name, enabled, count}, nil
+		},
+	})
+	reg.Register(rpc.Method{
+		ID: "/v1/f/struct", Title: "Struct", Permissions: []string{auth.Anyone},
+		Params: []rpc.Param{{Name: "fields"}, {Name: "extra?"}},
+		Handler: func(ctx context.Context, f fields, extra any) (any, error) {
+			return f, nil
+		},
+	})
+	return reg
+}
+
+// FuzzRequest sends arbitrary bodies through the whole handler: whatever
+// arrives, the answer is a well-formed envelope and never a 5xx.
+func FuzzRequest(f *testing.F) {
+	seeds := []string{
+		``, `[]`, `["a", true]`, `["a", true, 5]`, `"a"`, `null`, `[null, null]`,
+		`[{"username":"bob","port":80,"permissions":{"x":true},"tags":["a"],"kind":"a"}]`,
+		`{"username":"bob"}`, `[{"username":"bo"}]`, `[{"username":"bob","port":-1}]`,
+		`{"jsonrpc":"2.0","method":"/v1/f/simple","params":["a",false],"id":1}`,
+		`{"jsonrpc":"2.0","method":"/v1/f/struct","params":{"fields":{"username":"abc"}},"id":"x"}`,
+		`{"jsonrpc":"2.0","method":"v1/f/simple","params":7}`,
+		`[1e999]`, `["\u0000", true]`, `[[[[[[[[[[]]]]]]]]]]`, `{"a":`, `["a",true,9223372036854775808]`,
+	}
+	for _, s := range seeds {
+		f.Add("/v1/f/simple", s)
+		f.Add("/v1/f/struct", s)
+	}
+	f.Add("/", `{"jsonrpc":"2.0","method":"/v1/f/simple","params":["a",true]}`)
+	reg := fuzzRegistry()
+	f.Fuzz(func(t *testing.T, path, body string) {
+		req, err := http.NewRequest(http.MethodPost, "http://x"+"/", bytes.NewReader([]byte(body)))
+		if err != nil {
+			t.Skip()
+		}
+		req.URL.Path = path
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		reg.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %q: HTTP %d: %s", path, body, rec.Code, rec.Body)
+		}
+		var env struct {
+			JSONRPC string          `json:"jsonrpc"`
+			Result  json.RawMessage `json:"result"`
+			Error   *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.JSONRPC != "2.0" {
+			t.Fatalf("%s %q: not an envelope: %s", path, body, rec.Body)
+		}
+		if (env.Error == nil) == (env.Result == nil) {
+			t.Fatalf("%s %q: need exactly one of result and error: %s", path, body, rec.Body)
+		}
+		if env.Error != nil && env.Error.Message == "" {
+			t.Fatalf("%s %q: an error without a message: %s", path, body, rec.Body)
+		}
+	})
+}

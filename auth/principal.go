@@ -75,7 +75,9 @@ func (p *Principal) Allowed(tags []string) bool {
 				return true
 			}
 		case Root:
-			if p.IsRoot() {
+			// Root's API tokens hold only what they were given, and the root
+			// tag is not something a token can be given.
+			if p.IsRoot() && p.Kind != KindAPIToken {
 				return true
 			}
 		default:

@@ -48,7 +48,7 @@ func TestPrincipalAllowed(t *testing.T) {
 		{"root tag: guest", guest, []string{auth.Root}, false},
 		{"root tag: admin", admin, []string{auth.Root}, false},
 		{"root tag: root", root, []string{auth.Root}, true},
-		{"root tag: root's API token", rootAPIBare, []string{auth.Root}, true},
+		{"root tag: root's API token", rootAPIBare, []string{auth.Root}, false},
 
 		{"declared: guest", guest, []string{"admin"}, false},
 		{"declared: holder", admin, []string{"admin"}, true},

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/invopop/jsonschema"
 	sjs "github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 )
@@ -186,7 +189,7 @@ func article(kind string) string {
 	return "a " + kind
 }
 
-var validationPrinter = message.NewPrinter(language.English)
+var validationPrinter = message.NewPrinter(language.Und)
 
 // describeValidation turns a schema violation into one line that names where
 // in the value it happened and which rule it broke.
@@ -213,7 +216,7 @@ func describeValidation(err error) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(leaves)-3))
 			break
 		}
-		msg := leaf.ErrorKind.LocalizedString(validationPrinter)
+		msg := describeKind(leaf.ErrorKind)
 		if len(leaf.InstanceLocation) > 0 {
 			msg = "at /" + strings.Join(leaf.InstanceLocation, "/") + ": " + msg
 		}
@@ -234,4 +237,51 @@ func describeDecode(err error) string {
 		return fmt.Sprintf("%sa %s value does not fit here", where, te.Value)
 	}
 	return "the value does not fit the parameter's type"
+}
+
+// describeKind words the rules callers break most in plain terms; the
+// validator's own wording serves the rest.
+func describeKind(k sjs.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		want := make([]string, len(k.Want))
+		for i, w := range k.Want {
+			want[i] = article(w)
+		}
+		return fmt.Sprintf("expected %s, got %s", strings.Join(want, " or "), article(k.Got))
+	case *kind.Minimum:
+		return fmt.Sprintf("must be at least %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.Maximum:
+		return fmt.Sprintf("must be at most %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.ExclusiveMinimum:
+		return fmt.Sprintf("must be greater than %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.ExclusiveMaximum:
+		return fmt.Sprintf("must be less than %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.MultipleOf:
+		return fmt.Sprintf("must be a multiple of %s, got %s", ratString(k.Want), ratString(k.Got))
+	case *kind.MinLength:
+		return fmt.Sprintf("must be at least %d characters long, got %d", k.Want, k.Got)
+	case *kind.MaxLength:
+		return fmt.Sprintf("must be at most %d characters long, got %d", k.Want, k.Got)
+	case *kind.MinItems:
+		return fmt.Sprintf("must have at least %d items, got %d", k.Want, k.Got)
+	case *kind.MaxItems:
+		return fmt.Sprintf("must have at most %d items, got %d", k.Want, k.Got)
+	case *kind.MinProperties:
+		return fmt.Sprintf("must have at least %d properties, got %d", k.Want, k.Got)
+	case *kind.MaxProperties:
+		return fmt.Sprintf("must have at most %d properties, got %d", k.Want, k.Got)
+	}
+	return k.LocalizedString(validationPrinter)
+}
+
+func ratString(r *big.Rat) string {
+	if r == nil {
+		return "?"
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

@@ -487,9 +487,9 @@ func TestValidation(t *testing.T) {
 		{"object for a string", "/v1/t/echo", `[{"a":1}]`, []string{"expected a string, got an object"}},
 		{"missing property", "/v1/t/create", `[{"email":"a@b.c"}]`, []string{`parameter 1 "fields"`, "missing property 'username'"}},
 		{"extra property", "/v1/t/create", `[{"username":"a","admin":true}]`, []string{`parameter 1 "fields"`, "additional properties 'admin' not allowed"}},
-		{"property of the wrong type", "/v1/t/create", `[{"username":5}]`, []string{"at /username", "want string"}},
-		{"maximum", "/v1/t/create", `[{"username":"a","port":70000}]`, []string{"at /port", "maximum"}},
-		{"map value type", "/v1/t/create", `[{"username":"a","permissions":{"admin":"yes"}}]`, []string{"at /permissions/admin", "want boolean"}},
+		{"property of the wrong type", "/v1/t/create", `[{"username":5}]`, []string{"at /username: expected a string, got a number"}},
+		{"maximum", "/v1/t/create", `[{"username":"a","port":70000}]`, []string{"at /port: must be at most 65535, got 70000"}},
+		{"map value type", "/v1/t/create", `[{"username":"a","permissions":{"admin":"yes"}}]`, []string{"at /permissions/admin: expected a boolean, got a string"}},
 		{"case-folded key is still unknown", "/v1/t/create", `[{"USERNAME":"a"}]`, []string{"missing property 'username'"}},
 		{"deep nesting", "/v1/t/create", `[{"username":"a","tags":[` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `]}]`, []string{"at /tags/0"}},
 	}

@@ -27,7 +27,7 @@ func (r *Registry) writeResult(w http.ResponseWriter, id json.RawMessage, res Re
 	buf.WriteString(`{"jsonrpc":"2.0",`)
 	writeID(buf, id)
 	buf.WriteString(`"result":{"status":`)
-	buf.WriteString(strconv.Itoa(code))
+	buf.Write(strconv.AppendInt(buf.AvailableBuffer(), int64(code), 10))
 	buf.WriteString(`,"status_text":`)
 	writeString(buf, StatusText(code))
 	buf.WriteString(`,"exception":false`)
@@ -53,7 +53,7 @@ func (r *Registry) writeError(w http.ResponseWriter, id json.RawMessage, e *Erro
 	buf.WriteString(`{"jsonrpc":"2.0",`)
 	writeID(buf, id)
 	buf.WriteString(`"error":{"code":`)
-	buf.WriteString(strconv.Itoa(e.Code))
+	buf.Write(strconv.AppendInt(buf.AvailableBuffer(), int64(e.Code), 10))
 	buf.WriteString(`,"message":`)
 	writeString(buf, e.Message)
 	buf.WriteString(`,"data":{"exception":`)
@@ -67,11 +67,16 @@ func (r *Registry) writeError(w http.ResponseWriter, id json.RawMessage, e *Erro
 	send(w, HTTPStatus(e.Code), buf.Bytes())
 }
 
+// Header values shared by every answer; net/http only reads them.
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
+
 func send(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Cache-Control"] = []string{"no-store"}
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

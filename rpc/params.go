@@ -108,16 +108,17 @@ func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value) *Err
 func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 	absent := len(raw) == 0 || string(raw) == "null"
 	if p.Read != nil {
-		if absent {
-			return reflect.ValueOf(p.Read.Defaults()), nil
-		}
+		// Parse also checks an omitted parameter: a spec may require a field.
 		opts, err := p.Read.Parse(raw)
 		if err != nil {
+			msg := err.Error()
 			var e *Error
 			if errors.As(err, &e) {
-				return reflect.Value{}, InvalidParams("%s: %s", p.label(), e.Message)
+				msg = e.Message
 			}
-			return reflect.Value{}, InvalidParams("%s: %s", p.label(), err.Error())
+			// The parser names the parts of the options object ("options.where.id: …").
+			msg = strings.TrimPrefix(strings.TrimPrefix(msg, "options."), "options: ")
+			return reflect.Value{}, InvalidParams("%s: %s", p.label(), msg)
 		}
 		return reflect.ValueOf(opts), nil
 	}
@@ -140,6 +141,13 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 		}
 		if err := p.validator.Validate(doc); err != nil {
 			return reflect.Value{}, InvalidParams("%s: %s", p.label(), describeValidation(err))
+		}
+	}
+	if p.simple == "string" && p.typ.Kind() == reflect.String {
+		// A string without escapes is its bytes between the quotes; the body
+		// was checked to be valid JSON already.
+		if s := raw[1 : len(raw)-1]; bytes.IndexByte(s, '\\') < 0 {
+			return reflect.ValueOf(string(s)).Convert(p.typ), nil
 		}
 	}
 	ptr := reflect.New(p.typ)

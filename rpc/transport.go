@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"runtime/debug"
@@ -353,6 +354,9 @@ func (x *exchange) recordDeclined(code int) {
 }
 
 func statusTextOf(code int, err error) string {
+	if err == nil {
+		return StatusText(code)
+	}
 	var e *Error
 	if errors.As(err, &e) && e.Code == code {
 		return e.Message
@@ -413,16 +417,47 @@ func readBody(w http.ResponseWriter, req *http.Request, limit int64) (*bytes.Buf
 	if req.ContentLength > 0 {
 		buf.Grow(int(req.ContentLength))
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, req.Body, limit))
-	if err != nil {
+	if err := readLimited(buf, req.Body, limit); err != nil {
 		putBuffer(buf)
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.Is(err, errTooLarge) {
+			// Like http.MaxBytesReader: the rest of the body is not read, so
+			// the connection cannot be reused.
+			w.Header().Set("Connection", "close")
 			return nil, Errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
 		}
 		return nil, BadRequest("could not read the request body")
 	}
 	return buf, nil
+}
+
+var errTooLarge = errors.New("rpc: body too large")
+
+// readLimited reads r to its end into buf, failing with errTooLarge past
+// limit bytes. It is http.MaxBytesReader without the allocation.
+func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
+	for {
+		if int64(buf.Len()) > limit {
+			return errTooLarge
+		}
+		if buf.Available() < 512 {
+			buf.Grow(512)
+		}
+		free := buf.AvailableBuffer()[:buf.Available()]
+		if room := limit + 1 - int64(buf.Len()); int64(len(free)) > room {
+			free = free[:room]
+		}
+		n, err := r.Read(free)
+		buf.Write(free[:n])
+		if err == io.EOF {
+			if int64(buf.Len()) > limit {
+				return errTooLarge
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // parseBody reads the positional parameters from a JSON body: an array, any

@@ -1,0 +1,335 @@
+package users_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage/storagetest"
+	"github.com/authrpc/authrpc/users"
+)
+
+const rootPassword = "root-password-1"
+
+// fastParams keep the tests quick; the default (OWASP) hasher is measured on
+// its own in bars_test.go.
+var fastParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+func fastHasher() *auth.Hasher {
+	return auth.NewHasher(auth.HasherOptions{Params: fastParams})
+}
+
+// clock is a settable time for sessions, limiters and the auth cache.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// lockedBuffer collects log output from any goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// env is a registry with the users module mounted on a test database.
+type env struct {
+	t     *testing.T
+	db    *bun.DB
+	reg   *rpc.Registry
+	mod   *users.Module
+	clock *clock
+	out   *lockedBuffer // where a generated root password goes
+	logs  *lockedBuffer
+}
+
+// declared are the permissions the tests' host declares.
+func declared() *auth.Permissions {
+	return auth.NewPermissions(
+		auth.Permission{Name: "admin", Title: "Administrator", Description: "Manages users."},
+		auth.Permission{Name: "billing", Title: "Billing", Description: "Sees invoices."},
+		auth.Permission{Name: "reports", Title: "Reports", Description: "Reads reports.", Default: true},
+	)
+}
+
+func newEnv(t *testing.T, db *bun.DB, tweak ...func(*users.Options)) *env {
+	t.Helper()
+	e := &env{t: t, db: db, clock: &clock{now: time.Now().UTC()}, out: &lockedBuffer{}, logs: &lockedBuffer{}}
+	e.reg = rpc.New(rpc.Options{
+		Permissions: declared(),
+		Auth:        auth.NewMux(auth.MuxOptions{Now: e.clock.Now}),
+		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),
+	})
+	opts := users.Options{
+		RootPassword: rootPassword,
+		Out:          e.out,
+		Hasher:       fastHasher(),
+		Now:          e.clock.Now,
+	}
+	for _, f := range tweak {
+		f(&opts)
+	}
+	var err error
+	e.mod, err = users.Mount(context.Background(), e.reg, db, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, e.mod.Close(ctx))
+		if t.Failed() {
+			t.Logf("server log:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+// run runs fn on SQLite and PostgreSQL with a fresh env each.
+func run(t *testing.T, fn func(t *testing.T, e *env), tweak ...func(*users.Options)) {
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		fn(t, newEnv(t, db, tweak...))
+	})
+}
+
+// answer is a decoded response envelope.
+type answer struct {
+	HTTP int
+	Raw  string
+	Body struct {
+		JSONRPC string `json:"jsonrpc"`
+		Result  *struct {
+			Status     int             `json:"status"`
+			StatusText string          `json:"status_text"`
+			Exception  bool            `json:"exception"`
+			Data       json.RawMessage `json:"data"`
+			Meta       map[string]any  `json:"meta"`
+		} `json:"result"`
+		Error *struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Data    struct {
+				Exception *bool          `json:"exception"`
+				Meta      map[string]any `json:"meta"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+}
+
+func (a answer) code() int {
+	if a.Body.Error != nil {
+		return a.Body.Error.Code
+	}
+	return a.Body.Result.Status
+}
+
+func (a answer) message() string {
+	if a.Body.Error != nil {
+		return a.Body.Error.Message
+	}
+	return ""
+}
+
+func (a answer) data() string {
+	if a.Body.Result == nil {
+		return ""
+	}
+	return string(a.Body.Result.Data)
+}
+
+func (a answer) decode(t *testing.T, v any) {
+	t.Helper()
+	require.NotNil(t, a.Body.Result, a.Raw)
+	require.NoError(t, json.Unmarshal(a.Body.Result.Data, v), a.Raw)
+}
+
+// req is one HTTP call to the registry.
+type req struct {
+	token string // bearer token, "" for a guest
+	addr  string // client address, default 192.0.2.1
+	path  string
+	body  string // the raw JSON body
+}
+
+func (e *env) do(t *testing.T, r req) answer {
+	t.Helper()
+	hr := httptest.NewRequest(http.MethodPost, r.path, strings.NewReader(r.body))
+	hr.Header.Set("Content-Type", "application/json")
+	if r.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	if r.addr != "" {
+		hr.RemoteAddr = r.addr + ":1234"
+	}
+	rec := httptest.NewRecorder()
+	e.reg.ServeHTTP(rec, hr)
+	var a answer
+	a.HTTP = rec.Code
+	a.Raw = rec.Body.String()
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), a.Raw)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a.Body), a.Raw)
+	require.True(t, (a.Body.Error == nil) != (a.Body.Result == nil), a.Raw)
+	if a.Body.Error != nil {
+		require.NotNil(t, a.Body.Error.Data.Exception, a.Raw)
+		require.NotNil(t, a.Body.Error.Data.Meta, a.Raw)
+	}
+	return a
+}
+
+// call calls method as the holder of token with params marshalled as the
+// positional array.
+func (e *env) call(t *testing.T, token, method string, params ...any) answer {
+	t.Helper()
+	if params == nil {
+		params = []any{}
+	}
+	body, err := json.Marshal(params)
+	require.NoError(t, err)
+	return e.do(t, req{token: token, path: method, body: string(body)})
+}
+
+// ok calls and requires a 200 (or 204) answer.
+func (e *env) ok(t *testing.T, token, method string, params ...any) answer {
+	t.Helper()
+	a := e.call(t, token, method, params...)
+	require.Equal(t, 200, a.HTTP, "%s: %s", method, a.Raw)
+	require.NotNil(t, a.Body.Result, a.Raw)
+	return a
+}
+
+// refused calls and requires the answer code.
+func (e *env) refused(t *testing.T, code int, token, method string, params ...any) answer {
+	t.Helper()
+	a := e.call(t, token, method, params...)
+	require.Equal(t, code, a.code(), "%s: %s", method, a.Raw)
+	require.Equal(t, rpc.HTTPStatus(code), a.HTTP, a.Raw)
+	return a
+}
+
+type signin struct {
+	Token string `json:"token"`
+	Auth  struct {
+		UserID         string          `json:"user_id"`
+		Username       string          `json:"username"`
+		Permissions    map[string]bool `json:"permissions"`
+		Email          *string         `json:"email"`
+		EmailConfirmed bool            `json:"email_confirmed"`
+		TelegramName   *string         `json:"telegram_name"`
+		Expires        *time.Time      `json:"expires"`
+	} `json:"auth"`
+}
+
+// signin signs in and returns the session token.
+func (e *env) signin(t *testing.T, name, password string) string {
+	t.Helper()
+	a := e.ok(t, "", "/v1/session/signin", map[string]string{"username": name, "password": password})
+	var s signin
+	a.decode(t, &s)
+	require.True(t, strings.HasPrefix(s.Token, "ses_"), a.Raw)
+	return s.Token
+}
+
+func (e *env) root(t *testing.T) string {
+	t.Helper()
+	return e.signin(t, "root", rootPassword)
+}
+
+// userRec is a user record as the API answers it.
+type userRec struct {
+	ID             string          `json:"id"`
+	Name           string          `json:"name"`
+	Email          *string         `json:"email"`
+	EmailConfirmed bool            `json:"email_confirmed"`
+	TelegramName   *string         `json:"telegram_name"`
+	Enabled        bool            `json:"enabled"`
+	Permissions    map[string]bool `json:"permissions"`
+	Created        time.Time       `json:"created"`
+	Password       string          `json:"password"`
+}
+
+// create makes a user as root with the given password and permissions and
+// returns its record.
+func (e *env) create(t *testing.T, rootToken, name, password string, perms map[string]bool) userRec {
+	t.Helper()
+	fields := map[string]any{"username": name, "password": password}
+	if perms != nil {
+		fields["permissions"] = perms
+	}
+	a := e.ok(t, rootToken, "/v1/admin/users/create", fields)
+	var u userRec
+	a.decode(t, &u)
+	return u
+}
+
+// snapshot dumps both tables, so that a test can check a refused call
+// stored nothing.
+func (e *env) snapshot(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	var rows []map[string]any
+	require.NoError(t, e.db.NewSelect().Table("users").Order("id").Scan(ctx, &rows))
+	var sessions []map[string]any
+	require.NoError(t, e.db.NewSelect().Table("user_sessions").Order("id").Scan(ctx, &sessions))
+	return fmt.Sprintf("users: %v\nsessions: %v", rows, sessions)
+}
+
+func (e *env) count(t *testing.T, table string) int {
+	t.Helper()
+	n, err := e.db.NewSelect().Table(table).Count(context.Background())
+	require.NoError(t, err)
+	return int(n)
+}
+
+// staffed is an env with root, an admin ("ann", admin) and a plain user
+// ("bob"), all signed in.
+type staffed struct {
+	*env
+	rootTok, adminTok, userTok string
+	admin, user                userRec
+}
+
+func newStaffed(t *testing.T, e *env) *staffed {
+	t.Helper()
+	s := &staffed{env: e}
+	s.rootTok = e.root(t)
+	s.admin = e.create(t, s.rootTok, "ann", "ann-password", map[string]bool{"admin": true})
+	s.user = e.create(t, s.rootTok, "bob", "bob-password", nil)
+	s.adminTok = e.signin(t, "ann", "ann-password")
+	s.userTok = e.signin(t, "bob", "bob-password")
+	return s
+}

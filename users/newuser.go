@@ -1,0 +1,106 @@
+package users
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage"
+)
+
+// newUser is a validated user to insert.
+type newUser struct {
+	name, email, telegram string
+	password              string // plain; empty with noPassword
+	noPassword            bool   // store no hash: nobody can sign in until one is set
+	enabled               bool
+	permissions           map[string]bool
+}
+
+// newUserFields validates and normalizes the fields create and signup share.
+// An empty email or telegram name means none; a password, when given, must
+// pass the hasher's rules.
+func (m *Module) newUserFields(username string, password, email, telegram *string) (*newUser, *rpc.Error) {
+	nu := &newUser{}
+	var ok bool
+	if nu.name, ok = normalizeUsername(username); !ok {
+		return nil, badUsername(username)
+	}
+	if email != nil && *email != "" {
+		if nu.email, ok = normalizeEmail(*email); !ok {
+			return nil, badEmail(*email)
+		}
+	}
+	if telegram != nil && *telegram != "" {
+		if nu.telegram, ok = normalizeTelegram(*telegram); !ok {
+			return nil, badTelegram(*telegram)
+		}
+	}
+	if password != nil {
+		if err := m.checkPassword(*password); err != nil {
+			return nil, err
+		}
+		nu.password = *password
+	}
+	return nu, nil
+}
+
+// insertUser hashes the password (outside the transaction: it is slow, and
+// SQLite's write lock would be held meanwhile) and inserts the user,
+// answering 409 when the name, email or telegram name is taken.
+func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) {
+	row := &userRow{
+		Name:         nu.name,
+		Email:        nu.email,
+		TelegramName: nu.telegram,
+		Enabled:      nu.enabled,
+		Permissions:  nu.permissions,
+		Created:      m.now().UTC(),
+	}
+	if row.Permissions == nil {
+		row.Permissions = map[string]bool{}
+	}
+	if !nu.noPassword {
+		hash, err := m.hasher.Hash(ctx, nu.password)
+		if err != nil {
+			return nil, fmt.Errorf("users: hash password: %w", err)
+		}
+		row.PasswordHash = hash
+	}
+	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		field, err := m.taken(ctx, tx, 0, row.Name, row.Email, row.TelegramName)
+		if err != nil {
+			return err
+		}
+		if e := takenError(field, row.Name, row.Email, row.TelegramName); e != nil {
+			return e
+		}
+		_, err = tx.NewInsert().Model(row).Returning("id").Exec(ctx)
+		return err
+	})
+	if storage.IsUniqueViolation(err) {
+		return nil, rpc.Conflict("user name, email or telegram name is taken")
+	}
+	if err != nil {
+		if _, ok := err.(*rpc.Error); ok {
+			return nil, err
+		}
+		return nil, fmt.Errorf("users: insert user: %w", err)
+	}
+	return row, nil
+}
+
+// takenError answers 409 for the field taken reports, or nil.
+func takenError(field, name, email, telegram string) *rpc.Error {
+	switch field {
+	case "name":
+		return rpc.Conflict("user name %q is taken", name)
+	case "email":
+		return rpc.Conflict("email %q is taken", email)
+	case "telegram_name":
+		return rpc.Conflict("telegram name %q is taken", telegram)
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package users
+
+import (
+	"maps"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+)
+
+// permissionState is one entry of get-permissions: a declared permission and
+// whether the user holds it. A list rather than a map because a UI renders
+// it as labelled checkboxes: it needs the title and description, and a stable
+// order (by name).
+type permissionState struct {
+	Name        string `json:"name"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Enabled     bool   `json:"enabled"`
+}
+
+// holds reports whether the stored row holds a permission; root holds all.
+func holds(row *userRow, name string) bool {
+	return row.ID == auth.RootUserID || row.Permissions[name]
+}
+
+// permissionsView lists every declared permission with whether the user
+// holds it, as clients see a user's permissions.
+func (m *Module) permissionsView(row *userRow) map[string]bool {
+	list := m.perms.List()
+	out := make(map[string]bool, len(list))
+	for _, p := range list {
+		out[p.Name] = holds(row, p.Name)
+	}
+	return out
+}
+
+func (m *Module) permissionStates(row *userRow) []permissionState {
+	list := m.perms.List()
+	out := make([]permissionState, len(list))
+	for i, p := range list {
+		out[i] = permissionState{Name: p.Name, Title: p.Title, Description: p.Description, Enabled: holds(row, p.Name)}
+	}
+	return out
+}
+
+// callerView lists every declared permission with whether the caller holds
+// it: for an API token, the token's effective permissions.
+func (m *Module) callerView(p *auth.Principal) map[string]bool {
+	list := m.perms.List()
+	out := make(map[string]bool, len(list))
+	for _, d := range list {
+		out[d.Name] = p.Has(d.Name)
+	}
+	return out
+}
+
+// checkDeclared refuses permission names the host has not declared.
+func (m *Module) checkDeclared(perms map[string]bool) *rpc.Error {
+	for name := range perms {
+		if _, ok := m.perms.Lookup(name); !ok {
+			return rpc.BadRequest("permission %s is not declared", quote(name))
+		}
+	}
+	return nil
+}
+
+// nextPermissions is what a user holds after a change: the declared
+// permissions of old overlaid with change (replace: change alone). Only true
+// entries are kept, so equal sets compare equal.
+func (m *Module) nextPermissions(old, change map[string]bool, replace bool) map[string]bool {
+	next := make(map[string]bool)
+	if !replace {
+		for name, on := range old {
+			if _, ok := m.perms.Lookup(name); ok && on {
+				next[name] = true
+			}
+		}
+	}
+	for name, on := range change {
+		if on {
+			next[name] = true
+		} else {
+			delete(next, name)
+		}
+	}
+	return next
+}
+
+// checkGrants enforces that a caller changes (grants or revokes) only
+// permissions it holds itself, comparing a user's declared permissions
+// before and after.
+func (m *Module) checkGrants(caller *auth.Principal, old, next map[string]bool) *rpc.Error {
+	for _, p := range m.perms.List() {
+		if old[p.Name] != next[p.Name] && !caller.Has(p.Name) {
+			verb := "grant"
+			if old[p.Name] {
+				verb = "revoke"
+			}
+			return rpc.Forbidden("you may not %s permission %q: you do not hold it", verb, p.Name)
+		}
+	}
+	return nil
+}
+
+// checkTakeover refuses to let a caller set the password of a user who holds
+// a permission the caller lacks: signing in as that user would be a way to
+// gain it. It is the general form of "only root sets root's password".
+func (m *Module) checkTakeover(caller *auth.Principal, target *userRow) *rpc.Error {
+	if target.ID == auth.RootUserID {
+		if !caller.IsRoot() {
+			return rpc.Forbidden("only root may set root's password")
+		}
+		return nil
+	}
+	for name, on := range target.Permissions {
+		if _, declared := m.perms.Lookup(name); declared && on && !caller.Has(name) {
+			return rpc.Forbidden("you may not set the password of user %q: they hold permission %q, which you do not", target.Name, name)
+		}
+	}
+	return nil
+}
+
+// declaredOnly returns the declared permissions a stored map holds.
+func (m *Module) declaredOnly(stored map[string]bool) map[string]bool {
+	return m.nextPermissions(stored, nil, false)
+}
+
+func samePermissions(a, b map[string]bool) bool {
+	return maps.Equal(a, b)
+}

@@ -1,0 +1,261 @@
+package users_test
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/users"
+)
+
+func TestSigninRoot(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		a := e.ok(t, "", "/v1/session/signin", map[string]string{"username": "ROOT", "password": rootPassword})
+		var s signin
+		a.decode(t, &s)
+		assert.True(t, strings.HasPrefix(s.Token, "ses_"))
+		assert.Equal(t, "1", s.Auth.UserID)
+		assert.Equal(t, "root", s.Auth.Username)
+		assert.Equal(t, map[string]bool{"admin": true, "billing": true, "reports": true}, s.Auth.Permissions)
+		assert.Nil(t, s.Auth.Email)
+		require.NotNil(t, s.Auth.Expires)
+		assert.WithinDuration(t, e.clock.Now().Add(users.DefaultSessionTTL), *s.Auth.Expires, time.Second)
+
+		// Only the digest is stored.
+		var digest []byte
+		require.NoError(t, e.db.NewSelect().Table("user_sessions").Column("digest").Scan(context.Background(), &digest))
+		assert.Equal(t, auth.Digest(s.Token), digest)
+		assert.NotContains(t, e.snapshot(t), s.Token)
+
+		a = e.ok(t, s.Token, "/v1/profile/read")
+		var u userRec
+		a.decode(t, &u)
+		assert.Equal(t, "1", u.ID)
+		assert.Equal(t, "root", u.Name)
+		assert.True(t, u.Enabled)
+		assert.NotContains(t, a.Raw, "argon2")
+	})
+}
+
+func TestSigninDescribesTheCaller(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		a := e.ok(t, s.adminTok, "/v1/session/signin")
+		var got signin
+		a.decode(t, &got)
+		assert.Empty(t, got.Token, "no new token when describing")
+		assert.Equal(t, s.admin.ID, got.Auth.UserID)
+		assert.Equal(t, "ann", got.Auth.Username)
+		assert.Equal(t, map[string]bool{"admin": true, "billing": false, "reports": true}, got.Auth.Permissions)
+		require.NotNil(t, got.Auth.Expires)
+		assert.Equal(t, 3, e.count(t, "user_sessions"), "three sessions, none new")
+
+		// null credentials are the same as none.
+		e.ok(t, s.adminTok, "/v1/session/signin", nil, nil)
+		a = e.refused(t, 401, "", "/v1/session/signin")
+		assert.Equal(t, "Not authenticated", a.message())
+		a = e.refused(t, 401, "ses_"+strings.Repeat("A", 43), "/v1/session/signin")
+		assert.Equal(t, "Not authenticated", a.message())
+	})
+}
+
+func TestSigninBadCredentialsLookAlike(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		e.ok(t, s.rootTok, "/v1/admin/users/set-enabled", "bob", false)
+		before := e.snapshot(t)
+		var bodies []string
+		for _, c := range []map[string]string{
+			{"username": "nobody", "password": "whatever-1"},           // unknown user
+			{"username": "ann", "password": "wrong-password"},          // wrong password
+			{"username": "bob", "password": "bob-password"},            // disabled user, right password
+			{"username": "x", "password": "short"},                     // a name that cannot exist
+			{"username": "ann", "password": ""},                        // empty password
+			{"username": "ann", "password": strings.Repeat("p", 2000)}, // too long to be anyone's
+		} {
+			a := e.refused(t, 401, "", "/v1/session/signin", c)
+			assert.Equal(t, "Bad credentials", a.message())
+			bodies = append(bodies, a.Raw)
+		}
+		for _, b := range bodies[1:] {
+			assert.Equal(t, bodies[0], b, "every refusal is the same answer")
+		}
+		assert.Equal(t, before, e.snapshot(t), "no session was made")
+	})
+}
+
+// Signing in as an unknown user must cost the same argon2 work as a wrong
+// password. With a hasher heavy enough for the hash to dominate, the median
+// times must be alike; without the dummy hash the unknown user would answer
+// in a fraction of the time.
+func TestSigninUnknownUserTakesAsLong(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test: skipped with -short")
+	}
+	heavy := func(o *users.Options) {
+		o.Hasher = auth.NewHasher(auth.HasherOptions{Params: &argon2id.Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
+		o.SigninLimitPerName.Burst = -1
+		o.SigninLimitPerAddr.Burst = -1
+	}
+	run(t, func(t *testing.T, e *env) {
+		tok := e.root(t)
+		e.create(t, tok, "ann", "ann-password", nil)
+		median := func(name string) time.Duration {
+			var ds []time.Duration
+			for range 7 {
+				start := time.Now()
+				e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": name, "password": "wrong-password"})
+				ds = append(ds, time.Since(start))
+			}
+			sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+			return ds[len(ds)/2]
+		}
+		median("ann") // warm up
+		wrong, unknown := median("ann"), median("nobody")
+		t.Logf("median wrong password %v, unknown user %v", wrong, unknown)
+		assert.Greater(t, unknown, wrong/2, "an unknown user must cost the hashing work")
+		assert.Greater(t, wrong, unknown/2)
+	}, heavy)
+}
+
+func TestSigninPermissions(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		n := e.count(t, "user_sessions")
+		bob := map[string]string{"username": "bob", "password": "bob-password"}
+		a := e.refused(t, 403, "", "/v1/session/signin", bob, []string{"admin"})
+		assert.Contains(t, a.message(), "Not authorized")
+		assert.Contains(t, a.message(), `"admin"`)
+		e.refused(t, 403, "", "/v1/session/signin", bob, []string{})
+		assert.Equal(t, n, e.count(t, "user_sessions"), "a refused sign-in makes no session")
+
+		// Any one of them is enough; null does not check.
+		e.ok(t, "", "/v1/session/signin", bob, []string{"admin", "reports"})
+		e.ok(t, "", "/v1/session/signin", bob, nil)
+		e.ok(t, "", "/v1/session/signin", map[string]string{"username": "ann", "password": "ann-password"}, []string{"admin"})
+		e.ok(t, "", "/v1/session/signin", map[string]string{"username": "root", "password": rootPassword}, []string{"billing"})
+
+		// Describing the caller checks them too.
+		e.refused(t, 403, s.userTok, "/v1/session/signin", nil, []string{"admin"})
+		e.ok(t, s.adminTok, "/v1/session/signin", nil, []string{"admin"})
+
+		// Not an array of strings: refused by the schema.
+		a = e.refused(t, rpc.CodeInvalidParams, "", "/v1/session/signin", bob, "admin")
+		assert.Contains(t, a.message(), "signin_permissions")
+		e.refused(t, rpc.CodeInvalidParams, "", "/v1/session/signin", bob, []any{1})
+	})
+}
+
+func TestSignout(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		e.ok(t, s.userTok, "/v1/profile/read") // cached now
+		other := e.signin(t, "bob", "bob-password")
+
+		a := e.ok(t, s.userTok, "/v1/session/signout")
+		assert.Equal(t, 200, a.code())
+		e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
+		e.ok(t, other, "/v1/profile/read") // only the current session ended
+
+		// Without a session: nothing changed.
+		a = e.ok(t, "", "/v1/session/signout")
+		assert.Equal(t, 204, a.code())
+		a = e.ok(t, s.userTok, "/v1/session/signout")
+		assert.Equal(t, 204, a.code(), "a signed-out token is a guest")
+	})
+}
+
+func TestSessionExpires(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		tok := e.root(t)
+		e.ok(t, tok, "/v1/profile/read")
+		e.clock.Add(users.DefaultSessionTTL - time.Minute)
+		e.ok(t, tok, "/v1/profile/read")
+		e.clock.Add(2 * time.Minute)
+		e.refused(t, rpc.CodeInsufficientPermissions, tok, "/v1/profile/read")
+		e.refused(t, 401, tok, "/v1/session/signin")
+	})
+}
+
+func TestSessionTTLOption(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		tok := e.root(t)
+		e.clock.Add(59 * time.Minute)
+		e.ok(t, tok, "/v1/profile/read")
+		e.clock.Add(2 * time.Minute)
+		e.refused(t, rpc.CodeInsufficientPermissions, tok, "/v1/profile/read")
+	}, func(o *users.Options) { o.SessionTTL = time.Hour })
+}
+
+func TestExpiredSessionsAreDeleted(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		e.root(t)
+		e.root(t)
+		require.Equal(t, 2, e.count(t, "user_sessions"))
+		e.clock.Add(users.DefaultSessionTTL + time.Minute)
+		require.Eventually(t, func() bool { return e.count(t, "user_sessions") == 0 }, 5*time.Second, 10*time.Millisecond)
+	}, func(o *users.Options) { o.CleanupInterval = 20 * time.Millisecond })
+}
+
+func TestSignup(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		a := e.ok(t, "", "/v1/session/signup", map[string]any{
+			"username": "Carol", "password": "carol-password", "email": "Carol@Example.COM", "telegram_name": "@Carol_TG",
+		})
+		assert.Equal(t, 200, a.code())
+		assert.Empty(t, a.data(), "signup answers no data")
+
+		tok := e.signin(t, "carol", "carol-password")
+		var u userRec
+		e.ok(t, tok, "/v1/profile/read").decode(t, &u)
+		assert.Equal(t, "carol", u.Name)
+		assert.Equal(t, "carol@example.com", *u.Email)
+		assert.False(t, u.EmailConfirmed)
+		assert.Equal(t, "carol_tg", *u.TelegramName)
+		assert.True(t, u.Enabled)
+		assert.Equal(t, map[string]bool{"admin": false, "billing": false, "reports": true}, u.Permissions, "the declared defaults")
+
+		before := e.snapshot(t)
+		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "CAROL", "password": "another-password"})
+		assert.Equal(t, `user name "carol" is taken`, a.message())
+		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "dave", "password": "dave-password", "email": "carol@example.com"})
+		assert.Equal(t, `email "carol@example.com" is taken`, a.message())
+		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "dave", "telegram_name": "carol_tg"})
+		assert.Equal(t, `telegram name "carol_tg" is taken`, a.message())
+		assert.Equal(t, before, e.snapshot(t))
+
+		// Without a password the account exists but nobody can sign in yet.
+		e.ok(t, "", "/v1/session/signup", map[string]any{"username": "erin"})
+		e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "erin", "password": "anything-at-all"})
+	})
+}
+
+func TestSignupDisabled(t *testing.T) {
+	open := false
+	run(t, func(t *testing.T, e *env) {
+		before := e.snapshot(t)
+		a := e.refused(t, 403, "", "/v1/session/signup", map[string]any{"username": "carol", "password": "carol-password"})
+		assert.Equal(t, "signup is disabled", a.message())
+		assert.Equal(t, before, e.snapshot(t))
+	}, func(o *users.Options) {
+		o.SignupEnabled = func(context.Context) (bool, error) { return open, nil }
+	})
+}
+
+func TestSignupIsRateLimited(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		for i := range 2 {
+			a := e.call(t, "", "/v1/session/signup", map[string]any{"username": "user" + string(rune('a'+i))})
+			require.Equal(t, 200, a.code(), a.Raw)
+		}
+		e.refused(t, 429, "", "/v1/session/signup", map[string]any{"username": "userz"})
+	}, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
+}

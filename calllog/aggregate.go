@@ -1,0 +1,264 @@
+package calllog
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
+)
+
+// aggKey names a minute bucket of a method; minute counts from the Unix epoch.
+type aggKey struct {
+	method string
+	minute int64
+}
+
+func minuteOf(t time.Time) int64 {
+	s := t.Unix()
+	if s < 0 {
+		return (s - 59) / 60
+	}
+	return s / 60
+}
+
+// counts are a bucket's statistics as sums, so that they add up across
+// flushes and instances.
+type counts struct {
+	accepted, declined, errors, exceptions int64
+	runtimeSum, runtimeMax                 int64 // nanoseconds, accepted calls only
+}
+
+func (c *counts) add(rec *rpc.CallRecord) {
+	if rec.Exception {
+		c.exceptions++
+	}
+	if rec.Declined {
+		c.declined++
+		return
+	}
+	c.accepted++
+	if rec.Error {
+		c.errors++
+	}
+	ns := max(int64(rec.Runtime), 0)
+	c.runtimeSum += ns
+	c.runtimeMax = max(c.runtimeMax, ns)
+}
+
+func (c *counts) merge(o *counts) {
+	c.accepted += o.accepted
+	c.declined += o.declined
+	c.errors += o.errors
+	c.exceptions += o.exceptions
+	c.runtimeSum += o.runtimeSum
+	c.runtimeMax = max(c.runtimeMax, o.runtimeMax)
+}
+
+// statBatch is one merge of in-memory statistics into the stored buckets:
+// the same deltas go to the minute and the ten-minute table in one
+// transaction, marked with token.
+type statBatch struct {
+	token    string
+	minute   []bucketRow
+	tenMin   []bucketRow
+	attempts int
+}
+
+func newStatBatch(agg map[aggKey]*counts) *statBatch {
+	b := &statBatch{token: rand.Text(), minute: make([]bucketRow, 0, len(agg))}
+	ten := make(map[aggKey]*counts)
+	for k, c := range agg {
+		b.minute = append(b.minute, toBucketRow(k.method, k.minute*60, c))
+		tk := aggKey{method: k.method, minute: k.minute - mod(k.minute, 10)}
+		t := ten[tk]
+		if t == nil {
+			t = new(counts)
+			ten[tk] = t
+		}
+		t.merge(c)
+	}
+	b.tenMin = make([]bucketRow, 0, len(ten))
+	for k, c := range ten {
+		b.tenMin = append(b.tenMin, toBucketRow(k.method, k.minute*60, c))
+	}
+	// Rows in key order take their row locks in the same order on every
+	// instance, so concurrent merges wait for each other instead of deadlocking.
+	byKey := func(a, b bucketRow) int {
+		if c := cmp.Compare(a.MethodID, b.MethodID); c != 0 {
+			return c
+		}
+		return a.Date.Compare(b.Date)
+	}
+	slices.SortFunc(b.minute, byKey)
+	slices.SortFunc(b.tenMin, byKey)
+	return b
+}
+
+func mod(a, n int64) int64 { return ((a % n) + n) % n }
+
+func toBucketRow(method string, unix int64, c *counts) bucketRow {
+	return bucketRow{
+		MethodID:        method,
+		Date:            time.Unix(unix, 0).UTC(),
+		TotalAccepted:   c.accepted,
+		TotalDeclined:   c.declined,
+		TotalErrors:     c.errors,
+		TotalExceptions: c.exceptions,
+		RuntimeSumNS:    c.runtimeSum,
+		RuntimeMaxNS:    c.runtimeMax,
+	}
+}
+
+// statFlusher is the state of the statistics merges: a batch that failed
+// and must be retried as it is, and a spare map for the queue.
+type statFlusher struct {
+	pending *statBatch
+	spare   map[aggKey]*counts
+	logs    rateLog
+}
+
+// flushStats merges the statistics gathered in memory into the stored
+// buckets. A batch that fails is kept and retried first next time, as it is,
+// while new calls keep counting in memory.
+func (m *Module) flushStats(ctx context.Context) error {
+	f := &m.stats
+	if f.pending != nil {
+		if err := m.writeStats(ctx, f.pending); err != nil {
+			return err
+		}
+		f.pending = nil
+	}
+	if f.spare == nil {
+		f.spare = make(map[aggKey]*counts)
+	}
+	agg := m.q.swapAgg(f.spare)
+	if len(agg) == 0 {
+		f.spare = agg
+		return nil
+	}
+	b := newStatBatch(agg)
+	clear(agg)
+	f.spare = agg
+	if err := m.writeStats(ctx, b); err != nil {
+		f.pending = b
+		return err
+	}
+	return nil
+}
+
+// statUpsertChunk bounds the rows of one upsert statement.
+const statUpsertChunk = 1000
+
+func (m *Module) writeStats(ctx context.Context, b *statBatch) error {
+	retry := b.attempts > 0
+	b.attempts++
+	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if retry {
+			done, err := flushed(ctx, tx, b.token)
+			if err != nil || done {
+				return err
+			}
+		}
+		for _, t := range []struct {
+			name string
+			rows []bucketRow
+		}{{tableStat1m, b.minute}, {tableStat10m, b.tenMin}} {
+			for rows := range slices.Chunk(t.rows, statUpsertChunk) {
+				if err := m.upsertBuckets(ctx, tx, t.name, rows); err != nil {
+					return err
+				}
+			}
+		}
+		return m.markFlushed(ctx, tx, b.token)
+	})
+	if err != nil {
+		return fmt.Errorf("calllog: merge statistics: %w", err)
+	}
+	return nil
+}
+
+// upsertBuckets adds rows to the stored buckets of table, creating those that
+// do not exist yet.
+func (m *Module) upsertBuckets(ctx context.Context, tx bun.Tx, table string, rows []bucketRow) error {
+	greatest := "max"
+	if m.pg {
+		greatest = "GREATEST"
+	}
+	q := tx.NewInsert().Model(&rows).ModelTableExpr(table).
+		On("CONFLICT (method_id, date) DO UPDATE").
+		Returning("NULL")
+	for _, col := range []string{"total_accepted", "total_declined", "total_errors", "total_exceptions", "runtime_sum_ns"} {
+		q = q.Set("? = ?.? + EXCLUDED.?", bun.Ident(col), bun.Ident(table), bun.Ident(col), bun.Ident(col))
+	}
+	q = q.Set("runtime_max_ns = "+greatest+"(?.runtime_max_ns, EXCLUDED.runtime_max_ns)", bun.Ident(table))
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
+}
+
+func flushed(ctx context.Context, tx bun.Tx, token string) (bool, error) {
+	ok, err := tx.NewSelect().Model((*flushMark)(nil)).Where("token = ?", token).Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check flush mark: %w", err)
+	}
+	return ok, nil
+}
+
+func (m *Module) markFlushed(ctx context.Context, tx bun.Tx, token string) error {
+	mark := flushMark{Token: token, Date: m.opts.Now().UTC()}
+	if _, err := tx.NewInsert().Model(&mark).Exec(ctx); err != nil {
+		return fmt.Errorf("mark flush: %w", err)
+	}
+	return nil
+}
+
+// runStats merges the statistics every StatsInterval until Close.
+func (m *Module) runStats() {
+	defer m.writerWG.Done()
+	t := time.NewTicker(m.opts.StatsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		if err := m.flushStats(m.bg); err != nil {
+			m.stats.logs.error(m, "calllog: merging statistics failed; they stay in memory and are retried", "err", err)
+		}
+	}
+}
+
+// flushStatsFinal merges everything left, retrying until ctx ends.
+func (m *Module) flushStatsFinal(ctx context.Context) error {
+	back := backoff{}
+	for {
+		err := m.flushStats(ctx)
+		if err == nil {
+			return nil
+		}
+		if !back.wait(ctx) {
+			n := m.loseStats()
+			m.log.Error("calllog: close: statistics not merged", "buckets", n, "err", err)
+			return fmt.Errorf("calllog: close: %d minute buckets of statistics not merged: %w", n, err)
+		}
+	}
+}
+
+// loseStats gives up the statistics not merged (Close ran out of time) and
+// says how many minute buckets they held.
+func (m *Module) loseStats() int {
+	n := len(m.q.swapAgg(map[aggKey]*counts{}))
+	if p := m.stats.pending; p != nil {
+		n += len(p.minute)
+		m.stats.pending = nil
+	}
+	return n
+}

@@ -1,0 +1,193 @@
+package calllog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage"
+)
+
+// Options configure the call log. The zero value is ready to use.
+type Options struct {
+	// Permission is the permission tag the three methods require.
+	// Default: "admin".
+	Permission string
+
+	// QueueSize bounds the call records waiting to be written, including
+	// those of a batch being written or retried. Past it, while the database
+	// is slow or away, new records are dropped (their statistics are still
+	// counted), counted in Stats().Dropped and logged. Default: 100,000.
+	QueueSize int
+
+	// BatchSize is the most rows one INSERT writes. Default: 1,000.
+	BatchSize int
+
+	// FlushInterval is how often queued rows are written when fewer than
+	// BatchSize wait (a full batch is written at once). Default: 1s.
+	FlushInterval time.Duration
+
+	// StatsInterval is how often the statistics gathered in memory are merged
+	// into the stored buckets. Statistics lag the calls by about this much;
+	// keep it at most 5s so that read-latest-stat lags by at most 10s.
+	// Default: 5s.
+	StatsInterval time.Duration
+
+	// Retention is how long rows and buckets are kept. Default: 30 days.
+	Retention time.Duration
+
+	// RetentionInterval is how often rows and buckets older than Retention
+	// are removed; the first run is at Mount. Default: 1h.
+	RetentionInterval time.Duration
+
+	// Logger receives write failures and dropped records.
+	// Default: the registry's logger.
+	Logger *slog.Logger
+
+	// Now tells the time that statistics windows and retention are measured
+	// from (calls are stamped by the registry). Default: time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultPermission        = "admin"
+	DefaultQueueSize         = 100_000
+	DefaultBatchSize         = 1_000
+	DefaultFlushInterval     = time.Second
+	DefaultStatsInterval     = 5 * time.Second
+	DefaultRetention         = 30 * 24 * time.Hour
+	DefaultRetentionInterval = time.Hour
+)
+
+func (o *Options) setDefaults(reg *rpc.Registry) {
+	if o.Permission == "" {
+		o.Permission = DefaultPermission
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.StatsInterval <= 0 {
+		o.StatsInterval = DefaultStatsInterval
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = DefaultRetentionInterval
+	}
+	if o.Logger == nil {
+		o.Logger = reg.Logger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Module is a mounted call log: it observes the registry's calls, writes
+// them in the background and serves /v1/admin/api-call-log/*.
+type Module struct {
+	opts Options
+	reg  *rpc.Registry
+	db   *bun.DB
+	log  *slog.Logger
+	pg   bool
+
+	q *queue
+
+	bg       context.Context // the background work's context, until Close ends
+	cancelBg context.CancelFunc
+	stop     chan struct{} // closed by Close
+	closeCtx context.Context
+	once     sync.Once
+	writerWG sync.WaitGroup // the row writer and the stats flusher
+	jobWG    sync.WaitGroup // the retention job
+
+	stats     statFlusher // owned by the stats goroutine, then by Close
+	writerErr error       // what the writer's drain could not write
+}
+
+// Mount runs the call log's migrations, registers its methods on reg under
+// /v1/admin/api-call-log, starts the background writer, the statistics
+// flusher and the retention job, and makes reg report every call to the
+// module. Call Close at shutdown, after the registry's Shutdown.
+func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
+	opts.setDefaults(reg)
+	if err := storage.Migrate(ctx, db, "calllog", migrations, storage.WithLogger(opts.Logger)); err != nil {
+		return nil, fmt.Errorf("calllog: mount: %w", err)
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m := &Module{
+		opts:     opts,
+		reg:      reg,
+		db:       db,
+		log:      opts.Logger,
+		pg:       storage.IsPostgres(db),
+		q:        newQueue(opts.QueueSize, opts.BatchSize),
+		bg:       bg,
+		cancelBg: cancel,
+		stop:     make(chan struct{}),
+	}
+	m.register()
+	reg.Observe(m)
+
+	m.writerWG.Add(2)
+	go m.runWriter()
+	go m.runStats()
+	m.jobWG.Add(1)
+	go m.runRetention()
+	return m, nil
+}
+
+// ObserveCall queues a finished call for the log and counts it in the
+// statistics. It never blocks on the database: past QueueSize the row is
+// dropped and counted (the statistics still count the call).
+func (m *Module) ObserveCall(rec rpc.CallRecord) {
+	if m.q.push(rec) {
+		m.q.signal()
+	}
+}
+
+// Stats describes the call log's queue.
+type Stats struct {
+	// Queued is the number of call records waiting to be written.
+	Queued int
+	// Written is the number of rows written since Mount.
+	Written uint64
+	// Dropped is the number of call records that were not written because
+	// the queue was full (or the module closed, or Close ran out of time).
+	Dropped uint64
+}
+
+// Stats reports the queue's state.
+func (m *Module) Stats() Stats { return m.q.stats() }
+
+// Close stops accepting call records, writes every queued row and the
+// statistics gathered in memory, and stops the background work. It waits
+// until ctx ends for the database; what it could not write by then is
+// counted as dropped, logged, and reported in the error.
+func (m *Module) Close(ctx context.Context) error {
+	var err error
+	m.once.Do(func() {
+		m.closeCtx = ctx
+		close(m.stop)
+		m.writerWG.Wait()
+		m.cancelBg()
+		m.jobWG.Wait()
+		// The writer closed the queue: no record can reach the aggregates now.
+		err = errors.Join(m.writerErr, m.flushStatsFinal(ctx))
+	})
+	return err
+}

@@ -1,0 +1,35 @@
+// Package calllog records every call of an API's logged methods and serves
+// the log and its statistics under /v1/admin/api-call-log.
+//
+// Mount it on a registry and a database; it registers three methods
+// (read-log, read-latest-stat, read-history-stat, each needing the "admin"
+// permission by default) and observes every call of a method whose
+// rpc.Method.NoCallLog is false:
+//
+//	log, err := calllog.Mount(ctx, reg, db, calllog.Options{})
+//	…
+//	_ = reg.Shutdown(ctx)
+//	_ = log.Close(ctx) // writes what is still queued
+//
+// Recording costs a call no database round trip. A call's record goes to a
+// bounded in-memory queue (Options.QueueSize) that a writer drains in
+// batched INSERTs; its statistics are added to per-minute counters in memory
+// that are merged every Options.StatsInterval into stored one-minute and
+// ten-minute buckets by upserts that add counts and runtime sums and keep the
+// maximum. Several instances sharing a database therefore add up, and the
+// statistics never scan the raw rows.
+//
+// A call is declined when it was refused for permissions or a rate limit;
+// every other call is accepted. Errors are accepted calls answered with an
+// error (exceptions included), exceptions are internal errors and panics,
+// and runtimes are averaged over accepted calls.
+//
+// While the database is away, queued rows wait and are written when it
+// returns, with retries backing off up to 5 seconds; each batch is written
+// with a mark in the same transaction, so a batch whose commit was cut off
+// is not written twice. Past QueueSize new rows are dropped, counted in
+// Stats and logged, but still counted in the statistics, which stay in
+// memory until they are merged. Close writes everything that is queued.
+// Rows and buckets older than Options.Retention (30 days) are removed by a
+// job that runs every Options.RetentionInterval.
+package calllog

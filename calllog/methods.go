@@ -1,0 +1,159 @@
+package calllog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
+)
+
+// Prefix is the path of the call log's methods.
+const Prefix = "/v1/admin/api-call-log"
+
+// readLogSpec declares read-log's options as the seed's apiRead does: rows of
+// one method, named with "=". They come newest first; there is nothing else
+// to sort by.
+var readLogSpec = &rpc.ReadSpec{
+	Fields: []rpc.ReadField{
+		{Name: "method_id", Type: rpc.ReadString, Conditions: []string{"="}, Required: true},
+	},
+	MaxLimit: 100,
+}
+
+func (m *Module) register() {
+	perms := []string{m.opts.Permission}
+	mod := m.reg.Module(Prefix, "Application API call log")
+	mod.Register(rpc.Method{
+		ID:          "read-log",
+		Title:       "Read API method access log",
+		Permissions: perms,
+		Params:      []rpc.Param{{Name: "options?", Read: readLogSpec}},
+		Handler:     m.readLog,
+	})
+	mod.Register(rpc.Method{
+		ID:          "read-latest-stat",
+		Title:       "Read statistics for the last 60 minutes",
+		Description: "Statistics updated every 10 seconds. Data resolution is 1 minute.",
+		Permissions: perms,
+		Params:      []rpc.Param{{Name: "method_id?"}},
+		Handler:     m.readLatestStat,
+	})
+	mod.Register(rpc.Method{
+		ID:          "read-history-stat",
+		Title:       "Read statistics for the given API method for the last 30 days",
+		Description: "Statistics updated every 1 minute. Data resolution is 10 minutes.",
+		Permissions: perms,
+		Params:      []rpc.Param{{Name: "method_id"}},
+		Handler:     m.readHistoryStat,
+	})
+}
+
+// readLog answers the rows of one method, newest first, with meta.total.
+func (m *Module) readLog(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, error) {
+	// The registry hands an omitted options parameter over as defaults,
+	// without checking required fields, so check here too.
+	v, ok := opts.Value("method_id")
+	if !ok {
+		return rpc.Result{}, rpc.InvalidParams(`parameter 1 "options": options.where.method_id is required`)
+	}
+	id, ok := v.(string)
+	if !ok {
+		return rpc.Result{}, rpc.InvalidParams(`parameter 1 "options": options.where.method_id: expected a string, got null`)
+	}
+	if !m.registered(id) {
+		return rpc.Result{}, rpc.NotFound("method %s not found", quote(id))
+	}
+	rows := []Row{}
+	var total int64
+	// One snapshot, so that meta.total agrees with the page while rows arrive.
+	err := m.db.RunInTx(ctx, m.snapshot(), func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		total, err = opts.Apply(tx.NewSelect().Model(&rows)).
+			OrderExpr("c.date DESC, c.id DESC").
+			ScanAndCount(ctx)
+		return err
+	})
+	if err != nil {
+		return rpc.Result{}, fmt.Errorf("calllog: read log: %w", err)
+	}
+	for i := range rows {
+		rows[i].Date = rows[i].Date.UTC()
+	}
+	return rpc.Page(rows, int(total)), nil
+}
+
+// snapshot are the options of a read-only transaction that sees one
+// snapshot. (On SQLite a read-only transaction stays deferred: it takes no
+// write lock.)
+func (m *Module) snapshot() *sql.TxOptions {
+	if m.pg {
+		return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	return &sql.TxOptions{ReadOnly: true}
+}
+
+// readLatestStat answers the last hour in minute buckets for one method, or
+// for every method with the call log on.
+func (m *Module) readLatestStat(ctx context.Context, methodID *string) ([]MethodStats, error) {
+	var ids []string
+	if methodID != nil {
+		if !m.registered(*methodID) {
+			return nil, rpc.NotFound("method %s not found", quote(*methodID))
+		}
+		ids = []string{*methodID}
+	} else {
+		ids = m.loggedMethods()
+	}
+	return m.readStats(ctx, latest, ids, methodID == nil)
+}
+
+// readHistoryStat answers the last 30 days of one method in ten-minute buckets.
+func (m *Module) readHistoryStat(ctx context.Context, methodID string) (MethodStats, error) {
+	if !m.registered(methodID) {
+		return MethodStats{}, rpc.NotFound("method %s not found", quote(methodID))
+	}
+	list, err := m.readStats(ctx, history, []string{methodID}, false)
+	if err != nil {
+		return MethodStats{}, err
+	}
+	return list[0], nil
+}
+
+// registered reports whether the registry has a method with this id.
+// Methods may be registered after Mount, so the registry is asked each time.
+func (m *Module) registered(id string) bool {
+	for _, info := range m.reg.Methods() {
+		if info.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Module) loggedMethods() []string {
+	var ids []string
+	for _, info := range m.reg.Methods() {
+		if info.CallLog {
+			ids = append(ids, info.ID)
+		}
+	}
+	return ids
+}
+
+// quote quotes a method id from the request for a message, cut short.
+func quote(s string) string {
+	const most = 100
+	if len(s) <= most {
+		return strconv.Quote(s)
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}

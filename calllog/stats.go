@@ -1,0 +1,102 @@
+package calllog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Bucket is the statistics of one method over one minute or ten minutes.
+type Bucket struct {
+	// Date is the bucket's start (UTC, aligned to the minute or ten minutes).
+	Date          time.Time `json:"date"`
+	TotalAccepted int64     `json:"total_accepted"`
+	// TotalDeclined counts calls refused for permissions or a rate limit.
+	TotalDeclined int64 `json:"total_declined"`
+	// TotalErrors counts accepted calls answered with an error, exceptions included.
+	TotalErrors     int64 `json:"total_errors"`
+	TotalExceptions int64 `json:"total_exceptions"`
+	// ExceptionsPercent is TotalExceptions / TotalAccepted × 100 (0 when none).
+	ExceptionsPercent float64 `json:"exceptions_percent"`
+	// AvgRuntime and MaxRuntime are in milliseconds, over accepted calls.
+	AvgRuntime float64 `json:"avg_runtime"`
+	MaxRuntime float64 `json:"max_runtime"`
+}
+
+// MethodStats is a method's buckets, oldest first.
+type MethodStats struct {
+	MethodID string   `json:"method_id"`
+	Buckets  []Bucket `json:"buckets"`
+}
+
+// window is a series of buckets ending with the one that holds now.
+type window struct {
+	table string
+	step  int64 // seconds
+	n     int
+}
+
+var (
+	latest  = window{table: tableStat1m, step: 60, n: 60}
+	history = window{table: tableStat10m, step: 600, n: 30 * 24 * 6}
+)
+
+// readStats answers w's buckets for each of ids, empty buckets included.
+// With all, it reads the window of every method at once.
+func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool) ([]MethodStats, error) {
+	now := m.opts.Now().Unix()
+	last := now - mod(now, w.step)
+	first := last - int64(w.n-1)*w.step
+
+	out := make([]MethodStats, len(ids))
+	index := make(map[string]int, len(ids))
+	for i, id := range ids {
+		out[i] = MethodStats{MethodID: id, Buckets: make([]Bucket, w.n)}
+		for j := range out[i].Buckets {
+			out[i].Buckets[j].Date = time.Unix(first+int64(j)*w.step, 0).UTC()
+		}
+		index[id] = i
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+
+	var rows []bucketRow
+	q := m.db.NewSelect().Model(&rows).ModelTableExpr("? AS bucket_row", bun.Ident(w.table)).
+		Where("date >= ?", time.Unix(first, 0).UTC()).
+		Where("date <= ?", time.Unix(last, 0).UTC())
+	if !all {
+		q = q.Where("method_id IN (?)", bun.In(ids))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("calllog: read %s: %w", w.table, err)
+	}
+	for _, r := range rows {
+		i, ok := index[r.MethodID]
+		j := (r.Date.Unix() - first) / w.step
+		if !ok || j < 0 || j >= int64(w.n) {
+			continue
+		}
+		out[i].Buckets[j] = r.bucket()
+	}
+	return out, nil
+}
+
+func (r bucketRow) bucket() Bucket {
+	b := Bucket{
+		Date:            r.Date.UTC(),
+		TotalAccepted:   r.TotalAccepted,
+		TotalDeclined:   r.TotalDeclined,
+		TotalErrors:     r.TotalErrors,
+		TotalExceptions: r.TotalExceptions,
+	}
+	if r.TotalAccepted > 0 {
+		n := float64(r.TotalAccepted)
+		b.ExceptionsPercent = float64(r.TotalExceptions) / n * 100
+		b.AvgRuntime = float64(r.RuntimeSumNS) / n / float64(time.Millisecond)
+		b.MaxRuntime = float64(r.RuntimeMaxNS) / float64(time.Millisecond)
+	}
+	return b
+}

@@ -1,0 +1,297 @@
+package calllog
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
+)
+
+// rowWriter is the state of the goroutine that writes queued records.
+// Two buffers take turns: the queue fills one while the writer empties the
+// other, so queueing a record never allocates once they have grown.
+type rowWriter struct {
+	m     *Module
+	pend  []rpc.CallRecord // taken from the queue; pend[off:] are not written yet
+	off   int
+	token string // the flush mark of the batch at pend[off:], once it was tried
+	spare []rpc.CallRecord
+	rows  []Row   // conversion buffer
+	uids  []int64 // user ids the rows point into
+	logs  rateLog
+	drops uint64 // dropped records already logged
+}
+
+// runWriter writes queued rows every FlushInterval, or at once when a batch
+// is full, until Close; then it drains the queue.
+func (m *Module) runWriter() {
+	defer m.writerWG.Done()
+	w := &rowWriter{m: m}
+	back := backoff{}
+	t := time.NewTimer(m.opts.FlushInterval)
+	defer t.Stop()
+	for {
+		wake := m.q.wake
+		if back.failing() {
+			wake = nil // wait out the back-off
+		}
+		select {
+		case <-m.stop:
+			w.drain()
+			return
+		case <-t.C:
+		case <-wake:
+		}
+		err := w.flush(m.bg, true)
+		next := m.opts.FlushInterval
+		if err != nil {
+			next = back.next()
+			w.logs.error(m, "calllog: writing rows failed; they stay queued and are retried",
+				"queued", m.q.stats().Queued, "retry_in", next, "err", err)
+		} else {
+			back.reset()
+		}
+		w.logDrops(false)
+		t.Reset(next)
+	}
+}
+
+// flush writes every queued record in batches. With stoppable it returns
+// early when Close begins, so that the drain takes over with Close's context.
+func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
+	m := w.m
+	for {
+		if w.off == len(w.pend) {
+			if w.pend != nil {
+				clear(w.pend) // let go of the strings
+				w.spare = w.pend[:0]
+			}
+			w.pend, w.off, w.spare = m.q.take(w.spare), 0, nil
+			if len(w.pend) == 0 {
+				w.spare, w.pend = w.pend, nil
+				return nil
+			}
+		}
+		n := min(m.opts.BatchSize, len(w.pend)-w.off)
+		batch := w.pend[w.off : w.off+n]
+		if err := w.write(ctx, batch); err != nil {
+			if !unwritable(err) {
+				return err
+			}
+			// The server refused the data itself: retrying cannot help, and
+			// holding the batch would stop the log for good.
+			m.q.lost(n)
+			m.log.Error("calllog: rows refused by the database; dropped", "rows", n, "err", err)
+			w.token = ""
+		} else {
+			m.q.done(n)
+		}
+		w.off += n
+		if stoppable {
+			select {
+			case <-m.stop:
+				return nil
+			default:
+			}
+		}
+	}
+}
+
+// write inserts one batch in a transaction with its flush mark. A batch
+// tried before is first looked up by its mark: the earlier attempt may have
+// committed even though its answer was lost.
+func (w *rowWriter) write(ctx context.Context, batch []rpc.CallRecord) error {
+	retry := w.token != ""
+	if !retry {
+		w.token = rand.Text()
+	}
+	w.fill(batch)
+	err := w.m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if retry {
+			done, err := flushed(ctx, tx, w.token)
+			if err != nil || done {
+				return err
+			}
+		}
+		if err := w.m.insertRows(ctx, tx, w.rows); err != nil {
+			return err
+		}
+		return w.m.markFlushed(ctx, tx, w.token)
+	})
+	clear(w.rows)
+	if err != nil {
+		return fmt.Errorf("calllog: write %d rows: %w", len(batch), err)
+	}
+	w.token = ""
+	return nil
+}
+
+func (m *Module) insertRows(ctx context.Context, tx bun.Tx, rows []Row) error {
+	if _, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	return nil
+}
+
+// fill converts batch into w.rows.
+func (w *rowWriter) fill(batch []rpc.CallRecord) {
+	w.rows = w.rows[:0]
+	w.uids = w.uids[:0]
+	if cap(w.uids) < len(batch) {
+		w.uids = make([]int64, 0, len(batch))
+	}
+	for i := range batch {
+		rec := &batch[i]
+		r := Row{
+			MethodID:    rec.Method,
+			Date:        rec.Start.UTC(),
+			Runtime:     float64(max(rec.Runtime, 0)) / float64(time.Millisecond),
+			Status:      rec.Code,
+			StatusText:  cleanText(rec.StatusText),
+			IsDeclined:  rec.Declined,
+			IsError:     rec.Error,
+			IsException: rec.Exception,
+		}
+		if rec.UserID != 0 {
+			w.uids = append(w.uids, rec.UserID)
+			r.UserID = &w.uids[len(w.uids)-1]
+		}
+		w.rows = append(w.rows, r)
+	}
+}
+
+// maxStatusText bounds the stored status text; a handler's message can be long.
+const maxStatusText = 1024
+
+// cleanText makes s storable as PostgreSQL text: valid UTF-8, no NUL, bounded.
+func cleanText(s string) string {
+	if len(s) > maxStatusText {
+		cut := maxStatusText
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return s
+}
+
+// unwritable reports an error in which PostgreSQL refused the data itself
+// (class 22, data exception), as opposed to an unreachable server.
+func unwritable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+}
+
+// drain writes what is queued with Close's context, retrying until it ends,
+// then closes the queue. What it could not write is counted and logged.
+func (w *rowWriter) drain() {
+	m := w.m
+	ctx := m.closeCtx
+	back := backoff{}
+	for {
+		err := w.flush(ctx, false)
+		if err == nil && m.q.closeIfEmpty() {
+			w.logDrops(true)
+			return
+		}
+		if err == nil {
+			continue
+		}
+		w.logs.error(m, "calllog: close: writing rows failed; retrying", "err", err)
+		if !back.wait(ctx) {
+			lost := len(w.pend) - w.off
+			m.q.lost(lost)
+			lost += m.q.closeNow()
+			m.log.Error("calllog: close: rows not written", "rows", lost, "err", err)
+			m.writerErr = fmt.Errorf("calllog: close: %d rows not written: %w", lost, err)
+			w.logDrops(true)
+			return
+		}
+	}
+}
+
+// logDrops warns of records dropped since the last warning, at most every
+// logEvery unless final.
+func (w *rowWriter) logDrops(final bool) {
+	total := w.m.q.droppedCount()
+	if total == w.drops || (!final && !w.logs.dropsDue()) {
+		return
+	}
+	w.m.log.Warn("calllog: queue full: call records dropped (their statistics are kept)",
+		"dropped", total-w.drops, "dropped_total", total, "queue_size", w.m.opts.QueueSize)
+	w.drops = total
+}
+
+// logEvery spaces out repeated warnings and errors of the background work.
+const logEvery = 10 * time.Second
+
+// rateLog logs an error at most every logEvery, counting what it held back.
+type rateLog struct {
+	last       time.Time
+	suppressed int
+	lastDrops  time.Time
+}
+
+func (r *rateLog) error(m *Module, msg string, args ...any) {
+	now := time.Now()
+	if !r.last.IsZero() && now.Sub(r.last) < logEvery {
+		r.suppressed++
+		return
+	}
+	if r.suppressed > 0 {
+		args = append(args, "suppressed", r.suppressed)
+	}
+	m.log.Error(msg, args...)
+	r.last, r.suppressed = now, 0
+}
+
+func (r *rateLog) dropsDue() bool {
+	now := time.Now()
+	if !r.lastDrops.IsZero() && now.Sub(r.lastDrops) < logEvery {
+		return false
+	}
+	r.lastDrops = now
+	return true
+}
+
+// backoff spaces out retries: 100ms, doubling, at most 5s.
+type backoff struct{ d time.Duration }
+
+const (
+	backoffMin = 100 * time.Millisecond
+	backoffMax = 5 * time.Second
+)
+
+func (b *backoff) failing() bool { return b.d > 0 }
+func (b *backoff) reset()        { b.d = 0 }
+
+func (b *backoff) next() time.Duration {
+	b.d = min(max(2*b.d, backoffMin), backoffMax)
+	return b.d
+}
+
+// wait sleeps for the next back-off; false when ctx ended first.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.next())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

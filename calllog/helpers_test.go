@@ -107,7 +107,7 @@ func registerTestMethods(reg *rpc.Registry) {
 	m := reg.Module("/v1/t", "Call log tests")
 	anyone := []string{auth.Anyone}
 	m.Register(rpc.Method{ID: "ok", Title: "OK", Permissions: anyone,
-		Params: []rpc.Param{{Name: "text?"}},
+		Params:  []rpc.Param{{Name: "text?"}},
 		Handler: func(ctx context.Context, text string) (string, error) { return "ok " + text, nil },
 	})
 	m.Register(rpc.Method{ID: "fail", Title: "Fail", Permissions: anyone,

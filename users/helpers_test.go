@@ -91,12 +91,22 @@ func declared() *auth.Permissions {
 
 func newEnv(t *testing.T, db *bun.DB, tweak ...func(*users.Options)) *env {
 	t.Helper()
+	return newEnvRPC(t, db, nil, tweak...)
+}
+
+// newEnvRPC is newEnv with a say in the registry's options.
+func newEnvRPC(t *testing.T, db *bun.DB, rpcTweak func(*rpc.Options), tweak ...func(*users.Options)) *env {
+	t.Helper()
 	e := &env{t: t, db: db, clock: &clock{now: time.Now().UTC()}, out: &lockedBuffer{}, logs: &lockedBuffer{}}
-	e.reg = rpc.New(rpc.Options{
+	ro := rpc.Options{
 		Permissions: declared(),
 		Auth:        auth.NewMux(auth.MuxOptions{Now: e.clock.Now}),
 		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),
-	})
+	}
+	if rpcTweak != nil {
+		rpcTweak(&ro)
+	}
+	e.reg = rpc.New(ro)
 	opts := users.Options{
 		RootPassword: rootPassword,
 		Out:          e.out,
@@ -184,6 +194,7 @@ type req struct {
 	addr  string // client address, default 192.0.2.1
 	path  string
 	body  string // the raw JSON body
+	hdr   map[string]string
 }
 
 func (e *env) do(t *testing.T, r req) answer {
@@ -192,6 +203,9 @@ func (e *env) do(t *testing.T, r req) answer {
 	hr.Header.Set("Content-Type", "application/json")
 	if r.token != "" {
 		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	for k, v := range r.hdr {
+		hr.Header.Set(k, v)
 	}
 	if r.addr != "" {
 		hr.RemoteAddr = r.addr + ":1234"

@@ -1,0 +1,150 @@
+package users_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage/storagetest"
+	"github.com/authrpc/authrpc/users"
+)
+
+func signinFrom(t *testing.T, e *env, addr, name, password string) answer {
+	t.Helper()
+	return e.do(t, req{addr: addr, path: "/v1/session/signin",
+		body: fmt.Sprintf(`[{"username":%q,"password":%q}]`, name, password)})
+}
+
+func TestSigninLimitPerName(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		e.create(t, e.root(t), "ann", "ann-password", nil)
+		// Wrong passwords for ann from ever new addresses: the name's bucket empties.
+		for i := range 3 {
+			a := signinFrom(t, e, fmt.Sprintf("198.51.100.%d", i), "ANN", "wrong-password")
+			require.Equal(t, 401, a.code(), a.Raw)
+		}
+		a := signinFrom(t, e, "198.51.100.9", "ann", "ann-password")
+		assert.Equal(t, 429, a.code(), a.Raw)
+		assert.Equal(t, 429, a.HTTP)
+		assert.Contains(t, a.message(), "user name")
+		// The same holds for names nobody has: no hint of who exists.
+		for range 3 {
+			signinFrom(t, e, "198.51.100.20", "nobody", "wrong-password")
+		}
+		assert.Equal(t, 429, signinFrom(t, e, "198.51.100.21", "nobody", "x").code())
+
+		// Another user is not locked out.
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.22", "root", rootPassword).code())
+		// The bucket refills with time.
+		e.clock.Add(10 * time.Second)
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.9", "ann", "ann-password").code())
+	}, func(o *users.Options) {
+		o.SigninLimitPerName = rpc.RateLimit{Burst: 3, PerSecond: 0.1}
+		o.SigninLimitPerAddr.Burst = -1
+	})
+}
+
+func TestSigninSuccessRefillsTheName(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		e.create(t, e.root(t), "ann", "ann-password", nil)
+		signinFrom(t, e, "198.51.100.1", "ann", "wrong-password")
+		signinFrom(t, e, "198.51.100.1", "ann", "wrong-password")
+		require.Equal(t, 200, signinFrom(t, e, "198.51.100.1", "ann", "ann-password").code())
+		for range 3 {
+			require.Equal(t, 401, signinFrom(t, e, "198.51.100.1", "ann", "wrong-password").code())
+		}
+	}, func(o *users.Options) {
+		o.SigninLimitPerName = rpc.RateLimit{Burst: 3, PerSecond: 0.001}
+		o.SigninLimitPerAddr.Burst = -1
+	})
+}
+
+func TestSigninLimitPerAddress(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		root := e.root(t)
+		e.create(t, root, "ann", "ann-password", nil)
+		e.create(t, root, "bob", "bob-password", nil)
+		for i := range 3 {
+			a := signinFrom(t, e, "203.0.113.5", fmt.Sprintf("guess%d", i), "wrong-password")
+			require.Equal(t, 401, a.code(), a.Raw)
+		}
+		a := signinFrom(t, e, "203.0.113.5", "ann", "ann-password")
+		assert.Equal(t, 429, a.code(), a.Raw)
+		assert.Contains(t, a.message(), "address")
+		// Another user from another address is not locked out.
+		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.6", "bob", "bob-password").code())
+		e.clock.Add(11 * time.Second)
+		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.5", "ann", "ann-password").code())
+	}, func(o *users.Options) {
+		o.SigninLimitPerAddr = rpc.RateLimit{Burst: 3, PerSecond: 0.1}
+		o.SigninLimitPerName.Burst = -1
+	})
+}
+
+// The client address comes from the connection unless the host names a
+// trusted proxy header; a client cannot dodge the limit by sending one.
+func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
+	limits := func(o *users.Options) {
+		o.SigninLimitPerAddr = rpc.RateLimit{Burst: 2, PerSecond: 0.001}
+		o.SigninLimitPerName.Burst = -1
+	}
+	attempt := func(t *testing.T, e *env, forwarded string) int {
+		return e.do(t, req{addr: "203.0.113.5", path: "/v1/session/signin", hdr: map[string]string{"X-Forwarded-For": forwarded},
+			body: `[{"username":"nobody","password":"wrong-password"}]`}).code()
+	}
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		t.Run("untrusted", func(t *testing.T) {
+			e := newEnv(t, db, limits)
+			assert.Equal(t, 401, attempt(t, e, "192.0.2.1"))
+			assert.Equal(t, 401, attempt(t, e, "192.0.2.2"))
+			assert.Equal(t, 429, attempt(t, e, "192.0.2.3"), "a header the host does not trust changes nothing")
+		})
+		t.Run("trusted", func(t *testing.T) {
+			e := newEnvRPC(t, db, func(o *rpc.Options) { o.TrustedProxyHeader = "X-Forwarded-For" }, limits)
+			assert.Equal(t, 401, attempt(t, e, "192.0.2.1"))
+			assert.Equal(t, 401, attempt(t, e, "192.0.2.1"))
+			assert.Equal(t, 429, attempt(t, e, "192.0.2.1"))
+			assert.Equal(t, 401, attempt(t, e, "192.0.2.2"), "each client behind the proxy has its own bucket")
+		})
+	})
+}
+
+// The default limits at work: 200 parallel wrong sign-ins for one user from
+// one address. Most are turned away with 429 before any hashing; another
+// user from another address signs in meanwhile, and quickly.
+func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		root := e.root(t)
+		e.create(t, root, "ann", "ann-password", nil)
+		e.create(t, root, "bob", "bob-password", nil)
+
+		var wg sync.WaitGroup
+		codes := make(chan int, 200)
+		for range 200 {
+			wg.Go(func() {
+				codes <- signinFrom(t, e, "203.0.113.66", "ann", "wrong-password").code()
+			})
+		}
+		start := time.Now()
+		a := signinFrom(t, e, "203.0.113.7", "bob", "bob-password")
+		took := time.Since(start)
+		wg.Wait()
+		close(codes)
+		assert.Equal(t, 200, a.code(), a.Raw)
+		assert.Less(t, took, 5*time.Second)
+
+		count := map[int]int{}
+		for c := range codes {
+			count[c]++
+		}
+		t.Logf("answers to the flood: %v; bob signed in after %v", count, took)
+		assert.Equal(t, 200, count[401]+count[429])
+		assert.LessOrEqual(t, count[401], users.DefaultSigninLimitPerName.Burst, "only a burst reaches the hasher")
+	})
+}

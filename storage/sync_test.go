@@ -1,0 +1,340 @@
+package storage_test
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/storage"
+	"github.com/authrpc/authrpc/storage/storagetest"
+)
+
+// bound is the propagation bound the contract promises.
+const bound = time.Second
+
+func TestSyncChannelNames(t *testing.T) {
+	s := newSync(t, storagetest.SQLite(t), storage.SyncOptions{})
+	for _, name := range []string{"a", "auth", "settings_v2", strings.Repeat("x", 32)} {
+		c := s.Channel(name)
+		assert.Equal(t, name, c.Name())
+		assert.Same(t, c, s.Channel(name), "one channel per name")
+	}
+	for _, name := range []string{"", "Auth", "1auth", "_auth", "au th", "auth-x", "auth;", "authé", strings.Repeat("x", 33)} {
+		assert.Panics(t, func() { s.Channel(name) }, "name %q", name)
+	}
+	assert.Panics(t, func() { s.Channel("a").Subscribe(nil) })
+	assert.Panics(t, func() { s.Channel("a").OnState(nil) })
+}
+
+func TestSyncSQLite(t *testing.T) {
+	db := storagetest.SQLite(t)
+	s := newSync(t, db, storage.SyncOptions{})
+	assert.True(t, s.Listening())
+
+	auth, settings := s.Channel("auth"), s.Channel("settings")
+	var got []string
+	auth.Subscribe(func(p string) { got = append(got, "1:"+p) })
+	auth.Subscribe(func(p string) { got = append(got, "2:"+p) })
+	settings.Subscribe(func(p string) { got = append(got, "settings:"+p) })
+	var states []bool
+	auth.OnState(func(l bool) { states = append(states, l) })
+	assert.Equal(t, []bool{true}, states, "the current state, at once")
+
+	// Synchronous: delivered before Publish returns, to every subscriber of
+	// that channel and no other.
+	require.NoError(t, auth.Publish(t.Context(), "u:12"))
+	assert.Equal(t, []string{"1:u:12", "2:u:12"}, got)
+	require.NoError(t, settings.Publish(t.Context(), ""))
+	assert.Equal(t, []string{"1:u:12", "2:u:12", "settings:"}, got)
+
+	// Another Sync on the same database is another process's business:
+	// SQLite carries nothing between them.
+	other := newSync(t, db, storage.SyncOptions{})
+	require.NoError(t, other.Channel("auth").Publish(t.Context(), "*"))
+	assert.Len(t, got, 3)
+
+	// Close stops nothing that SQLite needs: still listening, still delivered.
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	assert.True(t, s.Listening())
+	require.NoError(t, auth.Publish(t.Context(), "*"))
+	assert.Equal(t, []string{"1:u:12", "2:u:12", "settings:", "1:*", "2:*"}, got)
+	assert.Equal(t, []bool{true}, states)
+}
+
+func TestSyncPayloadLimits(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		s := newSync(t, db, storage.SyncOptions{})
+		c := s.Channel("limits")
+		local := subscribe(c)
+
+		for _, bad := range []string{
+			strings.Repeat("x", storage.MaxSyncPayload+1),
+			"nul\x00byte",
+			"bad utf-8 \xff",
+		} {
+			err := c.Publish(t.Context(), bad)
+			assert.ErrorContains(t, err, "storage: sync: publish on limits:")
+		}
+		assert.Empty(t, local.ch, "a refused payload goes nowhere")
+
+		for _, good := range []string{"", strings.Repeat("é", storage.MaxSyncPayload/2), strings.Repeat("x", storage.MaxSyncPayload)} {
+			require.NoError(t, c.Publish(t.Context(), good))
+			assert.Equal(t, good, local.next(t, 0).payload)
+		}
+	})
+}
+
+// TestSyncPostgresPropagation: what one instance publishes reaches the
+// others within the bound, intact, on its own channel only, and not back
+// to itself a second time.
+func TestSyncPostgresPropagation(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	a := newSync(t, openPostgres(t, dsn), storage.SyncOptions{})
+	b := newSync(t, openPostgres(t, dsn), storage.SyncOptions{})
+
+	aAuth := subscribe(a.Channel("auth"))
+	bAuth := subscribe(b.Channel("auth"))
+	bSettings := subscribe(b.Channel("settings"))
+	b.Channel("other").Subscribe(func(p string) { t.Errorf("other got %q", p) })
+	require.Eventually(t, func() bool { return a.Listening() && b.Listening() }, 5*time.Second, time.Millisecond)
+
+	const rounds = 50
+	var lat []time.Duration
+	for i := range rounds {
+		payload := fmt.Sprintf("u:%d", i)
+		start := time.Now()
+		require.NoError(t, a.Channel("auth").Publish(t.Context(), payload))
+		// The publisher's own subscribers have it before Publish returns.
+		select {
+		case m := <-aAuth.ch:
+			assert.Equal(t, payload, m.payload)
+		default:
+			t.Fatal("local delivery was not synchronous")
+		}
+		m := bAuth.next(t, bound)
+		assert.Equal(t, payload, m.payload)
+		lat = append(lat, m.at.Sub(start))
+	}
+	slices.Sort(lat)
+	t.Logf("propagation over %d publishes: min %v, median %v, p95 %v, max %v",
+		rounds, lat[0], lat[rounds/2], lat[rounds*95/100], lat[rounds-1])
+	assert.Less(t, lat[rounds-1], bound)
+
+	// Payloads arrive as sent, up to the limit.
+	for _, payload := range []string{"", `it's "quoted" \ and $1 ?`, "ünïcødé ✓", strings.Repeat("y", storage.MaxSyncPayload)} {
+		require.NoError(t, a.Channel("settings").Publish(t.Context(), payload))
+		assert.Equal(t, payload, bSettings.next(t, bound).payload)
+	}
+
+	// Messages go both ways. B's publish was sent after A's last one, and
+	// PostgreSQL delivers in commit order, so had A's own NOTIFYs come back
+	// to A's subscribers, they would be in its inbox by now.
+	require.NoError(t, b.Channel("auth").Publish(t.Context(), "from b"))
+	assert.Equal(t, "from b", bAuth.next(t, 0).payload)
+	assert.Equal(t, "from b", aAuth.next(t, bound).payload)
+	aAuth.none(t, 100*time.Millisecond)
+	assert.Empty(t, bSettings.ch)
+}
+
+// TestSyncPostgresForeignNotify: a NOTIFY not sent by a Sync (an operator's)
+// is delivered as it is.
+func TestSyncPostgresForeignNotify(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	db := openPostgres(t, dsn)
+	s := newSync(t, db, storage.SyncOptions{})
+	c := s.Channel("auth")
+	in := subscribe(c)
+	watch(c).until(t, true, 5*time.Second)
+	for _, payload := range []string{"*", "0123456789abcdef", "0123456789abcdeX:u:1"} {
+		_, err := db.ExecContext(t.Context(), "SELECT pg_notify('authrpc_auth', ?)", payload)
+		require.NoError(t, err)
+		assert.Equal(t, payload, in.next(t, bound).payload)
+	}
+}
+
+// TestSyncPostgresSubscribeLater: a channel subscribed while the listener
+// waits gets LISTENed on at once.
+func TestSyncPostgresSubscribeLater(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	a := newSync(t, openPostgres(t, dsn), storage.SyncOptions{PingInterval: time.Hour})
+	b := newSync(t, openPostgres(t, dsn), storage.SyncOptions{PingInterval: time.Hour})
+	assert.True(t, b.Listening(), "no channel yet: nothing to miss")
+
+	for _, name := range []string{"one", "two", "three"} {
+		time.Sleep(20 * time.Millisecond) // let the listener settle into its wait
+		c := b.Channel(name)
+		st := watch(c)
+		v, _ := st.next(t, time.Now(), 0)
+		require.False(t, v, "starts not listening")
+		start := time.Now()
+		in := subscribe(c)
+		v, took := st.next(t, start, time.Second)
+		require.True(t, v)
+		t.Logf("LISTEN on %s took %v", name, took)
+		assert.True(t, b.Listening())
+		require.NoError(t, a.Channel(name).Publish(t.Context(), name))
+		assert.Equal(t, name, in.next(t, bound).payload)
+	}
+}
+
+// TestSyncPostgresReconnect kills the notification connection's backend:
+// the state goes false at once, true again after a reconnect, and messages
+// flow again.
+func TestSyncPostgresReconnect(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	adminDB := openPostgres(t, dsn)
+	a := newSync(t, adminDB, storage.SyncOptions{ApplicationName: "sync_a"})
+	b := newSync(t, openPostgres(t, dsn), storage.SyncOptions{ApplicationName: "sync_b", MinBackoff: 50 * time.Millisecond})
+	c := b.Channel("auth")
+	in := subscribe(c)
+	st := watch(c)
+	st.until(t, true, 5*time.Second)
+
+	pid := listenPID(t, adminDB, "sync_b")
+	for round := range 3 {
+		start := time.Now()
+		terminate(t, adminDB, pid)
+		v, took := st.next(t, start, time.Second)
+		require.False(t, v)
+		v, back := st.next(t, start, 5*time.Second)
+		require.True(t, v)
+		t.Logf("round %d: killed; not listening after %v, listening again after %v", round, took, back)
+		assert.Less(t, took, bound)
+		assert.True(t, b.Listening())
+
+		newPID := listenPID(t, adminDB, "sync_b")
+		assert.NotEqual(t, pid, newPID)
+		pid = newPID
+
+		payload := fmt.Sprint("after kill ", round)
+		require.NoError(t, a.Channel("auth").Publish(t.Context(), payload))
+		assert.Equal(t, payload, in.next(t, bound).payload)
+	}
+	assert.Empty(t, in.ch)
+}
+
+// TestSyncPostgresHeldDown: while the server cannot be reached the Sync
+// stays not listening and keeps trying; when it can, it listens again.
+func TestSyncPostgresHeldDown(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	adminDB := openPostgres(t, dsn)
+	a := newSync(t, adminDB, storage.SyncOptions{})
+	p, proxied := startProxy(t, dsn)
+	b := newSync(t, openPostgres(t, proxied), storage.SyncOptions{
+		ApplicationName: "sync_b", MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+	})
+	c := b.Channel("auth")
+	in := subscribe(c)
+	st := watch(c)
+	st.until(t, true, 5*time.Second)
+
+	p.refuse.Store(true)
+	terminate(t, adminDB, listenPID(t, adminDB, "sync_b"))
+	v, _ := st.next(t, time.Now(), time.Second)
+	require.False(t, v)
+	time.Sleep(500 * time.Millisecond) // several attempts, all refused
+	assert.False(t, b.Listening())
+	assert.Empty(t, st.ch)
+
+	start := time.Now()
+	p.refuse.Store(false)
+	v, took := st.next(t, start, 5*time.Second)
+	require.True(t, v)
+	t.Logf("listening again %v after the server came back", took)
+	require.NoError(t, a.Channel("auth").Publish(t.Context(), "back"))
+	assert.Equal(t, "back", in.next(t, bound).payload)
+}
+
+// TestSyncPostgresSilentNetwork: a connection that the network drops
+// without a word is found out by the ping, and replaced.
+func TestSyncPostgresSilentNetwork(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	a := newSync(t, openPostgres(t, dsn), storage.SyncOptions{})
+	p, proxied := startProxy(t, dsn)
+	b := newSync(t, openPostgres(t, proxied), storage.SyncOptions{
+		PingInterval: 200 * time.Millisecond, MinBackoff: 10 * time.Millisecond,
+	})
+	c := b.Channel("auth")
+	in := subscribe(c)
+	st := watch(c)
+	st.until(t, true, 5*time.Second)
+
+	start := time.Now()
+	p.blackhole()
+	v, took := st.next(t, start, 2*time.Second)
+	require.False(t, v)
+	t.Logf("silent connection found out after %v (ping interval 200ms)", took)
+	v, _ = st.next(t, start, 5*time.Second)
+	require.True(t, v)
+	require.NoError(t, a.Channel("auth").Publish(t.Context(), "through"))
+	assert.Equal(t, "through", in.next(t, bound).payload)
+}
+
+// TestSyncClose: Close stops the goroutine and the connection, reports not
+// listening, and leaves Publish working; nothing leaks.
+func TestSyncClose(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		other := newSync(t, db, storage.SyncOptions{}) // another instance
+		otherIn := subscribe(other.Channel("auth"))
+		watch(other.Channel("auth")).until(t, true, 5*time.Second)
+
+		baseline := runtime.NumGoroutine()
+		for range 5 {
+			s := newSync(t, db, storage.SyncOptions{})
+			c := s.Channel("auth")
+			in := subscribe(c)
+			st := watch(c)
+			st.until(t, true, 5*time.Second)
+			require.NoError(t, c.Publish(t.Context(), "x"))
+			assert.Equal(t, "x", in.next(t, 0).payload)
+
+			require.NoError(t, s.Close())
+			assert.Equal(t, !storage.IsPostgres(db), s.Listening())
+			if storage.IsPostgres(db) {
+				v, _ := st.next(t, time.Now(), 0) // reported before Close returned
+				assert.False(t, v)
+				assert.Equal(t, "x", otherIn.next(t, bound).payload)
+			}
+			require.NoError(t, s.Close())
+
+			// Publishing after Close still reaches this process and the others.
+			require.NoError(t, c.Publish(t.Context(), "y"))
+			assert.Equal(t, "y", in.next(t, 0).payload)
+			if storage.IsPostgres(db) {
+				assert.Equal(t, "y", otherIn.next(t, bound).payload)
+			}
+		}
+
+		// The Syncs' goroutines are gone, and so are pgx's for their
+		// connections (database/sql's pool may still close idle ones).
+		running := 0 // the other instance's
+		if storage.IsPostgres(db) {
+			running = 1
+		}
+		// Polled here: require.Eventually would add goroutines of its own.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if runtime.NumGoroutine() <= baseline && strings.Count(stacks(), "storage.(*Sync).run(") == running {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("goroutines: %d, was %d\n%s", runtime.NumGoroutine(), baseline, stacks())
+			}
+		}
+		if storage.IsPostgres(db) {
+			listenPID(t, db, "authrpc_sync") // only the other instance's connection is left
+		}
+	})
+}
+
+func stacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
+}

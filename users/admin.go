@@ -142,13 +142,22 @@ func (m *Module) registerAdmin() {
 
 // read lists users (never root, never password hashes) with meta.total.
 func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, error) {
+	opts, search := takeSearch(opts)
+	base := func(q *bun.SelectQuery) *bun.SelectQuery {
+		q = q.Where("u.id <> ?", auth.RootUserID)
+		if search != "" {
+			p := "%" + escapeLike(search) + "%"
+			q = q.Where(`(u.name LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.telegram_name LIKE ? ESCAPE '\')`, p, p, p)
+		}
+		return q
+	}
 	var rows []userRow
-	q := m.db.NewSelect().Model(&rows).ExcludeColumn("password_hash").Where("u.id <> ?", auth.RootUserID)
+	q := base(m.db.NewSelect().Model(&rows).ExcludeColumn("password_hash"))
 	// id last, so that pages sorted by a column with ties are stable.
 	if err := opts.Apply(q).OrderExpr("u.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: %w", err)
 	}
-	total, err := opts.ApplyWhere(m.db.NewSelect().Model((*userRow)(nil)).Where("u.id <> ?", auth.RootUserID)).Count(ctx)
+	total, err := opts.ApplyWhere(base(m.db.NewSelect().Model((*userRow)(nil)))).Count(ctx)
 	if err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: count: %w", err)
 	}
@@ -157,6 +166,27 @@ func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, er
 		out[i] = m.record(&rows[i])
 	}
 	return rpc.Page(out, int(total)), nil
+}
+
+// takeSearch takes the search condition out of the options, lower-cased.
+// The module matches it itself, with LIKE: names, emails and telegram names
+// are stored lower-case, so LIKE on a lower-cased text is the
+// case-insensitive match the read options promise, and on PostgreSQL it is
+// several times cheaper than ILIKE (which lower-cases every row) and served
+// by the same trigram indexes.
+func takeSearch(opts rpc.ReadOptions) (rpc.ReadOptions, string) {
+	search := ""
+	rest := make([]rpc.ReadCondition, 0, len(opts.Where))
+	for _, c := range opts.Where {
+		if c.Field == "search" {
+			search, _ = c.Value.(string)
+			search = strings.ToLower(search)
+			continue
+		}
+		rest = append(rest, c)
+	}
+	opts.Where = rest
+	return opts, search
 }
 
 // create adds a user. Without a password one is generated and answered once.

@@ -23,6 +23,14 @@ const (
 	DefaultCleanupInterval = time.Hour
 )
 
+// DefaultMaxConcurrentHashes bounds the argon2 runs of the default Hasher.
+// Each holds 19 MiB, and the garbage collector lets the heap grow to about
+// twice what is live, so a flood of sign-ins peaks near 2 × 19 MiB × this
+// plus one more hash in flight: about 100 MiB with 2 (measured; 4 came to
+// about 190 MiB). Two hashes at ~30 ms each still serve some 60 sign-ins a
+// second, and a single argon2 run (p=1) uses one core.
+const DefaultMaxConcurrentHashes = 2
+
 // Default sign-in and sign-up rate limits (see Options).
 var (
 	DefaultSigninLimitPerName = rpc.RateLimit{Burst: 10, PerSecond: 1.0 / 6}
@@ -54,8 +62,9 @@ type Options struct {
 	CleanupInterval time.Duration
 
 	// Hasher hashes and verifies passwords; its options also set the minimum
-	// password length. Default auth.NewHasher(auth.HasherOptions{}): argon2id
-	// with OWASP's parameters, at most 4 hashes at once, 8 to 1024 characters.
+	// password length. Default: argon2id with OWASP's parameters (19 MiB,
+	// t=2, p=1), passwords of 8 to 1024 characters, and at most
+	// DefaultMaxConcurrentHashes hashes at once.
 	Hasher *auth.Hasher
 
 	// SigninLimitPerName limits sign-in attempts per user name (whether or
@@ -137,7 +146,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		signupOpen: opts.SignupEnabled,
 	}
 	if m.hasher == nil {
-		m.hasher = auth.NewHasher(auth.HasherOptions{})
+		m.hasher = auth.NewHasher(auth.HasherOptions{MaxConcurrent: DefaultMaxConcurrentHashes})
 	}
 	if m.now == nil {
 		m.now = time.Now

@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-
-	"github.com/authrpc/authrpc/rpc"
 )
 
-// aggKey names a minute bucket of a method; minute counts from the Unix epoch.
+// aggKey names a minute bucket of a method (by its index in the queue's
+// names); minute counts from the Unix epoch.
 type aggKey struct {
-	method string
+	method uint32
 	minute int64
 }
 
@@ -34,19 +33,19 @@ type counts struct {
 	runtimeSum, runtimeMax                 int64 // nanoseconds, accepted calls only
 }
 
-func (c *counts) add(rec *rpc.CallRecord) {
-	if rec.Exception {
+func (c *counts) add(runtime time.Duration, flags uint8) {
+	if flags&flagException != 0 {
 		c.exceptions++
 	}
-	if rec.Declined {
+	if flags&flagDeclined != 0 {
 		c.declined++
 		return
 	}
 	c.accepted++
-	if rec.Error {
+	if flags&flagError != 0 {
 		c.errors++
 	}
-	ns := max(int64(rec.Runtime), 0)
+	ns := max(int64(runtime), 0)
 	c.runtimeSum += ns
 	c.runtimeMax = max(c.runtimeMax, ns)
 }
@@ -70,11 +69,11 @@ type statBatch struct {
 	attempts int
 }
 
-func newStatBatch(agg map[aggKey]*counts) *statBatch {
+func newStatBatch(agg map[aggKey]*counts, names []string) *statBatch {
 	b := &statBatch{token: rand.Text(), minute: make([]bucketRow, 0, len(agg))}
 	ten := make(map[aggKey]*counts)
 	for k, c := range agg {
-		b.minute = append(b.minute, toBucketRow(k.method, k.minute*60, c))
+		b.minute = append(b.minute, toBucketRow(names[k.method], k.minute*60, c))
 		tk := aggKey{method: k.method, minute: k.minute - mod(k.minute, 10)}
 		t := ten[tk]
 		if t == nil {
@@ -85,7 +84,7 @@ func newStatBatch(agg map[aggKey]*counts) *statBatch {
 	}
 	b.tenMin = make([]bucketRow, 0, len(ten))
 	for k, c := range ten {
-		b.tenMin = append(b.tenMin, toBucketRow(k.method, k.minute*60, c))
+		b.tenMin = append(b.tenMin, toBucketRow(names[k.method], k.minute*60, c))
 	}
 	// Rows in key order take their row locks in the same order on every
 	// instance, so concurrent merges wait for each other instead of deadlocking.
@@ -137,12 +136,12 @@ func (m *Module) flushStats(ctx context.Context) error {
 	if f.spare == nil {
 		f.spare = make(map[aggKey]*counts)
 	}
-	agg := m.q.swapAgg(f.spare)
+	agg, names := m.q.swapAgg(f.spare)
 	if len(agg) == 0 {
 		f.spare = agg
 		return nil
 	}
-	b := newStatBatch(agg)
+	b := newStatBatch(agg, names)
 	clear(agg)
 	f.spare = agg
 	if err := m.writeStats(ctx, b); err != nil {
@@ -255,7 +254,8 @@ func (m *Module) flushStatsFinal(ctx context.Context) error {
 // loseStats gives up the statistics not merged (Close ran out of time) and
 // says how many minute buckets they held.
 func (m *Module) loseStats() int {
-	n := len(m.q.swapAgg(map[aggKey]*counts{}))
+	agg, _ := m.q.swapAgg(map[aggKey]*counts{})
+	n := len(agg)
 	if p := m.stats.pending; p != nil {
 		n += len(p.minute)
 		m.stats.pending = nil

@@ -155,7 +155,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 // statistics. It never blocks on the database: past QueueSize the row is
 // dropped and counted (the statistics still count the call).
 func (m *Module) ObserveCall(rec rpc.CallRecord) {
-	if m.q.push(rec) {
+	if m.q.push(&rec) {
 		m.q.signal()
 	}
 }

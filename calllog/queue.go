@@ -2,62 +2,156 @@ package calllog
 
 import (
 	"sync"
+	"time"
 
 	"github.com/authrpc/authrpc/rpc"
 )
 
-// queue holds the call records waiting for the writer and the statistics
-// gathered since the last merge, under one lock: a call takes it once, for
-// an append and a map update, and never waits on anything else.
+// entry is a queued call record without pointers, so that a full queue costs
+// the garbage collector nothing to scan: the method is an index into the
+// queue's method names, and a status text other than the code's default is
+// kept beside the entries of its chunk.
+type entry struct {
+	start   int64 // Unix nanoseconds
+	runtime int64 // nanoseconds
+	user    int64 // 0 for a guest
+	code    int32
+	method  uint32
+	text    uint32 // 1-based index into chunk.texts; 0: rpc.StatusText(code)
+	flags   uint8
+}
+
+const (
+	flagDeclined = 1 << iota
+	flagError
+	flagException
+)
+
+// chunk is a batch of queued entries; the writer inserts one chunk per
+// statement and hands it back for reuse.
+type chunk struct {
+	entries []entry // capacity BatchSize
+	texts   []string
+}
+
+// methodState is what the queue knows of a method: its index, and its
+// statistics of the minute being counted.
+type methodState struct {
+	index  uint32
+	minute int64
+	cur    *counts // q.agg's counts of (index, minute), or nil
+}
+
+// queue holds the entries waiting for the writer and the statistics gathered
+// since the last merge, under one lock: a call takes it once, for a map
+// lookup and an append into a chunk, and never waits on anything else.
 type queue struct {
 	mu      sync.Mutex
-	in      []rpc.CallRecord // waiting to be taken by the writer
-	held    int              // taken by the writer, not yet written
-	max     int              // bound of len(in) + held
+	cur     *chunk   // being filled
+	full    []*chunk // filled, waiting for the writer
+	free    []*chunk // written, for reuse
+	count   int      // entries queued, including those the writer holds
+	max     int      // bound of count
 	batch   int
 	closed  bool
 	written uint64
 	dropped uint64
-	agg     map[aggKey]*counts // minute statistics not yet merged
 
-	wake chan struct{} // tells the writer a full batch waits
+	methods map[string]*methodState
+	names   []string // method names by index; only appended to
+	agg     map[aggKey]*counts
+
+	wake chan struct{} // tells the writer a chunk is full
 }
 
 func newQueue(max, batch int) *queue {
 	return &queue{
-		max:   max,
-		batch: batch,
-		agg:   make(map[aggKey]*counts),
-		wake:  make(chan struct{}, 1),
+		max:     max,
+		batch:   batch,
+		methods: make(map[string]*methodState),
+		agg:     make(map[aggKey]*counts),
+		wake:    make(chan struct{}, 1),
 	}
 }
 
 // push counts rec in the statistics and queues it for the writer, unless
-// the queue is full. It reports whether a full batch now waits.
-func (q *queue) push(rec rpc.CallRecord) bool {
+// the queue is full. It reports whether a chunk became full.
+func (q *queue) push(rec *rpc.CallRecord) bool {
+	minute := minuteOf(rec.Start)
+	defaultText := rec.StatusText == rpc.StatusText(rec.Code)
+	var flags uint8
+	if rec.Declined {
+		flags |= flagDeclined
+	}
+	if rec.Error {
+		flags |= flagError
+	}
+	if rec.Exception {
+		flags |= flagException
+	}
+
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.closed {
 		q.dropped++
-		q.mu.Unlock()
 		return false
 	}
+	ms := q.methods[rec.Method]
+	if ms == nil {
+		ms = &methodState{index: uint32(len(q.names))}
+		q.methods[rec.Method] = ms
+		q.names = append(q.names, rec.Method)
+	}
 	// Statistics count every call, also those whose row is dropped.
-	key := aggKey{method: rec.Method, minute: minuteOf(rec.Start)}
-	c := q.agg[key]
-	if c == nil {
-		c = new(counts)
-		q.agg[key] = c
+	if ms.cur == nil || ms.minute != minute {
+		key := aggKey{method: ms.index, minute: minute}
+		c := q.agg[key]
+		if c == nil {
+			c = new(counts)
+			q.agg[key] = c
+		}
+		ms.cur, ms.minute = c, minute
 	}
-	c.add(&rec)
-	full := false
-	if len(q.in)+q.held >= q.max {
+	ms.cur.add(rec.Runtime, flags)
+
+	if q.count >= q.max {
 		q.dropped++
-	} else {
-		q.in = append(q.in, rec)
-		full = len(q.in) == q.batch
+		return false
 	}
-	q.mu.Unlock()
-	return full
+	c := q.cur
+	if c == nil {
+		c = q.newChunk()
+		q.cur = c
+	}
+	e := entry{
+		start:   rec.Start.UnixNano(),
+		runtime: int64(rec.Runtime),
+		user:    rec.UserID,
+		code:    int32(rec.Code),
+		method:  ms.index,
+		flags:   flags,
+	}
+	if !defaultText {
+		c.texts = append(c.texts, rec.StatusText)
+		e.text = uint32(len(c.texts))
+	}
+	c.entries = append(c.entries, e)
+	q.count++
+	if len(c.entries) == q.batch {
+		q.full = append(q.full, c)
+		q.cur = nil
+		return true
+	}
+	return false
+}
+
+func (q *queue) newChunk() *chunk {
+	if n := len(q.free); n > 0 {
+		c := q.free[n-1]
+		q.free = q.free[:n-1]
+		return c
+	}
+	return &chunk{entries: make([]entry, 0, q.batch)}
 }
 
 func (q *queue) signal() {
@@ -67,39 +161,58 @@ func (q *queue) signal() {
 	}
 }
 
-// take hands the writer every waiting record, giving the queue spare (empty,
-// with capacity) to fill next. The records stay counted against the bound
-// until done reports them written.
-func (q *queue) take(spare []rpc.CallRecord) []rpc.CallRecord {
+// take hands the writer every waiting chunk, the one being filled included,
+// and the method names their entries refer to. The entries stay counted
+// against the bound until done or lost reports them.
+func (q *queue) take(into []*chunk) ([]*chunk, []string) {
 	q.mu.Lock()
-	out := q.in
-	q.in = spare[:0]
-	q.held += len(out)
-	q.mu.Unlock()
-	return out
+	defer q.mu.Unlock()
+	into = append(into, q.full...)
+	clear(q.full)
+	q.full = q.full[:0]
+	if q.cur != nil && len(q.cur.entries) > 0 {
+		into = append(into, q.cur)
+		q.cur = nil
+	}
+	return into, q.names
 }
 
-// done reports n taken records written.
-func (q *queue) done(n int) {
+// done reports a taken chunk written, and recycles it.
+func (q *queue) done(c *chunk) {
 	q.mu.Lock()
-	q.held -= n
-	q.written += uint64(n)
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	q.count -= len(c.entries)
+	q.written += uint64(len(c.entries))
+	q.recycle(c)
 }
 
-// lost reports n taken records given up on (Close ran out of time).
-func (q *queue) lost(n int) {
+// lost reports a taken chunk given up on, and recycles it.
+func (q *queue) lost(c *chunk) {
 	q.mu.Lock()
-	q.held -= n
-	q.dropped += uint64(n)
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	q.count -= len(c.entries)
+	q.dropped += uint64(len(c.entries))
+	q.recycle(c)
+}
+
+// maxFreeChunks bounds the chunks kept for reuse; the rest are let go, so a
+// burst's memory returns after it.
+const maxFreeChunks = 8
+
+func (q *queue) recycle(c *chunk) {
+	c.entries = c.entries[:0]
+	clear(c.texts)
+	c.texts = c.texts[:0]
+	if len(q.free) < maxFreeChunks {
+		q.free = append(q.free, c)
+	}
 }
 
 // closeIfEmpty closes the queue when nothing waits; later records are dropped.
 func (q *queue) closeIfEmpty() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.in) > 0 {
+	if len(q.full) > 0 || q.cur != nil && len(q.cur.entries) > 0 {
 		return false
 	}
 	q.closed = true
@@ -110,20 +223,31 @@ func (q *queue) closeIfEmpty() bool {
 func (q *queue) closeNow() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := len(q.in)
-	q.in = nil
+	n := 0
+	for _, c := range q.full {
+		n += len(c.entries)
+	}
+	if q.cur != nil {
+		n += len(q.cur.entries)
+	}
+	q.full, q.cur = nil, nil
+	q.count -= n
 	q.dropped += uint64(n)
 	q.closed = true
 	return n
 }
 
-// swapAgg takes the statistics gathered so far, leaving fresh (empty) in place.
-func (q *queue) swapAgg(fresh map[aggKey]*counts) map[aggKey]*counts {
+// swapAgg takes the statistics gathered so far, leaving fresh (empty) in
+// place, and the method names their keys refer to.
+func (q *queue) swapAgg(fresh map[aggKey]*counts) (map[aggKey]*counts, []string) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	out := q.agg
 	q.agg = fresh
-	q.mu.Unlock()
-	return out
+	for _, ms := range q.methods {
+		ms.cur = nil // it points into out
+	}
+	return out, q.names
 }
 
 func (q *queue) droppedCount() uint64 {
@@ -135,5 +259,23 @@ func (q *queue) droppedCount() uint64 {
 func (q *queue) stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return Stats{Queued: len(q.in) + q.held, Written: q.written, Dropped: q.dropped}
+	return Stats{Queued: q.count, Written: q.written, Dropped: q.dropped}
+}
+
+// row converts an entry of chunk c back into a row.
+func (c *chunk) row(e *entry, names []string) Row {
+	r := Row{
+		MethodID:    names[e.method],
+		Date:        time.Unix(0, e.start).UTC(),
+		Runtime:     float64(max(e.runtime, 0)) / float64(time.Millisecond),
+		Status:      int(e.code),
+		StatusText:  rpc.StatusText(int(e.code)),
+		IsDeclined:  e.flags&flagDeclined != 0,
+		IsError:     e.flags&flagError != 0,
+		IsException: e.flags&flagException != 0,
+	}
+	if e.text > 0 {
+		r.StatusText = cleanText(c.texts[e.text-1])
+	}
+	return r
 }

@@ -11,26 +11,23 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
-
-	"github.com/authrpc/authrpc/rpc"
 )
 
-// rowWriter is the state of the goroutine that writes queued records.
-// Two buffers take turns: the queue fills one while the writer empties the
-// other, so queueing a record never allocates once they have grown.
+// rowWriter is the state of the goroutine that writes queued entries: the
+// chunks it took from the queue, each written as one batch.
 type rowWriter struct {
 	m     *Module
-	pend  []rpc.CallRecord // taken from the queue; pend[off:] are not written yet
-	off   int
-	token string // the flush mark of the batch at pend[off:], once it was tried
-	spare []rpc.CallRecord
-	rows  []Row   // conversion buffer
-	uids  []int64 // user ids the rows point into
+	pend  []*chunk // taken from the queue; pend[next:] are not written yet
+	next  int
+	names []string // method names for the entries of pend
+	token string   // the flush mark of pend[next], once it was tried
+	rows  []Row    // conversion buffer
+	uids  []int64  // user ids the rows point into
 	logs  rateLog
 	drops uint64 // dropped records already logged
 }
 
-// runWriter writes queued rows every FlushInterval, or at once when a batch
+// runWriter writes queued rows every FlushInterval, or at once when a chunk
 // is full, until Close; then it drains the queue.
 func (m *Module) runWriter() {
 	defer m.writerWG.Done()
@@ -64,37 +61,34 @@ func (m *Module) runWriter() {
 	}
 }
 
-// flush writes every queued record in batches. With stoppable it returns
-// early when Close begins, so that the drain takes over with Close's context.
+// flush writes every queued chunk. With stoppable it returns early when
+// Close begins, so that the drain takes over with Close's context.
 func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
 	m := w.m
 	for {
-		if w.off == len(w.pend) {
-			if w.pend != nil {
-				clear(w.pend) // let go of the strings
-				w.spare = w.pend[:0]
-			}
-			w.pend, w.off, w.spare = m.q.take(w.spare), 0, nil
+		if w.next == len(w.pend) {
+			clear(w.pend)
+			w.pend, w.names = m.q.take(w.pend[:0])
+			w.next = 0
 			if len(w.pend) == 0 {
-				w.spare, w.pend = w.pend, nil
 				return nil
 			}
 		}
-		n := min(m.opts.BatchSize, len(w.pend)-w.off)
-		batch := w.pend[w.off : w.off+n]
-		if err := w.write(ctx, batch); err != nil {
+		c := w.pend[w.next]
+		if err := w.write(ctx, c); err != nil {
 			if !unwritable(err) {
 				return err
 			}
 			// The server refused the data itself: retrying cannot help, and
-			// holding the batch would stop the log for good.
-			m.q.lost(n)
-			m.log.Error("calllog: rows refused by the database; dropped", "rows", n, "err", err)
+			// holding the chunk would stop the log for good.
+			m.log.Error("calllog: rows refused by the database; dropped", "rows", len(c.entries), "err", err)
 			w.token = ""
+			m.q.lost(c)
 		} else {
-			m.q.done(n)
+			m.q.done(c) // c is reused from here on
 		}
-		w.off += n
+		w.pend[w.next] = nil
+		w.next++
 		if stoppable {
 			select {
 			case <-m.stop:
@@ -105,63 +99,57 @@ func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
 	}
 }
 
-// write inserts one batch in a transaction with its flush mark. A batch
+// write inserts one chunk in a transaction with its flush mark. A chunk
 // tried before is first looked up by its mark: the earlier attempt may have
 // committed even though its answer was lost.
-func (w *rowWriter) write(ctx context.Context, batch []rpc.CallRecord) error {
+func (w *rowWriter) write(ctx context.Context, c *chunk) error {
 	retry := w.token != ""
 	if !retry {
 		w.token = rand.Text()
 	}
-	w.fill(batch)
-	err := w.m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	var err error
+	if w.m.pg {
+		err = w.copy(ctx, c, retry)
+	} else {
+		err = w.insert(ctx, c, retry)
+	}
+	if err != nil {
+		return fmt.Errorf("calllog: write %d rows: %w", len(c.entries), err)
+	}
+	w.token = ""
+	return nil
+}
+
+// insert writes c with a multi-row INSERT.
+func (w *rowWriter) insert(ctx context.Context, c *chunk, retry bool) error {
+	w.fill(c)
+	defer clear(w.rows)
+	return w.m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if retry {
 			done, err := flushed(ctx, tx, w.token)
 			if err != nil || done {
 				return err
 			}
 		}
-		if err := w.m.insertRows(ctx, tx, w.rows); err != nil {
-			return err
+		if _, err := tx.NewInsert().Model(&w.rows).Returning("NULL").Exec(ctx); err != nil {
+			return fmt.Errorf("insert: %w", err)
 		}
 		return w.m.markFlushed(ctx, tx, w.token)
 	})
-	clear(w.rows)
-	if err != nil {
-		return fmt.Errorf("calllog: write %d rows: %w", len(batch), err)
-	}
-	w.token = ""
-	return nil
 }
 
-func (m *Module) insertRows(ctx context.Context, tx bun.Tx, rows []Row) error {
-	if _, err := tx.NewInsert().Model(&rows).Returning("NULL").Exec(ctx); err != nil {
-		return fmt.Errorf("insert: %w", err)
-	}
-	return nil
-}
-
-// fill converts batch into w.rows.
-func (w *rowWriter) fill(batch []rpc.CallRecord) {
+// fill converts the entries of c into w.rows.
+func (w *rowWriter) fill(c *chunk) {
 	w.rows = w.rows[:0]
 	w.uids = w.uids[:0]
-	if cap(w.uids) < len(batch) {
-		w.uids = make([]int64, 0, len(batch))
+	if cap(w.uids) < len(c.entries) {
+		w.uids = make([]int64, 0, len(c.entries))
 	}
-	for i := range batch {
-		rec := &batch[i]
-		r := Row{
-			MethodID:    rec.Method,
-			Date:        rec.Start.UTC(),
-			Runtime:     float64(max(rec.Runtime, 0)) / float64(time.Millisecond),
-			Status:      rec.Code,
-			StatusText:  cleanText(rec.StatusText),
-			IsDeclined:  rec.Declined,
-			IsError:     rec.Error,
-			IsException: rec.Exception,
-		}
-		if rec.UserID != 0 {
-			w.uids = append(w.uids, rec.UserID)
+	for i := range c.entries {
+		e := &c.entries[i]
+		r := c.row(e, w.names)
+		if e.user != 0 {
+			w.uids = append(w.uids, e.user)
 			r.UserID = &w.uids[len(w.uids)-1]
 		}
 		w.rows = append(w.rows, r)
@@ -213,8 +201,12 @@ func (w *rowWriter) drain() {
 		}
 		w.logs.error(m, "calllog: close: writing rows failed; retrying", "err", err)
 		if !back.wait(ctx) {
-			lost := len(w.pend) - w.off
-			m.q.lost(lost)
+			lost := 0
+			for _, c := range w.pend[w.next:] {
+				lost += len(c.entries)
+				m.q.lost(c)
+			}
+			w.pend, w.next = nil, 0
 			lost += m.q.closeNow()
 			m.log.Error("calllog: close: rows not written", "rows", lost, "err", err)
 			m.writerErr = fmt.Errorf("calllog: close: %d rows not written: %w", lost, err)

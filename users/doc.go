@@ -1,0 +1,55 @@
+// Package users is the users module: users administration
+// (/v1/admin/users/*), the caller's profile (/v1/profile/*) and sessions
+// (/v1/session/*), on SQLite or PostgreSQL.
+//
+// A host mounts it with one call, after declaring its permissions:
+//
+//	reg := rpc.New(rpc.Options{Permissions: auth.NewPermissions(
+//		auth.Permission{Name: "admin", Title: "Administrator"},
+//	)})
+//	mod, err := users.Mount(ctx, reg, db, users.Options{RootPassword: os.Getenv("ROOT_PASSWORD")})
+//	...
+//	defer mod.Close(ctx)
+//
+// Mount migrates the tables users and user_sessions, creates the root user
+// (id 1, named root) on first start, registers the methods and the session
+// authenticator, and starts deleting expired sessions in the background.
+//
+// # Users
+//
+// A user has an id (64-bit, sent as a JSON string; ids of new users start at
+// 100), a unique name, an optional unique email (with email_confirmed) and
+// telegram name, an enabled flag, permissions {name: true} over the
+// permissions the host declares, a creation time and an argon2id password
+// hash, which never leaves the module. Names are lower-cased and are 3 to 32
+// of a-z 0-9 _ . @ - (not all digits, which would read as an id) or an email
+// address; a user_id parameter is an id or a name everywhere.
+//
+// Root holds every declared permission. Nobody changes root's name,
+// permissions or enabled flag, or deletes root; only root sets root's
+// password. Nobody deletes or disables themselves or changes their own
+// permissions, and a caller grants or revokes only permissions it holds
+// itself. Likewise a caller may not set the password of a user who holds a
+// permission the caller lacks, since signing in as them would grant it.
+//
+// # Sessions
+//
+// /v1/session/signin trades a user name and password for a session token
+// ("ses_…"), of which only the SHA-256 digest is stored. Sessions last
+// Options.SessionTTL (30 days) and end at signout. Without credentials,
+// signin describes the caller. An unknown user, a wrong password and a
+// disabled user are answered with the same 401 after the same argon2 work.
+// Sign-in is rate limited per user name and per client address (429), and
+// the hasher bounds how many argon2 runs, 19 MiB each, happen at once.
+//
+// The authenticator resolves session tokens for the registry's auth.Mux,
+// which caches the callers. Every change that affects a caller (disabling,
+// deleting, a new password, name or permissions, signing out) drops the
+// cached entries after it commits, so the next call sees it.
+//
+// # For other modules
+//
+// Module.Lookup and Module.Permissions give a user and their effective
+// permissions by id, for API tokens; the user_sessions and future per-user
+// token tables reference users(id) ON DELETE CASCADE.
+package users

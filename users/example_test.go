@@ -1,0 +1,95 @@
+package users_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage"
+	"github.com/authrpc/authrpc/users"
+)
+
+// Mount the module on a registry, serve it, and sign in as root.
+func Example() {
+	dir, err := os.MkdirTemp("", "users-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(dir, "app.db")) // or a postgres:// URL
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	reg := rpc.New(rpc.Options{
+		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	mod, err := users.Mount(ctx, reg, db, users.Options{RootPassword: "correct horse battery staple"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mod.Close(ctx)
+
+	srv := httptest.NewServer(http.StripPrefix("/api", reg))
+	defer srv.Close()
+
+	call := func(token, method, params string, data any) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api"+method, strings.NewReader(params))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer res.Body.Close()
+		var answer struct {
+			Result struct {
+				Data json.RawMessage `json:"data"`
+			} `json:"result"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&answer); err != nil {
+			log.Fatal(err)
+		}
+		if data != nil {
+			_ = json.Unmarshal(answer.Result.Data, data)
+		}
+		return res.StatusCode
+	}
+
+	var signin struct {
+		Token string `json:"token"`
+		Auth  struct {
+			UserID      string          `json:"user_id"`
+			Username    string          `json:"username"`
+			Permissions map[string]bool `json:"permissions"`
+		} `json:"auth"`
+	}
+	call("", "/v1/session/signin", `[{"username": "root", "password": "correct horse battery staple"}]`, &signin)
+	fmt.Println(signin.Auth.Username, signin.Auth.UserID, signin.Auth.Permissions, strings.HasPrefix(signin.Token, "ses_"))
+
+	var created struct {
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Password string `json:"password"`
+	}
+	call(signin.Token, "/v1/admin/users/create", `[{"username": "Alice", "permissions": {"admin": true}}]`, &created)
+	fmt.Println(created.ID, created.Name, len(created.Password))
+	// Output:
+	// root 1 map[admin:true] true
+	// 100 alice 20
+}

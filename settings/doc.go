@@ -1,0 +1,45 @@
+// Package settings stores the application settings (/v1/admin/settings/*)
+// and hands them to the other modules.
+//
+// The settings object holds app_url (the base of links sent by mail),
+// smtp_from, smtp_hostname, smtp_port, smtp_username, smtp_password,
+// signup_enabled, and whatever fields the host adds through a struct of its
+// own (Options.Extra), which are reflected into the update method's schema
+// like any parameter:
+//
+//	type Branding struct {
+//		SiteName string `json:"site_name" jsonschema:"maxLength=100"`
+//		Theme    string `json:"theme" jsonschema:"enum=light,enum=dark"`
+//	}
+//	mod, err := settings.Mount(ctx, reg, db, settings.Options{Extra: &Branding{Theme: "light"}})
+//	…
+//	users.Mount(ctx, reg, db, users.Options{SignupEnabled: mod.SignupEnabled})
+//	s, _ := mod.Get(ctx)
+//	var b Branding
+//	err = s.Extra(&b)
+//
+// The methods, for callers holding Options.Permission ("admin"):
+//
+//   - read answers the settings; never the SMTP password, only
+//     smtp_password_set.
+//   - update(settings) stores the fields given (unknown ones are refused
+//     with -32808) and answers the settings as read does. An empty
+//     smtp_password clears it, and so does changing smtp_hostname without
+//     giving a password: a stored password is only ever sent to the server
+//     it was entered for. Values a field does not take are refused with
+//     -32808 naming the field and the rule.
+//   - test-smtp(settings) connects to the SMTP server, authenticates and
+//     quits (see package mailer), taking the stored value for each field
+//     left out; it answers 200, or 400 quoting the SMTP reply or the
+//     network error, within Options.Mailer.Timeout.
+//
+// Each setting is a row of its own (name, JSON value), so an update writes
+// only the fields it sets; updates run one at a time across processes
+// (a table lock on PostgreSQL, the write lock on SQLite). The Module keeps
+// the settings in memory, replaced after each update commits, so readers in
+// the process see a change at once and reading costs no database round
+// trip; Reload reads them again for changes made by other processes.
+//
+// With nothing stored, signup_enabled is true, smtp_port is 587 and the
+// rest is empty (Options.Defaults changes that).
+package settings

@@ -1,0 +1,53 @@
+package settings_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/settings"
+	"github.com/authrpc/authrpc/storage"
+)
+
+// A host mounts the module with fields of its own and reads them, with the
+// built-in ones, without a database round trip.
+func ExampleMount() {
+	dir, err := os.MkdirTemp("", "settings-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(dir, "app.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	type Branding struct {
+		SiteName string `json:"site_name" jsonschema:"maxLength=100"`
+		Theme    string `json:"theme" jsonschema:"enum=light,enum=dark"`
+	}
+	reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
+	mod, err := settings.Mount(ctx, reg, db, settings.Options{
+		Extra: &Branding{SiteName: "Acme", Theme: "light"}, // the defaults
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// users.Options{SignupEnabled: mod.SignupEnabled} asks this at each signup.
+	open, _ := mod.SignupEnabled(ctx)
+	s, _ := mod.Get(ctx)
+	var b Branding
+	if err := s.Extra(&b); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(open, s.SMTPPort, b.SiteName, b.Theme)
+	// Output:
+	// true 587 Acme light
+}

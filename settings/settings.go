@@ -1,0 +1,170 @@
+package settings
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/mailer"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage"
+)
+
+// ErrAppURLNotSet is returned by AppURL while no app_url is stored.
+var ErrAppURLNotSet = errors.New("settings: app_url is not set")
+
+// Options configure Mount. Zero Options are valid.
+type Options struct {
+	// Permission is the tag a caller needs for the /v1/admin/settings
+	// methods. Default "admin".
+	Permission string
+
+	// Defaults are the built-in fields' values while nothing is stored for
+	// them. Nil: signup_enabled true, smtp_port 587, the rest empty.
+	Defaults *Settings
+
+	// Extra declares the host's own fields: a struct, or a pointer to one,
+	// whose exported fields become settings beside the built-in ones, named
+	// and checked as the fields of a method parameter are (json tags for the
+	// names, jsonschema tags for constraints). Its values are the defaults.
+	// Read them with Settings.Extra. Nil: no host fields.
+	Extra any
+
+	// Mailer tunes the SMTP client of test-smtp and of the Mailer method
+	// (timeouts, TLS roots, implicit TLS ports).
+	Mailer mailer.Options
+}
+
+// Settings are the application settings.
+type Settings struct {
+	AppURL        string `json:"app_url"`
+	SMTPFrom      string `json:"smtp_from"`
+	SMTPHostname  string `json:"smtp_hostname"`
+	SMTPPort      int    `json:"smtp_port"`
+	SMTPUsername  string `json:"smtp_username"`
+	SMTPPassword  string `json:"-"` // never in JSON
+	SignupEnabled bool   `json:"signup_enabled"`
+
+	extra json.RawMessage // the host's fields, a JSON object; nil without them
+}
+
+// Extra decodes the host's own fields (see Options.Extra) into dst, a
+// pointer to a value of the type given there.
+func (s Settings) Extra(dst any) error {
+	if s.extra == nil {
+		return errors.New("settings: no host fields: Options.Extra was nil")
+	}
+	if err := json.Unmarshal(s.extra, dst); err != nil {
+		return fmt.Errorf("settings: decode host fields: %w", err)
+	}
+	return nil
+}
+
+// SMTP returns the mail server settings as a mailer.Config.
+func (s Settings) SMTP() mailer.Config {
+	return mailer.Config{
+		Host: s.SMTPHostname, Port: s.SMTPPort,
+		Username: s.SMTPUsername, Password: s.SMTPPassword,
+		From: s.SMTPFrom,
+	}
+}
+
+// Module is the mounted settings module. It keeps the settings in memory,
+// so reading them costs no database round trip.
+type Module struct {
+	db     *bun.DB
+	log    *slog.Logger
+	opts   Options
+	schema *fields
+	mail   *mailer.Mailer
+
+	mu  sync.Mutex // orders the replacements of cur
+	cur atomic.Pointer[snapshot]
+}
+
+// Mount creates the settings table if needed, loads the settings and
+// registers read, update and test-smtp under /v1/admin/settings.
+func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
+	if opts.Permission == "" {
+		opts.Permission = "admin"
+	}
+	if opts.Defaults == nil {
+		opts.Defaults = &Settings{SMTPPort: mailer.DefaultPort, SignupEnabled: true}
+	}
+	if msg := checkSettings(*opts.Defaults); msg != "" {
+		return nil, fmt.Errorf("settings: Options.Defaults: %s", msg)
+	}
+	f, err := newFields(opts.Extra)
+	if err != nil {
+		return nil, err
+	}
+	if err := storage.Migrate(ctx, db, "settings", migrations, storage.WithLogger(reg.Logger())); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	m := &Module{db: db, log: reg.Logger(), opts: opts, schema: f}
+	m.mail = mailer.New(m.SMTP, opts.Mailer)
+	if err := m.Reload(ctx); err != nil {
+		return nil, err
+	}
+	m.register(reg)
+	return m, nil
+}
+
+// Get returns the current settings.
+func (m *Module) Get(ctx context.Context) (Settings, error) {
+	return m.cur.Load().settings, nil
+}
+
+// SignupEnabled says whether signup is open; it fits users.Options.SignupEnabled.
+func (m *Module) SignupEnabled(ctx context.Context) (bool, error) {
+	return m.cur.Load().settings.SignupEnabled, nil
+}
+
+// AppURL returns the app_url setting, the base of links sent by mail, or
+// ErrAppURLNotSet.
+func (m *Module) AppURL(ctx context.Context) (string, error) {
+	u := m.cur.Load().settings.AppURL
+	if u == "" {
+		return "", ErrAppURLNotSet
+	}
+	return u, nil
+}
+
+// SMTP returns the mail server settings; it is a source for mailer.New.
+func (m *Module) SMTP(ctx context.Context) (mailer.Config, error) {
+	return m.cur.Load().settings.SMTP(), nil
+}
+
+// Mailer returns a Mailer that sends through the current settings, with
+// Options.Mailer. Templates set on it stay for the life of the Module.
+func (m *Module) Mailer() *mailer.Mailer { return m.mail }
+
+// Reload reads the settings from the database again. Updates through this
+// Module are seen at once without it; call it when another process may have
+// changed them (a PostgreSQL NOTIFY, say).
+func (m *Module) Reload(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rows, err := readRows(ctx, m.db)
+	if err != nil {
+		return fmt.Errorf("settings: reload: %w", err)
+	}
+	m.cur.Store(m.build(ctx, rows))
+	return nil
+}
+
+// typeOf returns the struct type behind v (a struct or a pointer to one).
+func typeOf(v any) (reflect.Type, bool) {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t, t != nil && t.Kind() == reflect.Struct
+}

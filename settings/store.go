@@ -1,0 +1,107 @@
+package settings
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/storage"
+)
+
+// The settings are stored as one row per key, the value as JSON. An update
+// writes only the keys it sets, so two updates of different keys cannot
+// undo each other; host fields come and go without migrations; and a key
+// that no code knows any more is left alone.
+var migrations = []storage.Migration{
+	{Version: 1, Name: "create authrpc_settings", Up: storage.SQL(
+		`CREATE TABLE authrpc_settings (
+	name       TEXT        PRIMARY KEY,
+	value      TEXT        NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL
+)`,
+		`CREATE TABLE authrpc_settings (
+	name       TEXT      PRIMARY KEY,
+	value      TEXT      NOT NULL,
+	updated_at TIMESTAMP NOT NULL
+)`,
+	)},
+}
+
+type row struct {
+	bun.BaseModel `bun:"table:authrpc_settings"`
+
+	Name      string    `bun:"name,pk"`
+	Value     string    `bun:"value,notnull"`
+	UpdatedAt time.Time `bun:"updated_at,notnull"`
+}
+
+func readRows(ctx context.Context, db bun.IDB) (map[string]json.RawMessage, error) {
+	var rows []row
+	if err := db.NewSelect().Model(&rows).Column("name", "value").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	out := make(map[string]json.RawMessage, len(rows))
+	for _, r := range rows {
+		out[r.Name] = json.RawMessage(r.Value)
+	}
+	return out, nil
+}
+
+// write runs fn in a transaction that no other write of the settings runs
+// beside (an exclusive table lock on PostgreSQL, the write lock taken at
+// BEGIN on SQLite), so fn may decide on what it reads. fn returns the
+// values to store; write stores them and answers all stored rows.
+func write(ctx context.Context, db *bun.DB, fn func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error)) (map[string]json.RawMessage, error) {
+	var after map[string]json.RawMessage
+	var opts *sql.TxOptions
+	if storage.IsPostgres(db) {
+		// Statements after the lock must see what the writer before committed.
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	err := db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
+		if storage.IsPostgres(tx) {
+			// Readers go on; writers of other processes wait.
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE authrpc_settings IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
+		}
+		stored, err := readRows(ctx, tx)
+		if err != nil {
+			return err
+		}
+		values, err := fn(stored)
+		if err != nil {
+			return err
+		}
+		if len(values) > 0 {
+			now := time.Now().UTC()
+			rows := make([]row, 0, len(values))
+			for _, k := range slices.Sorted(maps.Keys(values)) {
+				rows = append(rows, row{Name: k, Value: string(values[k]), UpdatedAt: now})
+				stored[k] = values[k]
+			}
+			_, err := tx.NewInsert().Model(&rows).
+				On("CONFLICT (name) DO UPDATE").
+				Set("value = EXCLUDED.value").
+				Set("updated_at = EXCLUDED.updated_at").
+				Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("store settings: %w", err)
+			}
+			// Cross-instance refresh: a NOTIFY sent here is delivered at
+			// commit; listeners call Module.Reload.
+		}
+		after = stored
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return after, nil
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,10 @@ type MuxOptions struct {
 
 	// Now tells the time; tests set it. Default time.Now.
 	Now func() time.Time
+
+	// Logger receives what goes wrong with sharing invalidations (see
+	// Share). Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Invalidation says which cached principals to drop. Each field that is set
@@ -58,11 +63,17 @@ func (inv Invalidation) matches(e *muxEntry) bool {
 // Whatever changes who a token stands for (signing out, disabling a user or
 // token, changing a password or permissions) must be followed by Invalidate,
 // on every instance, or the change shows only when the entry's TTL runs out.
+// Share makes one Invalidate reach every instance.
 type Mux struct {
 	ttl      time.Duration
 	now      func() time.Time
+	log      *slog.Logger
 	perShard int
 	shards   []muxShard // a power of two of them, picked by the digest's first byte
+
+	// shared is the channel Invalidate publishes on; nil until Share, so
+	// that an unshared Invalidate costs one atomic load more.
+	shared atomic.Pointer[muxShare]
 
 	handlersMu sync.Mutex // serialises Handle; readers load handlers without it
 	handlers   atomic.Pointer[map[Kind]Authenticator]
@@ -105,6 +116,7 @@ func NewMux(opts MuxOptions) *Mux {
 	m := &Mux{
 		ttl:      opts.TTL,
 		now:      opts.Now,
+		log:      opts.Logger,
 		perShard: maxEntries / n,
 		shards:   make([]muxShard, n),
 	}
@@ -113,6 +125,9 @@ func NewMux(opts MuxOptions) *Mux {
 	}
 	if m.now == nil {
 		m.now = time.Now
+	}
+	if m.log == nil {
+		m.log = slog.Default()
 	}
 	for i := range m.shards {
 		m.shards[i].entries = make(map[[sha256.Size]byte]muxEntry)
@@ -140,7 +155,7 @@ func (m *Mux) Handle(kind Kind, a Authenticator) {
 	next[kind] = a
 	m.handlers.Store(&next)
 	if old[kind] != nil {
-		m.Invalidate(Invalidation{Kind: kind})
+		m.invalidate(Invalidation{Kind: kind}) // only this instance changed
 	}
 }
 
@@ -244,7 +259,18 @@ func (s *muxShard) evict(now int64) {
 // Invalidate drops the cached principals inv matches (see Invalidation),
 // and makes sure that none of the authentications in flight caches what it
 // read before. Call it after the change is stored.
+//
+// Once the Mux is shared (see Share), Invalidate also publishes inv to the
+// other instances before it returns.
 func (m *Mux) Invalidate(inv Invalidation) {
+	m.invalidate(inv)
+	if sh := m.shared.Load(); sh != nil {
+		sh.publish(m, inv)
+	}
+}
+
+// invalidate applies inv to this instance's cache only.
+func (m *Mux) invalidate(inv Invalidation) {
 	if inv == (Invalidation{}) {
 		m.Purge()
 		return
@@ -264,7 +290,8 @@ func (m *Mux) Invalidate(inv Invalidation) {
 	}
 }
 
-// Purge drops every cached principal.
+// Purge drops every cached principal of this instance. To drop them on
+// every instance, Invalidate(Invalidation{}).
 func (m *Mux) Purge() {
 	m.gen.Add(1)
 	for i := range m.shards {

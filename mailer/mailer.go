@@ -54,7 +54,7 @@ type Options struct {
 
 	// ImplicitTLSPorts are the ports where the connection is TLS from the
 	// first byte. Every other port speaks plain SMTP and switches to TLS with
-	// STARTTLS when the server offers it. Default {465}.
+	// STARTTLS when the server offers it. Nil: {465}; empty: none.
 	ImplicitTLSPorts []int
 
 	// HELO is the name the client introduces itself with. Default: the

@@ -95,9 +95,11 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if opts.Permission == "" {
 		opts.Permission = "admin"
 	}
-	if opts.Defaults == nil {
-		opts.Defaults = &Settings{SMTPPort: mailer.DefaultPort, SignupEnabled: true}
+	defaults := Settings{SMTPPort: mailer.DefaultPort, SignupEnabled: true}
+	if opts.Defaults != nil {
+		defaults = *opts.Defaults // a copy: the host may reuse its value
 	}
+	opts.Defaults = &defaults
 	if msg := checkSettings(*opts.Defaults); msg != "" {
 		return nil, fmt.Errorf("settings: Options.Defaults: %s", msg)
 	}

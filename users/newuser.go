@@ -57,7 +57,7 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 		TelegramName: nu.telegram,
 		Enabled:      nu.enabled,
 		Permissions:  nu.permissions,
-		Created:      m.now().UTC(),
+		Created:      m.stamp(),
 	}
 	if row.Permissions == nil {
 		row.Permissions = map[string]bool{}

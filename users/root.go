@@ -36,7 +36,7 @@ func (m *Module) ensureRoot(ctx context.Context, password string, out io.Writer)
 		Enabled:      true,
 		Permissions:  map[string]bool{},
 		PasswordHash: hash,
-		Created:      m.now().UTC(),
+		Created:      m.stamp(),
 	}
 	res, err := m.db.NewInsert().Model(root).On("CONFLICT DO NOTHING").Exec(ctx)
 	if err != nil {

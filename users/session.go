@@ -137,7 +137,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	if err != nil {
 		return signinAnswer{}, fmt.Errorf("users: signin: %w", err)
 	}
-	now := m.now().UTC()
+	now := m.stamp()
 	ses := &sessionRow{UserID: row.ID, Digest: digest, Created: now, Expires: now.Add(m.sessionTTL)}
 	if _, err := m.db.NewInsert().Model(ses).Returning("id").Exec(ctx); err != nil {
 		return signinAnswer{}, fmt.Errorf("users: signin: create session: %w", err)

@@ -261,3 +261,9 @@ func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// stamp is the time to store: UTC, to the microsecond both databases keep,
+// so that an answer made before storing matches what a later read returns.
+func (m *Module) stamp() time.Time {
+	return m.now().UTC().Truncate(time.Microsecond)
+}

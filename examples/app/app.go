@@ -12,6 +12,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
+	"github.com/authrpc/authrpc/users"
 )
 
 type config struct {
@@ -24,8 +25,9 @@ type config struct {
 
 // app is the example host: one registry with every module mounted.
 type app struct {
-	db  *bun.DB
-	reg *rpc.Registry
+	db    *bun.DB
+	reg   *rpc.Registry
+	users *users.Module
 }
 
 func newApp(ctx context.Context, cfg config) (*app, error) {
@@ -40,6 +42,11 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	})
 	reg := rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms})
 	a := &app{db: db, reg: reg}
+	a.users, err = users.Mount(ctx, reg, db, users.Options{RootPassword: cfg.RootPassword, Out: cfg.Out})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	registerTestModule(reg)
 	return a, nil
 }
@@ -55,6 +62,9 @@ func (a *app) Handler() http.Handler {
 func (a *app) Shutdown(ctx context.Context) error {
 	if err := a.reg.Shutdown(ctx); err != nil {
 		return fmt.Errorf("registry: %w", err)
+	}
+	if err := a.users.Close(ctx); err != nil {
+		return err
 	}
 	return nil
 }

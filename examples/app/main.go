@@ -51,7 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	cmd := fs.Arg(0)
 	switch cmd {
-	case "", "serve", "markdown", "openapi":
+	case "", "serve":
+	case "markdown", "openapi":
+		cfg.Out = stderr // keep a generated root password out of the document
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)

@@ -1,0 +1,270 @@
+package calllog_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/storage/storagetest"
+)
+
+// proxy forwards TCP connections to a PostgreSQL server and can cut them
+// all and refuse new ones, as a database outage or a network partition would.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+func newProxy(t testing.TB, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	go p.serve()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.cut()
+	})
+	return p
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.forward(c)
+	}
+}
+
+func (p *proxy) forward(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		_ = c.Close()
+		_ = s.Close()
+		return
+	}
+	p.conns[c], p.conns[s] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		_ = dst.Close()
+		_ = src.Close()
+	}
+	go pipe(c, s)
+	go pipe(s, c)
+}
+
+// cut closes every connection and refuses new ones until restore.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *proxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
+
+// throughProxy returns a fresh PostgreSQL database's DSN, pointed at a proxy
+// in front of its server. It skips without TEST_POSTGRES_DSN.
+func throughProxy(t *testing.T) (*proxy, string) {
+	t.Helper()
+	dsn := storagetest.PostgresDSN(t)
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	p := newProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	return p, u.String()
+}
+
+// count counts rows of a method straight from the database.
+func count(t testing.TB, db *bun.DB, table, method string) int {
+	t.Helper()
+	n, err := db.NewSelect().TableExpr(table).Where("method_id = ?", method).Count(t.Context())
+	require.NoError(t, err)
+	return int(n)
+}
+
+// TestOutageLosesNothing stops the database during a burst of calls: every
+// row waits in the queue and is written, once, when it returns, and the
+// statistics count every call once.
+func TestOutageLosesNothing(t *testing.T) {
+	p, dsn := throughProxy(t)
+	e := newEnv(t, openDSN(t, dsn), fast(calllog.Options{QueueSize: 10_000, BatchSize: 100}))
+
+	require.Equal(t, 200, hit(e.reg, mOK, ""))
+	require.Eventually(t, func() bool { return e.mod.Stats().Written == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	p.cut()
+	const burst = 3000
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range burst / 6 {
+				switch (g + i) % 3 {
+				case 0:
+					assert.Equal(t, 200, hit(e.reg, mOK, ""))
+				case 1:
+					assert.Equal(t, 400, hit(e.reg, mFail, ""))
+				default:
+					assert.Equal(t, 401, hit(e.reg, mAdmin, ""))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	s := e.mod.Stats()
+	assert.Equal(t, burst, s.Queued, "the burst waits in the queue")
+	assert.Zero(t, s.Dropped)
+	time.Sleep(500 * time.Millisecond) // a few failed attempts
+	assert.Equal(t, uint64(1), e.mod.Stats().Written)
+	assert.Eventually(t, func() bool { return contains(e.logs, "writing rows failed") }, 5*time.Second, 10*time.Millisecond)
+
+	p.restore()
+	require.Eventually(t, func() bool { return e.mod.Stats().Queued == 0 }, 30*time.Second, 10*time.Millisecond)
+	assert.Equal(t, calllog.Stats{Written: burst + 1}, e.mod.Stats())
+	for id, n := range map[string]int{mOK: burst/3 + 1, mFail: burst / 3, mAdmin: burst / 3} {
+		assert.Equal(t, n, count(t, e.db, "calllog_calls", id), id)
+	}
+	want := map[string]tally{
+		mOK:    {accepted: burst/3 + 1},
+		mFail:  {accepted: burst / 3, errors: burst / 3},
+		mAdmin: {declined: burst / 3},
+	}
+	require.Eventually(t, func() bool {
+		for id, w := range want {
+			if a, d, er, ex := sum(e.latest(t, id)); (tally{a, d, er, ex}) != w {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 20*time.Millisecond)
+	for id, w := range want {
+		a, d, er, ex := sum(e.history(t, id))
+		assert.Equal(t, w, tally{a, d, er, ex}, id)
+	}
+}
+
+// TestFlappingLosesNothingTwice cuts every connection again and again while
+// calls go on: whatever a cut interrupts, even a COMMIT whose answer is lost,
+// each call ends up in the log and the statistics exactly once.
+func TestFlappingLosesNothingTwice(t *testing.T) {
+	p, dsn := throughProxy(t)
+	e := newEnv(t, openDSN(t, dsn), fast(calllog.Options{BatchSize: 50, FlushInterval: time.Millisecond, StatsInterval: 5 * time.Millisecond}))
+
+	stop := make(chan struct{})
+	flapped := make(chan int)
+	go func() {
+		n := 0
+		defer func() { flapped <- n }()
+		for {
+			select {
+			case <-stop:
+				p.restore()
+				return
+			case <-time.After(time.Duration(5+n%20) * time.Millisecond):
+			}
+			p.cut()
+			time.Sleep(time.Duration(n%7) * time.Millisecond)
+			p.restore()
+			n++
+		}
+	}()
+	const calls = 4000
+	for i := range calls {
+		code := hit(e.reg, mOK, "")
+		require.Equal(t, 200, code)
+		if i%100 == 0 {
+			time.Sleep(10 * time.Millisecond) // let the writer and the cuts interleave
+		}
+	}
+	close(stop)
+	t.Logf("connections cut %d times", <-flapped)
+
+	require.Eventually(t, func() bool { return e.mod.Stats().Queued == 0 }, 30*time.Second, 10*time.Millisecond)
+	assert.Equal(t, calllog.Stats{Written: calls}, e.mod.Stats())
+	assert.Equal(t, calls, count(t, e.db, "calllog_calls", mOK), "no row lost, none written twice")
+	require.Eventually(t, func() bool {
+		a, _, _, _ := sum(e.history(t, mOK))
+		return a >= calls
+	}, 30*time.Second, 20*time.Millisecond)
+	a, _, _, _ := sum(e.history(t, mOK))
+	assert.EqualValues(t, calls, a, "statistics counted once")
+	a, _, _, _ = sum(e.latest(t, mOK))
+	assert.EqualValues(t, calls, a)
+}
+
+// TestOverflowIsCountedAndLogged fills a small queue while the database is
+// away: what exceeds the bound is dropped, counted and logged; the rest is
+// written when the database returns, and the statistics count every call.
+func TestOverflowIsCountedAndLogged(t *testing.T) {
+	p, dsn := throughProxy(t)
+	e := newEnv(t, openDSN(t, dsn), fast(calllog.Options{QueueSize: 100, BatchSize: 10}))
+
+	p.cut()
+	for range 300 {
+		require.Equal(t, 200, hit(e.reg, mOK, ""))
+	}
+	assert.Equal(t, calllog.Stats{Queued: 100, Dropped: 200}, e.mod.Stats())
+	require.Eventually(t, func() bool {
+		return contains(e.logs, "call records dropped") && contains(e.logs, "dropped_total=200") && contains(e.logs, "queue_size=100")
+	}, 10*time.Second, 10*time.Millisecond, e.logs.String())
+
+	p.restore()
+	require.Eventually(t, func() bool { return e.mod.Stats().Queued == 0 }, 30*time.Second, 10*time.Millisecond)
+	assert.Equal(t, calllog.Stats{Written: 100, Dropped: 200}, e.mod.Stats())
+	assert.Equal(t, 100, count(t, e.db, "calllog_calls", mOK))
+	require.Eventually(t, func() bool { a, _, _, _ := sum(e.latest(t, mOK)); return a == 300 }, 30*time.Second, 20*time.Millisecond,
+		"the statistics count the dropped rows' calls too")
+}
+
+// TestCloseDuringOutage gives Close a deadline while the database is away:
+// it reports and logs what it could not write.
+func TestCloseDuringOutage(t *testing.T) {
+	p, dsn := throughProxy(t)
+	e := newEnv(t, openDSN(t, dsn), fast(calllog.Options{}))
+	p.cut()
+	for range 50 {
+		require.Equal(t, 200, hit(e.reg, mOK, ""))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	err := e.mod.Close(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "50 rows not written")
+	assert.Contains(t, err.Error(), "statistics not merged")
+	assert.Equal(t, calllog.Stats{Dropped: 50}, e.mod.Stats())
+	assert.True(t, contains(e.logs, "rows not written"), e.logs.String())
+	p.restore()
+	assert.Zero(t, count(t, e.db, "calllog_calls", mOK))
+}
+
+func contains(b *syncBuffer, s string) bool { return strings.Contains(b.String(), s) }

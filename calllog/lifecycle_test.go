@@ -1,0 +1,139 @@
+package calllog_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage/storagetest"
+)
+
+// statSum adds up a column of a bucket table for a method.
+func statSum(t testing.TB, db *bun.DB, table, method, column string) int {
+	t.Helper()
+	var n int
+	err := db.NewSelect().TableExpr(table).ColumnExpr("COALESCE(SUM(?), 0)", bun.Ident(column)).
+		Where("method_id = ?", method).Scan(t.Context(), &n)
+	require.NoError(t, err)
+	return n
+}
+
+// TestCloseFlushes makes calls that nothing writes in the background (the
+// intervals are an hour, the batch is larger than the calls): Close writes
+// every row and every statistic before it returns.
+func TestCloseFlushes(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		e := newEnv(t, db, calllog.Options{FlushInterval: time.Hour, StatsInterval: time.Hour})
+		for range 400 {
+			require.Equal(t, 200, hit(e.reg, mOK, ""))
+		}
+		for range 100 {
+			require.Equal(t, 401, hit(e.reg, mAdmin, ""))
+		}
+		assert.Equal(t, calllog.Stats{Queued: 500}, e.mod.Stats())
+		assert.Zero(t, count(t, db, "calllog_calls", mOK), "nothing written before Close")
+
+		require.NoError(t, e.reg.Shutdown(t.Context()))
+		require.NoError(t, e.mod.Close(t.Context()))
+		assert.Equal(t, calllog.Stats{Written: 500}, e.mod.Stats())
+		assert.Equal(t, 400, count(t, db, "calllog_calls", mOK))
+		assert.Equal(t, 100, count(t, db, "calllog_calls", mAdmin))
+		for _, table := range []string{"calllog_stat_1m", "calllog_stat_10m"} {
+			assert.Equal(t, 400, statSum(t, db, table, mOK, "total_accepted"), table)
+			assert.Equal(t, 100, statSum(t, db, table, mAdmin, "total_declined"), table)
+		}
+
+		// After Close, calls still answer; their records are dropped and counted.
+		require.Equal(t, 200, hit(e.reg, mOK, ""))
+		assert.Equal(t, calllog.Stats{Written: 500, Dropped: 1}, e.mod.Stats())
+		require.NoError(t, e.mod.Close(t.Context()), "Close twice is harmless")
+	})
+}
+
+// TestRetention removes rows, buckets and flush marks older than the
+// (configured) retention, and keeps the rest.
+func TestRetention(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		base := time.Now().UTC()
+		var shift atomic.Int64 // how far the module's clock is ahead
+		now := func() time.Time { return base.Add(time.Duration(shift.Load())) }
+		e := newEnv(t, db, calllog.Options{
+			Retention: 48 * time.Hour, RetentionInterval: time.Hour,
+			FlushInterval: time.Hour, StatsInterval: time.Hour, Now: now,
+		})
+		feed := func(age time.Duration, n int) {
+			for range n {
+				e.mod.ObserveCall(rpc.CallRecord{Method: mOK, Start: base.Add(-age), Runtime: time.Millisecond, Code: 200, StatusText: "OK"})
+			}
+		}
+		feed(49*time.Hour, 3) // past the retention
+		feed(47*time.Hour, 2) // within it, for another hour
+		feed(time.Hour, 4)
+		require.NoError(t, e.mod.Close(t.Context()))
+		marks := func() int {
+			n, err := db.NewSelect().TableExpr("calllog_flushes").Count(t.Context())
+			require.NoError(t, err)
+			return int(n)
+		}
+		require.Positive(t, marks())
+		buckets := func(table string) int {
+			n, err := db.NewSelect().TableExpr(table).Where("method_id = ?", mOK).Count(t.Context())
+			require.NoError(t, err)
+			return int(n)
+		}
+		assert.Equal(t, 3, buckets("calllog_stat_1m"))
+
+		require.NoError(t, e.mod.RunRetention(t.Context()))
+		assert.Equal(t, 6, count(t, db, "calllog_calls", mOK))
+		assert.Equal(t, 6, statSum(t, db, "calllog_stat_1m", mOK, "total_accepted"))
+		assert.Equal(t, 6, statSum(t, db, "calllog_stat_10m", mOK, "total_accepted"))
+		assert.Equal(t, 2, buckets("calllog_stat_1m"))
+		assert.Positive(t, marks(), "flush marks are kept for a day")
+
+		shift.Store(int64(2 * time.Hour))
+		require.NoError(t, e.mod.RunRetention(t.Context()))
+		assert.Equal(t, 4, count(t, db, "calllog_calls", mOK))
+		assert.Equal(t, 4, statSum(t, db, "calllog_stat_10m", mOK, "total_accepted"))
+		assert.Equal(t, 1, buckets("calllog_stat_1m"))
+
+		shift.Store(int64(25 * time.Hour))
+		require.NoError(t, e.mod.RunRetention(t.Context()))
+		assert.Zero(t, marks(), "flush marks older than a day are removed")
+		assert.Equal(t, 4, count(t, db, "calllog_calls", mOK))
+
+		shift.Store(int64(48 * time.Hour))
+		require.NoError(t, e.mod.RunRetention(t.Context()))
+		assert.Zero(t, count(t, db, "calllog_calls", mOK))
+		for _, table := range []string{"calllog_stat_1m", "calllog_stat_10m"} {
+			assert.Zero(t, buckets(table), table)
+		}
+	})
+}
+
+// TestRetentionInChunks removes more rows than one DELETE takes.
+func TestRetentionInChunks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 25,000 rows")
+	}
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		e := newEnv(t, db, calllog.Options{FlushInterval: time.Hour, StatsInterval: time.Hour, RetentionInterval: time.Hour})
+		old := time.Now().Add(-31 * 24 * time.Hour)
+		for i := range 25_000 {
+			e.mod.ObserveCall(rpc.CallRecord{Method: mOK, Start: old.Add(time.Duration(i) * time.Millisecond), Code: 200, StatusText: "OK"})
+		}
+		e.mod.ObserveCall(rpc.CallRecord{Method: mOK, Start: time.Now(), Code: 200, StatusText: "OK"})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		require.NoError(t, e.mod.Close(ctx))
+		require.Equal(t, 25_001, count(t, db, "calllog_calls", mOK))
+		require.NoError(t, e.mod.RunRetention(ctx))
+		assert.Equal(t, 1, count(t, db, "calllog_calls", mOK))
+	})
+}

@@ -1,5 +1,6 @@
-// Package storage opens the database that the authrpc modules share and
-// applies the schema migrations they contribute.
+// Package storage opens the database that the authrpc modules share,
+// applies the schema migrations they contribute, and carries cache
+// invalidations between the instances that share it.
 //
 // Open takes a DSN: a postgres:// or postgresql:// URL opens PostgreSQL (the
 // production database, through pgx), anything else is a SQLite file (the
@@ -15,6 +16,11 @@
 // IsUniqueViolation and IsForeignKeyViolation recognise constraint errors
 // of both databases, so that a module can answer 409 for a duplicate key
 // without knowing which one it runs on.
+//
+// A Sync lets the instances of a service that share the database tell each
+// other to drop what they cached: on PostgreSQL over LISTEN/NOTIFY, on
+// SQLite within the process. auth.Mux.Share plugs the authenticator cache
+// into one of its channels.
 //
 // The subpackage storagetest runs a test on SQLite and, when
 // TEST_POSTGRES_DSN is set, on a fresh PostgreSQL database.

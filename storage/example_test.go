@@ -10,6 +10,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/storage"
 )
 
@@ -62,4 +63,55 @@ func ExampleMigrate() {
 	// Output:
 	// created
 	// 409: note exists
+}
+
+// Every instance starts one Sync on the shared database and shares its
+// authenticator cache over a channel of it: an Invalidate on one instance
+// then reaches all, and while the instance cannot listen (PostgreSQL
+// connection lost) its cache reads through. Other modules subscribe to
+// channels of their own.
+func ExampleNewSync() {
+	dir, err := os.MkdirTemp("", "storage-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	ctx := context.Background()
+	// With a postgres:// URL, the same code spans every instance.
+	db, err := storage.Open(ctx, filepath.Join(dir, "app.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	s, err := storage.NewSync(ctx, db, storage.SyncOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	// Without a registry: a Mux and an authenticator that says who asked.
+	mux := auth.NewMux(auth.MuxOptions{})
+	mux.Handle(auth.KindSession, auth.AuthenticatorFunc(func(context.Context, string) (*auth.Principal, error) {
+		fmt.Println("looked up")
+		return &auth.Principal{UserID: 5, Kind: auth.KindSession, TokenID: 1}, nil
+	}))
+	mux.Share(s.Channel("auth"))
+
+	token, _, _ := auth.NewToken(auth.KindSession)
+	mux.Authenticate(ctx, token)
+	mux.Authenticate(ctx, token) // cached
+	mux.Invalidate(auth.Invalidation{UserID: 5})
+	mux.Authenticate(ctx, token) // looked up again, here and on every instance
+
+	settings := s.Channel("settings")
+	settings.Subscribe(func(payload string) { fmt.Println("reload settings:", payload) })
+	if err := settings.Publish(ctx, "updated"); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// looked up
+	// looked up
+	// reload settings: updated
 }

@@ -84,7 +84,9 @@ type SyncOptions struct {
 // listening, reopens the connection with exponential back-off, LISTENs
 // again, and then tells them they are. Messages sent in between are lost:
 // a subscriber that caches should drop its cache and read through while not
-// listening, and drop it once more when listening again.
+// listening, and drop it once more when listening again. A connection that
+// stays silent for a PingInterval is checked with a round trip, so that one
+// the network dropped without a word is found out too.
 //
 // On SQLite, which only one process serves, messages go to the subscribers
 // of the same Sync only, and the state is always listening. Several
@@ -456,7 +458,7 @@ func (s *Sync) run(ctx context.Context, conn *pgx.Conn) {
 			if time.Since(start) >= s.maxBackoff {
 				delay = s.minBackoff
 			}
-			s.log.Warn("storage: sync: notification connection lost; caches read through until it is back",
+			s.log.Warn("storage: sync: notification connection lost; not listening until it is back",
 				"error", err, "retry_in", delay)
 		}
 

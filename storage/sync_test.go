@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
@@ -337,4 +338,15 @@ func TestSyncClose(t *testing.T) {
 func stacks() string {
 	buf := make([]byte, 1<<20)
 	return string(buf[:runtime.Stack(buf, true)])
+}
+
+func TestSyncNeedsPgx(t *testing.T) {
+	_, err := storage.NewSync(t.Context(), nil, storage.SyncOptions{})
+	assert.ErrorContains(t, err, "storage: sync: nil db")
+
+	// PostgreSQL's dialect over another driver: the Sync cannot get at pgx.
+	sqlite := storagetest.SQLite(t)
+	db := bun.NewDB(sqlite.DB, pgdialect.New())
+	_, err = storage.NewSync(t.Context(), db, storage.SyncOptions{})
+	assert.ErrorContains(t, err, "not pgx's")
 }

@@ -425,7 +425,7 @@ func (m *Module) changePermissions(ctx context.Context, userID string, change ma
 		}
 		old := m.declaredOnly(row.Permissions)
 		next := m.nextPermissions(row.Permissions, change, replace)
-		if samePermissions(old, next) {
+		if maps.Equal(old, next) {
 			return false, nil
 		}
 		if rerr := m.checkGrants(caller, old, next); rerr != nil {

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
@@ -83,10 +84,11 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 	if storage.IsUniqueViolation(err) {
 		return nil, rpc.Conflict("user name, email or telegram name is taken")
 	}
+	var rerr *rpc.Error
+	if errors.As(err, &rerr) {
+		return nil, rerr
+	}
 	if err != nil {
-		if _, ok := err.(*rpc.Error); ok {
-			return nil, err
-		}
 		return nil, fmt.Errorf("users: insert user: %w", err)
 	}
 	return row, nil

@@ -1,8 +1,6 @@
 package users
 
 import (
-	"maps"
-
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 )
@@ -123,8 +121,4 @@ func (m *Module) checkTakeover(caller *auth.Principal, target *userRow) *rpc.Err
 // declaredOnly returns the declared permissions a stored map holds.
 func (m *Module) declaredOnly(stored map[string]bool) map[string]bool {
 	return m.nextPermissions(stored, nil, false)
-}
-
-func samePermissions(a, b map[string]bool) bool {
-	return maps.Equal(a, b)
 }

@@ -43,7 +43,8 @@ type Options struct {
 	Retention time.Duration
 
 	// RetentionInterval is how often rows and buckets older than Retention
-	// are removed; the first run is at Mount. Default: 1h.
+	// are removed; the first run is a minute after Mount (or after
+	// RetentionInterval, if shorter). Default: 1h.
 	RetentionInterval time.Duration
 
 	// Logger receives write failures and dropped records.

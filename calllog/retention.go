@@ -14,11 +14,16 @@ const retentionChunk = 10_000
 // seconds, or at most for as long as the database is away.
 const markRetention = 24 * time.Hour
 
-// runRetention removes old rows and buckets at Mount and every
-// RetentionInterval until Close.
+// retentionFirstDelay is when the first run comes after Mount (unless
+// RetentionInterval is shorter): not in the middle of the host's start-up,
+// nor in a short-lived command that only prints the reference.
+const retentionFirstDelay = time.Minute
+
+// runRetention removes old rows and buckets a minute after Mount and then
+// every RetentionInterval, until Close.
 func (m *Module) runRetention() {
 	defer m.jobWG.Done()
-	t := time.NewTimer(0)
+	t := time.NewTimer(min(retentionFirstDelay, m.opts.RetentionInterval))
 	defer t.Stop()
 	for {
 		select {

@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/users"
@@ -28,6 +29,7 @@ type app struct {
 	db    *bun.DB
 	reg   *rpc.Registry
 	users *users.Module
+	calls *calllog.Module
 }
 
 func newApp(ctx context.Context, cfg config) (*app, error) {
@@ -42,6 +44,10 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	})
 	reg := rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms})
 	a := &app{db: db, reg: reg}
+	if a.calls, err = calllog.Mount(ctx, reg, db, calllog.Options{}); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.users, err = users.Mount(ctx, reg, db, users.Options{RootPassword: cfg.RootPassword, Out: cfg.Out})
 	if err != nil {
 		db.Close()
@@ -62,6 +68,9 @@ func (a *app) Handler() http.Handler {
 func (a *app) Shutdown(ctx context.Context) error {
 	if err := a.reg.Shutdown(ctx); err != nil {
 		return fmt.Errorf("registry: %w", err)
+	}
+	if err := a.calls.Close(ctx); err != nil { // writes the queued call log
+		return err
 	}
 	if err := a.users.Close(ctx); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/users"
 )
@@ -48,7 +49,13 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	a.users, err = users.Mount(ctx, reg, db, users.Options{RootPassword: cfg.RootPassword, Out: cfg.Out})
+	settingsModule, err := settings.Mount(ctx, reg, db, settings.Options{})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.users, err = users.Mount(ctx, reg, db, users.Options{RootPassword: cfg.RootPassword, Out: cfg.Out,
+		SignupEnabled: settingsModule.SignupEnabled})
 	if err != nil {
 		db.Close()
 		return nil, err

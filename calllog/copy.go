@@ -1,23 +1,27 @@
 package calllog
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
+	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// copyColumns are the columns COPY fills, in the order copySource gives them.
-var copyColumns = []string{
-	"method_id", "user_id", "date", "runtime", "status", "status_text",
-	"is_declined", "is_error", "is_exception",
-}
+// copyStatement loads rows in PostgreSQL's binary COPY format, which
+// encodeCopy writes.
+const copyStatement = `COPY calllog_calls (method_id, user_id, date, runtime, status, status_text,
+	is_declined, is_error, is_exception) FROM STDIN (FORMAT binary)`
 
 // copy writes c to PostgreSQL with COPY, which costs the server and the
 // writer a fraction of what a multi-row INSERT costs (no SQL text to build
-// and parse), in a pgx transaction with the chunk's flush mark.
+// and parse), in a transaction with the chunk's flush mark.
 func (w *rowWriter) copy(ctx context.Context, c *chunk, retry bool) error {
+	w.buf.Reset()
+	encodeCopy(&w.buf, c, w.names)
 	conn, err := w.m.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -43,8 +47,7 @@ func (w *rowWriter) copy(ctx context.Context, c *chunk, retry bool) error {
 				return tx.Commit(ctx)
 			}
 		}
-		src := &copySource{c: c, names: w.names}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{tableCalls}, copyColumns, src); err != nil {
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(w.buf.Bytes()), copyStatement); err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}
 		_, err = tx.Exec(ctx, "INSERT INTO calllog_flushes (token, date) VALUES ($1, $2)", w.token, w.m.opts.Now().UTC())
@@ -55,29 +58,54 @@ func (w *rowWriter) copy(ctx context.Context, c *chunk, retry bool) error {
 	})
 }
 
-// copySource feeds a chunk's entries to COPY, one reused row of values.
-type copySource struct {
-	c     *chunk
-	names []string
-	i     int
-	vals  [9]any
-}
+// pgEpoch is where PostgreSQL's binary timestamps count from.
+var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 
-func (s *copySource) Next() bool {
-	s.i++
-	return s.i <= len(s.c.entries)
-}
-
-func (s *copySource) Values() ([]any, error) {
-	e := &s.c.entries[s.i-1]
-	r := s.c.row(e, s.names)
-	var user any
-	if e.user != 0 {
-		user = e.user
+// encodeCopy writes c's entries as a COPY binary stream: a header, per row
+// the field count and each field as its length (-1 for NULL) and bytes, and
+// a trailer. Writing it by hand costs no allocation per row.
+func encodeCopy(b *bytes.Buffer, c *chunk, names []string) {
+	var n [8]byte
+	i16 := func(v int16) { b.Write(binary.BigEndian.AppendUint16(n[:0], uint16(v))) }
+	i32 := func(v int32) { b.Write(binary.BigEndian.AppendUint32(n[:0], uint32(v))) }
+	i64 := func(v int64) { b.Write(binary.BigEndian.AppendUint64(n[:0], uint64(v))) }
+	text := func(s string) {
+		i32(int32(len(s)))
+		b.WriteString(s)
 	}
-	s.vals = [9]any{r.MethodID, user, r.Date, r.Runtime, r.Status, r.StatusText,
-		r.IsDeclined, r.IsError, r.IsException}
-	return s.vals[:], nil
-}
+	boolean := func(v bool) {
+		i32(1)
+		if v {
+			b.WriteByte(1)
+		} else {
+			b.WriteByte(0)
+		}
+	}
 
-func (s *copySource) Err() error { return nil }
+	b.WriteString("PGCOPY\n\xff\r\n\x00")
+	i32(0) // flags
+	i32(0) // header extension
+	for k := range c.entries {
+		e := &c.entries[k]
+		r := c.row(e, names)
+		i16(9)
+		text(r.MethodID)
+		if e.user != 0 {
+			i32(8)
+			i64(e.user)
+		} else {
+			i32(-1)
+		}
+		i32(8)
+		i64(r.Date.UnixMicro() - pgEpoch)
+		i32(8)
+		i64(int64(math.Float64bits(r.Runtime)))
+		i32(4)
+		i32(int32(r.Status))
+		text(r.StatusText)
+		boolean(r.IsDeclined)
+		boolean(r.IsError)
+		boolean(r.IsException)
+	}
+	i16(-1)
+}

@@ -39,7 +39,6 @@ CREATE TABLE calllog_calls (
 	is_exception BOOLEAN          NOT NULL
 );
 CREATE INDEX calllog_calls_method_date ON calllog_calls (method_id, date DESC, id DESC);
-CREATE INDEX calllog_calls_date ON calllog_calls (date);
 CREATE TABLE calllog_stat_1m (
 	method_id        TEXT        NOT NULL,
 	date             TIMESTAMPTZ NOT NULL,
@@ -71,7 +70,6 @@ CREATE TABLE calllog_calls (
 	is_exception BOOLEAN NOT NULL
 );
 CREATE INDEX calllog_calls_method_date ON calllog_calls (method_id, date DESC, id DESC);
-CREATE INDEX calllog_calls_date ON calllog_calls (date);
 CREATE TABLE calllog_stat_1m (
 	method_id        TEXT        NOT NULL,
 	date             TIMESTAMP   NOT NULL,

@@ -1,6 +1,7 @@
 package calllog
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -19,10 +20,11 @@ type rowWriter struct {
 	m     *Module
 	pend  []*chunk // taken from the queue; pend[next:] are not written yet
 	next  int
-	names []string // method names for the entries of pend
-	token string   // the flush mark of pend[next], once it was tried
-	rows  []Row    // conversion buffer
-	uids  []int64  // user ids the rows point into
+	names []string     // method names for the entries of pend
+	token string       // the flush mark of pend[next], once it was tried
+	rows  []Row        // conversion buffer (INSERT)
+	uids  []int64      // user ids the rows point into
+	buf   bytes.Buffer // COPY data
 	logs  rateLog
 	drops uint64 // dropped records already logged
 }

@@ -123,4 +123,3 @@ func BenchmarkReadHistoryStat(b *testing.B) {
 		readHistoryOnce(b, e, fmt.Sprintf("/v1/m/%03d", i%100))
 	}
 }
-

@@ -1,0 +1,255 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage"
+)
+
+// readSpec declares the options of read. id and enabled filter by "=",
+// name by "=" and "like"; created sorts only, as in users' read.
+var readSpec = &rpc.ReadSpec{
+	Fields: []rpc.ReadField{
+		{Name: "id", Column: "t.id", Type: rpc.ReadID, Conditions: []string{"="}, Sortable: true},
+		{Name: "name", Column: "t.name", Conditions: []string{"=", "like"}, Sortable: true},
+		{Name: "enabled", Column: "t.enabled", Type: rpc.ReadBoolean, Conditions: []string{"="}, Sortable: true},
+		{Name: "created", Column: "t.created", Type: rpc.ReadTime, Sortable: true},
+	},
+	MaxLimit:     100,
+	DefaultOrder: []rpc.ReadOrder{{Field: "id"}},
+}
+
+// record is a token as read answers it: never the token, never its digest.
+// Permissions are the token's own grants, every declared permission true or
+// false; what the token may do is these intersected with its owner's (see
+// get-permissions).
+type record struct {
+	ID          int64           `json:"id,string"`
+	Name        string          `json:"name"`
+	Enabled     bool            `json:"enabled"`
+	Permissions map[string]bool `json:"permissions"`
+	Created     time.Time       `json:"created"`
+}
+
+// created is create's answer: the record with the plain token, the only
+// time it is shown.
+type created struct {
+	ID          int64           `json:"id,string"`
+	Name        string          `json:"name"`
+	Token       string          `json:"token"`
+	Enabled     bool            `json:"enabled"`
+	Permissions map[string]bool `json:"permissions"`
+	Created     time.Time       `json:"created"`
+}
+
+func (m *Module) register() {
+	mod := m.reg.Module(Prefix, "API access tokens")
+	user := []string{auth.User}
+	tokenID := rpc.Param{Name: "token_id"}
+	mod.Register(rpc.Method{
+		ID: "read", Title: "Read tokens", Permissions: user,
+		Params:  []rpc.Param{{Name: "options?", Read: readSpec}},
+		Handler: m.read,
+	})
+	mod.Register(rpc.Method{
+		ID: "create", Title: "Generate new token", Permissions: user,
+		Params:  []rpc.Param{{Name: "name"}},
+		Handler: m.create,
+		// The answer is the only copy of the token: a void call would lose it.
+		NoVoid: true,
+	})
+	mod.Register(rpc.Method{
+		ID: "delete", Title: "Remove token", Permissions: user,
+		Params:  []rpc.Param{tokenID},
+		Handler: m.delete,
+	})
+	mod.Register(rpc.Method{
+		ID: "set-enabled", Title: "Set token enabled", Permissions: user,
+		Params:  []rpc.Param{tokenID, {Name: "enabled"}},
+		Handler: m.setEnabled,
+	})
+	mod.Register(rpc.Method{
+		ID: "get-permissions", Title: "Get token permissions", Permissions: user,
+		Params:  []rpc.Param{tokenID},
+		Handler: m.getPermissions,
+	})
+	mod.Register(rpc.Method{
+		ID: "set-permissions", Title: "Set token permissions", Permissions: user,
+		Params: []rpc.Param{tokenID, {Name: "permissions"}},
+		Handler: func(ctx context.Context, tokenID string, perms map[string]bool) (rpc.Result, error) {
+			return m.changePermissions(ctx, tokenID, perms, true)
+		},
+	})
+	mod.Register(rpc.Method{
+		ID: "update-permissions", Title: "Update token permissions", Permissions: user,
+		Params: []rpc.Param{tokenID, {Name: "permissions"}},
+		Handler: func(ctx context.Context, tokenID string, perms map[string]bool) (rpc.Result, error) {
+			return m.changePermissions(ctx, tokenID, perms, false)
+		},
+	})
+}
+
+// requireSession refuses changes made with an API token. A token that could
+// mint tokens would outlive its own revocation (the leaked token makes a
+// fresh one before it is disabled), and one that could change token
+// permissions could raise its own up to its owner's. Reads stay open.
+func requireSession(p *auth.Principal) *rpc.Error {
+	if p.Kind == auth.KindAPIToken {
+		return rpc.Forbidden("API tokens cannot create or change API tokens: sign in with a password and use the session")
+	}
+	return nil
+}
+
+// read lists the caller's tokens with meta.total.
+func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, error) {
+	caller := auth.FromContext(ctx)
+	var rows []tokenRow
+	q := m.db.NewSelect().Model(&rows).ExcludeColumn("digest").Where("t.user_id = ?", caller.UserID)
+	// id last, so that pages sorted by a column with ties are stable.
+	if err := opts.Apply(q).OrderExpr("t.id ASC").Scan(ctx); err != nil {
+		return rpc.Result{}, fmt.Errorf("tokens: read: %w", err)
+	}
+	total, err := opts.ApplyWhere(m.db.NewSelect().Model((*tokenRow)(nil)).Where("t.user_id = ?", caller.UserID)).Count(ctx)
+	if err != nil {
+		return rpc.Result{}, fmt.Errorf("tokens: read: count: %w", err)
+	}
+	out := make([]record, len(rows))
+	for i := range rows {
+		out[i] = m.record(&rows[i])
+	}
+	return rpc.Page(out, int(total)), nil
+}
+
+func (m *Module) record(row *tokenRow) record {
+	return record{
+		ID:          row.ID,
+		Name:        row.Name,
+		Enabled:     row.Enabled,
+		Permissions: m.grantsView(row.Permissions),
+		Created:     row.Created.UTC(),
+	}
+}
+
+// create makes an enabled token holding no permissions and answers it with
+// the plain token, which is stored only as its digest.
+func (m *Module) create(ctx context.Context, name string) (created, error) {
+	caller := auth.FromContext(ctx)
+	if rerr := requireSession(caller); rerr != nil {
+		return created{}, rerr
+	}
+	name, rerr := checkName(name)
+	if rerr != nil {
+		return created{}, rerr
+	}
+	plain, digest, err := auth.NewToken(auth.KindAPIToken)
+	if err != nil {
+		return created{}, fmt.Errorf("tokens: create: %w", err)
+	}
+	row := &tokenRow{
+		UserID:      caller.UserID,
+		Name:        name,
+		Digest:      digest,
+		Enabled:     true,
+		Permissions: map[string]bool{},
+		Created:     stamp(),
+	}
+	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if m.maxPerUser > 0 {
+			if err := lockUser(ctx, tx, caller.UserID); err != nil {
+				return err
+			}
+			n, err := tx.NewSelect().Model((*tokenRow)(nil)).Where("t.user_id = ?", caller.UserID).Count(ctx)
+			if err != nil {
+				return fmt.Errorf("tokens: create: count: %w", err)
+			}
+			if n >= int64(m.maxPerUser) {
+				return rpc.BadRequest("you hold %d API tokens, the most allowed: delete one first", n)
+			}
+		}
+		_, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx)
+		return err
+	})
+	var rpcErr *rpc.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &rpcErr):
+		return created{}, rpcErr
+	case storage.IsUniqueViolation(err):
+		return created{}, rpc.Conflict("you already have a token named %s", quote(name))
+	case storage.IsForeignKeyViolation(err):
+		// The caller was deleted after it authenticated.
+		return created{}, rpc.Unauthorized("Not authenticated")
+	default:
+		return created{}, fmt.Errorf("tokens: create: %w", err)
+	}
+	return created{
+		ID:          row.ID,
+		Name:        row.Name,
+		Token:       plain,
+		Enabled:     row.Enabled,
+		Permissions: m.grantsView(row.Permissions),
+		Created:     row.Created,
+	}, nil
+}
+
+// delete removes one of the caller's tokens.
+func (m *Module) delete(ctx context.Context, tokenID string) error {
+	caller := auth.FromContext(ctx)
+	if rerr := requireSession(caller); rerr != nil {
+		return rerr
+	}
+	id, rerr := parseID(tokenID)
+	if rerr != nil {
+		return rerr
+	}
+	res, err := m.db.NewDelete().Model((*tokenRow)(nil)).
+		Where("id = ? AND user_id = ?", id, caller.UserID).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("tokens: delete token %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound(id)
+	}
+	m.invalidate(id)
+	return nil
+}
+
+// setEnabled enables or disables one of the caller's tokens; 204 when it
+// already was so.
+func (m *Module) setEnabled(ctx context.Context, tokenID string, enabled bool) (rpc.Result, error) {
+	caller := auth.FromContext(ctx)
+	if rerr := requireSession(caller); rerr != nil {
+		return rpc.Result{}, rerr
+	}
+	id, rerr := parseID(tokenID)
+	if rerr != nil {
+		return rpc.Result{}, rerr
+	}
+	res, err := m.db.NewUpdate().Model((*tokenRow)(nil)).
+		Set("enabled = ?", enabled).
+		Where("id = ? AND user_id = ? AND enabled <> ?", id, caller.UserID, enabled).
+		Exec(ctx)
+	if err != nil {
+		return rpc.Result{}, fmt.Errorf("tokens: set enabled of token %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		m.invalidate(id)
+		return rpc.Result{}, nil
+	}
+	ok, err := exists(ctx, m.db, caller.UserID, id)
+	if err != nil {
+		return rpc.Result{}, err
+	}
+	if !ok {
+		return rpc.Result{}, notFound(id)
+	}
+	return rpc.NoContent(), nil
+}

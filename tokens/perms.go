@@ -1,0 +1,188 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/users"
+)
+
+// permissionState is one entry of get-permissions, as users answers it for
+// a user, plus whether the token's owner holds the permission: the token
+// may use it only when both are true, and a UI can grey out the rest.
+type permissionState struct {
+	Name        string `json:"name"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	// Enabled is the token's own grant.
+	Enabled bool `json:"enabled"`
+	// UserEnabled says whether the owner holds it (root holds all).
+	UserEnabled bool `json:"user_enabled"`
+}
+
+// grantsView lists every declared permission with whether a token's own
+// grants hold it.
+func (m *Module) grantsView(grants map[string]bool) map[string]bool {
+	list := m.perms.List()
+	out := make(map[string]bool, len(list))
+	for _, p := range list {
+		out[p.Name] = grants[p.Name]
+	}
+	return out
+}
+
+// effective is what a token may do: the owner's effective permissions (see
+// users.Module.Permissions: declared ones only) that the token was given.
+func effective(owner, grants map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(grants))
+	for name, on := range grants {
+		if on && owner[name] {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// ownerPermissions returns the caller's effective permissions as a user,
+// read afresh: for a call made with an API token, the principal holds the
+// token's, not the user's.
+func (m *Module) ownerPermissions(ctx context.Context, caller *auth.Principal) (map[string]bool, error) {
+	u, err := m.users.Lookup(ctx, caller.UserID)
+	if errors.Is(err, users.ErrNotFound) {
+		// Deleted since it authenticated.
+		return nil, rpc.Unauthorized("Not authenticated")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokens: look up user %d: %w", caller.UserID, err)
+	}
+	return m.users.Permissions(u), nil
+}
+
+func (m *Module) getPermissions(ctx context.Context, tokenID string) ([]permissionState, error) {
+	caller := auth.FromContext(ctx)
+	id, rerr := parseID(tokenID)
+	if rerr != nil {
+		return nil, rerr
+	}
+	row, err := find(ctx, m.db, caller.UserID, id, false)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := m.ownerPermissions(ctx, caller)
+	if err != nil {
+		return nil, err
+	}
+	list := m.perms.List()
+	out := make([]permissionState, len(list))
+	for i, p := range list {
+		out[i] = permissionState{
+			Name: p.Name, Title: p.Title, Description: p.Description,
+			Enabled:     row.Permissions[p.Name],
+			UserEnabled: owner[p.Name],
+		}
+	}
+	return out, nil
+}
+
+// checkDeclared refuses permission names the host has not declared.
+func (m *Module) checkDeclared(perms map[string]bool) *rpc.Error {
+	for name := range perms {
+		if _, ok := m.perms.Lookup(name); !ok {
+			return rpc.BadRequest("permission %s is not declared", quote(name))
+		}
+	}
+	return nil
+}
+
+// nextGrants is a token's declared grants after a change: old's overlaid
+// with change (replace: change alone). Only true entries are kept, so equal
+// sets compare equal.
+func (m *Module) nextGrants(old, change map[string]bool, replace bool) map[string]bool {
+	next := make(map[string]bool)
+	if !replace {
+		for name, on := range old {
+			if _, ok := m.perms.Lookup(name); ok && on {
+				next[name] = true
+			}
+		}
+	}
+	for name, on := range change {
+		if on {
+			next[name] = true
+		} else {
+			delete(next, name)
+		}
+	}
+	return next
+}
+
+// changePermissions replaces (set-permissions) or merges
+// (update-permissions) a token's own grants; 204 when nothing changed. A
+// new grant must be a permission the owner holds (400 otherwise); revoking
+// is always allowed. A grant the owner has since lost is kept as it is: it
+// gives nothing while the owner lacks the permission.
+func (m *Module) changePermissions(ctx context.Context, tokenID string, change map[string]bool, replace bool) (rpc.Result, error) {
+	caller := auth.FromContext(ctx)
+	if rerr := requireSession(caller); rerr != nil {
+		return rpc.Result{}, rerr
+	}
+	id, rerr := parseID(tokenID)
+	if rerr != nil {
+		return rpc.Result{}, rerr
+	}
+	if rerr := m.checkDeclared(change); rerr != nil {
+		return rpc.Result{}, rerr
+	}
+	owner, err := m.ownerPermissions(ctx, caller)
+	if err != nil {
+		return rpc.Result{}, err
+	}
+	changed := false
+	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		row, err := find(ctx, tx, caller.UserID, id, true)
+		if err != nil {
+			return err
+		}
+		old := m.nextGrants(row.Permissions, nil, false)
+		next := m.nextGrants(row.Permissions, change, replace)
+		if maps.Equal(old, next) {
+			return nil
+		}
+		for _, p := range m.perms.List() { // in name order, for a stable message
+			if next[p.Name] && !old[p.Name] && !owner[p.Name] {
+				return rpc.BadRequest("permission %q cannot be given to the token: you do not hold it", p.Name)
+			}
+		}
+		// Keep grants of names no longer declared, as users does: a host that
+		// declares a permission only in some deployments should not lose them.
+		stored := maps.Clone(next)
+		for name, on := range row.Permissions {
+			if _, declared := m.perms.Lookup(name); !declared && on {
+				stored[name] = true
+			}
+		}
+		_, err = tx.NewUpdate().Model(&tokenRow{ID: row.ID, Permissions: stored}).Column("permissions").WherePK().Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("tokens: set permissions of token %d: %w", id, err)
+		}
+		changed = true
+		return nil
+	})
+	var rpcErr *rpc.Error
+	switch {
+	case errors.As(err, &rpcErr):
+		return rpc.Result{}, rpcErr
+	case err != nil:
+		return rpc.Result{}, err
+	case !changed:
+		return rpc.NoContent(), nil
+	}
+	m.invalidate(id)
+	return rpc.Result{}, nil
+}

@@ -129,7 +129,12 @@ func (m *Module) flushStats(ctx context.Context) error {
 	f := &m.stats
 	if f.pending != nil {
 		if err := m.writeStats(ctx, f.pending); err != nil {
-			return err
+			if !unwritable(err) {
+				return err
+			}
+			// Refused for its data (a method id that is not valid text,
+			// fed straight to ObserveCall): retrying cannot help.
+			m.log.Error("calllog: statistics refused by the database; dropped", "buckets", len(f.pending.minute), "err", err)
 		}
 		f.pending = nil
 	}

@@ -53,7 +53,11 @@ func (m *Module) register(reg *rpc.Registry) {
 }
 
 func (m *Module) read(ctx context.Context) (json.RawMessage, error) {
-	return m.cur.Load().read, nil
+	snap, err := m.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.read, nil
 }
 
 func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (json.RawMessage, error) {
@@ -78,6 +82,12 @@ func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (jso
 	}
 	snap := m.build(ctx, rows)
 	m.cur.Store(snap)
+	if ch := m.opts.Channel; ch != nil {
+		// After the commit, so that other instances reload what we stored.
+		if err := ch.Publish(ctx, "updated"); err != nil {
+			m.log.Error("settings: announce an update to other instances", "err", err)
+		}
+	}
 	return snap.read, nil
 }
 

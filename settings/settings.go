@@ -9,9 +9,11 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/mailer"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
@@ -40,6 +42,13 @@ type Options struct {
 	// Mailer tunes the SMTP client of test-smtp and of the Mailer method
 	// (timeouts, TLS roots, implicit TLS ports).
 	Mailer mailer.Options
+
+	// Channel, when set, keeps several instances sharing one database in
+	// step: an update is announced on it, and an announcement from another
+	// instance reloads the settings here. While the channel is not
+	// listening, announcements may be missed, so every read goes to the
+	// database until it listens again. Use storage.Sync's Channel("settings").
+	Channel auth.Channel
 }
 
 // Settings are the application settings.
@@ -87,6 +96,13 @@ type Module struct {
 
 	mu  sync.Mutex // orders the replacements of cur
 	cur atomic.Pointer[snapshot]
+
+	// trusted is false while Options.Channel is not listening: cur may
+	// then miss another instance's update.
+	trusted atomic.Bool
+	reload  chan struct{} // asks the reloader for a reload; buffered, coalescing
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // Mount creates the settings table if needed, loads the settings and
@@ -111,37 +127,118 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		return nil, fmt.Errorf("settings: %w", err)
 	}
 	m := &Module{db: db, log: reg.Logger(), opts: opts, schema: f}
+	m.trusted.Store(true)
 	m.mail = mailer.New(m.SMTP, opts.Mailer)
 	if err := m.Reload(ctx); err != nil {
 		return nil, err
+	}
+	if opts.Channel != nil {
+		m.share(opts.Channel)
 	}
 	m.register(reg)
 	return m, nil
 }
 
+// share follows other instances' updates announced on ch. Reloads run on
+// a goroutine of their own: channel callbacks must return quickly.
+func (m *Module) share(ch auth.Channel) {
+	m.reload = make(chan struct{}, 1)
+	m.stop = make(chan struct{})
+	m.done = make(chan struct{})
+	go m.reloader()
+	ch.Subscribe(func(string) { m.askReload() })
+	ch.OnState(func(listening bool) {
+		m.trusted.Store(listening)
+		if listening {
+			// Updates announced while we were deaf are lost: catch up.
+			m.askReload()
+		}
+	})
+}
+
+func (m *Module) askReload() {
+	select {
+	case m.reload <- struct{}{}:
+	default: // one is pending already, and it will read the latest
+	}
+}
+
+func (m *Module) reloader() {
+	defer close(m.done)
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.reload:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := m.Reload(ctx); err != nil {
+				m.log.Error("settings: reload after another instance's update", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close stops following other instances' updates. Without Options.Channel
+// there is nothing to stop.
+func (m *Module) Close() error {
+	if m.stop != nil {
+		close(m.stop)
+		<-m.done
+		m.stop = nil
+	}
+	return nil
+}
+
+// current returns the settings in memory, or from the database while
+// another instance's update could have been missed.
+func (m *Module) current(ctx context.Context) (*snapshot, error) {
+	if !m.trusted.Load() {
+		if err := m.Reload(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return m.cur.Load(), nil
+}
+
 // Get returns the current settings.
 func (m *Module) Get(ctx context.Context) (Settings, error) {
-	return m.cur.Load().settings, nil
+	snap, err := m.current(ctx)
+	if err != nil {
+		return Settings{}, err
+	}
+	return snap.settings, nil
 }
 
 // SignupEnabled says whether signup is open; it fits users.Options.SignupEnabled.
 func (m *Module) SignupEnabled(ctx context.Context) (bool, error) {
-	return m.cur.Load().settings.SignupEnabled, nil
+	snap, err := m.current(ctx)
+	if err != nil {
+		return false, err
+	}
+	return snap.settings.SignupEnabled, nil
 }
 
 // AppURL returns the app_url setting, the base of links sent by mail, or
 // ErrAppURLNotSet.
 func (m *Module) AppURL(ctx context.Context) (string, error) {
-	u := m.cur.Load().settings.AppURL
-	if u == "" {
+	snap, err := m.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	if snap.settings.AppURL == "" {
 		return "", ErrAppURLNotSet
 	}
-	return u, nil
+	return snap.settings.AppURL, nil
 }
 
 // SMTP returns the mail server settings; it is a source for mailer.New.
 func (m *Module) SMTP(ctx context.Context) (mailer.Config, error) {
-	return m.cur.Load().settings.SMTP(), nil
+	snap, err := m.current(ctx)
+	if err != nil {
+		return mailer.Config{}, err
+	}
+	return snap.settings.SMTP(), nil
 }
 
 // Mailer returns a Mailer that sends through the current settings, with

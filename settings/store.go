@@ -94,8 +94,6 @@ func write(ctx context.Context, db *bun.DB, fn func(stored map[string]json.RawMe
 			if err != nil {
 				return fmt.Errorf("store settings: %w", err)
 			}
-			// Cross-instance refresh: a NOTIFY sent here is delivered at
-			// commit; listeners call Module.Reload.
 		}
 		after = stored
 		return nil

@@ -70,21 +70,33 @@ type statBatch struct {
 }
 
 func newStatBatch(agg map[aggKey]*counts, names []string) *statBatch {
-	b := &statBatch{token: rand.Text(), minute: make([]bucketRow, 0, len(agg))}
-	ten := make(map[aggKey]*counts)
-	for k, c := range agg {
-		b.minute = append(b.minute, toBucketRow(names[k.method], k.minute*60, c))
-		tk := aggKey{method: k.method, minute: k.minute - mod(k.minute, 10)}
-		t := ten[tk]
-		if t == nil {
-			t = new(counts)
-			ten[tk] = t
-		}
-		t.merge(c)
+	type key struct {
+		method string
+		minute int64
 	}
-	b.tenMin = make([]bucketRow, 0, len(ten))
+	// Keyed by the stored (cleaned) name: two names that clean to the same
+	// text must not be two rows of one upsert.
+	minute := make(map[key]*counts, len(agg))
+	ten := make(map[key]*counts)
+	add := func(m map[key]*counts, k key, c *counts) {
+		if t := m[k]; t != nil {
+			t.merge(c)
+		} else {
+			t := *c
+			m[k] = &t
+		}
+	}
+	for k, c := range agg {
+		name := cleanText(names[k.method])
+		add(minute, key{name, k.minute}, c)
+		add(ten, key{name, k.minute - mod(k.minute, 10)}, c)
+	}
+	b := &statBatch{token: rand.Text(), minute: make([]bucketRow, 0, len(minute)), tenMin: make([]bucketRow, 0, len(ten))}
+	for k, c := range minute {
+		b.minute = append(b.minute, toBucketRow(k.method, k.minute*60, c))
+	}
 	for k, c := range ten {
-		b.tenMin = append(b.tenMin, toBucketRow(names[k.method], k.minute*60, c))
+		b.tenMin = append(b.tenMin, toBucketRow(k.method, k.minute*60, c))
 	}
 	// Rows in key order take their row locks in the same order on every
 	// instance, so concurrent merges wait for each other instead of deadlocking.

@@ -13,7 +13,8 @@
 //
 // Recording costs a call no database round trip. A call's record goes to a
 // bounded in-memory queue (Options.QueueSize) that a writer drains in
-// batched INSERTs; its statistics are added to per-minute counters in memory
+// batches: COPY on PostgreSQL, multi-row INSERT on SQLite. Its statistics
+// are added to per-minute counters in memory
 // that are merged every Options.StatsInterval into stored one-minute and
 // ten-minute buckets by upserts that add counts and runtime sums and keep the
 // maximum. Several instances sharing a database therefore add up, and the

@@ -2,6 +2,7 @@ package calllog_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,5 +136,31 @@ func TestRetentionInChunks(t *testing.T) {
 		require.Equal(t, 25_001, count(t, db, "calllog_calls", mOK))
 		require.NoError(t, e.mod.RunRetention(ctx))
 		assert.Equal(t, 1, count(t, db, "calllog_calls", mOK))
+	})
+}
+
+// TestHostileRecords feeds records that PostgreSQL text cannot hold as they
+// are (NUL, invalid UTF-8, a huge message): they are cleaned, not lost, and
+// do not take the rows queued with them down.
+func TestHostileRecords(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		e := newEnv(t, db, fast(calllog.Options{}))
+		now := time.Now()
+		bad := "/v1/t/ok\x00\xff"
+		e.mod.ObserveCall(rpc.CallRecord{Method: mOK, Start: now, Code: 400, StatusText: "bad \x00 \xff text " + strings.Repeat("x", 5000), Error: true})
+		e.mod.ObserveCall(rpc.CallRecord{Method: bad, Start: now, Code: 200, StatusText: "OK"})
+		e.mod.ObserveCall(rpc.CallRecord{Method: "/v1/t/ok\xfe", Start: now, Code: 200, StatusText: "OK"}) // cleans to the same
+		e.mod.ObserveCall(rpc.CallRecord{Method: mOK, Start: now, Code: 200, StatusText: "OK"})
+		require.NoError(t, e.mod.Close(t.Context()))
+		assert.Equal(t, calllog.Stats{Written: 4}, e.mod.Stats())
+		assert.Equal(t, 2, count(t, db, "calllog_calls", mOK))
+		assert.Equal(t, 2, count(t, db, "calllog_calls", "/v1/t/ok\uFFFD"))
+		var texts []string
+		require.NoError(t, db.NewSelect().TableExpr("calllog_calls").Column("status_text").
+			Where("method_id = ? AND status = 400", mOK).Scan(t.Context(), &texts))
+		require.Len(t, texts, 1)
+		assert.True(t, strings.HasPrefix(texts[0], "bad  \uFFFD text xxx"), "%.20q", texts[0])
+		assert.Len(t, texts[0], 1024, "cut at 1024 bytes")
+		assert.Equal(t, 2, statSum(t, db, "calllog_stat_10m", "/v1/t/ok\uFFFD", "total_accepted"))
 	})
 }

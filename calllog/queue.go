@@ -265,7 +265,7 @@ func (q *queue) stats() Stats {
 // row converts an entry of chunk c back into a row.
 func (c *chunk) row(e *entry, names []string) Row {
 	r := Row{
-		MethodID:    names[e.method],
+		MethodID:    cleanText(names[e.method]), // the registry's ids are clean; ObserveCall's callers may not be
 		Date:        time.Unix(0, e.start).UTC(),
 		Runtime:     float64(max(e.runtime, 0)) / float64(time.Millisecond),
 		Status:      int(e.code),

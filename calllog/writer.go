@@ -161,20 +161,21 @@ func (w *rowWriter) fill(c *chunk) {
 // maxStatusText bounds the stored status text; a handler's message can be long.
 const maxStatusText = 1024
 
-// cleanText makes s storable as PostgreSQL text: valid UTF-8, no NUL, bounded.
+// cleanText makes s storable as PostgreSQL text: valid UTF-8, no NUL, at
+// most maxStatusText bytes.
 func cleanText(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
 	if len(s) > maxStatusText {
 		cut := maxStatusText
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
 		s = s[:cut]
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "")
 	}
 	return s
 }

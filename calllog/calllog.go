@@ -163,7 +163,8 @@ func (m *Module) ObserveCall(rec rpc.CallRecord) {
 
 // Stats describes the call log's queue.
 type Stats struct {
-	// Queued is the number of call records waiting to be written.
+	// Queued is the number of call records waiting to be written, those
+	// being written included; it never exceeds Options.QueueSize.
 	Queued int
 	// Written is the number of rows written since Mount.
 	Written uint64
@@ -175,10 +176,12 @@ type Stats struct {
 // Stats reports the queue's state.
 func (m *Module) Stats() Stats { return m.q.stats() }
 
-// Close stops accepting call records, writes every queued row and the
-// statistics gathered in memory, and stops the background work. It waits
+// Close writes every queued row (with those of calls still finishing), then
+// stops accepting records (later ones are counted as dropped), merges the
+// statistics gathered in memory and stops the background work. It waits
 // until ctx ends for the database; what it could not write by then is
-// counted as dropped, logged, and reported in the error.
+// counted as dropped, logged, and reported in the error. Calling it again
+// does nothing.
 func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.once.Do(func() {

@@ -54,6 +54,8 @@ type Options struct {
 	// Now tells the time that statistics windows and retention are measured
 	// from (calls are stamped by the registry). Default: time.Now.
 	Now func() time.Time
+
+	insert bool // write with INSERT on PostgreSQL too (benchmarks compare)
 }
 
 // Defaults of Options.

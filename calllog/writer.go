@@ -110,7 +110,7 @@ func (w *rowWriter) write(ctx context.Context, c *chunk) error {
 		w.token = rand.Text()
 	}
 	var err error
-	if w.m.pg {
+	if w.m.pg && !w.m.opts.insert {
 		err = w.copy(ctx, c, retry)
 	} else {
 		err = w.insert(ctx, c, retry)

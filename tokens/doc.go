@@ -1,0 +1,64 @@
+// Package tokens is the API access tokens module (/v1/api-tokens/*): users
+// make long-lived tokens ("tok_…") for scripts and services, give each some
+// of their own permissions, and disable or delete them, on SQLite or
+// PostgreSQL.
+//
+// Tokens belong to users, so the module is mounted after the users module,
+// with it:
+//
+//	u, err := users.Mount(ctx, reg, db, users.Options{})
+//	...
+//	_, err = tokens.Mount(ctx, reg, db, u, tokens.Options{})
+//
+// Mount migrates the table api_tokens (which references users(id) ON DELETE
+// CASCADE), registers the methods and registers the authenticator of API
+// tokens on reg.Auth(). The module has no background work and no Close.
+//
+// # Methods
+//
+// Every method takes the permission "user", and a caller sees and changes
+// only its own tokens: another user's token id is answered exactly as an
+// unknown one, 404 token "N" not found. A token_id is the token's id as a
+// string of digits; anything else is a 400.
+//
+//   - read(options?): the caller's tokens, {id, name, enabled, permissions,
+//     created}, with meta.total; read options filter id (=), name (=, like)
+//     and enabled (=), and sort by id, name, enabled and created (default
+//     id); at most 100 a page. The token and its digest are never answered.
+//   - create(name): a new enabled token holding no permissions, answered
+//     with the plain token in "token": the only time it is shown; only its
+//     SHA-256 digest is stored. Names are trimmed, 1 to 64 printable
+//     characters, unique per user (409); a user holds at most
+//     Options.MaxPerUser tokens (100).
+//   - delete(token_id), set-enabled(token_id, enabled).
+//   - get-permissions(token_id): each declared permission with the token's
+//     own grant (enabled) and whether the owner holds it (user_enabled).
+//   - set-permissions(token_id, permissions) replaces the token's grants,
+//     update-permissions(token_id, permissions) merges into them. An
+//     undeclared name is a 400, and so is a new grant of a permission the
+//     owner does not hold; revoking is always allowed.
+//
+// Changes answer 204 when nothing changed. They need a session: a call made
+// with an API token may read tokens but not create or change them (403), so
+// that a leaked token cannot mint a successor before it is disabled, nor
+// raise its own permissions.
+//
+// # Authentication
+//
+// A call with "Authorization: Bearer tok_…" is made by the token's owner,
+// as auth.KindAPIToken with the token's id, when the token exists and is
+// enabled and its owner exists and is enabled; otherwise the caller is a
+// guest. Its permissions are the owner's intersected with the token's own,
+// so what the owner loses the token loses at once; a grant the owner has
+// lost stays stored, and counts again if the owner regains the permission.
+// Root's tokens can be given any declared permission, but do not pass the
+// "root" tag (see auth.Principal.Allowed). Tokens do not expire, and they
+// survive a change of their owner's password and a disabled owner (they
+// work again when the owner is enabled); deleting the owner deletes them.
+//
+// The registry's auth.Mux caches callers. This module drops a token's
+// cached caller after every change to it, and the users module's
+// invalidations by user id (a disabled or deleted owner, changed
+// permissions) drop the owner's token callers as well, so every change
+// takes effect on the very next call.
+package tokens

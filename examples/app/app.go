@@ -14,6 +14,7 @@ import (
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
+	"github.com/authrpc/authrpc/tokens"
 	"github.com/authrpc/authrpc/users"
 )
 
@@ -57,6 +58,11 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	a.users, err = users.Mount(ctx, reg, db, users.Options{RootPassword: cfg.RootPassword, Out: cfg.Out,
 		SignupEnabled: settingsModule.SignupEnabled})
 	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := tokens.Mount(ctx, reg, db, a.users, tokens.Options{}); err != nil {
+		_ = a.users.Close(ctx)
 		db.Close()
 		return nil, err
 	}

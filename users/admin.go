@@ -302,6 +302,9 @@ func (m *Module) delete(ctx context.Context, userID string) error {
 		if _, err := deleteSessions(ctx, tx, row.ID, 0); err != nil {
 			return false, err
 		}
+		if err := deleteTokens(ctx, tx, row.ID); err != nil {
+			return false, err
+		}
 		if _, err := tx.NewDelete().Model((*userRow)(nil)).Where("id = ?", row.ID).Exec(ctx); err != nil {
 			return false, fmt.Errorf("users: delete user %d: %w", row.ID, err)
 		}
@@ -310,9 +313,9 @@ func (m *Module) delete(ctx context.Context, userID string) error {
 	return err
 }
 
-// setEnabled enables or disables a user. Disabling ends the user's sessions,
-// so that enabling again does not revive them. Nobody changes root's flag or
-// disables themselves.
+// setEnabled enables or disables a user. Disabling ends the user's sessions
+// and voids the links mailed to them, so that enabling again does not
+// revive them. Nobody changes root's flag or disables themselves.
 func (m *Module) setEnabled(ctx context.Context, userID string, enabled bool) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
@@ -334,6 +337,9 @@ func (m *Module) setEnabled(ctx context.Context, userID string, enabled bool) (r
 		}
 		if !enabled {
 			if _, err := deleteSessions(ctx, tx, row.ID, 0); err != nil {
+				return false, err
+			}
+			if err := deleteTokens(ctx, tx, row.ID); err != nil {
 				return false, err
 			}
 		}
@@ -382,11 +388,15 @@ func (m *Module) setPassword(ctx context.Context, userID string, password *strin
 }
 
 // storePassword stores a new hash and ends the user's sessions, but the
-// caller's own current one.
+// caller's own current one. It voids the password reset links mailed
+// before: they were asked for to replace the password this one replaces.
 func (m *Module) storePassword(ctx context.Context, tx bun.Tx, caller *auth.Principal, id int64, hash string) error {
 	_, err := tx.NewUpdate().Model((*userRow)(nil)).Set("password_hash = ?", hash).Where("id = ?", id).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("users: set password: %w", err)
+	}
+	if err := deleteTokens(ctx, tx, id, auth.KindResetPass); err != nil {
+		return err
 	}
 	var keep int64
 	if caller.UserID == id && caller.Kind == auth.KindSession {

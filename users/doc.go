@@ -11,9 +11,10 @@
 //	...
 //	defer mod.Close(ctx)
 //
-// Mount migrates the tables users and user_sessions, creates the root user
-// (id 1, named root) on first start, registers the methods and the session
-// authenticator, and starts deleting expired sessions in the background.
+// Mount migrates the tables users, user_sessions and user_tokens, creates
+// the root user (id 1, named root) on first start, registers the methods and
+// the session authenticator, and starts deleting expired sessions and tokens
+// in the background.
 //
 // # Users
 //
@@ -46,6 +47,30 @@
 // which caches the callers. Every change that affects a caller (disabling,
 // deleting, a new password, name or permissions, signing out) drops the
 // cached entries after it commits, so the next call sees it.
+//
+// # Email
+//
+// /v1/session/send-confirmation-email and send-password-reset-email take a
+// user name or an email address and mail that user a link,
+// "<app_url>/confirm-email?token=cnf_…" or "<app_url>/reset-password?token=rst_…",
+// through Options.Mailer, with the base from Options.AppURL (never from the
+// request). They answer 200 without data whether or not the user exists, has
+// an email or may get the mail: the request only checks that mail is
+// configured (else 400, alike for everyone) and the rate limits (429, per
+// user_id as given and per client address), and queues the rest, finding the
+// user included, for background workers, whose failures are logged. Disabled
+// users get no mail; a confirmed email gets no confirmation mail; root's
+// password is not reset by mail.
+//
+// The tokens are single-use and expire (24 hours, 1 hour); only their
+// digests are stored, in user_tokens, with the address they were mailed to.
+// A new link voids the older one of its kind; disabling or deleting the user
+// voids all, and a password set by an administrator voids reset links.
+// confirm-email-by-token confirms the address the link went to, if the user
+// still has it. set-password-by-token checks the password's rules before it
+// uses the token, sets the password, confirms the email the link went to and
+// ends all the user's sessions. A token that is unknown, used, expired or of
+// the other kind is refused with one 400, "invalid or expired token".
 //
 // # For other modules
 //

@@ -195,6 +195,7 @@ type req struct {
 	path  string
 	body  string // the raw JSON body
 	hdr   map[string]string
+	host  string // the Host header, default example.com
 }
 
 func (e *env) do(t *testing.T, r req) answer {
@@ -209,6 +210,9 @@ func (e *env) do(t *testing.T, r req) answer {
 	}
 	if r.addr != "" {
 		hr.RemoteAddr = r.addr + ":1234"
+	}
+	if r.host != "" {
+		hr.Host = r.host
 	}
 	rec := httptest.NewRecorder()
 	e.reg.ServeHTTP(rec, hr)

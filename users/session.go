@@ -97,9 +97,7 @@ func (m *Module) registerSession(signupLimit rpc.RateLimit) {
 		Handler:     m.signup,
 		RateLimit:   limit,
 	})
-	// The email methods (send-confirmation-email, confirm-email-by-token,
-	// send-password-reset-email, set-password-by-token) go here, after
-	// signup, in the seed's order.
+	m.registerEmail(mod)
 }
 
 // signin opens a session for the credentials, or, without them, describes

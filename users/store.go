@@ -94,6 +94,19 @@ func (m *Module) findByName(ctx context.Context, db bun.IDB, name string, forUpd
 	return row, nil
 }
 
+// findByEmail returns the user with the given (normalized) email, or nil.
+func (m *Module) findByEmail(ctx context.Context, db bun.IDB, email string, forUpdate bool) (*userRow, error) {
+	row := new(userRow)
+	err := selectUser(db, row, forUpdate).Where("email = ?", email).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("users: find user by email: %w", err)
+	}
+	return row, nil
+}
+
 // taken says which of a name, email and telegram name (normalized; empty
 // ones are skipped) another user than except already has: "name", "email",
 // "telegram_name" or "" when none. It gives 409s a precise message; the

@@ -88,6 +88,45 @@ type Options struct {
 	// module supplies it. Nil: always open.
 	SignupEnabled func(ctx context.Context) (bool, error)
 
+	// Mailer sends the mails of /v1/session/send-confirmation-email and
+	// send-password-reset-email: the templates mailer.TemplateConfirmEmail
+	// and mailer.TemplateResetPassword with a mailer.LinkData. The settings
+	// module's Mailer method fits. Nil: those two methods answer 400 "mail
+	// is not configured".
+	Mailer Mailer
+
+	// AppURL returns the base of the links in those mails; the settings
+	// module's AppURL method (the app_url setting) fits. Links never come
+	// from the request's Host header. Nil, or an error or a URL that is not
+	// absolute http(s): the two send methods answer 400 "mail is not
+	// configured" (and the cause is logged).
+	AppURL func(ctx context.Context) (string, error)
+
+	// ConfirmEmailPath and ResetPasswordPath follow the app URL in the
+	// links, before "?token=…": "<app_url>/confirm-email?token=cnf_…".
+	// They start with "/" and may hold a query of their own. Defaults
+	// DefaultConfirmEmailPath and DefaultResetPasswordPath.
+	ConfirmEmailPath  string
+	ResetPasswordPath string
+
+	// ConfirmEmailTTL and ResetPasswordTTL are how long the links work.
+	// Defaults 24 hours and 1 hour.
+	ConfirmEmailTTL  time.Duration
+	ResetPasswordTTL time.Duration
+
+	// EmailLimitPerUser limits each send method per user name or email as
+	// given (whether or not such a user exists, so that the 429 tells
+	// nothing); the mails one user receives are capped alike, silently,
+	// whichever of their names they were asked for by. Default
+	// DefaultEmailLimitPerUser: 3 at once, then one per 5 minutes. A
+	// negative Burst turns the limit off.
+	EmailLimitPerUser rpc.RateLimit
+
+	// EmailLimitPerAddr limits the two send methods together per client
+	// address. Default DefaultEmailLimitPerAddr: 20 at once, then one per
+	// 15 s. A negative Burst turns the limit off.
+	EmailLimitPerAddr rpc.RateLimit
+
 	// Now tells the time; tests set it. Default time.Now.
 	Now func() time.Time
 }
@@ -106,6 +145,8 @@ type Module struct {
 
 	byName *auth.Limiter // nil when off
 	byAddr *auth.Limiter // nil when off
+
+	mail *mailFlows
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -161,6 +202,11 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	m.byName = m.limiter(opts.SigninLimitPerName, DefaultSigninLimitPerName)
 	m.byAddr = m.limiter(opts.SigninLimitPerAddr, DefaultSigninLimitPerAddr)
 	signupLimit := rateLimitOr(opts.SignupLimit, DefaultSignupLimit)
+	mail, err := m.newMailFlows(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	m.mail = mail
 
 	if err := storage.Migrate(ctx, db, "users", migrations(m.log), storage.WithLogger(m.log)); err != nil {
 		return nil, fmt.Errorf("users: mount: %w", err)
@@ -184,13 +230,19 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop, m.done = stop, make(chan struct{})
 	go m.cleanupLoop(bg, interval)
+	m.startMail()
 	return m, nil
 }
 
-// Close stops the background cleanup of expired sessions and waits for it,
-// until ctx ends. The methods stay registered; the database stays open.
+// Close stops the background cleanup of expired sessions and tokens, waits
+// for the mails in flight to be sent, and waits for both until ctx ends
+// (then the mails are canceled). The methods stay registered, but send no
+// more mail; the database stays open.
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(m.stop)
+	if err := m.closeMail(ctx); err != nil {
+		return err
+	}
 	select {
 	case <-m.done:
 		return nil
@@ -245,7 +297,8 @@ func rateLimitOr(l, def rpc.RateLimit) rpc.RateLimit {
 	return l
 }
 
-// cleanupLoop deletes expired sessions now and then, until ctx ends.
+// cleanupLoop deletes expired sessions and one-time tokens now and then,
+// until ctx ends.
 func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 	defer close(m.done)
 	t := time.NewTicker(every)
@@ -253,6 +306,9 @@ func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 	for {
 		if _, err := m.deleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn("users: delete expired sessions", "err", err)
+		}
+		if _, err := m.deleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("users: delete expired tokens", "err", err)
 		}
 		select {
 		case <-ctx.Done():

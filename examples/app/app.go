@@ -56,7 +56,8 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 	a.users, err = users.Mount(ctx, reg, db, users.Options{RootPassword: cfg.RootPassword, Out: cfg.Out,
-		SignupEnabled: settingsModule.SignupEnabled})
+		SignupEnabled: settingsModule.SignupEnabled,
+		Mailer:        settingsModule.Mailer(), AppURL: settingsModule.AppURL})
 	if err != nil {
 		db.Close()
 		return nil, err

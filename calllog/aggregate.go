@@ -174,6 +174,8 @@ const statUpsertChunk = 1000
 func (m *Module) writeStats(ctx context.Context, b *statBatch) error {
 	retry := b.attempts > 0
 	b.attempts++
+	ctx, cancel := context.WithTimeout(ctx, m.opts.writeTimeout)
+	defer cancel()
 	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if retry {
 			done, err := flushed(ctx, tx, b.token)

@@ -44,6 +44,14 @@ func BenchmarkCallLog(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(mod.Stats().Dropped)/float64(b.N), "dropped/op")
 	})
+	b.Run("on-insert", func(b *testing.B) {
+		// As "on", with the writer using INSERT instead of COPY on PostgreSQL.
+		reg, token := benchRegistry(b, false)
+		mod := benchMount(b, reg, storagetest.Postgres(b), calllog.WithInsert(calllog.Options{}))
+		benchCalls(b, reg, token)
+		b.StopTimer()
+		b.ReportMetric(float64(mod.Stats().Dropped)/float64(b.N), "dropped/op")
+	})
 	b.Run("on-held", func(b *testing.B) {
 		reg, token := benchRegistry(b, false)
 		dsn := storagetest.SQLiteDSN(b)

@@ -55,7 +55,8 @@ type Options struct {
 	// from (calls are stamped by the registry). Default: time.Now.
 	Now func() time.Time
 
-	insert bool // write with INSERT on PostgreSQL too (benchmarks compare)
+	insert       bool          // write with INSERT on PostgreSQL too (benchmarks compare)
+	writeTimeout time.Duration // bounds one batch or merge; tests shorten it
 }
 
 // Defaults of Options.
@@ -97,7 +98,15 @@ func (o *Options) setDefaults(reg *rpc.Registry) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.writeTimeout <= 0 {
+		o.writeTimeout = writeTimeout
+	}
 }
+
+// writeTimeout bounds one batch write or statistics merge (they take
+// milliseconds), so that a server that stopped answering without closing
+// the connection holds the writer up for no longer than this.
+const writeTimeout = 30 * time.Second
 
 // Module is a mounted call log: it observes the registry's calls, writes
 // them in the background and serves /v1/admin/api-call-log/*.
@@ -188,6 +197,9 @@ func (m *Module) Close(ctx context.Context) error {
 	var err error
 	m.once.Do(func() {
 		m.closeCtx = ctx
+		// Work in flight (a merge, a write waiting on an unreachable server)
+		// must not outlast ctx either.
+		defer context.AfterFunc(ctx, m.cancelBg)()
 		close(m.stop)
 		m.writerWG.Wait()
 		m.cancelBg()

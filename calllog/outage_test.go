@@ -26,6 +26,7 @@ type proxy struct {
 
 	mu    sync.Mutex
 	down  bool
+	hang  bool // accept connections and never answer, like a black hole
 	conns map[net.Conn]struct{}
 }
 
@@ -53,6 +54,13 @@ func (p *proxy) serve() {
 }
 
 func (p *proxy) forward(c net.Conn) {
+	p.mu.Lock()
+	if p.hang {
+		p.conns[c] = struct{}{} // held open, silent, until cut
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
 		_ = c.Close()
@@ -90,7 +98,15 @@ func (p *proxy) cut() {
 func (p *proxy) restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.down = false
+	p.down, p.hang = false, false
+}
+
+// blackHole cuts every connection; new ones are accepted and never answered.
+func (p *proxy) blackHole() {
+	p.cut()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down, p.hang = false, true
 }
 
 // throughProxy returns a fresh PostgreSQL database's DSN, pointed at a proxy
@@ -272,3 +288,45 @@ func TestCloseDuringOutage(t *testing.T) {
 }
 
 func contains(b *syncBuffer, s string) bool { return strings.Contains(b.String(), s) }
+
+// TestCloseWhenServerHangs: with a server that accepts connections and never
+// answers, Close still returns when its context ends, and says what it lost.
+func TestCloseWhenServerHangs(t *testing.T) {
+	p, dsn := throughProxy(t)
+	e := newEnv(t, openDSN(t, dsn), fast(calllog.Options{}))
+	require.Equal(t, 200, hit(e.reg, mOK, ""))
+	require.Eventually(t, func() bool { return e.mod.Stats().Written == 1 }, 5*time.Second, 5*time.Millisecond)
+	p.blackHole()
+	for range 20 {
+		require.Equal(t, 200, hit(e.reg, mOK, ""))
+	}
+	time.Sleep(100 * time.Millisecond) // the writer is now stuck connecting
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := e.mod.Close(ctx)
+	took := time.Since(start)
+	require.Error(t, err)
+	assert.Less(t, took, 3*time.Second, "Close returns soon after its context ends")
+	assert.Contains(t, err.Error(), "20 rows not written")
+	assert.Equal(t, calllog.Stats{Written: 1, Dropped: 20}, e.mod.Stats())
+	p.restore()
+}
+
+// TestHungServerRecovers: a server that stops answering without closing the
+// connections holds the writer up for one write timeout at a time; when it
+// answers again, every queued row is written.
+func TestHungServerRecovers(t *testing.T) {
+	p, dsn := throughProxy(t)
+	e := newEnv(t, openDSN(t, dsn), calllog.WithWriteTimeout(fast(calllog.Options{}), 300*time.Millisecond))
+	p.blackHole()
+	for range 20 {
+		require.Equal(t, 200, hit(e.reg, mOK, ""))
+	}
+	time.Sleep(500 * time.Millisecond)
+	assert.Equal(t, 20, e.mod.Stats().Queued)
+	p.restore()
+	require.Eventually(t, func() bool { return e.mod.Stats().Written == 20 }, 20*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 20, count(t, e.db, "calllog_calls", mOK))
+	require.Eventually(t, func() bool { a, _, _, _ := sum(e.latest(t, mOK)); return a == 20 }, 20*time.Second, 10*time.Millisecond)
+}

@@ -10,6 +10,10 @@ import (
 // is removed in short transactions that do not hold up the writer.
 const retentionChunk = 10_000
 
+// retentionTimeout bounds one run of the job; what it did not remove is
+// removed by the next.
+const retentionTimeout = 10 * time.Minute
+
 // markRetention is how long flush marks are kept: a batch is retried within
 // seconds, or at most for as long as the database is away.
 const markRetention = 24 * time.Hour
@@ -31,7 +35,10 @@ func (m *Module) runRetention() {
 			return
 		case <-t.C:
 		}
-		if err := m.retain(m.bg); err != nil && m.bg.Err() == nil {
+		ctx, cancel := context.WithTimeout(m.bg, retentionTimeout)
+		err := m.retain(ctx)
+		cancel()
+		if err != nil && m.bg.Err() == nil {
 			m.log.Warn("calllog: removing old rows failed; retried at the next run", "err", err)
 		}
 		t.Reset(m.opts.RetentionInterval)

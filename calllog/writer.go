@@ -109,6 +109,8 @@ func (w *rowWriter) write(ctx context.Context, c *chunk) error {
 	if !retry {
 		w.token = rand.Text()
 	}
+	ctx, cancel := context.WithTimeout(ctx, w.m.opts.writeTimeout)
+	defer cancel()
 	var err error
 	if w.m.pg && !w.m.opts.insert {
 		err = w.copy(ctx, c, retry)

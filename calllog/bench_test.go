@@ -181,3 +181,15 @@ func BenchmarkWriterPostgres(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadHistoryStat reports the time of one read-history-stat call
+// through the handler, with 30 days of buckets for 100 methods.
+func BenchmarkReadHistoryStat(b *testing.B) {
+	e := historyEnv(b)
+	readHistoryOnce(b, e, "/v1/m/001")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		readHistoryOnce(b, e, fmt.Sprintf("/v1/m/%03d", i%100))
+	}
+}

@@ -88,11 +88,11 @@ type mailFlows struct {
 	workers sync.WaitGroup
 }
 
-// mailJob is one request for a mail: who as the caller gave it, and the app
-// URL as it was when they asked.
+// mailJob is one request for a mail: the user name or email asked for
+// (normalized), and the app URL as it was when asked.
 type mailJob struct {
 	flow *linkFlow
-	who  string
+	name string
 	base string
 }
 
@@ -168,10 +168,8 @@ func (m *Module) registerEmail(mod *rpc.Module) {
 // (the configuration, the rate limits) and hands the rest, finding the
 // user included, to a background job. The job's failures are logged.
 func (m *Module) requestLink(ctx context.Context, flow *linkFlow, who string) error {
-	base, rerr := m.linkBase(ctx)
-	if rerr != nil {
-		return rerr
-	}
+	// The limits first: they also bound what a caller can make the
+	// configuration check below log.
 	addr := ""
 	if call := rpc.CallFromContext(ctx); call != nil {
 		addr = call.ClientAddr
@@ -182,7 +180,15 @@ func (m *Module) requestLink(ctx context.Context, flow *linkFlow, who string) er
 	if l := m.mail.byUser; l != nil && !l.Allow(string(flow.kind)+":"+limiterKey(strings.ToLower(who))) {
 		return rpc.TooManyRequests("too many emails asked for this user: try again later")
 	}
-	m.enqueueMail(mailJob{flow: flow, who: who, base: base})
+	base, rerr := m.linkBase(ctx)
+	if rerr != nil {
+		return rerr
+	}
+	// A text that cannot be a name or an email names nobody, whatever the
+	// users; it is not queued, which keeps the queue's items small.
+	if name, ok := normalizeUsername(who); ok {
+		m.enqueueMail(mailJob{flow: flow, name: name, base: base})
+	}
 	return nil
 }
 
@@ -276,7 +282,7 @@ func (m *Module) runMailJob(job mailJob) {
 	}()
 	ctx, cancel := context.WithTimeout(m.mail.ctx, mailTimeout)
 	defer cancel()
-	m.sendLink(ctx, job.flow, job.who, job.base)
+	m.sendLink(ctx, job.flow, job.name, job.base)
 }
 
 // closeMail stops taking mails and lets the workers send those queued
@@ -304,45 +310,54 @@ func (m *Module) closeMail(ctx context.Context) error {
 	}
 }
 
-// sendLink finds the user that who names (a name, else an email), and if
-// they may get the mail, stores a new token and mails them the link.
+// sendLink finds the user that name names (a user name, else an email),
+// and if they may get the mail, stores a new token and mails them the link.
 // Nobody learns the outcome but the log.
-func (m *Module) sendLink(ctx context.Context, flow *linkFlow, who, base string) {
-	name, ok := normalizeUsername(who)
-	if !ok {
-		return // no user has such a name or email
+func (m *Module) sendLink(ctx context.Context, flow *linkFlow, name, base string) {
+	// Look without a transaction first: most requests for nobody should not
+	// take SQLite's write lock.
+	r, err := m.findByName(ctx, m.db, name, false)
+	if err == nil && r == nil && strings.Contains(name, "@") {
+		r, err = m.findByEmail(ctx, m.db, name, false)
 	}
+	if err != nil {
+		m.log.ErrorContext(ctx, "users: "+flow.what+" mail not sent", "err", err)
+		return
+	}
+	if r == nil {
+		m.log.DebugContext(ctx, "users: "+flow.what+" mail not sent: no such user")
+		return
+	}
+	if why := mayMail(flow, r); why != "" {
+		m.log.DebugContext(ctx, "users: "+flow.what+" mail not sent: "+why, "user_id", r.ID)
+		return
+	}
+	if l := m.mail.perUser; l != nil && !l.Allow(fmt.Sprintf("%s:%d", flow.kind, r.ID)) {
+		m.log.WarnContext(ctx, "users: "+flow.what+" mail not sent: too many for this user", "user_id", r.ID)
+		return
+	}
+
 	var (
 		row     *userRow
 		plain   string
 		expires time.Time
 	)
-	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		r, err := m.findByName(ctx, tx, name, true)
-		if err == nil && r == nil && strings.Contains(name, "@") {
-			r, err = m.findByEmail(ctx, tx, name, true)
-		}
-		if err != nil || r == nil {
+	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// Again under the lock, which also orders two issues for one user.
+		locked, err := m.findByID(ctx, tx, r.ID, true)
+		if err != nil || locked == nil || mayMail(flow, locked) != "" {
 			return err
 		}
-		if why := mayMail(flow, r); why != "" {
-			m.log.DebugContext(ctx, "users: "+flow.what+" mail not sent: "+why, "user_id", r.ID)
-			return nil
-		}
-		if l := m.mail.perUser; l != nil && !l.Allow(fmt.Sprintf("%s:%d", flow.kind, r.ID)) {
-			m.log.WarnContext(ctx, "users: "+flow.what+" mail not sent: too many for this user", "user_id", r.ID)
-			return nil
-		}
-		plain, expires, err = issueToken(ctx, tx, r.ID, flow.kind, r.Email, m.stamp(), flow.ttl)
-		row = r
+		plain, expires, err = issueToken(ctx, tx, locked.ID, flow.kind, locked.Email, m.stamp(), flow.ttl)
+		row = locked
 		return err
 	})
 	if err != nil {
-		m.log.ErrorContext(ctx, "users: "+flow.what+" mail not sent", "err", err)
+		m.log.ErrorContext(ctx, "users: "+flow.what+" mail not sent", "user_id", r.ID, "err", err)
 		return
 	}
 	if row == nil {
-		return
+		return // changed meanwhile
 	}
 	data := mailer.LinkData{Username: row.Name, Link: link(base, flow.path, plain), ExpiresAt: expires}
 	if err := m.mail.mailer.SendTemplate(ctx, row.Email, flow.template, data); err != nil {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,15 +28,29 @@ type config struct {
 
 // app is the example host: one registry with every module mounted.
 type app struct {
-	db    *bun.DB
-	reg   *rpc.Registry
-	users *users.Module
-	calls *calllog.Module
+	db       *bun.DB
+	sync     *storage.Sync
+	reg      *rpc.Registry
+	calls    *calllog.Module
+	settings *settings.Module
+	users    *users.Module
 }
 
-func newApp(ctx context.Context, cfg config) (*app, error) {
+func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	db, err := storage.Open(ctx, cfg.DB)
 	if err != nil {
+		return nil, err
+	}
+	a := &app{db: db}
+	defer func() {
+		if err != nil {
+			_ = a.Shutdown(ctx)
+			_ = a.Close()
+		}
+	}()
+	// Several instances on one PostgreSQL keep their caches and settings in
+	// step through LISTEN/NOTIFY; on SQLite the messages stay in process.
+	if a.sync, err = storage.NewSync(ctx, db, storage.SyncOptions{Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	perms := auth.NewPermissions(auth.Permission{
@@ -44,30 +58,29 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		Title:       "Administrator",
 		Description: "Manages users, settings and the API call log.",
 	})
-	reg := rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms})
-	a := &app{db: db, reg: reg}
-	if a.calls, err = calllog.Mount(ctx, reg, db, calllog.Options{}); err != nil {
-		db.Close()
+	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms})
+	a.reg.Auth().Share(a.sync.Channel("auth"))
+
+	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{}); err != nil {
 		return nil, err
 	}
-	settingsModule, err := settings.Mount(ctx, reg, db, settings.Options{})
+	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Channel: a.sync.Channel("settings")}); err != nil {
+		return nil, err
+	}
+	a.users, err = users.Mount(ctx, a.reg, db, users.Options{
+		RootPassword:  cfg.RootPassword,
+		Out:           cfg.Out,
+		SignupEnabled: a.settings.SignupEnabled,
+		Mailer:        a.settings.Mailer(),
+		AppURL:        a.settings.AppURL,
+	})
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	a.users, err = users.Mount(ctx, reg, db, users.Options{RootPassword: cfg.RootPassword, Out: cfg.Out,
-		SignupEnabled: settingsModule.SignupEnabled,
-		Mailer:        settingsModule.Mailer(), AppURL: settingsModule.AppURL})
-	if err != nil {
-		db.Close()
+	if _, err = tokens.Mount(ctx, a.reg, db, a.users, tokens.Options{}); err != nil {
 		return nil, err
 	}
-	if _, err := tokens.Mount(ctx, reg, db, a.users, tokens.Options{}); err != nil {
-		_ = a.users.Close(ctx)
-		db.Close()
-		return nil, err
-	}
-	registerTestModule(reg)
+	registerTestModule(a.reg)
 	return a, nil
 }
 
@@ -78,18 +91,30 @@ func (a *app) Handler() http.Handler {
 	return mux
 }
 
-// Shutdown waits for background calls to finish.
+// Shutdown lets background work finish: void calls, the call log's queue,
+// mails being sent. Call it after the HTTP server stopped taking requests.
 func (a *app) Shutdown(ctx context.Context) error {
-	if err := a.reg.Shutdown(ctx); err != nil {
-		return fmt.Errorf("registry: %w", err)
+	var errs []error
+	if a.reg != nil {
+		errs = append(errs, a.reg.Shutdown(ctx))
 	}
-	if err := a.calls.Close(ctx); err != nil { // writes the queued call log
-		return err
+	if a.calls != nil {
+		errs = append(errs, a.calls.Close(ctx)) // writes the queued call log
 	}
-	if err := a.users.Close(ctx); err != nil {
-		return err
+	if a.users != nil {
+		errs = append(errs, a.users.Close(ctx))
 	}
-	return nil
+	if a.settings != nil {
+		errs = append(errs, a.settings.Close())
+	}
+	return errors.Join(errs...)
 }
 
-func (a *app) Close() error { return a.db.Close() }
+// Close stops listening to other instances and closes the database.
+func (a *app) Close() error {
+	var errs []error
+	if a.sync != nil {
+		errs = append(errs, a.sync.Close())
+	}
+	return errors.Join(append(errs, a.db.Close())...)
+}

@@ -92,3 +92,67 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParams sends one value as the only parameter of methods whose schemas
+// differ: a well-formed value is either accepted or refused with -32808
+// naming the parameter; a malformed one is -32807. Nothing else may happen.
+func FuzzParams(f *testing.F) {
+	for _, s := range []string{
+		`"x"`, `1`, `-1.5e3`, `true`, `null`, `{}`, `[]`, `{"username":"bob"}`,
+		`{"username":"bob","port":65536}`, `{"username":"bo","kind":"c"}`, `{"a":true,"b":false}`,
+		`{"where":{"id":"1"},"order_by":[["name","desc"]],"limit":5}`, `{"where":{"name":["like","%_\\"]}}`,
+		`{"where":{"id":["in",["1","2"]]}}`, `"\ud800"`, `{"username":"\u0000"}`, `[[[[]]]]`, `{"a":`,
+	} {
+		f.Add(s)
+	}
+	reg := fuzzRegistry()
+	reg.Register(rpc.Method{
+		ID: "/v1/f/perms", Title: "Perms", Permissions: []string{auth.Anyone},
+		Params:  []rpc.Param{{Name: "permissions"}},
+		Handler: func(ctx context.Context, p map[string]bool) (int, error) { return len(p), nil },
+	})
+	reg.Register(rpc.Method{
+		ID: "/v1/f/read", Title: "Read", Permissions: []string{auth.Anyone},
+		Params: []rpc.Param{{Name: "options?", Read: &rpc.ReadSpec{Fields: []rpc.ReadField{
+			{Name: "id", Type: rpc.ReadID, Conditions: []string{"=", "in"}, Sortable: true},
+			{Name: "name", Conditions: []string{"=", "like"}, Sortable: true},
+		}}}},
+		Handler: func(ctx context.Context, o rpc.ReadOptions) (int, error) { return o.Limit, nil },
+	})
+	methods := []string{"/v1/f/simple", "/v1/f/struct", "/v1/f/perms", "/v1/f/read"}
+	f.Fuzz(func(t *testing.T, value string) {
+		body := "[" + value + "]"
+		wellFormed := json.Valid([]byte(body))
+		for _, m := range methods {
+			req := httptest.NewRequest(http.MethodPost, m, bytes.NewReader([]byte(body)))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			reg.ServeHTTP(rec, req)
+			var env struct {
+				Error *struct {
+					Code    int    `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+				t.Fatalf("%s %s: not JSON: %s", m, body, rec.Body)
+			}
+			switch {
+			case !wellFormed:
+				if env.Error == nil || env.Error.Code != rpc.CodeParseError {
+					t.Fatalf("%s %s: malformed, want -32807: %s", m, body, rec.Body)
+				}
+			case env.Error == nil:
+			case env.Error.Code == rpc.CodeInvalidParams:
+				// A value like `1,2` makes two parameters: too many is a fine answer.
+				named := bytes.Contains([]byte(env.Error.Message), []byte(`parameter 1 "`)) ||
+					bytes.HasPrefix([]byte(env.Error.Message), []byte("too many parameters"))
+				if m != "/v1/f/simple" && !named {
+					t.Fatalf("%s %s: -32808 must name the parameter: %s", m, body, env.Error.Message)
+				}
+			default:
+				t.Fatalf("%s %s: want success or -32808, got %s", m, body, rec.Body)
+			}
+		}
+	})
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -66,7 +64,7 @@ func (m *Module) readLog(ctx context.Context, opts rpc.ReadOptions) (rpc.Result,
 		return rpc.Result{}, rpc.InvalidParams(`parameter 1 "options": options.where.method_id: expected a string, got null`)
 	}
 	if !m.registered(id) {
-		return rpc.Result{}, rpc.NotFound("method %s not found", quote(id))
+		return rpc.Result{}, rpc.NotFound("method %s not found", rpc.Quote(id))
 	}
 	rows := []Row{}
 	var total int64
@@ -103,7 +101,7 @@ func (m *Module) readLatestStat(ctx context.Context, methodID *string) ([]Method
 	var ids []string
 	if methodID != nil {
 		if !m.registered(*methodID) {
-			return nil, rpc.NotFound("method %s not found", quote(*methodID))
+			return nil, rpc.NotFound("method %s not found", rpc.Quote(*methodID))
 		}
 		ids = []string{*methodID}
 	} else {
@@ -115,7 +113,7 @@ func (m *Module) readLatestStat(ctx context.Context, methodID *string) ([]Method
 // readHistoryStat answers the last 30 days of one method in ten-minute buckets.
 func (m *Module) readHistoryStat(ctx context.Context, methodID string) (MethodStats, error) {
 	if !m.registered(methodID) {
-		return MethodStats{}, rpc.NotFound("method %s not found", quote(methodID))
+		return MethodStats{}, rpc.NotFound("method %s not found", rpc.Quote(methodID))
 	}
 	list, err := m.readStats(ctx, history, []string{methodID}, false)
 	if err != nil {
@@ -143,17 +141,4 @@ func (m *Module) loggedMethods() []string {
 		}
 	}
 	return ids
-}
-
-// quote quotes a method id from the request for a message, cut short.
-func quote(s string) string {
-	const most = 100
-	if len(s) <= most {
-		return strconv.Quote(s)
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
 }

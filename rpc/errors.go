@@ -3,6 +3,8 @@ package rpc
 import (
 	"fmt"
 	"net/http"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Status codes of the wire format. Positive codes are HTTP statuses; negative
@@ -150,4 +152,18 @@ func TooManyRequests(format string, args ...any) *Error {
 // InvalidParams answers -32808: the parameters do not match the method's schema.
 func InvalidParams(format string, args ...any) *Error {
 	return Errorf(CodeInvalidParams, format, args...)
+}
+
+// Quote quotes a string taken from a request for an error message, cut short
+// (with an ellipsis) so that a hostile request cannot make the answer large.
+func Quote(s string) string {
+	const most = 40
+	if len(s) <= most {
+		return strconv.Quote(s)
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }

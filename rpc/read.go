@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/invopop/jsonschema"
 	"github.com/uptrace/bun"
@@ -306,7 +305,7 @@ func (s *ReadSpec) readParse(raw []byte) (ReadOptions, *Error) {
 		case "offset":
 			err = readParseOffset(&o, v)
 		default:
-			err = InvalidParams("options: unknown key %s (allowed: where, order_by, limit, offset)", readQuote(key))
+			err = InvalidParams("options: unknown key %s (allowed: where, order_by, limit, offset)", Quote(key))
 		}
 		if err != nil {
 			return ReadOptions{}, err
@@ -373,7 +372,7 @@ func (s *ReadSpec) readParseWhere(o *ReadOptions, v *readNode) *Error {
 	for i, name := range v.keys {
 		f := s.readField(name)
 		if f == nil || len(f.Conditions) == 0 {
-			return InvalidParams("options.where: unknown field %s (filterable: %s)", readQuote(name), s.readFilterable())
+			return InvalidParams("options.where: unknown field %s (filterable: %s)", Quote(name), s.readFilterable())
 		}
 		c, err := readParseCondition(f, &v.vals[i])
 		if err != nil {
@@ -399,14 +398,14 @@ func readParseCondition(f *ReadField, v *readNode) (ReadCondition, *Error) {
 		c.Op = opNode.s
 		val = &v.items[1]
 		if !slices.Contains(readOperators, c.Op) {
-			return c, InvalidParams("options.where.%s: unknown operator %s (allowed: %s)", f.Name, readQuote(c.Op), readAllowedOps(f))
+			return c, InvalidParams("options.where.%s: unknown operator %s (allowed: %s)", f.Name, Quote(c.Op), readAllowedOps(f))
 		}
 	}
 	if !slices.Contains(f.Conditions, c.Op) {
 		if !explicit {
 			return c, InvalidParams(`options.where.%s: a bare value means "=", which is not allowed here (allowed: %s); send [operator, value]`, f.Name, readAllowedOps(f))
 		}
-		return c, InvalidParams("options.where.%s: operator %s is not allowed (allowed: %s)", f.Name, readQuote(c.Op), readAllowedOps(f))
+		return c, InvalidParams("options.where.%s: operator %s is not allowed (allowed: %s)", f.Name, Quote(c.Op), readAllowedOps(f))
 	}
 	// The operator is named in messages only when the request named it.
 	opFor := ""
@@ -442,7 +441,7 @@ func readParseCondition(f *ReadField, v *readNode) (ReadCondition, *Error) {
 	default:
 		if val.kind == readNull {
 			if c.Op != "=" && c.Op != "!=" {
-				return c, InvalidParams(`options.where.%s: null is allowed only with "=" and "!=", not %s`, f.Name, readQuote(c.Op))
+				return c, InvalidParams(`options.where.%s: null is allowed only with "=" and "!=", not %s`, f.Name, Quote(c.Op))
 			}
 			return c, nil
 		}
@@ -587,10 +586,10 @@ func (s *ReadSpec) readParseOrder(o *ReadOptions, v *readNode) *Error {
 		}
 		f := s.readField(name)
 		if f == nil || !f.Sortable {
-			return InvalidParams("options.order_by: unknown or unsortable field %s (sortable: %s)", readQuote(name), s.readSortable())
+			return InvalidParams("options.order_by: unknown or unsortable field %s (sortable: %s)", Quote(name), s.readSortable())
 		}
 		if slices.ContainsFunc(o.OrderBy, func(x ReadOrder) bool { return x.Field == name }) {
-			return InvalidParams("options.order_by: field %s is listed twice", readQuote(name))
+			return InvalidParams("options.order_by: field %s is listed twice", Quote(name))
 		}
 		o.OrderBy = append(o.OrderBy, ReadOrder{Field: name, Desc: desc})
 	}
@@ -937,26 +936,12 @@ func readYAMLOp(op string) string {
 	return op
 }
 
-// readQuote quotes a string from the request for a message, cut short so that
-// a hostile request cannot make the answer large.
-func readQuote(s string) string {
-	const most = 40
-	if len(s) <= most {
-		return strconv.Quote(s)
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
-}
-
 // readPathKey shortens a key from the request for a path in a message.
 func readPathKey(key string) string {
 	if len(key) <= 40 && readIsWord(key) {
 		return key
 	}
-	return "[" + readQuote(key) + "]"
+	return "[" + Quote(key) + "]"
 }
 
 // A readNode is a decoded JSON value. Arrays keep at most readMaxItems items
@@ -1000,7 +985,7 @@ func (v *readNode) describe() string {
 		}
 		return v.s
 	case readString:
-		return readQuote(v.s)
+		return Quote(v.s)
 	case readArray:
 		if v.count == 0 {
 			return "an empty array"
@@ -1072,7 +1057,7 @@ func (r *readReader) object(path string, depth int) (readNode, *Error) {
 		}
 		key, _ := tok.(string)
 		if slices.Contains(n.keys, key) {
-			return n, InvalidParams("%s: duplicate key %s", path, readQuote(key))
+			return n, InvalidParams("%s: duplicate key %s", path, Quote(key))
 		}
 		if len(n.keys) >= readMaxItems {
 			return n, InvalidParams("%s: too many keys", path)

@@ -182,7 +182,7 @@ func (m *Module) create(ctx context.Context, name string) (created, error) {
 	case errors.As(err, &rpcErr):
 		return created{}, rpcErr
 	case storage.IsUniqueViolation(err):
-		return created{}, rpc.Conflict("you already have a token named %s", quote(name))
+		return created{}, rpc.Conflict("you already have a token named %s", rpc.Quote(name))
 	case storage.IsForeignKeyViolation(err):
 		// The caller was deleted after it authenticated.
 		return created{}, rpc.Unauthorized("Not authenticated")

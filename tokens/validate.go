@@ -29,7 +29,7 @@ func checkName(s string) (string, *rpc.Error) {
 		}
 	}
 	if !ok {
-		return "", rpc.BadRequest("token name %s is not valid: use 1 to %d printable characters, without control characters", quote(s), maxNameRunes)
+		return "", rpc.BadRequest("token name %s is not valid: use 1 to %d printable characters, without control characters", rpc.Quote(s), maxNameRunes)
 	}
 	return name, nil
 }
@@ -43,19 +43,5 @@ func parseID(s string) (int64, *rpc.Error) {
 			return id, nil
 		}
 	}
-	return 0, rpc.BadRequest("token_id %s is not a token id: send the id's decimal digits as a string, such as \"100\"", quote(s))
-}
-
-// quote quotes a string from a request for a message, cut short so that a
-// hostile value cannot make the answer large.
-func quote(s string) string {
-	const most = 40
-	if len(s) <= most {
-		return strconv.Quote(s)
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
+	return 0, rpc.BadRequest("token_id %s is not a token id: send the id's decimal digits as a string, such as \"100\"", rpc.Quote(s))
 }

@@ -56,7 +56,7 @@ func (m *Module) callerView(p *auth.Principal) map[string]bool {
 func (m *Module) checkDeclared(perms map[string]bool) *rpc.Error {
 	for name := range perms {
 		if _, ok := m.perms.Lookup(name); !ok {
-			return rpc.BadRequest("permission %s is not declared", quote(name))
+			return rpc.BadRequest("permission %s is not declared", rpc.Quote(name))
 		}
 	}
 	return nil

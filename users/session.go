@@ -343,7 +343,7 @@ func quoteList(names []string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quote(n))
+		b.WriteString(rpc.Quote(n))
 	}
 	if b.Len() == 0 {
 		return "(none listed)"

@@ -35,7 +35,7 @@ func normalizeUsername(s string) (string, bool) {
 }
 
 func badUsername(s string) *rpc.Error {
-	return rpc.BadRequest("user name %s is not valid: use 3 to 32 of a-z, 0-9, _ . @ - (not only digits), or an email address", quote(s))
+	return rpc.BadRequest("user name %s is not valid: use 3 to 32 of a-z, 0-9, _ . @ - (not only digits), or an email address", rpc.Quote(s))
 }
 
 // normalizeEmail checks that s is a bare email address (user@domain, no
@@ -64,7 +64,7 @@ func normalizeEmail(s string) (string, bool) {
 }
 
 func badEmail(s string) *rpc.Error {
-	return rpc.BadRequest("email %s is not a valid address: send a bare address such as user@example.com, at most %d bytes", quote(s), maxEmailLength)
+	return rpc.BadRequest("email %s is not a valid address: send a bare address such as user@example.com, at most %d bytes", rpc.Quote(s), maxEmailLength)
 }
 
 // normalizeTelegram strips a leading @, lower-cases, and checks 5 to 32 of
@@ -78,7 +78,7 @@ func normalizeTelegram(s string) (string, bool) {
 }
 
 func badTelegram(s string) *rpc.Error {
-	return rpc.BadRequest("telegram name %s is not valid: use 5 to 32 of a-z, 0-9 and _ (a leading @ is dropped)", quote(s))
+	return rpc.BadRequest("telegram name %s is not valid: use 5 to 32 of a-z, 0-9 and _ (a leading @ is dropped)", rpc.Quote(s))
 }
 
 // checkPassword applies the hasher's length rules to a new password.
@@ -114,7 +114,7 @@ func parseUserRef(s string) userRef {
 }
 
 func (r userRef) notFound() *rpc.Error {
-	return rpc.NotFound("user %s not found", quote(r.raw))
+	return rpc.NotFound("user %s not found", rpc.Quote(r.raw))
 }
 
 func isNameByte(c byte) bool {
@@ -140,18 +140,4 @@ func allDigits(s string) bool {
 
 func isASCIIPrintable(s string) bool {
 	return onlyBytes(s, func(c byte) bool { return c > ' ' && c < 0x7f })
-}
-
-// quote quotes a string from a request for a message, cut short so that a
-// hostile value cannot make the answer large.
-func quote(s string) string {
-	const most = 40
-	if len(s) <= most {
-		return strconv.Quote(s)
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
 }

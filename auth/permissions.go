@@ -109,3 +109,40 @@ func (s *Permissions) All() map[string]bool {
 	}
 	return m
 }
+
+// Undeclared returns a name in perms that is not declared, if there is one.
+func (s *Permissions) Undeclared(perms map[string]bool) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for name := range perms {
+		if _, ok := s.byName[name]; !ok {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// Apply returns what is held after a change: the declared permissions old
+// holds, overlaid with change (with replace, change alone). Only true
+// entries are kept, so that equal sets compare equal. Check change with
+// Undeclared first: Apply takes its names as they are.
+func (s *Permissions) Apply(old, change map[string]bool, replace bool) map[string]bool {
+	next := make(map[string]bool)
+	if !replace {
+		s.mu.RLock()
+		for name, on := range old {
+			if _, ok := s.byName[name]; ok && on {
+				next[name] = true
+			}
+		}
+		s.mu.RUnlock()
+	}
+	for name, on := range change {
+		if on {
+			next[name] = true
+		} else {
+			delete(next, name)
+		}
+	}
+	return next
+}

@@ -104,3 +104,18 @@ func TestPermissionsConcurrent(t *testing.T) {
 	assert.Len(t, s.All(), 400)
 	assert.Len(t, s.Defaults(), 200)
 }
+
+func TestPermissionsApplyAndUndeclared(t *testing.T) {
+	ps := auth.NewPermissions(auth.Permission{Name: "admin"}, auth.Permission{Name: "reports"})
+	name, ok := ps.Undeclared(map[string]bool{"admin": true, "ghost": false})
+	assert.True(t, ok)
+	assert.Equal(t, "ghost", name)
+	_, ok = ps.Undeclared(map[string]bool{"admin": false, "reports": true})
+	assert.False(t, ok)
+
+	old := map[string]bool{"admin": true, "reports": false, "retired": true}
+	assert.Equal(t, map[string]bool{"admin": true}, ps.Apply(old, nil, false), "only declared, only true")
+	assert.Equal(t, map[string]bool{"reports": true}, ps.Apply(old, map[string]bool{"admin": false, "reports": true}, false), "merge")
+	assert.Equal(t, map[string]bool{"reports": true}, ps.Apply(old, map[string]bool{"reports": true}, true), "replace")
+	assert.Equal(t, map[string]bool{}, ps.Apply(old, map[string]bool{}, true))
+}

@@ -92,34 +92,10 @@ func (m *Module) getPermissions(ctx context.Context, tokenID string) ([]permissi
 
 // checkDeclared refuses permission names the host has not declared.
 func (m *Module) checkDeclared(perms map[string]bool) *rpc.Error {
-	for name := range perms {
-		if _, ok := m.perms.Lookup(name); !ok {
-			return rpc.BadRequest("permission %s is not declared", rpc.Quote(name))
-		}
+	if name, ok := m.perms.Undeclared(perms); ok {
+		return rpc.BadRequest("permission %s is not declared", rpc.Quote(name))
 	}
 	return nil
-}
-
-// nextGrants is a token's declared grants after a change: old's overlaid
-// with change (replace: change alone). Only true entries are kept, so equal
-// sets compare equal.
-func (m *Module) nextGrants(old, change map[string]bool, replace bool) map[string]bool {
-	next := make(map[string]bool)
-	if !replace {
-		for name, on := range old {
-			if _, ok := m.perms.Lookup(name); ok && on {
-				next[name] = true
-			}
-		}
-	}
-	for name, on := range change {
-		if on {
-			next[name] = true
-		} else {
-			delete(next, name)
-		}
-	}
-	return next
 }
 
 // changePermissions replaces (set-permissions) or merges
@@ -149,8 +125,8 @@ func (m *Module) changePermissions(ctx context.Context, tokenID string, change m
 		if err != nil {
 			return err
 		}
-		old := m.nextGrants(row.Permissions, nil, false)
-		next := m.nextGrants(row.Permissions, change, replace)
+		old := m.perms.Apply(row.Permissions, nil, false)
+		next := m.perms.Apply(row.Permissions, change, replace)
 		if maps.Equal(old, next) {
 			return nil
 		}

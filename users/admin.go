@@ -202,7 +202,7 @@ func (m *Module) create(ctx context.Context, f createFields) (record, error) {
 		return record{}, rerr
 	}
 	defaults := m.perms.Defaults()
-	nu.permissions = m.nextPermissions(defaults, f.Permissions, false)
+	nu.permissions = m.perms.Apply(defaults, f.Permissions, false)
 	if rerr := m.checkGrants(caller, defaults, nu.permissions); rerr != nil {
 		return record{}, rerr
 	}
@@ -434,7 +434,7 @@ func (m *Module) changePermissions(ctx context.Context, userID string, change ma
 			return false, rpc.Forbidden("you cannot change your own permissions")
 		}
 		old := m.declaredOnly(row.Permissions)
-		next := m.nextPermissions(row.Permissions, change, replace)
+		next := m.perms.Apply(row.Permissions, change, replace)
 		if maps.Equal(old, next) {
 			return false, nil
 		}

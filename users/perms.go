@@ -54,34 +54,10 @@ func (m *Module) callerView(p *auth.Principal) map[string]bool {
 
 // checkDeclared refuses permission names the host has not declared.
 func (m *Module) checkDeclared(perms map[string]bool) *rpc.Error {
-	for name := range perms {
-		if _, ok := m.perms.Lookup(name); !ok {
-			return rpc.BadRequest("permission %s is not declared", rpc.Quote(name))
-		}
+	if name, ok := m.perms.Undeclared(perms); ok {
+		return rpc.BadRequest("permission %s is not declared", rpc.Quote(name))
 	}
 	return nil
-}
-
-// nextPermissions is what a user holds after a change: the declared
-// permissions of old overlaid with change (replace: change alone). Only true
-// entries are kept, so equal sets compare equal.
-func (m *Module) nextPermissions(old, change map[string]bool, replace bool) map[string]bool {
-	next := make(map[string]bool)
-	if !replace {
-		for name, on := range old {
-			if _, ok := m.perms.Lookup(name); ok && on {
-				next[name] = true
-			}
-		}
-	}
-	for name, on := range change {
-		if on {
-			next[name] = true
-		} else {
-			delete(next, name)
-		}
-	}
-	return next
 }
 
 // checkGrants enforces that a caller changes (grants or revokes) only
@@ -120,5 +96,5 @@ func (m *Module) checkTakeover(caller *auth.Principal, target *userRow) *rpc.Err
 
 // declaredOnly returns the declared permissions a stored map holds.
 func (m *Module) declaredOnly(stored map[string]bool) map[string]bool {
-	return m.nextPermissions(stored, nil, false)
+	return m.perms.Apply(stored, nil, false)
 }

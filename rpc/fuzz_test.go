@@ -7,11 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 // fuzzRegistry has methods whose parameters cover the schema shapes the
@@ -60,7 +61,7 @@ func FuzzRequest(f *testing.F) {
 		f.Add("/v1/f/struct", s)
 	}
 	f.Add("/", `{"jsonrpc":"2.0","method":"/v1/f/simple","params":["a",true]}`)
-	reg := fuzzRegistry()
+	c := rpctest.New(fuzzRegistry())
 	f.Fuzz(func(t *testing.T, path, body string) {
 		req, err := http.NewRequest(http.MethodPost, "http://x"+"/", bytes.NewReader([]byte(body)))
 		if err != nil {
@@ -68,27 +69,14 @@ func FuzzRequest(f *testing.F) {
 		}
 		req.URL.Path = path
 		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		reg.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("%s %q: HTTP %d: %s", path, body, rec.Code, rec.Body)
+		// Do fails unless the answer is a well-formed envelope: exactly one
+		// of result and error, an error with a message, and so on.
+		a := c.Do(t, req)
+		if a.HTTP >= 500 {
+			t.Fatalf("%s %q: HTTP %d: %s", path, body, a.HTTP, a.Raw)
 		}
-		var env struct {
-			JSONRPC string          `json:"jsonrpc"`
-			Result  json.RawMessage `json:"result"`
-			Error   *struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || env.JSONRPC != "2.0" {
-			t.Fatalf("%s %q: not an envelope: %s", path, body, rec.Body)
-		}
-		if (env.Error == nil) == (env.Result == nil) {
-			t.Fatalf("%s %q: need exactly one of result and error: %s", path, body, rec.Body)
-		}
-		if env.Error != nil && env.Error.Message == "" {
-			t.Fatalf("%s %q: an error without a message: %s", path, body, rec.Body)
+		if a.Err() && a.Message == "" {
+			t.Fatalf("%s %q: an error without a message: %s", path, body, a.Raw)
 		}
 	})
 }
@@ -120,38 +108,27 @@ func FuzzParams(f *testing.F) {
 		Handler: func(ctx context.Context, o rpc.ReadOptions) (int, error) { return o.Limit, nil },
 	})
 	methods := []string{"/v1/f/simple", "/v1/f/struct", "/v1/f/perms", "/v1/f/read"}
+	c := rpctest.New(reg)
 	f.Fuzz(func(t *testing.T, value string) {
 		body := "[" + value + "]"
 		wellFormed := json.Valid([]byte(body))
 		for _, m := range methods {
-			req := httptest.NewRequest(http.MethodPost, m, bytes.NewReader([]byte(body)))
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			reg.ServeHTTP(rec, req)
-			var env struct {
-				Error *struct {
-					Code    int    `json:"code"`
-					Message string `json:"message"`
-				} `json:"error"`
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
-				t.Fatalf("%s %s: not JSON: %s", m, body, rec.Body)
-			}
+			a := c.Post(t, m, body)
 			switch {
 			case !wellFormed:
-				if env.Error == nil || env.Error.Code != rpc.CodeParseError {
-					t.Fatalf("%s %s: malformed, want -32807: %s", m, body, rec.Body)
+				if !a.Err() || a.Code != rpc.CodeParseError {
+					t.Fatalf("%s %s: malformed, want -32807: %s", m, body, a.Raw)
 				}
-			case env.Error == nil:
-			case env.Error.Code == rpc.CodeInvalidParams:
+			case !a.Err():
+			case a.Code == rpc.CodeInvalidParams:
 				// A value like `1,2` makes two parameters: too many is a fine answer.
-				named := bytes.Contains([]byte(env.Error.Message), []byte(`parameter 1 "`)) ||
-					bytes.HasPrefix([]byte(env.Error.Message), []byte("too many parameters"))
+				named := strings.Contains(a.Message, `parameter 1 "`) ||
+					strings.HasPrefix(a.Message, "too many parameters")
 				if m != "/v1/f/simple" && !named {
-					t.Fatalf("%s %s: -32808 must name the parameter: %s", m, body, env.Error.Message)
+					t.Fatalf("%s %s: -32808 must name the parameter: %s", m, body, a.Message)
 				}
 			default:
-				t.Fatalf("%s %s: want success or -32808, got %s", m, body, rec.Body)
+				t.Fatalf("%s %s: want success or -32808, got %s", m, body, a.Raw)
 			}
 		}
 	})

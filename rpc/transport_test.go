@@ -3,7 +3,6 @@ package rpc_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,58 +21,10 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
-// answer is a decoded response envelope.
-type answer struct {
-	HTTP   int
-	Header http.Header
-	Raw    string
-	Body   struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Result  *struct {
-			Status     int             `json:"status"`
-			StatusText string          `json:"status_text"`
-			Exception  bool            `json:"exception"`
-			Data       json.RawMessage `json:"data"`
-			Meta       map[string]any  `json:"meta"`
-		} `json:"result"`
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Data    struct {
-				Exception *bool          `json:"exception"`
-				Meta      map[string]any `json:"meta"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-}
-
-func (a answer) code() int {
-	if a.Body.Error != nil {
-		return a.Body.Error.Code
-	}
-	if a.Body.Result != nil {
-		return a.Body.Result.Status
-	}
-	return 0
-}
-
-func (a answer) message() string {
-	if a.Body.Error != nil {
-		return a.Body.Error.Message
-	}
-	return ""
-}
-
-func (a answer) data() string {
-	if a.Body.Result == nil {
-		return ""
-	}
-	return string(a.Body.Result.Data)
-}
-
+// request is a request of a table case: do sends it through rpctest.
 type request struct {
 	method  string // HTTP method, default POST
 	path    string
@@ -81,38 +32,21 @@ type request struct {
 	headers map[string]string
 }
 
-func do(t *testing.T, h http.Handler, r request) answer {
+// do sends r with the headers it names. A POST with a body is sent as
+// application/json; a request without a body is sent with no Content-Type.
+func do(t *testing.T, h http.Handler, r request) *rpctest.Answer {
 	t.Helper()
+	c := rpctest.New(h)
+	for k, v := range r.headers {
+		c = c.With(k, v)
+	}
 	if r.method == "" {
 		r.method = http.MethodPost
 	}
-	req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
-	if r.body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if r.method == http.MethodPost && r.body != "" {
+		return c.Post(t, r.path, r.body)
 	}
-	for k, v := range r.headers {
-		req.Header.Set(k, v)
-	}
-	return serve(t, h, req)
-}
-
-func serve(t *testing.T, h http.Handler, req *http.Request) answer {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	var a answer
-	a.HTTP = rec.Code
-	a.Header = rec.Header()
-	a.Raw = rec.Body.String()
-	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), a.Raw)
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a.Body), a.Raw)
-	require.Equal(t, "2.0", a.Body.JSONRPC, a.Raw)
-	require.True(t, (a.Body.Error == nil) != (a.Body.Result == nil), "exactly one of result and error: %s", a.Raw)
-	if a.Body.Error != nil {
-		require.NotNil(t, a.Body.Error.Data.Exception, "error.data.exception is always there: %s", a.Raw)
-		require.NotNil(t, a.Body.Error.Data.Meta, "error.data.meta is always an object: %s", a.Raw)
-	}
-	return a
+	return c.Do(t, httptest.NewRequest(r.method, r.path, strings.NewReader(r.body)))
 }
 
 type fields struct {
@@ -127,6 +61,7 @@ type fields struct {
 // fixture is a registry with methods that exercise every path of the transport.
 type fixture struct {
 	reg   *rpc.Registry
+	c     *rpctest.Client // a guest calling reg
 	logs  *bytes.Buffer
 	user  string // a session token for user 7, who holds "admin"
 	plain string // a session token for user 8, who holds nothing
@@ -171,6 +106,7 @@ func newFixture(t *testing.T, opts rpc.Options) *fixture {
 		opts.UploadDir = t.TempDir()
 	}
 	f.reg = rpc.New(opts)
+	f.c = rpctest.New(f.reg)
 	f.reg.Observe(f.obs)
 
 	tokens := map[string]*auth.Principal{}
@@ -332,24 +268,20 @@ func TestRequestShapes(t *testing.T) {
 		{"null for an optional param", request{path: "/v1/t/pair", body: `["a", true, null]`}, `{"count":null,"enabled":true,"name":"a"}`},
 		{"optional tail left out", request{path: "/v1/t/pair", body: `["a", false]`}, `{"count":null,"enabled":false,"name":"a"}`},
 		{"all params", request{path: "/v1/t/pair", body: `["a", true, 3]`}, `{"count":3,"enabled":true,"name":"a"}`},
-		{"object as the only param", request{path: "/v1/t/create", body: `{"username":"x","port":80}`, headers: bearer("")}, ``},
+		{"object as the only param", request{path: "/v1/t/create", body: `{"username":"x","port":80}`, headers: bearer(f.user)}, `{"username":"x","port":80}`},
 		{"content type with charset", request{path: "/v1/t/echo", body: `["x"]`, headers: map[string]string{"Content-Type": "application/json; charset=utf-8"}}, `"x"`},
 		{"no content type", request{path: "/v1/t/echo", body: `["x"]`, headers: map[string]string{"Content-Type": ""}}, `"x"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.name == "object as the only param" {
-				c.req.headers = bearer(f.user)
-				c.data = `{"username":"x","port":80}`
-			}
 			a := do(t, f.reg, c.req)
 			require.Equal(t, http.StatusOK, a.HTTP, a.Raw)
-			assert.Equal(t, 200, a.code())
-			assert.Equal(t, "OK", a.Body.Result.StatusText)
-			assert.False(t, a.Body.Result.Exception)
-			assert.JSONEq(t, c.data, a.data())
-			assert.NotNil(t, a.Body.Result.Meta, "meta is always an object")
-			assert.Empty(t, a.Body.ID, "no id without a JSON-RPC request object")
+			assert.Equal(t, 200, a.Code)
+			assert.Equal(t, "OK", a.StatusText)
+			assert.False(t, a.Exception)
+			assert.JSONEq(t, c.data, string(a.Data))
+			assert.NotNil(t, a.Meta, "meta is always an object")
+			assert.Empty(t, a.ID, "no id without a JSON-RPC request object")
 		})
 	}
 }
@@ -357,42 +289,42 @@ func TestRequestShapes(t *testing.T) {
 func TestJSONRPCRequestObject(t *testing.T) {
 	f := newFixture(t, rpc.Options{})
 	t.Run("id echoed, method from the body", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["hey"],"id":17}`})
+		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["hey"],"id":17}`)
 		require.Equal(t, 200, a.HTTP, a.Raw)
-		assert.Equal(t, "17", string(a.Body.ID))
-		assert.JSONEq(t, `"hey"`, a.data())
+		assert.Equal(t, "17", string(a.ID))
+		assert.JSONEq(t, `"hey"`, string(a.Data))
 	})
 	t.Run("string id, method path wins over the URL", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/v1/t/whoami", body: `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["x"],"id":"abc"}`})
+		a := f.c.Post(t, "/v1/t/whoami", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["x"],"id":"abc"}`)
 		require.Equal(t, 200, a.HTTP, a.Raw)
-		assert.Equal(t, `"abc"`, string(a.Body.ID))
+		assert.Equal(t, `"abc"`, string(a.ID))
 	})
 	t.Run("params by name", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/pair","params":{"enabled":true,"name":"n"},"id":1}`})
+		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/pair","params":{"enabled":true,"name":"n"},"id":1}`)
 		require.Equal(t, 200, a.HTTP, a.Raw)
-		assert.JSONEq(t, `{"count":null,"enabled":true,"name":"n"}`, a.data())
+		assert.JSONEq(t, `{"count":null,"enabled":true,"name":"n"}`, string(a.Data))
 	})
 	t.Run("unknown param by name", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/pair","params":{"name":"n","enabled":true,"colour":1},"id":2}`})
+		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/pair","params":{"name":"n","enabled":true,"colour":1},"id":2}`)
 		assert.Equal(t, 400, a.HTTP)
-		assert.Equal(t, rpc.CodeInvalidParams, a.code())
-		assert.Contains(t, a.message(), `"colour"`)
-		assert.Equal(t, "2", string(a.Body.ID), "the id is echoed on errors too")
+		assert.Equal(t, rpc.CodeInvalidParams, a.Code)
+		assert.Contains(t, a.Message, `"colour"`)
+		assert.Equal(t, "2", string(a.ID), "the id is echoed on errors too")
 	})
 	t.Run("unknown method", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/nope","id":3}`})
+		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/nope","id":3}`)
 		assert.Equal(t, 404, a.HTTP)
-		assert.Equal(t, rpc.CodeMethodNotFound, a.code())
-		assert.Equal(t, "3", string(a.Body.ID))
+		assert.Equal(t, rpc.CodeMethodNotFound, a.Code)
+		assert.Equal(t, "3", string(a.ID))
 	})
 	t.Run("scalar params", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/", body: `{"jsonrpc":"2.0","method":"/v1/t/echo","params":5,"id":4}`})
-		assert.Equal(t, rpc.CodeInvalidParams, a.code())
+		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":5,"id":4}`)
+		assert.Equal(t, rpc.CodeInvalidParams, a.Code)
 	})
 	t.Run("object without jsonrpc is a parameter", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/v1/t/echo", body: `{"method":"/v1/t/echo"}`})
-		assert.Equal(t, rpc.CodeInvalidParams, a.code(), a.Raw)
-		assert.Contains(t, a.message(), `parameter 1 "text"`)
+		a := f.c.Post(t, "/v1/t/echo", `{"method":"/v1/t/echo"}`)
+		assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
+		assert.Contains(t, a.Message, `parameter 1 "text"`)
 	})
 }
 
@@ -412,11 +344,11 @@ func TestStatusTable(t *testing.T) {
 		{"401", request{path: "/v1/t/code", body: `[401]`}, 401, 401, "answered 401"},
 		{"403", request{path: "/v1/t/code", body: `[403]`}, 403, 403, "answered 403"},
 		{"404", request{path: "/v1/t/code", body: `[404]`}, 404, 404, "answered 404"},
-		{"409", request{path: "/v1/t/create", body: `[{"username":"taken"}]`, headers: map[string]string{}}, 409, 409, `"taken" already exists`},
+		{"409", request{path: "/v1/t/create", body: `[{"username":"taken"}]`, headers: bearer(f.user)}, 409, 409, `"taken" already exists`},
 		{"500 from an error", request{path: "/v1/t/code", body: `[500]`}, 500, 500, "Internal Server Error"},
 		{"500 from a panic", request{path: "/v1/t/code", body: `[501]`}, 500, 500, "Internal Server Error"},
 		{"-32801 guest calls a user method", request{path: "/v1/t/whoami"}, 401, rpc.CodeInsufficientPermissions, "Insufficient permissions"},
-		{"-32801 user lacks the permission", request{path: "/v1/t/create", body: `[{"username":"x"}]`, headers: map[string]string{}}, 401, rpc.CodeInsufficientPermissions, ""},
+		{"-32801 user lacks the permission", request{path: "/v1/t/create", body: `[{"username":"x"}]`, headers: bearer(f.plain)}, 401, rpc.CodeInsufficientPermissions, ""},
 		{"-32803", request{path: "/v1/t/echo", body: `hi`, headers: map[string]string{"Content-Type": "text/plain"}}, 415, rpc.CodeUnsupportedMediaType, `"text/plain"`},
 		{"-32807", request{path: "/v1/t/echo", body: `["hi"`}, 400, rpc.CodeParseError, "not valid JSON"},
 		{"-32807 trailing garbage", request{path: "/v1/t/echo", body: `["hi"] x`}, 400, rpc.CodeParseError, "not valid JSON"},
@@ -428,25 +360,18 @@ func TestStatusTable(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.req.headers != nil {
-				if strings.Contains(c.name, "lacks") {
-					c.req.headers = bearer(f.plain)
-				} else if c.req.path == "/v1/t/create" {
-					c.req.headers = bearer(f.user)
-				}
-			}
 			a := do(t, f.reg, c.req)
 			require.Equal(t, c.http, a.HTTP, a.Raw)
-			require.Equal(t, c.code, a.code(), a.Raw)
-			assert.Contains(t, a.message(), c.contains)
-			if a.Body.Error != nil {
-				assert.Equal(t, c.code == 500, *a.Body.Error.Data.Exception, "exception only for internal errors")
+			require.Equal(t, c.code, a.Code, a.Raw)
+			assert.Contains(t, a.Message, c.contains)
+			if a.Err() {
+				assert.Equal(t, c.code == 500, a.Exception, "exception only for internal errors")
 			}
 		})
 	}
 	t.Run("internal errors leak nothing and are logged with the method", func(t *testing.T) {
 		for _, code := range []string{"500", "501"} {
-			a := do(t, f.reg, request{path: "/v1/t/code", body: "[" + code + "]"})
+			a := f.c.Post(t, "/v1/t/code", "["+code+"]")
 			assert.NotContains(t, a.Raw, "pq")
 			assert.NotContains(t, a.Raw, "secret")
 		}
@@ -457,24 +382,24 @@ func TestStatusTable(t *testing.T) {
 	})
 	t.Run("429 after the burst, declined in the call record", func(t *testing.T) {
 		for i := 0; i < 2; i++ {
-			a := do(t, f.reg, request{path: "/v1/t/limited"})
+			a := f.c.Call(t, "/v1/t/limited")
 			require.Equal(t, 200, a.HTTP, a.Raw)
 		}
-		a := do(t, f.reg, request{path: "/v1/t/limited"})
+		a := f.c.Call(t, "/v1/t/limited")
 		assert.Equal(t, 429, a.HTTP)
-		assert.Equal(t, 429, a.code())
+		assert.Equal(t, 429, a.Code)
 		rec := f.obs.last()
 		assert.True(t, rec.Declined)
 		assert.Equal(t, "/v1/t/limited", rec.Method)
 		// Another caller has its own bucket.
-		a = do(t, f.reg, request{path: "/v1/t/limited", headers: bearer(f.user)})
+		a = f.c.As(f.user).Call(t, "/v1/t/limited")
 		assert.Equal(t, 200, a.HTTP, a.Raw)
 	})
 }
 
 func TestValidation(t *testing.T) {
 	f := newFixture(t, rpc.Options{})
-	admin := bearer(f.user)
+	admin := f.c.As(f.user)
 	cases := []struct {
 		name, path, body string
 		contains         []string
@@ -495,11 +420,11 @@ func TestValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := do(t, f.reg, request{path: c.path, body: c.body, headers: admin})
+			a := admin.Post(t, c.path, c.body)
 			require.Equal(t, 400, a.HTTP, a.Raw)
-			require.Equal(t, rpc.CodeInvalidParams, a.code(), a.Raw)
+			require.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
 			for _, s := range c.contains {
-				assert.Contains(t, a.message(), s)
+				assert.Contains(t, a.Message, s)
 			}
 		})
 	}
@@ -507,25 +432,25 @@ func TestValidation(t *testing.T) {
 
 func TestPermissions(t *testing.T) {
 	f := newFixture(t, rpc.Options{})
-	a := do(t, f.reg, request{path: "/v1/t/whoami", headers: bearer(f.plain)})
+	a := f.c.As(f.plain).Call(t, "/v1/t/whoami")
 	require.Equal(t, 200, a.HTTP, a.Raw)
-	assert.JSONEq(t, `"bob"`, a.data())
+	assert.JSONEq(t, `"bob"`, string(a.Data))
 
-	a = do(t, f.reg, request{path: "/v1/t/guest-only", headers: bearer(f.plain)})
-	assert.Equal(t, rpc.CodeInsufficientPermissions, a.code())
-	a = do(t, f.reg, request{path: "/v1/t/guest-only"})
-	assert.Equal(t, 200, a.code())
+	a = f.c.As(f.plain).Call(t, "/v1/t/guest-only")
+	assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code)
+	a = f.c.Call(t, "/v1/t/guest-only")
+	assert.Equal(t, 200, a.Code)
 
 	// A token that does not authenticate leaves the caller a guest.
 	for _, token := range []string{"garbage", "ses_" + strings.Repeat("A", 43), f.user + "x", "tok_abc"} {
-		a = do(t, f.reg, request{path: "/v1/t/whoami", headers: bearer(token)})
-		assert.Equal(t, rpc.CodeInsufficientPermissions, a.code(), token)
-		a = do(t, f.reg, request{path: "/v1/t/guest-only", headers: bearer(token)})
-		assert.Equal(t, 200, a.code(), token)
+		a = f.c.As(token).Call(t, "/v1/t/whoami")
+		assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code, token)
+		a = f.c.As(token).Call(t, "/v1/t/guest-only")
+		assert.Equal(t, 200, a.Code, token)
 	}
 	// The scheme is case-insensitive.
-	a = do(t, f.reg, request{path: "/v1/t/whoami", headers: map[string]string{"Authorization": "bearer " + f.plain}})
-	assert.Equal(t, 200, a.code())
+	a = f.c.With("Authorization", "bearer "+f.plain).Call(t, "/v1/t/whoami")
+	assert.Equal(t, 200, a.Code)
 }
 
 func TestAuthenticatorFailureIsInternal(t *testing.T) {
@@ -535,28 +460,28 @@ func TestAuthenticatorFailureIsInternal(t *testing.T) {
 	}))
 	token, _, err := auth.NewToken(auth.KindAPIToken)
 	require.NoError(t, err)
-	a := do(t, f.reg, request{path: "/v1/t/echo", headers: bearer(token)})
+	a := f.c.As(token).Call(t, "/v1/t/echo")
 	assert.Equal(t, 500, a.HTTP)
-	assert.True(t, *a.Body.Error.Data.Exception)
+	assert.True(t, a.Exception)
 	assert.NotContains(t, a.Raw, "refused")
 }
 
 func TestResultMeta(t *testing.T) {
 	f := newFixture(t, rpc.Options{})
-	a := do(t, f.reg, request{path: "/v1/t/page"})
+	a := f.c.Call(t, "/v1/t/page")
 	require.Equal(t, 200, a.HTTP)
-	assert.JSONEq(t, `["a","b"]`, a.data())
-	assert.Equal(t, float64(42), a.Body.Result.Meta["total"])
+	assert.JSONEq(t, `["a","b"]`, string(a.Data))
+	assert.Equal(t, float64(42), a.Meta["total"])
 }
 
 func TestVoidCall(t *testing.T) {
 	f := newFixture(t, rpc.Options{MaxVoidCalls: 2})
 	for _, h := range []string{"X-API-Void-Call", "API-Call-Void"} {
 		startedAt := time.Now()
-		a := do(t, f.reg, request{path: "/v1/t/slow", body: `["` + h + `"]`, headers: map[string]string{h: "true"}})
+		a := f.c.With(h, "true").Call(t, "/v1/t/slow", h)
 		require.Equal(t, 200, a.HTTP, a.Raw)
 		assert.Less(t, time.Since(startedAt), 40*time.Millisecond, "a void call is answered before it runs")
-		assert.Empty(t, a.data())
+		assert.Empty(t, string(a.Data))
 		select {
 		case tag := <-f.ran:
 			assert.Equal(t, h, tag)
@@ -565,59 +490,60 @@ func TestVoidCall(t *testing.T) {
 		}
 	}
 	t.Run("bad parameters are still refused at once", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/v1/t/slow", body: `[1]`, headers: map[string]string{"X-API-Void-Call": "true"}})
-		assert.Equal(t, rpc.CodeInvalidParams, a.code())
+		a := f.c.With(rpc.HeaderVoidCall, "true").Call(t, "/v1/t/slow", 1)
+		assert.Equal(t, rpc.CodeInvalidParams, a.Code)
 	})
 	t.Run("a method may refuse void calls", func(t *testing.T) {
-		a := do(t, f.reg, request{path: "/v1/t/novoid", headers: map[string]string{"X-API-Void-Call": "true"}})
-		assert.Equal(t, 400, a.code())
-		assert.Contains(t, a.message(), "void")
+		a := f.c.With(rpc.HeaderVoidCall, "true").Call(t, "/v1/t/novoid")
+		assert.Equal(t, 400, a.Code)
+		assert.Contains(t, a.Message, "void")
 	})
 	t.Run("bounded, and shutdown waits", func(t *testing.T) {
 		// A registry of its own: the calls above may still hold their slots
 		// for a moment after they reported running.
 		f := newFixture(t, rpc.Options{MaxVoidCalls: 2})
+		void := f.c.With(rpc.HeaderVoidCall, "true")
 		for i := 0; i < 2; i++ {
-			a := do(t, f.reg, request{path: "/v1/t/slow", body: `["bound"]`, headers: map[string]string{"X-API-Void-Call": "true"}})
+			a := void.Call(t, "/v1/t/slow", "bound")
 			require.Equal(t, 200, a.HTTP)
 		}
-		a := do(t, f.reg, request{path: "/v1/t/slow", body: `["over"]`, headers: map[string]string{"X-API-Void-Call": "true"}})
+		a := void.Call(t, "/v1/t/slow", "over")
 		assert.Equal(t, 429, a.HTTP, "a third void call is over the bound of 2")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		require.NoError(t, f.reg.Shutdown(ctx))
 		assert.Len(t, f.ran, 2, "shutdown returned after both background calls finished")
-		a = do(t, f.reg, request{path: "/v1/t/slow", body: `["late"]`, headers: map[string]string{"X-API-Void-Call": "true"}})
+		a = void.Call(t, "/v1/t/slow", "late")
 		assert.Equal(t, 429, a.HTTP, "no void calls after shutdown")
 	})
 }
 
 func TestCallRecords(t *testing.T) {
 	f := newFixture(t, rpc.Options{})
-	do(t, f.reg, request{path: "/v1/t/whoami", headers: bearer(f.plain)})
+	f.c.As(f.plain).Call(t, "/v1/t/whoami")
 	rec := f.obs.last()
 	assert.Equal(t, "/v1/t/whoami", rec.Method)
 	assert.Equal(t, int64(8), rec.UserID)
 	assert.Equal(t, 200, rec.Code)
 	assert.False(t, rec.Error || rec.Declined || rec.Exception)
 
-	do(t, f.reg, request{path: "/v1/t/whoami"})
+	f.c.Call(t, "/v1/t/whoami")
 	rec = f.obs.last()
 	assert.True(t, rec.Declined && rec.Error)
 	assert.Equal(t, int64(0), rec.UserID)
 
-	do(t, f.reg, request{path: "/v1/t/code", body: `[501]`})
+	f.c.Call(t, "/v1/t/code", 501)
 	rec = f.obs.last()
 	assert.True(t, rec.Exception && rec.Error && !rec.Declined)
 
-	do(t, f.reg, request{path: "/v1/t/echo", body: `[1]`})
+	f.c.Call(t, "/v1/t/echo", 1)
 	rec = f.obs.last()
 	assert.Equal(t, rpc.CodeInvalidParams, rec.Code)
 	assert.True(t, rec.Error && !rec.Declined)
 
 	n := f.obs.count()
-	do(t, f.reg, request{path: "/v1/t/unlogged"})
-	do(t, f.reg, request{path: "/v1/t/nothing-here"})
+	f.c.Call(t, "/v1/t/unlogged")
+	f.c.Call(t, "/v1/t/nothing-here")
 	assert.Equal(t, n, f.obs.count(), "unlogged methods and unknown methods are not recorded")
 }
 
@@ -650,32 +576,32 @@ func TestUpload(t *testing.T) {
 		assert.Empty(t, entries, "nothing of an upload is kept")
 	}
 
-	a := serve(t, f.reg, multipartRequest(t, "/v1/t/upload", map[string]string{"params": `["hello"]`}, "../../etc/passwd", []byte("file body")))
+	a := f.c.Do(t, multipartRequest(t, "/v1/t/upload", map[string]string{"params": `["hello"]`}, "../../etc/passwd", []byte("file body")))
 	require.Equal(t, 200, a.HTTP, a.Raw)
-	assert.JSONEq(t, `{"name":"passwd","size":9,"content":"file body","note":"hello"}`, a.data())
+	assert.JSONEq(t, `{"name":"passwd","size":9,"content":"file body","note":"hello"}`, string(a.Data))
 	empty()
 
-	a = serve(t, f.reg, multipartRequest(t, "/v1/t/upload", nil, "big.bin", bytes.Repeat([]byte("x"), 1001)))
+	a = f.c.Do(t, multipartRequest(t, "/v1/t/upload", nil, "big.bin", bytes.Repeat([]byte("x"), 1001)))
 	assert.Equal(t, 413, a.HTTP, a.Raw)
-	assert.Equal(t, rpc.CodeTooLarge, a.code())
+	assert.Equal(t, rpc.CodeTooLarge, a.Code)
 	empty()
 
-	a = serve(t, f.reg, multipartRequest(t, "/v1/t/upload", map[string]string{"params": `[5]`}, "a.txt", []byte("x")))
-	assert.Equal(t, rpc.CodeInvalidParams, a.code(), a.Raw)
+	a = f.c.Do(t, multipartRequest(t, "/v1/t/upload", map[string]string{"params": `[5]`}, "a.txt", []byte("x")))
+	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
 	empty()
 
-	a = serve(t, f.reg, multipartRequest(t, "/v1/t/upload", map[string]string{"other": `x`}, "a.txt", []byte("x")))
-	assert.Equal(t, 400, a.code(), a.Raw)
-	assert.Contains(t, a.message(), `"other"`)
+	a = f.c.Do(t, multipartRequest(t, "/v1/t/upload", map[string]string{"other": `x`}, "a.txt", []byte("x")))
+	assert.Equal(t, 400, a.Code, a.Raw)
+	assert.Contains(t, a.Message, `"other"`)
 	empty()
 
-	a = serve(t, f.reg, multipartRequest(t, "/v1/t/echo", nil, "a.txt", []byte("x")))
-	assert.Equal(t, rpc.CodeUnsupportedMediaType, a.code(), "only upload methods take multipart")
+	a = f.c.Do(t, multipartRequest(t, "/v1/t/echo", nil, "a.txt", []byte("x")))
+	assert.Equal(t, rpc.CodeUnsupportedMediaType, a.Code, "only upload methods take multipart")
 	empty()
 
 	req := httptest.NewRequest(http.MethodPost, "/v1/t/upload", strings.NewReader("--x\r\n"))
 	req.Header.Set("Content-Type", "multipart/form-data")
-	a = serve(t, f.reg, req)
+	a = f.c.Do(t, req)
 	assert.Equal(t, 400, a.HTTP, a.Raw)
 	empty()
 }
@@ -685,15 +611,15 @@ func TestClientAddress(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "/v1/t/addr", nil)
 	req.RemoteAddr = "192.0.2.7:5555"
 	req.Header.Set("X-Forwarded-For", "203.0.113.9")
-	a := serve(t, plain.reg, req)
-	assert.JSONEq(t, `"192.0.2.7"`, a.data(), "a proxy header is ignored unless trusted")
+	a := plain.c.Do(t, req)
+	assert.JSONEq(t, `"192.0.2.7"`, string(a.Data), "a proxy header is ignored unless trusted")
 
 	proxied := newFixture(t, rpc.Options{TrustedProxyHeader: "X-Forwarded-For"})
 	req = httptest.NewRequest(http.MethodPost, "/v1/t/addr", nil)
 	req.RemoteAddr = "10.0.0.1:5555"
 	req.Header.Set("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
-	a = serve(t, proxied.reg, req)
-	assert.JSONEq(t, `"203.0.113.9"`, a.data(), "the entry the trusted proxy added, not the client's")
+	a = proxied.c.Do(t, req)
+	assert.JSONEq(t, `"203.0.113.9"`, string(a.Data), "the entry the trusted proxy added, not the client's")
 }
 
 func TestRegisterRefusesMistakes(t *testing.T) {
@@ -723,6 +649,6 @@ func TestRegisterRefusesMistakes(t *testing.T) {
 func TestTwoRegistriesAreIndependent(t *testing.T) {
 	a, b := rpc.New(rpc.Options{}), rpc.New(rpc.Options{})
 	a.Register(rpc.Method{ID: "/v1/only-a", Permissions: []string{"*"}, Handler: func(ctx context.Context) error { return nil }})
-	assert.Equal(t, 200, do(t, a, request{path: "/v1/only-a"}).HTTP)
-	assert.Equal(t, 404, do(t, b, request{path: "/v1/only-a"}).HTTP)
+	assert.Equal(t, 200, rpctest.New(a).Call(t, "/v1/only-a").HTTP)
+	assert.Equal(t, 404, rpctest.New(b).Call(t, "/v1/only-a").HTTP)
 }

@@ -1,7 +1,6 @@
 package users_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ func TestScenario(t *testing.T) {
 		e.ok(t, root, "/v1/admin/users/create", map[string]any{
 			"username": "Alice", "password": "alice-password", "permissions": map[string]bool{"admin": true},
 			"email": "alice@example.com",
-		}).decode(t, &admin)
+		}).Decode(t, &admin)
 		assert.Equal(t, "alice", admin.Name)
 		assert.True(t, admin.Enabled)
 		assert.Equal(t, map[string]bool{"admin": true, "billing": false, "reports": true}, admin.Permissions)
@@ -32,7 +31,7 @@ func TestScenario(t *testing.T) {
 		assert.WithinDuration(t, e.clock.Now(), admin.Created, time.Second)
 
 		var plain userRec
-		e.ok(t, root, "/v1/admin/users/create", map[string]any{"username": "bob"}).decode(t, &plain)
+		e.ok(t, root, "/v1/admin/users/create", map[string]any{"username": "bob"}).Decode(t, &plain)
 		require.Len(t, plain.Password, 20, "a generated password is answered once")
 
 		adminTok := e.signin(t, "alice", "alice-password")
@@ -41,9 +40,9 @@ func TestScenario(t *testing.T) {
 		// The admin administers.
 		a := e.ok(t, adminTok, "/v1/admin/users/read")
 		var rows []userRec
-		a.decode(t, &rows)
+		a.Decode(t, &rows)
 		assert.Equal(t, []string{"alice", "bob"}, names(rows), "root is not listed")
-		assert.Equal(t, float64(2), a.Body.Result.Meta["total"])
+		assert.Equal(t, float64(2), a.Meta["total"])
 		e.ok(t, adminTok, "/v1/admin/users/create", map[string]any{"username": "carol", "password": "carol-password"})
 		e.ok(t, adminTok, "/v1/admin/users/get-permissions", "bob")
 		e.ok(t, adminTok, "/v1/admin/users/update-permissions", "bob", map[string]bool{"admin": true})
@@ -61,7 +60,7 @@ func TestScenario(t *testing.T) {
 		for _, m := range []string{"read", "create", "delete", "set-enabled", "set-password", "get-permissions",
 			"set-permissions", "update-permissions", "suggest", "set-username"} {
 			a := e.call(t, userTok, "/v1/admin/users/"+m)
-			assert.Equal(t, rpc.CodeInsufficientPermissions, a.code(), "%s: %s", m, a.Raw)
+			assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code, "%s: %s", m, a.Raw)
 			assert.Equal(t, 401, a.HTTP)
 		}
 		// A guest has neither.
@@ -112,12 +111,12 @@ func TestRead(t *testing.T) {
 			t.Helper()
 			a := e.ok(t, root, "/v1/admin/users/read", opts)
 			var rows []userRec
-			a.decode(t, &rows)
+			a.Decode(t, &rows)
 			for _, r := range rows {
 				assert.NotEqual(t, "root", r.Name)
 				assert.NotContains(t, a.Raw, "argon2")
 			}
-			return names(rows), a.Body.Result.Meta["total"].(float64)
+			return names(rows), a.Meta["total"].(float64)
 		}
 		got, total := read(nil)
 		assert.Equal(t, []string{"anna", "boris", "100_percent", "xyz", "clara"}, got, "by id")
@@ -139,7 +138,7 @@ func TestRead(t *testing.T) {
 		assert.Equal(t, float64(4), total, "total counts past the limit")
 
 		var rows []userRec
-		e.ok(t, root, "/v1/admin/users/read", nil).decode(t, &rows)
+		e.ok(t, root, "/v1/admin/users/read", nil).Decode(t, &rows)
 		id := rows[1].ID
 		got, _ = read(map[string]any{"where": map[string]any{"id": id}})
 		assert.Equal(t, []string{"boris"}, got)
@@ -165,8 +164,8 @@ func TestRead(t *testing.T) {
 			`[{"sql":"1=1"}]`,                           // unknown key
 			`[{"where":{"search":["like","a\u0000"]}}]`, // NUL
 		} {
-			a := e.do(t, req{token: root, path: "/v1/admin/users/read", body: bad})
-			assert.Equal(t, rpc.CodeInvalidParams, a.code(), "%s: %s", bad, a.Raw)
+			a := e.c.As(root).Post(t, "/v1/admin/users/read", bad)
+			assert.Equal(t, rpc.CodeInvalidParams, a.Code, "%s: %s", bad, a.Raw)
 		}
 	})
 }
@@ -182,9 +181,9 @@ func TestReadLimitIs100(t *testing.T) {
 		require.NoError(t, err)
 		a := e.ok(t, root, "/v1/admin/users/read", map[string]any{"limit": 500})
 		var rows []userRec
-		a.decode(t, &rows)
+		a.Decode(t, &rows)
 		assert.Len(t, rows, 100)
-		assert.Equal(t, float64(120), a.Body.Result.Meta["total"])
+		assert.Equal(t, float64(120), a.Meta["total"])
 	})
 }
 
@@ -195,7 +194,7 @@ func TestCreate(t *testing.T) {
 		e.ok(t, root, "/v1/admin/users/create", map[string]any{
 			"username": "Dora@Example.com", "enabled": false, "email": "Dora.Work@EXAMPLE.com",
 			"telegram_name": "@Dora_The_Explorer", "permissions": map[string]bool{"billing": true, "reports": false},
-		}).decode(t, &u)
+		}).Decode(t, &u)
 		assert.Equal(t, "dora@example.com", u.Name, "a user name may be an email address")
 		assert.Equal(t, "dora.work@example.com", *u.Email)
 		assert.Equal(t, "dora_the_explorer", *u.TelegramName)
@@ -216,7 +215,7 @@ func TestCreate(t *testing.T) {
 
 		before := e.snapshot(t)
 		a = e.refused(t, 409, root, "/v1/admin/users/create", map[string]any{"username": "DORA@example.com"})
-		assert.Contains(t, a.message(), "is taken")
+		assert.Contains(t, a.Message, "is taken")
 		e.refused(t, 409, root, "/v1/admin/users/create", map[string]any{"username": "dora2", "email": "dora.work@example.com"})
 		e.refused(t, 409, root, "/v1/admin/users/create", map[string]any{"username": "dora2", "telegram_name": "DORA_THE_EXPLORER"})
 		e.refused(t, 409, root, "/v1/admin/users/create", map[string]any{"username": "root"})
@@ -228,15 +227,15 @@ func TestSetEnabled(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		a := e.ok(t, s.adminTok, "/v1/admin/users/set-enabled", s.user.ID, true)
-		assert.Equal(t, 204, a.code(), "already enabled")
+		assert.Equal(t, 204, a.Code, "already enabled")
 		a = e.ok(t, s.adminTok, "/v1/admin/users/set-enabled", s.user.ID, false)
-		assert.Equal(t, 200, a.code())
+		assert.Equal(t, 200, a.Code)
 		assert.Equal(t, 2, e.count(t, "user_sessions"), "the disabled user's session is gone")
 		a = e.ok(t, s.adminTok, "/v1/admin/users/set-enabled", "BOB", false)
-		assert.Equal(t, 204, a.code())
+		assert.Equal(t, 204, a.Code)
 		// An admin enabling itself changes nothing; that is not refused.
 		a = e.ok(t, s.adminTok, "/v1/admin/users/set-enabled", "ann", true)
-		assert.Equal(t, 204, a.code())
+		assert.Equal(t, 204, a.Code)
 	})
 }
 
@@ -246,7 +245,7 @@ func TestSetPassword(t *testing.T) {
 		other := e.signin(t, "bob", "bob-password")
 
 		a := e.ok(t, s.adminTok, "/v1/admin/users/set-password", "bob", "new-bob-password")
-		assert.Empty(t, a.data())
+		assert.Empty(t, a.Data)
 		e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
 		e.refused(t, rpc.CodeInsufficientPermissions, other, "/v1/profile/read")
 		e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "bob", "password": "bob-password"})
@@ -255,7 +254,7 @@ func TestSetPassword(t *testing.T) {
 		// Generated, and answered.
 		a = e.ok(t, s.adminTok, "/v1/admin/users/set-password", s.user.ID)
 		var gen struct{ Password string }
-		a.decode(t, &gen)
+		a.Decode(t, &gen)
 		require.Len(t, gen.Password, 20)
 		e.refused(t, rpc.CodeInsufficientPermissions, bob, "/v1/profile/read")
 		e.signin(t, "bob", gen.Password)
@@ -273,9 +272,9 @@ func TestSetPassword(t *testing.T) {
 
 		before := e.snapshot(t)
 		a = e.refused(t, 400, s.adminTok, "/v1/admin/users/set-password", "bob", "short")
-		assert.Equal(t, "password must be at least 8 characters", a.message())
+		assert.Equal(t, "password must be at least 8 characters", a.Message)
 		a = e.refused(t, 400, s.adminTok, "/v1/admin/users/set-password", "bob", strings.Repeat("x", 1025))
-		assert.Equal(t, "password must be at most 1024 bytes", a.message())
+		assert.Equal(t, "password must be at most 1024 bytes", a.Message)
 		e.refused(t, 404, s.adminTok, "/v1/admin/users/set-password", "nobody", "long-enough-1")
 		assert.Equal(t, before, e.snapshot(t))
 	})
@@ -286,7 +285,7 @@ func TestPermissionsMethods(t *testing.T) {
 		s := newStaffed(t, e)
 		get := func(user string) []map[string]any {
 			var list []map[string]any
-			e.ok(t, s.rootTok, "/v1/admin/users/get-permissions", user).decode(t, &list)
+			e.ok(t, s.rootTok, "/v1/admin/users/get-permissions", user).Decode(t, &list)
 			return list
 		}
 		assert.Equal(t, []map[string]any{
@@ -299,21 +298,21 @@ func TestPermissionsMethods(t *testing.T) {
 		}
 
 		a := e.ok(t, s.rootTok, "/v1/admin/users/update-permissions", "bob", map[string]bool{"billing": true})
-		assert.Equal(t, 200, a.code())
+		assert.Equal(t, 200, a.Code)
 		assert.Equal(t, map[string]bool{"admin": false, "billing": true, "reports": true}, states(get("bob")), "merged")
 		a = e.ok(t, s.rootTok, "/v1/admin/users/update-permissions", "bob", map[string]bool{"billing": true})
-		assert.Equal(t, 204, a.code(), "nothing changed")
+		assert.Equal(t, 204, a.Code, "nothing changed")
 
 		e.ok(t, s.rootTok, "/v1/admin/users/set-permissions", "bob", map[string]bool{"admin": true})
 		assert.Equal(t, map[string]bool{"admin": true, "billing": false, "reports": false}, states(get("bob")), "replaced")
 		a = e.ok(t, s.rootTok, "/v1/admin/users/set-permissions", "bob", map[string]bool{"admin": true, "billing": false})
-		assert.Equal(t, 204, a.code())
+		assert.Equal(t, 204, a.Code)
 		e.ok(t, s.rootTok, "/v1/admin/users/set-permissions", "bob", map[string]bool{})
 		assert.Equal(t, map[string]bool{"admin": false, "billing": false, "reports": false}, states(get("bob")))
 
 		// The record lists every declared permission.
 		var u userRec
-		e.ok(t, s.userTok, "/v1/profile/read").decode(t, &u)
+		e.ok(t, s.userTok, "/v1/profile/read").Decode(t, &u)
 		assert.Equal(t, map[string]bool{"admin": false, "billing": false, "reports": false}, u.Permissions)
 	})
 }
@@ -334,10 +333,10 @@ func TestSuggest(t *testing.T) {
 		}
 		suggest := func(body string) []string {
 			t.Helper()
-			a := e.do(t, req{token: root, path: "/v1/admin/users/suggest", body: body})
+			a := e.c.As(root).Post(t, "/v1/admin/users/suggest", body)
 			require.Equal(t, 200, a.HTTP, a.Raw)
 			var out []string
-			require.NoError(t, json.Unmarshal(a.Body.Result.Data, &out), a.Raw)
+			a.Decode(t, &out)
 			return out
 		}
 		assert.Equal(t, []string{"mark", "marta", "omar", "rosemary"}, suggest(`[{"where":{"name":["like","MAR"]}}]`),
@@ -357,11 +356,11 @@ func TestSuggest(t *testing.T) {
 			`[{"limit":5}]`,
 			`["mar"]`,
 		} {
-			a := e.do(t, req{token: root, path: "/v1/admin/users/suggest", body: bad})
-			assert.Equal(t, rpc.CodeInvalidParams, a.code(), "%s: %s", bad, a.Raw)
+			a := e.c.As(root).Post(t, "/v1/admin/users/suggest", bad)
+			assert.Equal(t, rpc.CodeInvalidParams, a.Code, "%s: %s", bad, a.Raw)
 		}
-		a := e.do(t, req{token: root, path: "/v1/admin/users/suggest", body: `[{"where":{"name":["like","a\u0000"]}}]`})
-		assert.Equal(t, 400, a.code(), a.Raw)
+		a := e.c.As(root).Post(t, "/v1/admin/users/suggest", `[{"where":{"name":["like","a\u0000"]}}]`)
+		assert.Equal(t, 400, a.Code, a.Raw)
 	})
 }
 
@@ -370,18 +369,18 @@ func TestSetUsername(t *testing.T) {
 		s := newStaffed(t, e)
 		e.ok(t, s.userTok, "/v1/profile/read")
 		a := e.ok(t, s.adminTok, "/v1/admin/users/set-username", "bob", "Robert")
-		assert.Equal(t, 200, a.code())
+		assert.Equal(t, 200, a.Code)
 		var u userRec
-		e.ok(t, s.userTok, "/v1/profile/read").decode(t, &u)
+		e.ok(t, s.userTok, "/v1/profile/read").Decode(t, &u)
 		assert.Equal(t, "robert", u.Name, "the session follows the rename at once")
 		var who signin
-		e.ok(t, s.userTok, "/v1/session/signin").decode(t, &who)
+		e.ok(t, s.userTok, "/v1/session/signin").Decode(t, &who)
 		assert.Equal(t, "robert", who.Auth.Username)
 		e.signin(t, "robert", "bob-password")
 		e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "bob", "password": "bob-password"})
 
 		a = e.ok(t, s.adminTok, "/v1/admin/users/set-username", s.user.ID, "robert")
-		assert.Equal(t, 204, a.code())
+		assert.Equal(t, 204, a.Code)
 
 		// With a password: both change, the user's sessions end.
 		e.ok(t, s.adminTok, "/v1/admin/users/set-username", "robert", "bobby", "bobby-password")
@@ -390,10 +389,10 @@ func TestSetUsername(t *testing.T) {
 
 		before := e.snapshot(t)
 		a = e.refused(t, 409, s.adminTok, "/v1/admin/users/set-username", "bobby", "ANN")
-		assert.Equal(t, `user name "ann" is taken`, a.message())
+		assert.Equal(t, `user name "ann" is taken`, a.Message)
 		e.refused(t, 409, s.adminTok, "/v1/admin/users/set-username", "bobby", "root")
 		a = e.refused(t, 400, s.adminTok, "/v1/admin/users/set-username", "bobby", "12345")
-		assert.Contains(t, a.message(), "not valid")
+		assert.Contains(t, a.Message, "not valid")
 		e.refused(t, 400, s.adminTok, "/v1/admin/users/set-username", "bobby", "ok-name", "short")
 		e.refused(t, 404, s.adminTok, "/v1/admin/users/set-username", "nobody", "somebody")
 		assert.Equal(t, before, e.snapshot(t))
@@ -405,14 +404,14 @@ func TestUserIDIsAnIDOrAName(t *testing.T) {
 		s := newStaffed(t, e)
 		for _, id := range []string{s.user.ID, "bob", "BOB"} {
 			var list []map[string]any
-			e.ok(t, s.rootTok, "/v1/admin/users/get-permissions", id).decode(t, &list)
+			e.ok(t, s.rootTok, "/v1/admin/users/get-permissions", id).Decode(t, &list)
 			assert.Len(t, list, 3)
 		}
 		for _, id := range []string{"999999", "nobody", "", "0", "99999999999999999999999", "bob ", " bob", "böb"} {
 			a := e.refused(t, 404, s.rootTok, "/v1/admin/users/get-permissions", id)
-			assert.Equal(t, fmt.Sprintf("user %q not found", id), a.message())
+			assert.Equal(t, fmt.Sprintf("user %q not found", id), a.Message)
 		}
 		a := e.refused(t, 404, s.rootTok, "/v1/admin/users/delete", strings.Repeat("z", 10_000))
-		assert.Less(t, len(a.message()), 100, "the message quotes a long value short")
+		assert.Less(t, len(a.Message), 100, "the message quotes a long value short")
 	})
 }

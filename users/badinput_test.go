@@ -170,20 +170,20 @@ func TestBadInput(t *testing.T) {
 			if strings.HasPrefix(c.method, "/v1/profile/") {
 				token = s.userTok
 			}
-			a := e.do(t, req{token: token, path: c.method, body: c.body})
+			a := e.c.As(token).Post(t, c.method, c.body)
 			short := c.body
 			if len(short) > 80 {
 				short = short[:80] + "…"
 			}
-			if !assert.Equal(t, c.code, a.code(), "%s %s: %s", c.method, short, truncate(a.Raw)) {
+			if !assert.Equal(t, c.code, a.Code, "%s %s: %s", c.method, short, truncate(a.Raw)) {
 				continue
 			}
 			assert.Equal(t, rpc.HTTPStatus(c.code), a.HTTP)
-			assert.False(t, *a.Body.Error.Data.Exception)
-			assert.NotEmpty(t, a.message())
+			assert.False(t, a.Exception)
+			assert.NotEmpty(t, a.Message)
 			assert.Less(t, len(a.Raw), 600, "%s %s: a bad value is not echoed whole: %s", c.method, short, truncate(a.Raw))
 			for _, leak := range []string{"SQL", "sql:", "bun", "pq:", "constraint", "argon2", "panic"} {
-				assert.NotContains(t, a.message(), leak, "%s %s", c.method, short)
+				assert.NotContains(t, a.Message, leak, "%s %s", c.method, short)
 			}
 		}
 		t.Logf("%d bad calls refused", len(cases))

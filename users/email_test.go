@@ -20,6 +20,7 @@ import (
 	"github.com/authrpc/authrpc/mailer"
 	"github.com/authrpc/authrpc/mailer/mailertest"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/users"
 )
@@ -60,7 +61,7 @@ func (e *env) createWithEmail(t *testing.T, rootTok, name, password, email strin
 	t.Helper()
 	a := e.ok(t, rootTok, "/v1/admin/users/create", map[string]any{"username": name, "password": password, "email": email})
 	var u userRec
-	a.decode(t, &u)
+	a.Decode(t, &u)
 	return u
 }
 
@@ -94,7 +95,7 @@ func linkTokenAt(t *testing.T, msg mailertest.Message, prefix string) string {
 func (e *env) profile(t *testing.T, token string) userRec {
 	t.Helper()
 	var u userRec
-	e.ok(t, token, "/v1/profile/read").decode(t, &u)
+	e.ok(t, token, "/v1/profile/read").Decode(t, &u)
 	return u
 }
 
@@ -105,9 +106,12 @@ func TestPasswordResetByMail(t *testing.T) {
 		session := e.signin(t, "carol", "carol-old-password")
 
 		// The Host header is the attacker's: the link must not follow it.
-		a := e.do(t, req{path: sendReset, body: `["carol"]`, host: "evil.example", hdr: map[string]string{"X-Forwarded-Host": "evil.example"}})
+		hr := httptest.NewRequest(http.MethodPost, sendReset, strings.NewReader(`["carol"]`))
+		hr.Header.Set("Content-Type", "application/json")
+		hr.Host = "evil.example"
+		a := e.c.With("X-Forwarded-Host", "evil.example").Do(t, hr)
 		require.Equal(t, 200, a.HTTP, a.Raw)
-		assert.Empty(t, a.data(), "no data")
+		assert.Empty(t, a.Data, "no data")
 
 		msg := srv.Wait(t, 1, 5*time.Second)
 		assert.Equal(t, []string{"carol@example.com"}, msg.To)
@@ -136,14 +140,14 @@ func TestPasswordResetByMail(t *testing.T) {
 
 		// A password that breaks the rules does not use the token up.
 		a = e.refused(t, 400, "", setPassword, token, "short")
-		assert.Contains(t, a.message(), "password")
+		assert.Contains(t, a.Message, "password")
 		e.ok(t, "", setPassword, token, "carol-new-password")
 
 		e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "carol", "password": "carol-old-password"})
 		newSession := e.signin(t, "carol", "carol-new-password")
 		e.refused(t, rpc.CodeInsufficientPermissions, session, "/v1/profile/read")
 		a = e.refused(t, 400, "", setPassword, token, "carol-third-password")
-		assert.Equal(t, badToken, a.message())
+		assert.Equal(t, badToken, a.Message)
 		e.signin(t, "carol", "carol-new-password")
 
 		assert.True(t, e.profile(t, newSession).EmailConfirmed, "the mail reached her: the email is confirmed")
@@ -174,10 +178,10 @@ func TestConfirmEmailByMail(t *testing.T) {
 		assert.True(t, strings.HasPrefix(token, "cnf_"), token)
 
 		a := e.ok(t, "", confirmEmail, token)
-		assert.Equal(t, 200, a.code())
+		assert.Equal(t, 200, a.Code)
 		assert.True(t, e.profile(t, tok).EmailConfirmed)
 		a = e.refused(t, 400, "", confirmEmail, token)
-		assert.Equal(t, badToken, a.message())
+		assert.Equal(t, badToken, a.Message)
 		e.ok(t, tok, "/v1/profile/read") // confirming ends no session
 
 		// The address changed since the mail: the link confirms nothing.
@@ -187,7 +191,7 @@ func TestConfirmEmailByMail(t *testing.T) {
 		token = linkToken(t, srv.Wait(t, 2, 5*time.Second), "/confirm-email")
 		e.ok(t, erin, "/v1/profile/set-email", "erin@other.example")
 		a = e.refused(t, 400, "", confirmEmail, token)
-		assert.Contains(t, a.message(), "changed")
+		assert.Contains(t, a.Message, "changed")
 		assert.False(t, e.profile(t, erin).EmailConfirmed)
 		// Back to the address it was sent to: it proves that one.
 		e.ok(t, erin, "/v1/profile/set-email", "erin@example.com")
@@ -215,7 +219,7 @@ func TestNewLinkVoidsTheOld(t *testing.T) {
 		assert.NotEqual(t, first, second)
 
 		a := e.refused(t, 400, "", setPassword, first, "carol-new-password")
-		assert.Equal(t, badToken, a.message())
+		assert.Equal(t, badToken, a.Message)
 		e.ok(t, "", setPassword, second, "carol-new-password")
 		// Voiding is per kind: the confirmation link still works.
 		e.ok(t, "", confirmEmail, confirmTok)
@@ -239,12 +243,12 @@ func TestLinksExpire(t *testing.T) {
 		e.ok(t, "", setPassword, daveReset, "dave-new-password") // just in time
 		e.clock.Add(2 * time.Minute)
 		a := e.refused(t, 400, "", setPassword, reset, "carol-new-password")
-		assert.Equal(t, badToken, a.message())
+		assert.Equal(t, badToken, a.Message)
 		e.signin(t, "carol", "carol-password")
 
 		e.clock.Add(users.DefaultConfirmEmailTTL - users.DefaultResetPasswordTTL)
 		a = e.refused(t, 400, "", confirmEmail, confirm)
-		assert.Equal(t, badToken, a.message())
+		assert.Equal(t, badToken, a.Message)
 	})
 }
 
@@ -416,7 +420,7 @@ func TestMailNotConfigured(t *testing.T) {
 			for _, method := range []string{sendReset, sendConfirm} {
 				for _, who := range []string{"carol", "nobody"} {
 					a := e.refused(t, 400, "", method, who)
-					assert.Equal(t, tc.msg, a.message())
+					assert.Equal(t, tc.msg, a.Message)
 					answers = append(answers, a.Raw)
 				}
 			}
@@ -442,7 +446,7 @@ func TestSendRateLimits(t *testing.T) {
 				e.ok(t, "", sendReset, who)
 			}
 			a := e.refused(t, 429, "", sendReset, who)
-			assert.Contains(t, a.message(), "too many emails")
+			assert.Contains(t, a.Message, "too many emails")
 		}
 		// Each method has its own limit.
 		e.ok(t, "", sendConfirm, "carol")
@@ -470,16 +474,16 @@ func TestSendRateLimits(t *testing.T) {
 
 func TestSendRateLimitPerAddress(t *testing.T) {
 	runMail(t, func(t *testing.T, e *env, srv *mailertest.Server) {
-		send := func(method, addr, who string) answer {
-			return e.do(t, req{addr: addr, path: method, body: jsonText(t, []string{who})})
+		send := func(method, addr, who string) *rpctest.Answer {
+			return e.c.From(addr).Post(t, method, jsonText(t, []string{who}))
 		}
-		assert.Equal(t, 200, send(sendReset, "192.0.2.7", "a1").code())
-		assert.Equal(t, 200, send(sendConfirm, "192.0.2.7", "a2").code())
+		assert.Equal(t, 200, send(sendReset, "192.0.2.7", "a1").Code)
+		assert.Equal(t, 200, send(sendConfirm, "192.0.2.7", "a2").Code)
 		a := send(sendReset, "192.0.2.7", "a3")
-		assert.Equal(t, 429, a.code(), a.Raw)
+		assert.Equal(t, 429, a.Code, a.Raw)
 		assert.Equal(t, 429, a.HTTP)
-		assert.Contains(t, a.Body.Error.Message, "from your address")
-		assert.Equal(t, 200, send(sendReset, "192.0.2.8", "a3").code(), "another address")
+		assert.Contains(t, a.Message, "from your address")
+		assert.Equal(t, 200, send(sendReset, "192.0.2.8", "a3").Code, "another address")
 	}, func(o *users.Options) { o.EmailLimitPerAddr = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
 }
 
@@ -571,18 +575,18 @@ func TestWrongAndHostileTokens(t *testing.T) {
 			"rst_" + strings.Repeat("é", 43), "%00", "rst_../../etc/passwd",
 		} {
 			a := e.refused(t, 400, "", confirmEmail, tok)
-			assert.Equal(t, badToken, a.message())
+			assert.Equal(t, badToken, a.Message)
 			if tok == reset {
 				continue // checked below, with the password
 			}
 			a = e.refused(t, 400, "", setPassword, tok, "a-good-password")
-			assert.Equal(t, badToken, a.message(), "%.40q", tok)
+			assert.Equal(t, badToken, a.Message, "%.40q", tok)
 		}
 		a := e.refused(t, 400, "", setPassword, confirm, "a-good-password")
-		assert.Equal(t, badToken, a.message())
+		assert.Equal(t, badToken, a.Message)
 		for _, body := range []string{`[1]`, `[null]`, `[["x"]]`, `[{"token":"x"}]`, `[]`, `["` + reset + `"]`, `["` + reset + `", 5]`, `["` + reset + `", "p", "x"]`} {
-			a := e.do(t, req{path: setPassword, body: body})
-			assert.Equal(t, rpc.CodeInvalidParams, a.code(), a.Raw)
+			a := e.c.Post(t, setPassword, body)
+			assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
 		}
 		assert.Equal(t, before, e.snapshot(t)+tokensDump(t, e), "nothing changed, nothing used up")
 
@@ -676,9 +680,9 @@ func rawCall(e *env, method, body string) int {
 	hr.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	e.reg.ServeHTTP(rec, hr)
-	var a answer
-	if err := json.Unmarshal(rec.Body.Bytes(), &a.Body); err != nil || (a.Body.Error == nil && a.Body.Result == nil) {
+	a, err := rpctest.ReadAnswer(rec.Result())
+	if err != nil {
 		return -1
 	}
-	return a.code()
+	return a.Code
 }

@@ -3,11 +3,8 @@ package users_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/users"
 )
@@ -74,6 +72,7 @@ type env struct {
 	t     *testing.T
 	db    *bun.DB
 	reg   *rpc.Registry
+	c     *rpctest.Client // a guest calling reg
 	mod   *users.Module
 	clock *clock
 	out   *lockedBuffer // where a generated root password goes
@@ -107,6 +106,7 @@ func newEnvRPC(t *testing.T, db *bun.DB, rpcTweak func(*rpc.Options), tweak ...f
 		rpcTweak(&ro)
 	}
 	e.reg = rpc.New(ro)
+	e.c = rpctest.New(e.reg)
 	opts := users.Options{
 		RootPassword: rootPassword,
 		Out:          e.out,
@@ -137,125 +137,28 @@ func run(t *testing.T, fn func(t *testing.T, e *env), tweak ...func(*users.Optio
 	})
 }
 
-// answer is a decoded response envelope.
-type answer struct {
-	HTTP int
-	Raw  string
-	Body struct {
-		JSONRPC string `json:"jsonrpc"`
-		Result  *struct {
-			Status     int             `json:"status"`
-			StatusText string          `json:"status_text"`
-			Exception  bool            `json:"exception"`
-			Data       json.RawMessage `json:"data"`
-			Meta       map[string]any  `json:"meta"`
-		} `json:"result"`
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Data    struct {
-				Exception *bool          `json:"exception"`
-				Meta      map[string]any `json:"meta"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-}
-
-func (a answer) code() int {
-	if a.Body.Error != nil {
-		return a.Body.Error.Code
-	}
-	return a.Body.Result.Status
-}
-
-func (a answer) message() string {
-	if a.Body.Error != nil {
-		return a.Body.Error.Message
-	}
-	return ""
-}
-
-func (a answer) data() string {
-	if a.Body.Result == nil {
-		return ""
-	}
-	return string(a.Body.Result.Data)
-}
-
-func (a answer) decode(t *testing.T, v any) {
+// call calls method as the holder of token ("" for a guest) with params
+// marshalled as the positional array.
+func (e *env) call(t *testing.T, token, method string, params ...any) *rpctest.Answer {
 	t.Helper()
-	require.NotNil(t, a.Body.Result, a.Raw)
-	require.NoError(t, json.Unmarshal(a.Body.Result.Data, v), a.Raw)
-}
-
-// req is one HTTP call to the registry.
-type req struct {
-	token string // bearer token, "" for a guest
-	addr  string // client address, default 192.0.2.1
-	path  string
-	body  string // the raw JSON body
-	hdr   map[string]string
-	host  string // the Host header, default example.com
-}
-
-func (e *env) do(t *testing.T, r req) answer {
-	t.Helper()
-	hr := httptest.NewRequest(http.MethodPost, r.path, strings.NewReader(r.body))
-	hr.Header.Set("Content-Type", "application/json")
-	if r.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+r.token)
-	}
-	for k, v := range r.hdr {
-		hr.Header.Set(k, v)
-	}
-	if r.addr != "" {
-		hr.RemoteAddr = r.addr + ":1234"
-	}
-	if r.host != "" {
-		hr.Host = r.host
-	}
-	rec := httptest.NewRecorder()
-	e.reg.ServeHTTP(rec, hr)
-	var a answer
-	a.HTTP = rec.Code
-	a.Raw = rec.Body.String()
-	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), a.Raw)
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a.Body), a.Raw)
-	require.True(t, (a.Body.Error == nil) != (a.Body.Result == nil), a.Raw)
-	if a.Body.Error != nil {
-		require.NotNil(t, a.Body.Error.Data.Exception, a.Raw)
-		require.NotNil(t, a.Body.Error.Data.Meta, a.Raw)
-	}
-	return a
-}
-
-// call calls method as the holder of token with params marshalled as the
-// positional array.
-func (e *env) call(t *testing.T, token, method string, params ...any) answer {
-	t.Helper()
-	if params == nil {
-		params = []any{}
-	}
-	body, err := json.Marshal(params)
-	require.NoError(t, err)
-	return e.do(t, req{token: token, path: method, body: string(body)})
+	return e.c.As(token).Call(t, method, params...)
 }
 
 // ok calls and requires a 200 (or 204) answer.
-func (e *env) ok(t *testing.T, token, method string, params ...any) answer {
+func (e *env) ok(t *testing.T, token, method string, params ...any) *rpctest.Answer {
 	t.Helper()
 	a := e.call(t, token, method, params...)
 	require.Equal(t, 200, a.HTTP, "%s: %s", method, a.Raw)
-	require.NotNil(t, a.Body.Result, a.Raw)
+	require.False(t, a.Err(), a.Raw)
 	return a
 }
 
-// refused calls and requires the answer code.
-func (e *env) refused(t *testing.T, code int, token, method string, params ...any) answer {
+// refused calls and requires the answer code (rpctest checks that the HTTP
+// status goes with it).
+func (e *env) refused(t *testing.T, code int, token, method string, params ...any) *rpctest.Answer {
 	t.Helper()
 	a := e.call(t, token, method, params...)
-	require.Equal(t, code, a.code(), "%s: %s", method, a.Raw)
-	require.Equal(t, rpc.HTTPStatus(code), a.HTTP, a.Raw)
+	require.Equal(t, code, a.Code, "%s: %s", method, a.Raw)
 	return a
 }
 
@@ -277,7 +180,7 @@ func (e *env) signin(t *testing.T, name, password string) string {
 	t.Helper()
 	a := e.ok(t, "", "/v1/session/signin", map[string]string{"username": name, "password": password})
 	var s signin
-	a.decode(t, &s)
+	a.Decode(t, &s)
 	require.True(t, strings.HasPrefix(s.Token, "ses_"), a.Raw)
 	return s.Token
 }
@@ -310,7 +213,7 @@ func (e *env) create(t *testing.T, rootToken, name, password string, perms map[s
 	}
 	a := e.ok(t, rootToken, "/v1/admin/users/create", fields)
 	var u userRec
-	a.decode(t, &u)
+	a.Decode(t, &u)
 	return u
 }
 

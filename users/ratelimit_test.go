@@ -11,14 +11,14 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/users"
 )
 
-func signinFrom(t *testing.T, e *env, addr, name, password string) answer {
+func signinFrom(t *testing.T, e *env, addr, name, password string) *rpctest.Answer {
 	t.Helper()
-	return e.do(t, req{addr: addr, path: "/v1/session/signin",
-		body: fmt.Sprintf(`[{"username":%q,"password":%q}]`, name, password)})
+	return e.c.From(addr).Post(t, "/v1/session/signin", fmt.Sprintf(`[{"username":%q,"password":%q}]`, name, password))
 }
 
 func TestSigninLimitPerName(t *testing.T) {
@@ -27,23 +27,23 @@ func TestSigninLimitPerName(t *testing.T) {
 		// Wrong passwords for ann from ever new addresses: the name's bucket empties.
 		for i := range 3 {
 			a := signinFrom(t, e, fmt.Sprintf("198.51.100.%d", i), "ANN", "wrong-password")
-			require.Equal(t, 401, a.code(), a.Raw)
+			require.Equal(t, 401, a.Code, a.Raw)
 		}
 		a := signinFrom(t, e, "198.51.100.9", "ann", "ann-password")
-		assert.Equal(t, 429, a.code(), a.Raw)
+		assert.Equal(t, 429, a.Code, a.Raw)
 		assert.Equal(t, 429, a.HTTP)
-		assert.Contains(t, a.message(), "user name")
+		assert.Contains(t, a.Message, "user name")
 		// The same holds for names nobody has: no hint of who exists.
 		for range 3 {
 			signinFrom(t, e, "198.51.100.20", "nobody", "wrong-password")
 		}
-		assert.Equal(t, 429, signinFrom(t, e, "198.51.100.21", "nobody", "x").code())
+		assert.Equal(t, 429, signinFrom(t, e, "198.51.100.21", "nobody", "x").Code)
 
 		// Another user is not locked out.
-		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.22", "root", rootPassword).code())
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.22", "root", rootPassword).Code)
 		// The bucket refills with time.
 		e.clock.Add(10 * time.Second)
-		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.9", "ann", "ann-password").code())
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.9", "ann", "ann-password").Code)
 	}, func(o *users.Options) {
 		o.SigninLimitPerName = rpc.RateLimit{Burst: 3, PerSecond: 0.1}
 		o.SigninLimitPerAddr.Burst = -1
@@ -55,9 +55,9 @@ func TestSigninSuccessRefillsTheName(t *testing.T) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		signinFrom(t, e, "198.51.100.1", "ann", "wrong-password")
 		signinFrom(t, e, "198.51.100.1", "ann", "wrong-password")
-		require.Equal(t, 200, signinFrom(t, e, "198.51.100.1", "ann", "ann-password").code())
+		require.Equal(t, 200, signinFrom(t, e, "198.51.100.1", "ann", "ann-password").Code)
 		for range 3 {
-			require.Equal(t, 401, signinFrom(t, e, "198.51.100.1", "ann", "wrong-password").code())
+			require.Equal(t, 401, signinFrom(t, e, "198.51.100.1", "ann", "wrong-password").Code)
 		}
 	}, func(o *users.Options) {
 		o.SigninLimitPerName = rpc.RateLimit{Burst: 3, PerSecond: 0.001}
@@ -72,15 +72,15 @@ func TestSigninLimitPerAddress(t *testing.T) {
 		e.create(t, root, "bob", "bob-password", nil)
 		for i := range 3 {
 			a := signinFrom(t, e, "203.0.113.5", fmt.Sprintf("guess%d", i), "wrong-password")
-			require.Equal(t, 401, a.code(), a.Raw)
+			require.Equal(t, 401, a.Code, a.Raw)
 		}
 		a := signinFrom(t, e, "203.0.113.5", "ann", "ann-password")
-		assert.Equal(t, 429, a.code(), a.Raw)
-		assert.Contains(t, a.message(), "address")
+		assert.Equal(t, 429, a.Code, a.Raw)
+		assert.Contains(t, a.Message, "address")
 		// Another user from another address is not locked out.
-		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.6", "bob", "bob-password").code())
+		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.6", "bob", "bob-password").Code)
 		e.clock.Add(11 * time.Second)
-		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.5", "ann", "ann-password").code())
+		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.5", "ann", "ann-password").Code)
 	}, func(o *users.Options) {
 		o.SigninLimitPerAddr = rpc.RateLimit{Burst: 3, PerSecond: 0.1}
 		o.SigninLimitPerName.Burst = -1
@@ -95,8 +95,8 @@ func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
 		o.SigninLimitPerName.Burst = -1
 	}
 	attempt := func(t *testing.T, e *env, forwarded string) int {
-		return e.do(t, req{addr: "203.0.113.5", path: "/v1/session/signin", hdr: map[string]string{"X-Forwarded-For": forwarded},
-			body: `[{"username":"nobody","password":"wrong-password"}]`}).code()
+		return e.c.From("203.0.113.5").With("X-Forwarded-For", forwarded).
+			Post(t, "/v1/session/signin", `[{"username":"nobody","password":"wrong-password"}]`).Code
 	}
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		t.Run("untrusted", func(t *testing.T) {
@@ -128,7 +128,7 @@ func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
 		codes := make(chan int, 200)
 		for range 200 {
 			wg.Go(func() {
-				codes <- signinFrom(t, e, "203.0.113.66", "ann", "wrong-password").code()
+				codes <- signinFrom(t, e, "203.0.113.66", "ann", "wrong-password").Code
 			})
 		}
 		start := time.Now()
@@ -136,7 +136,7 @@ func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
 		took := time.Since(start)
 		wg.Wait()
 		close(codes)
-		assert.Equal(t, 200, a.code(), a.Raw)
+		assert.Equal(t, 200, a.Code, a.Raw)
 		assert.Less(t, took, 5*time.Second)
 
 		count := map[int]int{}

@@ -14,7 +14,7 @@ func (s *staffed) refuse(t *testing.T, code int, token, contains, method string,
 	t.Helper()
 	before := s.snapshot(t)
 	a := s.refused(t, code, token, method, params...)
-	assert.Contains(t, a.message(), contains)
+	assert.Contains(t, a.Message, contains)
 	assert.Equal(t, before, s.snapshot(t), "a refused call stores nothing")
 }
 

@@ -20,7 +20,7 @@ func TestSigninRoot(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		a := e.ok(t, "", "/v1/session/signin", map[string]string{"username": "ROOT", "password": rootPassword})
 		var s signin
-		a.decode(t, &s)
+		a.Decode(t, &s)
 		assert.True(t, strings.HasPrefix(s.Token, "ses_"))
 		assert.Equal(t, "1", s.Auth.UserID)
 		assert.Equal(t, "root", s.Auth.Username)
@@ -37,7 +37,7 @@ func TestSigninRoot(t *testing.T) {
 
 		a = e.ok(t, s.Token, "/v1/profile/read")
 		var u userRec
-		a.decode(t, &u)
+		a.Decode(t, &u)
 		assert.Equal(t, "1", u.ID)
 		assert.Equal(t, "root", u.Name)
 		assert.True(t, u.Enabled)
@@ -50,7 +50,7 @@ func TestSigninDescribesTheCaller(t *testing.T) {
 		s := newStaffed(t, e)
 		a := e.ok(t, s.adminTok, "/v1/session/signin")
 		var got signin
-		a.decode(t, &got)
+		a.Decode(t, &got)
 		assert.Empty(t, got.Token, "no new token when describing")
 		assert.Equal(t, s.admin.ID, got.Auth.UserID)
 		assert.Equal(t, "ann", got.Auth.Username)
@@ -61,9 +61,9 @@ func TestSigninDescribesTheCaller(t *testing.T) {
 		// null credentials are the same as none.
 		e.ok(t, s.adminTok, "/v1/session/signin", nil, nil)
 		a = e.refused(t, 401, "", "/v1/session/signin")
-		assert.Equal(t, "Not authenticated", a.message())
+		assert.Equal(t, "Not authenticated", a.Message)
 		a = e.refused(t, 401, "ses_"+strings.Repeat("A", 43), "/v1/session/signin")
-		assert.Equal(t, "Not authenticated", a.message())
+		assert.Equal(t, "Not authenticated", a.Message)
 	})
 }
 
@@ -82,7 +82,7 @@ func TestSigninBadCredentialsLookAlike(t *testing.T) {
 			{"username": "ann", "password": strings.Repeat("p", 2000)}, // too long to be anyone's
 		} {
 			a := e.refused(t, 401, "", "/v1/session/signin", c)
-			assert.Equal(t, "Bad credentials", a.message())
+			assert.Equal(t, "Bad credentials", a.Message)
 			bodies = append(bodies, a.Raw)
 		}
 		for _, b := range bodies[1:] {
@@ -138,8 +138,8 @@ func TestSigninPermissions(t *testing.T) {
 		n := e.count(t, "user_sessions")
 		bob := map[string]string{"username": "bob", "password": "bob-password"}
 		a := e.refused(t, 403, "", "/v1/session/signin", bob, []string{"admin"})
-		assert.Contains(t, a.message(), "Not authorized")
-		assert.Contains(t, a.message(), `"admin"`)
+		assert.Contains(t, a.Message, "Not authorized")
+		assert.Contains(t, a.Message, `"admin"`)
 		e.refused(t, 403, "", "/v1/session/signin", bob, []string{})
 		assert.Equal(t, n, e.count(t, "user_sessions"), "a refused sign-in makes no session")
 
@@ -155,7 +155,7 @@ func TestSigninPermissions(t *testing.T) {
 
 		// Not an array of strings: refused by the schema.
 		a = e.refused(t, rpc.CodeInvalidParams, "", "/v1/session/signin", bob, "admin")
-		assert.Contains(t, a.message(), "signin_permissions")
+		assert.Contains(t, a.Message, "signin_permissions")
 		e.refused(t, rpc.CodeInvalidParams, "", "/v1/session/signin", bob, []any{1})
 	})
 }
@@ -167,15 +167,15 @@ func TestSignout(t *testing.T) {
 		other := e.signin(t, "bob", "bob-password")
 
 		a := e.ok(t, s.userTok, "/v1/session/signout")
-		assert.Equal(t, 200, a.code())
+		assert.Equal(t, 200, a.Code)
 		e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
 		e.ok(t, other, "/v1/profile/read") // only the current session ended
 
 		// Without a session: nothing changed.
 		a = e.ok(t, "", "/v1/session/signout")
-		assert.Equal(t, 204, a.code())
+		assert.Equal(t, 204, a.Code)
 		a = e.ok(t, s.userTok, "/v1/session/signout")
-		assert.Equal(t, 204, a.code(), "a signed-out token is a guest")
+		assert.Equal(t, 204, a.Code, "a signed-out token is a guest")
 	})
 }
 
@@ -216,12 +216,12 @@ func TestSignup(t *testing.T) {
 		a := e.ok(t, "", "/v1/session/signup", map[string]any{
 			"username": "Carol", "password": "carol-password", "email": "Carol@Example.COM", "telegram_name": "@Carol_TG",
 		})
-		assert.Equal(t, 200, a.code())
-		assert.Empty(t, a.data(), "signup answers no data")
+		assert.Equal(t, 200, a.Code)
+		assert.Empty(t, a.Data, "signup answers no data")
 
 		tok := e.signin(t, "carol", "carol-password")
 		var u userRec
-		e.ok(t, tok, "/v1/profile/read").decode(t, &u)
+		e.ok(t, tok, "/v1/profile/read").Decode(t, &u)
 		assert.Equal(t, "carol", u.Name)
 		assert.Equal(t, "carol@example.com", *u.Email)
 		assert.False(t, u.EmailConfirmed)
@@ -231,11 +231,11 @@ func TestSignup(t *testing.T) {
 
 		before := e.snapshot(t)
 		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "CAROL", "password": "another-password"})
-		assert.Equal(t, `user name "carol" is taken`, a.message())
+		assert.Equal(t, `user name "carol" is taken`, a.Message)
 		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "dave", "password": "dave-password", "email": "carol@example.com"})
-		assert.Equal(t, `email "carol@example.com" is taken`, a.message())
+		assert.Equal(t, `email "carol@example.com" is taken`, a.Message)
 		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "dave", "telegram_name": "carol_tg"})
-		assert.Equal(t, `telegram name "carol_tg" is taken`, a.message())
+		assert.Equal(t, `telegram name "carol_tg" is taken`, a.Message)
 		assert.Equal(t, before, e.snapshot(t))
 
 		// Without a password the account exists but nobody can sign in yet.
@@ -249,7 +249,7 @@ func TestSignupDisabled(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		before := e.snapshot(t)
 		a := e.refused(t, 403, "", "/v1/session/signup", map[string]any{"username": "carol", "password": "carol-password"})
-		assert.Equal(t, "signup is disabled", a.message())
+		assert.Equal(t, "signup is disabled", a.Message)
 		assert.Equal(t, before, e.snapshot(t))
 	}, func(o *users.Options) {
 		o.SignupEnabled = func(context.Context) (bool, error) { return open, nil }
@@ -260,7 +260,7 @@ func TestSignupIsRateLimited(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		for i := range 2 {
 			a := e.call(t, "", "/v1/session/signup", map[string]any{"username": "user" + string(rune('a'+i))})
-			require.Equal(t, 200, a.code(), a.Raw)
+			require.Equal(t, 200, a.Code, a.Raw)
 		}
 		e.refused(t, 429, "", "/v1/session/signup", map[string]any{"username": "userz"})
 	}, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -57,6 +58,10 @@ type caller struct {
 type fixture struct {
 	root, plain, guest caller
 	victimID           string
+
+	// Kept by the injection walk to put back what it stores on purpose.
+	victimHash string
+	settings   []settingRow
 }
 
 // newFixture creates the victim and a plain user, signs root and the plain
@@ -118,8 +123,15 @@ func nextAddr() string {
 // server would, from a fresh client address. A panic that escapes the
 // handler is returned as an error rather than taking the test binary down.
 func (a *testApp) serve(c caller, method string, bc badCase) (r reply, err error) {
-	req := httptest.NewRequest(http.MethodPost, "/api"+method, bytes.NewReader(bc.body))
+	verb := bc.httpMethod
+	if verb == "" {
+		verb = http.MethodPost
+	}
+	req := httptest.NewRequest(verb, "/api"+method+bc.query, bytes.NewReader(bc.body))
 	req.RemoteAddr = nextAddr()
+	if bc.void {
+		req.Header.Set("X-API-Void-Call", "true")
+	}
 	ct := bc.contentType
 	if ct == "" {
 		ct = "application/json"
@@ -249,12 +261,15 @@ const (
 	// faultMedia: the content type is not JSON (nor multipart/form-data to
 	// an upload method): -32803.
 	faultMedia
+	// faultHTTP: an HTTP method other than GET and POST (405), or a GET
+	// with a query string (400), refused before the permission check.
+	faultHTTP
 )
 
 var faultNames = map[fault]string{
 	faultSchema: "schema", faultParse: "parse", faultSize: "size",
 	faultEnvelope: "envelope", faultHandler: "handler", faultAny: "any",
-	faultMedia: "media",
+	faultMedia: "media", faultHTTP: "http",
 }
 
 // badCase is one request of the walk.
@@ -265,15 +280,21 @@ type badCase struct {
 	label   string // the parameter's label in messages: parameter 2 "enabled"
 	want    fault
 	unsized bool // sent without a Content-Length
+	// httpMethod replaces POST; query is appended to the path.
+	httpMethod, query string
+	// void asks for a void call, which must be refused just the same: the
+	// parameters are checked before the call is answered.
+	void bool
 	// contentType, when set, replaces application/json. A multipart body is
 	// read after the permission check, so its faults come after -32801.
 	contentType string
-	// longName: the value has a property with a 100 KB name, which the
-	// schema validator's message quotes in full (rpc/params.go words
-	// kind.AdditionalProperties with the validator's own text). The answer is
-	// no larger than the request and the call log bounds its copy, so the
-	// message's length is not checked for these; reported as an issue.
-	longName bool
+	// echoed: the message quotes a long name from the request in full, so
+	// its length is not checked. Two places in package rpc do: the schema
+	// validator's wording of an unknown property (params.go leaves
+	// kind.AdditionalProperties to the validator's text) and "method %q not
+	// found" (transport.go). The answer is no larger than the request and
+	// the call log bounds its copy; reported, left to the rpc package.
+	echoed bool
 }
 
 // hugeStringOK lists the methods that may accept a 100 KB string, and why.
@@ -525,6 +546,14 @@ func (f *fixture) cases(m rpc.MethodInfo, c caller) []badCase {
 	add(0, faultSchema, "an unknown named parameter", []byte(`{"jsonrpc":"2.0","method":`+string(raw(m.ID))+`,"params":{"zz_unknown":1},"id":1}`))
 	add(0, faultEnvelope, "JSON-RPC params that are a string", []byte(`{"jsonrpc":"2.0","method":`+string(raw(m.ID))+`,"params":"x","id":1}`))
 	out = append(out, badCase{what: "content type text/plain", body: params(base...), want: faultMedia, contentType: "text/plain"})
+	for _, verb := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		out = append(out, badCase{what: "HTTP " + verb, body: params(base...), want: faultHTTP, httpMethod: verb})
+	}
+	out = append(out, badCase{what: "GET with a query string", want: faultHTTP, httpMethod: http.MethodGet, query: "?user_id=1%20OR%201=1"})
+	if len(m.Params) > 0 && !m.Params[0].Optional {
+		out = append(out, badCase{what: "GET, which sends no parameters", want: faultSchema, httpMethod: http.MethodGet,
+			param: 1, label: fmt.Sprintf("parameter 1 %q", m.Params[0].Name)})
+	}
 	if !m.Upload {
 		body, ct := multipartBody(string(params(base...)), 1, "")
 		out = append(out, badCase{what: "a multipart upload to a method that takes none", body: body, want: faultMedia, contentType: ct})
@@ -561,7 +590,7 @@ func (f *fixture) cases(m rpc.MethodInfo, c caller) []badCase {
 		if accepts(p.Schema, "object") && p.Schema.Properties != nil {
 			for _, oc := range f.objectCases(p.Name, p.Schema, c) {
 				add(i+1, oc.want, label+" "+oc.what, with(base, i, oc.value))
-				out[len(out)-1].longName = oc.longName
+				out[len(out)-1].echoed = oc.echoed
 			}
 		}
 		if vs := p.Schema.AdditionalProperties; vs != nil && !isBool(vs, "false") && !isBool(vs, "true") {
@@ -572,6 +601,15 @@ func (f *fixture) cases(m rpc.MethodInfo, c caller) []badCase {
 				}
 			}
 			add(i+1, faultHandler, label+" a key nobody declared", with(base, i, raw(map[string]json.RawMessage{"zz_undeclared": f.sample("", vs, c)})))
+		}
+	}
+	// Void calls of a few of the parameter faults: refused all the same.
+	for _, bc := range slices.Clone(out) {
+		if bc.want == faultSchema && bc.contentType == "" && bc.httpMethod == "" &&
+			(bc.param == 0 || strings.HasSuffix(bc.what, " missing") || strings.HasSuffix(bc.what, " string") || strings.HasSuffix(bc.what, " boolean")) {
+			bc.what += ", as a void call"
+			bc.void = true
+			out = append(out, bc)
 		}
 	}
 	if m.Upload {
@@ -640,10 +678,10 @@ func must(err error) {
 
 // valueCase is a bad value for one parameter.
 type valueCase struct {
-	what     string
-	value    json.RawMessage
-	want     fault
-	longName bool
+	what   string
+	value  json.RawMessage
+	want   fault
+	echoed bool
 }
 
 // objectCases breaks an object parameter: required properties left out,
@@ -674,7 +712,7 @@ func (f *fixture) objectCases(name string, s *jsonschema.Schema, c caller) []val
 	}
 	if isBool(s.AdditionalProperties, "false") {
 		out = append(out, valueCase{what: "with an unknown property", value: withProp("zz_unknown", raw(1)), want: faultSchema})
-		out = append(out, valueCase{what: "with an unknown 100 KB property name", value: withProp(hugeString, raw(1)), want: faultSchema, longName: true})
+		out = append(out, valueCase{what: "with an unknown 100 KB property name", value: withProp(hugeString, raw(1)), want: faultSchema, echoed: true})
 	}
 	for p := s.Properties.Oldest(); p != nil; p = p.Next() {
 		for _, w := range append(wrongValues, struct{ typ, raw string }{"null", `null`}) {
@@ -847,7 +885,7 @@ func check(t *testing.T, method string, c caller, allowed bool, bc badCase, r re
 	assert.NotEmpty(t, strings.TrimSpace(r.Error.Message), ctx)
 	assert.False(t, r.Error.Data.Exception, ctx)
 	assert.NotNil(t, r.Error.Data.Meta, "error.data.meta is an object: %s", ctx)
-	if !bc.longName {
+	if !bc.echoed {
 		assert.Less(t, len(r.Error.Message), 1000, "a hostile request cannot make the message large: %s", ctx)
 	}
 
@@ -855,7 +893,7 @@ func check(t *testing.T, method string, c caller, allowed bool, bc badCase, r re
 	// JSON nor multipart, are answered before the permission check; a
 	// multipart body is read after it.
 	early := !strings.HasPrefix(bc.contentType, "multipart/") &&
-		(bc.want == faultSize || bc.want == faultParse || bc.want == faultEnvelope || bc.want == faultMedia)
+		(bc.want == faultSize || bc.want == faultParse || bc.want == faultEnvelope || bc.want == faultMedia || bc.want == faultHTTP)
 	switch {
 	case !allowed && !early:
 		assert.Equal(t, rpc.CodeInsufficientPermissions, code, "refused before the parameters are looked at: %s", ctx)
@@ -871,6 +909,13 @@ func check(t *testing.T, method string, c caller, allowed bool, bc badCase, r re
 		return
 	case bc.want == faultMedia:
 		assert.Equal(t, rpc.CodeUnsupportedMediaType, code, ctx)
+		return
+	case bc.want == faultHTTP:
+		want := http.StatusMethodNotAllowed
+		if bc.httpMethod == http.MethodGet {
+			want = http.StatusBadRequest
+		}
+		assert.Equal(t, want, code, ctx)
 		return
 	case code == rpc.CodeTooManyRequests:
 		return // a rate limit came first: a 4xx, and nothing ran
@@ -933,6 +978,55 @@ func TestHardening(t *testing.T) {
 			assert.Equal(t, rows, after[table], "table %s changed", table)
 		}
 		assert.Equal(t, len(before), len(after), "the same tables")
+
+		// Methods that do not exist, as paths and as JSON-RPC request objects:
+		// -32809 for everyone, before the permission check.
+		for _, id := range []string{
+			"/v1/nope", "/v1/admin/users/READ", "/v1/admin/users/read/", "/v1/admin/users/read\x00",
+			"/v1/admin/users/read;DROP TABLE users", "/v1/' OR '1'='1", "/v1/" + strings.Repeat("z", 2000),
+		} {
+			for _, c := range []caller{f.guest, f.root} {
+				for _, bc := range []badCase{
+					{what: "path", body: []byte(`[]`), want: faultAny},
+					{what: "JSON-RPC", body: []byte(`{"jsonrpc":"2.0","method":` + string(raw(id)) + `,"params":[],"id":1}`), want: faultAny},
+				} {
+					path := (&url.URL{Path: id}).EscapedPath()
+					if bc.what == "JSON-RPC" {
+						path = "/v1/test/test"
+					}
+					bc.what += " " + trim(strconv.Quote(id), 60)
+					bc.echoed = len(id) > 1000
+					r, err := a.serve(c, path, bc)
+					require.NoError(t, err, bc.what)
+					check(t, id, c, true, bc, r)
+					assert.Equal(t, rpc.CodeMethodNotFound, r.code(), "%s: %s", bc.what, r.Raw)
+				}
+			}
+		}
+
+		// Tokens that are malformed, unknown or huge make the caller a guest.
+		bogus := []caller{
+			{name: "garbage token", token: "garbage"},
+			{name: "unknown session", token: "ses_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+			{name: "unknown API token", token: "tok_' OR '1'='1"},
+			{name: "empty session", token: "ses_"},
+			{name: "100 KB token", token: "ses_" + hugeString},
+		}
+		for _, m := range methods {
+			_, guestOK := f.callers(m.Permissions)
+			for _, c := range bogus {
+				r, err := a.serve(c, m.ID, badCase{body: []byte(`[]`)})
+				require.NoError(t, err)
+				what := fmt.Sprintf("%s with a %s: %s", m.ID, c.name, trim(r.Raw, 300))
+				if !guestOK {
+					assert.Equal(t, rpc.CodeInsufficientPermissions, r.code(), what)
+				}
+				assert.Less(t, r.HTTP, 500, what)
+				if r.Error != nil {
+					assert.False(t, r.Error.Data.Exception, what)
+				}
+			}
+		}
 
 		// The callers still work: nothing the walk sent spoiled a session.
 		for _, c := range []caller{f.root, f.plain} {

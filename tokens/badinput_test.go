@@ -112,7 +112,7 @@ func TestBadInput(t *testing.T) {
 			if len(body) > 200 {
 				body = body[:200] + "…"
 			}
-			if assert.Equal(t, bc.code, a.code(), "%s %s: %.300s", bc.method, body, a.Raw) {
+			if assert.Equal(t, bc.code, a.Code, "%s %s: %.300s", bc.method, body, a.Raw) {
 				assert.Equal(t, rpc.HTTPStatus(bc.code), a.HTTP, a.Raw)
 			}
 			assert.LessOrEqual(t, len(a.Raw), 1024, "a refusal's message stays short: %s %s", bc.method, body)
@@ -142,7 +142,7 @@ func TestRefusals(t *testing.T) {
 			e.refused(t, rpc.CodeInsufficientPermissions, "", call[0].(string), call[1:]...)
 		}
 		a := e.do(t, c.ann, "/v1/api-tokens/create", `["void"]`, "X-API-Void-Call", "true")
-		assert.Equal(t, 400, a.code(), a.Raw)
+		assert.Equal(t, 400, a.Code, a.Raw)
 		assert.Equal(t, before, e.snapshot(t))
 	})
 }

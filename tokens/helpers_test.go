@@ -3,11 +3,8 @@ package tokens_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/tokens"
 	"github.com/authrpc/authrpc/users"
@@ -52,6 +50,7 @@ func (l *lockedBuffer) String() string {
 type env struct {
 	db    *bun.DB
 	reg   *rpc.Registry
+	c     *rpctest.Client // a guest calling reg
 	users *users.Module
 	mod   *tokens.Module
 	logs  *lockedBuffer
@@ -73,6 +72,7 @@ func newEnv(t *testing.T, db *bun.DB, opts tokens.Options) *env {
 		Permissions: declared(),
 		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
+	e.c = rpctest.New(e.reg)
 	ctx := context.Background()
 	var err error
 	e.users, err = users.Mount(ctx, e.reg, db, users.Options{
@@ -109,90 +109,37 @@ func runWith(t *testing.T, opts tokens.Options, fn func(t *testing.T, e *env)) {
 	})
 }
 
-// answer is a decoded response envelope.
-type answer struct {
-	HTTP int
-	Raw  string
-	Body struct {
-		Result *struct {
-			Status int             `json:"status"`
-			Data   json.RawMessage `json:"data"`
-			Meta   map[string]any  `json:"meta"`
-		} `json:"result"`
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Data    struct {
-				Exception *bool          `json:"exception"`
-				Meta      map[string]any `json:"meta"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-}
-
-func (a answer) code() int {
-	if a.Body.Error != nil {
-		return a.Body.Error.Code
-	}
-	return a.Body.Result.Status
-}
-
-func (a answer) message() string {
-	if a.Body.Error != nil {
-		return a.Body.Error.Message
-	}
-	return ""
-}
-
-func (a answer) decode(t *testing.T, v any) {
-	t.Helper()
-	require.NotNil(t, a.Body.Result, a.Raw)
-	require.NoError(t, json.Unmarshal(a.Body.Result.Data, v), a.Raw)
-}
-
 // do POSTs a raw JSON body to a method as the bearer of token ("" for a
-// guest), with extra headers.
-func (e *env) do(t *testing.T, token, method, body string, hdr ...string) answer {
+// guest), with extra headers given as name, value pairs.
+func (e *env) do(t *testing.T, token, method, body string, hdr ...string) *rpctest.Answer {
 	t.Helper()
-	hr := httptest.NewRequest(http.MethodPost, method, strings.NewReader(body))
-	hr.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		hr.Header.Set("Authorization", "Bearer "+token)
-	}
+	c := e.c.As(token)
 	for i := 0; i+1 < len(hdr); i += 2 {
-		hr.Header.Set(hdr[i], hdr[i+1])
+		c = c.With(hdr[i], hdr[i+1])
 	}
-	rec := httptest.NewRecorder()
-	e.reg.ServeHTTP(rec, hr)
-	a := answer{HTTP: rec.Code, Raw: rec.Body.String()}
-	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), a.Raw)
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a.Body), a.Raw)
-	require.True(t, (a.Body.Error == nil) != (a.Body.Result == nil), a.Raw)
-	if a.Body.Error != nil {
-		require.NotNil(t, a.Body.Error.Data.Exception, a.Raw)
-		require.False(t, *a.Body.Error.Data.Exception, "no call may end in an internal error: %s", a.Raw)
-		require.NotNil(t, a.Body.Error.Data.Meta, a.Raw)
-	}
-	return a
+	return notInternal(t, c.Post(t, method, body))
 }
 
 // call calls method with params marshalled as the positional array.
-func (e *env) call(t *testing.T, token, method string, params ...any) answer {
+func (e *env) call(t *testing.T, token, method string, params ...any) *rpctest.Answer {
 	t.Helper()
-	if params == nil {
-		params = []any{}
-	}
-	body, err := json.Marshal(params)
-	require.NoError(t, err)
-	return e.do(t, token, method, string(body))
+	return notInternal(t, e.c.As(token).Call(t, method, params...))
+}
+
+// notInternal requires that a is not an internal error: no call in these
+// tests may end in one.
+func notInternal(t *testing.T, a *rpctest.Answer) *rpctest.Answer {
+	t.Helper()
+	require.False(t, a.Exception, "no call may end in an internal error: %s", a.Raw)
+	return a
 }
 
 // ok calls and requires status 200 (not 204).
-func (e *env) ok(t *testing.T, token, method string, params ...any) answer {
+func (e *env) ok(t *testing.T, token, method string, params ...any) *rpctest.Answer {
 	t.Helper()
 	a := e.call(t, token, method, params...)
 	require.Equal(t, 200, a.HTTP, "%s: %s", method, a.Raw)
-	require.Equal(t, 200, a.code(), "%s: %s", method, a.Raw)
+	require.Equal(t, 200, a.Code, "%s: %s", method, a.Raw)
 	return a
 }
 
@@ -201,15 +148,15 @@ func (e *env) unchanged(t *testing.T, token, method string, params ...any) {
 	t.Helper()
 	a := e.call(t, token, method, params...)
 	require.Equal(t, 200, a.HTTP, "%s: %s", method, a.Raw)
-	require.Equal(t, 204, a.code(), "%s: %s", method, a.Raw)
+	require.Equal(t, 204, a.Code, "%s: %s", method, a.Raw)
 }
 
-// refused calls and requires the answer code (and its HTTP status).
-func (e *env) refused(t *testing.T, code int, token, method string, params ...any) answer {
+// refused calls and requires the answer code (rpctest checks that the HTTP
+// status goes with it).
+func (e *env) refused(t *testing.T, code int, token, method string, params ...any) *rpctest.Answer {
 	t.Helper()
 	a := e.call(t, token, method, params...)
-	require.Equal(t, code, a.code(), "%s: %s", method, a.Raw)
-	require.Equal(t, rpc.HTTPStatus(code), a.HTTP, a.Raw)
+	require.Equal(t, code, a.Code, "%s: %s", method, a.Raw)
 	return a
 }
 
@@ -218,7 +165,7 @@ func (e *env) signin(t *testing.T, name, password string) string {
 	t.Helper()
 	a := e.ok(t, "", "/v1/session/signin", map[string]string{"username": name, "password": password})
 	var s struct{ Token string }
-	a.decode(t, &s)
+	a.Decode(t, &s)
 	require.True(t, strings.HasPrefix(s.Token, "ses_"), a.Raw)
 	return s.Token
 }
@@ -235,7 +182,7 @@ type whoami struct {
 func (e *env) whoami(t *testing.T, token string) whoami {
 	t.Helper()
 	var w whoami
-	e.ok(t, token, "/v1/session/signin").decode(t, &w)
+	e.ok(t, token, "/v1/session/signin").Decode(t, &w)
 	return w
 }
 
@@ -247,7 +194,7 @@ func (e *env) createUser(t *testing.T, rootTok, name, password string, perms map
 		fields["permissions"] = perms
 	}
 	var u struct{ ID string }
-	e.ok(t, rootTok, "/v1/admin/users/create", fields).decode(t, &u)
+	e.ok(t, rootTok, "/v1/admin/users/create", fields).Decode(t, &u)
 	return u.ID
 }
 
@@ -265,7 +212,7 @@ type tokenRec struct {
 func (e *env) newToken(t *testing.T, session, name string) tokenRec {
 	t.Helper()
 	var tok tokenRec
-	e.ok(t, session, "/v1/api-tokens/create", name).decode(t, &tok)
+	e.ok(t, session, "/v1/api-tokens/create", name).Decode(t, &tok)
 	require.True(t, strings.HasPrefix(tok.Token, "tok_"), tok.Token)
 	return tok
 }

@@ -154,7 +154,7 @@ func TestUnknownTokensAreGuests(t *testing.T) {
 			"tok_' OR 1=1 --",
 		} {
 			a := e.call(t, bad, "/v1/profile/read")
-			assert.Equal(t, rpc.CodeInsufficientPermissions, a.code(), "%q: %s", bad, a.Raw)
+			assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code, "%q: %s", bad, a.Raw)
 		}
 		e.ok(t, tok.Token, "/v1/profile/read")
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/tokens"
 )
 
@@ -36,15 +37,15 @@ func TestRead(t *testing.T) {
 
 		read := func(opts any) ([]tokenRec, float64) {
 			t.Helper()
-			var a answer
+			var a *rpctest.Answer
 			if opts == nil {
 				a = e.ok(t, c.ann, "/v1/api-tokens/read")
 			} else {
 				a = e.ok(t, c.ann, "/v1/api-tokens/read", opts)
 			}
 			var list []tokenRec
-			a.decode(t, &list)
-			return list, a.Body.Result.Meta["total"].(float64)
+			a.Decode(t, &list)
+			return list, a.Meta["total"].(float64)
 		}
 
 		list, total := read(nil)
@@ -93,7 +94,7 @@ func TestRead(t *testing.T) {
 			`[{}, 1]`,
 		} {
 			a := e.do(t, c.ann, "/v1/api-tokens/read", opts)
-			assert.Equal(t, rpc.CodeInvalidParams, a.code(), "%s: %s", opts, a.Raw)
+			assert.Equal(t, rpc.CodeInvalidParams, a.Code, "%s: %s", opts, a.Raw)
 		}
 	})
 }
@@ -116,7 +117,7 @@ func TestSecretsStayHidden(t *testing.T) {
 			base64.RawURLEncoding.EncodeToString(digest),
 		}
 		e.ok(t, c.ann, "/v1/api-tokens/update-permissions", tok.ID, map[string]bool{"admin": true})
-		answers := []answer{
+		answers := []*rpctest.Answer{
 			e.ok(t, c.ann, "/v1/api-tokens/read"),
 			e.ok(t, c.ann, "/v1/api-tokens/read", map[string]any{"where": map[string]any{"id": tok.ID}}),
 			e.ok(t, c.ann, "/v1/api-tokens/get-permissions", tok.ID),
@@ -146,7 +147,7 @@ func TestNames(t *testing.T) {
 		c := newCast(t, e)
 		assert.Equal(t, "ci", e.newToken(t, c.ann, "  ci \t").Name, "trimmed")
 		a := e.refused(t, 409, c.ann, "/v1/api-tokens/create", "ci")
-		assert.Contains(t, a.message(), `"ci"`)
+		assert.Contains(t, a.Message, `"ci"`)
 		e.refused(t, 409, c.ann, "/v1/api-tokens/create", " ci ")
 		e.newToken(t, c.ann, "CI") // names are told apart by case, as they are shown
 		e.newToken(t, c.bob, "ci") // and per user
@@ -154,7 +155,7 @@ func TestNames(t *testing.T) {
 		e.newToken(t, c.ann, "'; DROP TABLE api_tokens; --")
 
 		var list []tokenRec
-		e.ok(t, c.ann, "/v1/api-tokens/read", map[string]any{"where": map[string]any{"name": "ci"}}).decode(t, &list)
+		e.ok(t, c.ann, "/v1/api-tokens/read", map[string]any{"where": map[string]any{"name": "ci"}}).Decode(t, &list)
 		require.Len(t, list, 1)
 		e.ok(t, c.ann, "/v1/api-tokens/delete", list[0].ID)
 		e.newToken(t, c.ann, "ci") // a deleted token's name is free again
@@ -168,7 +169,7 @@ func TestMaxPerUser(t *testing.T) {
 		e.newToken(t, c.ann, "two")
 		before := e.snapshot(t)
 		a := e.refused(t, 400, c.ann, "/v1/api-tokens/create", "three")
-		assert.Contains(t, a.message(), "delete one first")
+		assert.Contains(t, a.Message, "delete one first")
 		assert.Equal(t, before, e.snapshot(t))
 		e.newToken(t, c.bob, "bob's own bound")
 		e.ok(t, c.ann, "/v1/api-tokens/delete", first.ID)

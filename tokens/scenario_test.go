@@ -49,7 +49,7 @@ func TestTokenLifecycle(t *testing.T) {
 		// bob sees none of it and touches none of it: the answers are those
 		// of an id that does not exist.
 		var list []tokenRec
-		e.ok(t, c.bob, "/v1/api-tokens/read").decode(t, &list)
+		e.ok(t, c.bob, "/v1/api-tokens/read").Decode(t, &list)
 		assert.Empty(t, list)
 		before := e.snapshot(t)
 		for _, id := range []string{tok.ID, "999999"} {
@@ -62,11 +62,11 @@ func TestTokenLifecycle(t *testing.T) {
 				{"/v1/api-tokens/delete", id},
 			} {
 				a := e.refused(t, 404, c.bob, call[0].(string), call[1:]...)
-				assert.Equal(t, want, a.message())
+				assert.Equal(t, want, a.Message)
 			}
 		}
 		var filtered []tokenRec
-		e.ok(t, c.bob, "/v1/api-tokens/read", map[string]any{"where": map[string]any{"id": tok.ID}}).decode(t, &filtered)
+		e.ok(t, c.bob, "/v1/api-tokens/read", map[string]any{"where": map[string]any{"id": tok.ID}}).Decode(t, &filtered)
 		assert.Empty(t, filtered)
 		assert.Equal(t, before, e.snapshot(t))
 		e.ok(t, tok.Token, "/v1/admin/users/read")
@@ -94,11 +94,11 @@ func TestEffectivePermissions(t *testing.T) {
 		// by set or update, and nothing changes.
 		before := e.snapshot(t)
 		a := e.refused(t, 400, c.ann, "/v1/api-tokens/update-permissions", tok.ID, map[string]bool{"billing": true})
-		assert.Contains(t, a.message(), `"billing"`)
+		assert.Contains(t, a.Message, `"billing"`)
 		a = e.refused(t, 400, c.ann, "/v1/api-tokens/set-permissions", tok.ID, map[string]bool{"admin": true, "billing": true})
-		assert.Contains(t, a.message(), `"billing"`)
+		assert.Contains(t, a.Message, `"billing"`)
 		a = e.refused(t, 400, c.ann, "/v1/api-tokens/set-permissions", tok.ID, map[string]bool{"superuser": true})
-		assert.Contains(t, a.message(), `"superuser"`)
+		assert.Contains(t, a.Message, `"superuser"`)
 		assert.Equal(t, before, e.snapshot(t))
 
 		// ann loses reports: the token keeps its grant but may not use it.
@@ -106,7 +106,7 @@ func TestEffectivePermissions(t *testing.T) {
 		w = e.whoami(t, tok.Token)
 		assert.Equal(t, map[string]bool{"admin": false, "billing": false, "reports": false}, w.Auth.Permissions)
 		var states []permState
-		e.ok(t, c.ann, "/v1/api-tokens/get-permissions", tok.ID).decode(t, &states)
+		e.ok(t, c.ann, "/v1/api-tokens/get-permissions", tok.ID).Decode(t, &states)
 		assert.Equal(t, []permState{
 			{Name: "admin", Title: "Administrator", Description: "Manages users.", Enabled: false, UserEnabled: true},
 			{Name: "billing", Title: "Billing", Description: "Sees invoices.", Enabled: false, UserEnabled: false},
@@ -117,7 +117,7 @@ func TestEffectivePermissions(t *testing.T) {
 		e.unchanged(t, c.ann, "/v1/api-tokens/set-permissions", tok.ID, map[string]bool{"reports": true})
 		e.ok(t, c.ann, "/v1/api-tokens/update-permissions", tok.ID, map[string]bool{"reports": false})
 		a = e.refused(t, 400, c.ann, "/v1/api-tokens/update-permissions", tok.ID, map[string]bool{"reports": true})
-		assert.Contains(t, a.message(), `"reports"`)
+		assert.Contains(t, a.Message, `"reports"`)
 	})
 }
 
@@ -165,7 +165,7 @@ func TestNothingChanged(t *testing.T) {
 		e.unchanged(t, c.ann, "/v1/api-tokens/set-enabled", tok.ID, false)
 
 		var list []tokenRec
-		e.ok(t, c.ann, "/v1/api-tokens/read").decode(t, &list)
+		e.ok(t, c.ann, "/v1/api-tokens/read").Decode(t, &list)
 		require.Len(t, list, 1)
 		assert.False(t, list[0].Enabled)
 		assert.Equal(t, map[string]bool{"admin": false, "billing": false, "reports": true}, list[0].Permissions)
@@ -193,11 +193,11 @@ func TestTokensCannotManageTokens(t *testing.T) {
 		assert.Equal(t, before, e.snapshot(t))
 
 		var list []tokenRec
-		e.ok(t, tok.Token, "/v1/api-tokens/read").decode(t, &list)
+		e.ok(t, tok.Token, "/v1/api-tokens/read").Decode(t, &list)
 		require.Len(t, list, 1)
 		assert.Equal(t, tok.ID, list[0].ID)
 		var states []permState
-		e.ok(t, tok.Token, "/v1/api-tokens/get-permissions", tok.ID).decode(t, &states)
+		e.ok(t, tok.Token, "/v1/api-tokens/get-permissions", tok.ID).Decode(t, &states)
 		assert.Len(t, states, 3)
 		assert.True(t, states[0].UserEnabled, "the owner's permissions, not the token's")
 	})

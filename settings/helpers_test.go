@@ -3,11 +3,7 @@ package settings_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -16,6 +12,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/settings"
 )
 
@@ -24,6 +21,7 @@ import (
 type env struct {
 	db    *bun.DB
 	reg   *rpc.Registry
+	c     *rpctest.Client // a guest calling reg
 	mod   *settings.Module
 	admin string
 	plain string
@@ -37,6 +35,7 @@ func newEnv(t *testing.T, db *bun.DB, opts settings.Options) *env {
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
 	})
+	e.c = rpctest.New(e.reg)
 	tokens := map[string]*auth.Principal{}
 	for _, c := range []struct {
 		token *string
@@ -62,82 +61,26 @@ func newEnv(t *testing.T, db *bun.DB, opts settings.Options) *env {
 	return e
 }
 
-// answer is a decoded response envelope.
-type answer struct {
-	HTTP int
-	Raw  string
-	Body struct {
-		Result *struct {
-			Status int             `json:"status"`
-			Data   json.RawMessage `json:"data"`
-		} `json:"result"`
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Data    struct {
-				Exception *bool          `json:"exception"`
-				Meta      map[string]any `json:"meta"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-}
-
-func (a answer) code() int {
-	if a.Body.Error != nil {
-		return a.Body.Error.Code
-	}
-	return a.Body.Result.Status
-}
-
-func (a answer) message() string {
-	if a.Body.Error != nil {
-		return a.Body.Error.Message
-	}
-	return ""
-}
-
-func (a answer) data() string {
-	if a.Body.Result == nil {
-		return ""
-	}
-	return string(a.Body.Result.Data)
-}
-
 // call POSTs body to a method of /v1/admin/settings as the bearer of token.
-func (e *env) call(t *testing.T, token, method, body string) answer {
+func (e *env) call(t *testing.T, token, method, body string) *rpctest.Answer {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/v1/admin/settings/"+method, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	e.reg.ServeHTTP(rec, req)
-	a := answer{HTTP: rec.Code, Raw: rec.Body.String()}
-	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), a.Raw)
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a.Body), a.Raw)
-	require.True(t, (a.Body.Error == nil) != (a.Body.Result == nil), "exactly one of result and error: %s", a.Raw)
-	if a.Body.Error != nil {
-		require.NotNil(t, a.Body.Error.Data.Exception, a.Raw)
-		require.NotNil(t, a.Body.Error.Data.Meta, a.Raw)
-	}
-	return a
+	return e.c.As(token).Post(t, "/v1/admin/settings/"+method, body)
 }
 
-// admin calls a method as the admin and requires a 200.
+// ok calls a method as the admin, requires a 200 and returns the data.
 func (e *env) ok(t *testing.T, method, body string) string {
 	t.Helper()
 	a := e.call(t, e.admin, method, body)
 	require.Equal(t, 200, a.HTTP, a.Raw)
-	require.Equal(t, 200, a.code(), a.Raw)
-	return a.data()
+	require.Equal(t, 200, a.Code, a.Raw)
+	return string(a.Data)
 }
 
 // refused calls a method as the admin and requires the code.
-func (e *env) refused(t *testing.T, code int, method, body string) answer {
+func (e *env) refused(t *testing.T, code int, method, body string) *rpctest.Answer {
 	t.Helper()
 	a := e.call(t, e.admin, method, body)
-	require.Equal(t, code, a.code(), "%s %s: %s", method, body, a.Raw)
+	require.Equal(t, code, a.Code, "%s %s: %s", method, body, a.Raw)
 	return a
 }
 

@@ -44,7 +44,7 @@ func TestOnlyAdminsCall(t *testing.T) {
 	for _, m := range []struct{ method, body string }{{"read", ``}, {"update", `[{"signup_enabled":false}]`}, {"test-smtp", `[{}]`}} {
 		for _, token := range []string{"", e.plain, "ses_not-a-token"} {
 			a := e.call(t, token, m.method, m.body)
-			assert.Equal(t, rpc.CodeInsufficientPermissions, a.code(), "%s: %s", m.method, a.Raw)
+			assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code, "%s: %s", m.method, a.Raw)
 		}
 	}
 	assert.JSONEq(t, defaultsJSON, e.ok(t, "read", ``), "nothing changed")
@@ -137,9 +137,9 @@ func TestUpdateRefusesBadValues(t *testing.T) {
 			for _, v := range values {
 				a := e.refused(t, rpc.CodeInvalidParams, "update", `[{"`+key+`":`+v+`}]`)
 				assert.Equal(t, 400, a.HTTP)
-				assert.Contains(t, a.message(), `parameter 1 "settings"`, a.Raw)
-				assert.Contains(t, a.message(), key, a.Raw)
-				assert.False(t, *a.Body.Error.Data.Exception)
+				assert.Contains(t, a.Message, `parameter 1 "settings"`, a.Raw)
+				assert.Contains(t, a.Message, key, a.Raw)
+				assert.False(t, a.Exception)
 			}
 		}
 		// A bad field spoils the whole update.
@@ -176,7 +176,7 @@ func TestUpdateRefusesUnknownKeysAndBadShapes(t *testing.T) {
 		assert.Equal(t, 400, a.HTTP)
 	}
 	a := e.refused(t, rpc.CodeInvalidParams, "update", `[{"smtp_pasword":"x"}]`)
-	assert.Contains(t, a.message(), "smtp_pasword")
+	assert.Contains(t, a.Message, "smtp_pasword")
 	e.refused(t, rpc.CodeParseError, "update", `[{"app_url":]`)
 	assert.JSONEq(t, defaultsJSON, e.ok(t, "read", ``))
 	assert.NotContains(t, e.logs.String(), "level=ERROR")
@@ -366,7 +366,7 @@ func TestConcurrentPartialUpdates(t *testing.T) {
 		update := func(x *env, body string) {
 			defer wg.Done()
 			a := x.call(t, x.admin, "update", body)
-			if a.code() != 200 {
+			if a.Code != 200 {
 				fail <- a.Raw
 			}
 		}

@@ -58,12 +58,12 @@ func TestSMTPTestTakesStoredValuesForFieldsLeftOut(t *testing.T) {
 
 		a := e.refused(t, rpc.CodeBadRequest, "test-smtp", `[{}]`)
 		assert.Equal(t, 400, a.HTTP)
-		assert.Equal(t, "SMTP test failed: smtp "+srv.Addr()+": AUTH: 535 5.7.8 Authentication failed", a.message())
+		assert.Equal(t, "SMTP test failed: smtp "+srv.Addr()+": AUTH: 535 5.7.8 Authentication failed", a.Message)
 
 		// A password given is tried instead of the stored one, which stays.
 		e.ok(t, "test-smtp", fmt.Sprintf(`[{"smtp_password":%q}]`, smtpPassword))
 		a = e.refused(t, rpc.CodeBadRequest, "test-smtp", `[{"smtp_username":"someone-else"}]`)
-		assert.Contains(t, a.message(), "535 5.7.8 Authentication failed")
+		assert.Contains(t, a.Message, "535 5.7.8 Authentication failed")
 		var got struct {
 			PasswordSet bool `json:"smtp_password_set"`
 		}
@@ -78,18 +78,18 @@ func TestSMTPTestFailures(t *testing.T) {
 		e := newEnv(t, db, settings.Options{Mailer: mailer.Options{Timeout: timeout}})
 
 		a := e.refused(t, rpc.CodeBadRequest, "test-smtp", `[{}]`)
-		assert.Contains(t, a.message(), "no SMTP server to test")
+		assert.Contains(t, a.Message, "no SMTP server to test")
 
 		host, port := mailertest.Unreachable(t)
 		a = e.refused(t, rpc.CodeBadRequest, "test-smtp", fmt.Sprintf(`[{"smtp_hostname":%q,"smtp_port":%d}]`, host, port))
 		assert.Equal(t, 400, a.HTTP)
-		assert.Contains(t, a.message(), fmt.Sprintf("smtp %s:%d: connect: dial tcp %s:%d: connect: connection refused", host, port, host, port))
+		assert.Contains(t, a.Message, fmt.Sprintf("smtp %s:%d: connect: dial tcp %s:%d: connect: connection refused", host, port, host, port))
 
 		host, port = mailertest.Silent(t)
 		start := time.Now()
 		a = e.refused(t, rpc.CodeBadRequest, "test-smtp", fmt.Sprintf(`[{"smtp_hostname":%q,"smtp_port":%d,"smtp_username":"u","smtp_password":"p"}]`, host, port))
 		elapsed := time.Since(start)
-		assert.Contains(t, a.message(), "greeting: no answer within 300ms")
+		assert.Contains(t, a.Message, "greeting: no answer within 300ms")
 		assert.Less(t, elapsed, timeout+time.Second, "answered within the bound")
 
 		for _, body := range []string{
@@ -110,10 +110,10 @@ func TestSMTPTestKeepsTheStoredPasswordForTheStoredHost(t *testing.T) {
 		e.store(t, srv, smtpPassword)
 
 		a := e.refused(t, rpc.CodeBadRequest, "test-smtp", `[{"smtp_hostname":"localhost"}]`)
-		assert.Contains(t, a.message(), "give smtp_password")
+		assert.Contains(t, a.Message, "give smtp_password")
 		// With a password of its own, another host is fine to test.
 		a = e.refused(t, rpc.CodeBadRequest, "test-smtp", fmt.Sprintf(`[{"smtp_hostname":"localhost","smtp_port":%d,"smtp_password":"guess"}]`, srv.Port))
-		assert.Contains(t, a.message(), "535")
+		assert.Contains(t, a.Message, "535")
 		e.ok(t, "test-smtp", fmt.Sprintf(`[{"smtp_hostname":"localhost","smtp_port":%d,"smtp_password":%q}]`, srv.Port, smtpPassword))
 		// The stored host, spelled in capitals, is the stored host.
 		e.ok(t, "test-smtp", `[{"smtp_hostname":"127.0.0.1"}]`)

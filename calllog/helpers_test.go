@@ -7,8 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 // Test method ids.
@@ -41,6 +40,7 @@ const (
 // and plain (user 8, holds nothing).
 type env struct {
 	reg   *rpc.Registry
+	c     *rpctest.Client // a guest calling reg
 	mod   *calllog.Module
 	db    *bun.DB
 	logs  *syncBuffer
@@ -67,6 +67,7 @@ func newEnv(t testing.TB, db *bun.DB, opts calllog.Options) *env {
 		Logger:      logger,
 		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
 	})
+	e.c = rpctest.New(e.reg)
 	e.admin, e.plain = addTokens(t, e.reg)
 	registerTestMethods(e.reg)
 	if opts.Logger == nil {
@@ -131,67 +132,14 @@ func registerTestMethods(reg *rpc.Registry) {
 	})
 }
 
-// answer is a decoded response envelope.
-type answer struct {
-	HTTP int
-	Raw  string
-	Body struct {
-		Result *struct {
-			Status    int             `json:"status"`
-			Exception bool            `json:"exception"`
-			Data      json.RawMessage `json:"data"`
-			Meta      map[string]any  `json:"meta"`
-		} `json:"result"`
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Data    struct {
-				Exception bool `json:"exception"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-}
-
-func (a answer) code() int {
-	if a.Body.Error != nil {
-		return a.Body.Error.Code
-	}
-	return a.Body.Result.Status
-}
-
-func (a answer) message() string {
-	if a.Body.Error != nil {
-		return a.Body.Error.Message
-	}
-	return ""
-}
-
-// call posts body (a JSON array of parameters, or "") to method id through
-// the registry's handler, with a bearer token unless token is "".
-func call(t testing.TB, h http.Handler, id, body, token string) answer {
+// ok calls as the admin and requires a 200 answer, decoding its data into
+// out unless out is nil.
+func (e *env) ok(t testing.TB, id, body string, out any) *rpctest.Answer {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, id, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	var a answer
-	a.HTTP = rec.Code
-	a.Raw = rec.Body.String()
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a.Body), a.Raw)
-	require.True(t, (a.Body.Error == nil) != (a.Body.Result == nil), a.Raw)
-	return a
-}
-
-// ok calls and requires a 200 answer, decoding its data into out.
-func (e *env) ok(t testing.TB, id, body string, out any) answer {
-	t.Helper()
-	a := call(t, e.reg, id, body, e.admin)
+	a := e.c.As(e.admin).Post(t, id, body)
 	require.Equal(t, http.StatusOK, a.HTTP, a.Raw)
 	if out != nil {
-		require.NoError(t, json.Unmarshal(a.Body.Result.Data, out), a.Raw)
+		a.Decode(t, out)
 	}
 	return a
 }
@@ -222,7 +170,7 @@ func (e *env) readAll(t testing.TB, method string) []row {
 		a := e.ok(t, readLog, string(body), &page)
 		all = append(all, page...)
 		if len(page) < 100 {
-			require.EqualValues(t, len(all), a.Body.Result.Meta["total"])
+			require.EqualValues(t, len(all), a.Meta["total"])
 			return all
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
@@ -33,8 +34,9 @@ func bothDSNs(t *testing.T, fn func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, storagetest.PostgresDSN(t)) })
 }
 
-// hit calls a method and returns the answer's HTTP status; safe to use from
-// any goroutine.
+// hit calls a method and returns the answer's HTTP status, or -1 when the
+// answer breaks the wire format (rpctest.ReadAnswer); safe to use from any
+// goroutine.
 func hit(h http.Handler, id, token string) int {
 	req := httptest.NewRequest(http.MethodPost, id, strings.NewReader(""))
 	if token != "" {
@@ -42,7 +44,11 @@ func hit(h http.Handler, id, token string) int {
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	return rec.Code
+	a, err := rpctest.ReadAnswer(rec.Result())
+	if err != nil {
+		return -1
+	}
+	return a.HTTP
 }
 
 // TestInstancesAddUp runs two instances (two registries, two pools, two

@@ -23,28 +23,28 @@ type tally struct{ accepted, declined, errors, exceptions int64 }
 func TestCallsAreLogged(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, fast(calllog.Options{}))
-		h := e.reg
+		c := e.c
 		begin := time.Now().UTC()
 
 		for _, tok := range []string{e.admin, e.admin, ""} {
-			require.Equal(t, 200, call(t, h, mOK, `["x"]`, tok).code())
+			require.Equal(t, 200, c.As(tok).Post(t, mOK, `["x"]`).Code)
 		}
-		require.Equal(t, rpc.CodeInvalidParams, call(t, h, mOK, `[5]`, "").code())
+		require.Equal(t, rpc.CodeInvalidParams, c.Post(t, mOK, `[5]`).Code)
 		for range 2 {
-			require.Equal(t, 400, call(t, h, mFail, ``, e.plain).code())
+			require.Equal(t, 400, c.As(e.plain).Post(t, mFail, ``).Code)
 		}
-		require.Equal(t, 500, call(t, h, mBoom, ``, "").code())
-		require.Equal(t, 500, call(t, h, mPanic, ``, "").code())
+		require.Equal(t, 500, c.Post(t, mBoom, ``).Code)
+		require.Equal(t, 500, c.Post(t, mPanic, ``).Code)
 		for _, tok := range []string{"", "", e.plain} {
-			require.Equal(t, rpc.CodeInsufficientPermissions, call(t, h, mAdmin, ``, tok).code())
+			require.Equal(t, rpc.CodeInsufficientPermissions, c.As(tok).Post(t, mAdmin, ``).Code)
 		}
-		require.Equal(t, 200, call(t, h, mAdmin, ``, e.admin).code())
-		require.Equal(t, 200, call(t, h, mLimited, ``, "").code())
+		require.Equal(t, 200, c.As(e.admin).Post(t, mAdmin, ``).Code)
+		require.Equal(t, 200, c.Post(t, mLimited, ``).Code)
 		for range 2 {
-			require.Equal(t, 429, call(t, h, mLimited, ``, "").code())
+			require.Equal(t, 429, c.Post(t, mLimited, ``).Code)
 		}
 		for range 2 {
-			require.Equal(t, 200, call(t, h, mQuiet, ``, "").code())
+			require.Equal(t, 200, c.Post(t, mQuiet, ``).Code)
 		}
 		end := time.Now().UTC()
 
@@ -295,7 +295,7 @@ func TestStatsArithmetic(t *testing.T) {
 		var raw []struct {
 			Buckets []map[string]any `json:"buckets"`
 		}
-		require.NoError(t, json.Unmarshal(a2.Body.Result.Data, &raw))
+		require.NoError(t, json.Unmarshal(a2.Data, &raw))
 		assert.Equal(t, map[string]any{"date": "2030-01-01T11:36:00Z", "total_accepted": 0.0, "total_declined": 0.0,
 			"total_errors": 0.0, "total_exceptions": 0.0, "exceptions_percent": 0.0, "avg_runtime": 0.0, "max_runtime": 0.0},
 			raw[0].Buckets[1])
@@ -320,7 +320,7 @@ func TestReadLogPages(t *testing.T) {
 		page := func(opts string) ([]row, float64) {
 			var rows []row
 			a := e.ok(t, readLog, `[`+opts+`]`, &rows)
-			return rows, a.Body.Result.Meta["total"].(float64)
+			return rows, a.Meta["total"].(float64)
 		}
 		rows, total := page(`{"where":{"method_id":"` + mOK + `"}}`)
 		assert.Equal(t, 150.0, total)
@@ -404,9 +404,9 @@ func TestBadInputs(t *testing.T) {
 			{readHistory, `["\u0000"]`, 404, "not found"},
 			{readHistory, `["/v1/t/ok\"); DELETE FROM calllog_stat_10m; --"]`, 404, "not found"},
 		} {
-			a := call(t, e.reg, c.method, c.body, e.admin)
-			assert.Equal(t, c.code, a.code(), "%s %.80s: %s", c.method, c.body, a.Raw)
-			assert.Contains(t, a.message(), c.msg, "%s %.80s", c.method, c.body)
+			a := e.c.As(e.admin).Post(t, c.method, c.body)
+			assert.Equal(t, c.code, a.Code, "%s %.80s: %s", c.method, c.body, a.Raw)
+			assert.Contains(t, a.Message, c.msg, "%s %.80s", c.method, c.body)
 			assert.Less(t, a.HTTP, 500)
 			assert.GreaterOrEqual(t, a.HTTP, 400)
 			assert.Less(t, len(a.Raw), 1000, "the answer does not echo a long input")
@@ -414,8 +414,8 @@ func TestBadInputs(t *testing.T) {
 
 		// Not an admin: refused, and the refusal is logged as declined.
 		for _, tok := range []string{"", e.plain} {
-			a := call(t, e.reg, readHistory, `["`+mOK+`"]`, tok)
-			assert.Equal(t, rpc.CodeInsufficientPermissions, a.code())
+			a := e.c.As(tok).Post(t, readHistory, `["`+mOK+`"]`)
+			assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code)
 		}
 		require.Eventually(t, func() bool { return len(e.readAll(t, readHistory)) >= 2 }, 5*time.Second, 10*time.Millisecond)
 		assert.True(t, e.readAll(t, readHistory)[0].IsDeclined)

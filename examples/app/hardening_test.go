@@ -588,7 +588,7 @@ func (f *fixture) cases(m rpc.MethodInfo, c caller) []badCase {
 			add(i+1, faultHandler, label+" a 100 KB string", with(base, i, raw(hugeString)))
 		}
 		if accepts(p.Schema, "object") && p.Schema.Properties != nil {
-			for _, oc := range f.objectCases(p.Name, p.Schema, c) {
+			for _, oc := range f.objectCases(p.Schema, c) {
 				add(i+1, oc.want, label+" "+oc.what, with(base, i, oc.value))
 				out[len(out)-1].echoed = oc.echoed
 			}
@@ -687,7 +687,7 @@ type valueCase struct {
 // objectCases breaks an object parameter: required properties left out,
 // properties nobody declared, properties of the wrong type or null, and
 // 100 KB strings.
-func (f *fixture) objectCases(name string, s *jsonschema.Schema, c caller) []valueCase {
+func (f *fixture) objectCases(s *jsonschema.Schema, c caller) []valueCase {
 	baseObj := map[string]json.RawMessage{}
 	req := requiredProps(s)
 	for _, r := range req {

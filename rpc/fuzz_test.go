@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
@@ -111,7 +112,7 @@ func FuzzParams(f *testing.F) {
 	c := rpctest.New(reg)
 	f.Fuzz(func(t *testing.T, value string) {
 		body := "[" + value + "]"
-		wellFormed := json.Valid([]byte(body))
+		wellFormed := json.Valid([]byte(body)) && utf8.ValidString(body)
 		for _, m := range methods {
 			a := c.Post(t, m, body)
 			switch {

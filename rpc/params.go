@@ -277,6 +277,17 @@ func describeKind(k sjs.ErrorKind) string {
 		return fmt.Sprintf("must have at most %d items, got %d", k.Want, k.Got)
 	case *kind.MinProperties:
 		return fmt.Sprintf("must have at least %d properties, got %d", k.Want, k.Got)
+	case *kind.AdditionalProperties:
+		// The names come from the request: quote them cut short.
+		names := make([]string, 0, min(len(k.Properties), 4))
+		for i, name := range k.Properties {
+			if i == 3 {
+				names = append(names, fmt.Sprintf("and %d more", len(k.Properties)-3))
+				break
+			}
+			names = append(names, Quote(name))
+		}
+		return "unknown properties not allowed: " + strings.Join(names, ", ")
 	case *kind.MaxProperties:
 		return fmt.Sprintf("must have at most %d properties, got %d", k.Want, k.Got)
 	}

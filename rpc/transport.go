@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authrpc/authrpc/auth"
 )
@@ -87,7 +88,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if id == "" {
 			id = req.URL.Path
 		}
-		x.fail(Errorf(CodeMethodNotFound, "method %q not found", id))
+		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
 		return
 	}
 	m := x.m
@@ -132,6 +133,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 
+	if in.paramsErr != nil {
+		x.fail(in.paramsErr)
+		return
+	}
 	if in.named != nil {
 		if in.raws, err = m.positional(in.named); err != nil {
 			release()
@@ -393,10 +398,13 @@ func mediaType(v string) string {
 
 // body is a parsed request body.
 type body struct {
-	raws   []json.RawMessage
-	named  map[string]json.RawMessage // by-name params of a JSON-RPC request
-	method string                     // the method of a JSON-RPC request object
-	id     json.RawMessage
+	raws  []json.RawMessage
+	named map[string]json.RawMessage // by-name params of a JSON-RPC request
+	// paramsErr is a fault of a JSON-RPC request's params, answered after
+	// the permission check.
+	paramsErr *Error
+	method    string // the method of a JSON-RPC request object
+	id        json.RawMessage
 }
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -469,6 +477,11 @@ func parseBody(b []byte) (body, *Error) {
 	if len(b) == 0 {
 		return in, nil
 	}
+	if !utf8.Valid(b) {
+		// JSON is UTF-8 (RFC 8259); decoding would quietly turn bad bytes
+		// into U+FFFD and store a value the client never sent.
+		return in, NewError(CodeParseError, "request body is not valid UTF-8")
+	}
 	switch b[0] {
 	case '[':
 		if err := json.Unmarshal(b, &in.raws); err != nil {
@@ -520,7 +533,9 @@ func parseRequestObject(method string, params, id json.RawMessage) (body, *Error
 			return in, parseError(err)
 		}
 	default:
-		return in, InvalidParams("params of a JSON-RPC request must be an array or an object")
+		// Refused once the method's permissions were checked, like any other
+		// fault of the parameters.
+		in.paramsErr = InvalidParams("params of a JSON-RPC request must be an array or an object")
 	}
 	return in, nil
 }

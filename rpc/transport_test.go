@@ -320,6 +320,8 @@ func TestJSONRPCRequestObject(t *testing.T) {
 	t.Run("scalar params", func(t *testing.T) {
 		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":5,"id":4}`)
 		assert.Equal(t, rpc.CodeInvalidParams, a.Code)
+		a = f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/whoami","params":5,"id":5}`)
+		assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code, "permissions are checked before parameters")
 	})
 	t.Run("object without jsonrpc is a parameter", func(t *testing.T) {
 		a := f.c.Post(t, "/v1/t/echo", `{"method":"/v1/t/echo"}`)
@@ -352,6 +354,8 @@ func TestStatusTable(t *testing.T) {
 		{"-32803", request{path: "/v1/t/echo", body: `hi`, headers: map[string]string{"Content-Type": "text/plain"}}, 415, rpc.CodeUnsupportedMediaType, `"text/plain"`},
 		{"-32807", request{path: "/v1/t/echo", body: `["hi"`}, 400, rpc.CodeParseError, "not valid JSON"},
 		{"-32807 trailing garbage", request{path: "/v1/t/echo", body: `["hi"] x`}, 400, rpc.CodeParseError, "not valid JSON"},
+		{"-32807 not UTF-8", request{path: "/v1/t/echo", body: "[\"a\xffb\"]"}, 400, rpc.CodeParseError, "not valid UTF-8"},
+		{"-32809 a long id is quoted short", request{path: "/v1/t/" + strings.Repeat("x", 5000)}, 404, rpc.CodeMethodNotFound, `xxx"… not found`},
 		{"-32808", request{path: "/v1/t/echo", body: `[1]`}, 400, rpc.CodeInvalidParams, `parameter 1 "text": expected a string, got an integer`},
 		{"-32809", request{path: "/v1/t/missing"}, 404, rpc.CodeMethodNotFound, `"/v1/t/missing" not found`},
 		{"-32902", request{path: "/v1/t/small", body: `["` + strings.Repeat("x", 100) + `"]`}, 413, rpc.CodeTooLarge, "larger than 64 bytes"},
@@ -411,7 +415,7 @@ func TestValidation(t *testing.T) {
 		{"float for an integer", "/v1/t/pair", `["a", true, 1.5]`, []string{`parameter 3 "count"`}},
 		{"object for a string", "/v1/t/echo", `[{"a":1}]`, []string{"expected a string, got an object"}},
 		{"missing property", "/v1/t/create", `[{"email":"a@b.c"}]`, []string{`parameter 1 "fields"`, "missing property 'username'"}},
-		{"extra property", "/v1/t/create", `[{"username":"a","admin":true}]`, []string{`parameter 1 "fields"`, "additional properties 'admin' not allowed"}},
+		{"extra property", "/v1/t/create", `[{"username":"a","admin":true}]`, []string{`parameter 1 "fields"`, `unknown properties not allowed: "admin"`}},
 		{"property of the wrong type", "/v1/t/create", `[{"username":5}]`, []string{"at /username: expected a string, got a number"}},
 		{"maximum", "/v1/t/create", `[{"username":"a","port":70000}]`, []string{"at /port: must be at most 65535, got 70000"}},
 		{"map value type", "/v1/t/create", `[{"username":"a","permissions":{"admin":"yes"}}]`, []string{"at /permissions/admin: expected a boolean, got a string"}},

@@ -208,11 +208,19 @@ func TestHostileStrings(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, s, s2.SMTPPassword, "stored as given")
 		}
-		// Invalid UTF-8 and lone surrogates arrive as U+FFFD, never as bytes a database refuses.
-		e.ok(t, "update", "[{\"smtp_username\":\"a\xff\\ud800b\"}]")
+		// Bytes that are not UTF-8 are refused before the method runs, and
+		// nothing changes; a lone surrogate escape arrives as U+FFFD, never as
+		// bytes a database refuses.
+		before, err := e.mod.Get(context.Background())
+		require.NoError(t, err)
+		e.refused(t, rpc.CodeParseError, "update", "[{\"smtp_username\":\"a\xffb\"}]")
 		s, err := e.mod.Get(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, "a\ufffd\ufffdb", s.SMTPUsername)
+		assert.Equal(t, before.SMTPUsername, s.SMTPUsername)
+		e.ok(t, "update", "[{\"smtp_username\":\"a\\ud800b\"}]")
+		s, err = e.mod.Get(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "a\ufffdb", s.SMTPUsername)
 		fresh := newEnv(t, db, settings.Options{})
 		assert.Equal(t, e.ok(t, "read", ``), fresh.ok(t, "read", ``))
 	})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -86,9 +87,17 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 
 // Handler serves the API under /api/.
 func (a *app) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", a.reg))
-	return mux
+	api := http.StripPrefix("/api", a.reg)
+	// Not an http.ServeMux: it would answer a path like /api/v1//read with a
+	// redirect to the cleaned path, where method ids are matched exactly and
+	// every answer is JSON.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
+			http.NotFound(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 // Shutdown lets background work finish: void calls, the call log's queue,

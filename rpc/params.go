@@ -143,11 +143,18 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 			return reflect.Value{}, InvalidParams("%s: %s", p.label(), describeValidation(err))
 		}
 	}
-	if p.simple == "string" && p.typ.Kind() == reflect.String {
+	if p.simple == "string" {
 		// A string without escapes is its bytes between the quotes; the body
 		// was checked to be valid JSON already.
 		if s := raw[1 : len(raw)-1]; bytes.IndexByte(s, '\\') < 0 {
-			return reflect.ValueOf(string(s)).Convert(p.typ), nil
+			switch {
+			case p.typ.Kind() == reflect.String:
+				return reflect.ValueOf(string(s)).Convert(p.typ), nil
+			case p.typ.Kind() == reflect.Pointer && p.typ.Elem().Kind() == reflect.String:
+				v := reflect.New(p.typ.Elem())
+				v.Elem().SetString(string(s))
+				return v, nil
+			}
 		}
 	}
 	ptr := reflect.New(p.typ)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"reflect"
 	"regexp"
@@ -67,6 +68,8 @@ type Registry struct {
 
 	observers atomic.Pointer[[]Observer]
 
+	proxyKey string // Options.TrustedProxyHeader in canonical form
+
 	voidSem    chan struct{}
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
 	voidClosed bool
@@ -97,12 +100,13 @@ func New(opts Options) *Registry {
 		opts.Title = "API v1"
 	}
 	return &Registry{
-		opts:    opts,
-		log:     opts.Logger,
-		perms:   opts.Permissions,
-		auth:    opts.Auth,
-		modules: make(map[string]string),
-		voidSem: make(chan struct{}, opts.MaxVoidCalls),
+		proxyKey: http.CanonicalHeaderKey(opts.TrustedProxyHeader),
+		opts:     opts,
+		log:      opts.Logger,
+		perms:    opts.Permissions,
+		auth:     opts.Auth,
+		modules:  make(map[string]string),
+		voidSem:  make(chan struct{}, opts.MaxVoidCalls),
 		reflector: &jsonschema.Reflector{
 			DoNotReference: true,
 			ExpandedStruct: true,

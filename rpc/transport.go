@@ -23,6 +23,11 @@ import (
 const (
 	HeaderVoidCall    = "X-API-Void-Call"
 	headerVoidCallAlt = "API-Call-Void"
+
+	// The same in the canonical form net/http stores them in, so that
+	// looking them up costs no canonicalisation on every call.
+	canonicalVoidCall    = "X-Api-Void-Call"
+	canonicalVoidCallAlt = "Api-Call-Void"
 )
 
 // exchange is one HTTP request on its way to an answer.
@@ -55,7 +60,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	} else {
-		switch ct := mediaType(req.Header.Get("Content-Type")); {
+		switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
 		case ct == "" || strings.EqualFold(ct, "application/json"):
 			limit := r.opts.MaxBodyBytes
 			if x.m != nil && x.m.MaxBodyBytes > 0 {
@@ -94,7 +99,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	m := x.m
 
 	ctx := req.Context()
-	p, err := r.auth.Authenticate(ctx, bearerToken(req.Header.Get("Authorization")))
+	p, err := r.auth.Authenticate(ctx, bearerToken(headerValue(req.Header, "Authorization")))
 	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
 		return
@@ -102,8 +107,8 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	x.principal = p
 	call := &Call{
 		Method:     m.ID,
-		ClientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, req.Header.Get(r.opts.TrustedProxyHeader)),
-		Void:       isTrue(req.Header.Get(HeaderVoidCall)) || isTrue(req.Header.Get(headerVoidCallAlt)),
+		ClientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
+		Void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
 	}
 	x.void = call.Void
 	if !p.Allowed(m.Permissions) {
@@ -237,7 +242,9 @@ func (m *method) invoke(ctx context.Context, args []reflect.Value) (res Result, 
 			err = &panicError{value: v, stack: debug.Stack()}
 		}
 	}()
-	args[0] = reflect.ValueOf(ctx)
+	// A Value of the interface type itself: Call then need not check, on
+	// every call, that the concrete context implements context.Context.
+	args[0] = reflect.ValueOf(&ctx).Elem()
 	out := m.fn.Call(args)
 	last := out[len(out)-1]
 	if !last.IsNil() {
@@ -376,6 +383,21 @@ func rateKey(p *auth.Principal, addr string) string {
 	return "a:" + addr
 }
 
+// headerValue is h.Get(key) for a key already in canonical form.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (r *Registry) proxyHeader(h http.Header) string {
+	if r.opts.TrustedProxyHeader == "" {
+		return ""
+	}
+	return headerValue(h, r.proxyKey)
+}
+
 func bearerToken(h string) string {
 	const prefix = "Bearer "
 	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
@@ -484,9 +506,11 @@ func parseBody(b []byte) (body, *Error) {
 	}
 	switch b[0] {
 	case '[':
-		if err := json.Unmarshal(b, &in.raws); err != nil {
-			return in, parseError(err)
+		if !json.Valid(b) {
+			var v any
+			return in, parseError(json.Unmarshal(b, &v))
 		}
+		in.raws = splitArray(b)
 		return in, nil
 	case '{':
 		if bytes.Contains(b, []byte(`"jsonrpc"`)) {
@@ -510,6 +534,59 @@ func parseBody(b []byte) (body, *Error) {
 	}
 	in.raws = []json.RawMessage{b}
 	return in, nil
+}
+
+// splitArray returns the elements of a well-formed JSON array, as slices
+// of b: what json.Unmarshal into []json.RawMessage gives, without decoding
+// each element twice.
+func splitArray(b []byte) []json.RawMessage {
+	var (
+		raws     []json.RawMessage
+		depth    int
+		inString bool
+		start    = -1
+	)
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++ // the escaped byte cannot end the string
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth == 1 {
+				continue // the array itself
+			}
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				if start >= 0 {
+					raws = append(raws, bytes.TrimRight(b[start:i], " \t\r\n"))
+				}
+				return raws
+			}
+		case ',':
+			if depth == 1 {
+				raws = append(raws, bytes.TrimRight(b[start:i], " \t\r\n"))
+				start = -1
+				continue
+			}
+		}
+		if start < 0 && depth >= 1 {
+			start = i
+		}
+	}
+	return raws
 }
 
 func parseRequestObject(method string, params, id json.RawMessage) (body, *Error) {

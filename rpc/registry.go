@@ -50,6 +50,12 @@ type Options struct {
 
 	// Title heads the Markdown reference. Default: "API v1".
 	Title string
+
+	// Prefix is the path the registry is mounted under, such as "/api":
+	// the method id is the request path below it, and a path outside it
+	// answers -32809. It does what http.StripPrefix does, without copying
+	// the request. Empty: the whole path is the method id.
+	Prefix string
 }
 
 // Registry holds the methods of an API and serves them over HTTP.
@@ -98,6 +104,9 @@ func New(opts Options) *Registry {
 	}
 	if opts.Title == "" {
 		opts.Title = "API v1"
+	}
+	if opts.Prefix != "" {
+		opts.Prefix = "/" + strings.Trim(opts.Prefix, "/")
 	}
 	return &Registry{
 		proxyKey: http.CanonicalHeaderKey(opts.TrustedProxyHeader),

@@ -50,7 +50,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		x.fail(Errorf(CodeMethodNotAllowed, "HTTP method %s is not allowed: POST the parameters, or GET a method that takes none", req.Method))
 		return
 	}
-	x.m = r.lookup(req.URL.Path)
+	path, mounted := r.methodPath(req.URL.Path)
+	if mounted {
+		x.m = r.lookup(path)
+	}
 
 	var in body
 	multipart := false
@@ -91,7 +94,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if x.m == nil {
 		id := in.method
 		if id == "" {
-			id = req.URL.Path
+			id = path
 		}
 		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
 		return
@@ -381,6 +384,21 @@ func rateKey(p *auth.Principal, addr string) string {
 		return "u:" + strconv.FormatInt(p.UserID, 10)
 	}
 	return "a:" + addr
+}
+
+// methodPath returns the method id a request path names: the path below
+// Options.Prefix. mounted is false for a path outside the prefix.
+func (r *Registry) methodPath(path string) (id string, mounted bool) {
+	if r.opts.Prefix == "" {
+		return path, true
+	}
+	if rest, ok := strings.CutPrefix(path, r.opts.Prefix); ok && (rest == "" || rest[0] == '/') {
+		if rest == "" {
+			rest = "/"
+		}
+		return rest, true
+	}
+	return path, false
 }
 
 // headerValue is h.Get(key) for a key already in canonical form.

@@ -656,3 +656,17 @@ func TestTwoRegistriesAreIndependent(t *testing.T) {
 	assert.Equal(t, 200, rpctest.New(a).Call(t, "/v1/only-a").HTTP)
 	assert.Equal(t, 404, rpctest.New(b).Call(t, "/v1/only-a").HTTP)
 }
+
+func TestPrefix(t *testing.T) {
+	f := newFixture(t, rpc.Options{Prefix: "/api/"})
+	a := f.c.Post(t, "/api/v1/t/echo", `["hi"]`)
+	require.Equal(t, 200, a.Code, a.Raw)
+	assert.JSONEq(t, `"hi"`, string(a.Data))
+	a = f.c.Post(t, "/api/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["rpc"],"id":1}`)
+	require.Equal(t, 200, a.Code, a.Raw)
+	assert.JSONEq(t, `"rpc"`, string(a.Data))
+	for _, path := range []string{"/v1/t/echo", "/apix/v1/t/echo", "/", "/api/v1/t//echo"} {
+		a = f.c.Post(t, path, `["hi"]`)
+		assert.Equal(t, rpc.CodeMethodNotFound, a.Code, "%s: %s", path, a.Raw)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -59,7 +58,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		Title:       "Administrator",
 		Description: "Manages users, settings and the API call log.",
 	})
-	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms})
+	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms, Prefix: "/api"})
 	a.reg.Auth().Share(a.sync.Channel("auth"))
 
 	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{}); err != nil {
@@ -85,20 +84,10 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	return a, nil
 }
 
-// Handler serves the API under /api/.
-func (a *app) Handler() http.Handler {
-	api := http.StripPrefix("/api", a.reg)
-	// Not an http.ServeMux: it would answer a path like /api/v1//read with a
-	// redirect to the cleaned path, where method ids are matched exactly and
-	// every answer is JSON.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
-			http.NotFound(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
-}
+// Handler serves the API under /api/. Every path is the registry's: a path
+// outside /api/ answers -32809 in JSON, and paths are matched exactly (an
+// http.ServeMux would redirect /api/v1//read to a cleaned path).
+func (a *app) Handler() http.Handler { return a.reg }
 
 // Shutdown lets background work finish: void calls, the call log's queue,
 // mails being sent. Call it after the HTTP server stopped taking requests.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/uptrace/bun"
 
@@ -34,6 +35,9 @@ type app struct {
 	calls    *calllog.Module
 	settings *settings.Module
 	users    *users.Module
+
+	shutdown    sync.Once
+	shutdownErr error
 }
 
 func newApp(ctx context.Context, cfg config) (_ *app, err error) {
@@ -92,6 +96,12 @@ func (a *app) Handler() http.Handler { return a.reg }
 // Shutdown lets background work finish: void calls, the call log's queue,
 // mails being sent. Call it after the HTTP server stopped taking requests.
 func (a *app) Shutdown(ctx context.Context) error {
+	a.shutdown.Do(func() { a.shutdownErr = a.stop(ctx) })
+	return a.shutdownErr
+}
+
+// stop does Shutdown's work, once.
+func (a *app) stop(ctx context.Context) error {
 	var errs []error
 	if a.reg != nil {
 		errs = append(errs, a.reg.Shutdown(ctx))

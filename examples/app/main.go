@@ -63,7 +63,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() {
+		// Background work (session cleanup, the call log's writer) stops
+		// before the database closes, whichever command ran.
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = a.Shutdown(sctx)
+		_ = a.Close()
+	}()
 
 	switch cmd {
 	case "markdown":

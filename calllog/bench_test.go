@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
@@ -129,23 +129,8 @@ func benchRegistry(b *testing.B, noCallLog bool) (*rpc.Registry, string) {
 }
 
 func benchCalls(b *testing.B, h http.Handler, token string) {
-	body := []byte(`["world"]`)
-	req := httptest.NewRequest(http.MethodPost, "/v1/hello", nil)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	check := httptest.NewRecorder()
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	h.ServeHTTP(check, req)
-	if check.Code != http.StatusOK || !bytes.Contains(check.Body.Bytes(), []byte(`"Hello, world"`)) {
-		b.Fatalf("unexpected answer %d: %s", check.Code, check.Body)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rec := httptest.NewRecorder()
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		h.ServeHTTP(rec, req)
-	}
+	b.Helper()
+	rpctest.Bench(b, h, "/v1/hello", token, []byte(`["world"]`), `"Hello, world"`)
 }
 
 // BenchmarkWriterPostgres measures the rows per second the writer sustains

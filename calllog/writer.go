@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,16 +18,18 @@ import (
 // rowWriter is the state of the goroutine that writes queued entries: the
 // chunks it took from the queue, each written as one batch.
 type rowWriter struct {
-	m     *Module
-	pend  []*chunk // taken from the queue; pend[next:] are not written yet
-	next  int
-	names []string     // method names for the entries of pend
-	token string       // the flush mark of pend[next], once it was tried
-	rows  []Row        // conversion buffer (INSERT)
-	uids  []int64      // user ids the rows point into
-	buf   bytes.Buffer // COPY data
-	logs  rateLog
-	drops uint64 // dropped records already logged
+	m          *Module
+	pend       []*chunk // taken from the queue; pend[next:] are not written yet
+	next       int
+	names      []string     // method names for the entries of pend
+	token      string       // the flush mark of pend[next], once it was tried
+	rows       []Row        // conversion buffer (INSERT)
+	args       []any        // parameters of a SQLite INSERT
+	fullInsert string       // the SQLite INSERT of sqliteRowsPerInsert rows
+	uids       []int64      // user ids the rows point into
+	buf        bytes.Buffer // COPY data
+	logs       rateLog
+	drops      uint64 // dropped records already logged
 }
 
 // runWriter writes queued rows every FlushInterval, or at once when a chunk
@@ -132,6 +135,18 @@ func (w *rowWriter) write(ctx context.Context, c *chunk) error {
 func (w *rowWriter) insert(ctx context.Context, c *chunk, retry bool) error {
 	w.fill(c)
 	defer clear(w.rows)
+	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(&w.rows).Returning("NULL").Exec(ctx); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		return nil
+	})
+}
+
+// inFlushTx runs write in a transaction that also records the batch's flush
+// mark; a retry that finds the mark there already skips the write, which
+// reached the database before its answer was lost.
+func (w *rowWriter) inFlushTx(ctx context.Context, retry bool, write func(ctx context.Context, tx bun.Tx) error) error {
 	return w.m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if retry {
 			done, err := flushed(ctx, tx, w.token)
@@ -139,52 +154,86 @@ func (w *rowWriter) insert(ctx context.Context, c *chunk, retry bool) error {
 				return err
 			}
 		}
-		if _, err := tx.NewInsert().Model(&w.rows).Returning("NULL").Exec(ctx); err != nil {
-			return fmt.Errorf("insert: %w", err)
+		if err := write(ctx, tx); err != nil {
+			return err
 		}
 		return w.m.markFlushed(ctx, tx, w.token)
 	})
 }
 
 // insertStatement inserts one row; SQLite runs it prepared once per batch.
-const insertStatement = `INSERT INTO calllog_calls (method_id, user_id, date, runtime, status, status_text,
-	is_declined, is_error, is_exception) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
 // sqliteTimeLayout is how bun writes a time to SQLite (text), so that rows
 // written here sort and compare with the ones bun reads and writes.
 const sqliteTimeLayout = "2006-01-02 15:04:05.999999-07:00"
 
-// insertPrepared writes c to SQLite with one prepared INSERT run per row.
-// A multi-row INSERT would carry every value in its text, and parsing that
-// text cost SQLite more than the rows themselves.
+// sqliteRowsPerInsert rows go into one prepared INSERT: 900 parameters,
+// far below SQLite's limit of 32766.
+const sqliteRowsPerInsert = 100
+
+// insertStatement inserts n rows with placeholders.
+func insertStatement(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO calllog_calls (method_id, user_id, date, runtime, status, status_text, is_declined, is_error, is_exception) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,?,?)")
+	}
+	return b.String()
+}
+
+// insertPrepared writes c to SQLite with prepared INSERTs of up to
+// sqliteRowsPerInsert rows each. A multi-row INSERT with its values in the
+// text costs SQLite more to parse than to store; one statement per row
+// costs database/sql more per row than the row itself.
 func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) error {
 	w.fill(c)
 	defer clear(w.rows)
-	return w.m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if retry {
-			done, err := flushed(ctx, tx, w.token)
-			if err != nil || done {
-				return err
-			}
+	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
+		if w.fullInsert == "" {
+			w.fullInsert = insertStatement(sqliteRowsPerInsert)
 		}
-		stmt, err := tx.PrepareContext(ctx, insertStatement)
-		if err != nil {
-			return fmt.Errorf("prepare insert: %w", err)
-		}
-		defer stmt.Close()
-		for i := range w.rows {
-			r := &w.rows[i]
-			var uid any
-			if r.UserID != nil {
-				uid = *r.UserID
+		// Prepared once per batch and run for each group of rows; the
+		// driver's placeholders, not bun's, which would write the values
+		// into the text.
+		var full *sql.Stmt
+		defer func() {
+			if full != nil {
+				full.Close()
 			}
-			_, err := stmt.ExecContext(ctx, r.MethodID, uid, r.Date.UTC().Format(sqliteTimeLayout),
-				r.Runtime, r.Status, r.StatusText, r.IsDeclined, r.IsError, r.IsException)
+		}()
+		for rows := w.rows; len(rows) > 0; {
+			n := min(len(rows), sqliteRowsPerInsert)
+			args := w.args[:0]
+			for i := range rows[:n] {
+				r := &rows[i]
+				var uid any
+				if r.UserID != nil {
+					uid = *r.UserID
+				}
+				args = append(args, r.MethodID, uid, r.Date.UTC().Format(sqliteTimeLayout),
+					r.Runtime, r.Status, r.StatusText, r.IsDeclined, r.IsError, r.IsException)
+			}
+			w.args = args
+			var err error
+			if n == sqliteRowsPerInsert {
+				if full == nil {
+					if full, err = tx.Tx.PrepareContext(ctx, w.fullInsert); err != nil {
+						return fmt.Errorf("prepare insert: %w", err)
+					}
+				}
+				_, err = full.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.Tx.ExecContext(ctx, insertStatement(n), args...)
+			}
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
+			clear(args)
+			rows = rows[n:]
 		}
-		return w.m.markFlushed(ctx, tx, w.token)
+		return nil
 	})
 }
 

@@ -1,0 +1,63 @@
+package rpctest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BareHandler is the yardstick benchmarks measure a registry against: a
+// plain net/http handler doing by hand what a trivial method does — decode
+// a JSON array holding one string and answer that string as data in the
+// same envelope — and nothing else: no token, no schema, no call log.
+func BareHandler() http.Handler {
+	type result struct {
+		Status     int            `json:"status"`
+		StatusText string         `json:"status_text"`
+		Exception  bool           `json:"exception"`
+		Data       string         `json:"data"`
+		Meta       map[string]any `json:"meta"`
+	}
+	type envelope struct {
+		JSONRPC string `json:"jsonrpc"`
+		Result  result `json:"result"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var params []string
+		if err := json.NewDecoder(r.Body).Decode(&params); err != nil || len(params) != 1 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		out, _ := json.Marshal(envelope{"2.0", result{200, "OK", false, params[0], map[string]any{}}})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	})
+}
+
+// Bench POSTs body to path on h b.N times, as the bearer of token ("" for
+// none), after checking once that h answers 200 with want in the body. One
+// request is reused, so that only the handler's work is measured.
+func Bench(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
+	b.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, nil)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	check := httptest.NewRecorder()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	h.ServeHTTP(check, req)
+	if check.Code != http.StatusOK || !bytes.Contains(check.Body.Bytes(), []byte(want)) {
+		b.Fatalf("unexpected answer %d: %s", check.Code, check.Body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rec := httptest.NewRecorder()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(rec, req)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ type env struct {
 	c     *rpctest.Client // a guest calling reg
 	mod   *calllog.Module
 	db    *bun.DB
-	logs  *syncBuffer
+	logs  *rpctest.LogBuffer
 	admin string
 	plain string
 }
@@ -61,7 +60,7 @@ func fast(o calllog.Options) calllog.Options {
 
 func newEnv(t testing.TB, db *bun.DB, opts calllog.Options) *env {
 	t.Helper()
-	e := &env{db: db, logs: &syncBuffer{}}
+	e := &env{db: db, logs: new(rpctest.LogBuffer)}
 	logger := slog.New(slog.NewTextHandler(e.logs, nil))
 	e.reg = rpc.New(rpc.Options{
 		Logger:      logger,
@@ -199,22 +198,4 @@ func sum(ms calllog.MethodStats) (accepted, declined, errs, exceptions int64) {
 		exceptions += b.TotalExceptions
 	}
 	return
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -62,7 +62,7 @@ type fields struct {
 type fixture struct {
 	reg   *rpc.Registry
 	c     *rpctest.Client // a guest calling reg
-	logs  *bytes.Buffer
+	logs  *rpctest.LogBuffer
 	user  string // a session token for user 7, who holds "admin"
 	plain string // a session token for user 8, who holds nothing
 	ran   chan string
@@ -97,8 +97,8 @@ func (o *observer) count() int {
 
 func newFixture(t *testing.T, opts rpc.Options) *fixture {
 	t.Helper()
-	f := &fixture{logs: &bytes.Buffer{}, ran: make(chan string, 16), obs: &observer{}}
-	opts.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil))
+	f := &fixture{logs: new(rpctest.LogBuffer), ran: make(chan string, 16), obs: &observer{}}
+	opts.Logger = slog.New(slog.NewJSONHandler(f.logs, nil))
 	if opts.Permissions == nil {
 		opts.Permissions = auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"})
 	}
@@ -236,17 +236,6 @@ func newFixture(t *testing.T, opts rpc.Options) *fixture {
 		Handler: func(ctx context.Context) (string, error) { return rpc.CallFromContext(ctx).ClientAddr, nil },
 	})
 	return f
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func bearer(token string) map[string]string {

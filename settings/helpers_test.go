@@ -1,10 +1,8 @@
 package settings_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,12 +23,12 @@ type env struct {
 	mod   *settings.Module
 	admin string
 	plain string
-	logs  *lockedBuffer
+	logs  *rpctest.LogBuffer
 }
 
 func newEnv(t *testing.T, db *bun.DB, opts settings.Options) *env {
 	t.Helper()
-	e := &env{db: db, logs: &lockedBuffer{}}
+	e := &env{db: db, logs: new(rpctest.LogBuffer)}
 	e.reg = rpc.New(rpc.Options{
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
@@ -82,21 +80,4 @@ func (e *env) refused(t *testing.T, code int, method, body string) *rpctest.Answ
 	a := e.call(t, e.admin, method, body)
 	require.Equal(t, code, a.Code, "%s %s: %s", method, body, a.Raw)
 	return a
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

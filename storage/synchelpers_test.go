@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/url"
@@ -266,11 +265,4 @@ func (p *proxy) close() {
 	p.mu.Unlock()
 	p.ln.Close()
 	p.wg.Wait()
-}
-
-// withTimeout is t.Context() with a bound.
-func withTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,24 +26,6 @@ const rootPassword = "root-password-1"
 // fastParams keep sign-ins quick; the users module measures the real ones.
 var fastParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-// lockedBuffer collects log output from any goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a registry with the users and tokens modules mounted on a test
 // database, plus a method only root may call.
 type env struct {
@@ -53,7 +34,7 @@ type env struct {
 	c     *rpctest.Client // a guest calling reg
 	users *users.Module
 	mod   *tokens.Module
-	logs  *lockedBuffer
+	logs  *rpctest.LogBuffer
 }
 
 // declared are the permissions the tests' host declares.
@@ -67,7 +48,7 @@ func declared() *auth.Permissions {
 
 func newEnv(t *testing.T, db *bun.DB, opts tokens.Options) *env {
 	t.Helper()
-	e := &env{db: db, logs: &lockedBuffer{}}
+	e := &env{db: db, logs: new(rpctest.LogBuffer)}
 	e.reg = rpc.New(rpc.Options{
 		Permissions: declared(),
 		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),

@@ -1,7 +1,6 @@
 package users_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -49,24 +48,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// lockedBuffer collects log output from any goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a registry with the users module mounted on a test database.
 type env struct {
 	t     *testing.T
@@ -75,8 +56,8 @@ type env struct {
 	c     *rpctest.Client // a guest calling reg
 	mod   *users.Module
 	clock *clock
-	out   *lockedBuffer // where a generated root password goes
-	logs  *lockedBuffer
+	out   *rpctest.LogBuffer // where a generated root password goes
+	logs  *rpctest.LogBuffer
 }
 
 // declared are the permissions the tests' host declares.
@@ -96,7 +77,7 @@ func newEnv(t *testing.T, db *bun.DB, tweak ...func(*users.Options)) *env {
 // newEnvRPC is newEnv with a say in the registry's options.
 func newEnvRPC(t *testing.T, db *bun.DB, rpcTweak func(*rpc.Options), tweak ...func(*users.Options)) *env {
 	t.Helper()
-	e := &env{t: t, db: db, clock: &clock{now: time.Now().UTC()}, out: &lockedBuffer{}, logs: &lockedBuffer{}}
+	e := &env{t: t, db: db, clock: &clock{now: time.Now().UTC()}, out: new(rpctest.LogBuffer), logs: new(rpctest.LogBuffer)}
 	ro := rpc.Options{
 		Permissions: declared(),
 		Auth:        auth.NewMux(auth.MuxOptions{Now: e.clock.Now}),

@@ -350,7 +350,8 @@ func (m *Module) setEnabled(ctx context.Context, userID string, enabled bool) (r
 
 // setPassword sets a user's password, or generates one and answers it. It
 // ends the user's other sessions; a caller changing its own password keeps
-// the session it called with.
+// the session it called with. A call made with an API token sets neither
+// its own user's password nor root's (checkTakeover).
 func (m *Module) setPassword(ctx context.Context, userID string, password *string) (any, error) {
 	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
@@ -491,7 +492,8 @@ func escapeLike(s string) string {
 }
 
 // setUsername renames a user and, when new_password is given, sets the
-// password as set-password does. Nobody renames root.
+// password as set-password does. Nobody renames root, and a call made with
+// an API token does not rename its own user: the name is what signs in.
 func (m *Module) setUsername(ctx context.Context, userID, newUsername string, newPassword *string) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
@@ -500,6 +502,13 @@ func (m *Module) setUsername(ctx context.Context, userID, newUsername string, ne
 	}
 	if row.ID == auth.RootUserID {
 		return rpc.Result{}, rpc.Forbidden("the root user's name cannot be changed")
+	}
+	what := "user name"
+	if newPassword != nil {
+		what = "user name or password"
+	}
+	if rerr := checkTokenCredentials(caller, row.ID, what); rerr != nil {
+		return rpc.Result{}, rerr
 	}
 	name, ok := normalizeUsername(newUsername)
 	if !ok {

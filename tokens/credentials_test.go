@@ -29,8 +29,9 @@ func (e *env) signinFails(t *testing.T, name, password string) {
 func TestTokenCannotChangeItsOwnCredentials(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
-		tok := e.grantedToken(t, c.ann, "stolen", map[string]bool{"admin": true, "reports": true}) // all ann holds
-		e.ok(t, tok.Token, "/v1/admin/users/read") // it is an admin token
+		// The token holds all that ann holds: it is an admin token.
+		tok := e.grantedToken(t, c.ann, "stolen", map[string]bool{"admin": true, "reports": true})
+		e.ok(t, tok.Token, "/v1/admin/users/read")
 
 		for _, call := range [][]any{
 			{"/v1/admin/users/set-password", "ann", "attacker-password"},

@@ -389,8 +389,12 @@ func (m *Module) setPassword(ctx context.Context, userID string, password *strin
 }
 
 // storePassword stores a new hash and ends the user's sessions, but the
-// caller's own current one. It voids the password reset links mailed
-// before: they were asked for to replace the password this one replaces.
+// caller's own current one, and the credentials other modules hold for the
+// user (API tokens; see OnCredentialsReset and
+// Options.KeepTokensOnAdminSetPassword): a password set by an
+// administrator is how an account is recovered. It voids the password
+// reset links mailed before: they were asked for to replace the password
+// this one replaces.
 func (m *Module) storePassword(ctx context.Context, tx bun.Tx, caller *auth.Principal, id int64, hash string) error {
 	_, err := tx.NewUpdate().Model((*userRow)(nil)).Set("password_hash = ?", hash).Where("id = ?", id).Exec(ctx)
 	if err != nil {
@@ -403,8 +407,10 @@ func (m *Module) storePassword(ctx context.Context, tx bun.Tx, caller *auth.Prin
 	if caller.UserID == id && caller.Kind == auth.KindSession {
 		keep = caller.TokenID
 	}
-	_, err = deleteSessions(ctx, tx, id, keep)
-	return err
+	if _, err := deleteSessions(ctx, tx, id, keep); err != nil {
+		return err
+	}
+	return m.credentialsReset(ctx, tx, CredentialsReset{UserID: id})
 }
 
 func (m *Module) getPermissions(ctx context.Context, userID string) ([]permissionState, error) {

@@ -430,8 +430,9 @@ func (m *Module) confirmEmailByToken(ctx context.Context, token string) error {
 }
 
 // setPasswordByToken sets the password of the user a reset token was sent
-// to, ends all their sessions and, since the mail reached them, confirms
-// their email if it is still the one the mail went to.
+// to, ends all their sessions and the credentials other modules hold for
+// them (API tokens; see OnCredentialsReset) and, since the mail reached
+// them, confirms their email if it is still the one the mail went to.
 func (m *Module) setPasswordByToken(ctx context.Context, token, password string) error {
 	if kind, ok := auth.TokenKind(token); !ok || kind != auth.KindResetPass {
 		return errBadToken
@@ -479,6 +480,9 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 			return fmt.Errorf("users: set password by token: user %d: %w", row.ID, err)
 		}
 		if _, err := deleteSessions(ctx, tx, row.ID, 0); err != nil {
+			return err
+		}
+		if err := m.credentialsReset(ctx, tx, CredentialsReset{UserID: row.ID, ByMail: true}); err != nil {
 			return err
 		}
 		id = row.ID

@@ -127,6 +127,13 @@ type Options struct {
 	// 15 s. A negative Burst turns the limit off.
 	EmailLimitPerAddr rpc.RateLimit
 
+	// KeepTokensOnAdminSetPassword keeps a user's API tokens (and whatever
+	// else other modules end through OnCredentialsReset) when an
+	// administrator sets the password (set-password, set-username with a
+	// new password); the user's sessions end still. Default false: they end
+	// too. A reset by mail (set-password-by-token) always ends them.
+	KeepTokensOnAdminSetPassword bool
+
 	// Now tells the time; tests set it. Default time.Now.
 	Now func() time.Time
 }
@@ -147,6 +154,9 @@ type Module struct {
 	byAddr *auth.Limiter // nil when off
 
 	mail *mailFlows
+
+	resets                       resetHooks
+	keepTokensOnAdminSetPassword bool
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -185,6 +195,8 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		now:        opts.Now,
 		sessionTTL: opts.SessionTTL,
 		signupOpen: opts.SignupEnabled,
+
+		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
 	}
 	if m.hasher == nil {
 		m.hasher = auth.NewHasher(auth.HasherOptions{MaxConcurrent: DefaultMaxConcurrentHashes})

@@ -27,7 +27,11 @@
 //     smtp_password clears it, and so does changing smtp_hostname without
 //     giving a password: a stored password is only ever sent to the server
 //     it was entered for. Values a field does not take are refused with
-//     -32808 naming the field and the rule.
+//     -32808 naming the field and the rule. A call made with an API token
+//     may not give app_url, smtp_hostname, smtp_port, smtp_username or
+//     smtp_password (403): they decide where the password reset mail and
+//     its link go, and a token that could reroute them could reset its own
+//     user's password.
 //   - test-smtp(settings) connects to the SMTP server, authenticates and
 //     quits (see package mailer), taking the stored value for each field
 //     left out; it answers 200, or 400 quoting the SMTP reply or the

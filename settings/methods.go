@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/mailer"
 	"github.com/authrpc/authrpc/rpc"
 )
@@ -61,6 +62,9 @@ func (m *Module) read(ctx context.Context) (json.RawMessage, error) {
 }
 
 func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (json.RawMessage, error) {
+	if rerr := checkMailRoute(auth.FromContext(ctx), in); rerr != nil {
+		return nil, rerr
+	}
 	values, err := m.values(in)
 	if err != nil {
 		return nil, err

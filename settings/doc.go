@@ -21,7 +21,7 @@
 // The methods, for callers holding Options.Permission ("admin"):
 //
 //   - read answers the settings; never the SMTP password, only
-//     smtp_password_set.
+//     smtp_password_set, and never a secret host field (see below).
 //   - update(settings) stores the fields given (unknown ones are refused
 //     with -32808) and answers the settings as read does. An empty
 //     smtp_password clears it, and so does changing smtp_hostname without

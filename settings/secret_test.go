@@ -3,6 +3,8 @@ package settings_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -32,7 +34,7 @@ func newKeys(t *testing.T, current string, old ...string) *settings.Keyring {
 }
 
 // storedValue reads a setting's row as the database holds it.
-func storedValue(t *testing.T, db *bun.DB, name string) string {
+func storedValue(t testing.TB, db *bun.DB, name string) string {
 	t.Helper()
 	var v string
 	require.NoError(t, db.NewSelect().Table("authrpc_settings").Column("value").
@@ -311,4 +313,49 @@ func TestSecretHostFields(t *testing.T) {
 	}
 	e = newEnv(t, storagetest.SQLite(t), settings.Options{Extra: &untagged{}})
 	assert.Contains(t, e.ok(t, "read", ``), `"name":""`)
+}
+
+// FuzzStoredSecret stores arbitrary text as the password's row: it reads
+// as a password only when it is a plain JSON string or a seal made with the
+// key, and otherwise as a typed error, never as some other password.
+func FuzzStoredSecret(f *testing.F) {
+	ctx := context.Background()
+	keys, err := settings.ParseKeyring("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+	require.NoError(f, err)
+	db := storagetest.SQLite(f)
+	mod, err := settings.Mount(ctx, quietRegistry(), db, settings.Options{Keys: keys})
+	require.NoError(f, err)
+	// The only value ever sealed with this key: pw-1, stored plain, then sealed.
+	_, err = db.NewInsert().Model(&map[string]any{"name": "smtp_password", "value": `"pw-1"`, "updated_at": "2026-01-01 00:00:00"}).
+		TableExpr("authrpc_settings").Exec(ctx)
+	require.NoError(f, err)
+	_, err = mod.Reencrypt(ctx)
+	require.NoError(f, err)
+	genuine := storedValue(f, db, "smtp_password")
+	for _, seed := range []string{genuine, `"plain"`, "enc:v1:", "enc:v1:" + keys.KeyID() + ":", "enc:v2:x:y",
+		genuine + "A", genuine[:len(genuine)-1], `{}`, ``} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		if _, err := db.NewUpdate().Table("authrpc_settings").Set("value = ?", value).Where("name = ?", "smtp_password").Exec(ctx); err != nil {
+			t.Skip("not storable:", err)
+		}
+		require.NoError(t, mod.Reload(ctx))
+		cfg, err := mod.SMTP(ctx)
+		switch {
+		case strings.HasPrefix(value, "enc:v1:"):
+			if err == nil {
+				assert.Equal(t, "pw-1", cfg.Password, "only a seal made with the key opens: %q", value)
+				return
+			}
+			var se *settings.SecretError
+			require.ErrorAs(t, err, &se, "%q", value)
+			assert.True(t, errors.Is(err, settings.ErrUndecryptable) || errors.Is(err, settings.ErrUnknownKey))
+			assert.Empty(t, cfg.Password)
+		case err == nil && cfg.Password != "":
+			var plain string
+			require.NoError(t, json.Unmarshal([]byte(value), &plain), "a password from a value that is no JSON string: %q", value)
+			assert.Equal(t, plain, cfg.Password)
+		}
+	})
 }

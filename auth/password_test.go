@@ -227,7 +227,8 @@ func TestHasherCancelledContext(t *testing.T) {
 
 func TestHasherConcurrentUse(t *testing.T) {
 	ctx := context.Background()
-	h := newFastHasher(auth.HasherOptions{MaxConcurrent: 2})
+	// A queue for all 20, so that none is refused as busy.
+	h := newFastHasher(auth.HasherOptions{MaxConcurrent: 2, MaxQueue: 20})
 	hash, err := h.Hash(ctx, "password1")
 	require.NoError(t, err)
 

@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 )
 
 // maxLimiterKey is the longest key stored as is; longer ones are stored as
-// their SHA-256, so that a flood of long keys cannot bloat the table.
+// their SHA-256, so that a flood of long keys cannot bloat the table. So are
+// keys PostgreSQL's TEXT cannot hold (a NUL byte, bad UTF-8).
 const maxLimiterKey = 128
 
 // The table of Limits. A row is a bucket; tat is the "theoretical arrival
@@ -171,7 +174,7 @@ func (l *Limiter) Refill(ctx context.Context, key string) error {
 func (l *Limiter) Name() string { return l.name }
 
 func storedKey(key string) string {
-	if len(key) <= maxLimiterKey {
+	if len(key) <= maxLimiterKey && utf8.ValidString(key) && !strings.ContainsRune(key, 0) {
 		return key
 	}
 	sum := sha256.Sum256([]byte(key))

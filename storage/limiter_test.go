@@ -145,7 +145,7 @@ func TestLimitsPrune(t *testing.T) {
 		slow := limits.Limiter("slow", 1.0/60, 2)
 		fast := limits.Limiter("fast", 1, 2)
 		long := strings.Repeat("x", 10_000)
-		for _, key := range []string{"a", "b", long} {
+		for _, key := range []string{"a", "b\x00\xff", long} {
 			take(t, slow, key)
 			take(t, fast, key)
 		}

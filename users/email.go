@@ -330,8 +330,12 @@ func (m *Module) sendLink(ctx context.Context, flow *linkFlow, name, base string
 	}
 	if l := m.mail.perUser; l != nil {
 		ok, _, err := l.Take(ctx, fmt.Sprintf("%s:%d", flow.kind, r.ID))
-		if err != nil || !ok {
-			m.log.WarnContext(ctx, "users: "+flow.what+" mail not sent: too many for this user", "user_id", r.ID, "err", err)
+		if err != nil {
+			m.log.ErrorContext(ctx, "users: "+flow.what+" mail not sent", "user_id", r.ID, "err", err)
+			return
+		}
+		if !ok {
+			m.log.WarnContext(ctx, "users: "+flow.what+" mail not sent: too many for this user", "user_id", r.ID)
 			return
 		}
 	}

@@ -68,8 +68,13 @@
 // Options.SessionTTL (30 days) and end at signout. Without credentials,
 // signin describes the caller. An unknown user, a wrong password and a
 // disabled user are answered with the same 401 after the same argon2 work.
-// Sign-in is rate limited per user name and per client address (429), and
-// the hasher bounds how many argon2 runs, 19 MiB each, happen at once.
+// Sign-in is rate limited (429 with Retry-After) so that nobody can lock
+// somebody else out: the pair of user name and client address hard, the
+// address alone, and the name alone only softly, since a name whose budget
+// is spent stays open to every address at a low rate (see Options). The
+// counters are shared by every instance on the database. The hasher bounds
+// how many argon2 runs, 19 MiB each, happen at once, and how many wait: a
+// full queue answers 429 at once.
 //
 // The authenticator resolves session tokens for the registry's auth.Mux,
 // which caches the callers. Every change that affects a caller (disabling,

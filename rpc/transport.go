@@ -51,11 +51,14 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	path, mounted := r.methodPath(req.URL.Path)
+	var pathMethod *method // the method the path names
 	if mounted {
-		x.m = r.lookup(path)
+		pathMethod = r.lookup(path)
 	}
+	x.m = pathMethod
 
 	var in body
+	var bodyLen int64
 	multipart := false
 	if req.Method == http.MethodGet {
 		if req.URL.RawQuery != "" {
@@ -74,6 +77,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				x.fail(e)
 				return
 			}
+			bodyLen = int64(buf.Len())
 			in, e = parseBody(buf.Bytes())
 			defer putBuffer(buf) // the raw parameters point into it until decoded
 			x.rpcID = in.id
@@ -88,18 +92,19 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	if in.method != "" {
-		x.m = r.lookup(in.method)
-	}
-	if x.m == nil {
-		id := in.method
-		if id == "" {
-			id = path
-		}
-		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
+	m, e := r.resolveMethod(path, mounted, pathMethod, &in)
+	x.m = m
+	if e != nil {
+		x.fail(e)
 		return
 	}
-	m := x.m
+	if m != pathMethod && m.MaxBodyBytes > 0 && bodyLen > m.MaxBodyBytes {
+		// Read at the mount root within the registry's limit; the method
+		// named in the body may allow less.
+		w.Header().Set("Connection", "close")
+		x.fail(Errorf(CodeTooLarge, "request body is larger than %d bytes", m.MaxBodyBytes))
+		return
+	}
 
 	ctx := req.Context()
 	p, err := r.auth.Authenticate(ctx, bearerToken(headerValue(req.Header, "Authorization")))
@@ -379,6 +384,37 @@ func statusTextOf(code int, err error) string {
 	return StatusText(code)
 }
 
+// resolveMethod returns the method a request calls. The path names it;
+// only at the mount root ("/" below the prefix) may a JSON-RPC request
+// object name it instead, so that rules a proxy or the registry applies by
+// path (per-method body limits) hold for every call. Elsewhere a request
+// object names the path's method or none.
+func (r *Registry) resolveMethod(path string, mounted bool, pathMethod *method, in *body) (*method, *Error) {
+	atRoot := mounted && path == "/"
+	switch {
+	case !in.request || !atRoot && in.method == "":
+		if pathMethod == nil {
+			return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(path))
+		}
+		return pathMethod, nil
+	case atRoot:
+		if in.method == "" {
+			return nil, Errorf(CodeMethodNotFound, "a JSON-RPC request object at the mount root names its method")
+		}
+		m := r.lookup(in.method)
+		if m == nil {
+			return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method))
+		}
+		return m, nil
+	case pathMethod == nil:
+		return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(path))
+	case in.method != pathMethod.ID:
+		return nil, Errorf(CodeMethodNotFound, "the request object names method %s, but the path names %s: post a request object to the mount root",
+			Quote(in.method), Quote(pathMethod.ID))
+	}
+	return pathMethod, nil
+}
+
 func rateKey(p *auth.Principal, addr string) string {
 	if p.Authenticated() {
 		return "u:" + strconv.FormatInt(p.UserID, 10)
@@ -443,7 +479,8 @@ type body struct {
 	// paramsErr is a fault of a JSON-RPC request's params, answered after
 	// the permission check.
 	paramsErr *Error
-	method    string // the method of a JSON-RPC request object
+	request   bool   // the body is a JSON-RPC request object
+	method    string // the method it names; "" for none
 	id        json.RawMessage
 }
 
@@ -541,8 +578,12 @@ func parseBody(b []byte) (body, *Error) {
 			if err := json.Unmarshal(b, &env); err != nil {
 				return in, parseError(err)
 			}
-			if env.JSONRPC == "2.0" && env.Method != nil {
-				return parseRequestObject(*env.Method, env.Params, env.ID)
+			if env.JSONRPC == "2.0" && (env.Method != nil || env.Params != nil) {
+				var method string
+				if env.Method != nil {
+					method = *env.Method
+				}
+				return parseRequestObject(method, env.Params, env.ID)
 			}
 		}
 	}
@@ -608,10 +649,13 @@ func splitArray(b []byte) []json.RawMessage {
 }
 
 func parseRequestObject(method string, params, id json.RawMessage) (body, *Error) {
-	in := body{method: method, id: id}
-	if in.method == "" {
-		in.method = "/"
-	} else if in.method[0] != '/' {
+	in := body{request: true, method: method}
+	if !validID(id) {
+		// Not echoed: an id is a string, a number or null (JSON-RPC 2.0 §4).
+		return in, BadRequest("the id of a JSON-RPC request is a string, a number or null")
+	}
+	in.id = id
+	if in.method != "" && in.method[0] != '/' {
 		in.method = "/" + in.method
 	}
 	params = bytes.TrimSpace(params)
@@ -633,6 +677,17 @@ func parseRequestObject(method string, params, id json.RawMessage) (body, *Error
 		in.paramsErr = InvalidParams("params of a JSON-RPC request must be an array or an object")
 	}
 	return in, nil
+}
+
+// validID reports whether a request object's id, already valid JSON, is
+// absent, a string, a number or null.
+func validID(id json.RawMessage) bool {
+	id = bytes.TrimSpace(id)
+	if len(id) == 0 || string(id) == "null" {
+		return true
+	}
+	c := id[0]
+	return c == '"' || c == '-' || c >= '0' && c <= '9'
 }
 
 func parseError(err error) *Error {

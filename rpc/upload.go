@@ -84,7 +84,7 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			if e != nil {
 				return nil, up, e
 			}
-			if in.method != "" || in.named != nil {
+			if in.request {
 				return nil, up, InvalidParams("the params part is a JSON array of parameters")
 			}
 			raws = in.raws

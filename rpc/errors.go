@@ -17,6 +17,7 @@ const (
 	CodeForbidden               = 403
 	CodeNotFound                = 404
 	CodeMethodNotAllowed        = 405
+	CodeRequestTimeout          = 408 // the request body did not arrive in time
 	CodeConflict                = 409
 	CodeTooManyRequests         = 429
 	CodeInternal                = 500

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/invopop/jsonschema"
 
@@ -31,8 +32,22 @@ type Options struct {
 	// authenticators on it. Default: an empty mux, so every caller is a guest.
 	Auth *auth.Mux
 
-	// MaxBodyBytes bounds a JSON request body. Default: 1 MiB.
+	// MaxBodyBytes bounds a JSON request body. Default: 1 MiB. A declared
+	// Content-Length is checked against it, never reserved: memory follows
+	// the bytes that arrive.
 	MaxBodyBytes int64
+
+	// BodyTimeout bounds how long a request body (a JSON body or an upload)
+	// may take to arrive once the registry starts reading it; past it the
+	// call answers 408 and the connection is closed. It is set as the
+	// connection's read deadline through http.ResponseController, so it
+	// holds whatever timeouts the http.Server has. Where the ResponseWriter
+	// cannot set deadlines (a middleware's writer without Unwrap; the
+	// registry logs a warning once), it is checked at every read instead:
+	// that ends a body that trickles in, and the server's ReadTimeout must
+	// end one that stalls. Method.BodyTimeout overrides it.
+	// Default: DefaultBodyTimeout.
+	BodyTimeout time.Duration
 
 	// MaxVoidCalls bounds the void calls running in the background; past it a
 	// void call is refused with 429. Default: 64.
@@ -58,6 +73,11 @@ type Options struct {
 	Prefix string
 }
 
+// Defaults for Options.
+const (
+	DefaultBodyTimeout = 30 * time.Second
+)
+
 // Registry holds the methods of an API and serves them over HTTP.
 // Register methods before serving; a Registry is safe for concurrent calls.
 type Registry struct {
@@ -75,6 +95,8 @@ type Registry struct {
 	observers atomic.Pointer[[]Observer]
 
 	proxyKey string // Options.TrustedProxyHeader in canonical form
+
+	warnNoDeadline sync.Once // the first writer that cannot set read deadlines
 
 	voidSem    chan struct{}
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
@@ -95,6 +117,9 @@ func New(opts Options) *Registry {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
 	}
 	if opts.MaxVoidCalls <= 0 {
 		opts.MaxVoidCalls = 64
@@ -164,6 +189,11 @@ type Method struct {
 
 	// MaxBodyBytes bounds the JSON body; 0 takes the registry's default.
 	MaxBodyBytes int64
+
+	// BodyTimeout bounds how long the body (or the upload) may take to
+	// arrive; 0 takes the registry's Options.BodyTimeout. Raise it for a
+	// method that takes large uploads over slow links.
+	BodyTimeout time.Duration
 
 	// MaxUploadBytes, when positive, makes the method accept a
 	// multipart/form-data upload (a "file" part and an optional "params"

@@ -72,7 +72,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			if x.m != nil && x.m.MaxBodyBytes > 0 {
 				limit = x.m.MaxBodyBytes
 			}
-			buf, e := readBody(w, req, limit)
+			buf, e := r.readBody(w, req, limit, r.bodyTimeout(x.m))
 			if e != nil {
 				x.fail(e)
 				return
@@ -493,17 +493,26 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-func readBody(w http.ResponseWriter, req *http.Request, limit int64) (*bytes.Buffer, *Error) {
+// readBody reads a JSON body of at most limit bytes within timeout. A
+// declared Content-Length is only checked: the buffer grows with the bytes
+// that arrive, so a client cannot make the server reserve memory by
+// promising a large body and sending none of it.
+func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int64, timeout time.Duration) (*bytes.Buffer, *Error) {
 	buf := bufferPool.Get().(*bytes.Buffer)
 	if req.ContentLength > limit {
 		putBuffer(buf)
+		w.Header().Set("Connection", "close")
 		return nil, Errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
 	}
-	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
+	if req.Body == nil || req.Body == http.NoBody {
+		return buf, nil
 	}
+	lift := r.limitBodyTime(w, req, timeout)
 	if err := readLimited(buf, req.Body, limit); err != nil {
 		putBuffer(buf)
+		if isBodyTimeout(err) {
+			return nil, bodyTimedOut(w, timeout)
+		}
 		if errors.Is(err, errTooLarge) {
 			// Like http.MaxBytesReader: the rest of the body is not read, so
 			// the connection cannot be reused.
@@ -512,6 +521,7 @@ func readBody(w http.ResponseWriter, req *http.Request, limit int64) (*bytes.Buf
 		}
 		return nil, BadRequest("could not read the request body")
 	}
+	lift()
 	return buf, nil
 }
 

@@ -50,6 +50,13 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 	if m.MaxBodyBytes > 0 {
 		paramsLimit = m.MaxBodyBytes
 	}
+	timeout := r.bodyTimeout(m)
+	lift := r.limitBodyTime(w, req, timeout)
+	defer func() {
+		if e == nil {
+			lift() // only once the body was read: see limitBodyTime
+		}
+	}()
 	// Room for the part headers and boundaries beyond the file and params.
 	req.Body = http.MaxBytesReader(w, req.Body, m.MaxUploadBytes+paramsLimit+64<<10)
 	mr, err := req.MultipartReader()
@@ -57,25 +64,29 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 		return nil, nil, BadRequest("malformed multipart body: %s", "no boundary")
 	}
 	tooLarge := Errorf(CodeTooLarge, "upload is larger than %d bytes", m.MaxUploadBytes)
+	// readFailed answers a read of the body that failed.
+	readFailed := func(err error, what string) *Error {
+		switch {
+		case isBodyTimeout(err):
+			return bodyTimedOut(w, timeout)
+		case isMaxBytes(err):
+			return tooLarge
+		}
+		return BadRequest("%s", what)
+	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			if isMaxBytes(err) {
-				return nil, up, tooLarge
-			}
-			return nil, up, BadRequest("malformed multipart body")
+			return nil, up, readFailed(err, "malformed multipart body")
 		}
 		switch part.FormName() {
 		case "params":
 			b, err := io.ReadAll(io.LimitReader(part, paramsLimit+1))
 			if err != nil {
-				if isMaxBytes(err) {
-					return nil, up, tooLarge
-				}
-				return nil, up, BadRequest("malformed multipart body")
+				return nil, up, readFailed(err, "malformed multipart body")
 			}
 			if int64(len(b)) > paramsLimit {
 				return nil, up, Errorf(CodeTooLarge, "params part is larger than %d bytes", paramsLimit)
@@ -92,8 +103,12 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			if up != nil {
 				return nil, up, BadRequest("more than one file part: an upload takes one")
 			}
-			if up, e = r.spool(part.FileName(), part.Header.Get("Content-Type"), part, m.MaxUploadBytes); e != nil {
-				return nil, up, e
+			if up, err = r.spool(part.FileName(), part.Header.Get("Content-Type"), part, m.MaxUploadBytes); err != nil {
+				var e *Error
+				if errors.As(err, &e) {
+					return nil, up, e
+				}
+				return nil, up, readFailed(err, "the upload was cut short")
 			}
 		default:
 			return nil, up, BadRequest("unexpected multipart part %q: send \"file\" and optionally \"params\"", part.FormName())
@@ -103,27 +118,48 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 }
 
 // spool copies a file part to a temporary file, refusing it past limit.
-func (r *Registry) spool(name, contentType string, src io.Reader, limit int64) (*Upload, *Error) {
+// It fails with an *Error to answer, or with the error of reading src;
+// nothing of a failed upload is kept.
+func (r *Registry) spool(name, contentType string, src io.Reader, limit int64) (*Upload, error) {
 	f, err := os.CreateTemp(r.opts.UploadDir, "authrpc-upload-*")
 	if err != nil {
 		r.log.Error("rpc: spool upload", "err", err)
 		return nil, errInternal
 	}
 	up := &Upload{Filename: cleanFilename(name), ContentType: contentType, path: f.Name()}
-	n, err := io.Copy(f, io.LimitReader(src, limit+1))
+	in := &readErr{r: io.LimitReader(src, limit+1)}
+	n, err := io.Copy(f, in)
 	up.Size = n
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	switch {
-	case n > limit || isMaxBytes(err):
+	case n > limit:
 		up.remove()
 		return nil, Errorf(CodeTooLarge, "upload is larger than %d bytes", limit)
-	case err != nil:
+	case in.err != nil:
 		up.remove()
-		return nil, BadRequest("the upload was cut short")
+		return nil, in.err
+	case err != nil: // writing the temporary file
+		up.remove()
+		r.log.Error("rpc: spool upload", "err", err)
+		return nil, errInternal
 	}
 	return up, nil
+}
+
+// readErr remembers the error of its reader, to tell it from a write's.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 func isMaxBytes(err error) bool {

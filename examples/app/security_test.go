@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authrpc/authrpc/rpc"
 )
 
 // postAt POSTs body to a path of the server (not below /api).
@@ -39,4 +41,16 @@ func TestRequestObjectDoesNotOverridePath(t *testing.T) {
 		r := a.postAt(t, root, "/api/", `{"jsonrpc":"2.0","method":"/v1/admin/users/read","id":{"x":1}}`)
 		assert.Equal(t, 400, r.HTTP, r.Raw)
 	})
+}
+
+// TestServerTimeouts: the app's http.Server bounds every phase of a
+// request, each past the registry's own deadline for it.
+func TestServerTimeouts(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	assert.Positive(t, srv.ReadHeaderTimeout)
+	assert.Greater(t, srv.ReadTimeout, srv.ReadHeaderTimeout+rpc.DefaultBodyTimeout)
+	assert.Greater(t, srv.WriteTimeout, srv.ReadTimeout)
+	assert.Positive(t, srv.IdleTimeout)
+	assert.Positive(t, srv.MaxHeaderBytes)
+	assert.Less(t, srv.MaxHeaderBytes, http.DefaultMaxHeaderBytes)
 }

@@ -2,12 +2,14 @@ package rpc_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -218,4 +220,93 @@ func TestBodyDeadlineDoesNotReachTheHandler(t *testing.T) {
 		require.Equal(t, 200, a.HTTP, a.Raw)
 		assert.JSONEq(t, `"done"`, string(a.Data))
 	}
+}
+
+// stallUpload starts an upload to path that declares size bytes, sends the
+// start of its file part and stops.
+func stallUpload(t *testing.T, addr, path string, size int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	_, err = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n"+
+		"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\nfirst bytes", path, size)
+	require.NoError(t, err)
+	return c
+}
+
+// TestStalledUploadsAreBounded: issue 11, item 7. Uploads in flight are
+// bounded in number and in bytes registry-wide; past either bound an upload
+// is refused at once, with nothing written; the body timeout ends the
+// stalled ones and removes what they spooled.
+func TestStalledUploadsAreBounded(t *testing.T) {
+	const timeout = 2 * time.Second
+	dir := t.TempDir()
+	spooled := func() int {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		return len(entries)
+	}
+	upload := func(c *rpctest.Client) *rpctest.Answer {
+		return c.Do(t, multipartRequest(t, "/v1/t/upload", nil, "small.txt", []byte("small")))
+	}
+
+	t.Run("in number", func(t *testing.T) {
+		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxUploads: 3})
+		addr, _ := serve(t, f.reg)
+		start := time.Now()
+		var stalled []net.Conn
+		for range 3 {
+			stalled = append(stalled, stallUpload(t, addr, "/v1/t/upload", 900))
+		}
+		require.Eventually(t, func() bool { return spooled() == 3 }, timeout/2, 5*time.Millisecond)
+
+		began := time.Now()
+		a := upload(f.c)
+		assert.Equal(t, 503, a.HTTP, a.Raw)
+		assert.Equal(t, rpc.CodeServiceUnavailable, a.Code)
+		assert.NotEmpty(t, a.Header.Get("Retry-After"))
+		assert.Less(t, time.Since(began), 100*time.Millisecond, "refused at once")
+		assert.Equal(t, 3, spooled(), "nothing of the refused upload is written")
+
+		for _, c := range stalled {
+			require.NoError(t, c.SetReadDeadline(start.Add(timeout+3*time.Second)))
+			a, closed := answerOf(t, c)
+			assert.Equal(t, rpc.CodeRequestTimeout, a.Code, a.Raw)
+			assert.True(t, closed)
+		}
+		assert.Less(t, time.Since(start), timeout+time.Second)
+		assert.Zero(t, spooled(), "the stalled uploads' files are removed")
+		a = upload(f.c)
+		require.Equal(t, 200, a.HTTP, "room again once they ended: %s", a.Raw)
+	})
+
+	t.Run("in bytes", func(t *testing.T) {
+		// The method takes up to 1000 bytes; two declared uploads of 1200
+		// bytes count 1001 each.
+		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxSpooledBytes: 2500})
+		addr, _ := serve(t, f.reg)
+		stallUpload(t, addr, "/v1/t/upload", 1200)
+		stallUpload(t, addr, "/v1/t/upload", 1200)
+		require.Eventually(t, func() bool { return spooled() == 2 }, timeout/2, 5*time.Millisecond)
+
+		big := multipartRequest(t, "/v1/t/upload", nil, "big.bin", bytes.Repeat([]byte("x"), 900))
+		a := f.c.Do(t, big)
+		assert.Equal(t, rpc.CodeServiceUnavailable, a.Code, "no room for %d bytes more: %s", big.ContentLength, a.Raw)
+		assert.Equal(t, 2, spooled())
+		a = upload(f.c)
+		require.Equal(t, 200, a.HTTP, "a small one fits: %s", a.Raw)
+		assert.Equal(t, 2, spooled(), "and is removed after its handler")
+
+		require.Eventually(t, func() bool { return spooled() == 0 }, timeout+time.Second, 10*time.Millisecond)
+		a = f.c.Do(t, multipartRequest(t, "/v1/t/upload", nil, "big.bin", bytes.Repeat([]byte("x"), 900)))
+		assert.Equal(t, 200, a.HTTP, a.Raw)
+	})
+
+	t.Run("a method's limit must fit the budget", func(t *testing.T) {
+		reg := rpc.New(rpc.Options{MaxSpooledBytes: 1 << 20})
+		assert.Panics(t, func() {
+			reg.Register(rpc.Method{ID: "/v1/big", Permissions: []string{"*"}, MaxUploadBytes: 2 << 20, Handler: func(ctx context.Context) error { return nil }})
+		})
+	})
 }

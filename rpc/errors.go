@@ -21,6 +21,7 @@ const (
 	CodeConflict                = 409
 	CodeTooManyRequests         = 429
 	CodeInternal                = 500
+	CodeServiceUnavailable      = 503 // out of capacity for now, or a dependency did not answer: try again
 	CodeInsufficientPermissions = -32801
 	CodeUnsupportedMediaType    = -32803
 	CodeParseError              = -32807

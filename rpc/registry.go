@@ -63,6 +63,18 @@ type Options struct {
 	// Default: os.TempDir().
 	UploadDir string
 
+	// MaxUploads bounds the uploads being received or handled at once,
+	// across all methods; past it an upload is refused at once with 503
+	// and Retry-After. Default: DefaultMaxUploads.
+	MaxUploads int
+
+	// MaxSpooledBytes bounds the bytes that uploads being received or
+	// handled may hold in UploadDir together. Each upload counts, from its
+	// start, as its declared Content-Length or its method's MaxUploadBytes,
+	// whichever is less, so a refusal comes before anything is written: 503
+	// and Retry-After. Default: DefaultMaxSpooledBytes.
+	MaxSpooledBytes int64
+
 	// Title heads the Markdown reference. Default: "API v1".
 	Title string
 
@@ -75,7 +87,9 @@ type Options struct {
 
 // Defaults for Options.
 const (
-	DefaultBodyTimeout = 30 * time.Second
+	DefaultBodyTimeout     = 30 * time.Second
+	DefaultMaxUploads      = 16
+	DefaultMaxSpooledBytes = 256 << 20
 )
 
 // Registry holds the methods of an API and serves them over HTTP.
@@ -97,6 +111,8 @@ type Registry struct {
 	proxyKey string // Options.TrustedProxyHeader in canonical form
 
 	warnNoDeadline sync.Once // the first writer that cannot set read deadlines
+
+	uploads spoolBudget
 
 	voidSem    chan struct{}
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
@@ -127,6 +143,12 @@ func New(opts Options) *Registry {
 	if opts.UploadDir == "" {
 		opts.UploadDir = os.TempDir()
 	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = DefaultMaxUploads
+	}
+	if opts.MaxSpooledBytes <= 0 {
+		opts.MaxSpooledBytes = DefaultMaxSpooledBytes
+	}
 	if opts.Title == "" {
 		opts.Title = "API v1"
 	}
@@ -141,6 +163,7 @@ func New(opts Options) *Registry {
 		auth:     opts.Auth,
 		modules:  make(map[string]string),
 		voidSem:  make(chan struct{}, opts.MaxVoidCalls),
+		uploads:  spoolBudget{maxCount: opts.MaxUploads, maxBytes: opts.MaxSpooledBytes},
 		reflector: &jsonschema.Reflector{
 			DoNotReference: true,
 			ExpandedStruct: true,
@@ -310,6 +333,9 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 	}
 	if len(def.Permissions) == 0 {
 		return nil, fmt.Errorf("no permissions: list at least one tag (auth.Anyone for everyone)")
+	}
+	if def.MaxUploadBytes > r.opts.MaxSpooledBytes {
+		return nil, fmt.Errorf("MaxUploadBytes %d is more than the registry's MaxSpooledBytes %d: raise Options.MaxSpooledBytes", def.MaxUploadBytes, r.opts.MaxSpooledBytes)
 	}
 	fn := reflect.ValueOf(def.Handler)
 	if fn.Kind() != reflect.Func {

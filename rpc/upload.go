@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Upload is a file sent to an upload method. It is spooled to a temporary
@@ -19,6 +20,7 @@ type Upload struct {
 	ContentType string
 	Size        int64
 	path        string
+	unreserve   func() // gives its share of the spool budget back
 }
 
 // Open opens the uploaded file for reading.
@@ -33,7 +35,39 @@ func (u *Upload) Open() (*os.File, error) {
 func (u *Upload) remove() {
 	if u.path != "" {
 		_ = os.Remove(u.path)
+		u.path = ""
 	}
+	if u.unreserve != nil {
+		u.unreserve()
+		u.unreserve = nil
+	}
+}
+
+// spoolBudget bounds the uploads in flight, in number and in bytes.
+type spoolBudget struct {
+	mu              sync.Mutex
+	count, maxCount int
+	bytes, maxBytes int64
+}
+
+// reserve takes room for one upload of at most size bytes, or reports that
+// there is none.
+func (b *spoolBudget) reserve(size int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.count >= b.maxCount || b.bytes+size > b.maxBytes {
+		return false
+	}
+	b.count++
+	b.bytes += size
+	return true
+}
+
+func (b *spoolBudget) release(size int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.count--
+	b.bytes -= size
 }
 
 // readMultipart reads an upload: a "file" part, spooled to disk within the
@@ -50,6 +84,31 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 	if m.MaxBodyBytes > 0 {
 		paramsLimit = m.MaxBodyBytes
 	}
+	// Room for the part headers and boundaries beyond the file and params.
+	bodyLimit := m.MaxUploadBytes + paramsLimit + 64<<10
+	if req.ContentLength > bodyLimit {
+		w.Header().Set("Connection", "close")
+		return nil, nil, Errorf(CodeTooLarge, "upload is larger than %d bytes", m.MaxUploadBytes)
+	}
+	// The file spooled is never more than the body, nor than one byte past
+	// the method's limit (at which it is refused).
+	share := m.MaxUploadBytes + 1
+	if req.ContentLength >= 0 && req.ContentLength < share {
+		share = req.ContentLength
+	}
+	if !r.uploads.reserve(share) {
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "1")
+		return nil, nil, Errorf(CodeServiceUnavailable, "too many uploads in progress: try again shortly")
+	}
+	unreserve := sync.OnceFunc(func() { r.uploads.release(share) })
+	defer func() {
+		if up != nil {
+			up.unreserve = unreserve // given back once the handler is done with it
+		} else {
+			unreserve()
+		}
+	}()
 	timeout := r.bodyTimeout(m)
 	lift := r.limitBodyTime(w, req, timeout)
 	defer func() {
@@ -57,8 +116,7 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			lift() // only once the body was read: see limitBodyTime
 		}
 	}()
-	// Room for the part headers and boundaries beyond the file and params.
-	req.Body = http.MaxBytesReader(w, req.Body, m.MaxUploadBytes+paramsLimit+64<<10)
+	req.Body = http.MaxBytesReader(w, req.Body, bodyLimit)
 	mr, err := req.MultipartReader()
 	if err != nil {
 		return nil, nil, BadRequest("malformed multipart body: %s", "no boundary")

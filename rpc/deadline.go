@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,19 @@ import (
 // errBodyTimeout ends a body read past its deadline where the connection's
 // own read deadline could not be set.
 var errBodyTimeout = errors.New("rpc: the request body did not arrive in time")
+
+// callTimeout returns the deadline of a call of m.
+func (r *Registry) callTimeout(m *method) time.Duration {
+	if m.Timeout > 0 {
+		return m.Timeout
+	}
+	return r.opts.CallTimeout
+}
+
+// withCallDeadline returns ctx with the deadline of a call of m.
+func (r *Registry) withCallDeadline(ctx context.Context, m *method) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.callTimeout(m))
+}
 
 // bodyTimeout returns how long a body for m may take to arrive.
 func (r *Registry) bodyTimeout(m *method) time.Duration {

@@ -35,6 +35,7 @@ type exchange struct {
 	r         *Registry
 	w         http.ResponseWriter
 	m         *method
+	ctx       context.Context // the call's, with its deadline; nil before authentication
 	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
 	start     time.Time
 	principal *auth.Principal
@@ -106,7 +107,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 
-	ctx := req.Context()
+	// The deadline starts before authentication, so that it reaches the
+	// auth cache's read-through as well as the handler's queries.
+	ctx, cancel := r.withCallDeadline(req.Context(), m)
+	defer func() { cancel() }()
+	x.ctx = ctx
 	p, err := r.auth.Authenticate(ctx, bearerToken(headerValue(req.Header, "Authorization")))
 	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
@@ -139,6 +144,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		in.raws, call.Upload = raws, up
+		// The handler's time starts once the upload is in (BodyTimeout
+		// bounded that); authentication had the deadline before it.
+		cancel()
+		ctx, cancel = r.withCallDeadline(req.Context(), m)
+		x.ctx = ctx
 	}
 	release := func() {
 		if call.Upload != nil {
@@ -169,7 +179,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ctx = auth.NewContext(ctx, p)
 	}
 	if x.void {
-		x.runVoid(ctx, args, release)
+		// Detached from the request, whose context ends with the answer;
+		// a deadline of its own from now.
+		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
+		x.ctx = bg
+		x.runVoid(bg, args, func() { stop(); release() })
 		return
 	}
 	res, err := m.invoke(ctx, args)
@@ -195,10 +209,10 @@ func (x *exchange) runVoid(ctx context.Context, args []reflect.Value, release fu
 	go func() {
 		defer r.endVoid()
 		defer release()
-		res, err := m.invoke(context.WithoutCancel(ctx), args)
+		res, err := m.invoke(ctx, args)
 		code := res.Code
 		if err != nil {
-			code = r.errorFor(m, err).Code
+			code = x.errorFor(err).Code
 		}
 		x.record(code, err)
 	}()
@@ -281,7 +295,13 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
-var errInternal = NewError(CodeInternal, "")
+var (
+	errInternal = NewError(CodeInternal, "")
+	// errDeadline answers a call that did not finish within its deadline:
+	// generic, as the cause (a silent database, a slow dependency) is the
+	// server's to log, not the caller's to read.
+	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
+)
 
 // errorFor returns what the caller is told of err: a handler's *Error as it
 // is, anything else as an opaque internal error, logged with the method id.
@@ -299,10 +319,21 @@ func (r *Registry) errorFor(m *method, err error) *Error {
 	return errInternal
 }
 
+// errorFor is Registry.errorFor for this call: a call that failed once its
+// deadline passed answers 503, whatever error reported it.
+func (x *exchange) errorFor(err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) && (errors.Is(err, context.DeadlineExceeded) || x.ctx != nil && x.ctx.Err() == context.DeadlineExceeded) {
+		x.r.log.WarnContext(x.ctx, "rpc: call passed its deadline", "method", x.m.ID, "timeout", x.r.callTimeout(x.m), "err", err)
+		return errDeadline
+	}
+	return x.r.errorFor(x.m, err)
+}
+
 // finish answers with the handler's result or error and records the call.
 func (x *exchange) finish(res Result, err error) {
 	if err != nil {
-		e := x.r.errorFor(x.m, err)
+		e := x.errorFor(err)
 		x.r.writeError(x.w, x.rpcID, e)
 		x.record(e.Code, err)
 		return

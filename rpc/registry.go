@@ -121,7 +121,8 @@ type Registry struct {
 
 	proxyKey string // Options.TrustedProxyHeader in canonical form
 
-	warnNoDeadline sync.Once // the first writer that cannot set read deadlines
+	warnNoDeadline sync.Once    // the first writer that cannot set read deadlines
+	noDeadline     atomic.Value // the reflect.Type of the last writer that could not
 
 	uploads spoolBudget
 

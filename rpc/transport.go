@@ -538,7 +538,7 @@ func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int6
 	if req.Body == nil || req.Body == http.NoBody {
 		return buf, nil
 	}
-	lift := r.limitBodyTime(w, req, timeout)
+	deadline := r.limitBodyTime(w, req, timeout)
 	if err := readLimited(buf, req.Body, limit); err != nil {
 		putBuffer(buf)
 		if isBodyTimeout(err) {
@@ -552,7 +552,7 @@ func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int6
 		}
 		return nil, BadRequest("could not read the request body")
 	}
-	lift()
+	deadline.lift()
 	return buf, nil
 }
 

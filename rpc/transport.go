@@ -35,6 +35,7 @@ type exchange struct {
 	r         *Registry
 	w         http.ResponseWriter
 	m         *method
+	ctx       context.Context // the call's, with its deadline; nil before authentication
 	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
 	start     time.Time
 	principal *auth.Principal
@@ -51,11 +52,14 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	path, mounted := r.methodPath(req.URL.Path)
+	var pathMethod *method // the method the path names
 	if mounted {
-		x.m = r.lookup(path)
+		pathMethod = r.lookup(path)
 	}
+	x.m = pathMethod
 
 	var in body
+	var bodyLen int64
 	multipart := false
 	if req.Method == http.MethodGet {
 		if req.URL.RawQuery != "" {
@@ -69,11 +73,12 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			if x.m != nil && x.m.MaxBodyBytes > 0 {
 				limit = x.m.MaxBodyBytes
 			}
-			buf, e := readBody(w, req, limit)
+			buf, e := r.readBody(w, req, limit, r.bodyTimeout(x.m))
 			if e != nil {
 				x.fail(e)
 				return
 			}
+			bodyLen = int64(buf.Len())
 			in, e = parseBody(buf.Bytes())
 			defer putBuffer(buf) // the raw parameters point into it until decoded
 			x.rpcID = in.id
@@ -88,20 +93,25 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	if in.method != "" {
-		x.m = r.lookup(in.method)
-	}
-	if x.m == nil {
-		id := in.method
-		if id == "" {
-			id = path
-		}
-		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
+	m, e := r.resolveMethod(path, mounted, pathMethod, &in)
+	x.m = m
+	if e != nil {
+		x.fail(e)
 		return
 	}
-	m := x.m
+	if m != pathMethod && m.MaxBodyBytes > 0 && bodyLen > m.MaxBodyBytes {
+		// Read at the mount root within the registry's limit; the method
+		// named in the body may allow less.
+		w.Header().Set("Connection", "close")
+		x.fail(Errorf(CodeTooLarge, "request body is larger than %d bytes", m.MaxBodyBytes))
+		return
+	}
 
-	ctx := req.Context()
+	// The deadline starts before authentication, so that it reaches the
+	// auth cache's read-through as well as the handler's queries.
+	ctx, cancel := r.withCallDeadline(req.Context(), m)
+	defer func() { cancel() }()
+	x.ctx = ctx
 	p, err := r.auth.Authenticate(ctx, bearerToken(headerValue(req.Header, "Authorization")))
 	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
@@ -134,6 +144,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		in.raws, call.Upload = raws, up
+		// The handler's time starts once the upload is in (BodyTimeout
+		// bounded that); authentication had the deadline before it.
+		cancel()
+		ctx, cancel = r.withCallDeadline(req.Context(), m)
+		x.ctx = ctx
 	}
 	release := func() {
 		if call.Upload != nil {
@@ -164,7 +179,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		ctx = auth.NewContext(ctx, p)
 	}
 	if x.void {
-		x.runVoid(ctx, args, release)
+		// Detached from the request, whose context ends with the answer;
+		// a deadline of its own from now.
+		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
+		x.ctx = bg
+		x.runVoid(bg, args, func() { stop(); release() })
 		return
 	}
 	res, err := m.invoke(ctx, args)
@@ -190,10 +209,10 @@ func (x *exchange) runVoid(ctx context.Context, args []reflect.Value, release fu
 	go func() {
 		defer r.endVoid()
 		defer release()
-		res, err := m.invoke(context.WithoutCancel(ctx), args)
+		res, err := m.invoke(ctx, args)
 		code := res.Code
 		if err != nil {
-			code = r.errorFor(m, err).Code
+			code = x.errorFor(err).Code
 		}
 		x.record(code, err)
 	}()
@@ -276,7 +295,13 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
-var errInternal = NewError(CodeInternal, "")
+var (
+	errInternal = NewError(CodeInternal, "")
+	// errDeadline answers a call that did not finish within its deadline:
+	// generic, as the cause (a silent database, a slow dependency) is the
+	// server's to log, not the caller's to read.
+	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
+)
 
 // errorFor returns what the caller is told of err: a handler's *Error as it
 // is, anything else as an opaque internal error, logged with the method id.
@@ -294,10 +319,21 @@ func (r *Registry) errorFor(m *method, err error) *Error {
 	return errInternal
 }
 
+// errorFor is Registry.errorFor for this call: a call that failed once its
+// deadline passed answers 503, whatever error reported it.
+func (x *exchange) errorFor(err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) && (errors.Is(err, context.DeadlineExceeded) || x.ctx != nil && x.ctx.Err() == context.DeadlineExceeded) {
+		x.r.log.WarnContext(x.ctx, "rpc: call passed its deadline", "method", x.m.ID, "timeout", x.r.callTimeout(x.m), "err", err)
+		return errDeadline
+	}
+	return x.r.errorFor(x.m, err)
+}
+
 // finish answers with the handler's result or error and records the call.
 func (x *exchange) finish(res Result, err error) {
 	if err != nil {
-		e := x.r.errorFor(x.m, err)
+		e := x.errorFor(err)
 		x.r.writeError(x.w, x.rpcID, e)
 		x.record(e.Code, err)
 		return
@@ -379,6 +415,37 @@ func statusTextOf(code int, err error) string {
 	return StatusText(code)
 }
 
+// resolveMethod returns the method a request calls. The path names it;
+// only at the mount root ("/" below the prefix) may a JSON-RPC request
+// object name it instead, so that rules a proxy or the registry applies by
+// path (per-method body limits) hold for every call. Elsewhere a request
+// object names the path's method or none.
+func (r *Registry) resolveMethod(path string, mounted bool, pathMethod *method, in *body) (*method, *Error) {
+	atRoot := mounted && path == "/"
+	switch {
+	case !in.request || !atRoot && in.method == "":
+		if pathMethod == nil {
+			return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(path))
+		}
+		return pathMethod, nil
+	case atRoot:
+		if in.method == "" {
+			return nil, Errorf(CodeMethodNotFound, "a JSON-RPC request object at the mount root names its method")
+		}
+		m := r.lookup(in.method)
+		if m == nil {
+			return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method))
+		}
+		return m, nil
+	case pathMethod == nil:
+		return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(path))
+	case in.method != pathMethod.ID:
+		return nil, Errorf(CodeMethodNotFound, "the request object names method %s, but the path names %s: post a request object to the mount root",
+			Quote(in.method), Quote(pathMethod.ID))
+	}
+	return pathMethod, nil
+}
+
 func rateKey(p *auth.Principal, addr string) string {
 	if p.Authenticated() {
 		return "u:" + strconv.FormatInt(p.UserID, 10)
@@ -443,7 +510,8 @@ type body struct {
 	// paramsErr is a fault of a JSON-RPC request's params, answered after
 	// the permission check.
 	paramsErr *Error
-	method    string // the method of a JSON-RPC request object
+	request   bool   // the body is a JSON-RPC request object
+	method    string // the method it names; "" for none
 	id        json.RawMessage
 }
 
@@ -456,17 +524,26 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-func readBody(w http.ResponseWriter, req *http.Request, limit int64) (*bytes.Buffer, *Error) {
+// readBody reads a JSON body of at most limit bytes within timeout. A
+// declared Content-Length is only checked: the buffer grows with the bytes
+// that arrive, so a client cannot make the server reserve memory by
+// promising a large body and sending none of it.
+func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int64, timeout time.Duration) (*bytes.Buffer, *Error) {
 	buf := bufferPool.Get().(*bytes.Buffer)
 	if req.ContentLength > limit {
 		putBuffer(buf)
+		w.Header().Set("Connection", "close")
 		return nil, Errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
 	}
-	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
+	if req.Body == nil || req.Body == http.NoBody {
+		return buf, nil
 	}
+	deadline := r.limitBodyTime(w, req, timeout)
 	if err := readLimited(buf, req.Body, limit); err != nil {
 		putBuffer(buf)
+		if isBodyTimeout(err) {
+			return nil, bodyTimedOut(w, timeout)
+		}
 		if errors.Is(err, errTooLarge) {
 			// Like http.MaxBytesReader: the rest of the body is not read, so
 			// the connection cannot be reused.
@@ -475,6 +552,7 @@ func readBody(w http.ResponseWriter, req *http.Request, limit int64) (*bytes.Buf
 		}
 		return nil, BadRequest("could not read the request body")
 	}
+	deadline.lift()
 	return buf, nil
 }
 
@@ -541,8 +619,12 @@ func parseBody(b []byte) (body, *Error) {
 			if err := json.Unmarshal(b, &env); err != nil {
 				return in, parseError(err)
 			}
-			if env.JSONRPC == "2.0" && env.Method != nil {
-				return parseRequestObject(*env.Method, env.Params, env.ID)
+			if env.JSONRPC == "2.0" && (env.Method != nil || env.Params != nil) {
+				var method string
+				if env.Method != nil {
+					method = *env.Method
+				}
+				return parseRequestObject(method, env.Params, env.ID)
 			}
 		}
 	}
@@ -608,10 +690,13 @@ func splitArray(b []byte) []json.RawMessage {
 }
 
 func parseRequestObject(method string, params, id json.RawMessage) (body, *Error) {
-	in := body{method: method, id: id}
-	if in.method == "" {
-		in.method = "/"
-	} else if in.method[0] != '/' {
+	in := body{request: true, method: method}
+	if !validID(id) {
+		// Not echoed: an id is a string, a number or null (JSON-RPC 2.0 §4).
+		return in, BadRequest("the id of a JSON-RPC request is a string, a number or null")
+	}
+	in.id = id
+	if in.method != "" && in.method[0] != '/' {
 		in.method = "/" + in.method
 	}
 	params = bytes.TrimSpace(params)
@@ -633,6 +718,17 @@ func parseRequestObject(method string, params, id json.RawMessage) (body, *Error
 		in.paramsErr = InvalidParams("params of a JSON-RPC request must be an array or an object")
 	}
 	return in, nil
+}
+
+// validID reports whether a request object's id, already valid JSON, is
+// absent, a string, a number or null.
+func validID(id json.RawMessage) bool {
+	id = bytes.TrimSpace(id)
+	if len(id) == 0 || string(id) == "null" {
+		return true
+	}
+	c := id[0]
+	return c == '"' || c == '-' || c >= '0' && c <= '9'
 }
 
 func parseError(err error) *Error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -29,7 +30,8 @@ type config struct {
 	SettingsKey     string
 	SettingsOldKeys []string
 	Logger          *slog.Logger
-	Out             io.Writer // where a generated root password is printed
+	Out             io.Writer     // where a generated root password is printed
+	CallTimeout     time.Duration // every call's deadline; 0: rpc.DefaultCallTimeout
 }
 
 // app is the example host: one registry with every module mounted.
@@ -67,7 +69,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		Title:       "Administrator",
 		Description: "Manages users, settings and the API call log.",
 	})
-	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms, Prefix: "/api"})
+	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms, Prefix: "/api", CallTimeout: cfg.CallTimeout})
 	a.reg.Auth().Share(a.sync.Channel("auth"))
 
 	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{}); err != nil {

@@ -61,3 +61,34 @@ func Bench(b *testing.B, h http.Handler, path, token string, body []byte, want s
 		h.ServeHTTP(rec, req)
 	}
 }
+
+// BenchParallel is Bench with b.RunParallel: every goroutine POSTs body to
+// path on h with a request of its own, after one checked call.
+func BenchParallel(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
+	b.Helper()
+	newRequest := func() *http.Request {
+		req := httptest.NewRequest(http.MethodPost, path, nil)
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return req
+	}
+	check := httptest.NewRecorder()
+	req := newRequest()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	h.ServeHTTP(check, req)
+	if check.Code != http.StatusOK || !bytes.Contains(check.Body.Bytes(), []byte(want)) {
+		b.Fatalf("unexpected answer %d: %s", check.Code, check.Body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := newRequest()
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			h.ServeHTTP(rec, req)
+		}
+	})
+}

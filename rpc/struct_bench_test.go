@@ -3,7 +3,6 @@ package rpc_test
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,48 +80,9 @@ func checkOrder(p orderParams) bool {
 	return true
 }
 
-// handWritten is what a careful net/http handler of one method does: look
-// the bearer token's digest up in a map, decode the positional array
-// refusing unknown fields, check the rules by hand, encode the envelope.
-func handWritten[P, R any](tokens map[[sha256.Size]byte]*auth.Principal, check func(P) bool, answer func(P) R) http.Handler {
-	type result struct {
-		Status     int            `json:"status"`
-		StatusText string         `json:"status_text"`
-		Exception  bool           `json:"exception"`
-		Data       R              `json:"data"`
-		Meta       map[string]any `json:"meta"`
-	}
-	type envelope struct {
-		JSONRPC string `json:"jsonrpc"`
-		Result  result `json:"result"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		const prefix = "Bearer "
-		h := r.Header.Get("Authorization")
-		if len(h) <= len(prefix) || tokens[sha256.Sum256([]byte(h[len(prefix):]))] == nil {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		var params []P
-		if err := dec.Decode(&params); err != nil || len(params) != 1 || !check(params[0]) {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		out, err := json.Marshal(envelope{"2.0", result{200, "OK", false, answer(params[0]), map[string]any{}}})
-		if err != nil {
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(out)
-	})
-}
-
 // structRegistry serves /v1/greet and /v1/order with their schemas
 // reflected from the struct tags, for the bearer of the token it returns.
-func structRegistry(b *testing.B) (*rpc.Registry, string, map[[sha256.Size]byte]*auth.Principal) {
+func structRegistry(b *testing.B) (*rpc.Registry, string) {
 	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	token, _, err := auth.NewToken(auth.KindSession)
 	if err != nil {
@@ -146,7 +106,7 @@ func structRegistry(b *testing.B) (*rpc.Registry, string, map[[sha256.Size]byte]
 		Params:  []rpc.Param{{Name: "order"}},
 		Handler: func(ctx context.Context, p orderParams) (orderTotal, error) { return total(p), nil },
 	})
-	return reg, token, tokens
+	return reg, token
 }
 
 // BenchmarkStructCall compares methods taking a struct, called through the
@@ -158,22 +118,22 @@ func BenchmarkStructCall(b *testing.B) {
 		name, path string
 		body       string
 		want       string
-		hand       func(map[[sha256.Size]byte]*auth.Principal) http.Handler
+		hand       func(token string) http.Handler
 	}{
 		{
 			"flat", "/v1/greet", `[{"name":"world","count":3}]`, `"data":{"greeting":"Hello, world","count":3}`,
-			func(t map[[sha256.Size]byte]*auth.Principal) http.Handler { return handWritten(t, checkGreet, greet) },
+			func(t string) http.Handler { return rpctest.HandWritten(t, checkGreet, greet) },
 		},
 		{
 			"nested", "/v1/order",
 			`[{"customer":{"name":"Ada","email":"ada@example.com"},"items":[{"sku":"AB-12","qty":2},{"sku":"C-7","qty":1},{"sku":"XYZ-300","qty":5}]}]`,
 			`"data":{"lines":3,"quantity":8}`,
-			func(t map[[sha256.Size]byte]*auth.Principal) http.Handler { return handWritten(t, checkOrder, total) },
+			func(t string) http.Handler { return rpctest.HandWritten(t, checkOrder, total) },
 		},
 	}
 	for _, c := range cases {
-		reg, token, tokens := structRegistry(b)
-		hand := c.hand(tokens)
+		reg, token := structRegistry(b)
+		hand := c.hand(token)
 		body := []byte(c.body)
 		b.Run(c.name+"/hand", func(b *testing.B) { rpctest.Bench(b, hand, c.path, token, body, c.want) })
 		b.Run(c.name+"/registry", func(b *testing.B) { rpctest.Bench(b, reg, c.path, token, body, c.want) })

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
 )
 
 // rowWriter is the state of the goroutine that writes queued entries: the
@@ -21,13 +23,16 @@ type rowWriter struct {
 	m          *Module
 	pend       []*chunk // taken from the queue; pend[next:] are not written yet
 	next       int
-	names      []string     // method names for the entries of pend
-	token      string       // the flush mark of pend[next], once it was tried
-	rows       []Row        // conversion buffer (INSERT)
-	args       []any        // parameters of a SQLite INSERT
-	fullInsert string       // the SQLite INSERT of sqliteRowsPerInsert rows
-	uids       []int64      // user ids the rows point into
-	buf        bytes.Buffer // COPY data
+	names      []string      // method names for the entries of pend
+	token      string        // the flush mark of pend[next], once it was tried
+	rows       []Row         // conversion buffer (INSERT)
+	args       []any         // parameters of a SQLite INSERT
+	date       []byte        // a row's date, formatted for SQLite
+	methodIDs  []any         // stored method ids by queue index, for SQLite
+	texts      map[int32]any // default status texts by code, for SQLite
+	fullInsert string        // the SQLite INSERT of sqliteRowsPerInsert rows
+	uids       []int64       // user ids the rows point into
+	buf        bytes.Buffer  // COPY data
 	logs       rateLog
 	drops      uint64 // dropped records already logged
 }
@@ -188,8 +193,6 @@ func insertStatement(n int) string {
 // text costs SQLite more to parse than to store; one statement per row
 // costs database/sql more per row than the row itself.
 func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) error {
-	w.fill(c)
-	defer clear(w.rows)
 	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
 		if w.fullInsert == "" {
 			w.fullInsert = insertStatement(sqliteRowsPerInsert)
@@ -203,19 +206,9 @@ func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) er
 				full.Close()
 			}
 		}()
-		for rows := w.rows; len(rows) > 0; {
-			n := min(len(rows), sqliteRowsPerInsert)
-			args := w.args[:0]
-			for i := range rows[:n] {
-				r := &rows[i]
-				var uid any
-				if r.UserID != nil {
-					uid = *r.UserID
-				}
-				args = append(args, r.MethodID, uid, r.Date.UTC().Format(sqliteTimeLayout),
-					r.Runtime, r.Status, r.StatusText, r.IsDeclined, r.IsError, r.IsException)
-			}
-			w.args = args
+		for from := 0; from < len(c.entries); {
+			n := min(len(c.entries)-from, sqliteRowsPerInsert)
+			args := w.sqliteArgs(c, c.entries[from:from+n])
 			var err error
 			if n == sqliteRowsPerInsert {
 				if full == nil {
@@ -227,14 +220,66 @@ func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) er
 			} else {
 				_, err = tx.Tx.ExecContext(ctx, insertStatement(n), args...)
 			}
+			clear(args)
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
-			clear(args)
-			rows = rows[n:]
+			from += n
 		}
 		return nil
 	})
+}
+
+// sqliteArgs returns the parameters of the INSERT of entries, a part of c:
+// what c.row gives, in the driver's own types (int64, not int, which
+// database/sql would convert by reflection), with the method ids and
+// default status texts boxed once rather than per row.
+func (w *rowWriter) sqliteArgs(c *chunk, entries []entry) []any {
+	args := w.args[:0]
+	for i := range entries {
+		e := &entries[i]
+		var uid any
+		if e.user != 0 {
+			uid = e.user
+		}
+		var text any
+		if e.text > 0 {
+			text = cleanText(c.texts[e.text-1])
+		} else {
+			text = w.defaultText(e.code)
+		}
+		w.date = time.Unix(0, e.start).UTC().AppendFormat(w.date[:0], sqliteTimeLayout)
+		args = append(args, w.methodArg(e.method), uid, string(w.date),
+			float64(max(e.runtime, 0))/float64(time.Millisecond), int64(e.code), text,
+			e.flags&flagDeclined != 0, e.flags&flagError != 0, e.flags&flagException != 0)
+	}
+	w.args = args
+	return args
+}
+
+// methodArg returns the stored method id of the queue's method i, boxed.
+// The queue's names are only appended to, so an index keeps its name.
+func (w *rowWriter) methodArg(i uint32) any {
+	for int(i) >= len(w.methodIDs) {
+		w.methodIDs = append(w.methodIDs, nil)
+	}
+	if w.methodIDs[i] == nil {
+		w.methodIDs[i] = cleanText(w.names[i])
+	}
+	return w.methodIDs[i]
+}
+
+// defaultText returns rpc.StatusText(code), boxed.
+func (w *rowWriter) defaultText(code int32) any {
+	if t, ok := w.texts[code]; ok {
+		return t
+	}
+	if w.texts == nil {
+		w.texts = make(map[int32]any)
+	}
+	t := any(rpc.StatusText(int(code)))
+	w.texts[code] = t
+	return t
 }
 
 // fill converts the entries of c into w.rows.

@@ -39,41 +39,10 @@ func BenchmarkApp(b *testing.B) {
 // are dropped past its queue (and counted), and a dropped row costs nothing
 // to store, so long runs at full speed read cheaper than every row stored.
 func benchApp(b *testing.B, dsn string, body []byte) {
-	ctx := context.Background()
-	{
-		a, err := newApp(ctx, config{
-			DB:           dsn,
-			RootPassword: "root-password-for-bench",
-			Logger:       slog.New(slog.DiscardHandler),
-			Out:          io.Discard,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() {
-			_ = a.Shutdown(ctx)
-			_ = a.Close()
-		}()
-		h := a.Handler()
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/session/signin",
-			bytes.NewReader([]byte(`[{"username":"root","password":"root-password-for-bench"}]`)))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(rec, req)
-		var signin struct {
-			Result struct {
-				Data struct {
-					Token string `json:"token"`
-				} `json:"data"`
-			} `json:"result"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &signin); err != nil || signin.Result.Data.Token == "" {
-			b.Fatalf("sign in: %s", rec.Body)
-		}
-		before := a.calls.Stats().Dropped
-		rpctest.Bench(b, h, "/api/v1/test/test", signin.Result.Data.Token, body, `"data":"world"`)
-		b.ReportMetric(float64(a.calls.Stats().Dropped-before)/float64(b.N), "dropped/op")
-	}
+	a, token := benchAppSignedIn(b, dsn)
+	before := a.calls.Stats().Dropped
+	rpctest.Bench(b, a.Handler(), "/api/v1/test/test", token, body, `"data":"world"`)
+	b.ReportMetric(float64(a.calls.Stats().Dropped-before)/float64(b.N), "dropped/op")
 }
 
 // greetParams is the struct a method of the benchmark takes, with its

@@ -84,21 +84,25 @@ func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
 				return nil
 			}
 		}
-		c := w.pend[w.next]
-		if err := w.write(ctx, c); err != nil {
+		group := w.group()
+		if err := w.write(ctx, group); err != nil {
 			if !unwritable(err) {
 				return err
 			}
 			// The server refused the data itself: retrying cannot help, and
-			// holding the chunk would stop the log for good.
-			m.log.Error("calllog: rows refused by the database; dropped", "rows", len(c.entries), "err", err)
+			// holding the chunks would stop the log for good.
+			m.log.Error("calllog: rows refused by the database; dropped", "rows", rowsOf(group), "err", err)
 			w.token = ""
-			m.q.lost(c)
+			for _, c := range group {
+				m.q.lost(c)
+			}
 		} else {
-			m.q.done(c) // c is reused from here on
+			for _, c := range group {
+				m.q.done(c) // c is reused from here on
+			}
 		}
-		w.pend[w.next] = nil
-		w.next++
+		clear(group)
+		w.next += len(group)
 		if stoppable {
 			select {
 			case <-m.stop:
@@ -109,10 +113,36 @@ func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
 	}
 }
 
-// write inserts one chunk in a transaction with its flush mark. A chunk
-// tried before is first looked up by its mark: the earlier attempt may have
-// committed even though its answer was lost.
-func (w *rowWriter) write(ctx context.Context, c *chunk) error {
+// maxGroupRows bounds the rows of one transaction. The chunks waiting are
+// written together up to it: a backlog then costs a commit per group, not
+// per chunk, and a commit (its WAL flush, on PostgreSQL its fsync) is what
+// a batch costs most.
+const maxGroupRows = 10_000
+
+// group returns the chunks from pend[next] that the next transaction
+// writes: at least one, and more while they fit in maxGroupRows. It is the
+// same group until written, so that a retry finds its flush mark.
+func (w *rowWriter) group() []*chunk {
+	end, rows := w.next, 0
+	for end < len(w.pend) && (end == w.next || rows+len(w.pend[end].entries) <= maxGroupRows) {
+		rows += len(w.pend[end].entries)
+		end++
+	}
+	return w.pend[w.next:end]
+}
+
+func rowsOf(group []*chunk) int {
+	n := 0
+	for _, c := range group {
+		n += len(c.entries)
+	}
+	return n
+}
+
+// write inserts a group of chunks in a transaction with its flush mark. A
+// group tried before is first looked up by its mark: the earlier attempt
+// may have committed even though its answer was lost.
+func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	retry := w.token != ""
 	if !retry {
 		w.token = rand.Text()
@@ -122,23 +152,26 @@ func (w *rowWriter) write(ctx context.Context, c *chunk) error {
 	var err error
 	switch {
 	case w.m.pg && !w.m.opts.insert:
-		err = w.copy(ctx, c, retry)
+		err = w.copy(ctx, group, retry)
 	case w.m.pg:
-		err = w.insert(ctx, c, retry)
+		err = w.insert(ctx, group, retry)
 	default:
-		err = w.insertPrepared(ctx, c, retry)
+		err = w.insertPrepared(ctx, group, retry)
 	}
 	if err != nil {
-		return fmt.Errorf("calllog: write %d rows: %w", len(c.entries), err)
+		return fmt.Errorf("calllog: write %d rows: %w", rowsOf(group), err)
 	}
 	w.token = ""
 	return nil
 }
 
-// insert writes c with a multi-row INSERT (on PostgreSQL, where the
+// insert writes a group with a multi-row INSERT (on PostgreSQL, where the
 // benchmarks compare it with COPY).
-func (w *rowWriter) insert(ctx context.Context, c *chunk, retry bool) error {
-	w.fill(c)
+func (w *rowWriter) insert(ctx context.Context, group []*chunk, retry bool) error {
+	w.rows, w.uids = w.rows[:0], w.uids[:0]
+	for _, c := range group {
+		w.fill(c)
+	}
 	defer clear(w.rows)
 	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&w.rows).Returning("NULL").Exec(ctx); err != nil {
@@ -188,11 +221,11 @@ func insertStatement(n int) string {
 	return b.String()
 }
 
-// insertPrepared writes c to SQLite with prepared INSERTs of up to
+// insertPrepared writes a group to SQLite with prepared INSERTs of up to
 // sqliteRowsPerInsert rows each. A multi-row INSERT with its values in the
 // text costs SQLite more to parse than to store; one statement per row
 // costs database/sql more per row than the row itself.
-func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) error {
+func (w *rowWriter) insertPrepared(ctx context.Context, group []*chunk, retry bool) error {
 	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
 		if w.fullInsert == "" {
 			w.fullInsert = insertStatement(sqliteRowsPerInsert)
@@ -206,25 +239,27 @@ func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) er
 				full.Close()
 			}
 		}()
-		for from := 0; from < len(c.entries); {
-			n := min(len(c.entries)-from, sqliteRowsPerInsert)
-			args := w.sqliteArgs(c, c.entries[from:from+n])
-			var err error
-			if n == sqliteRowsPerInsert {
-				if full == nil {
-					if full, err = tx.Tx.PrepareContext(ctx, w.fullInsert); err != nil {
-						return fmt.Errorf("prepare insert: %w", err)
+		for _, c := range group {
+			for from := 0; from < len(c.entries); {
+				n := min(len(c.entries)-from, sqliteRowsPerInsert)
+				args := w.sqliteArgs(c, c.entries[from:from+n])
+				var err error
+				if n == sqliteRowsPerInsert {
+					if full == nil {
+						if full, err = tx.Tx.PrepareContext(ctx, w.fullInsert); err != nil {
+							return fmt.Errorf("prepare insert: %w", err)
+						}
 					}
+					_, err = full.ExecContext(ctx, args...)
+				} else {
+					_, err = tx.Tx.ExecContext(ctx, insertStatement(n), args...)
 				}
-				_, err = full.ExecContext(ctx, args...)
-			} else {
-				_, err = tx.Tx.ExecContext(ctx, insertStatement(n), args...)
+				clear(args)
+				if err != nil {
+					return fmt.Errorf("insert: %w", err)
+				}
+				from += n
 			}
-			clear(args)
-			if err != nil {
-				return fmt.Errorf("insert: %w", err)
-			}
-			from += n
 		}
 		return nil
 	})
@@ -282,12 +317,12 @@ func (w *rowWriter) defaultText(code int32) any {
 	return t
 }
 
-// fill converts the entries of c into w.rows.
+// fill appends the entries of c to w.rows. The user ids the rows point to
+// are in w.uids, which must not grow past its capacity while rows point in.
 func (w *rowWriter) fill(c *chunk) {
-	w.rows = w.rows[:0]
-	w.uids = w.uids[:0]
-	if cap(w.uids) < len(c.entries) {
-		w.uids = make([]int64, 0, len(c.entries))
+	if cap(w.uids)-len(w.uids) < len(c.entries) {
+		w.uids = make([]int64, 0, max(2*cap(w.uids), len(w.uids)+len(c.entries), maxGroupRows))
+		// The rows filled so far point into the old array, which stays alive.
 	}
 	for i := range c.entries {
 		e := &c.entries[i]

@@ -154,3 +154,17 @@ func TestCompiledCheckAccepts(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalMessageStable checks that a value breaking several rules gets
+// the same message every time: the validator meets an object's properties
+// in no fixed order, and the message lists them sorted.
+func TestRefusalMessageStable(t *testing.T) {
+	compiled, _ := checkParams(t)
+	const want = `parameter 1 "p": at /count: must be at most 1000, got 2000; at /name: must be at least 1 characters long, got 0; unknown properties not allowed: "a", "b", "c", and 1 more`
+	for range 20 {
+		_, err := compiled[0].decode([]byte(`{"name":"","count":2000,"d":1,"c":1,"b":1,"a":1}`))
+		if err == nil || err.Message != want {
+			t.Fatalf("got %v, want %s", err, want)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func TestWebSocketAnswersAsHTTP(t *testing.T) {
 		{method: "/v1/t/echo"},
 		{method: "/v1/t/pair", params: `["x", true, 3]`},
 		{method: "/v1/t/pair", params: `["x", "yes"]`},         // -32808, the message names the parameter
-		{method: "/v1/t/create", params: `[{"username":"a"}]`},          // -32801 for a guest
+		{method: "/v1/t/create", params: `[{"username":"a"}]`}, // -32801 for a guest
 		{method: "/v1/t/create", params: `[{"username":"a"}]`, token: f.user},
 		{method: "/v1/t/create", params: `[{"username":"taken"}]`, token: f.user},
 		{method: "/v1/t/create", params: `[{"username":"a","port":70000}]`, token: f.user},

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 // wsClient is a bare WebSocket client of the wire format, for tests. A
@@ -586,4 +589,26 @@ func TestMessagePackOverHTTP(t *testing.T) {
 	got = nil
 	require.NoError(t, msgpack.Unmarshal(w.Body.Bytes(), &got))
 	assert.EqualValues(t, rpc.CodeInvalidParams, got.(map[string]any)["error"].(map[string]any)["code"])
+}
+
+func TestMessagePackParamsPart(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="params"`)
+	h.Set("Content-Type", rpc.ContentTypeMsgpack)
+	pw, err := mw.CreatePart(h)
+	require.NoError(t, err)
+	params, _ := msgpack.Marshal([]any{"a note"})
+	_, _ = pw.Write(params)
+	fw, err := mw.CreateFormFile("file", "f.txt")
+	require.NoError(t, err)
+	_, _ = fw.Write([]byte("content"))
+	require.NoError(t, mw.Close())
+	r := httptest.NewRequest(http.MethodPost, "/v1/t/upload", &body)
+	r.Header.Set("Content-Type", mw.FormDataContentType())
+	a := rpctest.New(f.reg).Do(t, r)
+	require.Equal(t, 200, a.HTTP, a.Raw)
+	assert.Contains(t, string(a.Data), `"note":"a note"`)
 }

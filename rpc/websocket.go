@@ -47,6 +47,12 @@ type WebSocketOptions struct {
 	// (backpressure). Default: 16.
 	MaxCallsInFlight int
 
+	// MaxMessagesPerSecond bounds the rate at which one socket's messages
+	// are read, with a burst of as many: past it the socket waits before it
+	// reads on (backpressure), so that one client flooding messages cannot
+	// take the server from the others. Default: 1,000.
+	MaxMessagesPerSecond int
+
 	// MaxMessageBytes bounds a message from the client; a bigger one closes
 	// the socket with 1009. Default: Options.MaxBodyBytes.
 	MaxMessageBytes int64
@@ -85,6 +91,9 @@ func (o WebSocketOptions) withDefaults(maxBody int64) WebSocketOptions {
 	}
 	if o.MaxCallsInFlight <= 0 {
 		o.MaxCallsInFlight = 16
+	}
+	if o.MaxMessagesPerSecond <= 0 {
+		o.MaxMessagesPerSecond = 1000
 	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = maxBody
@@ -210,7 +219,11 @@ func (s *socket) serve() {
 	o := &s.r.opts.WebSocket
 	s.pingTimer = time.AfterFunc(o.PingInterval, s.ping)
 	defer s.pingTimer.Stop()
+	rate := newBucket(o.MaxMessagesPerSecond)
 	for {
+		if !rate.wait(s.ctx) {
+			return
+		}
 		select {
 		case s.slots <- struct{}{}:
 		case <-s.ctx.Done():
@@ -234,6 +247,37 @@ func (s *socket) serve() {
 			s.handle(typ == websocket.MessageBinary, data)
 		}()
 	}
+}
+
+// bucket is a token bucket of messages, for one goroutine: perSecond
+// tokens a second, as many at most.
+type bucket struct {
+	perSecond float64
+	tokens    float64
+	last      time.Time
+}
+
+func newBucket(perSecond int) *bucket {
+	return &bucket{perSecond: float64(perSecond), tokens: float64(perSecond), last: time.Now()}
+}
+
+// wait takes a token, waiting for one if need be; false when ctx ended first.
+func (b *bucket) wait(ctx context.Context) bool {
+	now := time.Now()
+	b.tokens = min(b.perSecond, b.tokens+now.Sub(b.last).Seconds()*b.perSecond)
+	b.last = now
+	if b.tokens < 1 {
+		t := time.NewTimer(time.Duration((1 - b.tokens) / b.perSecond * float64(time.Second)))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+		b.tokens, b.last = 1, time.Now()
+	}
+	b.tokens--
+	return true
 }
 
 // ping checks that the client still answers, and closes the socket if not.

@@ -612,3 +612,33 @@ func TestMessagePackParamsPart(t *testing.T) {
 	require.Equal(t, 200, a.HTTP, a.Raw)
 	assert.Contains(t, string(a.Data), `"note":"a note"`)
 }
+
+func TestWebSocketMessageRate(t *testing.T) {
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxMessagesPerSecond: 5}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	start := time.Now()
+	for i := range 10 {
+		sock.sendText(fmt.Sprintf(`{"jsonrpc":"2.0","method":"/ping","id":%d}`, i))
+	}
+	for range 10 {
+		sock.readText()
+	}
+	// A burst of 5, then 5 more at 5 a second.
+	assert.GreaterOrEqual(t, time.Since(start), 800*time.Millisecond)
+}
+
+func TestWebSocketDeadClientsAreClosed(t *testing.T) {
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	alive := dialWS(t, srv, "") // its reader answers pings
+	dead, _ := bareSocket(t, srv.Listener.Addr().String())
+	defer dead.Close() // never reads, so never answers a ping
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 2 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 1 }, 2*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	alive.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+	assert.Contains(t, alive.readText(), "/pong")
+}

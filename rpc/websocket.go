@@ -27,10 +27,6 @@ const (
 	CloseSignedOut websocket.StatusCode = 4000
 )
 
-// CodeUploadOverWebSocket answers an upload method called over WebSocket:
-// uploads go over HTTP.
-const CodeUploadOverWebSocket = -32900
-
 // WebSocketOptions configure the WebSocket transport at the mount root. The
 // zero value is ready to use.
 type WebSocketOptions struct {
@@ -217,7 +213,9 @@ type socket struct {
 func (s *socket) serve() {
 	defer s.conn.CloseNow()
 	o := &s.r.opts.WebSocket
-	s.pingTimer = time.AfterFunc(o.PingInterval, s.ping)
+	// Set before it can fire: ping resets it.
+	s.pingTimer = time.AfterFunc(time.Hour, s.ping)
+	s.pingTimer.Reset(o.PingInterval)
 	defer s.pingTimer.Stop()
 	rate := newBucket(o.MaxMessagesPerSecond)
 	for {

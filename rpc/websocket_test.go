@@ -642,3 +642,26 @@ func TestWebSocketDeadClientsAreClosed(t *testing.T) {
 	alive.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
 	assert.Contains(t, alive.readText(), "/pong")
 }
+
+func TestShutdownClosesSockets(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 1 }, 2*time.Second, 5*time.Millisecond)
+	require.NoError(t, f.reg.Shutdown(context.Background()))
+	code, _ := sock.closeStatus(2 * time.Second)
+	assert.Equal(t, websocket.StatusGoingAway, code)
+}
+
+func TestMessagePackAbsentBody(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	r := httptest.NewRequest(http.MethodPost, "/v1/t/echo", bytes.NewReader([]byte{0xd4, 0x00, 0x00}))
+	r.Header.Set("Content-Type", rpc.ContentTypeMsgpack)
+	w := httptest.NewRecorder()
+	f.reg.ServeHTTP(w, r)
+	require.Equal(t, 200, w.Code)
+	var got map[string]any
+	require.NoError(t, msgpack.Unmarshal(w.Body.Bytes(), &got))
+	assert.Equal(t, "", got["result"].(map[string]any)["data"])
+}

@@ -234,6 +234,8 @@ func (s *socket) serve() {
 		}
 		// Any message shows the client alive: the next ping can wait.
 		s.pingTimer.Reset(o.PingInterval)
+		s.binary.Store(typ == websocket.MessageBinary) // in the order the frames came
+
 		if s.closing.Load() {
 			<-s.slots
 			continue // read on, so that the client's close is seen
@@ -327,7 +329,6 @@ type frame struct {
 // handle serves one message: a call, a void call, or one of the messages
 // of the socket itself (ping, pong, events, subscriptions).
 func (s *socket) handle(binary bool, data []byte) {
-	s.binary.Store(binary)
 	if binary {
 		j, err := msgpackToJSON(data)
 		if err != nil {

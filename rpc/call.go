@@ -20,12 +20,8 @@ import (
 // limits, parameters, the handler or a void run, the envelope and the call
 // record) is one piece of code whatever carried it.
 type call struct {
-	body  body   // params, and the method and id of a request object
-	token string // the bearer token; empty for none
-	// path is the method id the request path names, when body names none;
-	// mounted is false for a path outside Options.Prefix.
-	path       string
-	mounted    bool
+	body       body   // params, and the id of a request object
+	token      string // the bearer token; empty for none
 	clientAddr string
 	void       bool
 	// upload reads the file of an upload method, once the caller may call
@@ -51,25 +47,10 @@ func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
 	return &exchange{r: r, w: w, start: time.Now()}
 }
 
-// run is the call pipeline. x.m may already hold the method the path names,
-// so that faults found while reading the request are logged against it.
+// run is the call pipeline, for x.m: the method the transport found named
+// (and while it read the request, logged its faults against).
 func (x *exchange) run(ctx context.Context, c *call) {
-	r := x.r
-	in := &c.body
-	id := in.method
-	if id != "" {
-		x.m = r.lookup(id)
-	} else {
-		id = c.path
-	}
-	if x.m == nil {
-		if (in.method != "" || c.mounted) && x.reserved(ctx, id) {
-			return
-		}
-		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
-		return
-	}
-	m := x.m
+	r, m, in := x.r, x.m, &c.body
 
 	p, err := r.auth.Authenticate(ctx, c.token)
 	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
@@ -148,6 +129,18 @@ const (
 
 // healthcheckTimeout bounds Options.Healthcheck.
 const healthcheckTimeout = 5 * time.Second
+
+// reservedName returns the id an HTTP request names that may be a
+// reserved method: a request object's at the mount root, else the path's.
+func reservedName(path string, mounted bool, in *body) string {
+	switch {
+	case !mounted:
+		return ""
+	case in.request && (path == "/" || path == ""):
+		return in.method
+	}
+	return path
+}
 
 // reserved answers the registry's own methods, for probes: /ping and
 // /healthcheck. It reports whether id was one of them.

@@ -17,9 +17,11 @@ const (
 	CodeForbidden               = 403
 	CodeNotFound                = 404
 	CodeMethodNotAllowed        = 405
+	CodeRequestTimeout          = 408 // the request body did not arrive in time
 	CodeConflict                = 409
 	CodeTooManyRequests         = 429
 	CodeInternal                = 500
+	CodeServiceUnavailable      = 503 // out of capacity for now, or a dependency did not answer: try again
 	CodeInsufficientPermissions = -32801
 	CodeUnsupportedMediaType    = -32803
 	CodeParseError              = -32807

@@ -353,7 +353,7 @@ func (s *socket) handle(binary bool, data []byte) {
 	}
 	in, e := frameBody(*f.Method, f.Params, f.ID)
 	if e != nil {
-		s.reply(binary, f.ID, e)
+		s.reply(binary, in.id, e) // an id that is not one is not echoed
 		return
 	}
 	switch in.method {
@@ -376,13 +376,19 @@ func (s *socket) handle(binary bool, data []byte) {
 	rec := newReplyRecorder()
 	x := s.r.newExchange(rec)
 	x.rpcID = in.id
-	x.run(s.ctx, &call{
-		body:       in,
-		token:      s.token,
-		clientAddr: s.clientAddr,
-		void:       f.ID == nil,
-		noUploads:  true,
-	})
+	if x.m = s.r.lookup(in.method); x.m == nil {
+		if !x.reserved(s.ctx, in.method) {
+			x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method)))
+		}
+	} else {
+		x.run(s.ctx, &call{
+			body:       in,
+			token:      s.token,
+			clientAddr: s.clientAddr,
+			void:       f.ID == nil,
+			noUploads:  true,
+		})
+	}
 	if f.ID != nil {
 		s.send(binary, rec.buf.Bytes())
 	}

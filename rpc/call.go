@@ -37,6 +37,7 @@ type exchange struct {
 	r         *Registry
 	w         http.ResponseWriter
 	m         *method
+	ctx       context.Context // the call's, with its deadline; nil before authentication
 	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
 	start     time.Time
 	principal *auth.Principal
@@ -52,6 +53,12 @@ func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
 func (x *exchange) run(ctx context.Context, c *call) {
 	r, m, in := x.r, x.m, &c.body
 
+	// The deadline starts before authentication, so that it reaches the
+	// auth cache's read-through as well as the handler's queries.
+	base := ctx
+	ctx, cancel := r.withCallDeadline(base, m)
+	defer func() { cancel() }()
+	x.ctx = ctx
 	p, err := r.auth.Authenticate(ctx, c.token)
 	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
@@ -80,6 +87,11 @@ func (x *exchange) run(ctx context.Context, c *call) {
 			return
 		}
 		in.raws, cl.Upload = raws, up
+		// The handler's time starts once the upload is in (BodyTimeout
+		// bounded that); authentication had the deadline before it.
+		cancel()
+		ctx, cancel = r.withCallDeadline(base, m)
+		x.ctx = ctx
 	}
 	release := func() {
 		if cl.Upload != nil {
@@ -111,7 +123,11 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		ctx = auth.NewContext(ctx, p)
 	}
 	if x.void {
-		x.runVoid(ctx, args, release)
+		// Detached from the request, whose context ends with the answer;
+		// a deadline of its own from now.
+		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
+		x.ctx = bg
+		x.runVoid(bg, args, func() { stop(); release() })
 		return
 	}
 	res, err := m.invoke(ctx, args)
@@ -152,7 +168,7 @@ func (x *exchange) reserved(ctx context.Context, id string) bool {
 	case MethodHealthcheck:
 		if err := x.r.healthcheck(ctx); err != nil {
 			x.r.log.ErrorContext(ctx, "rpc: healthcheck failed", "err", err)
-			x.r.writeError(x.w, x.rpcID, NewError(http.StatusServiceUnavailable, ""))
+			x.r.writeError(x.w, x.rpcID, NewError(CodeServiceUnavailable, ""))
 			return true
 		}
 		x.r.writeResult(x.w, x.rpcID, Result{})
@@ -208,7 +224,13 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
-var errInternal = NewError(CodeInternal, "")
+var (
+	errInternal = NewError(CodeInternal, "")
+	// errDeadline answers a call that did not finish within its deadline:
+	// generic, as the cause (a silent database, a slow dependency) is the
+	// server's to log, not the caller's to read.
+	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
+)
 
 // errorFor returns what the caller is told of err: a handler's *Error as it
 // is, anything else as an opaque internal error, logged with the method id.
@@ -226,10 +248,21 @@ func (r *Registry) errorFor(m *method, err error) *Error {
 	return errInternal
 }
 
+// errorFor is Registry.errorFor for this call: a call that failed once its
+// deadline passed answers 503, whatever error reported it.
+func (x *exchange) errorFor(err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) && (errors.Is(err, context.DeadlineExceeded) || x.ctx != nil && x.ctx.Err() == context.DeadlineExceeded) {
+		x.r.log.WarnContext(x.ctx, "rpc: call passed its deadline", "method", x.m.ID, "timeout", x.r.callTimeout(x.m), "err", err)
+		return errDeadline
+	}
+	return x.r.errorFor(x.m, err)
+}
+
 // finish answers with the handler's result or error and records the call.
 func (x *exchange) finish(res Result, err error) {
 	if err != nil {
-		e := x.r.errorFor(x.m, err)
+		e := x.errorFor(err)
 		x.r.writeError(x.w, x.rpcID, e)
 		x.record(e.Code, err)
 		return

@@ -49,6 +49,16 @@ type Options struct {
 	// Default: DefaultBodyTimeout.
 	BodyTimeout time.Duration
 
+	// CallTimeout is the deadline of every call, from before its caller is
+	// authenticated (so it reaches the auth cache's reads) to its answer. A
+	// handler must pass its context to every query and dependency; the
+	// storage drivers then end a query that runs past it, and the call
+	// answers 503 with a generic message. A void call gets the same
+	// deadline, from when it is answered; an upload's handler gets it
+	// from when the upload is in. Method.Timeout overrides it.
+	// Default: DefaultCallTimeout.
+	CallTimeout time.Duration
+
 	// MaxVoidCalls bounds the void calls running in the background; past it a
 	// void call is refused with 429. Default: 64.
 	MaxVoidCalls int
@@ -97,6 +107,7 @@ type Options struct {
 // Defaults for Options.
 const (
 	DefaultBodyTimeout     = 30 * time.Second
+	DefaultCallTimeout     = 30 * time.Second
 	DefaultMaxUploads      = 16
 	DefaultMaxSpooledBytes = 256 << 20
 )
@@ -119,7 +130,8 @@ type Registry struct {
 
 	proxyKey string // Options.TrustedProxyHeader in canonical form
 
-	warnNoDeadline sync.Once // the first writer that cannot set read deadlines
+	warnNoDeadline sync.Once    // the first writer that cannot set read deadlines
+	noDeadline     atomic.Value // the reflect.Type of the last writer that could not
 
 	uploads spoolBudget
 
@@ -147,6 +159,9 @@ func New(opts Options) *Registry {
 	}
 	if opts.BodyTimeout <= 0 {
 		opts.BodyTimeout = DefaultBodyTimeout
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
 	}
 	if opts.MaxVoidCalls <= 0 {
 		opts.MaxVoidCalls = 64
@@ -218,6 +233,10 @@ type Method struct {
 	// func(context.Context, T1, …, Tn) error, with one Ti per Param.
 	// R is sent as the result's data; return a Result to add meta or answer 204.
 	Handler any
+
+	// Timeout is the deadline of a call; 0 takes the registry's
+	// Options.CallTimeout.
+	Timeout time.Duration
 
 	// NoCallLog leaves the method's calls out of the call log.
 	NoCallLog bool

@@ -138,10 +138,10 @@ func (x *exchange) runVoid(ctx context.Context, args []reflect.Value, release fu
 	go func() {
 		defer r.endVoid()
 		defer release()
-		res, err := m.invoke(context.WithoutCancel(ctx), args)
+		res, err := m.invoke(ctx, args)
 		code := res.Code
 		if err != nil {
-			code = r.errorFor(m, err).Code
+			code = x.errorFor(err).Code
 		}
 		x.record(code, err)
 	}()
@@ -304,7 +304,7 @@ func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int6
 	if req.Body == nil || req.Body == http.NoBody {
 		return buf, nil
 	}
-	lift := r.limitBodyTime(w, req, timeout)
+	deadline := r.limitBodyTime(w, req, timeout)
 	if err := readLimited(buf, req.Body, limit); err != nil {
 		putBuffer(buf)
 		if isBodyTimeout(err) {
@@ -318,7 +318,7 @@ func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int6
 		}
 		return nil, BadRequest("could not read the request body")
 	}
-	lift()
+	deadline.lift()
 	return buf, nil
 }
 

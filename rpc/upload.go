@@ -110,10 +110,10 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 		}
 	}()
 	timeout := r.bodyTimeout(m)
-	lift := r.limitBodyTime(w, req, timeout)
+	deadline := r.limitBodyTime(w, req, timeout)
 	defer func() {
 		if e == nil {
-			lift() // only once the body was read: see limitBodyTime
+			deadline.lift() // only once the body was read: see limitBodyTime
 		}
 	}()
 	req.Body = http.MaxBytesReader(w, req.Body, bodyLimit)

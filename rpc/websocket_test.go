@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -665,4 +666,20 @@ func TestMessagePackAbsentBody(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, msgpack.Unmarshal(w.Body.Bytes(), &got))
 	assert.Equal(t, "", got["result"].(map[string]any)["data"])
+}
+
+func TestWebSocketCallDeadline(t *testing.T) {
+	reg := rpc.New(rpc.Options{CallTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reg.Register(rpc.Method{
+		ID: "/hang", Title: "Hang", Permissions: []string{auth.Anyone},
+		Handler: func(ctx context.Context) error {
+			<-ctx.Done()
+			return ctx.Err()
+		},
+	})
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	sock.sendText(`{"jsonrpc":"2.0","method":"/hang","id":1}`)
+	assert.Equal(t, overHTTP(t, reg, callCase{method: "/hang"}), sock.readText())
 }

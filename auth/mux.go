@@ -86,6 +86,8 @@ type Mux struct {
 
 	watchersMu sync.Mutex // serialises OnInvalidate; invalidate loads watchers without it
 	watchers   atomic.Pointer[[]func(Invalidation)]
+	resyncs    atomic.Pointer[[]func()]
+	deaf       atomic.Bool // the shared channel stopped listening since it last listened
 }
 
 type muxShard struct {

@@ -90,10 +90,14 @@ func (m *Mux) receive(payload string) {
 func (m *Mux) setListening(ok bool) {
 	if !ok {
 		m.SetCaching(false)
+		m.deaf.Store(true)
 		return
 	}
 	m.Purge()
 	m.SetCaching(true)
+	if m.deaf.Swap(false) {
+		m.notifyResync()
+	}
 }
 
 // encode writes inv as space-separated terms: "u:<user id>", and for the

@@ -25,6 +25,32 @@ func (m *Mux) OnInvalidate(fn func(Invalidation)) {
 	m.watchers.Store(&list)
 }
 
+// OnResync calls fn each time a shared Mux (see Share) listens again
+// after its channel stopped: invalidations published meanwhile may have
+// been lost, so holders of principals should check them again. fn runs on
+// the channel's goroutine and must be quick: start work elsewhere.
+func (m *Mux) OnResync(fn func()) {
+	if fn == nil {
+		panic("auth: Mux.OnResync: nil func")
+	}
+	m.watchersMu.Lock()
+	defer m.watchersMu.Unlock()
+	var list []func()
+	if old := m.resyncs.Load(); old != nil {
+		list = slices.Clone(*old)
+	}
+	list = append(list, fn)
+	m.resyncs.Store(&list)
+}
+
+func (m *Mux) notifyResync() {
+	if list := m.resyncs.Load(); list != nil {
+		for _, fn := range *list {
+			fn()
+		}
+	}
+}
+
 func (m *Mux) notify(inv Invalidation) {
 	if list := m.watchers.Load(); list != nil {
 		for _, fn := range *list {

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,44 @@ func (h *hub) revoke(inv auth.Invalidation) {
 			s.close(CloseSignedOut, "Signed out")
 		}
 	}
+}
+
+// recheckTimeout bounds each authentication of recheck.
+const recheckTimeout = 5 * time.Second
+
+// recheck authenticates the token of every signed-in socket again, after
+// the auth cache may have missed invalidations (auth.Mux.OnResync), and
+// closes with 4000 those whose caller is no longer the one they opened as.
+// A token that cannot be checked now (the database is away) is left to the
+// next resync, as each call authenticates again anyway.
+func (h *hub) recheck() {
+	h.mu.RLock()
+	var list []*socket
+	for s := range h.all {
+		if s.principal != nil {
+			list = append(list, s)
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range list {
+		ctx, cancel := context.WithTimeout(s.ctx, recheckTimeout)
+		p, err := h.r.auth.Authenticate(ctx, s.token)
+		cancel()
+		if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
+			continue
+		}
+		if !samePrincipal(s.principal, p) {
+			s.close(CloseSignedOut, "Signed out")
+		}
+	}
+}
+
+func samePrincipal(a, b *auth.Principal) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.UserID == b.UserID && a.Username == b.Username && a.Kind == b.Kind &&
+		a.TokenID == b.TokenID && maps.Equal(a.Permissions, b.Permissions)
 }
 
 // closeAll closes every socket with code and reason.

@@ -199,6 +199,7 @@ func New(opts Options) *Registry {
 	}
 	r.hub = newHub(r)
 	r.auth.OnInvalidate(r.hub.revoke)
+	r.auth.OnResync(func() { go r.hub.recheck() })
 	return r
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -682,4 +683,64 @@ func TestWebSocketCallDeadline(t *testing.T) {
 	sock := dialWS(t, srv, "")
 	sock.sendText(`{"jsonrpc":"2.0","method":"/hang","id":1}`)
 	assert.Equal(t, overHTTP(t, reg, callCase{method: "/hang"}), sock.readText())
+}
+
+// stateChannel is an auth.Channel whose listening state the test drives.
+type stateChannel struct {
+	mu     sync.Mutex
+	states []func(bool)
+}
+
+func (c *stateChannel) Publish(ctx context.Context, payload string) error { return nil }
+func (c *stateChannel) Subscribe(fn func(string))                         {}
+func (c *stateChannel) OnState(fn func(bool)) {
+	c.mu.Lock()
+	c.states = append(c.states, fn)
+	c.mu.Unlock()
+	fn(true)
+}
+func (c *stateChannel) set(listening bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, fn := range c.states {
+		fn(listening)
+	}
+}
+
+// Invalidations published while the auth channel did not listen are lost:
+// once it listens again, the sockets are checked again, and those of a
+// credential that no longer authenticates are closed.
+func TestWebSocketRecheckAfterMissedInvalidations(t *testing.T) {
+	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ch := &stateChannel{}
+	reg.Auth().Share(ch)
+	var mu sync.Mutex
+	valid := map[string]*auth.Principal{}
+	reg.Auth().Handle(auth.KindSession, auth.AuthenticatorFunc(func(ctx context.Context, token string) (*auth.Principal, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := valid[token]; ok {
+			return p, nil
+		}
+		return nil, auth.ErrUnknownToken
+	}))
+	ended, _, _ := auth.NewToken(auth.KindSession)
+	kept, _, _ := auth.NewToken(auth.KindSession)
+	valid[ended] = &auth.Principal{UserID: 3, Username: "ann", Kind: auth.KindSession, TokenID: 30}
+	valid[kept] = &auth.Principal{UserID: 4, Username: "bob", Kind: auth.KindSession, TokenID: 40}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	a, b := dialWS(t, srv, ended), dialWS(t, srv, kept)
+	require.Eventually(t, func() bool { return reg.Sockets() == 2 }, 2*time.Second, 5*time.Millisecond)
+
+	ch.set(false)
+	mu.Lock()
+	delete(valid, ended) // signed out on another instance; its message is lost
+	mu.Unlock()
+	a.quiet(50 * time.Millisecond)
+	ch.set(true)
+	code, _ := a.closeStatus(2 * time.Second)
+	assert.Equal(t, rpc.CloseSignedOut, code)
+	b.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+	assert.Contains(t, b.readText(), "/pong")
 }

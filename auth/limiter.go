@@ -1,10 +1,26 @@
 package auth
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
 )
+
+// RateLimiter is a keyed rate limiter: *Limiter keeps its buckets in
+// process memory, storage.Limiter in a database that every instance of a
+// service shares, so that N instances do not give N times the events.
+type RateLimiter interface {
+	// Take takes an event from key's bucket if it has one. When it has
+	// none, ok is false and retryAfter says how long until it will. err is
+	// set only when the limiter could not decide (a database error).
+	Take(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+
+	// Refill gives key a full bucket again.
+	Refill(ctx context.Context, key string) error
+}
+
+var _ RateLimiter = (*Limiter)(nil)
 
 // DefaultLimiterMaxKeys bounds the keys a Limiter tracks when
 // LimiterOptions leaves MaxKeys zero.
@@ -99,6 +115,25 @@ func (l *Limiter) Allow(key string) bool {
 	}
 	l.buckets[key] = b
 	return allowed
+}
+
+// Take is Allow as a RateLimiter: when the bucket is empty, it also says how
+// long until it holds an event again. It never fails.
+func (l *Limiter) Take(_ context.Context, key string) (ok bool, retryAfter time.Duration, err error) {
+	if l.Allow(key) {
+		return true, 0, nil
+	}
+	l.mu.Lock()
+	tokens := l.buckets[key].tokens
+	l.mu.Unlock()
+	wait := time.Duration((1 - tokens) / l.rate * float64(time.Second))
+	return false, max(wait, time.Nanosecond), nil
+}
+
+// Refill is Reset as a RateLimiter. It never fails.
+func (l *Limiter) Refill(_ context.Context, key string) error {
+	l.Reset(key)
+	return nil
 }
 
 // Reset forgets key, giving it a full bucket: after a successful sign-in,

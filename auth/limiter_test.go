@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -189,5 +190,42 @@ func BenchmarkLimiterAllow(b *testing.B) {
 	for b.Loop() {
 		l.Allow(keys[i%len(keys)])
 		i++
+	}
+}
+
+func TestLimiterTakeSaysWhenToRetry(t *testing.T) {
+	c := newClock()
+	var l auth.RateLimiter = auth.NewLimiter(auth.LimiterOptions{Rate: 0.5, Burst: 2, Now: c.Now})
+	ctx := context.Background()
+	for range 2 {
+		ok, _, err := l.Take(ctx, "k")
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	ok, retry, err := l.Take(ctx, "k")
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.InDelta(t, 2*time.Second, retry, float64(time.Millisecond), "one event per 2 s")
+	c.Advance(retry)
+	ok, _, _ = l.Take(ctx, "k")
+	assert.True(t, ok, "allowed once retryAfter has passed")
+
+	require.NoError(t, l.Refill(ctx, "k"))
+	ok, _, _ = l.Take(ctx, "k")
+	assert.True(t, ok, "a refilled bucket is full")
+}
+
+func TestAddrKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":            "192.0.2.7",
+		"::ffff:192.0.2.7":     "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":      "2001:db8:1:3::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"not an address":       "not an address",
+		"":                     "",
+	} {
+		assert.Equal(t, want, auth.AddrKey(in), in)
 	}
 }

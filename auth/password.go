@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
@@ -22,6 +25,20 @@ const (
 // HasherOptions leaves MaxConcurrent zero: with the default parameters that is
 // about 76 MiB of hashing memory at most.
 const DefaultMaxConcurrentHashes = 4
+
+// Defaults of the wait for a hashing slot, when HasherOptions leaves them
+// zero: at most DefaultHashQueuePerSlot callers wait per slot, each at most
+// DefaultMaxHashWait.
+const (
+	DefaultHashQueuePerSlot = 8
+	DefaultMaxHashWait      = time.Second
+)
+
+// ErrBusy is returned by Hash and Verify when every hashing slot is taken
+// and the queue for them is full, or a caller has waited MaxWait. Answer it
+// with 429 and a Retry-After of about a second: a flood of sign-ins then
+// costs its senders refusals instead of costing everyone a long wait.
+var ErrBusy = errors.New("auth: password hashing is busy: try again shortly")
 
 // Sanity bounds on the parameters read from a stored hash. A hash asking for
 // more (a corrupt or planted row) is refused rather than allowed to take a
@@ -45,6 +62,15 @@ type HasherOptions struct {
 	// that a flood of sign-ins queues instead of exhausting memory. Default 4.
 	MaxConcurrent int
 
+	// MaxQueue bounds how many callers may wait for a slot when all are
+	// taken; one more gets ErrBusy at once. Default
+	// DefaultHashQueuePerSlot × MaxConcurrent. Negative: nobody waits.
+	MaxQueue int
+
+	// MaxWait bounds how long a caller waits for a slot before it gets
+	// ErrBusy. Default DefaultMaxHashWait (1 s).
+	MaxWait time.Duration
+
 	// MinLength is the least number of characters (not bytes) a new password
 	// may have. Default 8.
 	MinLength int
@@ -58,6 +84,9 @@ type HasherOptions struct {
 type Hasher struct {
 	params    argon2id.Params
 	sem       chan struct{}
+	maxQueue  int64
+	maxWait   time.Duration
+	waiting   atomic.Int64 // callers waiting for a slot
 	minLength int
 	maxLength int
 	dummy     string // a hash of no one's password, for VerifyDummy
@@ -75,11 +104,17 @@ func NewHasher(opts HasherOptions) *Hasher {
 		p.SaltLength = cmp.Or(o.SaltLength, p.SaltLength)
 		p.KeyLength = cmp.Or(o.KeyLength, p.KeyLength)
 	}
+	slots := positiveOr(opts.MaxConcurrent, DefaultMaxConcurrentHashes)
 	h := &Hasher{
 		params:    p,
-		sem:       make(chan struct{}, positiveOr(opts.MaxConcurrent, DefaultMaxConcurrentHashes)),
+		sem:       make(chan struct{}, slots),
+		maxQueue:  int64(max(0, cmp.Or(opts.MaxQueue, DefaultHashQueuePerSlot*slots))),
+		maxWait:   opts.MaxWait,
 		minLength: positiveOr(opts.MinLength, DefaultMinPasswordLength),
 		maxLength: positiveOr(opts.MaxLength, DefaultMaxPasswordLength),
+	}
+	if h.maxWait <= 0 {
+		h.maxWait = DefaultMaxHashWait
 	}
 	// The dummy needs only the shape of a real hash: Verify derives a key
 	// with the same parameters and compares, whatever the stored key is. So
@@ -126,7 +161,8 @@ func (h *Hasher) CheckPassword(password string) error {
 // *PasswordError as is) and returns its argon2id hash in the encoded form
 // "$argon2id$v=19$m=…,t=…,p=…$salt$key", which carries its parameters.
 //
-// It waits for a hashing slot; if ctx ends first it returns ctx.Err().
+// It waits for a hashing slot; if ctx ends first it returns ctx.Err(), and
+// ErrBusy if the queue is full or MaxWait passes.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.CheckPassword(password); err != nil {
 		return "", err
@@ -148,7 +184,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // error. A password longer than MaxLength cannot have been hashed here and is
 // refused without hashing.
 //
-// It waits for a hashing slot; if ctx ends first it returns ctx.Err().
+// It waits for a hashing slot; if ctx ends first it returns ctx.Err(), and
+// ErrBusy if the queue is full or MaxWait passes.
 func (h *Hasher) Verify(ctx context.Context, password, hash string) (bool, error) {
 	if err := h.checkHash(hash); err != nil {
 		return false, fmt.Errorf("auth: verify password: %w", err)
@@ -171,7 +208,7 @@ func (h *Hasher) Verify(ctx context.Context, password, hash string) (bool, error
 // made when the Hasher was built with its parameters. Call it when there is no
 // user to check the password of, so that signing in as an unknown user takes
 // as long as signing in with a wrong password. It returns only ctx.Err()
-// when ctx ends while waiting for a slot.
+// when ctx ends while waiting for a slot, or ErrBusy.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	_, err := h.Verify(ctx, password, h.dummy)
 	return err
@@ -202,7 +239,8 @@ func (h *Hasher) checkHash(hash string) error {
 	return nil
 }
 
-// acquire takes a hashing slot, or gives up when ctx ends.
+// acquire takes a hashing slot, or gives up when ctx ends, when MaxQueue
+// others are waiting already, or after MaxWait.
 func (h *Hasher) acquire(ctx context.Context) error {
 	// A done ctx must not win a free slot by chance: select picks at random.
 	if err := ctx.Err(); err != nil {
@@ -211,8 +249,22 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
 		return nil
+	default:
+	}
+	if h.waiting.Add(1) > h.maxQueue {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
+	timer := time.NewTimer(h.maxWait)
+	defer timer.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-timer.C:
+		return ErrBusy
 	}
 }
 

@@ -84,3 +84,47 @@ func TestHasherDummyMatchesParams(t *testing.T) {
 		require.NoError(t, h.checkHash(h.dummy))
 	}
 }
+
+// The wait for a slot is bounded in length and in time: past MaxQueue
+// waiters the next caller is refused at once, and a waiter gives up after
+// MaxWait, both with ErrBusy, holding no slot.
+func TestHasherQueueIsBounded(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(HasherOptions{
+		Params:        &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
+		MaxConcurrent: 1,
+		MaxQueue:      2,
+		MaxWait:       300 * time.Millisecond,
+	})
+	h.sem <- struct{}{} // every slot taken
+
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() { errc <- h.VerifyDummy(ctx, "password1") }()
+	}
+	require.Eventually(t, func() bool { return h.waiting.Load() == 2 }, 5*time.Second, time.Millisecond)
+
+	start := time.Now()
+	err := h.VerifyDummy(ctx, "password1")
+	assert.ErrorIs(t, err, ErrBusy, "the queue is full")
+	assert.Less(t, time.Since(start), 50*time.Millisecond, "refused at once")
+
+	for range 2 {
+		assert.ErrorIs(t, <-errc, ErrBusy, "waited MaxWait")
+	}
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+	assert.Zero(t, h.waiting.Load())
+	assert.Len(t, h.sem, 1, "a refused run must not hold or free a slot")
+
+	// Once the slot frees, work goes on.
+	<-h.sem
+	assert.NoError(t, h.VerifyDummy(ctx, "password1"))
+}
+
+// A negative MaxQueue lets nobody wait.
+func TestHasherNoQueue(t *testing.T) {
+	h := NewHasher(HasherOptions{MaxConcurrent: 1, MaxQueue: -1})
+	h.sem <- struct{}{}
+	_, err := h.Hash(context.Background(), "password1")
+	assert.ErrorIs(t, err, ErrBusy)
+}

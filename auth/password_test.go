@@ -227,7 +227,8 @@ func TestHasherCancelledContext(t *testing.T) {
 
 func TestHasherConcurrentUse(t *testing.T) {
 	ctx := context.Background()
-	h := newFastHasher(auth.HasherOptions{MaxConcurrent: 2})
+	// A queue for all 20, so that none is refused as busy.
+	h := newFastHasher(auth.HasherOptions{MaxConcurrent: 2, MaxQueue: 20})
 	hash, err := h.Hash(ctx, "password1")
 	require.NoError(t, err)
 
@@ -268,6 +269,7 @@ func TestHasherSerialises(t *testing.T) {
 	h := auth.NewHasher(auth.HasherOptions{
 		Params:        &argon2id.Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 		MaxConcurrent: 1,
+		MaxWait:       time.Minute, // all 8 must run, however slow the machine
 	})
 	hash, err := h.Hash(ctx, "password1")
 	require.NoError(t, err)

@@ -68,7 +68,7 @@ func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool
 		Where("date >= ?", time.Unix(first, 0).UTC()).
 		Where("date <= ?", time.Unix(last, 0).UTC())
 	if !all {
-		q = q.Where("method_id IN (?)", bun.In(ids))
+		q = q.Where("method_id IN (?)", bun.List(ids))
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("calllog: read %s: %w", w.table, err)

@@ -64,6 +64,7 @@ func (r *Registry) writeError(w http.ResponseWriter, id json.RawMessage, e *Erro
 		buf.WriteString("{}")
 	}
 	buf.WriteString("}}}")
+	setRetryAfter(w.Header(), e)
 	send(w, HTTPStatus(e.Code), buf.Bytes())
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -90,6 +91,9 @@ type Error struct {
 	Message string
 	// Meta is sent as error.data.meta; nil sends an empty object.
 	Meta map[string]any
+	// RetryAfter, when positive, is sent as the Retry-After header, in
+	// whole seconds rounded up: when a refused call may be tried again.
+	RetryAfter time.Duration
 
 	cause error // kept for logs, never sent
 }
@@ -128,6 +132,22 @@ func (e *Error) WithMeta(meta map[string]any) *Error {
 	c := *e
 	c.Meta = meta
 	return &c
+}
+
+// WithRetryAfter returns a copy of e that tells the client, in the
+// Retry-After header, to try again after d.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
+	return &c
+}
+
+// setRetryAfter sets the Retry-After header an error asks for.
+func setRetryAfter(h http.Header, e *Error) {
+	if e.RetryAfter > 0 {
+		secs := (e.RetryAfter + time.Second - 1) / time.Second
+		h.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
+	}
 }
 
 // Shorthands for the codes handlers use most.

@@ -728,9 +728,9 @@ func (o ReadOptions) readWhere(q *bun.SelectQuery, c ReadCondition, likeOp strin
 	case "<", ">", "<=", ">=":
 		return q.Where("? "+c.Op+" ?", col, c.Value)
 	case "in":
-		return q.Where("? IN (?)", col, bun.In(c.Value))
+		return q.Where("? IN (?)", col, bun.List(c.Value))
 	case "not in":
-		return q.Where("(? IS NULL OR ? NOT IN (?))", col, col, bun.In(c.Value))
+		return q.Where("(? IS NULL OR ? NOT IN (?))", col, col, bun.List(c.Value))
 	case "like":
 		// SQLite's LIKE folds case for ASCII letters only (no ICU in the
 		// pure-Go build); PostgreSQL's ILIKE folds all of Unicode.

@@ -66,8 +66,17 @@ type Options struct {
 	// TrustedProxyHeader names a header, set by a reverse proxy you trust, that
 	// carries the client's address ("X-Forwarded-For" or "X-Real-IP"). Empty
 	// means the address of the connection. Never name a header a client can
-	// set directly: rate limits key on this address.
+	// set directly: rate limits key on this address. The header's lines are
+	// read as one comma-separated list, and the address is the entry
+	// TrustedProxyHops from the right (what the proxies appended), never one
+	// the client wrote before it; an entry that is not an IP address (with
+	// or without a port) gives the connection's address.
 	TrustedProxyHeader string
+
+	// TrustedProxyHops is how many trusted proxies append to
+	// TrustedProxyHeader, one entry each: the client's address is that many
+	// entries from the right. Default 1.
+	TrustedProxyHops int
 
 	// UploadDir is where uploads are spooled while their handler runs.
 	// Default: os.TempDir().

@@ -266,7 +266,7 @@ func (r *Registry) proxyHeader(h http.Header) string {
 	if r.opts.TrustedProxyHeader == "" {
 		return ""
 	}
-	return headerValue(h, r.proxyKey)
+	return trustedEntry(h[r.proxyKey], r.opts.TrustedProxyHops)
 }
 
 func bearerToken(h string) string {

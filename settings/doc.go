@@ -21,13 +21,17 @@
 // The methods, for callers holding Options.Permission ("admin"):
 //
 //   - read answers the settings; never the SMTP password, only
-//     smtp_password_set.
+//     smtp_password_set, and never a secret host field (see below).
 //   - update(settings) stores the fields given (unknown ones are refused
 //     with -32808) and answers the settings as read does. An empty
 //     smtp_password clears it, and so does changing smtp_hostname without
 //     giving a password: a stored password is only ever sent to the server
 //     it was entered for. Values a field does not take are refused with
-//     -32808 naming the field and the rule.
+//     -32808 naming the field and the rule. A call made with an API token
+//     may not give app_url, smtp_hostname, smtp_port, smtp_username or
+//     smtp_password (403): they decide where the password reset mail and
+//     its link go, and a token that could reroute them could reset its own
+//     user's password.
 //   - test-smtp(settings) connects to the SMTP server, authenticates and
 //     quits (see package mailer), taking the stored value for each field
 //     left out; it answers 200, or 400 quoting the SMTP reply or the
@@ -39,6 +43,29 @@
 // the settings in memory, replaced after each update commits, so readers in
 // the process see a change at once and reading costs no database round
 // trip; Reload reads them again for changes made by other processes.
+//
+// # Secrets at rest
+//
+// smtp_password and the host fields tagged settings:"secret" are secret:
+// write-only (read never answers them) and, with Options.Keys, encrypted
+// in the database with AES-256-GCM under a key the host holds, typically
+// from its environment:
+//
+//	keys, err := settings.ParseKeyring(os.Getenv("AUTHRPC_SETTINGS_KEY"))
+//	mod, err := settings.Mount(ctx, reg, db, settings.Options{Keys: keys})
+//
+// A sealed value is stored as "enc:v1:<key id>:<base64>", so plain values,
+// and values under each key, are told apart. Plain values stored before
+// keep working and are encrypted at the next update. A value that does not
+// decrypt (its key is missing, or it was changed) is never taken for
+// another: Get and SMTP answer a *SecretError (errors.Is ErrUnknownKey or
+// ErrUndecryptable), Mount logs it, the other settings work, and storing the
+// secret again replaces it.
+//
+// To rotate the key: mount with NewKeyring(newKey, oldKey) (the new key
+// encrypts, both decrypt), call Reencrypt, then drop the old key. With
+// several instances, first give every instance the new key as an old one,
+// so that none meets a value it cannot read, then make it current.
 //
 // With nothing stored, signup_enabled is true, smtp_port is 587 and the
 // rest is empty (Options.Defaults changes that).

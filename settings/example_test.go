@@ -51,3 +51,26 @@ func ExampleMount() {
 	// Output:
 	// true 587 Acme light
 }
+
+// A host keeps the SMTP password (and its own secret fields) encrypted in
+// the database with a key from its environment; the old key stays in the
+// ring while a rotation runs.
+func ExampleParseKeyring() {
+	current := settings.GenerateKey() // in production: os.Getenv("AUTHRPC_SETTINGS_KEY")
+	keys, err := settings.ParseKeyring(current)
+	if err != nil {
+		log.Fatal(err) // not base64 of 32 bytes
+	}
+	fmt.Println(len(keys.KeyID()))
+
+	// Rotating: the new key encrypts, both decrypt; then mod.Reencrypt(ctx)
+	// rewrites what the old key encrypted, and the old key can go.
+	rotating, err := settings.ParseKeyring(settings.GenerateKey(), current)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(rotating.KeyID() != keys.KeyID())
+	// Output:
+	// 8
+	// true
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/invopop/jsonschema"
 )
@@ -50,6 +51,7 @@ type fields struct {
 
 	extraType     reflect.Type               // the host's struct; nil without host fields
 	hostKeys      map[string]bool            // its JSON keys
+	hostSecrets   map[string]bool            // those of fields tagged settings:"secret"
 	extraDefaults map[string]json.RawMessage // its default values by key
 }
 
@@ -67,9 +69,10 @@ func reflectSchema(r *jsonschema.Reflector, t reflect.Type) *jsonschema.Schema {
 func newFields(extra any) (*fields, error) {
 	r := newReflector()
 	f := &fields{
-		update:   reflectSchema(r, reflect.TypeFor[patch]()),
-		test:     reflectSchema(r, reflect.TypeFor[smtpTest]()),
-		hostKeys: map[string]bool{},
+		update:      reflectSchema(r, reflect.TypeFor[patch]()),
+		test:        reflectSchema(r, reflect.TypeFor[smtpTest]()),
+		hostKeys:    map[string]bool{},
+		hostSecrets: map[string]bool{},
 	}
 	// The seed lists "required: []": nothing is, stored values fill in.
 	f.test.Extras = map[string]any{"required": []string{}}
@@ -95,6 +98,12 @@ func newFields(extra any) (*fields, error) {
 			f.update.Properties.Set(p.Key, p.Value)
 		}
 	}
+	for _, k := range secretKeys(t) {
+		if !f.hostKeys[k] {
+			return nil, fmt.Errorf("settings: Options.Extra: field %q is tagged secret but is not a setting", k)
+		}
+		f.hostSecrets[k] = true
+	}
 	raw, err := json.Marshal(extra)
 	if err != nil {
 		return nil, fmt.Errorf("settings: Options.Extra: %w", err)
@@ -104,6 +113,44 @@ func newFields(extra any) (*fields, error) {
 	}
 	f.extraType = t
 	return f, nil
+}
+
+// secret says whether the setting named key is encrypted at rest (when
+// Options.Keys is set): smtp_password and the host's secret fields.
+func (f *fields) secret(key string) bool {
+	return key == keySMTPPassword || f.hostSecrets[key]
+}
+
+// secretKeys returns the JSON names of the fields of struct type t tagged
+// settings:"secret", including those of embedded structs, which encoding/json
+// flattens into t's.
+func secretKeys(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "-" || !sf.IsExported() && !sf.Anonymous {
+			continue
+		}
+		if sf.Anonymous && name == "" {
+			et := sf.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				out = append(out, secretKeys(et)...)
+				continue
+			}
+		}
+		if sf.Tag.Get("settings") != "secret" {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // decodeExtra decodes a JSON object into a new value of the host's type and

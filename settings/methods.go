@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/mailer"
 	"github.com/authrpc/authrpc/rpc"
 )
@@ -67,6 +68,9 @@ func (m *Module) read(ctx context.Context) (json.RawMessage, error) {
 }
 
 func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (json.RawMessage, error) {
+	if rerr := checkMailRoute(auth.FromContext(ctx), in); rerr != nil {
+		return nil, rerr
+	}
 	values, err := m.values(in)
 	if err != nil {
 		return nil, err
@@ -77,7 +81,7 @@ func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (jso
 	defer m.mu.Unlock()
 	rows, err := write(ctx, m.db, func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 		m.keepPasswordWithHost(stored, values)
-		return values, nil
+		return m.sealValues(stored, values), nil
 	})
 	if err != nil {
 		var e *rpc.Error
@@ -194,7 +198,8 @@ func canonical(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 func (m *Module) testSMTP(ctx context.Context, in smtpTest) error {
-	s := m.cur.Load().settings
+	snap := m.cur.Load()
+	s := snap.settings
 	cfg := s.SMTP()
 	withheld := false
 	if in.SMTPHostname != nil {
@@ -225,8 +230,12 @@ func (m *Module) testSMTP(ctx context.Context, in smtpTest) error {
 	if cfg.Host == "" {
 		return rpc.BadRequest("no SMTP server to test: give smtp_hostname, or store one with update")
 	}
-	if withheld && cfg.Username != "" && s.SMTPPassword != "" {
+	if withheld && cfg.Username != "" && (s.SMTPPassword != "" || snap.unreadable[keySMTPPassword] != nil) {
 		return rpc.BadRequest("give smtp_password: the stored password is only sent to the stored smtp_hostname")
+	}
+	if err := snap.unreadable[keySMTPPassword]; err != nil && in.SMTPPassword == nil && !withheld && cfg.Username != "" {
+		m.log.ErrorContext(ctx, "settings: test-smtp needs the stored password, which does not decrypt", "err", err)
+		return rpc.BadRequest("the stored smtp_password does not decrypt with this server's settings key: give smtp_password, or store it again with update")
 	}
 	err := mailer.Test(ctx, cfg, m.opts.Mailer)
 	var e *mailer.Error

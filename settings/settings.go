@@ -36,12 +36,25 @@ type Options struct {
 	// whose exported fields become settings beside the built-in ones, named
 	// and checked as the fields of a method parameter are (json tags for the
 	// names, jsonschema tags for constraints). Its values are the defaults.
-	// Read them with Settings.Extra. Nil: no host fields.
+	// Read them with Settings.Extra. A field tagged settings:"secret" is
+	// treated as smtp_password is: never answered by read, and encrypted
+	// at rest with Keys. Nil: no host fields.
 	Extra any
 
 	// Mailer tunes the SMTP client of test-smtp and of the Mailer method
 	// (timeouts, TLS roots, implicit TLS ports).
 	Mailer mailer.Options
+
+	// Keys, when set, encrypts the secret settings at rest (smtp_password,
+	// and the host fields tagged settings:"secret") with AES-256-GCM under
+	// its current key; its older keys still decrypt what they encrypted.
+	// Values stored in plain text before keep working and are encrypted at
+	// the next update, or at once by Reencrypt. A value that does not
+	// decrypt (its key is not in Keys, or Keys is nil) is never taken for
+	// another: Get and SMTP answer a *SecretError, read still answers
+	// smtp_password_set true, and storing the setting again replaces it.
+	// Nil: secrets are stored in plain text, as the other settings are.
+	Keys *Keyring
 
 	// Channel, when set, keeps several instances sharing one database in
 	// step: an update is announced on it, and an announcement from another
@@ -132,6 +145,11 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if err := m.Reload(ctx); err != nil {
 		return nil, err
 	}
+	if err := m.cur.Load().err(); err != nil {
+		// Not fatal: the other settings work, and an admin can store the
+		// secret again. Get and SMTP answer the error meanwhile.
+		m.log.ErrorContext(ctx, "settings: secret settings do not decrypt; mount with the key they were encrypted with (settings.Options.Keys), or store them again", "err", err)
+	}
 	if opts.Channel != nil {
 		m.share(opts.Channel)
 	}
@@ -201,10 +219,14 @@ func (m *Module) current(ctx context.Context) (*snapshot, error) {
 	return m.cur.Load(), nil
 }
 
-// Get returns the current settings.
+// Get returns the current settings. While a secret setting does not
+// decrypt (see Options.Keys) it answers the *SecretError instead.
 func (m *Module) Get(ctx context.Context) (Settings, error) {
 	snap, err := m.current(ctx)
 	if err != nil {
+		return Settings{}, err
+	}
+	if err := snap.err(); err != nil {
 		return Settings{}, err
 	}
 	return snap.settings, nil
@@ -233,9 +255,14 @@ func (m *Module) AppURL(ctx context.Context) (string, error) {
 }
 
 // SMTP returns the mail server settings; it is a source for mailer.New.
+// While the stored smtp_password does not decrypt (see Options.Keys) it
+// answers the *SecretError instead.
 func (m *Module) SMTP(ctx context.Context) (mailer.Config, error) {
 	snap, err := m.current(ctx)
 	if err != nil {
+		return mailer.Config{}, err
+	}
+	if err := snap.unreadable[keySMTPPassword]; err != nil {
 		return mailer.Config{}, err
 	}
 	return snap.settings.SMTP(), nil

@@ -1,9 +1,12 @@
 package settings
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
+	"slices"
 )
 
 // snapshot is the settings as loaded: typed, and as read answers them.
@@ -11,6 +14,19 @@ import (
 type snapshot struct {
 	settings Settings
 	read     json.RawMessage
+
+	// unreadable holds the secret settings stored but not decryptable with
+	// Options.Keys, by key: each a *SecretError. Their fields hold defaults.
+	unreadable map[string]error
+}
+
+// err reports every unreadable secret setting, or nil.
+func (s *snapshot) err() error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(s.unreadable)) {
+		errs = append(errs, s.unreadable[k])
+	}
+	return errors.Join(errs...)
 }
 
 // view is what read answers of the built-in fields.
@@ -27,7 +43,8 @@ type view struct {
 // build makes a snapshot of the stored rows over the defaults. A stored
 // value that no longer fits its field (a host field whose type changed, say)
 // is logged and its default used.
-func (m *Module) build(ctx context.Context, rows map[string]json.RawMessage) *snapshot {
+func (m *Module) build(ctx context.Context, stored map[string]json.RawMessage) *snapshot {
+	rows, unreadable := m.openSealed(stored)
 	s := *m.opts.Defaults
 	s.extra = nil
 	load(m, ctx, rows, keyAppURL, &s.AppURL)
@@ -65,13 +82,77 @@ func (m *Module) build(ctx context.Context, rows map[string]json.RawMessage) *sn
 
 	b, _ := json.Marshal(view{
 		AppURL: s.AppURL, SMTPFrom: s.SMTPFrom, SMTPHostname: s.SMTPHostname, SMTPPort: s.SMTPPort,
-		SMTPUsername: s.SMTPUsername, SMTPPasswordSet: s.SMTPPassword != "", SignupEnabled: s.SignupEnabled,
+		SMTPUsername: s.SMTPUsername, SMTPPasswordSet: s.SMTPPassword != "" || unreadable[keySMTPPassword] != nil,
+		SignupEnabled: s.SignupEnabled,
 	})
-	if len(s.extra) > 2 { // more than "{}": the host's fields follow the built-in ones
+	// Secret host fields are write-only, as smtp_password is.
+	if extra := withoutKeys(s.extra, f.hostSecrets); len(extra) > 2 { // more than "{}": the host's fields follow the built-in ones
 		b = append(b[:len(b)-1], ',')
-		b = append(b, s.extra[1:]...)
+		b = append(b, extra[1:]...)
 	}
-	return &snapshot{settings: s, read: b}
+	return &snapshot{settings: s, read: b, unreadable: unreadable}
+}
+
+// openSealed returns the stored rows with sealed values decrypted, and the
+// errors of those that do not decrypt, which are left out.
+func (m *Module) openSealed(stored map[string]json.RawMessage) (map[string]json.RawMessage, map[string]error) {
+	var rows map[string]json.RawMessage
+	var unreadable map[string]error
+	for k, raw := range stored {
+		if !sealed(raw) {
+			continue
+		}
+		if rows == nil {
+			rows = maps.Clone(stored)
+		}
+		plain, err := m.opts.Keys.open(k, raw)
+		if err != nil {
+			if unreadable == nil {
+				unreadable = map[string]error{}
+			}
+			unreadable[k] = err
+			delete(rows, k)
+			continue
+		}
+		rows[k] = plain
+	}
+	if rows == nil {
+		return stored, nil
+	}
+	return rows, unreadable
+}
+
+// withoutKeys returns the JSON object obj without the members named in
+// drop, the others in their order.
+func withoutKeys(obj json.RawMessage, drop map[string]bool) json.RawMessage {
+	if len(drop) == 0 || len(obj) == 0 {
+		return obj
+	}
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return obj
+	}
+	out := []byte{'{'}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return obj
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return obj
+		}
+		key, _ := tok.(string)
+		if drop[key] {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		kb, _ := json.Marshal(key)
+		out = append(append(append(out, kb...), ':'), v...)
+	}
+	return append(out, '}')
 }
 
 func load[T any](m *Module, ctx context.Context, rows map[string]json.RawMessage, key string, dst *T) {

@@ -22,6 +22,11 @@
 // SQLite within the process. auth.Mux.Share plugs the authenticator cache
 // into one of its channels.
 //
+// Limits keeps rate-limit buckets in the table authrpc_rate_limits, so that
+// every instance on the database counts against one limit: each Limiter
+// (one per limit, by name) takes an event with one atomic upsert, and fits
+// auth.RateLimiter.
+//
 // The subpackage storagetest runs a test on SQLite and, when
 // TEST_POSTGRES_DSN is set, on a fresh PostgreSQL database.
 package storage

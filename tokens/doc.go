@@ -53,8 +53,25 @@
 // lost stays stored, and counts again if the owner regains the permission.
 // Root's tokens can be given any declared permission, but do not pass the
 // "root" tag (see auth.Principal.Allowed). Tokens do not expire, and they
-// survive a change of their owner's password and a disabled owner (they
-// work again when the owner is enabled); deleting the owner deletes them.
+// survive a disabled owner (they work again when the owner is enabled);
+// deleting the owner deletes them.
+//
+// # Tokens and credentials
+//
+// A token never changes the credentials of its own user or of root: the
+// users module refuses it set-password, set-username and profile/set-email
+// on them (403), and this module refuses it every change to tokens, so a
+// leaked token cannot trade itself for a password, a session or a
+// successor that outlives its revocation. It may administer other users as
+// its permissions allow (see the users package).
+//
+// Recovering an account ends the owner's tokens: Mount registers with
+// users.Module.OnCredentialsReset, so a password reset by mail and a
+// password set by an administrator delete all the user's tokens in the
+// transaction that stores the password, and the users module's
+// invalidation by user id then drops their cached callers on every
+// instance. users.Options.KeepTokensOnAdminSetPassword keeps them on an
+// administrator's change; a reset by mail always deletes them.
 //
 // The registry's auth.Mux caches callers. This module drops a token's
 // cached caller after every change to it, and the users module's

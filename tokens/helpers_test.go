@@ -48,21 +48,40 @@ func declared() *auth.Permissions {
 
 func newEnv(t *testing.T, db *bun.DB, opts tokens.Options) *env {
 	t.Helper()
+	return newEnvWith(t, db, envConfig{tokens: opts})
+}
+
+// envConfig is what a test may change in an env.
+type envConfig struct {
+	tokens tokens.Options
+	users  func(*users.Options) // nil: the defaults below
+	share  auth.Channel         // nil: the cache is not shared
+}
+
+func newEnvWith(t *testing.T, db *bun.DB, cfg envConfig) *env {
+	t.Helper()
 	e := &env{db: db, logs: new(rpctest.LogBuffer)}
 	e.reg = rpc.New(rpc.Options{
 		Permissions: declared(),
 		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),
 	})
+	if cfg.share != nil {
+		e.reg.Auth().Share(cfg.share)
+	}
 	e.c = rpctest.New(e.reg)
 	ctx := context.Background()
-	var err error
-	e.users, err = users.Mount(ctx, e.reg, db, users.Options{
+	uopts := users.Options{
 		RootPassword: rootPassword,
 		Out:          &bytes.Buffer{},
 		Hasher:       auth.NewHasher(auth.HasherOptions{Params: fastParams}),
-	})
+	}
+	if cfg.users != nil {
+		cfg.users(&uopts)
+	}
+	var err error
+	e.users, err = users.Mount(ctx, e.reg, db, uopts)
 	require.NoError(t, err)
-	e.mod, err = tokens.Mount(ctx, e.reg, db, e.users, opts)
+	e.mod, err = tokens.Mount(ctx, e.reg, db, e.users, cfg.tokens)
 	require.NoError(t, err)
 	e.reg.Register(rpc.Method{
 		ID: "/v1/test/root-only", Title: "Root only", Permissions: []string{auth.Root},

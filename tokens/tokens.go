@@ -41,7 +41,8 @@ type Module struct {
 
 // Mount runs the module's migrations (after the users module's: api_tokens
 // references users), registers the /v1/api-tokens methods on reg and the
-// authenticator of API tokens ("tok_…") on reg.Auth(). u is the users
+// authenticator of API tokens ("tok_…") on reg.Auth(), and has u delete a
+// user's tokens when the user's password is reset. u is the users
 // module mounted on the same registry and database: tokens belong to its
 // users, and a token's permissions are bounded by its owner's.
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, u *users.Module, opts Options) (*Module, error) {
@@ -66,7 +67,19 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, u *users.Module, 
 	}
 	m.register()
 	reg.Auth().Handle(auth.KindAPIToken, auth.AuthenticatorFunc(m.authenticate))
+	u.OnCredentialsReset(m.endTokens)
 	return m, nil
+}
+
+// endTokens deletes a user's API tokens when the user's password is reset
+// (users.Module.OnCredentialsReset): recovering an account must end what an
+// attacker could hold. It runs in the users module's transaction, which
+// drops the user's cached callers, tokens included, after it commits.
+func (m *Module) endTokens(ctx context.Context, tx bun.Tx, r users.CredentialsReset) error {
+	if _, err := tx.NewDelete().Model((*tokenRow)(nil)).Where("user_id = ?", r.UserID).Exec(ctx); err != nil {
+		return fmt.Errorf("tokens: delete tokens of user %d: %w", r.UserID, err)
+	}
+	return nil
 }
 
 // invalidate drops the cached caller of one token: call it after a change

@@ -350,7 +350,8 @@ func (m *Module) setEnabled(ctx context.Context, userID string, enabled bool) (r
 
 // setPassword sets a user's password, or generates one and answers it. It
 // ends the user's other sessions; a caller changing its own password keeps
-// the session it called with.
+// the session it called with. A call made with an API token sets neither
+// its own user's password nor root's (checkTakeover).
 func (m *Module) setPassword(ctx context.Context, userID string, password *string) (any, error) {
 	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
@@ -388,8 +389,12 @@ func (m *Module) setPassword(ctx context.Context, userID string, password *strin
 }
 
 // storePassword stores a new hash and ends the user's sessions, but the
-// caller's own current one. It voids the password reset links mailed
-// before: they were asked for to replace the password this one replaces.
+// caller's own current one, and the credentials other modules hold for the
+// user (API tokens; see OnCredentialsReset and
+// Options.KeepTokensOnAdminSetPassword): a password set by an
+// administrator is how an account is recovered. It voids the password
+// reset links mailed before: they were asked for to replace the password
+// this one replaces.
 func (m *Module) storePassword(ctx context.Context, tx bun.Tx, caller *auth.Principal, id int64, hash string) error {
 	_, err := tx.NewUpdate().Model((*userRow)(nil)).Set("password_hash = ?", hash).Where("id = ?", id).Exec(ctx)
 	if err != nil {
@@ -402,8 +407,10 @@ func (m *Module) storePassword(ctx context.Context, tx bun.Tx, caller *auth.Prin
 	if caller.UserID == id && caller.Kind == auth.KindSession {
 		keep = caller.TokenID
 	}
-	_, err = deleteSessions(ctx, tx, id, keep)
-	return err
+	if _, err := deleteSessions(ctx, tx, id, keep); err != nil {
+		return err
+	}
+	return m.credentialsReset(ctx, tx, CredentialsReset{UserID: id})
 }
 
 func (m *Module) getPermissions(ctx context.Context, userID string) ([]permissionState, error) {
@@ -491,7 +498,8 @@ func escapeLike(s string) string {
 }
 
 // setUsername renames a user and, when new_password is given, sets the
-// password as set-password does. Nobody renames root.
+// password as set-password does. Nobody renames root, and a call made with
+// an API token does not rename its own user: the name is what signs in.
 func (m *Module) setUsername(ctx context.Context, userID, newUsername string, newPassword *string) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
@@ -500,6 +508,13 @@ func (m *Module) setUsername(ctx context.Context, userID, newUsername string, ne
 	}
 	if row.ID == auth.RootUserID {
 		return rpc.Result{}, rpc.Forbidden("the root user's name cannot be changed")
+	}
+	what := "user name"
+	if newPassword != nil {
+		what = "user name or password"
+	}
+	if rerr := checkTokenCredentials(caller, row.ID, what); rerr != nil {
+		return rpc.Result{}, rerr
 	}
 	name, ok := normalizeUsername(newUsername)
 	if !ok {

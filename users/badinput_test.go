@@ -192,6 +192,7 @@ func TestBadInput(t *testing.T) {
 	}, func(o *users.Options) {
 		o.SigninLimitPerName.Burst = -1
 		o.SigninLimitPerAddr.Burst = -1
+		o.SigninLimitPerNameAddr.Burst = -1
 		o.SignupLimit.Burst = -1
 	})
 }

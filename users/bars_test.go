@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/users"
 )
@@ -30,9 +31,14 @@ func TestSigninPeakHeap(t *testing.T) {
 	}
 	db := storagetest.SQLite(t)
 	e := newEnv(t, db, func(o *users.Options) {
-		o.Hasher = nil // the default
+		// The default hasher, with a queue long enough for all 200: this
+		// bar is about memory, and refusals would hide a hash.
+		o.Hasher = auth.NewHasher(auth.HasherOptions{
+			MaxConcurrent: users.DefaultMaxConcurrentHashes, MaxQueue: 200, MaxWait: time.Hour,
+		})
 		o.SigninLimitPerName.Burst = -1
 		o.SigninLimitPerAddr.Burst = -1
+		o.SigninLimitPerNameAddr.Burst = -1
 	})
 	root := e.root(t)
 	e.create(t, root, "ann", "ann-password", nil)

@@ -33,6 +33,34 @@
 // itself. Likewise a caller may not set the password of a user who holds a
 // permission the caller lacks, since signing in as them would grant it.
 //
+// # API tokens and credentials
+//
+// A call made with an API token (auth.KindAPIToken) never changes the
+// credentials of its own user or of root: set-password, set-username (the
+// name, or the password with it) and profile/set-email answer 403 "an API
+// token cannot change …". Otherwise a leaked token could trade itself for
+// a password, and so a session that outlives the token's revocation and
+// locks the owner out; the email counts because a reset link goes to it.
+// Root's API tokens are not root for these methods (nor for the root tag,
+// nor for holding every permission: they hold what they were given). A
+// token may still administer other users as its permissions allow (create
+// them, rename them, set their passwords within the takeover rule above):
+// that is what provisioning scripts use tokens for, it gains nothing the
+// token does not hold, and the victim's recovery ends it. The telegram
+// name signs nobody in, so a token may set it.
+//
+// # Recovery ends every credential
+//
+// A password reset by mail (set-password-by-token) and a password set by an
+// administrator (set-password, set-username with new_password) end the
+// user's sessions (all but the one a user sets its own password with) and,
+// through OnCredentialsReset, the credentials other modules hold for the
+// user: the tokens module deletes the user's API tokens. Both happen in the
+// transaction that stores the password; after it commits, the user's cached
+// callers are dropped on every instance. Options.KeepTokensOnAdminSetPassword
+// keeps the API tokens on an administrator's change; a reset by mail always
+// ends them.
+//
 // # Sessions
 //
 // /v1/session/signin trades a user name and password for a session token
@@ -40,8 +68,13 @@
 // Options.SessionTTL (30 days) and end at signout. Without credentials,
 // signin describes the caller. An unknown user, a wrong password and a
 // disabled user are answered with the same 401 after the same argon2 work.
-// Sign-in is rate limited per user name and per client address (429), and
-// the hasher bounds how many argon2 runs, 19 MiB each, happen at once.
+// Sign-in is rate limited (429 with Retry-After) so that nobody can lock
+// somebody else out: the pair of user name and client address hard, the
+// address alone, and the name alone only softly, since a name whose budget
+// is spent stays open to every address at a low rate (see Options). The
+// counters are shared by every instance on the database. The hasher bounds
+// how many argon2 runs, 19 MiB each, happen at once, and how many wait: a
+// full queue answers 429 at once.
 //
 // The authenticator resolves session tokens for the registry's auth.Mux,
 // which caches the callers. Every change that affects a caller (disabling,
@@ -69,12 +102,15 @@
 // confirm-email-by-token confirms the address the link went to, if the user
 // still has it. set-password-by-token checks the password's rules before it
 // uses the token, sets the password, confirms the email the link went to and
-// ends all the user's sessions. A token that is unknown, used, expired or of
-// the other kind is refused with one 400, "invalid or expired token".
+// ends all the user's sessions and API tokens. A token that is unknown,
+// used, expired or of the other kind is refused with one 400, "invalid or
+// expired token".
 //
 // # For other modules
 //
 // Module.Lookup and Module.Permissions give a user and their effective
 // permissions by id, for API tokens; the user_sessions and future per-user
-// token tables reference users(id) ON DELETE CASCADE.
+// token tables reference users(id) ON DELETE CASCADE. A module that keeps
+// credentials of its own for users ends them in Module.OnCredentialsReset,
+// as the tokens module does.
 package users

@@ -72,12 +72,12 @@ type mailFlows struct {
 	confirm linkFlow
 	reset   linkFlow
 
-	byUser *auth.Limiter // answered 429: keyed by the user_id as given; nil when off
-	byAddr *auth.Limiter // answered 429: keyed by client address; nil when off
+	byUser auth.RateLimiter // answered 429: keyed by the user_id as given; nil when off
+	byAddr auth.RateLimiter // answered 429: keyed by client address (an IPv6 /64); nil when off
 	// perUser caps the mails one user receives, whichever of their name
 	// and email they were asked for by. It is applied off the request path
 	// and never shows in the answer, which must not depend on the user.
-	perUser *auth.Limiter
+	perUser auth.RateLimiter
 
 	jobs   chan mailJob
 	ctx    context.Context // the mails' work; canceled when Close gives up waiting
@@ -125,9 +125,9 @@ func (m *Module) newMailFlows(ctx context.Context, opts Options) (*mailFlows, er
 			lf.flow.ttl = lf.ttl
 		}
 	}
-	f.byUser = m.limiter(opts.EmailLimitPerUser, DefaultEmailLimitPerUser)
-	f.perUser = m.limiter(opts.EmailLimitPerUser, DefaultEmailLimitPerUser)
-	f.byAddr = m.limiter(opts.EmailLimitPerAddr, DefaultEmailLimitPerAddr)
+	f.byUser = m.limiter("users.mail.asked", opts.EmailLimitPerUser, DefaultEmailLimitPerUser)
+	f.perUser = m.limiter("users.mail.sent", opts.EmailLimitPerUser, DefaultEmailLimitPerUser)
+	f.byAddr = m.limiter("users.mail.addr", opts.EmailLimitPerAddr, DefaultEmailLimitPerAddr)
 	// The mails outlive the request that asked for them, not the module.
 	f.ctx, f.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	return f, nil
@@ -170,15 +170,11 @@ func (m *Module) registerEmail(mod *rpc.Module) {
 func (m *Module) requestLink(ctx context.Context, flow *linkFlow, who string) error {
 	// The limits first: they also bound what a caller can make the
 	// configuration check below log.
-	addr := ""
-	if call := rpc.CallFromContext(ctx); call != nil {
-		addr = call.ClientAddr
+	if err := limit(ctx, m.mail.byAddr, auth.AddrKey(clientAddr(ctx)), "too many emails asked for from your address: try again later"); err != nil {
+		return err
 	}
-	if l := m.mail.byAddr; l != nil && !l.Allow(addr) {
-		return rpc.TooManyRequests("too many emails asked for from your address: try again later")
-	}
-	if l := m.mail.byUser; l != nil && !l.Allow(string(flow.kind)+":"+limiterKey(strings.ToLower(who))) {
-		return rpc.TooManyRequests("too many emails asked for this user: try again later")
+	if err := limit(ctx, m.mail.byUser, string(flow.kind)+":"+limiterKey(strings.ToLower(who)), "too many emails asked for this user: try again later"); err != nil {
+		return err
 	}
 	base, rerr := m.linkBase(ctx)
 	if rerr != nil {
@@ -332,9 +328,16 @@ func (m *Module) sendLink(ctx context.Context, flow *linkFlow, name, base string
 		m.log.DebugContext(ctx, "users: "+flow.what+" mail not sent: "+why, "user_id", r.ID)
 		return
 	}
-	if l := m.mail.perUser; l != nil && !l.Allow(fmt.Sprintf("%s:%d", flow.kind, r.ID)) {
-		m.log.WarnContext(ctx, "users: "+flow.what+" mail not sent: too many for this user", "user_id", r.ID)
-		return
+	if l := m.mail.perUser; l != nil {
+		ok, _, err := l.Take(ctx, fmt.Sprintf("%s:%d", flow.kind, r.ID))
+		if err != nil {
+			m.log.ErrorContext(ctx, "users: "+flow.what+" mail not sent", "user_id", r.ID, "err", err)
+			return
+		}
+		if !ok {
+			m.log.WarnContext(ctx, "users: "+flow.what+" mail not sent: too many for this user", "user_id", r.ID)
+			return
+		}
 	}
 
 	var (
@@ -430,8 +433,9 @@ func (m *Module) confirmEmailByToken(ctx context.Context, token string) error {
 }
 
 // setPasswordByToken sets the password of the user a reset token was sent
-// to, ends all their sessions and, since the mail reached them, confirms
-// their email if it is still the one the mail went to.
+// to, ends all their sessions and the credentials other modules hold for
+// them (API tokens; see OnCredentialsReset) and, since the mail reached
+// them, confirms their email if it is still the one the mail went to.
 func (m *Module) setPasswordByToken(ctx context.Context, token, password string) error {
 	if kind, ok := auth.TokenKind(token); !ok || kind != auth.KindResetPass {
 		return errBadToken
@@ -479,6 +483,9 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 			return fmt.Errorf("users: set password by token: user %d: %w", row.ID, err)
 		}
 		if _, err := deleteSessions(ctx, tx, row.ID, 0); err != nil {
+			return err
+		}
+		if err := m.credentialsReset(ctx, tx, CredentialsReset{UserID: row.ID, ByMail: true}); err != nil {
 			return err
 		}
 		id = row.ID

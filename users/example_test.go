@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/uptrace/bun"
+
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
@@ -92,4 +94,60 @@ func Example() {
 	// Output:
 	// root 1 map[admin:true] true
 	// 100 alice 20
+}
+
+// A module that keeps credentials of its own for users (here, just a
+// print) ends them when a user's password is reset, in the transaction
+// that stores the password. The tokens module deletes API tokens so.
+func ExampleModule_OnCredentialsReset() {
+	dir, err := os.MkdirTemp("", "users-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(dir, "app.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	reg := rpc.New(rpc.Options{
+		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	mod, err := users.Mount(ctx, reg, db, users.Options{RootPassword: "correct horse battery staple"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mod.Close(ctx)
+
+	mod.OnCredentialsReset(func(ctx context.Context, tx bun.Tx, r users.CredentialsReset) error {
+		// A real module deletes its rows for r.UserID through tx.
+		fmt.Println("credentials of user", r.UserID, "reset; by mail:", r.ByMail)
+		return nil
+	})
+
+	post := func(token, method, params string) string {
+		req := httptest.NewRequest(http.MethodPost, method, strings.NewReader(params))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		reg.ServeHTTP(w, req)
+		var answer struct {
+			Result struct {
+				Data struct {
+					Token string `json:"token"`
+				} `json:"data"`
+			} `json:"result"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &answer)
+		return answer.Result.Data.Token
+	}
+	root := post("", "/v1/session/signin", `[{"username": "root", "password": "correct horse battery staple"}]`)
+	post(root, "/v1/admin/users/create", `[{"username": "alice", "password": "alice-password"}]`)
+	post(root, "/v1/admin/users/set-password", `["alice", "alice-new-password"]`)
+	// Output:
+	// credentials of user 100 reset; by mail: false
 }

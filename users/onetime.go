@@ -104,7 +104,7 @@ func deleteTokens(ctx context.Context, db bun.IDB, userID int64, kinds ...auth.K
 		for i, k := range kinds {
 			names[i] = string(k)
 		}
-		q = q.Where("kind IN (?)", bun.In(names))
+		q = q.Where("kind IN (?)", bun.List(names))
 	}
 	if _, err := q.Exec(ctx); err != nil {
 		return fmt.Errorf("users: delete tokens of user %d: %w", userID, err)

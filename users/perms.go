@@ -76,10 +76,38 @@ func (m *Module) checkGrants(caller *auth.Principal, old, next map[string]bool) 
 	return nil
 }
 
+// checkTokenCredentials refuses a change of credentials (what names a
+// user at sign-in, proves it, or receives its password reset mail: the
+// password, the user name, the email) made with an API token to the
+// token's own user or to root. Such a change would trade the token for a
+// password, and with it a session: one that outlives the token's
+// revocation and locks the owner out. what names the credential.
+//
+// Root's tokens are not root here either: they meet the first case.
+// Other users' credentials stay within a token's reach, as its permissions
+// allow (checkTakeover): what it could gain is no more than it holds.
+func checkTokenCredentials(caller *auth.Principal, targetID int64, what string) *rpc.Error {
+	if caller.Kind != auth.KindAPIToken {
+		return nil
+	}
+	switch targetID {
+	case caller.UserID:
+		return rpc.Forbidden("an API token cannot change the %s of its own user: sign in with a password and use the session", what)
+	case auth.RootUserID:
+		return rpc.Forbidden("an API token cannot change root's %s", what)
+	}
+	return nil
+}
+
 // checkTakeover refuses to let a caller set the password of a user who holds
 // a permission the caller lacks: signing in as that user would be a way to
-// gain it. It is the general form of "only root sets root's password".
+// gain it. It is the general form of "only root sets root's password". A
+// call made with an API token never sets its own user's or root's password
+// (see checkTokenCredentials).
 func (m *Module) checkTakeover(caller *auth.Principal, target *userRow) *rpc.Error {
+	if rerr := checkTokenCredentials(caller, target.ID, "password"); rerr != nil {
+		return rerr
+	}
 	if target.ID == auth.RootUserID {
 		if !caller.IsRoot() {
 			return rpc.Forbidden("only root may set root's password")

@@ -50,8 +50,14 @@ func (m *Module) profileRead(ctx context.Context) (record, error) {
 
 // profileSetEmail sets the caller's email (unconfirmed), or clears it when
 // none (or an empty one) is given. The same address again changes nothing
-// and keeps it confirmed.
+// and keeps it confirmed. A call made with an API token is refused: the
+// email is where a password reset link goes, so setting it would trade the
+// token for the password.
 func (m *Module) profileSetEmail(ctx context.Context, email *string) (rpc.Result, error) {
+	caller := auth.FromContext(ctx)
+	if rerr := checkTokenCredentials(caller, caller.UserID, "email"); rerr != nil {
+		return rpc.Result{}, rerr
+	}
 	next := ""
 	if email != nil && *email != "" {
 		var ok bool
@@ -59,7 +65,7 @@ func (m *Module) profileSetEmail(ctx context.Context, email *string) (rpc.Result
 			return rpc.Result{}, badEmail(*email)
 		}
 	}
-	changed, err := m.modify(ctx, auth.FromContext(ctx).UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
+	changed, err := m.modify(ctx, caller.UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		if row.Email == next {
 			return false, nil
 		}

@@ -21,36 +21,36 @@ func signinFrom(t *testing.T, e *env, addr, name, password string) *rpctest.Answ
 	return e.c.From(addr).Post(t, "/v1/session/signin", fmt.Sprintf(`[{"username":%q,"password":%q}]`, name, password))
 }
 
-func TestSigninLimitPerName(t *testing.T) {
+// One address guessing at one name is stopped hard; others are not.
+func TestSigninLimitPerNameAddr(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
-		// Wrong passwords for ann from ever new addresses: the name's bucket empties.
-		for i := range 3 {
-			a := signinFrom(t, e, fmt.Sprintf("198.51.100.%d", i), "ANN", "wrong-password")
+		for range 3 {
+			a := signinFrom(t, e, "198.51.100.1", "ANN", "wrong-password")
 			require.Equal(t, 401, a.Code, a.Raw)
 		}
-		a := signinFrom(t, e, "198.51.100.9", "ann", "ann-password")
+		a := signinFrom(t, e, "198.51.100.1", "ann", "ann-password")
 		assert.Equal(t, 429, a.Code, a.Raw)
 		assert.Equal(t, 429, a.HTTP)
-		assert.Contains(t, a.Message, "user name")
+		assert.Equal(t, "10", a.Header.Get("Retry-After"))
+		assert.Contains(t, a.Message, "this user name from your address")
 		// The same holds for names nobody has: no hint of who exists.
 		for range 3 {
-			signinFrom(t, e, "198.51.100.20", "nobody", "wrong-password")
+			signinFrom(t, e, "198.51.100.1", "nobody", "wrong-password")
 		}
-		assert.Equal(t, 429, signinFrom(t, e, "198.51.100.21", "nobody", "x").Code)
+		assert.Equal(t, 429, signinFrom(t, e, "198.51.100.1", "nobody", "x").Code)
 
-		// Another user is not locked out.
-		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.22", "root", rootPassword).Code)
-		// The bucket refills with time.
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.2", "ann", "ann-password").Code, "from another address")
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.1", "root", rootPassword).Code, "another name")
 		e.clock.Add(10 * time.Second)
-		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.9", "ann", "ann-password").Code)
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.1", "ann", "ann-password").Code, "the bucket refills")
 	}, func(o *users.Options) {
-		o.SigninLimitPerName = rpc.RateLimit{Burst: 3, PerSecond: 0.1}
+		o.SigninLimitPerNameAddr = rpc.RateLimit{Burst: 3, PerSecond: 0.1}
 		o.SigninLimitPerAddr.Burst = -1
 	})
 }
 
-func TestSigninSuccessRefillsTheName(t *testing.T) {
+func TestSigninSuccessRefillsThePair(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		signinFrom(t, e, "198.51.100.1", "ann", "wrong-password")
@@ -59,8 +59,68 @@ func TestSigninSuccessRefillsTheName(t *testing.T) {
 		for range 3 {
 			require.Equal(t, 401, signinFrom(t, e, "198.51.100.1", "ann", "wrong-password").Code)
 		}
+		assert.Equal(t, 429, signinFrom(t, e, "198.51.100.1", "ann", "wrong-password").Code)
 	}, func(o *users.Options) {
-		o.SigninLimitPerName = rpc.RateLimit{Burst: 3, PerSecond: 0.001}
+		o.SigninLimitPerNameAddr = rpc.RateLimit{Burst: 3, PerSecond: 0.001}
+		o.SigninLimitPerAddr.Burst = -1
+	})
+}
+
+// The attack of issue 11 (5a): wrong tries at a name from elsewhere used to
+// lock its owner out (12 made the right password from a fresh address
+// answer 429, and one every 6 s kept the lock). With the default limits,
+// the owner signs in from an address that has not been failing, however
+// the name is hammered.
+func TestSigninHammeredNameDoesNotLockTheOwnerOut(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		e.create(t, e.root(t), "ann", "ann-password", nil)
+		codes := map[int]int{}
+		// 20 wrong tries from 4 addresses, then 20 from 20 more.
+		for i := range 20 {
+			codes[signinFrom(t, e, fmt.Sprintf("198.51.100.%d", i%4), "ann", "wrong-password").Code]++
+		}
+		for i := range 20 {
+			codes[signinFrom(t, e, fmt.Sprintf("203.0.113.%d", i), "ann", "wrong-password").Code]++
+		}
+		t.Logf("answers to 40 wrong tries: %v", codes)
+		a := signinFrom(t, e, "192.0.2.200", "ann", "ann-password")
+		assert.Equal(t, 200, a.Code, a.Raw)
+
+		// One try every 6 s from ever new addresses keeps the name under
+		// attack; the owner still gets in from a fresh address.
+		for i := range 10 {
+			e.clock.Add(6 * time.Second)
+			signinFrom(t, e, fmt.Sprintf("198.18.0.%d", i), "ann", "wrong-password")
+		}
+		assert.Equal(t, 200, signinFrom(t, e, "192.0.2.201", "ann", "ann-password").Code)
+	})
+}
+
+// Distributed guessing is still slowed: once the name's budget is spent,
+// each address gets only SigninLimitUnderAttack at that name.
+func TestSigninNameUnderAttack(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		e.create(t, e.root(t), "ann", "ann-password", nil)
+		for i := range 4 { // the name's budget, from four addresses
+			require.Equal(t, 401, signinFrom(t, e, fmt.Sprintf("198.51.100.%d", i), "ann", "wrong-password").Code)
+		}
+		// Now under attack: each address, old or new, gets 2 more tries.
+		for _, addr := range []string{"198.51.100.0", "203.0.113.1"} {
+			for range 2 {
+				require.Equal(t, 401, signinFrom(t, e, addr, "ann", "wrong-password").Code, addr)
+			}
+			a := signinFrom(t, e, addr, "ann", "ann-password")
+			assert.Equal(t, 429, a.Code, a.Raw)
+			assert.Contains(t, a.Message, "for this user name")
+			assert.Equal(t, "1800", a.Header.Get("Retry-After"))
+		}
+		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.2", "root", rootPassword).Code, "other names are not under attack")
+		assert.Equal(t, 200, signinFrom(t, e, "203.0.113.3", "ann", "ann-password").Code, "a fresh address gets in")
+		e.clock.Add(time.Hour)
+		assert.Equal(t, 200, signinFrom(t, e, "198.51.100.0", "ann", "ann-password").Code, "the buckets refill")
+	}, func(o *users.Options) {
+		o.SigninLimitPerName = rpc.RateLimit{Burst: 4, PerSecond: 0.001}
+		o.SigninLimitPerNameAddr.Burst = -1
 		o.SigninLimitPerAddr.Burst = -1
 	})
 }

@@ -57,7 +57,7 @@ type authInfo struct {
 
 var errBadCredentials = rpc.Unauthorized("Bad credentials")
 
-func (m *Module) registerSession(signupLimit rpc.RateLimit) {
+func (m *Module) registerSession() {
 	mod := m.reg.Module("/v1/session", "Session")
 	mod.Register(rpc.Method{
 		ID:          "signin",
@@ -85,17 +85,14 @@ func (m *Module) registerSession(signupLimit rpc.RateLimit) {
 		Permissions: []string{auth.Anyone},
 		Handler:     m.signout,
 	})
-	var limit *rpc.RateLimit
-	if signupLimit.Burst >= 0 {
-		limit = &signupLimit
-	}
 	mod.Register(rpc.Method{
 		ID:          "signup",
 		Title:       "Signup",
 		Permissions: []string{auth.Anyone},
 		Params:      []rpc.Param{{Name: "fields"}},
 		Handler:     m.signup,
-		RateLimit:   limit,
+		// The limit is the handler's, not the registry's RateLimit: this
+		// one is shared by the instances.
 	})
 	m.registerEmail(mod)
 }
@@ -106,22 +103,15 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	if creds == nil {
 		return m.describe(ctx, signinPerms)
 	}
-	addr := ""
-	if call := rpc.CallFromContext(ctx); call != nil {
-		addr = call.ClientAddr
-	}
 	name := strings.ToLower(creds.Username)
-	nameKey := limiterKey(name)
-	if m.byAddr != nil && !m.byAddr.Allow(addr) {
-		return signinAnswer{}, rpc.TooManyRequests("too many sign-in attempts from your address: try again later")
-	}
-	if m.byName != nil && !m.byName.Allow(nameKey) {
-		return signinAnswer{}, rpc.TooManyRequests("too many sign-in attempts for this user name: try again later")
+	keys := signinKeys(name, clientAddr(ctx))
+	if err := m.signinLim.check(ctx, keys); err != nil {
+		return signinAnswer{}, err
 	}
 
 	row, err := m.checkCredentials(ctx, name, creds.Password)
 	if err != nil {
-		return signinAnswer{}, err
+		return signinAnswer{}, busy(err)
 	}
 	if row == nil {
 		return signinAnswer{}, errBadCredentials
@@ -130,9 +120,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	if signinPerms != nil && !p.Allowed(*signinPerms) {
 		return signinAnswer{}, rpc.Forbidden("Not authorized: signing in here takes one of the permissions %s", quoteList(*signinPerms))
 	}
-	if m.byName != nil {
-		m.byName.Reset(nameKey)
-	}
+	m.signinLim.succeeded(ctx, m.log, keys)
 
 	token, digest, err := auth.NewToken(auth.KindSession)
 	if err != nil {
@@ -251,6 +239,9 @@ func (m *Module) signout(ctx context.Context) (rpc.Result, error) {
 
 // signup creates an enabled user holding the default permissions.
 func (m *Module) signup(ctx context.Context, f signupFields) error {
+	if err := limit(ctx, m.signupLim, auth.AddrKey(clientAddr(ctx)), "too many sign-ups from your address: try again later"); err != nil {
+		return err
+	}
 	if m.signupOpen != nil {
 		open, err := m.signupOpen(ctx)
 		if err != nil {
@@ -272,7 +263,7 @@ func (m *Module) signup(ctx context.Context, f signupFields) error {
 		nu.noPassword = true
 	}
 	_, err := m.insertUser(ctx, nu)
-	return err
+	return busy(err)
 }
 
 // authenticate resolves a session token: the Authenticator for KindSession.

@@ -104,6 +104,7 @@ func TestSigninUnknownUserTakesAsLong(t *testing.T) {
 		o.Hasher = auth.NewHasher(auth.HasherOptions{Params: &argon2id.Params{Memory: 8 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
 		o.SigninLimitPerName.Burst = -1
 		o.SigninLimitPerAddr.Burst = -1
+		o.SigninLimitPerNameAddr.Burst = -1
 	}
 	run(t, func(t *testing.T, e *env) {
 		tok := e.root(t)

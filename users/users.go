@@ -33,10 +33,16 @@ const DefaultMaxConcurrentHashes = 2
 
 // Default sign-in and sign-up rate limits (see Options).
 var (
-	DefaultSigninLimitPerName = rpc.RateLimit{Burst: 10, PerSecond: 1.0 / 6}
-	DefaultSigninLimitPerAddr = rpc.RateLimit{Burst: 30, PerSecond: 1.0 / 2}
-	DefaultSignupLimit        = rpc.RateLimit{Burst: 10, PerSecond: 1.0 / 30}
+	DefaultSigninLimitPerNameAddr = rpc.RateLimit{Burst: 5, PerSecond: 1.0 / 60}
+	DefaultSigninLimitPerAddr     = rpc.RateLimit{Burst: 30, PerSecond: 1.0 / 2}
+	DefaultSigninLimitPerName     = rpc.RateLimit{Burst: 10, PerSecond: 1.0 / 6}
+	DefaultSigninLimitUnderAttack = rpc.RateLimit{Burst: 2, PerSecond: 1.0 / 1800}
+	DefaultSignupLimit            = rpc.RateLimit{Burst: 10, PerSecond: 1.0 / 30}
 )
+
+// hashBusyRetry is the Retry-After of a sign-in or sign-up refused because
+// the hasher's queue is full: a few hashes' time.
+const hashBusyRetry = time.Second
 
 // ErrNotFound is returned by Lookup for a user that does not exist.
 var ErrNotFound = errors.New("users: user not found")
@@ -67,22 +73,51 @@ type Options struct {
 	// DefaultMaxConcurrentHashes hashes at once.
 	Hasher *auth.Hasher
 
-	// SigninLimitPerName limits sign-in attempts per user name (whether or
-	// not the user exists); a success refills the name's bucket. Default
+	// Sign-in is limited so that guessing is slow, and so that an attacker
+	// cannot lock somebody else out: the right password from an address
+	// that has not been failing signs in while others hammer the name. The
+	// pair of name and address is throttled hard; the name alone only
+	// softly: once its budget is spent, the name counts as under attack and
+	// every address may still try it, but only at SigninLimitUnderAttack.
+	// Guesses at one name are then bounded by its budget plus, per address
+	// an attacker holds (an IPv6 /64 counts as one), SigninLimitUnderAttack
+	// and SigninLimitPerAddr; the owner from any fresh address gets in.
+	// Each limit counts attempts whatever their outcome, and whether or not
+	// the user exists; a success refills its pair's buckets. A negative
+	// Burst turns a limit off. Unless LocalLimits, the counters live in the
+	// database (storage.Limits), shared by every instance on it.
+
+	// SigninLimitPerNameAddr limits attempts at one user name from one
+	// client address. Default DefaultSigninLimitPerNameAddr: 5 at once,
+	// then one a minute.
+	SigninLimitPerNameAddr rpc.RateLimit
+
+	// SigninLimitPerAddr limits attempts at any names from one client
+	// address (the connection's, or the registry's TrustedProxyHeader's).
+	// Default DefaultSigninLimitPerAddr: 30 at once, then one per 2 s.
+	SigninLimitPerAddr rpc.RateLimit
+
+	// SigninLimitPerName is the budget of attempts at one user name from all
+	// addresses together; past it the name is under attack. Default
 	// DefaultSigninLimitPerName: 10 at once, then one per 6 s.
-	// A negative Burst turns the limit off.
 	SigninLimitPerName rpc.RateLimit
 
-	// SigninLimitPerAddr limits sign-in attempts per client address (the
-	// connection's, or the registry's TrustedProxyHeader's). Default
-	// DefaultSigninLimitPerAddr: 30 at once, then one per 2 s.
-	// A negative Burst turns the limit off.
-	SigninLimitPerAddr rpc.RateLimit
+	// SigninLimitUnderAttack limits attempts at a name under attack from
+	// one address. Default DefaultSigninLimitUnderAttack: 2, then one per
+	// 30 minutes.
+	SigninLimitUnderAttack rpc.RateLimit
 
 	// SignupLimit limits sign-ups per client address. Default
 	// DefaultSignupLimit: 10 at once, then one per 30 s. A negative Burst
 	// turns the limit off.
 	SignupLimit rpc.RateLimit
+
+	// LocalLimits keeps the sign-in, sign-up and mail limits in process
+	// memory instead of the table authrpc_rate_limits. Only for a single
+	// instance: each instance then counts alone, so N instances allow N
+	// times the attempts. Default false: one upsert per limit checked
+	// (measured about 0.5 ms on PostgreSQL, 0.1 ms on SQLite).
+	LocalLimits bool
 
 	// SignupEnabled says whether /v1/session/signup is open; the settings
 	// module supplies it. Nil: always open.
@@ -127,6 +162,13 @@ type Options struct {
 	// 15 s. A negative Burst turns the limit off.
 	EmailLimitPerAddr rpc.RateLimit
 
+	// KeepTokensOnAdminSetPassword keeps a user's API tokens (and whatever
+	// else other modules end through OnCredentialsReset) when an
+	// administrator sets the password (set-password, set-username with a
+	// new password); the user's sessions end still. Default false: they end
+	// too. A reset by mail (set-password-by-token) always ends them.
+	KeepTokensOnAdminSetPassword bool
+
 	// Now tells the time; tests set it. Default time.Now.
 	Now func() time.Time
 }
@@ -143,10 +185,14 @@ type Module struct {
 	sessionTTL time.Duration
 	signupOpen func(ctx context.Context) (bool, error)
 
-	byName *auth.Limiter // nil when off
-	byAddr *auth.Limiter // nil when off
+	limits    *storage.Limits // nil with LocalLimits
+	signinLim signinLimits
+	signupLim auth.RateLimiter // nil when off
 
 	mail *mailFlows
+
+	resets                       resetHooks
+	keepTokensOnAdminSetPassword bool
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -185,6 +231,8 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		now:        opts.Now,
 		sessionTTL: opts.SessionTTL,
 		signupOpen: opts.SignupEnabled,
+
+		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
 	}
 	if m.hasher == nil {
 		m.hasher = auth.NewHasher(auth.HasherOptions{MaxConcurrent: DefaultMaxConcurrentHashes})
@@ -199,9 +247,20 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if out == nil {
 		out = os.Stderr
 	}
-	m.byName = m.limiter(opts.SigninLimitPerName, DefaultSigninLimitPerName)
-	m.byAddr = m.limiter(opts.SigninLimitPerAddr, DefaultSigninLimitPerAddr)
-	signupLimit := rateLimitOr(opts.SignupLimit, DefaultSignupLimit)
+	if !opts.LocalLimits {
+		var err error
+		m.limits, err = storage.NewLimits(ctx, db, storage.LimitsOptions{Now: m.now}, storage.WithLogger(m.log))
+		if err != nil {
+			return nil, fmt.Errorf("users: mount: %w", err)
+		}
+	}
+	m.signinLim = signinLimits{
+		pair:     m.limiter("users.signin.name_addr", opts.SigninLimitPerNameAddr, DefaultSigninLimitPerNameAddr),
+		addr:     m.limiter("users.signin.addr", opts.SigninLimitPerAddr, DefaultSigninLimitPerAddr),
+		name:     m.limiter("users.signin.name", opts.SigninLimitPerName, DefaultSigninLimitPerName),
+		attacked: m.limiter("users.signin.under_attack", opts.SigninLimitUnderAttack, DefaultSigninLimitUnderAttack),
+	}
+	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
 	mail, err := m.newMailFlows(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -220,7 +279,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 
 	m.registerAdmin()
 	m.registerProfile()
-	m.registerSession(signupLimit)
+	m.registerSession()
 	reg.Auth().Handle(auth.KindSession, auth.AuthenticatorFunc(m.authenticate))
 
 	interval := opts.CleanupInterval
@@ -278,12 +337,43 @@ func (m *Module) Permissions(u *User) map[string]bool {
 	return out
 }
 
-func (m *Module) limiter(l, def rpc.RateLimit) *auth.Limiter {
+// limiter returns the limiter of limit l (def filling its zero fields),
+// shared through the database under name unless LocalLimits, or nil when
+// l turns it off.
+func (m *Module) limiter(name string, l, def rpc.RateLimit) auth.RateLimiter {
 	l = rateLimitOr(l, def)
-	if l.Burst < 0 {
+	switch {
+	case l.Burst < 0:
+		return nil // an interface holding a nil *Limiter would not be nil
+	case m.limits == nil:
+		return auth.NewLimiter(auth.LimiterOptions{Rate: l.PerSecond, Burst: l.Burst, Now: m.now})
+	}
+	return m.limits.Limiter(name, l.PerSecond, l.Burst)
+}
+
+// limit takes an event of l for key, and answers 429 with msg and a
+// Retry-After when there is none. A nil l (a limit turned off) allows.
+func limit(ctx context.Context, l auth.RateLimiter, key, msg string) error {
+	if l == nil {
 		return nil
 	}
-	return auth.NewLimiter(auth.LimiterOptions{Rate: l.PerSecond, Burst: l.Burst, Now: m.now})
+	ok, retry, err := l.Take(ctx, key)
+	if err != nil {
+		return fmt.Errorf("users: rate limit: %w", err)
+	}
+	if !ok {
+		return rpc.TooManyRequests("%s", msg).WithRetryAfter(retry)
+	}
+	return nil
+}
+
+// busy answers auth.ErrBusy from the hasher with 429, at once: the flood
+// that filled its queue gets refusals rather than everyone a long wait.
+func busy(err error) error {
+	if errors.Is(err, auth.ErrBusy) {
+		return rpc.TooManyRequests("too many sign-ins at once: try again in a moment").WithRetryAfter(hashBusyRetry)
+	}
+	return err
 }
 
 // rateLimitOr fills a zero limit, or a zero field of one, from def.
@@ -309,6 +399,11 @@ func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 		}
 		if _, err := m.deleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn("users: delete expired tokens", "err", err)
+		}
+		if m.limits != nil {
+			if _, err := m.limits.Prune(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("users: prune rate limits", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

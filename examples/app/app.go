@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,9 +25,13 @@ type config struct {
 	Addr         string
 	DB           string
 	RootPassword string
-	Logger       *slog.Logger
-	Out          io.Writer     // where a generated root password is printed
-	CallTimeout  time.Duration // every call's deadline; 0: rpc.DefaultCallTimeout
+	// SettingsKey and SettingsOldKeys (base64 of 32 bytes each) encrypt
+	// the secret settings at rest; empty: stored in plain text.
+	SettingsKey     string
+	SettingsOldKeys []string
+	Logger          *slog.Logger
+	Out             io.Writer     // where a generated root password is printed
+	CallTimeout     time.Duration // every call's deadline; 0: rpc.DefaultCallTimeout
 }
 
 // app is the example host: one registry with every module mounted.
@@ -74,7 +79,11 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{}); err != nil {
 		return nil, err
 	}
-	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Channel: a.sync.Channel("settings")}); err != nil {
+	keys, err := settingsKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Keys: keys, Channel: a.sync.Channel("settings")}); err != nil {
 		return nil, err
 	}
 	a.users, err = users.Mount(ctx, a.reg, db, users.Options{
@@ -92,6 +101,23 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	}
 	registerTestModule(a.reg)
 	return a, nil
+}
+
+// settingsKeys returns the keyring of cfg's settings keys, or nil when no
+// key is given.
+func settingsKeys(cfg config) (*settings.Keyring, error) {
+	if cfg.SettingsKey == "" {
+		if len(cfg.SettingsOldKeys) > 0 {
+			return nil, fmt.Errorf("%s is set but %s is not", envSettingsOldKeys, envSettingsKey)
+		}
+		cfg.Logger.Warn("settings: the SMTP password is stored in plain text; set " + envSettingsKey + " to encrypt it")
+		return nil, nil
+	}
+	keys, err := settings.ParseKeyring(cfg.SettingsKey, cfg.SettingsOldKeys...)
+	if err != nil {
+		return nil, fmt.Errorf("%s or %s: %w", envSettingsKey, envSettingsOldKeys, err)
+	}
+	return keys, nil
 }
 
 // Handler serves the API under /api/. Every path is the registry's: a path

@@ -5,6 +5,12 @@
 //	go run ./examples/app -db postgres://…     # serve on PostgreSQL
 //	go run ./examples/app markdown             # print the Markdown reference
 //	go run ./examples/app openapi              # print the OpenAPI 3.1 document
+//	go run ./examples/app reencrypt-settings   # rewrite the secret settings under AUTHRPC_SETTINGS_KEY
+//
+// AUTHRPC_SETTINGS_KEY (base64 of 32 random bytes, e.g. `openssl rand
+// -base64 32`) encrypts the SMTP password in the database; during a key
+// rotation AUTHRPC_SETTINGS_OLD_KEYS (comma-separated) holds the keys that
+// only decrypt.
 package main
 
 import (
@@ -18,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,13 +45,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.DB, "db", "app.db", "database: a SQLite file, or a postgres:// URL")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: app [flags] [serve|markdown|openapi]")
+		fmt.Fprintln(stderr, "usage: app [flags] [serve|markdown|openapi|reencrypt-settings]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg.RootPassword = os.Getenv("ROOT_PASSWORD")
+	cfg.SettingsKey = os.Getenv(envSettingsKey)
+	cfg.SettingsOldKeys = splitKeys(os.Getenv(envSettingsOldKeys))
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.Logger = logger
 	cfg.Out = stdout
@@ -54,6 +63,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "", "serve":
 	case "markdown", "openapi":
 		cfg.Out = stderr // keep a generated root password out of the document
+	case "reencrypt-settings":
+		if cfg.SettingsKey == "" {
+			return fmt.Errorf("reencrypt-settings: set %s to the key to encrypt with, and %s to the keys to decrypt with", envSettingsKey, envSettingsOldKeys)
+		}
+		cfg.Out = stderr
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)
@@ -75,6 +89,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "markdown":
 		return a.reg.WriteMarkdown(stdout)
+	case "reencrypt-settings":
+		n, err := a.settings.Reencrypt(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "secret settings re-encrypted: %d\n", n)
+		return err
 	case "openapi":
 		doc, err := a.reg.OpenAPI()
 		if err != nil {
@@ -84,6 +105,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return serve(ctx, a, cfg.Addr, logger)
+}
+
+// The environment variables that hold the settings keys.
+const (
+	envSettingsKey     = "AUTHRPC_SETTINGS_KEY"
+	envSettingsOldKeys = "AUTHRPC_SETTINGS_OLD_KEYS"
+)
+
+// splitKeys splits a comma-separated list of keys.
+func splitKeys(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // serve runs the HTTP server until ctx ends, then shuts down gracefully:

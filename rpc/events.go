@@ -220,7 +220,8 @@ func (s *socket) drain() {
 		s.outMu.Unlock()
 		for _, e := range batch {
 			publish := s.subs.Load() != nil
-			s.write(e.message(publish, s.binary.Load()), s.binary.Load())
+			binary := s.binary.Load()
+			s.writeEvent(e.message(publish, binary), binary)
 		}
 	}
 }

@@ -59,8 +59,8 @@ type WebSocketOptions struct {
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 
-	// WriteTimeout bounds writing one message; a socket that takes longer is
-	// closed. Default: 10 seconds.
+	// WriteTimeout bounds writing one reply; a socket that takes longer is
+	// closed. (A stalled event write is found by the pings.) Default: 10 seconds.
 	WriteTimeout time.Duration
 
 	// MaxQueuedEvents bounds the events waiting to be written to one socket;
@@ -443,15 +443,26 @@ func (s *socket) send(binary bool, msg []byte) {
 	s.write(msg, typ == websocket.MessageBinary)
 }
 
-// write writes one message as it is, closing the socket if that fails or
+// write writes one reply as it is, closing the socket if that fails or
 // takes longer than WriteTimeout.
 func (s *socket) write(msg []byte, binary bool) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.r.opts.WebSocket.WriteTimeout)
+	defer cancel()
+	s.writeCtx(ctx, msg, binary)
+}
+
+// writeEvent writes one event. It has no timeout of its own, which would
+// cost a timer per socket and event: a write that stalls holds the socket's
+// writer, so the next protocol ping cannot be sent either and closes the
+// socket (PingInterval and PingTimeout), and events queued meanwhile past
+// MaxQueuedEvents close it sooner.
+func (s *socket) writeEvent(msg []byte, binary bool) { s.writeCtx(s.ctx, msg, binary) }
+
+func (s *socket) writeCtx(ctx context.Context, msg []byte, binary bool) {
 	typ := websocket.MessageText
 	if binary {
 		typ = websocket.MessageBinary
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.r.opts.WebSocket.WriteTimeout)
-	defer cancel()
 	if err := s.conn.Write(ctx, typ, msg); err != nil {
 		s.cancel()
 	}

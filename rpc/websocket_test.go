@@ -744,3 +744,21 @@ func TestWebSocketRecheckAfterMissedInvalidations(t *testing.T) {
 	b.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
 	assert.Contains(t, b.readText(), "/pong")
 }
+
+// A client that stops reading while events pile up stalls the socket's
+// writer; the next ping cannot be sent either, and the socket is closed.
+func TestWebSocketStalledEventWriteIsClosed(t *testing.T) {
+	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WebSocket: rpc.WebSocketOptions{
+		PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond, MaxQueuedEvents: 100_000,
+	}})
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	stalled, _ := bareSocket(t, srv.Listener.Addr().String())
+	defer stalled.Close()
+	require.Eventually(t, func() bool { return reg.Sockets() == 1 }, 2*time.Second, 5*time.Millisecond)
+	big := strings.Repeat("x", 64<<10)
+	for range 400 { // 25 MiB: more than the connection's buffers hold
+		require.NoError(t, reg.Publish(context.Background(), "big", []string{rpc.GroupAll}, big))
+	}
+	require.Eventually(t, func() bool { return reg.Sockets() == 0 }, 5*time.Second, 10*time.Millisecond)
+}

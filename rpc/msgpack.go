@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -294,112 +295,205 @@ func shortErr(err error) error {
 
 // jsonToMsgpack converts a JSON document, such as an answer's envelope, to
 // MessagePack. Objects keep their keys in the order JSON gave them, and
-// numbers that are integers stay integers.
+// numbers that are integers stay integers. It reads the JSON byte by byte,
+// counting each container's items ahead (MessagePack writes the count
+// first): the JSON is the registry's own, so this is cheap and exact.
 func jsonToMsgpack(j []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.UseNumber()
 	var out bytes.Buffer
-	enc := msgpack.NewEncoder(&out)
-	enc.UseCompactInts(true)
-	if err := encodeJSONValue(dec, enc); err != nil {
+	out.Grow(len(j))
+	c := jsonConv{src: j, enc: msgpack.NewEncoder(&out)}
+	c.enc.UseCompactInts(true)
+	c.space()
+	if err := c.value(0); err != nil {
 		return nil, fmt.Errorf("rpc: msgpack: %w", err)
+	}
+	if c.space(); c.i != len(c.src) {
+		return nil, errors.New("rpc: msgpack: data after the JSON value")
 	}
 	return out.Bytes(), nil
 }
 
-// encodeJSONValue copies the next JSON value from dec to enc. Containers are
-// read whole first, since MessagePack writes their length before them.
-func encodeJSONValue(dec *json.Decoder, enc *msgpack.Encoder) error {
-	n, err := readJSONNode(dec)
+type jsonConv struct {
+	src []byte
+	i   int
+	enc *msgpack.Encoder
+}
+
+var errBadJSON = errors.New("malformed JSON")
+
+func (c *jsonConv) space() {
+	for c.i < len(c.src) {
+		switch c.src[c.i] {
+		case ' ', '\t', '\r', '\n':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+func (c *jsonConv) value(depth int) error {
+	if depth > msgpackMaxDepth {
+		return errors.New("nested too deep")
+	}
+	if c.i >= len(c.src) {
+		return errBadJSON
+	}
+	switch b := c.src[c.i]; {
+	case b == '{' || b == '[':
+		return c.container(depth, b)
+	case b == '"':
+		s, err := c.str()
+		if err != nil {
+			return err
+		}
+		return c.enc.EncodeString(s)
+	case b == 't' || b == 'f' || b == 'n':
+		for _, lit := range []string{"true", "false", "null"} {
+			if bytes.HasPrefix(c.src[c.i:], []byte(lit)) {
+				c.i += len(lit)
+				if lit == "null" {
+					return c.enc.EncodeNil()
+				}
+				return c.enc.EncodeBool(lit == "true")
+			}
+		}
+		return errBadJSON
+	default:
+		start := c.i
+		for c.i < len(c.src) && strings.IndexByte("+-0123456789.eE", c.src[c.i]) >= 0 {
+			c.i++
+		}
+		if start == c.i {
+			return errBadJSON
+		}
+		return encodeNumber(c.enc, string(c.src[start:c.i]))
+	}
+}
+
+// container converts an object or an array, whose opening byte is open.
+func (c *jsonConv) container(depth int, open byte) error {
+	n, err := c.count()
 	if err != nil {
 		return err
 	}
-	return n.encode(enc)
-}
-
-// jsonNode is a JSON value with its object keys in order.
-type jsonNode struct {
-	scalar any // nil, bool, string, json.Number
-	array  []jsonNode
-	keys   []string
-	values []jsonNode
-	kind   byte // 0 scalar, '[' array, '{' object
-}
-
-func readJSONNode(dec *json.Decoder) (jsonNode, error) {
-	t, err := dec.Token()
+	if open == '{' {
+		err = c.enc.EncodeMapLen(n)
+	} else {
+		err = c.enc.EncodeArrayLen(n)
+	}
 	if err != nil {
-		return jsonNode{}, err
+		return err
 	}
-	switch t {
-	case json.Delim('['):
-		n := jsonNode{kind: '[', array: []jsonNode{}}
-		for dec.More() {
-			v, err := readJSONNode(dec)
-			if err != nil {
-				return n, err
+	c.i++ // the opening byte
+	for k := range n {
+		if k > 0 {
+			c.space()
+			if c.i >= len(c.src) || c.src[c.i] != ',' {
+				return errBadJSON
 			}
-			n.array = append(n.array, v)
+			c.i++
 		}
-		_, err := dec.Token()
-		return n, err
-	case json.Delim('{'):
-		n := jsonNode{kind: '{'}
-		for dec.More() {
-			k, err := dec.Token()
+		c.space()
+		if open == '{' {
+			key, err := c.str()
 			if err != nil {
-				return n, err
+				return err
 			}
-			v, err := readJSONNode(dec)
-			if err != nil {
-				return n, err
+			if err := c.enc.EncodeString(key); err != nil {
+				return err
 			}
-			n.keys = append(n.keys, k.(string))
-			n.values = append(n.values, v)
+			c.space()
+			if c.i >= len(c.src) || c.src[c.i] != ':' {
+				return errBadJSON
+			}
+			c.i++
+			c.space()
 		}
-		_, err := dec.Token()
-		return n, err
+		if err := c.value(depth + 1); err != nil {
+			return err
+		}
 	}
-	return jsonNode{scalar: t}, nil
+	c.space()
+	if close := open + 2; c.i >= len(c.src) || c.src[c.i] != close { // '{'+2 is '}', '['+2 is ']'
+		return errBadJSON
+	}
+	c.i++
+	return nil
 }
 
-func (n *jsonNode) encode(enc *msgpack.Encoder) error {
-	switch n.kind {
-	case '[':
-		if err := enc.EncodeArrayLen(len(n.array)); err != nil {
-			return err
-		}
-		for i := range n.array {
-			if err := n.array[i].encode(enc); err != nil {
-				return err
+// count returns the number of items of the container at c.i, without
+// moving: the commas at its own level, plus one unless it is empty.
+func (c *jsonConv) count() (int, error) {
+	n, depth, items := 0, 0, false
+	for i := c.i; i < len(c.src); i++ {
+		switch b := c.src[i]; b {
+		case '"':
+			end, _, err := stringEnd(c.src, i)
+			if err != nil {
+				return 0, err
 			}
-		}
-		return nil
-	case '{':
-		if err := enc.EncodeMapLen(len(n.keys)); err != nil {
-			return err
-		}
-		for i := range n.keys {
-			if err := enc.EncodeString(n.keys[i]); err != nil {
-				return err
+			i = end - 1
+			items = true
+		case '{', '[':
+			depth++
+			if depth > 1 {
+				items = true
 			}
-			if err := n.values[i].encode(enc); err != nil {
-				return err
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				if items {
+					n++
+				}
+				return n, nil
 			}
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case ' ', '\t', '\r', '\n':
+		default:
+			items = true
 		}
-		return nil
 	}
-	switch v := n.scalar.(type) {
-	case nil:
-		return enc.EncodeNil()
-	case bool:
-		return enc.EncodeBool(v)
-	case string:
-		return enc.EncodeString(v)
-	case json.Number:
-		return encodeNumber(enc, string(v))
+	return 0, errBadJSON
+}
+
+// stringEnd returns the index just past the JSON string that starts at
+// src[i], and whether it holds escapes.
+func stringEnd(src []byte, i int) (end int, escaped bool, err error) {
+	for j := i + 1; j < len(src); j++ {
+		switch src[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped, nil
+		}
 	}
-	return fmt.Errorf("unexpected JSON token %v", n.scalar)
+	return 0, false, errBadJSON
+}
+
+// str reads the JSON string at c.i.
+func (c *jsonConv) str() (string, error) {
+	if c.i >= len(c.src) || c.src[c.i] != '"' {
+		return "", errBadJSON
+	}
+	end, escaped, err := stringEnd(c.src, c.i)
+	if err != nil {
+		return "", err
+	}
+	raw := c.src[c.i:end]
+	c.i = end
+	if !escaped {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", errBadJSON
+	}
+	return s, nil
 }
 
 func encodeNumber(enc *msgpack.Encoder, s string) error {

@@ -80,7 +80,7 @@ func (m *Mux) receive(payload string) {
 	if err != nil {
 		m.log.Warn("auth: unreadable cache invalidation from another instance; dropping every cached principal",
 			"payload", clip(payload, 100), "error", err)
-		m.Purge()
+		m.invalidate(Invalidation{}) // whatever it said, it is covered
 		return
 	}
 	m.invalidate(inv)
@@ -90,10 +90,14 @@ func (m *Mux) receive(payload string) {
 func (m *Mux) setListening(ok bool) {
 	if !ok {
 		m.SetCaching(false)
+		m.deaf.Store(true)
 		return
 	}
 	m.Purge()
 	m.SetCaching(true)
+	if m.deaf.Swap(false) {
+		m.notifyResync()
+	}
 }
 
 // encode writes inv as space-separated terms: "u:<user id>", and for the

@@ -29,6 +29,7 @@ const (
 	CodeInvalidParams           = -32808
 	CodeMethodNotFound          = -32809
 	CodeTooLarge                = -32902
+	CodeUploadOverWebSocket     = -32900 // an upload method called over WebSocket: uploads go over HTTP
 )
 
 // HTTPStatus returns the HTTP status a result with the given code is sent with.
@@ -40,7 +41,7 @@ func HTTPStatus(code int) int {
 		return http.StatusUnauthorized
 	case CodeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
-	case CodeParseError, CodeInvalidParams:
+	case CodeParseError, CodeInvalidParams, CodeUploadOverWebSocket:
 		return http.StatusBadRequest
 	case CodeMethodNotFound:
 		return http.StatusNotFound
@@ -72,6 +73,8 @@ func StatusText(code int) string {
 		return "Method not found"
 	case CodeTooLarge:
 		return "Request body is too large"
+	case CodeUploadOverWebSocket:
+		return "Uploads are not supported over WebSocket"
 	case CodeInternal:
 		return "Internal Server Error"
 	}

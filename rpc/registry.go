@@ -102,6 +102,15 @@ type Options struct {
 	// answers -32809. It does what http.StripPrefix does, without copying
 	// the request. Empty: the whole path is the method id.
 	Prefix string
+
+	// Healthcheck answers the reserved method /healthcheck (over HTTP and
+	// WebSocket, for load balancers): nil is healthy, an error answers 503
+	// and is logged. It gets 5 seconds. Default: always healthy; the host
+	// plugs in its own, such as pinging the database.
+	Healthcheck func(ctx context.Context) error
+
+	// WebSocket configures the WebSocket transport at the mount root.
+	WebSocket WebSocketOptions
 }
 
 // Defaults for Options.
@@ -139,6 +148,8 @@ type Registry struct {
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
 	voidClosed bool
 	voidWG     sync.WaitGroup
+
+	hub *hub // the open WebSockets
 }
 
 // New returns an empty registry.
@@ -179,7 +190,8 @@ func New(opts Options) *Registry {
 	if opts.Prefix != "" {
 		opts.Prefix = "/" + strings.Trim(opts.Prefix, "/")
 	}
-	return &Registry{
+	opts.WebSocket = opts.WebSocket.withDefaults(opts.MaxBodyBytes)
+	r := &Registry{
 		proxyKey: http.CanonicalHeaderKey(opts.TrustedProxyHeader),
 		opts:     opts,
 		log:      opts.Logger,
@@ -194,6 +206,10 @@ func New(opts Options) *Registry {
 			Anonymous:      true,
 		},
 	}
+	r.hub = newHub(r)
+	r.auth.OnInvalidate(r.hub.revoke)
+	r.auth.OnResync(func() { go r.hub.recheck() })
+	return r
 }
 
 // Permissions returns the set of declared permissions.

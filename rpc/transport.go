@@ -9,14 +9,12 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
-	"github.com/authrpc/authrpc/auth"
+	"github.com/coder/websocket"
 )
 
 // Headers that ask for a void call: answered at once, run in the background.
@@ -30,75 +28,56 @@ const (
 	canonicalVoidCallAlt = "Api-Call-Void"
 )
 
-// exchange is one HTTP request on its way to an answer.
-type exchange struct {
-	r         *Registry
-	w         http.ResponseWriter
-	m         *method
-	ctx       context.Context // the call's, with its deadline; nil before authentication
-	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
-	start     time.Time
-	principal *auth.Principal
-	void      bool
-}
-
 // ServeHTTP serves the method named by the request path (or by a JSON-RPC
-// request object in the body).
+// request object in the body). It reads the request and hands the call to
+// the pipeline that every transport shares (see exchange.run); a GET with
+// Upgrade: websocket at the mount root opens a WebSocket instead.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	x := &exchange{r: r, w: w, start: time.Now()}
+	path, mounted := r.methodPath(req.URL.Path)
+	if mounted && (path == "/" || path == "") && !r.opts.WebSocket.Disabled && isUpgrade(req) {
+		r.serveWebSocket(w, req)
+		return
+	}
+	x := r.newExchange(w)
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		x.fail(Errorf(CodeMethodNotAllowed, "HTTP method %s is not allowed: POST the parameters, or GET a method that takes none", req.Method))
 		return
 	}
-	path, mounted := r.methodPath(req.URL.Path)
 	var pathMethod *method // the method the path names
 	if mounted {
 		pathMethod = r.lookup(path)
 	}
 	x.m = pathMethod
-
-	var in body
-	var bodyLen int64
-	multipart := false
-	if req.Method == http.MethodGet {
-		if req.URL.RawQuery != "" {
-			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))
-			return
-		}
-	} else {
-		switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
-		case ct == "" || strings.EqualFold(ct, "application/json"):
-			limit := r.opts.MaxBodyBytes
-			if x.m != nil && x.m.MaxBodyBytes > 0 {
-				limit = x.m.MaxBodyBytes
-			}
-			buf, e := r.readBody(w, req, limit, r.bodyTimeout(x.m))
-			if e != nil {
-				x.fail(e)
-				return
-			}
-			bodyLen = int64(buf.Len())
-			in, e = parseBody(buf.Bytes())
-			defer putBuffer(buf) // the raw parameters point into it until decoded
-			x.rpcID = in.id
-			if e != nil {
-				x.fail(e)
-				return
-			}
-		case strings.EqualFold(ct, "multipart/form-data"):
-			multipart = true
-		default:
-			x.fail(Errorf(CodeUnsupportedMediaType, "unsupported content type %q: send application/json, or multipart/form-data to an upload method", ct))
-			return
-		}
+	c := call{
+		token:      bearerToken(headerValue(req.Header, "Authorization")),
+		clientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
+		void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
 	}
-	m, e := r.resolveMethod(path, mounted, pathMethod, &in)
-	x.m = m
+	buf, ok := r.readRequest(x, req, &c)
+	if mw, isMsgpack := x.w.(*msgpackWriter); isMsgpack {
+		defer mw.flush()
+	}
+	if buf != nil {
+		defer putBuffer(buf) // the raw parameters point into it until decoded
+	}
+	if !ok {
+		return
+	}
+	var bodyLen int64
+	if buf != nil {
+		bodyLen = int64(buf.Len())
+	}
+	ctx := req.Context()
+	m, e := r.resolveMethod(path, mounted, pathMethod, &c.body)
 	if e != nil {
+		if id := reservedName(path, mounted, &c.body); id != "" && x.reserved(ctx, id) {
+			return
+		}
 		x.fail(e)
 		return
 	}
+	x.m = m
 	if m != pathMethod && m.MaxBodyBytes > 0 && bodyLen > m.MaxBodyBytes {
 		// Read at the mount root within the registry's limit; the method
 		// named in the body may allow less.
@@ -106,89 +85,59 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		x.fail(Errorf(CodeTooLarge, "request body is larger than %d bytes", m.MaxBodyBytes))
 		return
 	}
+	x.run(ctx, &c)
+}
 
-	// The deadline starts before authentication, so that it reaches the
-	// auth cache's read-through as well as the handler's queries.
-	ctx, cancel := r.withCallDeadline(req.Context(), m)
-	defer func() { cancel() }()
-	x.ctx = ctx
-	p, err := r.auth.Authenticate(ctx, bearerToken(headerValue(req.Header, "Authorization")))
-	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
-		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
-		return
-	}
-	x.principal = p
-	call := &Call{
-		Method:     m.ID,
-		ClientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
-		Void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
-	}
-	x.void = call.Void
-	if !p.Allowed(m.Permissions) {
-		x.decline(NewError(CodeInsufficientPermissions, ""))
-		return
-	}
-	if m.limiter != nil && !m.limiter.Allow(rateKey(p, call.ClientAddr)) {
-		x.decline(TooManyRequests("too many calls of %s: slow down", m.ID))
-		return
-	}
-
-	if multipart {
-		if m.MaxUploadBytes <= 0 {
-			x.fail(Errorf(CodeUnsupportedMediaType, "method %s takes no upload: send application/json", m.ID))
-			return
+// readRequest reads what a request carries into c: nothing for a GET, the
+// parameters of a JSON or MessagePack body, or a reader of an upload. It
+// returns the body's buffer, which the parameters point into until they
+// are decoded, and a MessagePack body makes x.w a msgpackWriter, to flush
+// once answered. On a fault it answers and reports false.
+func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *bytes.Buffer, ok bool) {
+	w := x.w
+	if req.Method == http.MethodGet {
+		if req.URL.RawQuery != "" {
+			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))
+			return nil, false
 		}
-		raws, up, e := r.readMultipart(w, req, m)
+		return nil, true
+	}
+	switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
+	case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
+		parse := parseBody
+		if strings.EqualFold(ct, ContentTypeMsgpack) {
+			parse = parseMsgpackBody
+			x.w = newMsgpackWriter(w)
+		}
+		limit := r.opts.MaxBodyBytes
+		if x.m != nil && x.m.MaxBodyBytes > 0 {
+			limit = x.m.MaxBodyBytes
+		}
+		buf, e := r.readBody(w, req, limit, r.bodyTimeout(x.m))
 		if e != nil {
 			x.fail(e)
-			return
+			return nil, false
 		}
-		in.raws, call.Upload = raws, up
-		// The handler's time starts once the upload is in (BodyTimeout
-		// bounded that); authentication had the deadline before it.
-		cancel()
-		ctx, cancel = r.withCallDeadline(req.Context(), m)
-		x.ctx = ctx
-	}
-	release := func() {
-		if call.Upload != nil {
-			call.Upload.remove()
+		in, e := parse(buf.Bytes())
+		x.rpcID = in.id
+		if e != nil {
+			x.fail(e)
+			return buf, false
 		}
-	}
-
-	if in.paramsErr != nil {
-		x.fail(in.paramsErr)
-		return
-	}
-	if in.named != nil {
-		if in.raws, err = m.positional(in.named); err != nil {
-			release()
-			x.fail(err.(*Error))
-			return
+		c.body = in
+		return buf, true
+	case strings.EqualFold(ct, "multipart/form-data"):
+		c.upload = func(m *method) ([]json.RawMessage, *Upload, *Error) {
+			if m.MaxUploadBytes <= 0 {
+				return nil, nil, Errorf(CodeUnsupportedMediaType, "method %s takes no upload: send application/json", m.ID)
+			}
+			return r.readMultipart(w, req, m)
 		}
+		return nil, true
+	default:
+		x.fail(Errorf(CodeUnsupportedMediaType, "unsupported content type %q: send application/json, application/msgpack, or multipart/form-data to an upload method", ct))
+		return nil, false
 	}
-	args := make([]reflect.Value, 1+len(m.params))
-	if e := m.decodeParams(in.raws, args); e != nil {
-		release()
-		x.fail(e)
-		return
-	}
-
-	ctx = context.WithValue(ctx, callKey{}, call)
-	if p != nil {
-		ctx = auth.NewContext(ctx, p)
-	}
-	if x.void {
-		// Detached from the request, whose context ends with the answer;
-		// a deadline of its own from now.
-		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
-		x.ctx = bg
-		x.runVoid(bg, args, func() { stop(); release() })
-		return
-	}
-	res, err := m.invoke(ctx, args)
-	release()
-	x.finish(res, err)
 }
 
 // runVoid answers at once and runs the call in the background, within the
@@ -241,6 +190,8 @@ func (r *Registry) endVoid() {
 // Shutdown refuses further void calls and waits, until ctx ends, for those
 // running in the background. Call it after http.Server.Shutdown.
 func (r *Registry) Shutdown(ctx context.Context) error {
+	// http.Server.Shutdown leaves hijacked connections alone.
+	r.hub.closeAll(websocket.StatusGoingAway, "server shutting down")
 	r.voidMu.Lock()
 	r.voidClosed = true
 	r.voidMu.Unlock()
@@ -255,164 +206,6 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("rpc: shutdown: void calls still running: %w", ctx.Err())
 	}
-}
-
-// invoke runs the handler, turning a panic into an error.
-func (m *method) invoke(ctx context.Context, args []reflect.Value) (res Result, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &panicError{value: v, stack: debug.Stack()}
-		}
-	}()
-	// A Value of the interface type itself: Call then need not check, on
-	// every call, that the concrete context implements context.Context.
-	args[0] = reflect.ValueOf(&ctx).Elem()
-	out := m.fn.Call(args)
-	last := out[len(out)-1]
-	if !last.IsNil() {
-		return Result{}, last.Interface().(error)
-	}
-	if !m.hasData {
-		return Result{}, nil
-	}
-	switch data := out[0].Interface().(type) {
-	case Result:
-		return data, nil
-	case *Result:
-		if data != nil {
-			return *data, nil
-		}
-		return Result{}, nil
-	default:
-		return Result{Data: data}, nil
-	}
-}
-
-type panicError struct {
-	value any
-	stack []byte
-}
-
-func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
-
-var (
-	errInternal = NewError(CodeInternal, "")
-	// errDeadline answers a call that did not finish within its deadline:
-	// generic, as the cause (a silent database, a slow dependency) is the
-	// server's to log, not the caller's to read.
-	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
-)
-
-// errorFor returns what the caller is told of err: a handler's *Error as it
-// is, anything else as an opaque internal error, logged with the method id.
-func (r *Registry) errorFor(m *method, err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	var pe *panicError
-	if errors.As(err, &pe) {
-		r.log.Error("rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
-	} else {
-		r.log.Error("rpc: handler failed", "method", m.ID, "err", err)
-	}
-	return errInternal
-}
-
-// errorFor is Registry.errorFor for this call: a call that failed once its
-// deadline passed answers 503, whatever error reported it.
-func (x *exchange) errorFor(err error) *Error {
-	var e *Error
-	if !errors.As(err, &e) && (errors.Is(err, context.DeadlineExceeded) || x.ctx != nil && x.ctx.Err() == context.DeadlineExceeded) {
-		x.r.log.WarnContext(x.ctx, "rpc: call passed its deadline", "method", x.m.ID, "timeout", x.r.callTimeout(x.m), "err", err)
-		return errDeadline
-	}
-	return x.r.errorFor(x.m, err)
-}
-
-// finish answers with the handler's result or error and records the call.
-func (x *exchange) finish(res Result, err error) {
-	if err != nil {
-		e := x.errorFor(err)
-		x.r.writeError(x.w, x.rpcID, e)
-		x.record(e.Code, err)
-		return
-	}
-	if werr := x.r.writeResult(x.w, x.rpcID, res); werr != nil {
-		x.r.log.Error("rpc: encode result", "method", x.m.ID, "err", werr)
-		x.r.writeError(x.w, x.rpcID, errInternal)
-		x.record(CodeInternal, werr)
-		return
-	}
-	code := res.Code
-	if code == 0 {
-		code = CodeOK
-	}
-	x.record(code, nil)
-}
-
-// fail answers an error found before the handler ran.
-func (x *exchange) fail(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
-	if x.m != nil {
-		x.record(e.Code, e)
-	}
-}
-
-// decline answers a refusal for permissions or rate, which the call log counts apart.
-func (x *exchange) decline(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
-	x.recordDeclined(e.Code)
-}
-
-func (x *exchange) record(code int, err error) {
-	if code == 0 {
-		code = CodeOK
-	}
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	isErr := code < 0 || code >= 400
-	x.r.observe(CallRecord{
-		Method:     x.m.ID,
-		UserID:     uid,
-		Start:      x.start,
-		Runtime:    time.Since(x.start),
-		Code:       code,
-		StatusText: statusTextOf(code, err),
-		Error:      isErr,
-		Exception:  code == CodeInternal && err != nil,
-		Void:       x.void,
-	})
-}
-
-func (x *exchange) recordDeclined(code int) {
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	x.r.observe(CallRecord{
-		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: time.Since(x.start),
-		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
-	})
-}
-
-func statusTextOf(code int, err error) string {
-	if err == nil {
-		return StatusText(code)
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Code == code {
-		return e.Message
-	}
-	return StatusText(code)
 }
 
 // resolveMethod returns the method a request calls. The path names it;
@@ -444,13 +237,6 @@ func (r *Registry) resolveMethod(path string, mounted bool, pathMethod *method, 
 			Quote(in.method), Quote(pathMethod.ID))
 	}
 	return pathMethod, nil
-}
-
-func rateKey(p *auth.Principal, addr string) string {
-	if p.Authenticated() {
-		return "u:" + strconv.FormatInt(p.UserID, 10)
-	}
-	return "a:" + addr
 }
 
 // methodPath returns the method id a request path names: the path below

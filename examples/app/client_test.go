@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authrpc/authrpc/client"
+	"github.com/authrpc/authrpc/storage/storagetest"
+)
+
+// transports are the URLs a Go client reaches the app at, by name.
+var transports = []struct {
+	name string
+	url  func(a *testApp) string
+}{
+	{"http", func(a *testApp) string { return a.url }},
+}
+
+// eachClient runs fn with a client of the example app (on SQLite) over
+// every transport in every encoding: dial returns a client with the token
+// given, closed when the test ends.
+func eachClient(t *testing.T, fn func(t *testing.T, a *testApp, dial func(token string) *client.Client)) {
+	for _, tr := range transports {
+		for _, enc := range []client.Encoding{client.JSON} {
+			t.Run(tr.name+"-"+enc.String(), func(t *testing.T) {
+				a := startApp(t, storagetest.SQLiteDSN(t))
+				dial := func(token string) *client.Client {
+					c, err := client.New(tr.url(a), client.Options{Token: token, Encoding: enc})
+					require.NoError(t, err)
+					t.Cleanup(func() { _ = c.Close() })
+					return c
+				}
+				fn(t, a, dial)
+			})
+		}
+	}
+}
+
+type signinAnswer struct {
+	Token string `json:"token"`
+	Auth  struct {
+		UserID      string          `json:"user_id"`
+		Username    string          `json:"username"`
+		Permissions map[string]bool `json:"permissions"`
+	} `json:"auth"`
+}
+
+// signinAs signs c in and makes it call with the new session's token.
+func signinAs(t *testing.T, c *client.Client, user, password string) signinAnswer {
+	t.Helper()
+	s, err := client.Call[signinAnswer](context.Background(), c, "/v1/session/signin", map[string]string{"username": user, "password": password})
+	require.NoError(t, err)
+	require.NotEmpty(t, s.Token)
+	c.SetToken(s.Token)
+	return s
+}
+
+// The Go client as a host's program meets the example app: it signs in,
+// calls a method of every module with typed answers, is refused with typed
+// errors, makes void calls, and is a guest again after signing out.
+func TestClientModules(t *testing.T) {
+	eachClient(t, func(t *testing.T, a *testApp, dial func(string) *client.Client) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := dial("")
+
+		// A guest: refused with typed errors.
+		_, err := c.Call(ctx, "/v1/profile/read")
+		var e *client.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, -32801, e.Code)
+		assert.Equal(t, "/v1/profile/read", e.Method)
+		_, err = c.Call(ctx, "/v1/session/signin", map[string]string{"username": "root", "password": "wrong-password"})
+		assert.Equal(t, 401, client.Code(err), err)
+		_, err = c.Call(ctx, "/v1/no/such/method")
+		assert.Equal(t, -32809, client.Code(err), err)
+
+		s := signinAs(t, c, "root", "root-password-for-tests")
+		assert.Equal(t, "1", s.Auth.UserID)
+		assert.Equal(t, "root", s.Auth.Username)
+
+		// users: create and read back, with meta.total.
+		type user struct {
+			ID       int64  `json:"id,string"`
+			Name     string `json:"name"`
+			Password string `json:"password"`
+		}
+		ann, err := client.Call[user](ctx, c, "/v1/admin/users/create", map[string]any{"username": "ann", "permissions": map[string]bool{"admin": true}})
+		require.NoError(t, err)
+		assert.Greater(t, ann.ID, int64(1))
+		assert.NotEmpty(t, ann.Password, "a generated password")
+		r, err := c.Call(ctx, "/v1/admin/users/read", map[string]any{"where": map[string]any{"search": []string{"like", "AN"}}})
+		require.NoError(t, err)
+		var rows []user
+		require.NoError(t, r.Decode(&rows))
+		require.Len(t, rows, 1)
+		assert.Equal(t, "ann", rows[0].Name)
+		assert.Equal(t, float64(1), r.Meta["total"])
+		_, err = c.Call(ctx, "/v1/admin/users/create", map[string]any{"username": 5})
+		assert.Equal(t, -32808, client.Code(err), err)
+
+		// profile
+		type profile struct {
+			Name string `json:"name"`
+		}
+		p, err := client.Call[profile](ctx, c, "/v1/profile/read")
+		require.NoError(t, err)
+		assert.Equal(t, "root", p.Name)
+
+		// api-tokens: a token of ann's, given admin, calls as ann.
+		annc := dial("")
+		signinAs(t, annc, "ann", ann.Password)
+		type token struct {
+			ID    string `json:"id"`
+			Token string `json:"token"`
+		}
+		tok, err := client.Call[token](ctx, annc, "/v1/api-tokens/create", "a bot")
+		require.NoError(t, err)
+		_, err = annc.Call(ctx, "/v1/api-tokens/update-permissions", tok.ID, map[string]bool{"admin": true})
+		require.NoError(t, err)
+		bot := dial(tok.Token)
+		_, err = bot.Call(ctx, "/v1/admin/users/read")
+		require.NoError(t, err)
+
+		// settings: read and update.
+		type settings struct {
+			AppURL string `json:"app_url"`
+		}
+		_, err = c.Call(ctx, "/v1/admin/settings/update", map[string]string{"app_url": "https://example.com/app"})
+		require.NoError(t, err)
+		st, err := client.Call[settings](ctx, c, "/v1/admin/settings/read")
+		require.NoError(t, err)
+		assert.Equal(t, "https://example.com/app", st.AppURL)
+		_, err = c.Call(ctx, "/v1/admin/settings/update", map[string]any{"no_such_setting": 1})
+		assert.Equal(t, -32808, client.Code(err), err)
+
+		// api-call-log: the statistics of a method called above.
+		r, err = c.Call(ctx, "/v1/admin/api-call-log/read-latest-stat", "/v1/profile/read")
+		require.NoError(t, err)
+		assert.NotEmpty(t, r.Data)
+
+		// test: with and without data; a void call is sent and not answered.
+		echo, err := client.Call[string](ctx, c, "/v1/test/test", "hello")
+		require.NoError(t, err)
+		assert.Equal(t, "hello", echo)
+		r, err = c.Call(ctx, "/v1/test/test")
+		require.NoError(t, err)
+		assert.Nil(t, r.Data)
+		assert.ErrorIs(t, r.Decode(new(string)), client.ErrNoData)
+		require.NoError(t, c.VoidCall(ctx, "/v1/test/test", "void"))
+
+		// signout: the token no longer counts.
+		_, err = c.Call(ctx, "/v1/session/signout")
+		require.NoError(t, err)
+		_, err = c.Call(ctx, "/v1/profile/read")
+		assert.Equal(t, -32801, client.Code(err), err)
+	})
+}
+
+// A client's transport errors are not *client.Error: a server that
+// answers something other than the wire format, and one that is not there.
+func TestClientTransportErrors(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	c, err := client.New(srv.URL+"/api", client.Options{})
+	require.NoError(t, err)
+	_, err = c.Call(ctx, "/v1/test/test", "x")
+	require.Error(t, err)
+	assert.Zero(t, client.Code(err))
+	assert.Contains(t, err.Error(), `HTTP 404 with Content-Type "text/plain"`)
+
+	c, err = client.New("http://127.0.0.1:1/api", client.Options{})
+	require.NoError(t, err)
+	_, err = c.Call(ctx, "/v1/test/test", "x")
+	require.Error(t, err)
+	assert.Zero(t, client.Code(err))
+	require.NoError(t, c.Close())
+	_, err = c.Call(ctx, "/v1/test/test", "x")
+	assert.ErrorIs(t, err, client.ErrClosed)
+
+	_, err = client.New("ftp://example.com/api", client.Options{})
+	assert.Error(t, err)
+}

@@ -83,6 +83,9 @@ type Mux struct {
 	// read before an Invalidate cannot be cached after it.
 	gen     atomic.Uint64
 	caching atomic.Bool
+
+	watchersMu sync.Mutex // serialises OnInvalidate; invalidate loads watchers without it
+	watchers   atomic.Pointer[[]func(Invalidation)]
 }
 
 type muxShard struct {
@@ -269,8 +272,10 @@ func (m *Mux) Invalidate(inv Invalidation) {
 	}
 }
 
-// invalidate applies inv to this instance's cache only.
+// invalidate applies inv to this instance's cache only, and tells the
+// watchers (see OnInvalidate).
 func (m *Mux) invalidate(inv Invalidation) {
+	defer m.notify(inv)
 	if inv == (Invalidation{}) {
 		m.Purge()
 		return

@@ -80,7 +80,7 @@ func (m *Mux) receive(payload string) {
 	if err != nil {
 		m.log.Warn("auth: unreadable cache invalidation from another instance; dropping every cached principal",
 			"payload", clip(payload, 100), "error", err)
-		m.Purge()
+		m.invalidate(Invalidation{}) // whatever it said, it is covered
 		return
 	}
 	m.invalidate(inv)

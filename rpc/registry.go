@@ -56,6 +56,15 @@ type Options struct {
 	// answers -32809. It does what http.StripPrefix does, without copying
 	// the request. Empty: the whole path is the method id.
 	Prefix string
+
+	// Healthcheck answers the reserved method /healthcheck (over HTTP and
+	// WebSocket, for load balancers): nil is healthy, an error answers 503
+	// and is logged. It gets 5 seconds. Default: always healthy; the host
+	// plugs in its own, such as pinging the database.
+	Healthcheck func(ctx context.Context) error
+
+	// WebSocket configures the WebSocket transport at the mount root.
+	WebSocket WebSocketOptions
 }
 
 // Registry holds the methods of an API and serves them over HTTP.
@@ -80,6 +89,8 @@ type Registry struct {
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
 	voidClosed bool
 	voidWG     sync.WaitGroup
+
+	hub *hub // the open WebSockets
 }
 
 // New returns an empty registry.
@@ -108,7 +119,8 @@ func New(opts Options) *Registry {
 	if opts.Prefix != "" {
 		opts.Prefix = "/" + strings.Trim(opts.Prefix, "/")
 	}
-	return &Registry{
+	opts.WebSocket = opts.WebSocket.withDefaults(opts.MaxBodyBytes)
+	r := &Registry{
 		proxyKey: http.CanonicalHeaderKey(opts.TrustedProxyHeader),
 		opts:     opts,
 		log:      opts.Logger,
@@ -122,6 +134,9 @@ func New(opts Options) *Registry {
 			Anonymous:      true,
 		},
 	}
+	r.hub = newHub(r)
+	r.auth.OnInvalidate(r.hub.revoke)
+	return r
 }
 
 // Permissions returns the set of declared permissions.

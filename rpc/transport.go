@@ -9,14 +9,11 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
-	"github.com/authrpc/authrpc/auth"
+	"github.com/coder/websocket"
 )
 
 // Headers that ask for a void call: answered at once, run in the background.
@@ -30,33 +27,30 @@ const (
 	canonicalVoidCallAlt = "Api-Call-Void"
 )
 
-// exchange is one HTTP request on its way to an answer.
-type exchange struct {
-	r         *Registry
-	w         http.ResponseWriter
-	m         *method
-	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
-	start     time.Time
-	principal *auth.Principal
-	void      bool
-}
-
 // ServeHTTP serves the method named by the request path (or by a JSON-RPC
-// request object in the body).
+// request object in the body). It reads the request and hands the call to
+// the pipeline that every transport shares (see exchange.run); a GET with
+// Upgrade: websocket at the mount root opens a WebSocket instead.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	x := &exchange{r: r, w: w, start: time.Now()}
+	path, mounted := r.methodPath(req.URL.Path)
+	if mounted && (path == "/" || path == "") && !r.opts.WebSocket.Disabled && isUpgrade(req) {
+		r.serveWebSocket(w, req)
+		return
+	}
+	x := r.newExchange(w)
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		x.fail(Errorf(CodeMethodNotAllowed, "HTTP method %s is not allowed: POST the parameters, or GET a method that takes none", req.Method))
 		return
 	}
-	path, mounted := r.methodPath(req.URL.Path)
 	if mounted {
 		x.m = r.lookup(path)
 	}
-
-	var in body
-	multipart := false
+	c := call{
+		token:      bearerToken(headerValue(req.Header, "Authorization")),
+		clientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
+		void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
+	}
 	if req.Method == http.MethodGet {
 		if req.URL.RawQuery != "" {
 			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))
@@ -64,7 +58,13 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	} else {
 		switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
-		case ct == "" || strings.EqualFold(ct, "application/json"):
+		case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
+			parse := parseBody
+			if strings.EqualFold(ct, ContentTypeMsgpack) {
+				parse = parseMsgpackBody
+				x.w = newMsgpackWriter(w)
+				defer x.w.(*msgpackWriter).flush()
+			}
 			limit := r.opts.MaxBodyBytes
 			if x.m != nil && x.m.MaxBodyBytes > 0 {
 				limit = x.m.MaxBodyBytes
@@ -74,102 +74,29 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				x.fail(e)
 				return
 			}
-			in, e = parseBody(buf.Bytes())
 			defer putBuffer(buf) // the raw parameters point into it until decoded
+			var in body
+			in, e = parse(buf.Bytes())
 			x.rpcID = in.id
 			if e != nil {
 				x.fail(e)
 				return
 			}
+			c.body = in
 		case strings.EqualFold(ct, "multipart/form-data"):
-			multipart = true
+			c.upload = func(m *method) ([]json.RawMessage, *Upload, *Error) {
+				if m.MaxUploadBytes <= 0 {
+					return nil, nil, Errorf(CodeUnsupportedMediaType, "method %s takes no upload: send application/json", m.ID)
+				}
+				return r.readMultipart(w, req, m)
+			}
 		default:
-			x.fail(Errorf(CodeUnsupportedMediaType, "unsupported content type %q: send application/json, or multipart/form-data to an upload method", ct))
+			x.fail(Errorf(CodeUnsupportedMediaType, "unsupported content type %q: send application/json, application/msgpack, or multipart/form-data to an upload method", ct))
 			return
 		}
 	}
-	if in.method != "" {
-		x.m = r.lookup(in.method)
-	}
-	if x.m == nil {
-		id := in.method
-		if id == "" {
-			id = path
-		}
-		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
-		return
-	}
-	m := x.m
-
-	ctx := req.Context()
-	p, err := r.auth.Authenticate(ctx, bearerToken(headerValue(req.Header, "Authorization")))
-	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
-		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
-		return
-	}
-	x.principal = p
-	call := &Call{
-		Method:     m.ID,
-		ClientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
-		Void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
-	}
-	x.void = call.Void
-	if !p.Allowed(m.Permissions) {
-		x.decline(NewError(CodeInsufficientPermissions, ""))
-		return
-	}
-	if m.limiter != nil && !m.limiter.Allow(rateKey(p, call.ClientAddr)) {
-		x.decline(TooManyRequests("too many calls of %s: slow down", m.ID))
-		return
-	}
-
-	if multipart {
-		if m.MaxUploadBytes <= 0 {
-			x.fail(Errorf(CodeUnsupportedMediaType, "method %s takes no upload: send application/json", m.ID))
-			return
-		}
-		raws, up, e := r.readMultipart(w, req, m)
-		if e != nil {
-			x.fail(e)
-			return
-		}
-		in.raws, call.Upload = raws, up
-	}
-	release := func() {
-		if call.Upload != nil {
-			call.Upload.remove()
-		}
-	}
-
-	if in.paramsErr != nil {
-		x.fail(in.paramsErr)
-		return
-	}
-	if in.named != nil {
-		if in.raws, err = m.positional(in.named); err != nil {
-			release()
-			x.fail(err.(*Error))
-			return
-		}
-	}
-	args := make([]reflect.Value, 1+len(m.params))
-	if e := m.decodeParams(in.raws, args); e != nil {
-		release()
-		x.fail(e)
-		return
-	}
-
-	ctx = context.WithValue(ctx, callKey{}, call)
-	if p != nil {
-		ctx = auth.NewContext(ctx, p)
-	}
-	if x.void {
-		x.runVoid(ctx, args, release)
-		return
-	}
-	res, err := m.invoke(ctx, args)
-	release()
-	x.finish(res, err)
+	c.path, c.mounted = path, mounted
+	x.run(req.Context(), &c)
 }
 
 // runVoid answers at once and runs the call in the background, within the
@@ -222,6 +149,8 @@ func (r *Registry) endVoid() {
 // Shutdown refuses further void calls and waits, until ctx ends, for those
 // running in the background. Call it after http.Server.Shutdown.
 func (r *Registry) Shutdown(ctx context.Context) error {
+	// http.Server.Shutdown leaves hijacked connections alone.
+	r.hub.closeAll(websocket.StatusGoingAway, "server shutting down")
 	r.voidMu.Lock()
 	r.voidClosed = true
 	r.voidMu.Unlock()
@@ -236,154 +165,6 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("rpc: shutdown: void calls still running: %w", ctx.Err())
 	}
-}
-
-// invoke runs the handler, turning a panic into an error.
-func (m *method) invoke(ctx context.Context, args []reflect.Value) (res Result, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &panicError{value: v, stack: debug.Stack()}
-		}
-	}()
-	// A Value of the interface type itself: Call then need not check, on
-	// every call, that the concrete context implements context.Context.
-	args[0] = reflect.ValueOf(&ctx).Elem()
-	out := m.fn.Call(args)
-	last := out[len(out)-1]
-	if !last.IsNil() {
-		return Result{}, last.Interface().(error)
-	}
-	if !m.hasData {
-		return Result{}, nil
-	}
-	switch data := out[0].Interface().(type) {
-	case Result:
-		return data, nil
-	case *Result:
-		if data != nil {
-			return *data, nil
-		}
-		return Result{}, nil
-	default:
-		return Result{Data: data}, nil
-	}
-}
-
-type panicError struct {
-	value any
-	stack []byte
-}
-
-func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
-
-var errInternal = NewError(CodeInternal, "")
-
-// errorFor returns what the caller is told of err: a handler's *Error as it
-// is, anything else as an opaque internal error, logged with the method id.
-func (r *Registry) errorFor(m *method, err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	var pe *panicError
-	if errors.As(err, &pe) {
-		r.log.Error("rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
-	} else {
-		r.log.Error("rpc: handler failed", "method", m.ID, "err", err)
-	}
-	return errInternal
-}
-
-// finish answers with the handler's result or error and records the call.
-func (x *exchange) finish(res Result, err error) {
-	if err != nil {
-		e := x.r.errorFor(x.m, err)
-		x.r.writeError(x.w, x.rpcID, e)
-		x.record(e.Code, err)
-		return
-	}
-	if werr := x.r.writeResult(x.w, x.rpcID, res); werr != nil {
-		x.r.log.Error("rpc: encode result", "method", x.m.ID, "err", werr)
-		x.r.writeError(x.w, x.rpcID, errInternal)
-		x.record(CodeInternal, werr)
-		return
-	}
-	code := res.Code
-	if code == 0 {
-		code = CodeOK
-	}
-	x.record(code, nil)
-}
-
-// fail answers an error found before the handler ran.
-func (x *exchange) fail(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
-	if x.m != nil {
-		x.record(e.Code, e)
-	}
-}
-
-// decline answers a refusal for permissions or rate, which the call log counts apart.
-func (x *exchange) decline(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
-	x.recordDeclined(e.Code)
-}
-
-func (x *exchange) record(code int, err error) {
-	if code == 0 {
-		code = CodeOK
-	}
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	isErr := code < 0 || code >= 400
-	x.r.observe(CallRecord{
-		Method:     x.m.ID,
-		UserID:     uid,
-		Start:      x.start,
-		Runtime:    time.Since(x.start),
-		Code:       code,
-		StatusText: statusTextOf(code, err),
-		Error:      isErr,
-		Exception:  code == CodeInternal && err != nil,
-		Void:       x.void,
-	})
-}
-
-func (x *exchange) recordDeclined(code int) {
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	x.r.observe(CallRecord{
-		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: time.Since(x.start),
-		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
-	})
-}
-
-func statusTextOf(code int, err error) string {
-	if err == nil {
-		return StatusText(code)
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Code == code {
-		return e.Message
-	}
-	return StatusText(code)
-}
-
-func rateKey(p *auth.Principal, addr string) string {
-	if p.Authenticated() {
-		return "u:" + strconv.FormatInt(p.UserID, 10)
-	}
-	return "a:" + addr
 }
 
 // methodPath returns the method id a request path names: the path below

@@ -1,0 +1,44 @@
+package auth
+
+import "slices"
+
+// OnInvalidate calls fn after every invalidation this Mux applies: those of
+// its own Invalidate and, once shared (see Share), those received from the
+// other instances. Long-lived holders of principals, such as open
+// WebSocket connections, use it to drop what the cache drops. The zero
+// Invalidation means everything changed.
+//
+// fn runs on the goroutine that invalidates (a caller of Invalidate, or the
+// channel's), after the cache dropped the entries: it must be quick and
+// must not call OnInvalidate.
+func (m *Mux) OnInvalidate(fn func(Invalidation)) {
+	if fn == nil {
+		panic("auth: Mux.OnInvalidate: nil func")
+	}
+	m.watchersMu.Lock()
+	defer m.watchersMu.Unlock()
+	var list []func(Invalidation)
+	if old := m.watchers.Load(); old != nil {
+		list = slices.Clone(*old)
+	}
+	list = append(list, fn)
+	m.watchers.Store(&list)
+}
+
+func (m *Mux) notify(inv Invalidation) {
+	if list := m.watchers.Load(); list != nil {
+		for _, fn := range *list {
+			fn(inv)
+		}
+	}
+}
+
+// Matches reports whether inv covers the caller p: whether a principal
+// cached for p would be dropped by it. A guest matches nothing.
+func (inv Invalidation) Matches(p *Principal) bool {
+	if p == nil {
+		return false
+	}
+	e := muxEntry{userID: p.UserID, kind: p.Kind, tokenID: p.TokenID}
+	return inv.matches(&e)
+}

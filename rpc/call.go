@@ -1,0 +1,327 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/authrpc/authrpc/auth"
+)
+
+// call is a call as its transport read it: everything the pipeline needs to
+// know of how it arrived. HTTP and WebSocket fill it in and hand it to
+// exchange.run, so that what a call is (authentication, permissions, rate
+// limits, parameters, the handler or a void run, the envelope and the call
+// record) is one piece of code whatever carried it.
+type call struct {
+	body  body   // params, and the method and id of a request object
+	token string // the bearer token; empty for none
+	// path is the method id the request path names, when body names none;
+	// mounted is false for a path outside Options.Prefix.
+	path       string
+	mounted    bool
+	clientAddr string
+	void       bool
+	// upload reads the file of an upload method, once the caller may call
+	// it; nil when the call carries none.
+	upload func(m *method) ([]json.RawMessage, *Upload, *Error)
+	// noUploads is set by a transport that carries no files (WebSocket):
+	// an upload method answers CodeUploadOverWebSocket.
+	noUploads bool
+}
+
+// exchange is one call on its way to an answer.
+type exchange struct {
+	r         *Registry
+	w         http.ResponseWriter
+	m         *method
+	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
+	start     time.Time
+	principal *auth.Principal
+	void      bool
+}
+
+func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
+	return &exchange{r: r, w: w, start: time.Now()}
+}
+
+// run is the call pipeline. x.m may already hold the method the path names,
+// so that faults found while reading the request are logged against it.
+func (x *exchange) run(ctx context.Context, c *call) {
+	r := x.r
+	in := &c.body
+	id := in.method
+	if id != "" {
+		x.m = r.lookup(id)
+	} else {
+		id = c.path
+	}
+	if x.m == nil {
+		if (in.method != "" || c.mounted) && x.reserved(ctx, id) {
+			return
+		}
+		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
+		return
+	}
+	m := x.m
+
+	p, err := r.auth.Authenticate(ctx, c.token)
+	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
+		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
+		return
+	}
+	x.principal = p
+	cl := &Call{Method: m.ID, ClientAddr: c.clientAddr, Void: c.void}
+	x.void = c.void
+	if !p.Allowed(m.Permissions) {
+		x.decline(NewError(CodeInsufficientPermissions, ""))
+		return
+	}
+	if m.limiter != nil && !m.limiter.Allow(rateKey(p, cl.ClientAddr)) {
+		x.decline(TooManyRequests("too many calls of %s: slow down", m.ID))
+		return
+	}
+
+	if c.noUploads && m.MaxUploadBytes > 0 {
+		x.fail(Errorf(CodeUploadOverWebSocket, "method %s takes an upload: call it over HTTP", m.ID))
+		return
+	}
+	if c.upload != nil {
+		raws, up, e := c.upload(m)
+		if e != nil {
+			x.fail(e)
+			return
+		}
+		in.raws, cl.Upload = raws, up
+	}
+	release := func() {
+		if cl.Upload != nil {
+			cl.Upload.remove()
+		}
+	}
+
+	if in.paramsErr != nil {
+		release()
+		x.fail(in.paramsErr)
+		return
+	}
+	if in.named != nil {
+		if in.raws, err = m.positional(in.named); err != nil {
+			release()
+			x.fail(err.(*Error))
+			return
+		}
+	}
+	args := make([]reflect.Value, 1+len(m.params))
+	if e := m.decodeParams(in.raws, args); e != nil {
+		release()
+		x.fail(e)
+		return
+	}
+
+	ctx = context.WithValue(ctx, callKey{}, cl)
+	if p != nil {
+		ctx = auth.NewContext(ctx, p)
+	}
+	if x.void {
+		x.runVoid(ctx, args, release)
+		return
+	}
+	res, err := m.invoke(ctx, args)
+	release()
+	x.finish(res, err)
+}
+
+// Reserved method ids, answered by the registry itself unless a method of
+// that id is registered.
+const (
+	MethodPing        = "/ping"
+	MethodPong        = "/pong"
+	MethodHealthcheck = "/healthcheck"
+)
+
+// healthcheckTimeout bounds Options.Healthcheck.
+const healthcheckTimeout = 5 * time.Second
+
+// reserved answers the registry's own methods, for probes: /ping and
+// /healthcheck. It reports whether id was one of them.
+func (x *exchange) reserved(ctx context.Context, id string) bool {
+	switch id {
+	case MethodPing:
+		x.r.writeResult(x.w, x.rpcID, Result{})
+		return true
+	case MethodHealthcheck:
+		if err := x.r.healthcheck(ctx); err != nil {
+			x.r.log.ErrorContext(ctx, "rpc: healthcheck failed", "err", err)
+			x.r.writeError(x.w, x.rpcID, NewError(http.StatusServiceUnavailable, ""))
+			return true
+		}
+		x.r.writeResult(x.w, x.rpcID, Result{})
+		return true
+	}
+	return false
+}
+
+func (r *Registry) healthcheck(ctx context.Context) error {
+	if r.opts.Healthcheck == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
+	defer cancel()
+	return r.opts.Healthcheck(ctx)
+}
+
+// invoke runs the handler, turning a panic into an error.
+func (m *method) invoke(ctx context.Context, args []reflect.Value) (res Result, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{value: v, stack: debug.Stack()}
+		}
+	}()
+	// A Value of the interface type itself: Call then need not check, on
+	// every call, that the concrete context implements context.Context.
+	args[0] = reflect.ValueOf(&ctx).Elem()
+	out := m.fn.Call(args)
+	last := out[len(out)-1]
+	if !last.IsNil() {
+		return Result{}, last.Interface().(error)
+	}
+	if !m.hasData {
+		return Result{}, nil
+	}
+	switch data := out[0].Interface().(type) {
+	case Result:
+		return data, nil
+	case *Result:
+		if data != nil {
+			return *data, nil
+		}
+		return Result{}, nil
+	default:
+		return Result{Data: data}, nil
+	}
+}
+
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+var errInternal = NewError(CodeInternal, "")
+
+// errorFor returns what the caller is told of err: a handler's *Error as it
+// is, anything else as an opaque internal error, logged with the method id.
+func (r *Registry) errorFor(m *method, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var pe *panicError
+	if errors.As(err, &pe) {
+		r.log.Error("rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
+	} else {
+		r.log.Error("rpc: handler failed", "method", m.ID, "err", err)
+	}
+	return errInternal
+}
+
+// finish answers with the handler's result or error and records the call.
+func (x *exchange) finish(res Result, err error) {
+	if err != nil {
+		e := x.r.errorFor(x.m, err)
+		x.r.writeError(x.w, x.rpcID, e)
+		x.record(e.Code, err)
+		return
+	}
+	if werr := x.r.writeResult(x.w, x.rpcID, res); werr != nil {
+		x.r.log.Error("rpc: encode result", "method", x.m.ID, "err", werr)
+		x.r.writeError(x.w, x.rpcID, errInternal)
+		x.record(CodeInternal, werr)
+		return
+	}
+	code := res.Code
+	if code == 0 {
+		code = CodeOK
+	}
+	x.record(code, nil)
+}
+
+// fail answers an error found before the handler ran.
+func (x *exchange) fail(e *Error) {
+	x.r.writeError(x.w, x.rpcID, e)
+	if x.m != nil {
+		x.record(e.Code, e)
+	}
+}
+
+// decline answers a refusal for permissions or rate, which the call log counts apart.
+func (x *exchange) decline(e *Error) {
+	x.r.writeError(x.w, x.rpcID, e)
+	x.recordDeclined(e.Code)
+}
+
+func (x *exchange) record(code int, err error) {
+	if code == 0 {
+		code = CodeOK
+	}
+	if !x.m.logged {
+		return
+	}
+	var uid int64
+	if x.principal != nil {
+		uid = x.principal.UserID
+	}
+	isErr := code < 0 || code >= 400
+	x.r.observe(CallRecord{
+		Method:     x.m.ID,
+		UserID:     uid,
+		Start:      x.start,
+		Runtime:    time.Since(x.start),
+		Code:       code,
+		StatusText: statusTextOf(code, err),
+		Error:      isErr,
+		Exception:  code == CodeInternal && err != nil,
+		Void:       x.void,
+	})
+}
+
+func (x *exchange) recordDeclined(code int) {
+	if !x.m.logged {
+		return
+	}
+	var uid int64
+	if x.principal != nil {
+		uid = x.principal.UserID
+	}
+	x.r.observe(CallRecord{
+		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: time.Since(x.start),
+		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
+	})
+}
+
+func statusTextOf(code int, err error) string {
+	if err == nil {
+		return StatusText(code)
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code == code {
+		return e.Message
+	}
+	return StatusText(code)
+}
+
+func rateKey(p *auth.Principal, addr string) string {
+	if p.Authenticated() {
+		return "u:" + strconv.FormatInt(p.UserID, 10)
+	}
+	return "a:" + addr
+}
+

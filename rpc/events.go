@@ -1,0 +1,279 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/authrpc/authrpc/auth"
+)
+
+// Method ids of the socket's own messages.
+const (
+	methodEvent       = "/event"       // an event: the server's push to a 4.x client, or a client's
+	methodPublish     = "/publish"     // the same for the 6.x client
+	methodSubscribe   = "/subscribe"   // the 6.x client names the events it wants
+	methodUnsubscribe = "/unsubscribe" // and those it no longer wants
+)
+
+// EventChannel carries events between the instances of a service that share
+// one database. *storage.Channel satisfies it (rpc does not depend on storage).
+type EventChannel interface {
+	// Publish sends payload to the channel's subscribers in every instance.
+	Publish(ctx context.Context, payload string) error
+	// Subscribe calls fn with every payload published on the channel; fn may
+	// also get this instance's own.
+	Subscribe(fn func(payload string))
+}
+
+// eventShare is the channel events travel on between instances.
+type eventShare struct {
+	origin string // this registry's id, to know its own payloads
+	ch     atomic.Pointer[EventChannel]
+}
+
+func newOrigin() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ShareEvents makes Publish reach the sockets of every instance that shares
+// ch, and delivers here what the others publish on it. Call it once, at
+// start-up, before serving; it panics when called again or with a nil ch.
+//
+// A payload of ch is limited in size (storage.MaxSyncPayload on
+// PostgreSQL): events that are bigger reach this instance's sockets only,
+// and Publish returns the channel's error.
+func (r *Registry) ShareEvents(ch EventChannel) {
+	if ch == nil {
+		panic("rpc: ShareEvents: nil channel")
+	}
+	if !r.hub.events.ch.CompareAndSwap(nil, &ch) {
+		panic("rpc: ShareEvents: already shared")
+	}
+	ch.Subscribe(r.hub.receive)
+}
+
+// sharedEvent is an event as it travels between instances.
+type sharedEvent struct {
+	Origin string          `json:"o"`
+	Groups []string        `json:"g"`
+	Params json.RawMessage `json:"p"` // [name, ...args]
+}
+
+// Publish sends the event name with args to the open WebSockets in any of
+// groups (GroupAll, GroupUser, GroupGuest, GroupRoot, UserGroup(id), or a
+// permission name), on this instance and, through the channel given to
+// ShareEvents, on every other. Sockets get it as
+//
+//	{"jsonrpc":"2.0","method":"/event","params":[name, ...args]}
+//
+// or, if they subscribed to name (the 6.x client), with method "/publish";
+// sockets that subscribed to other names only do not get it. Args are
+// encoded as JSON. The sockets of this instance have the event queued
+// before Publish returns.
+func (r *Registry) Publish(ctx context.Context, name string, groups []string, args ...any) error {
+	params, err := json.Marshal(append([]any{name}, args...))
+	if err != nil {
+		return fmt.Errorf("rpc: publish %s: encode args: %w", name, err)
+	}
+	r.hub.deliver(newEvent(name, params), groups)
+	ch := r.hub.events.ch.Load()
+	if ch == nil {
+		return nil
+	}
+	payload, err := json.Marshal(sharedEvent{Origin: r.hub.events.origin, Groups: groups, Params: params})
+	if err != nil {
+		return fmt.Errorf("rpc: publish %s: %w", name, err)
+	}
+	if err := (*ch).Publish(ctx, string(payload)); err != nil {
+		return fmt.Errorf("rpc: publish %s to other instances: %w", name, err)
+	}
+	return nil
+}
+
+// receive delivers an event published by another instance.
+func (h *hub) receive(payload string) {
+	var se sharedEvent
+	if err := json.Unmarshal([]byte(payload), &se); err != nil {
+		h.r.log.Warn("rpc: unreadable event from another instance", "err", err)
+		return
+	}
+	if se.Origin == h.events.origin {
+		return // delivered when it was published
+	}
+	var head []json.RawMessage
+	var name string
+	if json.Unmarshal(se.Params, &head) != nil || len(head) == 0 || json.Unmarshal(head[0], &name) != nil {
+		h.r.log.Warn("rpc: event from another instance without a name")
+		return
+	}
+	h.deliver(newEvent(name, se.Params), se.Groups)
+}
+
+// event is one published event. Its messages are encoded once, in the forms
+// sockets ask for, however many sockets get it.
+type event struct {
+	name   string
+	params json.RawMessage
+
+	once [4]sync.Once // by push form: /event or /publish, JSON or MessagePack
+	msgs [4][]byte
+}
+
+func newEvent(name string, params json.RawMessage) *event {
+	return &event{name: name, params: params}
+}
+
+func (e *event) message(publish, binary bool) []byte {
+	i := 0
+	if publish {
+		i = 1
+	}
+	if binary {
+		i += 2
+	}
+	e.once[i].Do(func() {
+		method := methodEvent
+		if publish {
+			method = methodPublish
+		}
+		msg := make([]byte, 0, len(e.params)+48)
+		msg = append(msg, `{"jsonrpc":"2.0","method":"`...)
+		msg = append(msg, method...)
+		msg = append(msg, `","params":`...)
+		msg = append(msg, e.params...)
+		msg = append(msg, '}')
+		if binary {
+			msg, _ = jsonToMsgpack(msg) // the params were encoded as JSON: they convert
+		}
+		e.msgs[i] = msg
+	})
+	return e.msgs[i]
+}
+
+// deliver queues e on the sockets in any of groups.
+func (h *hub) deliver(e *event, groups []string) {
+	h.mu.RLock()
+	var targets []*socket
+	if len(groups) == 1 {
+		for s := range h.groups[groups[0]] {
+			targets = append(targets, s)
+		}
+	} else {
+		seen := make(map[*socket]struct{})
+		for _, g := range groups {
+			for s := range h.groups[g] {
+				if _, ok := seen[s]; !ok {
+					seen[s] = struct{}{}
+					targets = append(targets, s)
+				}
+			}
+		}
+	}
+	h.mu.RUnlock()
+	for _, s := range targets {
+		s.push(e)
+	}
+}
+
+// push queues e for the socket, unless the client subscribed to other
+// events only. A socket that falls MaxQueuedEvents behind is closed.
+func (s *socket) push(e *event) {
+	if subs := s.subs.Load(); subs != nil && !(*subs)[e.name] {
+		return
+	}
+	s.outMu.Lock()
+	if len(s.out) >= s.r.opts.WebSocket.MaxQueuedEvents {
+		s.outMu.Unlock()
+		s.close(websocket.StatusPolicyViolation, "events are not read")
+		return
+	}
+	s.out = append(s.out, e)
+	start := !s.writing
+	s.writing = true
+	s.outMu.Unlock()
+	if start {
+		go s.drain()
+	}
+}
+
+// drain writes the queued events, and ends when none are left: an idle
+// socket keeps no writer goroutine.
+func (s *socket) drain() {
+	for {
+		s.outMu.Lock()
+		batch := s.out
+		s.out = nil
+		if len(batch) == 0 {
+			s.writing = false
+			s.outMu.Unlock()
+			return
+		}
+		s.outMu.Unlock()
+		for _, e := range batch {
+			publish := s.subs.Load() != nil
+			s.write(e.message(publish, s.binary.Load()), s.binary.Load())
+		}
+	}
+}
+
+// subscribe adds or removes the events the client wants ([[names]] or
+// [names]); from the first call on, the socket gets only those, as /publish.
+func (s *socket) subscribe(on bool, raws []json.RawMessage) {
+	var names []string
+	for _, raw := range raws {
+		var one string
+		var list []string
+		if json.Unmarshal(raw, &list) == nil {
+			names = append(names, list...)
+		} else if json.Unmarshal(raw, &one) == nil {
+			names = append(names, one)
+		}
+	}
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	next := make(map[string]bool)
+	if old := s.subs.Load(); old != nil {
+		for k := range *old {
+			next[k] = true
+		}
+	}
+	for _, n := range names {
+		if on {
+			next[n] = true
+		} else {
+			delete(next, n)
+		}
+	}
+	s.subs.Store(&next)
+}
+
+// clientEvent hands an event from the client ([name, ...args]) to the
+// host's OnEvent, as the socket's caller.
+func (s *socket) clientEvent(raws []json.RawMessage) {
+	fn := s.r.opts.WebSocket.OnEvent
+	if fn == nil || len(raws) == 0 {
+		return
+	}
+	var name string
+	if json.Unmarshal(raws[0], &name) != nil || name == "" {
+		return
+	}
+	ctx := s.ctx
+	p, err := s.r.auth.Authenticate(ctx, s.token)
+	if err != nil {
+		p = nil
+	}
+	if p != nil {
+		ctx = auth.NewContext(ctx, p)
+	}
+	fn(ctx, name, raws[1:])
+}

@@ -1,0 +1,385 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+)
+
+// MessagePack is read by turning it into the JSON the rest of the pipeline
+// checks and decodes, and answers are written as JSON first and then turned
+// into MessagePack. Both encodings thus pass through the same schema checks
+// and carry the same envelopes; MessagePack costs one conversion each way.
+
+// ContentTypeMsgpack is the media type of MessagePack bodies and answers.
+const ContentTypeMsgpack = "application/msgpack"
+
+// msgpackMaxDepth bounds the nesting of a MessagePack value, as
+// encoding/json bounds JSON's, so that a small message cannot recurse without end.
+const msgpackMaxDepth = 1000
+
+// errAbsent marks the 4.x client's encoding of an absent value: the
+// extension type 0 with one zero byte (d4 00 00).
+var errAbsent = errors.New("rpc: msgpack: absent value")
+
+// parseMsgpackBody reads a MessagePack body as parseBody reads a JSON one: an
+// array of positional parameters, any other value as the only parameter,
+// nothing as none, or a JSON-RPC 2.0 request object (a map with "jsonrpc"
+// and "method").
+func parseMsgpackBody(b []byte) (body, *Error) {
+	if len(b) == 0 {
+		return body{}, nil
+	}
+	j, err := msgpackToJSON(b)
+	if errors.Is(err, errAbsent) {
+		return body{}, nil
+	}
+	if err != nil {
+		return body{}, Errorf(CodeParseError, "request body is not valid MessagePack: %s", err)
+	}
+	return parseBody(j)
+}
+
+// msgpackToJSON converts one MessagePack value, which must fill b, to JSON.
+// An absent value (ext 0) inside an array or map reads as null; at the top
+// level or as a request object's params it is errAbsent.
+func msgpackToJSON(b []byte) ([]byte, error) {
+	d := msgpack.NewDecoder(bytes.NewReader(b))
+	var out bytes.Buffer
+	out.Grow(len(b) + len(b)/2)
+	c := &msgpackConv{d: d, out: &out}
+	if err := c.value(0, true); err != nil {
+		return nil, err
+	}
+	if _, err := d.PeekCode(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("data after the first value")
+	}
+	return out.Bytes(), nil
+}
+
+type msgpackConv struct {
+	d   *msgpack.Decoder
+	out *bytes.Buffer
+}
+
+// value converts the next value. top is set for the value whose absence
+// means "no params" rather than null.
+func (c *msgpackConv) value(depth int, top bool) error {
+	if depth > msgpackMaxDepth {
+		return errors.New("nested too deep")
+	}
+	code, err := c.d.PeekCode()
+	if err != nil {
+		return shortErr(err)
+	}
+	switch {
+	case code == msgpcode.Nil:
+		_ = c.d.DecodeNil()
+		c.out.WriteString("null")
+	case code == msgpcode.True || code == msgpcode.False:
+		v, err := c.d.DecodeBool()
+		if err != nil {
+			return shortErr(err)
+		}
+		c.out.WriteString(strconv.FormatBool(v))
+	case code <= msgpcode.PosFixedNumHigh, code >= msgpcode.Uint8 && code <= msgpcode.Uint64:
+		v, err := c.d.DecodeUint64()
+		if err != nil {
+			return shortErr(err)
+		}
+		c.out.Write(strconv.AppendUint(c.out.AvailableBuffer(), v, 10))
+	case code >= msgpcode.NegFixedNumLow, code >= msgpcode.Int8 && code <= msgpcode.Int64:
+		v, err := c.d.DecodeInt64()
+		if err != nil {
+			return shortErr(err)
+		}
+		c.out.Write(strconv.AppendInt(c.out.AvailableBuffer(), v, 10))
+	case code == msgpcode.Float || code == msgpcode.Double:
+		v, err := c.d.DecodeFloat64()
+		if err != nil {
+			return shortErr(err)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return errors.New("NaN and infinities have no JSON form")
+		}
+		b, _ := json.Marshal(v)
+		c.out.Write(b)
+	case msgpcode.IsString(code):
+		s, err := c.d.DecodeString()
+		if err != nil {
+			return shortErr(err)
+		}
+		if !utf8.ValidString(s) {
+			return errors.New("a string is not valid UTF-8")
+		}
+		writeString(c.out, s)
+	case msgpcode.IsBin(code):
+		v, err := c.d.DecodeBytes()
+		if err != nil {
+			return shortErr(err)
+		}
+		// Binary has no JSON form; it reads as encoding/json reads []byte.
+		c.out.WriteByte('"')
+		c.out.WriteString(base64.StdEncoding.EncodeToString(v))
+		c.out.WriteByte('"')
+	case msgpcode.IsFixedArray(code) || code == msgpcode.Array16 || code == msgpcode.Array32:
+		return c.array(depth)
+	case msgpcode.IsFixedMap(code) || code == msgpcode.Map16 || code == msgpcode.Map32:
+		return c.object(depth)
+	case msgpcode.IsExt(code):
+		return c.ext(top)
+	default:
+		return fmt.Errorf("unknown type 0x%02x", code)
+	}
+	return nil
+}
+
+func (c *msgpackConv) array(depth int) error {
+	n, err := c.d.DecodeArrayLen()
+	if err != nil {
+		return shortErr(err)
+	}
+	c.out.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			c.out.WriteByte(',')
+		}
+		if err := c.value(depth+1, false); err != nil {
+			return err
+		}
+	}
+	c.out.WriteByte(']')
+	return nil
+}
+
+func (c *msgpackConv) object(depth int) error {
+	n, err := c.d.DecodeMapLen()
+	if err != nil {
+		return shortErr(err)
+	}
+	c.out.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			c.out.WriteByte(',')
+		}
+		code, err := c.d.PeekCode()
+		if err != nil {
+			return shortErr(err)
+		}
+		if !msgpcode.IsString(code) {
+			return errors.New("a map key is not a string")
+		}
+		key, err := c.d.DecodeString()
+		if err != nil {
+			return shortErr(err)
+		}
+		if !utf8.ValidString(key) {
+			return errors.New("a map key is not valid UTF-8")
+		}
+		writeString(c.out, key)
+		c.out.WriteByte(':')
+		// A request object's params may be the absent value.
+		if err := c.value(depth+1, depth == 0 && key == "params"); err != nil {
+			if errors.Is(err, errAbsent) {
+				c.out.WriteString("null")
+				continue
+			}
+			return err
+		}
+	}
+	c.out.WriteByte('}')
+	return nil
+}
+
+// ext reads an extension value: the absent value (type 0), or a timestamp
+// (type -1), written as an RFC 3339 string in UTC.
+func (c *msgpackConv) ext(top bool) error {
+	id, n, err := c.d.DecodeExtHeader()
+	if err != nil {
+		return shortErr(err)
+	}
+	if n > 16 {
+		return fmt.Errorf("extension type %d is not understood", id)
+	}
+	data := make([]byte, n)
+	if err := c.d.ReadFull(data); err != nil {
+		return shortErr(err)
+	}
+	switch {
+	case id == 0:
+		if top {
+			return errAbsent
+		}
+		c.out.WriteString("null")
+	case id == -1:
+		t, err := msgpackTime(data)
+		if err != nil {
+			return err
+		}
+		c.out.WriteByte('"')
+		c.out.Write(t.UTC().AppendFormat(c.out.AvailableBuffer(), time.RFC3339Nano))
+		c.out.WriteByte('"')
+	default:
+		return fmt.Errorf("extension type %d is not understood", id)
+	}
+	return nil
+}
+
+// msgpackTime decodes the timestamp extension's three layouts.
+func msgpackTime(b []byte) (time.Time, error) {
+	switch len(b) {
+	case 4:
+		return time.Unix(int64(binary.BigEndian.Uint32(b)), 0), nil
+	case 8:
+		v := binary.BigEndian.Uint64(b)
+		return time.Unix(int64(v&(1<<34-1)), int64(v>>34)), nil
+	case 12:
+		return time.Unix(int64(binary.BigEndian.Uint64(b[4:])), int64(binary.BigEndian.Uint32(b[:4]))), nil
+	}
+	return time.Time{}, errors.New("a timestamp is malformed")
+}
+
+func shortErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("unexpected end of data")
+	}
+	return errors.New("malformed data")
+}
+
+// jsonToMsgpack converts a JSON document, such as an answer's envelope, to
+// MessagePack. Objects keep their keys in the order JSON gave them, and
+// numbers that are integers stay integers.
+func jsonToMsgpack(j []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var out bytes.Buffer
+	enc := msgpack.NewEncoder(&out)
+	enc.UseCompactInts(true)
+	if err := encodeJSONValue(dec, enc); err != nil {
+		return nil, fmt.Errorf("rpc: msgpack: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// encodeJSONValue copies the next JSON value from dec to enc. Containers are
+// read whole first, since MessagePack writes their length before them.
+func encodeJSONValue(dec *json.Decoder, enc *msgpack.Encoder) error {
+	n, err := readJSONNode(dec)
+	if err != nil {
+		return err
+	}
+	return n.encode(enc)
+}
+
+// jsonNode is a JSON value with its object keys in order.
+type jsonNode struct {
+	scalar any // nil, bool, string, json.Number
+	array  []jsonNode
+	keys   []string
+	values []jsonNode
+	kind   byte // 0 scalar, '[' array, '{' object
+}
+
+func readJSONNode(dec *json.Decoder) (jsonNode, error) {
+	t, err := dec.Token()
+	if err != nil {
+		return jsonNode{}, err
+	}
+	switch t {
+	case json.Delim('['):
+		n := jsonNode{kind: '[', array: []jsonNode{}}
+		for dec.More() {
+			v, err := readJSONNode(dec)
+			if err != nil {
+				return n, err
+			}
+			n.array = append(n.array, v)
+		}
+		_, err := dec.Token()
+		return n, err
+	case json.Delim('{'):
+		n := jsonNode{kind: '{'}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return n, err
+			}
+			v, err := readJSONNode(dec)
+			if err != nil {
+				return n, err
+			}
+			n.keys = append(n.keys, k.(string))
+			n.values = append(n.values, v)
+		}
+		_, err := dec.Token()
+		return n, err
+	}
+	return jsonNode{scalar: t}, nil
+}
+
+func (n *jsonNode) encode(enc *msgpack.Encoder) error {
+	switch n.kind {
+	case '[':
+		if err := enc.EncodeArrayLen(len(n.array)); err != nil {
+			return err
+		}
+		for i := range n.array {
+			if err := n.array[i].encode(enc); err != nil {
+				return err
+			}
+		}
+		return nil
+	case '{':
+		if err := enc.EncodeMapLen(len(n.keys)); err != nil {
+			return err
+		}
+		for i := range n.keys {
+			if err := enc.EncodeString(n.keys[i]); err != nil {
+				return err
+			}
+			if err := n.values[i].encode(enc); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch v := n.scalar.(type) {
+	case nil:
+		return enc.EncodeNil()
+	case bool:
+		return enc.EncodeBool(v)
+	case string:
+		return enc.EncodeString(v)
+	case json.Number:
+		return encodeNumber(enc, string(v))
+	}
+	return fmt.Errorf("unexpected JSON token %v", n.scalar)
+}
+
+func encodeNumber(enc *msgpack.Encoder, s string) error {
+	if !slices.ContainsFunc([]byte(s), func(c byte) bool { return c == '.' || c == 'e' || c == 'E' }) {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return enc.EncodeInt(i)
+		}
+		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+			return enc.EncodeUint(u)
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return err
+	}
+	return enc.EncodeFloat64(f)
+}

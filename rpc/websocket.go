@@ -1,0 +1,459 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"github.com/authrpc/authrpc/auth"
+)
+
+// Subprotocol is the WebSocket subprotocol of the wire format. A client
+// offers it first, and may offer its bearer token second.
+const Subprotocol = "jsonrpc_2.0"
+
+// Close codes the server sends.
+const (
+	// CloseSignedOut closes the sockets of a session or token that was
+	// invalidated (signed out, disabled, deleted, or its user changed).
+	CloseSignedOut websocket.StatusCode = 4000
+)
+
+// CodeUploadOverWebSocket answers an upload method called over WebSocket:
+// uploads go over HTTP.
+const CodeUploadOverWebSocket = -32900
+
+// WebSocketOptions configure the WebSocket transport at the mount root. The
+// zero value is ready to use.
+type WebSocketOptions struct {
+	// Disabled turns the transport off: an upgrade is then served as an
+	// ordinary HTTP request to the mount root.
+	Disabled bool
+
+	// MaxSockets bounds the sockets open at once; past it an upgrade
+	// answers 503. Default: 10,000.
+	MaxSockets int
+
+	// MaxCallsInFlight bounds the calls of one socket that run at once;
+	// past it the socket reads no further message until one ends
+	// (backpressure). Default: 16.
+	MaxCallsInFlight int
+
+	// MaxMessageBytes bounds a message from the client; a bigger one closes
+	// the socket with 1009. Default: Options.MaxBodyBytes.
+	MaxMessageBytes int64
+
+	// PingInterval is how long a socket may go without a protocol ping from
+	// the server; PingTimeout is how long the client has to answer one
+	// before the socket is closed as dead. Defaults: 30 and 15 seconds.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+
+	// WriteTimeout bounds writing one message; a socket that takes longer is
+	// closed. Default: 10 seconds.
+	WriteTimeout time.Duration
+
+	// MaxQueuedEvents bounds the events waiting to be written to one socket;
+	// a socket that falls further behind is closed with 1008. Default: 256.
+	MaxQueuedEvents int
+
+	// AllowedOrigins lists host patterns (path.Match, matched against the
+	// Origin's host, or against scheme://host when a pattern has "://") of
+	// pages that may open a socket besides those of the request's own host.
+	// A request without Origin (not a browser) is always let in. Default:
+	// none, the same host only.
+	AllowedOrigins []string
+
+	// OnEvent receives the events clients send: /event (4.x client) and
+	// /publish (6.x) with [name, ...args]. ctx carries the socket's caller
+	// (auth.FromContext). It runs on the socket's goroutine for the message,
+	// within MaxCallsInFlight. Default: nil, events from clients are dropped.
+	OnEvent func(ctx context.Context, name string, args []json.RawMessage)
+}
+
+func (o WebSocketOptions) withDefaults(maxBody int64) WebSocketOptions {
+	if o.MaxSockets <= 0 {
+		o.MaxSockets = 10_000
+	}
+	if o.MaxCallsInFlight <= 0 {
+		o.MaxCallsInFlight = 16
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = maxBody
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 30 * time.Second
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = 15 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.MaxQueuedEvents <= 0 {
+		o.MaxQueuedEvents = 256
+	}
+	return o
+}
+
+func isUpgrade(req *http.Request) bool {
+	return req.Method == http.MethodGet && headerHasToken(req.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// subprotocols returns the items a client offered, split on commas and trimmed.
+func subprotocols(h http.Header) []string {
+	var list []string
+	for _, v := range h.Values("Sec-Websocket-Protocol") {
+		for t := range strings.SplitSeq(v, ",") {
+			list = append(list, strings.TrimSpace(t))
+		}
+	}
+	return list
+}
+
+// serveWebSocket upgrades a request at the mount root and serves the socket
+// until it closes.
+func (r *Registry) serveWebSocket(w http.ResponseWriter, req *http.Request) {
+	o := &r.opts.WebSocket
+	protos := subprotocols(req.Header)
+	if len(protos) == 0 || protos[0] != Subprotocol {
+		http.Error(w, "websocket: offer the subprotocol "+Subprotocol+" first", http.StatusBadRequest)
+		return
+	}
+	var token string
+	if len(protos) > 1 {
+		token = protos[1]
+	}
+	if !r.hub.reserve() {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "websocket: too many open sockets", http.StatusServiceUnavailable)
+		return
+	}
+	defer r.hub.unreserve()
+	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{
+		Subprotocols:   []string{Subprotocol},
+		OriginPatterns: o.AllowedOrigins,
+	})
+	if err != nil {
+		// Accept has answered (403 for a foreign origin).
+		r.log.DebugContext(req.Context(), "rpc: websocket upgrade refused", "err", err)
+		return
+	}
+	conn.SetReadLimit(o.MaxMessageBytes)
+	// The socket outlives nothing of the request but its address.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
+	defer cancel()
+	s := &socket{
+		r:          r,
+		conn:       conn,
+		ctx:        ctx,
+		cancel:     cancel,
+		token:      token,
+		clientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
+		slots:      make(chan struct{}, o.MaxCallsInFlight),
+	}
+	r.hub.open(ctx, s)
+	defer r.hub.remove(s)
+	s.serve()
+}
+
+// socket is an open WebSocket.
+type socket struct {
+	r          *Registry
+	conn       *websocket.Conn
+	ctx        context.Context // ends when the socket closes
+	cancel     context.CancelFunc
+	token      string
+	clientAddr string
+
+	principal *auth.Principal // as of the upgrade; set before the socket joins the hub
+	groups    []string
+
+	binary atomic.Bool                     // the last frame the client sent was binary
+	subs   atomic.Pointer[map[string]bool] // the 6.x client's subscriptions; nil for a 4.x client
+
+	slots chan struct{} // calls in flight
+
+	pingTimer *time.Timer
+	expiry    *time.Timer // closes the socket when its session runs out
+	closing   atomic.Bool
+	inflight  atomic.Int32 // messages being handled
+
+	outMu   sync.Mutex // guards out and writing
+	out     []*event
+	writing bool
+}
+
+// serve reads messages until the socket closes, each in a goroutine of its
+// own, at most MaxCallsInFlight at once.
+func (s *socket) serve() {
+	defer s.conn.CloseNow()
+	o := &s.r.opts.WebSocket
+	s.pingTimer = time.AfterFunc(o.PingInterval, s.ping)
+	defer s.pingTimer.Stop()
+	for {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.ctx.Done():
+			return
+		}
+		typ, data, err := s.conn.Read(s.ctx)
+		if err != nil {
+			<-s.slots
+			return
+		}
+		// Any message shows the client alive: the next ping can wait.
+		s.pingTimer.Reset(o.PingInterval)
+		if s.closing.Load() {
+			<-s.slots
+			continue // read on, so that the client's close is seen
+		}
+		s.inflight.Add(1)
+		go func() {
+			defer func() { <-s.slots }()
+			defer s.inflight.Add(-1)
+			s.handle(typ == websocket.MessageBinary, data)
+		}()
+	}
+}
+
+// ping checks that the client still answers, and closes the socket if not.
+func (s *socket) ping() {
+	o := &s.r.opts.WebSocket
+	if len(s.slots) == cap(s.slots) {
+		// Not reading (backpressure), so a pong could not be read either;
+		// the socket is busy, not dead.
+		s.pingTimer.Reset(o.PingInterval)
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, o.PingTimeout)
+	defer cancel()
+	if err := s.conn.Ping(ctx); err != nil {
+		s.cancel()
+		return
+	}
+	s.pingTimer.Reset(o.PingInterval)
+}
+
+// closeGrace is how long a closing socket waits for the answers of the
+// calls in flight, such as the signout that closes it.
+const closeGrace = 500 * time.Millisecond
+
+// close closes the socket with code and reason, on a goroutine of its own:
+// after the calls in flight answered (within closeGrace), so that the call
+// that revoked the socket's own session gets its answer.
+func (s *socket) close(code websocket.StatusCode, reason string) {
+	if !s.closing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		for deadline := time.Now().Add(closeGrace); s.inflight.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = s.conn.Close(code, reason)
+		s.cancel()
+	}()
+}
+
+// frame is a message from the client.
+type frame struct {
+	JSONRPC string          `json:"jsonrpc"`
+	Method  *string         `json:"method"`
+	Params  json.RawMessage `json:"params"`
+	ID      json.RawMessage `json:"id"`
+}
+
+// handle serves one message: a call, a void call, or one of the messages
+// of the socket itself (ping, pong, events, subscriptions).
+func (s *socket) handle(binary bool, data []byte) {
+	s.binary.Store(binary)
+	if binary {
+		j, err := msgpackToJSON(data)
+		if err != nil {
+			s.reply(binary, nil, Errorf(CodeParseError, "message is not valid MessagePack: %s", err))
+			return
+		}
+		data = j
+	} else if !utf8.Valid(data) {
+		s.reply(binary, nil, NewError(CodeParseError, "message is not valid UTF-8"))
+		return
+	}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		s.reply(binary, nil, parseError(err))
+		return
+	}
+	if f.Method == nil {
+		return // an answer of the client's, to nothing the server asks
+	}
+	if bytes.Equal(f.ID, []byte("null")) {
+		f.ID = nil
+	}
+	in, e := frameBody(*f.Method, f.Params, f.ID)
+	if e != nil {
+		s.reply(binary, f.ID, e)
+		return
+	}
+	switch in.method {
+	case MethodPing:
+		if f.ID != nil {
+			s.send(binary, append(append([]byte(`{"jsonrpc":"2.0","id":`), f.ID...), `,"method":"/pong"}`...))
+		}
+		return
+	case MethodPong:
+		return
+	case methodSubscribe, methodUnsubscribe:
+		s.subscribe(in.method == methodSubscribe, in.raws)
+		s.replyOK(binary, f.ID)
+		return
+	case methodEvent, methodPublish:
+		s.clientEvent(in.raws)
+		s.replyOK(binary, f.ID)
+		return
+	}
+	rec := newReplyRecorder()
+	x := s.r.newExchange(rec)
+	x.rpcID = in.id
+	x.run(s.ctx, &call{
+		body:       in,
+		token:      s.token,
+		clientAddr: s.clientAddr,
+		void:       f.ID == nil,
+		noUploads:  true,
+	})
+	if f.ID != nil {
+		s.send(binary, rec.buf.Bytes())
+	}
+}
+
+// frameBody reads a frame's method and params: an array of positional
+// parameters, any other value as the only one, nothing as none.
+func frameBody(method string, params, id json.RawMessage) (body, *Error) {
+	in, e := parseRequestObject(method, nil, id)
+	if e != nil {
+		return in, e
+	}
+	params = bytes.TrimSpace(params)
+	switch {
+	case len(params) == 0 || string(params) == "null":
+	case params[0] == '[':
+		in.raws = splitArray(params) // well formed: the frame was decoded
+	default:
+		in.raws = []json.RawMessage{params}
+	}
+	return in, nil
+}
+
+// reply sends an error answer found before a call was made; errors of
+// messages without an id are not answered.
+func (s *socket) reply(binary bool, id json.RawMessage, e *Error) {
+	rec := newReplyRecorder()
+	s.r.writeError(rec, id, e)
+	s.send(binary, rec.buf.Bytes())
+}
+
+func (s *socket) replyOK(binary bool, id json.RawMessage) {
+	if id == nil {
+		return
+	}
+	rec := newReplyRecorder()
+	s.r.writeResult(rec, id, Result{})
+	s.send(binary, rec.buf.Bytes())
+}
+
+// send writes one JSON message, as MessagePack when binary is set.
+func (s *socket) send(binary bool, msg []byte) {
+	typ := websocket.MessageText
+	if binary {
+		b, err := jsonToMsgpack(msg)
+		if err != nil {
+			s.r.log.ErrorContext(s.ctx, "rpc: websocket: encode MessagePack", "err", err)
+			return
+		}
+		msg, typ = b, websocket.MessageBinary
+	}
+	s.write(msg, typ == websocket.MessageBinary)
+}
+
+// write writes one message as it is, closing the socket if that fails or
+// takes longer than WriteTimeout.
+func (s *socket) write(msg []byte, binary bool) {
+	typ := websocket.MessageText
+	if binary {
+		typ = websocket.MessageBinary
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.r.opts.WebSocket.WriteTimeout)
+	defer cancel()
+	if err := s.conn.Write(ctx, typ, msg); err != nil {
+		s.cancel()
+	}
+}
+
+// replyRecorder is the http.ResponseWriter a WebSocket call answers into:
+// the pipeline writes the envelope HTTP would send, and the socket sends it.
+type replyRecorder struct {
+	h   http.Header
+	buf bytes.Buffer
+}
+
+func newReplyRecorder() *replyRecorder { return &replyRecorder{h: make(http.Header, 2)} }
+
+func (w *replyRecorder) Header() http.Header { return w.h }
+func (w *replyRecorder) WriteHeader(int)     {}
+func (w *replyRecorder) Write(b []byte) (int, error) {
+	return w.buf.Write(b)
+}
+
+// msgpackWriter answers an HTTP request in MessagePack: it keeps the JSON
+// answer the pipeline writes, and flush sends it converted.
+type msgpackWriter struct {
+	http.ResponseWriter
+	status int
+	buf    bytes.Buffer
+}
+
+func newMsgpackWriter(w http.ResponseWriter) *msgpackWriter {
+	return &msgpackWriter{ResponseWriter: w}
+}
+
+func (w *msgpackWriter) WriteHeader(status int) { w.status = status }
+func (w *msgpackWriter) Write(b []byte) (int, error) {
+	return w.buf.Write(b)
+}
+
+var msgpackContentType = []string{ContentTypeMsgpack}
+
+func (w *msgpackWriter) flush() {
+	if w.status == 0 {
+		return // nothing was answered
+	}
+	b, err := jsonToMsgpack(w.buf.Bytes())
+	if err != nil {
+		w.Header()["Content-Type"] = jsonContentType
+		w.ResponseWriter.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.ResponseWriter.Write([]byte(`{"jsonrpc":"2.0","error":{"code":500,"message":"Internal Server Error","data":{"exception":true,"meta":{}}}}`))
+		return
+	}
+	w.Header()["Content-Type"] = msgpackContentType
+	w.ResponseWriter.WriteHeader(w.status)
+	_, _ = w.ResponseWriter.Write(b)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -300,9 +301,13 @@ func (cn *conn) serve() {
 	_ = cn.ws.CloseNow()
 	ce := &CloseError{Code: int(websocket.CloseStatus(err))}
 	var wce websocket.CloseError
-	if errors.As(err, &wce) {
+	switch {
+	case errors.As(err, &wce):
 		ce.Reason = wce.Reason
-	} else {
+	case strings.Contains(err.Error(), "read limited at"):
+		// coder/websocket closed it with 1009 itself; its error is untyped.
+		ce.Code, ce.Reason = int(websocket.StatusMessageTooBig), err.Error()
+	default:
 		ce.Code, ce.Reason = closeAbnormal, err.Error()
 	}
 	cn.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,14 +21,15 @@ var transports = []struct {
 	url  func(a *testApp) string
 }{
 	{"http", func(a *testApp) string { return a.url }},
+	{"ws", func(a *testApp) string { return "ws" + strings.TrimPrefix(a.url, "http") + "/" }},
 }
 
 // eachClient runs fn with a client of the example app (on SQLite) over
-// every transport in every encoding: dial returns a client with the token
+// every transport (tr) in every encoding: dial returns a client with the token
 // given, closed when the test ends.
-func eachClient(t *testing.T, fn func(t *testing.T, a *testApp, dial func(token string) *client.Client)) {
+func eachClient(t *testing.T, fn func(t *testing.T, tr string, a *testApp, dial func(token string) *client.Client)) {
 	for _, tr := range transports {
-		for _, enc := range []client.Encoding{client.JSON} {
+		for _, enc := range []client.Encoding{client.JSON, client.MessagePack} {
 			t.Run(tr.name+"-"+enc.String(), func(t *testing.T) {
 				a := startApp(t, storagetest.SQLiteDSN(t))
 				dial := func(token string) *client.Client {
@@ -36,7 +38,7 @@ func eachClient(t *testing.T, fn func(t *testing.T, a *testApp, dial func(token 
 					t.Cleanup(func() { _ = c.Close() })
 					return c
 				}
-				fn(t, a, dial)
+				fn(t, tr.name, a, dial)
 			})
 		}
 	}
@@ -65,7 +67,7 @@ func signinAs(t *testing.T, c *client.Client, user, password string) signinAnswe
 // calls a method of every module with typed answers, is refused with typed
 // errors, makes void calls, and is a guest again after signing out.
 func TestClientModules(t *testing.T) {
-	eachClient(t, func(t *testing.T, a *testApp, dial func(string) *client.Client) {
+	eachClient(t, func(t *testing.T, tr string, a *testApp, dial func(string) *client.Client) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c := dial("")
@@ -155,9 +157,19 @@ func TestClientModules(t *testing.T) {
 		assert.ErrorIs(t, r.Decode(new(string)), client.ErrNoData)
 		require.NoError(t, c.VoidCall(ctx, "/v1/test/test", "void"))
 
-		// signout: the token no longer counts.
+		// signout: the token no longer counts. A socket is closed with
+		// 4000 (and reconnects as a guest), so a call after it waits for that.
+		signedOut := make(chan client.Event, 1)
+		c.Notify(client.EventSignout, signedOut)
 		_, err = c.Call(ctx, "/v1/session/signout")
 		require.NoError(t, err)
+		if strings.HasPrefix(tr, "ws") {
+			select {
+			case <-signedOut:
+			case <-ctx.Done():
+				t.Fatal("no signout event")
+			}
+		}
 		_, err = c.Call(ctx, "/v1/profile/read")
 		assert.Equal(t, -32801, client.Code(err), err)
 	})

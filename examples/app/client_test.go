@@ -200,3 +200,39 @@ func TestClientTransportErrors(t *testing.T) {
 	_, err = client.New("ftp://example.com/api", client.Options{})
 	assert.Error(t, err)
 }
+
+// A session ended from another connection closes the socket that uses it
+// within a second: the client sees EventSignout, reconnects, and calls as
+// a guest.
+func TestClientSignoutFromElsewhere(t *testing.T) {
+	for _, enc := range []client.Encoding{client.JSON, client.MessagePack} {
+		t.Run(enc.String(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			a := startApp(t, storagetest.SQLiteDSN(t))
+			httpc, err := client.New(a.url, client.Options{})
+			require.NoError(t, err)
+			s := signinAs(t, httpc, "root", "root-password-for-tests")
+
+			ws, err := client.New("ws"+strings.TrimPrefix(a.url, "http"), client.Options{Token: s.Token, Encoding: enc})
+			require.NoError(t, err)
+			defer ws.Close()
+			signedOut := make(chan client.Event, 1)
+			ws.Notify(client.EventSignout, signedOut)
+			_, err = ws.Call(ctx, "/v1/profile/read")
+			require.NoError(t, err, "signed in over the socket")
+
+			_, err = httpc.Call(ctx, "/v1/session/signout")
+			require.NoError(t, err)
+			ended := time.Now()
+			select {
+			case <-signedOut:
+				assert.Less(t, time.Since(ended), time.Second)
+			case <-time.After(2 * time.Second):
+				t.Fatal("the socket was not closed with 4000 within 2s")
+			}
+			_, err = ws.Call(ctx, "/v1/profile/read")
+			assert.Equal(t, -32801, client.Code(err), err)
+		})
+	}
+}

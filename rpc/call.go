@@ -324,4 +324,3 @@ func rateKey(p *auth.Principal, addr string) string {
 	}
 	return "a:" + addr
 }
-

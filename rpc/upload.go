@@ -80,7 +80,11 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			if int64(len(b)) > paramsLimit {
 				return nil, up, Errorf(CodeTooLarge, "params part is larger than %d bytes", paramsLimit)
 			}
-			in, e := parseBody(b)
+			parse := parseBody
+			if strings.EqualFold(mediaType(part.Header.Get("Content-Type")), ContentTypeMsgpack) {
+				parse = parseMsgpackBody
+			}
+			in, e := parse(b)
 			if e != nil {
 				return nil, up, e
 			}

@@ -37,7 +37,13 @@ func (m *Module) register(reg *rpc.Registry) {
 			"Fields left out keep their values; unknown fields are refused.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "settings", Description: "Application settings object.", Schema: m.schema.update}},
-		Handler:     m.update,
+		Handler: func(ctx context.Context, in map[string]json.RawMessage) (json.RawMessage, error) {
+			out, err := m.update(ctx, in)
+			if err == nil {
+				m.announce(ctx, reg, out)
+			}
+			return out, err
+		},
 	})
 	mod.Register(rpc.Method{
 		ID:    "test-smtp",

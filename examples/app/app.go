@@ -62,8 +62,12 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		Title:       "Administrator",
 		Description: "Manages users, settings and the API call log.",
 	})
-	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms, Prefix: "/api"})
+	a.reg = rpc.New(rpc.Options{
+		Logger: cfg.Logger, Permissions: perms, Prefix: "/api",
+		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
+	})
 	a.reg.Auth().Share(a.sync.Channel("auth"))
+	a.reg.ShareEvents(a.sync.Channel("events")) // events reach the sockets of every instance
 
 	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{}); err != nil {
 		return nil, err

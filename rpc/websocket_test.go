@@ -1,0 +1,614 @@
+package rpc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
+)
+
+// wsClient is a bare WebSocket client of the wire format, for tests. A
+// goroutine reads the socket, so that waiting for a message that does not
+// come does not close it (a cancelled Read would).
+type wsClient struct {
+	t      testing.TB
+	conn   *websocket.Conn
+	msgs   chan wsMessage
+	closed chan struct{} // closed when reading ends; err says why
+	err    error
+}
+
+type wsMessage struct {
+	typ  websocket.MessageType
+	data []byte
+}
+
+// dialWS opens a socket to srv's root offering "jsonrpc_2.0", and the token
+// when one is given.
+func dialWS(t testing.TB, srv *httptest.Server, token string) *wsClient {
+	t.Helper()
+	protos := []string{rpc.Subprotocol}
+	if token != "" {
+		protos = append(protos, token)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/", &websocket.DialOptions{Subprotocols: protos})
+	require.NoError(t, err)
+	require.Equal(t, rpc.Subprotocol, res.Header.Get("Sec-WebSocket-Protocol"))
+	conn.SetReadLimit(16 << 20)
+	c := &wsClient{t: t, conn: conn, msgs: make(chan wsMessage, 64), closed: make(chan struct{})}
+	go func() {
+		defer close(c.closed)
+		for {
+			typ, b, err := conn.Read(context.Background())
+			if err != nil {
+				c.err = err
+				return
+			}
+			c.msgs <- wsMessage{typ, b}
+		}
+	}()
+	t.Cleanup(func() { conn.CloseNow() })
+	return c
+}
+
+func (c *wsClient) send(typ websocket.MessageType, msg []byte) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(c.t, c.conn.Write(ctx, typ, msg))
+}
+
+func (c *wsClient) sendText(msg string) { c.t.Helper(); c.send(websocket.MessageText, []byte(msg)) }
+
+// read returns the next message, failing the test after a few seconds.
+func (c *wsClient) read() (websocket.MessageType, []byte) {
+	c.t.Helper()
+	select {
+	case m := <-c.msgs:
+		return m.typ, m.data
+	case <-c.closed:
+		c.t.Fatalf("socket closed: %v", c.err)
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no message within 5 s")
+	}
+	return 0, nil
+}
+
+func (c *wsClient) readText() string {
+	c.t.Helper()
+	typ, b := c.read()
+	require.Equal(c.t, websocket.MessageText, typ)
+	return string(b)
+}
+
+// quiet asserts that nothing arrives for d.
+func (c *wsClient) quiet(d time.Duration) {
+	c.t.Helper()
+	select {
+	case m := <-c.msgs:
+		c.t.Fatalf("unexpected message %s", m.data)
+	case <-time.After(d):
+	}
+}
+
+// closeStatus waits for the server to close the socket and returns the
+// code and reason it sent.
+func (c *wsClient) closeStatus(within time.Duration) (websocket.StatusCode, string) {
+	c.t.Helper()
+	timeout := time.After(within)
+	for {
+		select {
+		case <-c.msgs:
+		case <-c.closed:
+			var ce websocket.CloseError
+			if errors.As(c.err, &ce) {
+				return ce.Code, ce.Reason
+			}
+			c.t.Fatalf("socket closed without a close frame: %v", c.err)
+		case <-timeout:
+			c.t.Fatalf("socket not closed by the server within %s", within)
+		}
+	}
+}
+
+// callCase is a call sent over both transports.
+type callCase struct {
+	method string
+	params string // a JSON array, or "" for none
+	token  string
+}
+
+// overHTTP posts a JSON-RPC request object with id 1 to the mount root and
+// returns the answer's body.
+func overHTTP(t *testing.T, h http.Handler, c callCase) string {
+	t.Helper()
+	req := `{"jsonrpc":"2.0","method":"` + c.method + `","id":1`
+	if c.params != "" {
+		req += `,"params":` + c.params
+	}
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(req+"}"))
+	r.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		r.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Body.String()
+}
+
+func TestWebSocketAnswersAsHTTP(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	guest := dialWS(t, srv, "")
+	admin := dialWS(t, srv, f.user)
+	bad := dialWS(t, srv, "ses_not-a-token") // a bad token makes a guest, never a refusal
+
+	cases := []callCase{
+		{method: "/v1/t/echo", params: `["hi"]`},
+		{method: "/v1/t/echo"},
+		{method: "/v1/t/pair", params: `["x", true, 3]`},
+		{method: "/v1/t/pair", params: `["x", "yes"]`},         // -32808, the message names the parameter
+		{method: "/v1/t/create", params: `[{"username":"a"}]`}, // -32801 for a guest
+		{method: "/v1/t/create", params: `[{"username":"a"}]`, token: f.user},
+		{method: "/v1/t/create", params: `[{"username":"taken"}]`, token: f.user},
+		{method: "/v1/t/create", params: `[{"username":"a","port":70000}]`, token: f.user},
+		{method: "/v1/t/whoami", token: f.user},
+		{method: "/v1/t/whoami"},
+		{method: "/v1/t/code", params: `[204]`},
+		{method: "/v1/t/code", params: `[500]`},
+		{method: "/v1/t/code", params: `[501]`},
+		{method: "/v1/t/code", params: `[404]`},
+		{method: "/v1/t/page"},
+		{method: "/v1/t/limited"},
+		{method: "/v1/t/limited"},
+		{method: "/v1/t/limited"}, // declined: 429
+		{method: "/v1/t/nope"},
+		{method: "/healthcheck"},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.params, func(t *testing.T) {
+			want := overHTTP(t, f.reg, c)
+			before := f.obs.count()
+			httpRec := f.obs.last()
+			sock := guest
+			if c.token != "" {
+				sock = admin
+			}
+			req := `{"jsonrpc":"2.0","method":"` + c.method + `","id":1`
+			if c.params != "" {
+				req += `,"params":` + c.params
+			}
+			sock.sendText(req + "}")
+			got := sock.readText()
+			assert.Equal(t, want, got)
+			if f.obs.count() > before { // the method is logged
+				wsRec := f.obs.last()
+				httpRec.Start, httpRec.Runtime, wsRec.Start, wsRec.Runtime = time.Time{}, 0, time.Time{}, 0
+				if c.method != "/v1/t/limited" { // the bucket runs dry between the two
+					assert.Equal(t, httpRec, wsRec, "the call records differ")
+				}
+			}
+		})
+	}
+	bad.sendText(`{"jsonrpc":"2.0","method":"/v1/t/whoami","id":"a"}`)
+	assert.Equal(t, overHTTP(t, f.reg, callCase{method: "/v1/t/whoami"}), strings.Replace(bad.readText(), `"id":"a"`, `"id":1`, 1))
+}
+
+func TestWebSocketCallRecordsMatchHTTP(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, f.plain)
+	for _, c := range []callCase{
+		{method: "/v1/t/create", params: `[{"username":"a"}]`, token: f.plain}, // declined
+		{method: "/v1/t/pair", params: `["x", "yes"]`, token: f.plain},
+		{method: "/v1/t/code", params: `[500]`, token: f.plain},
+		{method: "/v1/t/whoami", token: f.plain},
+	} {
+		overHTTP(t, f.reg, c)
+		httpRec := f.obs.last()
+		sock.sendText(`{"jsonrpc":"2.0","method":"` + c.method + `","id":5` + paramsField(c.params) + `}`)
+		sock.readText()
+		wsRec := f.obs.last()
+		httpRec.Start, httpRec.Runtime, wsRec.Start, wsRec.Runtime = time.Time{}, 0, time.Time{}, 0
+		assert.Equal(t, httpRec, wsRec, c.method)
+	}
+}
+
+func paramsField(p string) string {
+	if p == "" {
+		return ""
+	}
+	return `,"params":` + p
+}
+
+func TestWebSocketMessagePack(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+
+	// The 4.x client's absent params: ext 0 (d4 00 00).
+	var b bytes.Buffer
+	enc := msgpack.NewEncoder(&b)
+	require.NoError(t, enc.EncodeMapLen(4))
+	for _, kv := range [][2]any{{"jsonrpc", "2.0"}, {"method", "/v1/t/echo"}, {"id", 9}} {
+		require.NoError(t, enc.Encode(kv[0]))
+		require.NoError(t, enc.Encode(kv[1]))
+	}
+	require.NoError(t, enc.Encode("params"))
+	b.Write([]byte{0xd4, 0x00, 0x00})
+	sock.send(websocket.MessageBinary, b.Bytes())
+	typ, reply := sock.read()
+	require.Equal(t, websocket.MessageBinary, typ)
+	var got map[string]any
+	require.NoError(t, msgpack.Unmarshal(reply, &got))
+	want := map[string]any{}
+	require.NoError(t, json.Unmarshal([]byte(overHTTP(t, f.reg, callCase{method: "/v1/t/echo"})), &want))
+	want["id"] = float64(9)
+	assert.Equal(t, normalize(t, want), normalize(t, got))
+
+	// Params as an array, with an integer, a bool and an optional one.
+	req, err := msgpack.Marshal(map[string]any{"jsonrpc": "2.0", "method": "/v1/t/pair", "params": []any{"n", true, 2}, "id": 1})
+	require.NoError(t, err)
+	sock.send(websocket.MessageBinary, req)
+	_, reply = sock.read()
+	got = nil
+	require.NoError(t, msgpack.Unmarshal(reply, &got))
+	require.NoError(t, json.Unmarshal([]byte(overHTTP(t, f.reg, callCase{method: "/v1/t/pair", params: `["n",true,2]`})), &want))
+	assert.Equal(t, normalize(t, want), normalize(t, got))
+
+	// Garbage is a parse error, answered without an id.
+	sock.send(websocket.MessageBinary, []byte{0xc1})
+	_, reply = sock.read()
+	got = nil
+	require.NoError(t, msgpack.Unmarshal(reply, &got))
+	assert.EqualValues(t, rpc.CodeParseError, got["error"].(map[string]any)["code"])
+}
+
+// normalize passes v through JSON, so that numbers compare whatever
+// decoded them.
+func normalize(t *testing.T, v any) any {
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
+func TestWebSocketReservedAndVoid(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+
+	sock.sendText(`{"jsonrpc":"2.0","method":"/ping","id":3}`)
+	assert.Equal(t, `{"jsonrpc":"2.0","id":3,"method":"/pong"}`, sock.readText())
+	sock.sendText(`{"jsonrpc":"2.0","method":"/pong"}`)
+	sock.sendText(`{"jsonrpc":"2.0","method":"/ping"}`)
+
+	// A void call gets no reply, and runs.
+	sock.sendText(`{"jsonrpc":"2.0","method":"/v1/t/slow","params":["v"]}`)
+	select {
+	case tag := <-f.ran:
+		assert.Equal(t, "v", tag)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the void call did not run")
+	}
+	assert.True(t, f.obs.last().Void)
+	sock.quiet(100 * time.Millisecond)
+
+	sock.sendText(`{"jsonrpc":"2.0","method":"/v1/t/upload","id":4}`)
+	assert.Contains(t, sock.readText(), `"code":-32900`)
+
+	// A non-array params is one parameter.
+	sock.sendText(`{"jsonrpc":"2.0","method":"/v1/t/echo","params":"one","id":5}`)
+	assert.Contains(t, sock.readText(), `"data":"one"`)
+
+	// HTTP has the probes too.
+	for _, path := range []string{"/ping", "/healthcheck"} {
+		res, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		assert.Equal(t, 200, res.StatusCode)
+		assert.Equal(t, `{"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"meta":{}}}`, string(body))
+	}
+}
+
+func TestHealthcheckFails(t *testing.T) {
+	f := newFixture(t, rpc.Options{Healthcheck: func(ctx context.Context) error { return errors.New("db down") }})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/healthcheck")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, 503, res.StatusCode)
+	sock := dialWS(t, srv, "")
+	sock.sendText(`{"jsonrpc":"2.0","method":"/healthcheck","id":1}`)
+	assert.Contains(t, sock.readText(), `"code":503`)
+}
+
+func TestWebSocketUpgradeRules(t *testing.T) {
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxSockets: 2, AllowedOrigins: []string{"app.example.com"}}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
+	ctx := context.Background()
+
+	_, res, err := websocket.Dial(ctx, url, nil)
+	require.Error(t, err, "no subprotocol")
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+
+	_, res, err = websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{rpc.Subprotocol}, HTTPHeader: http.Header{"Origin": {"https://evil.example.net"}}})
+	require.Error(t, err, "a foreign origin")
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{rpc.Subprotocol}, HTTPHeader: http.Header{"Origin": {"https://app.example.com"}}})
+	require.NoError(t, err, "an allowed origin")
+	defer c.CloseNow()
+	dialWS(t, srv, "")
+	_, res, err = websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{rpc.Subprotocol}})
+	require.Error(t, err, "past MaxSockets")
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+
+	// With a prefix, the root is /api and /api/.
+	reg := rpc.New(rpc.Options{Prefix: "/api"})
+	psrv := httptest.NewServer(reg)
+	defer psrv.Close()
+	for _, path := range []string{"/api", "/api/"} {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(psrv.URL, "http")+path+"?persistent=true", &websocket.DialOptions{Subprotocols: []string{rpc.Subprotocol}})
+		require.NoError(t, err, path)
+		c.CloseNow()
+	}
+}
+
+func TestWebSocketMessageBound(t *testing.T) {
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxMessageBytes: 1024}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	sock.sendText(`{"jsonrpc":"2.0","method":"/v1/t/echo","params":["` + strings.Repeat("a", 2000) + `"],"id":1}`)
+	code, _ := sock.closeStatus(5 * time.Second)
+	assert.Equal(t, websocket.StatusMessageTooBig, code)
+}
+
+func TestWebSocketBoundsCallsInFlight(t *testing.T) {
+	reg := rpc.New(rpc.Options{WebSocket: rpc.WebSocketOptions{MaxCallsInFlight: 2}})
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	reg.Register(rpc.Method{
+		ID: "/block", Title: "Block", Permissions: []string{auth.Anyone},
+		Handler: func(ctx context.Context) error {
+			n := running.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			<-release
+			running.Add(-1)
+			return nil
+		},
+	})
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	for i := range 10 {
+		sock.sendText(fmt.Sprintf(`{"jsonrpc":"2.0","method":"/block","id":%d}`, i))
+	}
+	require.Eventually(t, func() bool { return running.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 2, running.Load(), "the socket stops reading past its bound")
+	close(release)
+	for range 10 {
+		sock.readText()
+	}
+	assert.EqualValues(t, 2, peak.Load())
+}
+
+func TestWebSocketRevocation(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	ann := dialWS(t, srv, f.user)
+	bob := dialWS(t, srv, f.plain)
+	guest := dialWS(t, srv, "")
+	// Make sure every socket has joined before revoking.
+	for _, s := range []*wsClient{ann, bob, guest} {
+		s.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+		s.readText()
+	}
+
+	start := time.Now()
+	f.reg.Auth().Invalidate(auth.Invalidation{UserID: 7})
+	code, reason := ann.closeStatus(2 * time.Second)
+	assert.Equal(t, rpc.CloseSignedOut, code)
+	assert.Equal(t, "Signed out", reason)
+	assert.Less(t, time.Since(start), time.Second)
+
+	// The others stay open.
+	bob.sendText(`{"jsonrpc":"2.0","method":"/v1/t/whoami","id":2}`)
+	assert.Contains(t, bob.readText(), `"data":"bob"`)
+	f.reg.Auth().Invalidate(auth.Invalidation{Kind: auth.KindSession, TokenID: 80})
+	code, _ = bob.closeStatus(2 * time.Second)
+	assert.Equal(t, rpc.CloseSignedOut, code)
+	guest.sendText(`{"jsonrpc":"2.0","method":"/ping","id":3}`)
+	assert.Contains(t, guest.readText(), "/pong")
+}
+
+func TestWebSocketEvents(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	admin := dialWS(t, srv, f.user)
+	plain := dialWS(t, srv, f.plain)
+	guest := dialWS(t, srv, "")
+	sixer := dialWS(t, srv, f.user) // a 6.x client: subscribes, gets /publish
+	binary := dialWS(t, srv, f.user)
+	for _, s := range []*wsClient{admin, plain, guest, sixer} {
+		s.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+		s.readText()
+	}
+	sixer.sendText(`{"jsonrpc":"2.0","method":"/subscribe","params":[["settings/update"]]}`)
+	sixer.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+	sixer.readText()
+	pingMsgpack(t, binary)
+
+	ctx := context.Background()
+	require.NoError(t, f.reg.Publish(ctx, "settings/update", []string{"admin"}, map[string]any{"a": 1}))
+	want := `{"jsonrpc":"2.0","method":"/event","params":["settings/update",{"a":1}]}`
+	assert.Equal(t, want, admin.readText())
+	assert.Equal(t, `{"jsonrpc":"2.0","method":"/publish","params":["settings/update",{"a":1}]}`, sixer.readText())
+	typ, b := binary.read()
+	assert.Equal(t, websocket.MessageBinary, typ)
+	var got any
+	require.NoError(t, msgpack.Unmarshal(b, &got))
+	var wantV any
+	require.NoError(t, json.Unmarshal([]byte(want), &wantV))
+	assert.Equal(t, normalize(t, wantV), normalize(t, got))
+	plain.quiet(50 * time.Millisecond)
+	guest.quiet(10 * time.Millisecond)
+
+	require.NoError(t, f.reg.Publish(ctx, "hello", []string{rpc.GroupGuest, rpc.UserGroup(8)}))
+	assert.Equal(t, `{"jsonrpc":"2.0","method":"/event","params":["hello"]}`, guest.readText())
+	assert.Equal(t, `{"jsonrpc":"2.0","method":"/event","params":["hello"]}`, plain.readText())
+	sixer.quiet(50 * time.Millisecond) // not subscribed to it
+	admin.quiet(10 * time.Millisecond)
+}
+
+func pingMsgpack(t *testing.T, s *wsClient) {
+	req, err := msgpack.Marshal(map[string]any{"jsonrpc": "2.0", "method": "/ping", "id": 1})
+	require.NoError(t, err)
+	s.send(websocket.MessageBinary, req)
+	typ, _ := s.read()
+	require.Equal(t, websocket.MessageBinary, typ)
+}
+
+func TestWebSocketClientEvents(t *testing.T) {
+	type got struct {
+		user string
+		name string
+		args string
+	}
+	seen := make(chan got, 4)
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{
+		OnEvent: func(ctx context.Context, name string, args []json.RawMessage) {
+			b, _ := json.Marshal(args)
+			seen <- got{user: auth.FromContext(ctx).Username, name: name, args: string(b)}
+		},
+	}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, f.user)
+	sock.sendText(`{"jsonrpc":"2.0","method":"/event","params":["typing",1,"x"]}`)
+	assert.Equal(t, got{"ann", "typing", `[1,"x"]`}, <-seen)
+	sock.sendText(`{"jsonrpc":"2.0","method":"/publish","params":["seen"]}`)
+	assert.Equal(t, got{"ann", "seen", `[]`}, <-seen)
+}
+
+// sharedChannel is an in-process EventChannel between two registries, the
+// shape storage.Channel has across instances.
+type sharedChannel struct{ subs []func(string) }
+
+func (c *sharedChannel) Publish(ctx context.Context, payload string) error {
+	for _, fn := range c.subs {
+		fn(payload)
+	}
+	return nil
+}
+func (c *sharedChannel) Subscribe(fn func(string)) { c.subs = append(c.subs, fn) }
+
+func TestEventsReachOtherInstances(t *testing.T) {
+	ch := &sharedChannel{}
+	a := newFixture(t, rpc.Options{})
+	b := newFixture(t, rpc.Options{})
+	a.reg.ShareEvents(ch)
+	b.reg.ShareEvents(ch)
+	srvA, srvB := httptest.NewServer(a.reg), httptest.NewServer(b.reg)
+	defer srvA.Close()
+	defer srvB.Close()
+	onA, onB := dialWS(t, srvA, ""), dialWS(t, srvB, "")
+	for _, s := range []*wsClient{onA, onB} {
+		s.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+		s.readText()
+	}
+	require.NoError(t, a.reg.Publish(context.Background(), "x", []string{rpc.GroupAll}, 1))
+	want := `{"jsonrpc":"2.0","method":"/event","params":["x",1]}`
+	assert.Equal(t, want, onA.readText())
+	assert.Equal(t, want, onB.readText())
+	onA.quiet(50 * time.Millisecond) // once, not again through the channel
+}
+
+func TestMessagePackOverHTTP(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	body, err := msgpack.Marshal([]any{"n", true})
+	require.NoError(t, err)
+	r := httptest.NewRequest(http.MethodPost, "/v1/t/pair", bytes.NewReader(body))
+	r.Header.Set("Content-Type", rpc.ContentTypeMsgpack)
+	w := httptest.NewRecorder()
+	f.reg.ServeHTTP(w, r)
+	assert.Equal(t, 200, w.Code)
+	assert.Equal(t, rpc.ContentTypeMsgpack, w.Header().Get("Content-Type"))
+	var got any
+	require.NoError(t, msgpack.Unmarshal(w.Body.Bytes(), &got))
+	var want any
+	require.NoError(t, json.Unmarshal([]byte(do(t, f.reg, request{path: "/v1/t/pair", body: `["n",true]`}).Raw), &want))
+	assert.Equal(t, normalize(t, want), normalize(t, got))
+
+	// A schema fault answers in MessagePack too, with HTTP's status.
+	body, _ = msgpack.Marshal([]any{"n", "yes"})
+	r = httptest.NewRequest(http.MethodPost, "/v1/t/pair", bytes.NewReader(body))
+	r.Header.Set("Content-Type", rpc.ContentTypeMsgpack)
+	w = httptest.NewRecorder()
+	f.reg.ServeHTTP(w, r)
+	assert.Equal(t, 400, w.Code)
+	got = nil
+	require.NoError(t, msgpack.Unmarshal(w.Body.Bytes(), &got))
+	assert.EqualValues(t, rpc.CodeInvalidParams, got.(map[string]any)["error"].(map[string]any)["code"])
+}
+
+func TestMessagePackParamsPart(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="params"`)
+	h.Set("Content-Type", rpc.ContentTypeMsgpack)
+	pw, err := mw.CreatePart(h)
+	require.NoError(t, err)
+	params, _ := msgpack.Marshal([]any{"a note"})
+	_, _ = pw.Write(params)
+	fw, err := mw.CreateFormFile("file", "f.txt")
+	require.NoError(t, err)
+	_, _ = fw.Write([]byte("content"))
+	require.NoError(t, mw.Close())
+	r := httptest.NewRequest(http.MethodPost, "/v1/t/upload", &body)
+	r.Header.Set("Content-Type", mw.FormDataContentType())
+	a := rpctest.New(f.reg).Do(t, r)
+	require.Equal(t, 200, a.HTTP, a.Raw)
+	assert.Contains(t, string(a.Data), `"note":"a note"`)
+}

@@ -134,8 +134,20 @@ func TestClientModules(t *testing.T) {
 		type settings struct {
 			AppURL string `json:"app_url"`
 		}
+		updates := make(chan client.Event, 1)
+		c.Notify("settings/update", updates)
 		_, err = c.Call(ctx, "/v1/admin/settings/update", map[string]string{"app_url": "https://example.com/app"})
 		require.NoError(t, err)
+		if strings.HasPrefix(tr, "ws") { // root's socket is in the admin group
+			select {
+			case e := <-updates:
+				var now settings
+				require.NoError(t, e.Decode(&now))
+				assert.Equal(t, "https://example.com/app", now.AppURL)
+			case <-ctx.Done():
+				t.Fatal("no settings/update event")
+			}
+		}
 		st, err := client.Call[settings](ctx, c, "/v1/admin/settings/read")
 		require.NoError(t, err)
 		assert.Equal(t, "https://example.com/app", st.AppURL)

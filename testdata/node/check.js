@@ -95,6 +95,7 @@ await within("ws settings/update event", resolve => {
     const poll = () => (updates.length ? resolve() : setTimeout(poll, 10));
     poll();
 });
+if (updates[0][0]?.app_url !== "https://example.com/node") fail(`ws settings/update event: unexpected arguments ${JSON.stringify(updates[0])}`);
 console.log("ok   ws settings/update event");
 
 // The session ended over HTTP closes the socket with 4000: "signout".

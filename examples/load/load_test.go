@@ -16,6 +16,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/client"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 func TestDriveBare(t *testing.T) {
@@ -56,8 +57,7 @@ func echoRegistry() *rpc.Registry {
 
 // Every transport and encoding drives a registry without errors.
 func TestDriveRegistry(t *testing.T) {
-	srv := httptest.NewServer(echoRegistry())
-	defer srv.Close()
+	api := rpctest.Serve(t, echoRegistry(), "/api").APIURL()
 	for _, args := range [][]string{
 		{"-transport", "http"},
 		{"-transport", "http", "-encoding", "msgpack"},
@@ -65,10 +65,10 @@ func TestDriveRegistry(t *testing.T) {
 		{"-transport", "ws", "-encoding", "msgpack"},
 	} {
 		var out bytes.Buffer
-		err := run(context.Background(), append([]string{"run", "-url", srv.URL + "/api", "-c", "4", "-d", "200ms"}, args...), &out)
+		err := run(context.Background(), append([]string{"run", "-url", api, "-c", "4", "-d", "200ms"}, args...), &out)
 		require.NoError(t, err, args)
 		assert.Contains(t, out.String(), "errors 0,", args)
 	}
 	var out bytes.Buffer
-	assert.Error(t, run(context.Background(), []string{"run", "-url", srv.URL + "/api", "-transport", "carrier-pigeon"}, &out))
+	assert.Error(t, run(context.Background(), []string{"run", "-url", api, "-transport", "carrier-pigeon"}, &out))
 }

@@ -57,7 +57,7 @@ func (l *trackingListener) drop() {
 	l.conns = nil
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	s := &server{release: make(chan struct{}), events: make(chan []any, 16)}
 	s.reg = rpc.New(rpc.Options{WebSocket: rpc.WebSocketOptions{
 		OnEvent: func(ctx context.Context, name string, args []json.RawMessage) {

@@ -102,6 +102,8 @@ func dialCallers(ctx context.Context, f driveFlags) ([]*client.Client, error) {
 	case "http":
 	case "ws":
 		url = "ws" + strings.TrimPrefix(url, "http") // http:// → ws://, https:// → wss://
+		// A socket holds its connection for good: the pool's bound is for HTTP.
+		opts.HTTPClient = &http.Client{}
 	default:
 		return nil, fmt.Errorf("-transport must be http or ws, not %q", f.transport)
 	}

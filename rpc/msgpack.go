@@ -56,10 +56,11 @@ func parseMsgpackBody(b []byte) (body, *Error) {
 // An absent value (ext 0) inside an array or map reads as null; at the top
 // level or as a request object's params it is errAbsent.
 func msgpackToJSON(b []byte) ([]byte, error) {
-	d := msgpack.NewDecoder(bytes.NewReader(b))
+	rd := bytes.NewReader(b) // a ByteScanner: the decoder reads it unbuffered, so rd.Len() is what is left
+	d := msgpack.NewDecoder(rd)
 	var out bytes.Buffer
 	out.Grow(len(b) + len(b)/2)
-	c := &msgpackConv{d: d, out: &out}
+	c := &msgpackConv{d: d, rd: rd, out: &out}
 	if err := c.value(0, true); err != nil {
 		return nil, err
 	}
@@ -71,7 +72,33 @@ func msgpackToJSON(b []byte) ([]byte, error) {
 
 type msgpackConv struct {
 	d   *msgpack.Decoder
+	rd  *bytes.Reader
 	out *bytes.Buffer
+}
+
+// fits refuses a length that the bytes left cannot hold (each item takes
+// one byte at least), before anything is allocated for it.
+func (c *msgpackConv) fits(n, itemBytes int) error {
+	if n < 0 || n > c.rd.Len()/itemBytes {
+		return errors.New("a length runs past the end of the data")
+	}
+	return nil
+}
+
+// bytes reads a string's or binary's bytes.
+func (c *msgpackConv) bytes() ([]byte, error) {
+	n, err := c.d.DecodeBytesLen()
+	if err != nil {
+		return nil, shortErr(err)
+	}
+	if err := c.fits(n, 1); err != nil {
+		return nil, err
+	}
+	b := make([]byte, n)
+	if err := c.d.ReadFull(b); err != nil {
+		return nil, shortErr(err)
+	}
+	return b, nil
 }
 
 // value converts the next value. top is set for the value whose absence
@@ -117,18 +144,18 @@ func (c *msgpackConv) value(depth int, top bool) error {
 		b, _ := json.Marshal(v)
 		c.out.Write(b)
 	case msgpcode.IsString(code):
-		s, err := c.d.DecodeString()
+		s, err := c.bytes()
 		if err != nil {
-			return shortErr(err)
+			return err
 		}
-		if !utf8.ValidString(s) {
+		if !utf8.Valid(s) {
 			return errors.New("a string is not valid UTF-8")
 		}
-		writeString(c.out, s)
+		writeString(c.out, string(s))
 	case msgpcode.IsBin(code):
-		v, err := c.d.DecodeBytes()
+		v, err := c.bytes()
 		if err != nil {
-			return shortErr(err)
+			return err
 		}
 		// Binary has no JSON form; it reads as encoding/json reads []byte.
 		c.out.WriteByte('"')
@@ -151,6 +178,9 @@ func (c *msgpackConv) array(depth int) error {
 	if err != nil {
 		return shortErr(err)
 	}
+	if err := c.fits(n, 1); err != nil {
+		return err
+	}
 	c.out.WriteByte('[')
 	for i := range n {
 		if i > 0 {
@@ -169,6 +199,9 @@ func (c *msgpackConv) object(depth int) error {
 	if err != nil {
 		return shortErr(err)
 	}
+	if err := c.fits(n, 2); err != nil {
+		return err
+	}
 	c.out.WriteByte('{')
 	for i := range n {
 		if i > 0 {
@@ -181,13 +214,14 @@ func (c *msgpackConv) object(depth int) error {
 		if !msgpcode.IsString(code) {
 			return errors.New("a map key is not a string")
 		}
-		key, err := c.d.DecodeString()
+		kb, err := c.bytes()
 		if err != nil {
-			return shortErr(err)
+			return err
 		}
-		if !utf8.ValidString(key) {
+		if !utf8.Valid(kb) {
 			return errors.New("a map key is not valid UTF-8")
 		}
+		key := string(kb)
 		writeString(c.out, key)
 		c.out.WriteByte(':')
 		// A request object's params may be the absent value.

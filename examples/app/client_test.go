@@ -248,3 +248,48 @@ func TestClientSignoutFromElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// Two instances on one PostgreSQL, as the Go client meets them: a socket on
+// b receives the settings/update that a change on a publishes, and is
+// signed out within a second when its session ends on a.
+func TestClientTwoInstances(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t) // skips, saying why, without TEST_POSTGRES_DSN
+	a, b := startApp(t, dsn), startApp(t, dsn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	onA, err := client.New(a.url, client.Options{})
+	require.NoError(t, err)
+	s := signinAs(t, onA, "root", "root-password-for-tests")
+	onB, err := client.New("ws"+strings.TrimPrefix(b.url, "http"), client.Options{Token: s.Token, Encoding: client.MessagePack})
+	require.NoError(t, err)
+	defer onB.Close()
+	updates := make(chan client.Event, 1)
+	signedOut := make(chan client.Event, 1)
+	onB.Notify("settings/update", updates)
+	onB.Notify(client.EventSignout, signedOut)
+	_, err = onB.Call(ctx, "/v1/profile/read")
+	require.NoError(t, err, "b knows a's session")
+
+	_, err = onA.Call(ctx, "/v1/admin/settings/update", map[string]string{"app_url": "https://a.example.com"})
+	require.NoError(t, err)
+	select {
+	case e := <-updates:
+		var st struct {
+			AppURL string `json:"app_url"`
+		}
+		require.NoError(t, e.Decode(&st))
+		assert.Equal(t, "https://a.example.com", st.AppURL)
+	case <-time.After(2 * time.Second):
+		t.Fatal("no settings/update on b within 2s")
+	}
+
+	_, err = onA.Call(ctx, "/v1/session/signout")
+	require.NoError(t, err)
+	ended := time.Now()
+	select {
+	case <-signedOut:
+		assert.Less(t, time.Since(ended), time.Second)
+	case <-time.After(2 * time.Second):
+		t.Fatal("b's socket was not signed out within 2s")
+	}
+}

@@ -67,6 +67,10 @@ async function modules(api, tag) {
     ok(step("admin/api-call-log/read-latest-stat"), await api.call("/v1/admin/api-call-log/read-latest-stat", "/v1/profile/read"));
     ok(step("test/test"), await api.call("/v1/test/test", "hello " + tag), res => res.data === "hello " + tag);
     refused(step("no such method"), await api.call("/v1/no/such/method"), -32809);
+
+    // A void call is not answered; the call after it still is.
+    api.voidCall("/v1/test/test", "void " + tag);
+    ok(step("test/test after a void call"), await api.call("/v1/test/test", "after"), res => res.data === "after");
 }
 
 // HTTP: one request per call.

@@ -54,7 +54,8 @@ type events struct {
 	c     *Client
 	queue chan Event
 	done  chan struct{}
-	once  sync.Once
+	start sync.Once // run
+	once  sync.Once // close
 
 	mu       sync.Mutex
 	handlers map[string][]*func(Event)
@@ -65,9 +66,7 @@ type events struct {
 const eventQueue = 256
 
 func newEvents(c *Client) *events {
-	ev := &events{c: c, queue: make(chan Event, eventQueue), done: make(chan struct{}), handlers: map[string][]*func(Event){}}
-	go ev.run()
-	return ev
+	return &events{c: c, queue: make(chan Event, eventQueue), done: make(chan struct{}), handlers: map[string][]*func(Event){}}
 }
 
 func (ev *events) run() {
@@ -94,6 +93,7 @@ func (ev *events) deliver(e Event) {
 	if !wanted {
 		return
 	}
+	ev.start.Do(func() { go ev.run() }) // an HTTP client, which gets no events, runs no goroutine
 	select {
 	case ev.queue <- e:
 	case <-ev.done:

@@ -82,8 +82,11 @@ func (s *socket) run() {
 			fails++
 			continue
 		}
+		if !s.up(cn) {
+			_ = cn.ws.CloseNow()
+			continue // SetToken while it dialled: dial again with the new one
+		}
 		began := time.Now()
-		s.up(cn)
 		cn.serve()
 		s.down(cn)
 		if cn.replaced.Load() {
@@ -110,8 +113,9 @@ func (s *socket) sleep(fails int) {
 // dial opens a socket with the client's current token.
 func (s *socket) dial() (*conn, error) {
 	o := s.c.opts
+	token := s.c.Token()
 	protocols := []string{subprotocol}
-	if token := s.c.Token(); token != "" {
+	if token != "" {
 		protocols = append(protocols, token)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
@@ -132,13 +136,20 @@ func (s *socket) dial() (*conn, error) {
 		return nil, fmt.Errorf("client: the server chose the subprotocol %q, not %q", ws.Subprotocol(), subprotocol)
 	}
 	ws.SetReadLimit(o.MaxMessageBytes)
-	return &conn{s: s, ws: ws, pending: map[uint64]chan *message{}, closed: make(chan struct{})}, nil
+	return &conn{s: s, ws: ws, token: token, pending: map[uint64]chan *message{}, closed: make(chan struct{})}, nil
 }
 
 // up makes cn the socket calls go over, and tells the server which events
-// the client wants.
-func (s *socket) up(cn *conn) {
+// the client wants. It reports false, and leaves cn out, when the token
+// changed while cn was dialled.
+func (s *socket) up(cn *conn) bool {
 	s.mu.Lock()
+	// SetToken stores the token before it takes s.mu to drop the socket:
+	// either this sees the new token, or SetToken sees cn and drops it.
+	if cn.token != s.c.Token() {
+		s.mu.Unlock()
+		return false
+	}
 	s.cur = cn
 	close(s.ready)
 	s.mu.Unlock()
@@ -147,6 +158,7 @@ func (s *socket) up(cn *conn) {
 		go cn.send(s.ctx, "/subscribe", []any{names})
 	}
 	s.c.events.deliver(Event{Name: EventConnect})
+	return true
 }
 
 // down takes cn out of use after it closed.
@@ -274,6 +286,7 @@ func (s *socket) close() error {
 type conn struct {
 	s        *socket
 	ws       *websocket.Conn
+	token    string      // the token it was opened with
 	replaced atomic.Bool // closed by SetToken
 
 	mu      sync.Mutex

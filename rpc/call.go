@@ -20,12 +20,8 @@ import (
 // limits, parameters, the handler or a void run, the envelope and the call
 // record) is one piece of code whatever carried it.
 type call struct {
-	body  body   // params, and the method and id of a request object
-	token string // the bearer token; empty for none
-	// path is the method id the request path names, when body names none;
-	// mounted is false for a path outside Options.Prefix.
-	path       string
-	mounted    bool
+	body       body   // params, and the id of a request object
+	token      string // the bearer token; empty for none
 	clientAddr string
 	void       bool
 	// upload reads the file of an upload method, once the caller may call
@@ -41,6 +37,7 @@ type exchange struct {
 	r         *Registry
 	w         http.ResponseWriter
 	m         *method
+	ctx       context.Context // the call's, with its deadline; nil before authentication
 	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
 	start     time.Time
 	principal *auth.Principal
@@ -51,26 +48,17 @@ func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
 	return &exchange{r: r, w: w, start: time.Now()}
 }
 
-// run is the call pipeline. x.m may already hold the method the path names,
-// so that faults found while reading the request are logged against it.
+// run is the call pipeline, for x.m: the method the transport found named
+// (and while it read the request, logged its faults against).
 func (x *exchange) run(ctx context.Context, c *call) {
-	r := x.r
-	in := &c.body
-	id := in.method
-	if id != "" {
-		x.m = r.lookup(id)
-	} else {
-		id = c.path
-	}
-	if x.m == nil {
-		if (in.method != "" || c.mounted) && x.reserved(ctx, id) {
-			return
-		}
-		x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(id)))
-		return
-	}
-	m := x.m
+	r, m, in := x.r, x.m, &c.body
 
+	// The deadline starts before authentication, so that it reaches the
+	// auth cache's read-through as well as the handler's queries.
+	base := ctx
+	ctx, cancel := r.withCallDeadline(base, m)
+	defer func() { cancel() }()
+	x.ctx = ctx
 	p, err := r.auth.Authenticate(ctx, c.token)
 	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
@@ -99,6 +87,11 @@ func (x *exchange) run(ctx context.Context, c *call) {
 			return
 		}
 		in.raws, cl.Upload = raws, up
+		// The handler's time starts once the upload is in (BodyTimeout
+		// bounded that); authentication had the deadline before it.
+		cancel()
+		ctx, cancel = r.withCallDeadline(base, m)
+		x.ctx = ctx
 	}
 	release := func() {
 		if cl.Upload != nil {
@@ -130,7 +123,11 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		ctx = auth.NewContext(ctx, p)
 	}
 	if x.void {
-		x.runVoid(ctx, args, release)
+		// Detached from the request, whose context ends with the answer;
+		// a deadline of its own from now.
+		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
+		x.ctx = bg
+		x.runVoid(bg, args, func() { stop(); release() })
 		return
 	}
 	res, err := m.invoke(ctx, args)
@@ -149,6 +146,18 @@ const (
 // healthcheckTimeout bounds Options.Healthcheck.
 const healthcheckTimeout = 5 * time.Second
 
+// reservedName returns the id an HTTP request names that may be a
+// reserved method: a request object's at the mount root, else the path's.
+func reservedName(path string, mounted bool, in *body) string {
+	switch {
+	case !mounted:
+		return ""
+	case in.request && (path == "/" || path == ""):
+		return in.method
+	}
+	return path
+}
+
 // reserved answers the registry's own methods, for probes: /ping and
 // /healthcheck. It reports whether id was one of them.
 func (x *exchange) reserved(ctx context.Context, id string) bool {
@@ -159,7 +168,7 @@ func (x *exchange) reserved(ctx context.Context, id string) bool {
 	case MethodHealthcheck:
 		if err := x.r.healthcheck(ctx); err != nil {
 			x.r.log.ErrorContext(ctx, "rpc: healthcheck failed", "err", err)
-			x.r.writeError(x.w, x.rpcID, NewError(http.StatusServiceUnavailable, ""))
+			x.r.writeError(x.w, x.rpcID, NewError(CodeServiceUnavailable, ""))
 			return true
 		}
 		x.r.writeResult(x.w, x.rpcID, Result{})
@@ -215,7 +224,13 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
-var errInternal = NewError(CodeInternal, "")
+var (
+	errInternal = NewError(CodeInternal, "")
+	// errDeadline answers a call that did not finish within its deadline:
+	// generic, as the cause (a silent database, a slow dependency) is the
+	// server's to log, not the caller's to read.
+	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
+)
 
 // errorFor returns what the caller is told of err: a handler's *Error as it
 // is, anything else as an opaque internal error, logged with the method id.
@@ -233,10 +248,21 @@ func (r *Registry) errorFor(m *method, err error) *Error {
 	return errInternal
 }
 
+// errorFor is Registry.errorFor for this call: a call that failed once its
+// deadline passed answers 503, whatever error reported it.
+func (x *exchange) errorFor(err error) *Error {
+	var e *Error
+	if !errors.As(err, &e) && (errors.Is(err, context.DeadlineExceeded) || x.ctx != nil && x.ctx.Err() == context.DeadlineExceeded) {
+		x.r.log.WarnContext(x.ctx, "rpc: call passed its deadline", "method", x.m.ID, "timeout", x.r.callTimeout(x.m), "err", err)
+		return errDeadline
+	}
+	return x.r.errorFor(x.m, err)
+}
+
 // finish answers with the handler's result or error and records the call.
 func (x *exchange) finish(res Result, err error) {
 	if err != nil {
-		e := x.r.errorFor(x.m, err)
+		e := x.errorFor(err)
 		x.r.writeError(x.w, x.rpcID, e)
 		x.record(e.Code, err)
 		return

@@ -7,7 +7,10 @@
 // constraints), every call is checked against those schemas before the
 // handler runs, and each method lists the permission tags a caller must pass.
 // The registry is an http.Handler: the request path below its mount point is
-// the method id.
+// the method id. A JSON-RPC 2.0 request object in the body may name the
+// method instead, but only at the mount root ("/" below the mount point);
+// on a method's own path it names that method or none, and elsewhere it
+// answers -32809, so rules applied by path hold for every call.
 //
 //	reg := rpc.New(rpc.Options{})
 //	reg.Register(rpc.Method{

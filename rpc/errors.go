@@ -17,15 +17,18 @@ const (
 	CodeForbidden               = 403
 	CodeNotFound                = 404
 	CodeMethodNotAllowed        = 405
+	CodeRequestTimeout          = 408 // the request body did not arrive in time
 	CodeConflict                = 409
 	CodeTooManyRequests         = 429
 	CodeInternal                = 500
+	CodeServiceUnavailable      = 503 // out of capacity for now, or a dependency did not answer: try again
 	CodeInsufficientPermissions = -32801
 	CodeUnsupportedMediaType    = -32803
 	CodeParseError              = -32807
 	CodeInvalidParams           = -32808
 	CodeMethodNotFound          = -32809
 	CodeTooLarge                = -32902
+	CodeUploadOverWebSocket     = -32900 // an upload method called over WebSocket: uploads go over HTTP
 )
 
 // HTTPStatus returns the HTTP status a result with the given code is sent with.
@@ -37,7 +40,7 @@ func HTTPStatus(code int) int {
 		return http.StatusUnauthorized
 	case CodeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
-	case CodeParseError, CodeInvalidParams:
+	case CodeParseError, CodeInvalidParams, CodeUploadOverWebSocket:
 		return http.StatusBadRequest
 	case CodeMethodNotFound:
 		return http.StatusNotFound
@@ -69,6 +72,8 @@ func StatusText(code int) string {
 		return "Method not found"
 	case CodeTooLarge:
 		return "Request body is too large"
+	case CodeUploadOverWebSocket:
+		return "Uploads are not supported over WebSocket"
 	case CodeInternal:
 		return "Internal Server Error"
 	}

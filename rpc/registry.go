@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/invopop/jsonschema"
 
@@ -31,8 +32,32 @@ type Options struct {
 	// authenticators on it. Default: an empty mux, so every caller is a guest.
 	Auth *auth.Mux
 
-	// MaxBodyBytes bounds a JSON request body. Default: 1 MiB.
+	// MaxBodyBytes bounds a JSON request body. Default: 1 MiB. A declared
+	// Content-Length is checked against it, never reserved: memory follows
+	// the bytes that arrive.
 	MaxBodyBytes int64
+
+	// BodyTimeout bounds how long a request body (a JSON body or an upload)
+	// may take to arrive once the registry starts reading it; past it the
+	// call answers 408 and the connection is closed. It is set as the
+	// connection's read deadline through http.ResponseController, so it
+	// holds whatever timeouts the http.Server has. Where the ResponseWriter
+	// cannot set deadlines (a middleware's writer without Unwrap; the
+	// registry logs a warning once), it is checked at every read instead:
+	// that ends a body that trickles in, and the server's ReadTimeout must
+	// end one that stalls. Method.BodyTimeout overrides it.
+	// Default: DefaultBodyTimeout.
+	BodyTimeout time.Duration
+
+	// CallTimeout is the deadline of every call, from before its caller is
+	// authenticated (so it reaches the auth cache's reads) to its answer. A
+	// handler must pass its context to every query and dependency; the
+	// storage drivers then end a query that runs past it, and the call
+	// answers 503 with a generic message. A void call gets the same
+	// deadline, from when it is answered; an upload's handler gets it
+	// from when the upload is in. Method.Timeout overrides it.
+	// Default: DefaultCallTimeout.
+	CallTimeout time.Duration
 
 	// MaxVoidCalls bounds the void calls running in the background; past it a
 	// void call is refused with 429. Default: 64.
@@ -47,6 +72,18 @@ type Options struct {
 	// UploadDir is where uploads are spooled while their handler runs.
 	// Default: os.TempDir().
 	UploadDir string
+
+	// MaxUploads bounds the uploads being received or handled at once,
+	// across all methods; past it an upload is refused at once with 503
+	// and Retry-After. Default: DefaultMaxUploads.
+	MaxUploads int
+
+	// MaxSpooledBytes bounds the bytes that uploads being received or
+	// handled may hold in UploadDir together. Each upload counts, from its
+	// start, as its declared Content-Length or its method's MaxUploadBytes,
+	// whichever is less, so a refusal comes before anything is written: 503
+	// and Retry-After. Default: DefaultMaxSpooledBytes.
+	MaxSpooledBytes int64
 
 	// Title heads the Markdown reference. Default: "API v1".
 	Title string
@@ -67,6 +104,14 @@ type Options struct {
 	WebSocket WebSocketOptions
 }
 
+// Defaults for Options.
+const (
+	DefaultBodyTimeout     = 30 * time.Second
+	DefaultCallTimeout     = 30 * time.Second
+	DefaultMaxUploads      = 16
+	DefaultMaxSpooledBytes = 256 << 20
+)
+
 // Registry holds the methods of an API and serves them over HTTP.
 // Register methods before serving; a Registry is safe for concurrent calls.
 type Registry struct {
@@ -84,6 +129,11 @@ type Registry struct {
 	observers atomic.Pointer[[]Observer]
 
 	proxyKey string // Options.TrustedProxyHeader in canonical form
+
+	warnNoDeadline sync.Once    // the first writer that cannot set read deadlines
+	noDeadline     atomic.Value // the reflect.Type of the last writer that could not
+
+	uploads spoolBudget
 
 	voidSem    chan struct{}
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
@@ -107,11 +157,23 @@ func New(opts Options) *Registry {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
 	if opts.MaxVoidCalls <= 0 {
 		opts.MaxVoidCalls = 64
 	}
 	if opts.UploadDir == "" {
 		opts.UploadDir = os.TempDir()
+	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = DefaultMaxUploads
+	}
+	if opts.MaxSpooledBytes <= 0 {
+		opts.MaxSpooledBytes = DefaultMaxSpooledBytes
 	}
 	if opts.Title == "" {
 		opts.Title = "API v1"
@@ -128,6 +190,7 @@ func New(opts Options) *Registry {
 		auth:     opts.Auth,
 		modules:  make(map[string]string),
 		voidSem:  make(chan struct{}, opts.MaxVoidCalls),
+		uploads:  spoolBudget{maxCount: opts.MaxUploads, maxBytes: opts.MaxSpooledBytes},
 		reflector: &jsonschema.Reflector{
 			DoNotReference: true,
 			ExpandedStruct: true,
@@ -171,6 +234,10 @@ type Method struct {
 	// R is sent as the result's data; return a Result to add meta or answer 204.
 	Handler any
 
+	// Timeout is the deadline of a call; 0 takes the registry's
+	// Options.CallTimeout.
+	Timeout time.Duration
+
 	// NoCallLog leaves the method's calls out of the call log.
 	NoCallLog bool
 
@@ -179,6 +246,11 @@ type Method struct {
 
 	// MaxBodyBytes bounds the JSON body; 0 takes the registry's default.
 	MaxBodyBytes int64
+
+	// BodyTimeout bounds how long the body (or the upload) may take to
+	// arrive; 0 takes the registry's Options.BodyTimeout. Raise it for a
+	// method that takes large uploads over slow links.
+	BodyTimeout time.Duration
 
 	// MaxUploadBytes, when positive, makes the method accept a
 	// multipart/form-data upload (a "file" part and an optional "params"
@@ -295,6 +367,9 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 	}
 	if len(def.Permissions) == 0 {
 		return nil, fmt.Errorf("no permissions: list at least one tag (auth.Anyone for everyone)")
+	}
+	if def.MaxUploadBytes > r.opts.MaxSpooledBytes {
+		return nil, fmt.Errorf("MaxUploadBytes %d is more than the registry's MaxSpooledBytes %d: raise Options.MaxSpooledBytes", def.MaxUploadBytes, r.opts.MaxSpooledBytes)
 	}
 	fn := reflect.ValueOf(def.Handler)
 	if fn.Kind() != reflect.Func {

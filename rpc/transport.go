@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -43,14 +44,17 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		x.fail(Errorf(CodeMethodNotAllowed, "HTTP method %s is not allowed: POST the parameters, or GET a method that takes none", req.Method))
 		return
 	}
+	var pathMethod *method // the method the path names
 	if mounted {
-		x.m = r.lookup(path)
+		pathMethod = r.lookup(path)
 	}
+	x.m = pathMethod
 	c := call{
 		token:      bearerToken(headerValue(req.Header, "Authorization")),
 		clientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
 		void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
 	}
+	var bodyLen int64
 	if req.Method == http.MethodGet {
 		if req.URL.RawQuery != "" {
 			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))
@@ -69,11 +73,12 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			if x.m != nil && x.m.MaxBodyBytes > 0 {
 				limit = x.m.MaxBodyBytes
 			}
-			buf, e := readBody(w, req, limit)
+			buf, e := r.readBody(w, req, limit, r.bodyTimeout(x.m))
 			if e != nil {
 				x.fail(e)
 				return
 			}
+			bodyLen = int64(buf.Len())
 			defer putBuffer(buf) // the raw parameters point into it until decoded
 			var in body
 			in, e = parse(buf.Bytes())
@@ -95,8 +100,24 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	c.path, c.mounted = path, mounted
-	x.run(req.Context(), &c)
+	ctx := req.Context()
+	m, e := r.resolveMethod(path, mounted, pathMethod, &c.body)
+	if e != nil {
+		if id := reservedName(path, mounted, &c.body); id != "" && x.reserved(ctx, id) {
+			return
+		}
+		x.fail(e)
+		return
+	}
+	x.m = m
+	if m != pathMethod && m.MaxBodyBytes > 0 && bodyLen > m.MaxBodyBytes {
+		// Read at the mount root within the registry's limit; the method
+		// named in the body may allow less.
+		w.Header().Set("Connection", "close")
+		x.fail(Errorf(CodeTooLarge, "request body is larger than %d bytes", m.MaxBodyBytes))
+		return
+	}
+	x.run(ctx, &c)
 }
 
 // runVoid answers at once and runs the call in the background, within the
@@ -117,10 +138,10 @@ func (x *exchange) runVoid(ctx context.Context, args []reflect.Value, release fu
 	go func() {
 		defer r.endVoid()
 		defer release()
-		res, err := m.invoke(context.WithoutCancel(ctx), args)
+		res, err := m.invoke(ctx, args)
 		code := res.Code
 		if err != nil {
-			code = r.errorFor(m, err).Code
+			code = x.errorFor(err).Code
 		}
 		x.record(code, err)
 	}()
@@ -165,6 +186,37 @@ func (r *Registry) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("rpc: shutdown: void calls still running: %w", ctx.Err())
 	}
+}
+
+// resolveMethod returns the method a request calls. The path names it;
+// only at the mount root ("/" below the prefix) may a JSON-RPC request
+// object name it instead, so that rules a proxy or the registry applies by
+// path (per-method body limits) hold for every call. Elsewhere a request
+// object names the path's method or none.
+func (r *Registry) resolveMethod(path string, mounted bool, pathMethod *method, in *body) (*method, *Error) {
+	atRoot := mounted && path == "/"
+	switch {
+	case !in.request || !atRoot && in.method == "":
+		if pathMethod == nil {
+			return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(path))
+		}
+		return pathMethod, nil
+	case atRoot:
+		if in.method == "" {
+			return nil, Errorf(CodeMethodNotFound, "a JSON-RPC request object at the mount root names its method")
+		}
+		m := r.lookup(in.method)
+		if m == nil {
+			return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method))
+		}
+		return m, nil
+	case pathMethod == nil:
+		return nil, Errorf(CodeMethodNotFound, "method %s not found", Quote(path))
+	case in.method != pathMethod.ID:
+		return nil, Errorf(CodeMethodNotFound, "the request object names method %s, but the path names %s: post a request object to the mount root",
+			Quote(in.method), Quote(pathMethod.ID))
+	}
+	return pathMethod, nil
 }
 
 // methodPath returns the method id a request path names: the path below
@@ -224,7 +276,8 @@ type body struct {
 	// paramsErr is a fault of a JSON-RPC request's params, answered after
 	// the permission check.
 	paramsErr *Error
-	method    string // the method of a JSON-RPC request object
+	request   bool   // the body is a JSON-RPC request object
+	method    string // the method it names; "" for none
 	id        json.RawMessage
 }
 
@@ -237,17 +290,26 @@ func putBuffer(b *bytes.Buffer) {
 	}
 }
 
-func readBody(w http.ResponseWriter, req *http.Request, limit int64) (*bytes.Buffer, *Error) {
+// readBody reads a JSON body of at most limit bytes within timeout. A
+// declared Content-Length is only checked: the buffer grows with the bytes
+// that arrive, so a client cannot make the server reserve memory by
+// promising a large body and sending none of it.
+func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int64, timeout time.Duration) (*bytes.Buffer, *Error) {
 	buf := bufferPool.Get().(*bytes.Buffer)
 	if req.ContentLength > limit {
 		putBuffer(buf)
+		w.Header().Set("Connection", "close")
 		return nil, Errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
 	}
-	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
+	if req.Body == nil || req.Body == http.NoBody {
+		return buf, nil
 	}
+	deadline := r.limitBodyTime(w, req, timeout)
 	if err := readLimited(buf, req.Body, limit); err != nil {
 		putBuffer(buf)
+		if isBodyTimeout(err) {
+			return nil, bodyTimedOut(w, timeout)
+		}
 		if errors.Is(err, errTooLarge) {
 			// Like http.MaxBytesReader: the rest of the body is not read, so
 			// the connection cannot be reused.
@@ -256,6 +318,7 @@ func readBody(w http.ResponseWriter, req *http.Request, limit int64) (*bytes.Buf
 		}
 		return nil, BadRequest("could not read the request body")
 	}
+	deadline.lift()
 	return buf, nil
 }
 
@@ -322,8 +385,12 @@ func parseBody(b []byte) (body, *Error) {
 			if err := json.Unmarshal(b, &env); err != nil {
 				return in, parseError(err)
 			}
-			if env.JSONRPC == "2.0" && env.Method != nil {
-				return parseRequestObject(*env.Method, env.Params, env.ID)
+			if env.JSONRPC == "2.0" && (env.Method != nil || env.Params != nil) {
+				var method string
+				if env.Method != nil {
+					method = *env.Method
+				}
+				return parseRequestObject(method, env.Params, env.ID)
 			}
 		}
 	}
@@ -389,10 +456,13 @@ func splitArray(b []byte) []json.RawMessage {
 }
 
 func parseRequestObject(method string, params, id json.RawMessage) (body, *Error) {
-	in := body{method: method, id: id}
-	if in.method == "" {
-		in.method = "/"
-	} else if in.method[0] != '/' {
+	in := body{request: true, method: method}
+	if !validID(id) {
+		// Not echoed: an id is a string, a number or null (JSON-RPC 2.0 §4).
+		return in, BadRequest("the id of a JSON-RPC request is a string, a number or null")
+	}
+	in.id = id
+	if in.method != "" && in.method[0] != '/' {
 		in.method = "/" + in.method
 	}
 	params = bytes.TrimSpace(params)
@@ -414,6 +484,17 @@ func parseRequestObject(method string, params, id json.RawMessage) (body, *Error
 		in.paramsErr = InvalidParams("params of a JSON-RPC request must be an array or an object")
 	}
 	return in, nil
+}
+
+// validID reports whether a request object's id, already valid JSON, is
+// absent, a string, a number or null.
+func validID(id json.RawMessage) bool {
+	id = bytes.TrimSpace(id)
+	if len(id) == 0 || string(id) == "null" {
+		return true
+	}
+	c := id[0]
+	return c == '"' || c == '-' || c >= '0' && c <= '9'
 }
 
 func parseError(err error) *Error {

@@ -283,10 +283,11 @@ func TestJSONRPCRequestObject(t *testing.T) {
 		assert.Equal(t, "17", string(a.ID))
 		assert.JSONEq(t, `"hey"`, string(a.Data))
 	})
-	t.Run("string id, method path wins over the URL", func(t *testing.T) {
-		a := f.c.Post(t, "/v1/t/whoami", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["x"],"id":"abc"}`)
+	t.Run("string id, on the method's own path", func(t *testing.T) {
+		a := f.c.Post(t, "/v1/t/echo", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["x"],"id":"abc"}`)
 		require.Equal(t, 200, a.HTTP, a.Raw)
 		assert.Equal(t, `"abc"`, string(a.ID))
+		assert.JSONEq(t, `"x"`, string(a.Data))
 	})
 	t.Run("params by name", func(t *testing.T) {
 		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/pair","params":{"enabled":true,"name":"n"},"id":1}`)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Upload is a file sent to an upload method. It is spooled to a temporary
@@ -19,6 +20,7 @@ type Upload struct {
 	ContentType string
 	Size        int64
 	path        string
+	unreserve   func() // gives its share of the spool budget back
 }
 
 // Open opens the uploaded file for reading.
@@ -33,7 +35,39 @@ func (u *Upload) Open() (*os.File, error) {
 func (u *Upload) remove() {
 	if u.path != "" {
 		_ = os.Remove(u.path)
+		u.path = ""
 	}
+	if u.unreserve != nil {
+		u.unreserve()
+		u.unreserve = nil
+	}
+}
+
+// spoolBudget bounds the uploads in flight, in number and in bytes.
+type spoolBudget struct {
+	mu              sync.Mutex
+	count, maxCount int
+	bytes, maxBytes int64
+}
+
+// reserve takes room for one upload of at most size bytes, or reports that
+// there is none.
+func (b *spoolBudget) reserve(size int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.count >= b.maxCount || b.bytes+size > b.maxBytes {
+		return false
+	}
+	b.count++
+	b.bytes += size
+	return true
+}
+
+func (b *spoolBudget) release(size int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.count--
+	b.bytes -= size
 }
 
 // readMultipart reads an upload: a "file" part, spooled to disk within the
@@ -51,31 +85,66 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 		paramsLimit = m.MaxBodyBytes
 	}
 	// Room for the part headers and boundaries beyond the file and params.
-	req.Body = http.MaxBytesReader(w, req.Body, m.MaxUploadBytes+paramsLimit+64<<10)
+	bodyLimit := m.MaxUploadBytes + paramsLimit + 64<<10
+	if req.ContentLength > bodyLimit {
+		w.Header().Set("Connection", "close")
+		return nil, nil, Errorf(CodeTooLarge, "upload is larger than %d bytes", m.MaxUploadBytes)
+	}
+	// The file spooled is never more than the body, nor than one byte past
+	// the method's limit (at which it is refused).
+	share := m.MaxUploadBytes + 1
+	if req.ContentLength >= 0 && req.ContentLength < share {
+		share = req.ContentLength
+	}
+	if !r.uploads.reserve(share) {
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "1")
+		return nil, nil, Errorf(CodeServiceUnavailable, "too many uploads in progress: try again shortly")
+	}
+	unreserve := sync.OnceFunc(func() { r.uploads.release(share) })
+	defer func() {
+		if up != nil {
+			up.unreserve = unreserve // given back once the handler is done with it
+		} else {
+			unreserve()
+		}
+	}()
+	timeout := r.bodyTimeout(m)
+	deadline := r.limitBodyTime(w, req, timeout)
+	defer func() {
+		if e == nil {
+			deadline.lift() // only once the body was read: see limitBodyTime
+		}
+	}()
+	req.Body = http.MaxBytesReader(w, req.Body, bodyLimit)
 	mr, err := req.MultipartReader()
 	if err != nil {
 		return nil, nil, BadRequest("malformed multipart body: %s", "no boundary")
 	}
 	tooLarge := Errorf(CodeTooLarge, "upload is larger than %d bytes", m.MaxUploadBytes)
+	// readFailed answers a read of the body that failed.
+	readFailed := func(err error, what string) *Error {
+		switch {
+		case isBodyTimeout(err):
+			return bodyTimedOut(w, timeout)
+		case isMaxBytes(err):
+			return tooLarge
+		}
+		return BadRequest("%s", what)
+	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			if isMaxBytes(err) {
-				return nil, up, tooLarge
-			}
-			return nil, up, BadRequest("malformed multipart body")
+			return nil, up, readFailed(err, "malformed multipart body")
 		}
 		switch part.FormName() {
 		case "params":
 			b, err := io.ReadAll(io.LimitReader(part, paramsLimit+1))
 			if err != nil {
-				if isMaxBytes(err) {
-					return nil, up, tooLarge
-				}
-				return nil, up, BadRequest("malformed multipart body")
+				return nil, up, readFailed(err, "malformed multipart body")
 			}
 			if int64(len(b)) > paramsLimit {
 				return nil, up, Errorf(CodeTooLarge, "params part is larger than %d bytes", paramsLimit)
@@ -88,7 +157,7 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			if e != nil {
 				return nil, up, e
 			}
-			if in.method != "" || in.named != nil {
+			if in.request {
 				return nil, up, InvalidParams("the params part is a JSON array of parameters")
 			}
 			raws = in.raws
@@ -96,8 +165,12 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			if up != nil {
 				return nil, up, BadRequest("more than one file part: an upload takes one")
 			}
-			if up, e = r.spool(part.FileName(), part.Header.Get("Content-Type"), part, m.MaxUploadBytes); e != nil {
-				return nil, up, e
+			if up, err = r.spool(part.FileName(), part.Header.Get("Content-Type"), part, m.MaxUploadBytes); err != nil {
+				var e *Error
+				if errors.As(err, &e) {
+					return nil, up, e
+				}
+				return nil, up, readFailed(err, "the upload was cut short")
 			}
 		default:
 			return nil, up, BadRequest("unexpected multipart part %q: send \"file\" and optionally \"params\"", part.FormName())
@@ -107,27 +180,48 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 }
 
 // spool copies a file part to a temporary file, refusing it past limit.
-func (r *Registry) spool(name, contentType string, src io.Reader, limit int64) (*Upload, *Error) {
+// It fails with an *Error to answer, or with the error of reading src;
+// nothing of a failed upload is kept.
+func (r *Registry) spool(name, contentType string, src io.Reader, limit int64) (*Upload, error) {
 	f, err := os.CreateTemp(r.opts.UploadDir, "authrpc-upload-*")
 	if err != nil {
 		r.log.Error("rpc: spool upload", "err", err)
 		return nil, errInternal
 	}
 	up := &Upload{Filename: cleanFilename(name), ContentType: contentType, path: f.Name()}
-	n, err := io.Copy(f, io.LimitReader(src, limit+1))
+	in := &readErr{r: io.LimitReader(src, limit+1)}
+	n, err := io.Copy(f, in)
 	up.Size = n
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	switch {
-	case n > limit || isMaxBytes(err):
+	case n > limit:
 		up.remove()
 		return nil, Errorf(CodeTooLarge, "upload is larger than %d bytes", limit)
-	case err != nil:
+	case in.err != nil:
 		up.remove()
-		return nil, BadRequest("the upload was cut short")
+		return nil, in.err
+	case err != nil: // writing the temporary file
+		up.remove()
+		r.log.Error("rpc: spool upload", "err", err)
+		return nil, errInternal
 	}
 	return up, nil
+}
+
+// readErr remembers the error of its reader, to tell it from a write's.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 func isMaxBytes(err error) bool {

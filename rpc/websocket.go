@@ -27,10 +27,6 @@ const (
 	CloseSignedOut websocket.StatusCode = 4000
 )
 
-// CodeUploadOverWebSocket answers an upload method called over WebSocket:
-// uploads go over HTTP.
-const CodeUploadOverWebSocket = -32900
-
 // WebSocketOptions configure the WebSocket transport at the mount root. The
 // zero value is ready to use.
 type WebSocketOptions struct {
@@ -46,6 +42,12 @@ type WebSocketOptions struct {
 	// past it the socket reads no further message until one ends
 	// (backpressure). Default: 16.
 	MaxCallsInFlight int
+
+	// MaxMessagesPerSecond bounds the rate at which one socket's messages
+	// are read, with a burst of as many: past it the socket waits before it
+	// reads on (backpressure), so that one client flooding messages cannot
+	// take the server from the others. Default: 1,000.
+	MaxMessagesPerSecond int
 
 	// MaxMessageBytes bounds a message from the client; a bigger one closes
 	// the socket with 1009. Default: Options.MaxBodyBytes.
@@ -85,6 +87,9 @@ func (o WebSocketOptions) withDefaults(maxBody int64) WebSocketOptions {
 	}
 	if o.MaxCallsInFlight <= 0 {
 		o.MaxCallsInFlight = 16
+	}
+	if o.MaxMessagesPerSecond <= 0 {
+		o.MaxMessagesPerSecond = 1000
 	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = maxBody
@@ -208,9 +213,15 @@ type socket struct {
 func (s *socket) serve() {
 	defer s.conn.CloseNow()
 	o := &s.r.opts.WebSocket
-	s.pingTimer = time.AfterFunc(o.PingInterval, s.ping)
+	// Set before it can fire: ping resets it.
+	s.pingTimer = time.AfterFunc(time.Hour, s.ping)
+	s.pingTimer.Reset(o.PingInterval)
 	defer s.pingTimer.Stop()
+	rate := newBucket(o.MaxMessagesPerSecond)
 	for {
+		if !rate.wait(s.ctx) {
+			return
+		}
 		select {
 		case s.slots <- struct{}{}:
 		case <-s.ctx.Done():
@@ -223,6 +234,8 @@ func (s *socket) serve() {
 		}
 		// Any message shows the client alive: the next ping can wait.
 		s.pingTimer.Reset(o.PingInterval)
+		s.binary.Store(typ == websocket.MessageBinary) // in the order the frames came
+
 		if s.closing.Load() {
 			<-s.slots
 			continue // read on, so that the client's close is seen
@@ -234,6 +247,37 @@ func (s *socket) serve() {
 			s.handle(typ == websocket.MessageBinary, data)
 		}()
 	}
+}
+
+// bucket is a token bucket of messages, for one goroutine: perSecond
+// tokens a second, as many at most.
+type bucket struct {
+	perSecond float64
+	tokens    float64
+	last      time.Time
+}
+
+func newBucket(perSecond int) *bucket {
+	return &bucket{perSecond: float64(perSecond), tokens: float64(perSecond), last: time.Now()}
+}
+
+// wait takes a token, waiting for one if need be; false when ctx ended first.
+func (b *bucket) wait(ctx context.Context) bool {
+	now := time.Now()
+	b.tokens = min(b.perSecond, b.tokens+now.Sub(b.last).Seconds()*b.perSecond)
+	b.last = now
+	if b.tokens < 1 {
+		t := time.NewTimer(time.Duration((1 - b.tokens) / b.perSecond * float64(time.Second)))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+		b.tokens, b.last = 1, time.Now()
+	}
+	b.tokens--
+	return true
 }
 
 // ping checks that the client still answers, and closes the socket if not.
@@ -285,7 +329,6 @@ type frame struct {
 // handle serves one message: a call, a void call, or one of the messages
 // of the socket itself (ping, pong, events, subscriptions).
 func (s *socket) handle(binary bool, data []byte) {
-	s.binary.Store(binary)
 	if binary {
 		j, err := msgpackToJSON(data)
 		if err != nil {
@@ -310,7 +353,7 @@ func (s *socket) handle(binary bool, data []byte) {
 	}
 	in, e := frameBody(*f.Method, f.Params, f.ID)
 	if e != nil {
-		s.reply(binary, f.ID, e)
+		s.reply(binary, in.id, e) // an id that is not one is not echoed
 		return
 	}
 	switch in.method {
@@ -333,13 +376,19 @@ func (s *socket) handle(binary bool, data []byte) {
 	rec := newReplyRecorder()
 	x := s.r.newExchange(rec)
 	x.rpcID = in.id
-	x.run(s.ctx, &call{
-		body:       in,
-		token:      s.token,
-		clientAddr: s.clientAddr,
-		void:       f.ID == nil,
-		noUploads:  true,
-	})
+	if x.m = s.r.lookup(in.method); x.m == nil {
+		if !x.reserved(s.ctx, in.method) {
+			x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method)))
+		}
+	} else {
+		x.run(s.ctx, &call{
+			body:       in,
+			token:      s.token,
+			clientAddr: s.clientAddr,
+			void:       f.ID == nil,
+			noUploads:  true,
+		})
+	}
 	if f.ID != nil {
 		s.send(binary, rec.buf.Bytes())
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -317,7 +318,8 @@ func TestWebSocketReservedAndVoid(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the void call did not run")
 	}
-	assert.True(t, f.obs.last().Void)
+	// Recorded once the handler returned, just after it said it ran.
+	assert.Eventually(t, func() bool { r := f.obs.last(); return r.Method == "/v1/t/slow" && r.Void }, 2*time.Second, 5*time.Millisecond)
 	sock.quiet(100 * time.Millisecond)
 
 	sock.sendText(`{"jsonrpc":"2.0","method":"/v1/t/upload","id":4}`)
@@ -611,4 +613,73 @@ func TestMessagePackParamsPart(t *testing.T) {
 	a := rpctest.New(f.reg).Do(t, r)
 	require.Equal(t, 200, a.HTTP, a.Raw)
 	assert.Contains(t, string(a.Data), `"note":"a note"`)
+}
+
+func TestWebSocketMessageRate(t *testing.T) {
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxMessagesPerSecond: 5}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	start := time.Now()
+	for i := range 10 {
+		sock.sendText(fmt.Sprintf(`{"jsonrpc":"2.0","method":"/ping","id":%d}`, i))
+	}
+	for range 10 {
+		sock.readText()
+	}
+	// A burst of 5, then 5 more at 5 a second.
+	assert.GreaterOrEqual(t, time.Since(start), 800*time.Millisecond)
+}
+
+func TestWebSocketDeadClientsAreClosed(t *testing.T) {
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	alive := dialWS(t, srv, "") // its reader answers pings
+	dead, _ := bareSocket(t, srv.Listener.Addr().String())
+	defer dead.Close() // never reads, so never answers a ping
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 2 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 1 }, 2*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	alive.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+	assert.Contains(t, alive.readText(), "/pong")
+}
+
+func TestShutdownClosesSockets(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 1 }, 2*time.Second, 5*time.Millisecond)
+	require.NoError(t, f.reg.Shutdown(context.Background()))
+	code, _ := sock.closeStatus(2 * time.Second)
+	assert.Equal(t, websocket.StatusGoingAway, code)
+}
+
+func TestMessagePackAbsentBody(t *testing.T) {
+	f := newFixture(t, rpc.Options{})
+	r := httptest.NewRequest(http.MethodPost, "/v1/t/echo", bytes.NewReader([]byte{0xd4, 0x00, 0x00}))
+	r.Header.Set("Content-Type", rpc.ContentTypeMsgpack)
+	w := httptest.NewRecorder()
+	f.reg.ServeHTTP(w, r)
+	require.Equal(t, 200, w.Code)
+	var got map[string]any
+	require.NoError(t, msgpack.Unmarshal(w.Body.Bytes(), &got))
+	assert.Equal(t, "", got["result"].(map[string]any)["data"])
+}
+
+func TestWebSocketCallDeadline(t *testing.T) {
+	reg := rpc.New(rpc.Options{CallTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reg.Register(rpc.Method{
+		ID: "/hang", Title: "Hang", Permissions: []string{auth.Anyone},
+		Handler: func(ctx context.Context) error {
+			<-ctx.Done()
+			return ctx.Err()
+		},
+	})
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	sock.sendText(`{"jsonrpc":"2.0","method":"/hang","id":1}`)
+	assert.Equal(t, overHTTP(t, reg, callCase{method: "/hang"}), sock.readText())
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -30,12 +32,18 @@ const (
 	defaultSQLiteConns = 8
 )
 
+// DefaultConnectTimeout bounds opening one PostgreSQL connection (dial,
+// TLS, start-up and authentication) when neither the dsn's connect_timeout
+// nor PGCONNECT_TIMEOUT sets it; WithConnectTimeout overrides it.
+const DefaultConnectTimeout = 10 * time.Second
+
 // Option configures Open and Migrate.
 type Option func(*config)
 
 type config struct {
-	maxOpenConns int
-	logger       *slog.Logger
+	maxOpenConns   int
+	connectTimeout time.Duration
+	logger         *slog.Logger
 }
 
 func newConfig(opts []Option) config {
@@ -56,6 +64,15 @@ func WithMaxOpenConns(n int) Option {
 	return func(c *config) { c.maxOpenConns = n }
 }
 
+// WithConnectTimeout bounds opening one PostgreSQL connection: dial, TLS,
+// start-up and authentication (default DefaultConnectTimeout, or the dsn's
+// connect_timeout). Without a bound, a server that accepts connections and
+// never answers, as behind a network partition, would hold every caller
+// that needs a new connection; with one, callers get an error instead.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(c *config) { c.connectTimeout = d }
+}
+
 // WithLogger sets the logger that Migrate reports applied migrations to
 // (default slog.Default()).
 func WithLogger(l *slog.Logger) Option {
@@ -65,7 +82,10 @@ func WithLogger(l *slog.Logger) Option {
 // Open opens and pings a database.
 //
 // A dsn starting with postgres:// or postgresql:// opens PostgreSQL through
-// pgx (github.com/jackc/pgx/v5/stdlib). Anything else is a SQLite database
+// pgx (github.com/jackc/pgx/v5/stdlib), with a bound on opening each
+// connection (WithConnectTimeout). A query's context ends a query that
+// waits on a silent server: pgx then closes that connection and the pool
+// opens a fresh one when it is next needed. Anything else is a SQLite database
 // file path or a "file:" URI, opened through modernc.org/sqlite, optionally
 // with that driver's query parameters; Open adds what a server needs unless
 // the dsn sets it itself: WAL journal, busy_timeout 10s, foreign keys on,
@@ -106,6 +126,16 @@ func openPostgres(ctx context.Context, dsn string, cfg config) (*bun.DB, error) 
 	// The password may also come from PGPASSWORD or a passfile.
 	secrets = append(secrets, pgcfg.Password)
 
+	if d := cfg.connectTimeout; d > 0 || !hasConnectTimeout(dsn) {
+		if d <= 0 {
+			d = DefaultConnectTimeout
+		}
+		pgcfg.ConnectTimeout = d
+		// pgx sets the dial's own timeout only from the dsn's setting; the
+		// whole connect is bounded by ConnectTimeout either way.
+		pgcfg.DialFunc = (&net.Dialer{Timeout: d, KeepAlive: 15 * time.Second}).DialContext
+	}
+
 	// bun inlines query arguments, so every distinct query text would become
 	// a cached prepared statement (an extra round trip each) under pgx's
 	// default mode. Exec mode sends an unnamed statement in one round trip.
@@ -130,6 +160,13 @@ func openPostgres(ctx context.Context, dsn string, cfg config) (*bun.DB, error) 
 		return nil, fmt.Errorf("storage: open postgres: %w", redact(err, secrets))
 	}
 	return bun.NewDB(sqldb, pgdialect.New()), nil
+}
+
+// hasConnectTimeout reports whether the dsn or the environment bounds the
+// connect, "0" (no bound) included.
+func hasConnectTimeout(dsn string) bool {
+	_, env := os.LookupEnv("PGCONNECT_TIMEOUT")
+	return env || strings.Contains(dsn, "connect_timeout")
 }
 
 // sqliteDefaults are the driver parameters Open adds to a SQLite dsn; a

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -24,7 +25,8 @@ type config struct {
 	DB           string
 	RootPassword string
 	Logger       *slog.Logger
-	Out          io.Writer // where a generated root password is printed
+	Out          io.Writer     // where a generated root password is printed
+	CallTimeout  time.Duration // every call's deadline; 0: rpc.DefaultCallTimeout
 }
 
 // app is the example host: one registry with every module mounted.
@@ -63,7 +65,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		Description: "Manages users, settings and the API call log.",
 	})
 	a.reg = rpc.New(rpc.Options{
-		Logger: cfg.Logger, Permissions: perms, Prefix: "/api",
+		Logger: cfg.Logger, Permissions: perms, Prefix: "/api", CallTimeout: cfg.CallTimeout,
 		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
 	})
 	a.reg.Auth().Share(a.sync.Channel("auth"))

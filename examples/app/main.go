@@ -93,11 +93,7 @@ func serve(ctx context.Context, a *app, addr string, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := newServer(a.Handler())
 	logger.Info("serving", "url", "http://"+ln.Addr().String()+"/api/")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -119,4 +115,29 @@ func serve(ctx context.Context, a *app, addr string, logger *slog.Logger) error 
 		return err
 	}
 	return nil
+}
+
+// newServer returns the http.Server the app serves h with. Its limits sit
+// outside the registry's own body and call deadlines (rpc.Options
+// BodyTimeout and CallTimeout, 30 s each by default), so that those answer
+// first, in JSON, and these catch what the registry never sees: slow
+// headers, idle keep-alive connections, a client that does not read its
+// answer, a middleware that hides the connection's deadlines.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h,
+		// The request line and headers: a client that sends them slowly
+		// holds a connection and a goroutine for nothing.
+		ReadHeaderTimeout: 10 * time.Second,
+		// Headers and body together; the registry ends a body at 30 s.
+		ReadTimeout: 45 * time.Second,
+		// From the end of the headers to the end of the answer: the body,
+		// the call and writing the answer.
+		WriteTimeout: 90 * time.Second,
+		// A keep-alive connection waiting for its next request.
+		IdleTimeout: 2 * time.Minute,
+		// Bearer tokens and the usual headers fit many times over; the
+		// default is 1 MiB.
+		MaxHeaderBytes: 64 << 10,
+	}
 }

@@ -136,9 +136,11 @@ func (c *Client) Call(ctx context.Context, method string, params ...any) (*Resul
 	return c.tr.call(ctx, method, params, false)
 }
 
-// VoidCall calls method without waiting for its answer: the server answers
-// at once (HTTP) or not at all (WebSocket), and runs the call in the
-// background. The error says only whether the call was sent.
+// VoidCall calls method without waiting for its result: the server runs
+// the call in the background. Over HTTP it answers at once, so a call it
+// refuses outright (bad parameters, no permission) is still an *Error; over
+// a WebSocket nothing is answered, and the error says only whether the call
+// was sent.
 func (c *Client) VoidCall(ctx context.Context, method string, params ...any) error {
 	_, err := c.tr.call(ctx, method, params, true)
 	return err

@@ -187,13 +187,20 @@ func TestSocketPublish(t *testing.T) {
 	}
 }
 
-// A void call is sent, not answered, and runs.
+// A void call is sent and runs; over a WebSocket it is not answered.
 func TestSocketVoidCall(t *testing.T) {
 	s := newServer(t)
 	ctx := ctxFor(t, 10*time.Second)
 	c := dial(t, s.ws(), client.Options{})
 	require.NoError(t, c.VoidCall(ctx, "/v1/count"))
 	require.Eventually(t, func() bool { return s.voids.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	assert.NoError(t, c.VoidCall(ctx, "/v1/echo", 5), "over a WebSocket nothing is answered")
+
+	// Over HTTP the answer comes at once: a refusal is an *Error.
+	h := dial(t, s.srv.URL, client.Options{})
+	require.NoError(t, h.VoidCall(ctx, "/v1/count"))
+	require.Eventually(t, func() bool { return s.voids.Load() == 2 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, -32808, client.Code(h.VoidCall(ctx, "/v1/echo", 5)))
 }
 
 // A socket that drops fails the calls out on it with a *CloseError, says

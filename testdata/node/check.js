@@ -1,16 +1,17 @@
 // Runs the seed's own JavaScript client, @softvisio/core 6.x, against a
 // running example app, over HTTP and over WebSocket:
 //
-//     node check.js http://127.0.0.1:8080/api/ <root password>
+//     node check.js http://127.0.0.1:8080/api/ <root password> [http://127.0.0.1:8081/api/]
 //
 // It signs in as root, calls a method of every module, receives
 // settings/update, and sees "signout" when its session is ended from
-// another connection. It prints each step and exits non-zero at the first
-// that fails.
+// another connection. With a second URL (another instance on the same
+// database) the WebSocket goes there, so the event and the signout cross
+// instances. It prints each step and exits non-zero at the first that fails.
 
 import Api from "@softvisio/core/api";
 
-const [base, rootPassword] = process.argv.slice(2);
+const [base, rootPassword, wsBase = base] = process.argv.slice(2);
 if (!base || !rootPassword) {
     console.error("usage: node check.js <API base URL> <root password>");
     process.exit(2);
@@ -81,7 +82,7 @@ http.token = signin.data.token;
 await modules(http, "http");
 
 // WebSocket: the front end's way, ?persistent=true on the URL.
-const url = new URL(base);
+const url = new URL(wsBase);
 url.searchParams.set("persistent", "true");
 const ws = Api.new(url.href, { "token": signin.data.token });
 const updates = [];

@@ -31,4 +31,12 @@
 //
 // The registry also renders its own reference, as Markdown (WriteMarkdown)
 // and as an OpenAPI 3.1 document (OpenAPI).
+//
+// At its mount root the registry also accepts WebSockets (subprotocol
+// "jsonrpc_2.0", the bearer token offered second), whose calls run through
+// the same pipeline as HTTP and answer the same bodies, in JSON text frames
+// or MessagePack binary ones (WebSocketOptions). Publish sends events to the
+// sockets of groups of callers, on every instance with ShareEvents; the
+// sockets of an auth the auth cache invalidates are closed with 4000.
+// Bodies of type application/msgpack are read and answered in MessagePack.
 package rpc

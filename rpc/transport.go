@@ -54,51 +54,19 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		clientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
 		void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
 	}
+	buf, ok := r.readRequest(x, req, &c)
+	if mw, isMsgpack := x.w.(*msgpackWriter); isMsgpack {
+		defer mw.flush()
+	}
+	if buf != nil {
+		defer putBuffer(buf) // the raw parameters point into it until decoded
+	}
+	if !ok {
+		return
+	}
 	var bodyLen int64
-	if req.Method == http.MethodGet {
-		if req.URL.RawQuery != "" {
-			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))
-			return
-		}
-	} else {
-		switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
-		case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
-			parse := parseBody
-			if strings.EqualFold(ct, ContentTypeMsgpack) {
-				parse = parseMsgpackBody
-				x.w = newMsgpackWriter(w)
-				defer x.w.(*msgpackWriter).flush()
-			}
-			limit := r.opts.MaxBodyBytes
-			if x.m != nil && x.m.MaxBodyBytes > 0 {
-				limit = x.m.MaxBodyBytes
-			}
-			buf, e := r.readBody(w, req, limit, r.bodyTimeout(x.m))
-			if e != nil {
-				x.fail(e)
-				return
-			}
-			bodyLen = int64(buf.Len())
-			defer putBuffer(buf) // the raw parameters point into it until decoded
-			var in body
-			in, e = parse(buf.Bytes())
-			x.rpcID = in.id
-			if e != nil {
-				x.fail(e)
-				return
-			}
-			c.body = in
-		case strings.EqualFold(ct, "multipart/form-data"):
-			c.upload = func(m *method) ([]json.RawMessage, *Upload, *Error) {
-				if m.MaxUploadBytes <= 0 {
-					return nil, nil, Errorf(CodeUnsupportedMediaType, "method %s takes no upload: send application/json", m.ID)
-				}
-				return r.readMultipart(w, req, m)
-			}
-		default:
-			x.fail(Errorf(CodeUnsupportedMediaType, "unsupported content type %q: send application/json, application/msgpack, or multipart/form-data to an upload method", ct))
-			return
-		}
+	if buf != nil {
+		bodyLen = int64(buf.Len())
 	}
 	ctx := req.Context()
 	m, e := r.resolveMethod(path, mounted, pathMethod, &c.body)
@@ -118,6 +86,58 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	x.run(ctx, &c)
+}
+
+// readRequest reads what a request carries into c: nothing for a GET, the
+// parameters of a JSON or MessagePack body, or a reader of an upload. It
+// returns the body's buffer, which the parameters point into until they
+// are decoded, and a MessagePack body makes x.w a msgpackWriter, to flush
+// once answered. On a fault it answers and reports false.
+func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *bytes.Buffer, ok bool) {
+	w := x.w
+	if req.Method == http.MethodGet {
+		if req.URL.RawQuery != "" {
+			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))
+			return nil, false
+		}
+		return nil, true
+	}
+	switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
+	case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
+		parse := parseBody
+		if strings.EqualFold(ct, ContentTypeMsgpack) {
+			parse = parseMsgpackBody
+			x.w = newMsgpackWriter(w)
+		}
+		limit := r.opts.MaxBodyBytes
+		if x.m != nil && x.m.MaxBodyBytes > 0 {
+			limit = x.m.MaxBodyBytes
+		}
+		buf, e := r.readBody(w, req, limit, r.bodyTimeout(x.m))
+		if e != nil {
+			x.fail(e)
+			return nil, false
+		}
+		in, e := parse(buf.Bytes())
+		x.rpcID = in.id
+		if e != nil {
+			x.fail(e)
+			return buf, false
+		}
+		c.body = in
+		return buf, true
+	case strings.EqualFold(ct, "multipart/form-data"):
+		c.upload = func(m *method) ([]json.RawMessage, *Upload, *Error) {
+			if m.MaxUploadBytes <= 0 {
+				return nil, nil, Errorf(CodeUnsupportedMediaType, "method %s takes no upload: send application/json", m.ID)
+			}
+			return r.readMultipart(w, req, m)
+		}
+		return nil, true
+	default:
+		x.fail(Errorf(CodeUnsupportedMediaType, "unsupported content type %q: send application/json, application/msgpack, or multipart/form-data to an upload method", ct))
+		return nil, false
+	}
 }
 
 // runVoid answers at once and runs the call in the background, within the

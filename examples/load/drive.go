@@ -48,7 +48,7 @@ func drive(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var f driveFlags
 	fs.StringVar(&f.base, "url", "http://127.0.0.1:8080/api", "the API's base URL")
-	fs.StringVar(&f.transport, "transport", "http", "http: one request per call; ws: one WebSocket per caller")
+	fs.StringVar(&f.transport, "transport", "http", "http: one request per call; ws: one WebSocket per caller (the server reads each at most WebSocketOptions.MaxMessagesPerSecond, 1,000 by default)")
 	fs.StringVar(&f.encoding, "encoding", "json", "json or msgpack")
 	fs.StringVar(&f.method, "method", "/v1/test/test", "the method to call")
 	fs.StringVar(&f.params, "params", `["hello"]`, "the parameters, a JSON array")

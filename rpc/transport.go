@@ -101,9 +101,8 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	m := x.m
 
-	ctx := req.Context()
-	p, err := r.auth.Authenticate(ctx, bearerToken(headerValue(req.Header, "Authorization")))
-	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
+	ctx, p, err := r.caller(req.Context(), req.Header) // the one place a call is authenticated
+	if err != nil {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
 		return
 	}
@@ -160,9 +159,6 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 
 	ctx = context.WithValue(ctx, callKey{}, call)
-	if p != nil {
-		ctx = auth.NewContext(ctx, p)
-	}
 	if x.void {
 		x.runVoid(ctx, args, release)
 		return

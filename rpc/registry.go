@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/invopop/jsonschema"
+	"github.com/rs/cors"
 
 	"github.com/authrpc/authrpc/auth"
 )
@@ -56,6 +57,11 @@ type Options struct {
 	// answers -32809. It does what http.StripPrefix does, without copying
 	// the request. Empty: the whole path is the method id.
 	Prefix string
+
+	// CORS, when set, lets browser pages on the origins it allows call the
+	// registry (see CORSOptions). Default: no CORS headers, and preflights
+	// answer 405.
+	CORS *CORSOptions
 }
 
 // Registry holds the methods of an API and serves them over HTTP.
@@ -75,6 +81,8 @@ type Registry struct {
 	observers atomic.Pointer[[]Observer]
 
 	proxyKey string // Options.TrustedProxyHeader in canonical form
+
+	cors *cors.Cors // nil without Options.CORS
 
 	voidSem    chan struct{}
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
@@ -110,6 +118,7 @@ func New(opts Options) *Registry {
 	}
 	return &Registry{
 		proxyKey: http.CanonicalHeaderKey(opts.TrustedProxyHeader),
+		cors:     newCORS(opts.CORS),
 		opts:     opts,
 		log:      opts.Logger,
 		perms:    opts.Permissions,

@@ -44,6 +44,9 @@ type exchange struct {
 // ServeHTTP serves the method named by the request path (or by a JSON-RPC
 // request object in the body).
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.servedCORS(w, req) {
+		return // a preflight
+	}
 	x := &exchange{r: r, w: w, start: time.Now()}
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")

@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := config{}
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.DB, "db", "app.db", "database: a SQLite file, or a postgres:// URL")
+	fs.Var(&cfg.CORSOrigins, "cors-origin", "an origin whose pages may call the API, such as https://app.example.com (repeatable, or comma-separated)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: app [flags] [serve|markdown|openapi]")
 		fs.PrintDefaults()

@@ -62,6 +62,16 @@ type Options struct {
 	// registry (see CORSOptions). Default: no CORS headers, and preflights
 	// answer 405.
 	CORS *CORSOptions
+
+	// BaseURL is where clients reach the server, such as
+	// "https://api.example.com": the references give it, with Prefix, as
+	// the OpenAPI server and in the Markdown's curl calls. Default: the
+	// OpenAPI server is Prefix alone (relative to wherever the document was
+	// fetched), and the Markdown shows the placeholder https://api.domain.com.
+	BaseURL string
+
+	// Version is the OpenAPI document's info.version. Default: "1".
+	Version string
 }
 
 // Registry holds the methods of an API and serves them over HTTP.
@@ -115,6 +125,10 @@ func New(opts Options) *Registry {
 	}
 	if opts.Prefix != "" {
 		opts.Prefix = "/" + strings.Trim(opts.Prefix, "/")
+	}
+	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
+	if opts.Version == "" {
+		opts.Version = "1"
 	}
 	return &Registry{
 		proxyKey: http.CanonicalHeaderKey(opts.TrustedProxyHeader),
@@ -278,7 +292,8 @@ type method struct {
 	module  string
 	params  []*param
 	fn      reflect.Value
-	hasData bool // the handler returns (R, error)
+	hasData bool               // the handler returns (R, error)
+	result  *jsonschema.Schema // the data R is sent as; nil without data
 	limiter *auth.Limiter
 	logged  bool
 }
@@ -303,6 +318,7 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 	case ft.NumOut() == 1 && ft.Out(0) == errorType:
 	case ft.NumOut() == 2 && ft.Out(1) == errorType:
 		m.hasData = true
+		m.result = r.resultSchema(ft.Out(0))
 	default:
 		return nil, fmt.Errorf("the handler must return (R, error) or error")
 	}
@@ -341,6 +357,8 @@ type MethodInfo struct {
 	Params      []ParamInfo
 	Upload      bool
 	CallLog     bool
+	RateLimited bool               // the method has a RateLimit
+	Result      *jsonschema.Schema // the answer's data, reflected from the handler's R; nil for none
 }
 
 // ParamInfo describes a method's parameter.
@@ -367,6 +385,8 @@ func (r *Registry) Methods() []MethodInfo {
 			Permissions: append([]string(nil), m.Permissions...),
 			Upload:      m.MaxUploadBytes > 0,
 			CallLog:     m.logged,
+			RateLimited: m.limiter != nil,
+			Result:      m.result,
 		}
 		for _, p := range m.params {
 			info.Params = append(info.Params, ParamInfo{

@@ -24,6 +24,7 @@ type config struct {
 	DB           string
 	RootPassword string
 	CORSOrigins  origins // pages on these origins may call the API
+	BaseURL      string  // where clients reach the server, for the references
 	Logger       *slog.Logger
 	Out          io.Writer // where a generated root password is printed
 }
@@ -63,7 +64,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		Title:       "Administrator",
 		Description: "Manages users, settings and the API call log.",
 	})
-	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms, Prefix: "/api", CORS: cfg.CORSOrigins.cors()})
+	a.reg = rpc.New(rpc.Options{Logger: cfg.Logger, Permissions: perms, Prefix: "/api", CORS: cfg.CORSOrigins.cors(), BaseURL: cfg.BaseURL})
 	a.reg.Auth().Share(a.sync.Channel("auth"))
 
 	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{}); err != nil {

@@ -16,7 +16,9 @@
 // unknown user as on a wrong password.
 //
 // A Mux sends each bearer token to the Authenticator registered for its kind
-// and caches the principals they return, so most calls cost no lookup.
+// (or, for a host's own formats such as JWTs, for its prefix or a match
+// function) and caches the principals they return, so most calls cost no
+// lookup.
 // Whoever changes what a token stands for calls Mux.Invalidate, and
 // Mux.Share carries that to the other instances over a Channel (such as a
 // storage.Channel). A Limiter rate-limits sign-ins and other calls worth

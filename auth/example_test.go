@@ -124,6 +124,33 @@ func ExampleMux() {
 	// true <nil>
 }
 
+// Accept a bearer format of the host's own (here JWTs, which start "eyJ")
+// beside the built-in sessions, behind the same cache and invalidation.
+func ExampleMux_HandlePrefix() {
+	ctx := context.Background()
+	mux := auth.NewMux(auth.MuxOptions{})
+	mux.HandlePrefix("jwt", "eyJ", auth.AuthenticatorFunc(func(ctx context.Context, token string) (*auth.Principal, error) {
+		// Verify the signature and the expiry here, then map the subject
+		// to a user id of the host's own.
+		if token != "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.sig" {
+			return nil, auth.ErrUnknownToken
+		}
+		return &auth.Principal{UserID: 42, Username: "kim", Permissions: map[string]bool{"admin": true}}, nil
+	}))
+
+	p, err := mux.Authenticate(ctx, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.sig")
+	fmt.Println(p.Username, p.Kind, p.Has("admin"), err)
+	_, err = mux.Authenticate(ctx, "eyJforged")
+	fmt.Println(err)
+	_, err = mux.Authenticate(ctx, "nobody-takes-this")
+	fmt.Println(err)
+	mux.Invalidate(auth.Invalidation{Kind: "jwt"}) // after revoking them
+	// Output:
+	// kim jwt true <nil>
+	// auth: unknown token
+	// auth: unknown token: no authenticator takes this token
+}
+
 // Refuse a sixth sign-in attempt a minute from one address.
 func ExampleLimiter() {
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 5.0 / 60, Burst: 5})

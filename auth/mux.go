@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,9 +53,10 @@ func (inv Invalidation) matches(e *muxEntry) bool {
 		(inv.TokenID == 0 || inv.TokenID == e.tokenID)
 }
 
-// Mux is the Authenticator the transport calls. It sends each bearer token,
-// by its kind prefix, to the Authenticator registered for that kind, and
-// caches the principals they return, keyed by the token's digest, so that
+// Mux is the Authenticator the transport calls. It sends each bearer token
+// to the Authenticator registered for it (by its "<kind>_" prefix, or by a
+// host's match function: see Handle and HandleMatch), and caches the
+// principals they return, keyed by the token's digest, so that
 // most calls cost no database lookup. It is safe for concurrent use.
 //
 // Principals handed out by a Mux are shared between calls: treat them as
@@ -76,7 +78,7 @@ type Mux struct {
 	shared atomic.Pointer[muxShare]
 
 	handlersMu sync.Mutex // serialises Handle; readers load handlers without it
-	handlers   atomic.Pointer[map[Kind]Authenticator]
+	handlers   atomic.Pointer[muxRoutes]
 
 	// gen counts invalidations. An authentication stores its result only if
 	// gen has not moved since before it asked the authenticator, so an answer
@@ -137,47 +139,152 @@ func NewMux(opts MuxOptions) *Mux {
 	for i := range m.shards {
 		m.shards[i].entries = make(map[[sha256.Size]byte]muxEntry)
 	}
-	m.handlers.Store(&map[Kind]Authenticator{})
+	m.handlers.Store(&muxRoutes{byKind: map[Kind]Authenticator{}})
 	m.caching.Store(true)
 	return m
 }
 
-// Handle registers the authenticator for tokens of the given kind:
-// KindSession or KindAPIToken, the kinds that authenticate calls. It panics
-// on any other kind or a nil authenticator. Replacing an authenticator drops
-// the principals cached from the old one.
+// Handle registers a for bearer tokens "<kind>_…": the built-in kinds
+// KindSession and KindAPIToken (whose tokens must also have the shape
+// NewToken gives them), or a kind of the host's own, 1 to 16 of [a-z0-9]
+// ("ext" takes "ext_…" tokens in any format after the underscore). It
+// panics on KindNone, KindConfirmEmail, KindResetPass (they never
+// authenticate a call), a malformed kind or a nil authenticator.
+// Replacing a kind's authenticator drops the principals cached from the
+// old one.
 func (m *Mux) Handle(kind Kind, a Authenticator) {
-	if kind != KindSession && kind != KindAPIToken {
-		panic(fmt.Sprintf("auth: Mux.Handle: tokens of kind %q do not authenticate calls", kind))
+	m.route(kind, nil, a, "Handle")
+}
+
+// HandlePrefix registers a, under kind, for bearer tokens that start with
+// prefix: "eyJ" takes JSON Web Tokens, say. See HandleMatch.
+func (m *Mux) HandlePrefix(kind Kind, prefix string, a Authenticator) {
+	if prefix == "" {
+		panic("auth: Mux.HandlePrefix: empty prefix")
+	}
+	m.route(kind, func(token string) bool { return strings.HasPrefix(token, prefix) }, a, "HandlePrefix")
+}
+
+// HandleMatch registers a, under kind, for the bearer tokens match
+// accepts. match must be cheap and do no I/O: it runs for every token that
+// no "<kind>_" prefix claims, in the order the matchers were registered,
+// and the first that accepts a token gets it.
+//
+// The principals a returns are cached by the token's digest like any
+// other, until Invalidate matches them (by UserID, by kind, by kind and
+// TokenID), the TTL runs out or their ExpiresAt passes. A principal
+// returned with no Kind is given kind. Kind must be one that Handle
+// accepts; registering a kind again replaces its authenticator (and
+// match), which keeps its turn among the matchers.
+//
+// The principal is trusted as it is: UserID RootUserID makes the caller
+// root (see Principal.IsRoot), so map outside identities to user ids with
+// care.
+func (m *Mux) HandleMatch(kind Kind, match func(token string) bool, a Authenticator) {
+	if match == nil {
+		panic("auth: Mux.HandleMatch: nil match")
+	}
+	m.route(kind, match, a, "HandleMatch")
+}
+
+// maxKindLen is the longest kind validKind accepts.
+const maxKindLen = 16
+
+// muxRoutes are the registered authenticators, replaced whole on change.
+type muxRoutes struct {
+	byKind   map[Kind]Authenticator // "<kind>_…" tokens
+	matchers []muxMatcher           // other tokens, in registration order
+}
+
+type muxMatcher struct {
+	kind  Kind
+	match func(string) bool
+	a     Authenticator
+}
+
+func (m *Mux) route(kind Kind, match func(string) bool, a Authenticator, name string) {
+	if kind == KindNone || kind == KindConfirmEmail || kind == KindResetPass || !validKind(string(kind)) {
+		panic(fmt.Sprintf("auth: Mux.%s: tokens of kind %q do not authenticate calls", name, kind))
 	}
 	if a == nil {
-		panic("auth: Mux.Handle: nil authenticator")
+		panic(fmt.Sprintf("auth: Mux.%s: nil authenticator", name))
 	}
 	m.handlersMu.Lock()
 	defer m.handlersMu.Unlock()
-	old := *m.handlers.Load()
-	next := maps.Clone(old)
-	next[kind] = a
-	m.handlers.Store(&next)
-	if old[kind] != nil {
+	old := m.handlers.Load()
+	next := &muxRoutes{byKind: maps.Clone(old.byKind)}
+	replaced := old.byKind[kind] != nil
+	delete(next.byKind, kind)
+	if match == nil {
+		next.byKind[kind] = a
+	}
+	added := match == nil
+	for _, r := range old.matchers {
+		if r.kind == kind {
+			replaced = true
+			if added {
+				continue
+			}
+			r.match, r.a, added = match, a, true // a replaced matcher keeps its turn
+		}
+		next.matchers = append(next.matchers, r)
+	}
+	if !added {
+		next.matchers = append(next.matchers, muxMatcher{kind: kind, match: match, a: a})
+	}
+	m.handlers.Store(next)
+	if replaced {
 		m.invalidate(Invalidation{Kind: kind}) // only this instance changed
 	}
 }
 
+// lookup finds the authenticator for token. ok is false when none takes it;
+// a built-in token of the wrong shape is taken, and turned away (a nil
+// authenticator) without a lookup.
+func (rs *muxRoutes) lookup(token string) (kind Kind, a Authenticator, ok bool) {
+	if i := strings.IndexByte(token, '_'); i > 0 && i <= maxKindLen {
+		kind = Kind(token[:i])
+		if a = rs.byKind[kind]; a != nil {
+			if tokenKind(kind) {
+				if _, wellFormed := TokenKind(token); !wellFormed {
+					return kind, nil, true
+				}
+			}
+			return kind, a, true
+		}
+		if tokenKind(kind) {
+			// Our own kinds are never handed to a host's matcher.
+			return kind, nil, false
+		}
+	}
+	for _, r := range rs.matchers {
+		if r.match(token) {
+			return r.kind, r.a, true
+		}
+	}
+	return KindNone, nil, false
+}
+
+// ErrNoAuthenticator is returned by Mux.Authenticate for a bearer token
+// that no registered authenticator takes. It is an ErrUnknownToken too.
+// The rpc transport then counts the principal that the host's middleware
+// put in the request's context (NewContext), if any.
+var ErrNoAuthenticator = fmt.Errorf("%w: no authenticator takes this token", ErrUnknownToken)
+
 // Authenticate resolves a bearer token. An empty token is a guest: (nil,
-// nil). A token that is malformed, of a kind with no authenticator, or that
-// its authenticator does not know is (nil, ErrUnknownToken); malformed ones
-// are turned away without a lookup. Other errors from the authenticator are
-// returned wrapped. The principal returned is shared: do not modify it.
+// nil). A token no authenticator takes is (nil, ErrNoAuthenticator). A
+// token that is malformed, or that its authenticator does not know, is
+// (nil, ErrUnknownToken); malformed built-in tokens are turned away without
+// a lookup. Other errors from the authenticator are returned wrapped. The
+// principal returned is shared: do not modify it.
 func (m *Mux) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	if token == "" {
 		return nil, nil
 	}
-	kind, ok := TokenKind(token)
+	kind, a, ok := m.handlers.Load().lookup(token)
 	if !ok {
-		return nil, ErrUnknownToken
+		return nil, ErrNoAuthenticator
 	}
-	a := (*m.handlers.Load())[kind]
 	if a == nil {
 		return nil, ErrUnknownToken
 	}
@@ -189,7 +296,7 @@ func (m *Mux) Authenticate(ctx context.Context, token string) (*Principal, error
 		s.mu.RLock()
 		e, ok := s.entries[key]
 		s.mu.RUnlock()
-		if ok && m.now().UnixNano() < e.expires {
+		if ok && e.kind == kind && m.now().UnixNano() < e.expires {
 			return e.p, nil
 		}
 	}
@@ -201,6 +308,11 @@ func (m *Mux) Authenticate(ctx context.Context, token string) (*Principal, error
 		return nil, ErrUnknownToken
 	case err != nil:
 		return nil, fmt.Errorf("auth: authenticate %s token: %w", kind, err)
+	}
+	if p.Kind == KindNone {
+		c := *p
+		c.Kind = kind
+		p = &c
 	}
 	if caching {
 		m.store(s, key, kind, p, gen)

@@ -432,9 +432,12 @@ func TestMuxEvictsExpiredFirst(t *testing.T) {
 func TestMuxHandle(t *testing.T) {
 	m := auth.NewMux(auth.MuxOptions{})
 	s := newStore()
-	for _, kind := range []auth.Kind{auth.KindNone, auth.KindConfirmEmail, auth.KindResetPass, "xyz"} {
+	for _, kind := range []auth.Kind{auth.KindNone, auth.KindConfirmEmail, auth.KindResetPass, "Bad", "a:b", "seventeen-letters"} {
 		assert.Panics(t, func() { m.Handle(kind, s) }, "kind %q", kind)
+		assert.Panics(t, func() { m.HandlePrefix(kind, "eyJ", s) }, "kind %q", kind)
 	}
+	assert.Panics(t, func() { m.HandlePrefix("jwt", "", s) })
+	assert.Panics(t, func() { m.HandleMatch("jwt", nil, s) })
 	assert.Panics(t, func() { m.Handle(auth.KindSession, nil) })
 
 	// Replacing an authenticator drops what the old one answered.
@@ -547,4 +550,96 @@ func BenchmarkMuxMalformed(b *testing.B) {
 	for b.Loop() {
 		_, _ = m.Authenticate(ctx, token)
 	}
+}
+
+// hostStore answers tokens of a host's own format ("<anything>") from a
+// map, counting lookups.
+type hostStore struct {
+	mu    sync.Mutex
+	byTok map[string]auth.Principal
+	calls atomic.Int64
+}
+
+func (h *hostStore) Authenticate(_ context.Context, token string) (*auth.Principal, error) {
+	h.calls.Add(1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, ok := h.byTok[token]
+	if !ok {
+		return nil, auth.ErrUnknownToken
+	}
+	return &p, nil
+}
+
+func TestMuxHostKinds(t *testing.T) {
+	ctx := context.Background()
+	m := auth.NewMux(auth.MuxOptions{})
+	sessions := newStore()
+	m.Handle(auth.KindSession, sessions)
+	host := &hostStore{byTok: map[string]auth.Principal{
+		"ext_anything.goes": {UserID: 7, TokenID: 70},
+		"eyJhbGciOi.x.y":    {UserID: 8, TokenID: 80, Kind: "jwt"},
+		"opaque-42":         {UserID: 9},
+	}}
+	m.Handle("ext", host)              // "ext_…" in any format
+	m.HandlePrefix("jwt", "eyJ", host) // JWTs
+	m.HandleMatch("opq", func(tok string) bool { return strings.HasPrefix(tok, "opaque-") }, host)
+
+	for tok, want := range map[string]auth.Kind{"ext_anything.goes": "ext", "eyJhbGciOi.x.y": "jwt", "opaque-42": "opq"} {
+		p, err := m.Authenticate(ctx, tok)
+		require.NoError(t, err, tok)
+		assert.Equal(t, want, p.Kind, "%s: a principal without a kind gets the registered one", tok)
+	}
+	assert.EqualValues(t, 3, host.calls.Load())
+	for range 3 {
+		_, err := m.Authenticate(ctx, "opaque-42")
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 3, host.calls.Load(), "a host's principals are cached like any other")
+
+	_, err := m.Authenticate(ctx, "eyJunknown")
+	assert.ErrorIs(t, err, auth.ErrUnknownToken, "taken by the jwt authenticator, which does not know it")
+	assert.NotErrorIs(t, err, auth.ErrNoAuthenticator)
+
+	for _, tok := range []string{"nobody-takes-this", "xyz_abc"} {
+		_, err = m.Authenticate(ctx, tok)
+		assert.ErrorIs(t, err, auth.ErrNoAuthenticator, tok)
+		assert.ErrorIs(t, err, auth.ErrUnknownToken, "%s: still an unknown token to callers that check only that", tok)
+	}
+
+	// Built-in kinds keep their shape check and never reach a host's matcher,
+	// even one that would take anything.
+	m.HandleMatch("any", func(string) bool { return true }, host)
+	calls := host.calls.Load()
+	for _, tok := range []string{"ses_short", "tok_" + strings.Repeat("A", 43), "cnf_" + strings.Repeat("A", 43)} {
+		_, err = m.Authenticate(ctx, tok)
+		assert.ErrorIs(t, err, auth.ErrUnknownToken, tok)
+	}
+	assert.Equal(t, calls, host.calls.Load(), "a built-in kind's token went to the host's matcher")
+	assert.Zero(t, sessions.calls.Load(), "a malformed session token was looked up")
+
+	// Invalidation reaches a host's principals by user, by kind, by kind and token.
+	count := func(tok string) int64 {
+		before := host.calls.Load()
+		_, err := m.Authenticate(ctx, tok)
+		require.NoError(t, err)
+		return host.calls.Load() - before
+	}
+	assert.EqualValues(t, 0, count("ext_anything.goes"))
+	m.Invalidate(auth.Invalidation{UserID: 7})
+	assert.EqualValues(t, 1, count("ext_anything.goes"), "by user")
+	m.Invalidate(auth.Invalidation{Kind: "jwt", TokenID: 80})
+	assert.EqualValues(t, 1, count("eyJhbGciOi.x.y"), "by kind and token")
+	assert.EqualValues(t, 0, count("ext_anything.goes"))
+	m.Invalidate(auth.Invalidation{Kind: "opq"})
+	assert.EqualValues(t, 1, count("opaque-42"), "by kind")
+	assert.EqualValues(t, 0, count("eyJhbGciOi.x.y"))
+
+	// Registering a kind again replaces its authenticator and drops its entries.
+	m.HandlePrefix("jwt", "eyJ", auth.AuthenticatorFunc(func(context.Context, string) (*auth.Principal, error) {
+		return &auth.Principal{UserID: 8, Username: "replaced"}, nil
+	}))
+	p, err := m.Authenticate(ctx, "eyJhbGciOi.x.y")
+	require.NoError(t, err)
+	assert.Equal(t, "replaced", p.Username)
 }

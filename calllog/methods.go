@@ -29,6 +29,7 @@ func (m *Module) register() {
 	mod.Register(rpc.Method{
 		ID:          "read-log",
 		Title:       "Read API method access log",
+		Description: "Answers the logged calls of one method (`method_id` is required in `where`), newest first, the total in `meta.total`.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "options?", Read: readLogSpec}},
 		Handler:     m.readLog,

@@ -59,8 +59,8 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	ctx, cancel := r.withCallDeadline(base, m)
 	defer func() { cancel() }()
 	x.ctx = ctx
-	p, err := r.auth.Authenticate(ctx, c.token)
-	if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
+	ctx, p, err := r.caller(ctx, c.token) // the one place a call is authenticated
+	if err != nil {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
 		return
 	}
@@ -119,8 +119,8 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	}
 
 	ctx = context.WithValue(ctx, callKey{}, cl)
-	if p != nil {
-		ctx = auth.NewContext(ctx, p)
+	if p != nil || auth.FromContext(ctx) != nil {
+		ctx = auth.NewContext(ctx, p) // again: an upload's fresh deadline starts from before caller
 	}
 	if x.void {
 		// Detached from the request, whose context ends with the answer;

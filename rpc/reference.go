@@ -1,15 +1,12 @@
 package rpc
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"unicode"
 
 	"github.com/invopop/jsonschema"
-
-	"github.com/authrpc/authrpc/auth"
 )
 
 // WriteMarkdown writes the API reference as Markdown: a section per module,
@@ -37,7 +34,7 @@ func (r *Registry) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "-   [%s](#%s)\n", m.Title, anchors[k])
 		}
 		for _, m := range methods[i:j] {
-			writeMethodMarkdown(&b, m)
+			writeMethodMarkdown(&b, m, r.callURL(m.ID))
 		}
 		i = j
 	}
@@ -45,7 +42,17 @@ func (r *Registry) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func writeMethodMarkdown(b *strings.Builder, m MethodInfo) {
+// callURL is the URL the Markdown's curl calls a method at: under
+// Options.BaseURL and Prefix, or the seed's placeholder host without a
+// BaseURL.
+func (r *Registry) callURL(id string) string {
+	if r.opts.BaseURL == "" {
+		return "https://api.domain.com" + id
+	}
+	return r.opts.BaseURL + r.opts.Prefix + id
+}
+
+func writeMethodMarkdown(b *strings.Builder, m MethodInfo, url string) {
 	b.WriteString("\n### " + m.Title + "\n\n<!-- tabs:start -->\n\n#### **JavaScript**\n\n<!-- prettier-ignore -->\n```javascript\n")
 	fmt.Fprintf(b, "const res = await api.call( %q", m.ID)
 	for _, p := range m.Params {
@@ -62,7 +69,7 @@ func writeMethodMarkdown(b *strings.Builder, m MethodInfo) {
 	} else {
 		b.WriteString("    -H \"Content-Type: application/json\" \\\n    -d '[...PARAMETERS]' \\\n")
 	}
-	fmt.Fprintf(b, "    \"https://api.domain.com%s\"\n```\n\n<!-- tabs:end -->\n", m.ID)
+	fmt.Fprintf(b, "    \"%s\"\n```\n\n<!-- tabs:end -->\n", url)
 	if d := strings.TrimSpace(m.Description); d != "" {
 		b.WriteString("\n" + d + "\n")
 	}
@@ -168,138 +175,4 @@ func (s slugger) slug(title string) string {
 		return base
 	}
 	return fmt.Sprintf("%s-%d", base, n)
-}
-
-// OpenAPI returns the reference as an OpenAPI 3.1 document: a POST operation
-// per method whose request body is the array of positional parameters.
-func (r *Registry) OpenAPI() ([]byte, error) {
-	paths := map[string]any{}
-	for _, m := range r.Methods() {
-		prefix := make([]any, len(m.Params))
-		required := 0
-		for i, p := range m.Params {
-			var s *jsonschema.Schema
-			if p.Read != nil {
-				s = p.Read.Schema()
-			} else {
-				s = cloneSchema(p.Schema)
-			}
-			s.Title = p.Name
-			if p.Description != "" {
-				s.Description = p.Description
-			}
-			prefix[i] = s
-			if !p.Optional {
-				required = i + 1
-			}
-		}
-		body := map[string]any{"type": "array", "minItems": required, "maxItems": len(m.Params)}
-		if len(prefix) > 0 {
-			body["prefixItems"] = prefix
-		}
-		content := map[string]any{"application/json": map[string]any{"schema": body}}
-		if m.Upload {
-			content["multipart/form-data"] = map[string]any{"schema": map[string]any{
-				"type": "object",
-				"properties": map[string]any{
-					"file":   map[string]any{"type": "string", "contentMediaType": "application/octet-stream"},
-					"params": body,
-				},
-				"required": []string{"file"},
-			}}
-		}
-		op := map[string]any{
-			"operationId":   m.ID,
-			"summary":       m.Title,
-			"tags":          []string{r.ModuleTitle(m.Module)},
-			"x-permissions": m.Permissions,
-			"requestBody":   map[string]any{"required": required > 0, "content": content},
-			"responses": map[string]any{
-				"200":     map[string]any{"description": "Success", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Success"}}}},
-				"default": map[string]any{"description": "Failure", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Failure"}}}},
-			},
-		}
-		if m.Description != "" {
-			op["description"] = m.Description
-		}
-		if needsToken(m.Permissions) {
-			op["security"] = []any{map[string]any{"bearer": []string{}}}
-		} else {
-			op["security"] = []any{map[string]any{}, map[string]any{"bearer": []string{}}}
-		}
-		paths[m.ID] = map[string]any{"post": op}
-	}
-	doc := map[string]any{
-		"openapi": "3.1.0",
-		"info":    map[string]any{"title": r.opts.Title, "version": "1"},
-		"paths":   paths,
-		"components": map[string]any{
-			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
-			"schemas":         envelopeSchemas,
-		},
-	}
-	return json.MarshalIndent(doc, "", "  ")
-}
-
-func needsToken(tags []string) bool {
-	for _, t := range tags {
-		if t == auth.Anyone || t == auth.Guest {
-			return false
-		}
-	}
-	return true
-}
-
-func cloneSchema(s *jsonschema.Schema) *jsonschema.Schema {
-	if s == nil {
-		return &jsonschema.Schema{}
-	}
-	c := *s
-	return &c
-}
-
-var envelopeSchemas = map[string]any{
-	"Success": map[string]any{
-		"type":     "object",
-		"required": []string{"jsonrpc", "result"},
-		"properties": map[string]any{
-			"jsonrpc": map[string]any{"const": "2.0"},
-			"id":      map[string]any{},
-			"result": map[string]any{
-				"type":     "object",
-				"required": []string{"status", "status_text", "exception", "meta"},
-				"properties": map[string]any{
-					"status":      map[string]any{"type": "integer"},
-					"status_text": map[string]any{"type": "string"},
-					"exception":   map[string]any{"const": false},
-					"data":        map[string]any{},
-					"meta":        map[string]any{"type": "object"},
-				},
-			},
-		},
-	},
-	"Failure": map[string]any{
-		"type":     "object",
-		"required": []string{"jsonrpc", "error"},
-		"properties": map[string]any{
-			"jsonrpc": map[string]any{"const": "2.0"},
-			"id":      map[string]any{},
-			"error": map[string]any{
-				"type":     "object",
-				"required": []string{"code", "message", "data"},
-				"properties": map[string]any{
-					"code":    map[string]any{"type": "integer"},
-					"message": map[string]any{"type": "string"},
-					"data": map[string]any{
-						"type":     "object",
-						"required": []string{"exception", "meta"},
-						"properties": map[string]any{
-							"exception": map[string]any{"type": "boolean"},
-							"meta":      map[string]any{"type": "object"},
-						},
-					},
-				},
-			},
-		},
-	},
 }

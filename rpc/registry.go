@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/invopop/jsonschema"
+	"github.com/rs/cors"
 
 	"github.com/authrpc/authrpc/auth"
 )
@@ -111,6 +112,21 @@ type Options struct {
 
 	// WebSocket configures the WebSocket transport at the mount root.
 	WebSocket WebSocketOptions
+
+	// CORS, when set, lets browser pages on the origins it allows call the
+	// registry (see CORSOptions). Default: no CORS headers, and preflights
+	// answer 405.
+	CORS *CORSOptions
+
+	// BaseURL is where clients reach the server, such as
+	// "https://api.example.com": the references give it, with Prefix, as
+	// the OpenAPI server and in the Markdown's curl calls. Default: the
+	// OpenAPI server is Prefix alone (relative to wherever the document was
+	// fetched), and the Markdown shows the placeholder https://api.domain.com.
+	BaseURL string
+
+	// Version is the OpenAPI document's info.version. Default: "1".
+	Version string
 }
 
 // Defaults for Options.
@@ -143,6 +159,8 @@ type Registry struct {
 	noDeadline     atomic.Value // the reflect.Type of the last writer that could not
 
 	uploads spoolBudget
+
+	cors *cors.Cors // nil without Options.CORS
 
 	voidSem    chan struct{}
 	voidMu     sync.Mutex // orders voidWG.Add against Shutdown's Wait
@@ -191,8 +209,13 @@ func New(opts Options) *Registry {
 		opts.Prefix = "/" + strings.Trim(opts.Prefix, "/")
 	}
 	opts.WebSocket = opts.WebSocket.withDefaults(opts.MaxBodyBytes)
+	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
+	if opts.Version == "" {
+		opts.Version = "1"
+	}
 	r := &Registry{
 		proxyKey: http.CanonicalHeaderKey(opts.TrustedProxyHeader),
+		cors:     newCORS(opts.CORS),
 		opts:     opts,
 		log:      opts.Logger,
 		perms:    opts.Permissions,
@@ -366,7 +389,8 @@ type method struct {
 	module  string
 	params  []*param
 	fn      reflect.Value
-	hasData bool // the handler returns (R, error)
+	hasData bool               // the handler returns (R, error)
+	result  *jsonschema.Schema // the data R is sent as; nil without data
 	limiter *auth.Limiter
 	logged  bool
 }
@@ -394,6 +418,7 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 	case ft.NumOut() == 1 && ft.Out(0) == errorType:
 	case ft.NumOut() == 2 && ft.Out(1) == errorType:
 		m.hasData = true
+		m.result = r.resultSchema(ft.Out(0))
 	default:
 		return nil, fmt.Errorf("the handler must return (R, error) or error")
 	}
@@ -432,6 +457,8 @@ type MethodInfo struct {
 	Params      []ParamInfo
 	Upload      bool
 	CallLog     bool
+	RateLimited bool               // the method has a RateLimit
+	Result      *jsonschema.Schema // the answer's data, reflected from the handler's R; nil for none
 }
 
 // ParamInfo describes a method's parameter.
@@ -458,6 +485,8 @@ func (r *Registry) Methods() []MethodInfo {
 			Permissions: append([]string(nil), m.Permissions...),
 			Upload:      m.MaxUploadBytes > 0,
 			CallLog:     m.logged,
+			RateLimited: m.limiter != nil,
+			Result:      m.result,
 		}
 		for _, p := range m.params {
 			info.Params = append(info.Params, ParamInfo{

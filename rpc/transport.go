@@ -33,6 +33,9 @@ const (
 // the pipeline that every transport shares (see exchange.run); a GET with
 // Upgrade: websocket at the mount root opens a WebSocket instead.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.servedCORS(w, req) {
+		return // a preflight
+	}
 	path, mounted := r.methodPath(req.URL.Path)
 	if mounted && (path == "/" || path == "") && !r.opts.WebSocket.Disabled && isUpgrade(req) {
 		r.serveWebSocket(w, req)

@@ -54,41 +54,41 @@ func (m *Module) register() {
 	user := []string{auth.User}
 	tokenID := rpc.Param{Name: "token_id"}
 	mod.Register(rpc.Method{
-		ID: "read", Title: "Read tokens", Permissions: user,
+		ID: "read", Title: "Read tokens", Description: "Answers the caller's own API tokens (never the token text), the total in `meta.total`.", Permissions: user,
 		Params:  []rpc.Param{{Name: "options?", Read: readSpec}},
 		Handler: m.read,
 	})
 	mod.Register(rpc.Method{
-		ID: "create", Title: "Generate new token", Permissions: user,
+		ID: "create", Title: "Generate new token", Description: "Creates an API token named `name` and answers it with the token text, shown only in this answer. A new token holds no permissions until given some.", Permissions: user,
 		Params:  []rpc.Param{{Name: "name"}},
 		Handler: m.create,
 		// The answer is the only copy of the token: a void call would lose it.
 		NoVoid: true,
 	})
 	mod.Register(rpc.Method{
-		ID: "delete", Title: "Remove token", Permissions: user,
+		ID: "delete", Title: "Remove token", Description: "Deletes one of the caller's API tokens; calls made with it stop at once.", Permissions: user,
 		Params:  []rpc.Param{tokenID},
 		Handler: m.delete,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-enabled", Title: "Set token enabled", Permissions: user,
+		ID: "set-enabled", Title: "Set token enabled", Description: "Enables or disables one of the caller's API tokens; a disabled token authenticates nobody.", Permissions: user,
 		Params:  []rpc.Param{tokenID, {Name: "enabled"}},
 		Handler: m.setEnabled,
 	})
 	mod.Register(rpc.Method{
-		ID: "get-permissions", Title: "Get token permissions", Permissions: user,
+		ID: "get-permissions", Title: "Get token permissions", Description: "Answers every permission the caller holds with whether the token holds it. A token's effective permissions are the user's intersected with these.", Permissions: user,
 		Params:  []rpc.Param{tokenID},
 		Handler: m.getPermissions,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-permissions", Title: "Set token permissions", Permissions: user,
+		ID: "set-permissions", Title: "Set token permissions", Description: "Replaces the token's permissions with those given (a map of name to true or false); only permissions the caller holds can be given.", Permissions: user,
 		Params: []rpc.Param{tokenID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, tokenID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, tokenID, perms, true)
 		},
 	})
 	mod.Register(rpc.Method{
-		ID: "update-permissions", Title: "Update token permissions", Permissions: user,
+		ID: "update-permissions", Title: "Update token permissions", Description: "Changes only the token permissions named (a map of name to true or false) and keeps the others; only permissions the caller holds can be given.", Permissions: user,
 		Params: []rpc.Param{tokenID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, tokenID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, tokenID, perms, false)

@@ -80,60 +80,60 @@ func (m *Module) registerAdmin() {
 	userID := rpc.Param{Name: "user_id"}
 	userIDNamed := rpc.Param{Name: "user_id", Description: "User id or name."}
 	mod.Register(rpc.Method{
-		ID: "read", Title: "Read users", Permissions: admin,
+		ID: "read", Title: "Read users", Description: "Answers users, the total in `meta.total`. Filters: `id` (`=`), `search` (`like` over name, email and telegram name); sortable by id, name, created, enabled.", Permissions: admin,
 		Params:  []rpc.Param{{Name: "options?", Read: readSpec}},
 		Handler: m.read,
 	})
 	mod.Register(rpc.Method{
-		ID: "create", Title: "Create user", Permissions: admin,
+		ID: "create", Title: "Create user", Description: "Creates a user from `fields` and answers it, with a generated password when none was given (shown only in this answer). 409 when the name or email is taken.", Permissions: admin,
 		Params:  []rpc.Param{{Name: "fields"}},
 		Handler: m.create,
 		// The answer may carry a generated password: a void call would lose it.
 		NoVoid: true,
 	})
 	mod.Register(rpc.Method{
-		ID: "delete", Title: "Remove user", Permissions: admin,
+		ID: "delete", Title: "Remove user", Description: "Deletes the user with its sessions and API tokens. Not root, nor the caller itself. `user_id` is an id or a user name.", Permissions: admin,
 		Params:  []rpc.Param{userID},
 		Handler: m.delete,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-enabled", Title: "Set user enabled", Permissions: admin,
+		ID: "set-enabled", Title: "Set user enabled", Description: "Enables or disables the user; a disabled user's sessions and API tokens stop authenticating at once. Not root, nor the caller itself.", Permissions: admin,
 		Params:  []rpc.Param{userIDNamed, {Name: "enabled"}},
 		Handler: m.setEnabled,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-password", Title: "Set user password", Permissions: admin,
+		ID: "set-password", Title: "Set user password", Description: "Sets the user's password, or generates one and answers it when none is given, and ends the user's sessions and API tokens. Only root sets root's password.", Permissions: admin,
 		// "pasword" is the seed's spelling; clients send parameters by position.
 		Params:  []rpc.Param{userIDNamed, {Name: "pasword?"}},
 		Handler: m.setPassword,
 		NoVoid:  true,
 	})
 	mod.Register(rpc.Method{
-		ID: "get-permissions", Title: "Get user permissions", Permissions: admin,
+		ID: "get-permissions", Title: "Get user permissions", Description: "Answers every declared permission with whether the user holds it.", Permissions: admin,
 		Params:  []rpc.Param{userID},
 		Handler: m.getPermissions,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-permissions", Title: "Set user permissions", Permissions: admin,
+		ID: "set-permissions", Title: "Set user permissions", Description: "Replaces the user's permissions with those given (a map of name to true or false). A caller grants only what it holds; nobody changes root's or their own.", Permissions: admin,
 		Params: []rpc.Param{userID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, userID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, userID, perms, true)
 		},
 	})
 	mod.Register(rpc.Method{
-		ID: "update-permissions", Title: "Update user permissions", Permissions: admin,
+		ID: "update-permissions", Title: "Update user permissions", Description: "Changes only the permissions named (a map of name to true or false) and keeps the others. A caller grants only what it holds; nobody changes root's or their own.", Permissions: admin,
 		Params: []rpc.Param{userID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, userID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, userID, perms, false)
 		},
 	})
 	mod.Register(rpc.Method{
-		ID: "suggest", Title: "Suggest user name", Permissions: admin,
+		ID: "suggest", Title: "Suggest user name", Description: "Answers at most 100 user names that match (`like`), for completing a name as it is typed.", Permissions: admin,
 		Params:  []rpc.Param{{Name: "options?", Schema: suggestSchema}},
 		Handler: m.suggest,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-username", Title: "Change user name", Permissions: admin,
+		ID: "set-username", Title: "Change user name", Description: "Renames the user, and sets a new password when one is given. Not root.", Permissions: admin,
 		Params:  []rpc.Param{userID, {Name: "new_username"}, {Name: "new_password?"}},
 		Handler: m.setUsername,
 		NoVoid:  true,

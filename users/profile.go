@@ -14,11 +14,11 @@ func (m *Module) registerProfile() {
 	mod := m.reg.Module("/v1/profile", "User profile")
 	user := []string{auth.User}
 	mod.Register(rpc.Method{
-		ID: "read", Title: "Read user profile", Permissions: user,
+		ID: "read", Title: "Read user profile", Description: "Answers the caller's own user record.", Permissions: user,
 		Handler: m.profileRead,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-email", Title: "Set user email", Permissions: user,
+		ID: "set-email", Title: "Set user email", Description: "Sets the caller's email address, which is then unconfirmed, or clears it when none is given. Not with an API token.", Permissions: user,
 		Params: []rpc.Param{{
 			Name:        "email?",
 			Description: "Email address to set, if not specified, current email address will be removed.",
@@ -26,7 +26,7 @@ func (m *Module) registerProfile() {
 		Handler: m.profileSetEmail,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-telegram-username", Title: "Set user telegram name", Permissions: user,
+		ID: "set-telegram-username", Title: "Set user telegram name", Description: "Sets the caller's telegram user name, or clears it when none is given.", Permissions: user,
 		Params: []rpc.Param{{
 			Name:        "telegram_username?",
 			Description: "Telegram username to set, if not specified current telegram user name will be removed.",

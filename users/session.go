@@ -82,12 +82,14 @@ func (m *Module) registerSession() {
 	mod.Register(rpc.Method{
 		ID:          "signout",
 		Title:       "Signout",
+		Description: "Ends the session the call was made with. Other sessions and API tokens are left alone.",
 		Permissions: []string{auth.Anyone},
 		Handler:     m.signout,
 	})
 	mod.Register(rpc.Method{
 		ID:          "signup",
 		Title:       "Signup",
+		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken; refused when the `signup_enabled` setting is off.",
 		Permissions: []string{auth.Anyone},
 		Params:      []rpc.Param{{Name: "fields"}},
 		Handler:     m.signup,

@@ -29,6 +29,8 @@ type config struct {
 	// the secret settings at rest; empty: stored in plain text.
 	SettingsKey     string
 	SettingsOldKeys []string
+	CORSOrigins     origins // pages on these origins may call the API
+	BaseURL         string  // where clients reach the server, for the references
 	Logger          *slog.Logger
 	Out             io.Writer     // where a generated root password is printed
 	CallTimeout     time.Duration // every call's deadline; 0: rpc.DefaultCallTimeout
@@ -71,6 +73,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	})
 	a.reg = rpc.New(rpc.Options{
 		Logger: cfg.Logger, Permissions: perms, Prefix: "/api", CallTimeout: cfg.CallTimeout,
+		CORS: cfg.CORSOrigins.cors(), BaseURL: cfg.BaseURL,
 		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
 	})
 	a.reg.Auth().Share(a.sync.Channel("auth"))

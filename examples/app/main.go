@@ -44,6 +44,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := config{}
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.DB, "db", "app.db", "database: a SQLite file, or a postgres:// URL")
+	fs.StringVar(&cfg.BaseURL, "base-url", "", "where clients reach the server, such as https://api.example.com: the references' server URL")
+	fs.Var(&cfg.CORSOrigins, "cors-origin", "an origin whose pages may call the API, such as https://app.example.com (repeatable, or comma-separated)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: app [flags] [serve|markdown|openapi|reencrypt-settings]")
 		fs.PrintDefaults()
@@ -62,7 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "", "serve":
 	case "markdown", "openapi":
-		cfg.Out = stderr // keep a generated root password out of the document
+		// The reference needs the methods, not the data: the modules mount on
+		// a throwaway in-memory database, so -db is never opened, migrated or
+		// seeded, and nothing they print reaches the document.
+		cfg.DB, cfg.Out = ":memory:", io.Discard
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	case "reencrypt-settings":
 		if cfg.SettingsKey == "" {
 			return fmt.Errorf("reencrypt-settings: set %s to the key to encrypt with, and %s to the keys to decrypt with", envSettingsKey, envSettingsOldKeys)

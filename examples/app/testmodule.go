@@ -17,6 +17,7 @@ func registerTestModule(reg *rpc.Registry) {
 	m.Register(rpc.Method{
 		ID:          "test",
 		Title:       "Test",
+		Description: "Answers its argument as it was sent (the seed's test method).",
 		Permissions: []string{auth.Anyone},
 		Params:      []rpc.Param{{Name: "args?"}},
 		Handler: func(ctx context.Context, args *string) (any, error) {
@@ -29,6 +30,7 @@ func registerTestModule(reg *rpc.Registry) {
 	m.Register(rpc.Method{
 		ID:             "upload",
 		Title:          "Test upload",
+		Description:    "Accepts a multipart upload (a `file` part, up to 10 MiB) and answers the file's name and size with the parameters it was given.",
 		Permissions:    []string{auth.Anyone},
 		MaxUploadBytes: 10 << 20,
 		Params: []rpc.Param{

@@ -348,5 +348,5 @@ func rateKey(p *auth.Principal, addr string) string {
 	if p.Authenticated() {
 		return "u:" + strconv.FormatInt(p.UserID, 10)
 	}
-	return "a:" + addr
+	return "a:" + auth.AddrKey(addr) // an IPv6 guest keys on its /64
 }

@@ -389,6 +389,18 @@ func TestStatusTable(t *testing.T) {
 		a = f.c.As(f.user).Call(t, "/v1/t/limited")
 		assert.Equal(t, 200, a.HTTP, a.Raw)
 	})
+	t.Run("guests on one IPv6 /64 share a bucket", func(t *testing.T) {
+		// One subscriber holds a whole /64: a fresh address each call must
+		// not be a fresh bucket.
+		for _, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+			a := f.c.From(addr).Call(t, "/v1/t/limited")
+			require.Equal(t, 200, a.HTTP, a.Raw)
+		}
+		a := f.c.From("2001:db8:1:2:ffff::3").Call(t, "/v1/t/limited")
+		assert.Equal(t, 429, a.HTTP, "same /64: "+a.Raw)
+		a = f.c.From("2001:db8:1:3::1").Call(t, "/v1/t/limited")
+		assert.Equal(t, 200, a.HTTP, "another /64: "+a.Raw)
+	})
 }
 
 func TestValidation(t *testing.T) {

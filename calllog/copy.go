@@ -16,12 +16,12 @@ import (
 const copyStatement = `COPY calllog_calls (method_id, user_id, date, runtime, status, status_text,
 	is_declined, is_error, is_exception) FROM STDIN (FORMAT binary)`
 
-// copy writes c to PostgreSQL with COPY, which costs the server and the
+// copy writes a group of chunks to PostgreSQL with COPY, which costs the server and the
 // writer a fraction of what a multi-row INSERT costs (no SQL text to build
 // and parse), in a transaction with the chunk's flush mark.
-func (w *rowWriter) copy(ctx context.Context, c *chunk, retry bool) error {
+func (w *rowWriter) copy(ctx context.Context, group []*chunk, retry bool) error {
 	w.buf.Reset()
-	encodeCopy(&w.buf, c, w.names)
+	encodeCopy(&w.buf, group, w.names)
 	conn, err := w.m.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -61,10 +61,10 @@ func (w *rowWriter) copy(ctx context.Context, c *chunk, retry bool) error {
 // pgEpoch is where PostgreSQL's binary timestamps count from.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 
-// encodeCopy writes c's entries as a COPY binary stream: a header, per row
+// encodeCopy writes the group's entries as a COPY binary stream: a header, per row
 // the field count and each field as its length (-1 for NULL) and bytes, and
 // a trailer. Writing it by hand costs no allocation per row.
-func encodeCopy(b *bytes.Buffer, c *chunk, names []string) {
+func encodeCopy(b *bytes.Buffer, group []*chunk, names []string) {
 	var n [8]byte
 	i16 := func(v int16) { b.Write(binary.BigEndian.AppendUint16(n[:0], uint16(v))) }
 	i32 := func(v int32) { b.Write(binary.BigEndian.AppendUint32(n[:0], uint32(v))) }
@@ -85,27 +85,29 @@ func encodeCopy(b *bytes.Buffer, c *chunk, names []string) {
 	b.WriteString("PGCOPY\n\xff\r\n\x00")
 	i32(0) // flags
 	i32(0) // header extension
-	for k := range c.entries {
-		e := &c.entries[k]
-		r := c.row(e, names)
-		i16(9)
-		text(r.MethodID)
-		if e.user != 0 {
+	for _, c := range group {
+		for k := range c.entries {
+			e := &c.entries[k]
+			r := c.row(e, names)
+			i16(9)
+			text(r.MethodID)
+			if e.user != 0 {
+				i32(8)
+				i64(e.user)
+			} else {
+				i32(-1)
+			}
 			i32(8)
-			i64(e.user)
-		} else {
-			i32(-1)
+			i64(r.Date.UnixMicro() - pgEpoch)
+			i32(8)
+			i64(int64(math.Float64bits(r.Runtime)))
+			i32(4)
+			i32(int32(r.Status))
+			text(r.StatusText)
+			boolean(r.IsDeclined)
+			boolean(r.IsError)
+			boolean(r.IsException)
 		}
-		i32(8)
-		i64(r.Date.UnixMicro() - pgEpoch)
-		i32(8)
-		i64(int64(math.Float64bits(r.Runtime)))
-		i32(4)
-		i32(int32(r.Status))
-		text(r.StatusText)
-		boolean(r.IsDeclined)
-		boolean(r.IsError)
-		boolean(r.IsException)
 	}
 	i16(-1)
 }

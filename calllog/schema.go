@@ -88,7 +88,17 @@ CREATE TABLE calllog_flushes (
 );
 CREATE INDEX calllog_flushes_date ON calllog_flushes (date);
 `)},
+	// A new row has the latest date of its method: in an ascending index it
+	// goes to the end of the method's range, where both databases append
+	// without splitting pages in the middle; in the descending one it went
+	// to the front. Both read it backwards for "date DESC, id DESC" alike.
+	{Version: 2, Name: "call log rows indexed ascending, so that new rows append", Up: storage.SQL(ascendingIndex, ascendingIndex)},
 }
+
+const ascendingIndex = `
+DROP INDEX calllog_calls_method_date;
+CREATE INDEX calllog_calls_method_date ON calllog_calls (method_id, date, id);
+`
 
 // Row is one logged call, as read-log answers it.
 type Row struct {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/rpc"
 )
 
 // rowWriter is the state of the goroutine that writes queued entries: the
@@ -21,13 +23,16 @@ type rowWriter struct {
 	m          *Module
 	pend       []*chunk // taken from the queue; pend[next:] are not written yet
 	next       int
-	names      []string     // method names for the entries of pend
-	token      string       // the flush mark of pend[next], once it was tried
-	rows       []Row        // conversion buffer (INSERT)
-	args       []any        // parameters of a SQLite INSERT
-	fullInsert string       // the SQLite INSERT of sqliteRowsPerInsert rows
-	uids       []int64      // user ids the rows point into
-	buf        bytes.Buffer // COPY data
+	names      []string      // method names for the entries of pend
+	token      string        // the flush mark of pend[next], once it was tried
+	rows       []Row         // conversion buffer (INSERT)
+	args       []any         // parameters of a SQLite INSERT
+	date       []byte        // a row's date, formatted for SQLite
+	methodIDs  []any         // stored method ids by queue index, for SQLite
+	texts      map[int32]any // default status texts by code, for SQLite
+	fullInsert string        // the SQLite INSERT of sqliteRowsPerInsert rows
+	uids       []int64       // user ids the rows point into
+	buf        bytes.Buffer  // COPY data
 	logs       rateLog
 	drops      uint64 // dropped records already logged
 }
@@ -79,21 +84,25 @@ func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
 				return nil
 			}
 		}
-		c := w.pend[w.next]
-		if err := w.write(ctx, c); err != nil {
+		group := w.group()
+		if err := w.write(ctx, group); err != nil {
 			if !unwritable(err) {
 				return err
 			}
 			// The server refused the data itself: retrying cannot help, and
-			// holding the chunk would stop the log for good.
-			m.log.Error("calllog: rows refused by the database; dropped", "rows", len(c.entries), "err", err)
+			// holding the chunks would stop the log for good.
+			m.log.Error("calllog: rows refused by the database; dropped", "rows", rowsOf(group), "err", err)
 			w.token = ""
-			m.q.lost(c)
+			for _, c := range group {
+				m.q.lost(c)
+			}
 		} else {
-			m.q.done(c) // c is reused from here on
+			for _, c := range group {
+				m.q.done(c) // c is reused from here on
+			}
 		}
-		w.pend[w.next] = nil
-		w.next++
+		clear(group)
+		w.next += len(group)
 		if stoppable {
 			select {
 			case <-m.stop:
@@ -104,10 +113,36 @@ func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
 	}
 }
 
-// write inserts one chunk in a transaction with its flush mark. A chunk
-// tried before is first looked up by its mark: the earlier attempt may have
-// committed even though its answer was lost.
-func (w *rowWriter) write(ctx context.Context, c *chunk) error {
+// maxGroupRows bounds the rows of one transaction. The chunks waiting are
+// written together up to it: a backlog then costs a commit per group, not
+// per chunk, and a commit (its WAL flush, on PostgreSQL its fsync) is what
+// a batch costs most.
+const maxGroupRows = 10_000
+
+// group returns the chunks from pend[next] that the next transaction
+// writes: at least one, and more while they fit in maxGroupRows. It is the
+// same group until written, so that a retry finds its flush mark.
+func (w *rowWriter) group() []*chunk {
+	end, rows := w.next, 0
+	for end < len(w.pend) && (end == w.next || rows+len(w.pend[end].entries) <= maxGroupRows) {
+		rows += len(w.pend[end].entries)
+		end++
+	}
+	return w.pend[w.next:end]
+}
+
+func rowsOf(group []*chunk) int {
+	n := 0
+	for _, c := range group {
+		n += len(c.entries)
+	}
+	return n
+}
+
+// write inserts a group of chunks in a transaction with its flush mark. A
+// group tried before is first looked up by its mark: the earlier attempt
+// may have committed even though its answer was lost.
+func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	retry := w.token != ""
 	if !retry {
 		w.token = rand.Text()
@@ -117,23 +152,26 @@ func (w *rowWriter) write(ctx context.Context, c *chunk) error {
 	var err error
 	switch {
 	case w.m.pg && !w.m.opts.insert:
-		err = w.copy(ctx, c, retry)
+		err = w.copy(ctx, group, retry)
 	case w.m.pg:
-		err = w.insert(ctx, c, retry)
+		err = w.insert(ctx, group, retry)
 	default:
-		err = w.insertPrepared(ctx, c, retry)
+		err = w.insertPrepared(ctx, group, retry)
 	}
 	if err != nil {
-		return fmt.Errorf("calllog: write %d rows: %w", len(c.entries), err)
+		return fmt.Errorf("calllog: write %d rows: %w", rowsOf(group), err)
 	}
 	w.token = ""
 	return nil
 }
 
-// insert writes c with a multi-row INSERT (on PostgreSQL, where the
+// insert writes a group with a multi-row INSERT (on PostgreSQL, where the
 // benchmarks compare it with COPY).
-func (w *rowWriter) insert(ctx context.Context, c *chunk, retry bool) error {
-	w.fill(c)
+func (w *rowWriter) insert(ctx context.Context, group []*chunk, retry bool) error {
+	w.rows, w.uids = w.rows[:0], w.uids[:0]
+	for _, c := range group {
+		w.fill(c)
+	}
 	defer clear(w.rows)
 	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&w.rows).Returning("NULL").Exec(ctx); err != nil {
@@ -183,13 +221,11 @@ func insertStatement(n int) string {
 	return b.String()
 }
 
-// insertPrepared writes c to SQLite with prepared INSERTs of up to
+// insertPrepared writes a group to SQLite with prepared INSERTs of up to
 // sqliteRowsPerInsert rows each. A multi-row INSERT with its values in the
 // text costs SQLite more to parse than to store; one statement per row
 // costs database/sql more per row than the row itself.
-func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) error {
-	w.fill(c)
-	defer clear(w.rows)
+func (w *rowWriter) insertPrepared(ctx context.Context, group []*chunk, retry bool) error {
 	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
 		if w.fullInsert == "" {
 			w.fullInsert = insertStatement(sqliteRowsPerInsert)
@@ -203,46 +239,90 @@ func (w *rowWriter) insertPrepared(ctx context.Context, c *chunk, retry bool) er
 				full.Close()
 			}
 		}()
-		for rows := w.rows; len(rows) > 0; {
-			n := min(len(rows), sqliteRowsPerInsert)
-			args := w.args[:0]
-			for i := range rows[:n] {
-				r := &rows[i]
-				var uid any
-				if r.UserID != nil {
-					uid = *r.UserID
-				}
-				args = append(args, r.MethodID, uid, r.Date.UTC().Format(sqliteTimeLayout),
-					r.Runtime, r.Status, r.StatusText, r.IsDeclined, r.IsError, r.IsException)
-			}
-			w.args = args
-			var err error
-			if n == sqliteRowsPerInsert {
-				if full == nil {
-					if full, err = tx.Tx.PrepareContext(ctx, w.fullInsert); err != nil {
-						return fmt.Errorf("prepare insert: %w", err)
+		for _, c := range group {
+			for from := 0; from < len(c.entries); {
+				n := min(len(c.entries)-from, sqliteRowsPerInsert)
+				args := w.sqliteArgs(c, c.entries[from:from+n])
+				var err error
+				if n == sqliteRowsPerInsert {
+					if full == nil {
+						if full, err = tx.Tx.PrepareContext(ctx, w.fullInsert); err != nil {
+							return fmt.Errorf("prepare insert: %w", err)
+						}
 					}
+					_, err = full.ExecContext(ctx, args...)
+				} else {
+					_, err = tx.Tx.ExecContext(ctx, insertStatement(n), args...)
 				}
-				_, err = full.ExecContext(ctx, args...)
-			} else {
-				_, err = tx.Tx.ExecContext(ctx, insertStatement(n), args...)
+				clear(args)
+				if err != nil {
+					return fmt.Errorf("insert: %w", err)
+				}
+				from += n
 			}
-			if err != nil {
-				return fmt.Errorf("insert: %w", err)
-			}
-			clear(args)
-			rows = rows[n:]
 		}
 		return nil
 	})
 }
 
-// fill converts the entries of c into w.rows.
+// sqliteArgs returns the parameters of the INSERT of entries, a part of c:
+// what c.row gives, in the driver's own types (int64, not int, which
+// database/sql would convert by reflection), with the method ids and
+// default status texts boxed once rather than per row.
+func (w *rowWriter) sqliteArgs(c *chunk, entries []entry) []any {
+	args := w.args[:0]
+	for i := range entries {
+		e := &entries[i]
+		var uid any
+		if e.user != 0 {
+			uid = e.user
+		}
+		var text any
+		if e.text > 0 {
+			text = cleanText(c.texts[e.text-1])
+		} else {
+			text = w.defaultText(e.code)
+		}
+		w.date = time.Unix(0, e.start).UTC().AppendFormat(w.date[:0], sqliteTimeLayout)
+		args = append(args, w.methodArg(e.method), uid, string(w.date),
+			float64(max(e.runtime, 0))/float64(time.Millisecond), int64(e.code), text,
+			e.flags&flagDeclined != 0, e.flags&flagError != 0, e.flags&flagException != 0)
+	}
+	w.args = args
+	return args
+}
+
+// methodArg returns the stored method id of the queue's method i, boxed.
+// The queue's names are only appended to, so an index keeps its name.
+func (w *rowWriter) methodArg(i uint32) any {
+	for int(i) >= len(w.methodIDs) {
+		w.methodIDs = append(w.methodIDs, nil)
+	}
+	if w.methodIDs[i] == nil {
+		w.methodIDs[i] = cleanText(w.names[i])
+	}
+	return w.methodIDs[i]
+}
+
+// defaultText returns rpc.StatusText(code), boxed.
+func (w *rowWriter) defaultText(code int32) any {
+	if t, ok := w.texts[code]; ok {
+		return t
+	}
+	if w.texts == nil {
+		w.texts = make(map[int32]any)
+	}
+	t := any(rpc.StatusText(int(code)))
+	w.texts[code] = t
+	return t
+}
+
+// fill appends the entries of c to w.rows. The user ids the rows point to
+// are in w.uids, which must not grow past its capacity while rows point in.
 func (w *rowWriter) fill(c *chunk) {
-	w.rows = w.rows[:0]
-	w.uids = w.uids[:0]
-	if cap(w.uids) < len(c.entries) {
-		w.uids = make([]int64, 0, len(c.entries))
+	if cap(w.uids)-len(w.uids) < len(c.entries) {
+		w.uids = make([]int64, 0, max(2*cap(w.uids), len(w.uids)+len(c.entries), maxGroupRows))
+		// The rows filled so far point into the old array, which stays alive.
 	}
 	for i := range c.entries {
 		e := &c.entries[i]

@@ -6,6 +6,11 @@
 // gets a JSON Schema reflected from its Go type (struct tags carry
 // constraints), every call is checked against those schemas before the
 // handler runs, and each method lists the permission tags a caller must pass.
+// A schema made only of what reflection and jsonschema tags produce is
+// compiled at Register time into a check that reads the raw bytes once; any
+// other schema, and any value that check refuses, goes to the full JSON
+// Schema validator, which words the message.
+//
 // The registry is an http.Handler: the request path below its mount point is
 // the method id. A JSON-RPC 2.0 request object in the body may name the
 // method instead, but only at the mount root ("/" below the mount point);

@@ -5,25 +5,22 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // writeResult sends a successful answer:
 //
 //	{"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"data":…,"meta":{…}}}
+//
+// The data and meta are encoded straight into the pooled answer buffer.
 func (r *Registry) writeResult(w http.ResponseWriter, id json.RawMessage, res Result) error {
 	code := res.Code
 	if code == 0 {
 		code = CodeOK
 	}
-	var data []byte
-	if res.Data != nil {
-		var err error
-		if data, err = json.Marshal(res.Data); err != nil {
-			return err
-		}
-	}
-	buf := bufferPool.Get().(*bytes.Buffer)
-	defer putBuffer(buf)
+	a := getAnswer()
+	defer putAnswer(a)
+	buf := &a.buf
 	buf.WriteString(`{"jsonrpc":"2.0",`)
 	writeID(buf, id)
 	buf.WriteString(`"result":{"status":`)
@@ -31,12 +28,14 @@ func (r *Registry) writeResult(w http.ResponseWriter, id json.RawMessage, res Re
 	buf.WriteString(`,"status_text":`)
 	writeString(buf, StatusText(code))
 	buf.WriteString(`,"exception":false`)
-	if data != nil {
+	if res.Data != nil {
 		buf.WriteString(`,"data":`)
-		buf.Write(data)
+		if err := a.encode(res.Data); err != nil {
+			return err
+		}
 	}
 	buf.WriteString(`,"meta":`)
-	if err := writeMeta(buf, res.Meta); err != nil {
+	if err := a.writeMeta(res.Meta); err != nil {
 		return err
 	}
 	buf.WriteString("}}")
@@ -44,12 +43,54 @@ func (r *Registry) writeResult(w http.ResponseWriter, id json.RawMessage, res Re
 	return nil
 }
 
+// answer is a pooled buffer with a JSON encoder writing into it: encoding
+// a value costs no copy of its own.
+type answer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var answerPool = sync.Pool{New: func() any {
+	a := new(answer)
+	a.enc = json.NewEncoder(&a.buf)
+	return a
+}}
+
+func getAnswer() *answer { return answerPool.Get().(*answer) }
+
+// putAnswer returns a to the pool, unless a large answer grew it.
+func putAnswer(a *answer) {
+	if a.buf.Cap() <= 64<<10 {
+		a.buf.Reset()
+		answerPool.Put(a)
+	}
+}
+
+// encode appends v as JSON, as json.Marshal writes it. The encoder writes
+// nothing when it fails.
+func (a *answer) encode(v any) error {
+	if err := a.enc.Encode(v); err != nil {
+		return err
+	}
+	a.buf.Truncate(a.buf.Len() - 1) // the encoder's newline
+	return nil
+}
+
+func (a *answer) writeMeta(meta map[string]any) error {
+	if len(meta) == 0 {
+		a.buf.WriteString("{}")
+		return nil
+	}
+	return a.encode(meta)
+}
+
 // writeError sends a failure:
 //
 //	{"jsonrpc":"2.0","error":{"code":401,"message":"…","data":{"exception":false,"meta":{}}}}
 func (r *Registry) writeError(w http.ResponseWriter, id json.RawMessage, e *Error) {
-	buf := bufferPool.Get().(*bytes.Buffer)
-	defer putBuffer(buf)
+	a := getAnswer()
+	defer putAnswer(a)
+	buf := &a.buf
 	buf.WriteString(`{"jsonrpc":"2.0",`)
 	writeID(buf, id)
 	buf.WriteString(`"error":{"code":`)
@@ -59,7 +100,7 @@ func (r *Registry) writeError(w http.ResponseWriter, id json.RawMessage, e *Erro
 	buf.WriteString(`,"data":{"exception":`)
 	buf.WriteString(strconv.FormatBool(e.Code == CodeInternal))
 	buf.WriteString(`,"meta":`)
-	if err := writeMeta(buf, e.Meta); err != nil {
+	if err := a.writeMeta(e.Meta); err != nil {
 		r.log.Error("rpc: encode error meta", "err", err)
 		buf.WriteString("{}")
 	}
@@ -89,19 +130,6 @@ func writeID(buf *bytes.Buffer, id json.RawMessage) {
 	buf.WriteString(`"id":`)
 	buf.Write(id)
 	buf.WriteByte(',')
-}
-
-func writeMeta(buf *bytes.Buffer, meta map[string]any) error {
-	if len(meta) == 0 {
-		buf.WriteString("{}")
-		return nil
-	}
-	b, err := json.Marshal(meta)
-	if err != nil {
-		return err
-	}
-	buf.Write(b)
-	return nil
 }
 
 // writeString writes s as a JSON string.

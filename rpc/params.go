@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,8 @@ type param struct {
 	simple    string
 	anything  bool // the schema accepts any value
 	validator *sjs.Schema
+	nullOK    bool   // null is a value of the schema, not an omitted parameter
+	check     *check // the schema compiled for raw bytes, when it can be
 }
 
 func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) {
@@ -78,6 +81,8 @@ func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) 
 	if cp.validator, err = c.Compile(url); err != nil {
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
+	cp.nullOK = cp.validator.Validate(nil) == nil
+	cp.check = compileCheck(raw)
 	return cp, nil
 }
 
@@ -134,13 +139,12 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 			return reflect.Value{}, InvalidParams("%s: expected %s, got %s", p.label(), article(p.simple), article(got))
 		}
 	case p.anything:
+	case p.check != nil && p.check.accepts(raw):
+		// Valid for sure; a refusal goes on to the full validator, which
+		// decides and words the message.
 	default:
-		doc, err := sjs.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			return reflect.Value{}, InvalidParams("%s: %v", p.label(), err)
-		}
-		if err := p.validator.Validate(doc); err != nil {
-			return reflect.Value{}, InvalidParams("%s: %s", p.label(), describeValidation(err))
+		if e := p.validate(raw); e != nil {
+			return reflect.Value{}, e
 		}
 	}
 	if p.simple == "string" {
@@ -164,11 +168,21 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 	return ptr.Elem(), nil
 }
 
+// validate checks raw with the full validator.
+func (p *param) validate(raw json.RawMessage) *Error {
+	doc, err := sjs.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return InvalidParams("%s: %v", p.label(), err)
+	}
+	if err := p.validator.Validate(doc); err != nil {
+		return InvalidParams("%s: %s", p.label(), describeValidation(err))
+	}
+	return nil
+}
+
 // acceptsNull reports whether an explicit null is a value of the schema,
 // rather than an omitted parameter.
-func (p *param) acceptsNull() bool {
-	return p.validator != nil && p.validator.Validate(nil) == nil || p.anything
-}
+func (p *param) acceptsNull() bool { return p.nullOK || p.anything }
 
 // jsonKind names the JSON type of a well-formed value by its first byte.
 func jsonKind(raw json.RawMessage) string {
@@ -225,17 +239,19 @@ func describeValidation(err error) string {
 		}
 	}
 	walk(ve)
-	var parts []string
+	// The validator meets the properties of an object in no fixed order:
+	// sorted, the same value always gets the same message.
+	parts := make([]string, len(leaves))
 	for i, leaf := range leaves {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(leaves)-3))
-			break
-		}
 		msg := describeKind(leaf.ErrorKind)
 		if len(leaf.InstanceLocation) > 0 {
 			msg = "at /" + strings.Join(leaf.InstanceLocation, "/") + ": " + msg
 		}
-		parts = append(parts, msg)
+		parts[i] = msg
+	}
+	slices.Sort(parts)
+	if len(parts) > 3 {
+		parts = append(parts[:3], fmt.Sprintf("and %d more", len(parts)-3))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -287,7 +303,7 @@ func describeKind(k sjs.ErrorKind) string {
 	case *kind.AdditionalProperties:
 		// The names come from the request: quote them cut short.
 		names := make([]string, 0, min(len(k.Properties), 4))
-		for i, name := range k.Properties {
+		for i, name := range slices.Sorted(slices.Values(k.Properties)) {
 			if i == 3 {
 				names = append(names, fmt.Sprintf("and %d more", len(k.Properties)-3))
 				break

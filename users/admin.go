@@ -374,7 +374,7 @@ func (m *Module) setPassword(ctx context.Context, userID string, password *strin
 	}
 	hash, err := m.hasher.Hash(ctx, plain)
 	if err != nil {
-		return nil, fmt.Errorf("users: set password: hash: %w", err)
+		return nil, busy(fmt.Errorf("users: set password: hash: %w", err))
 	}
 	_, err = m.modify(ctx, row.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		if rerr := m.checkTakeover(caller, row); rerr != nil { // again, under the lock
@@ -529,7 +529,7 @@ func (m *Module) setUsername(ctx context.Context, userID, newUsername string, ne
 			return rpc.Result{}, rerr
 		}
 		if hash, err = m.hasher.Hash(ctx, *newPassword); err != nil {
-			return rpc.Result{}, fmt.Errorf("users: set username: hash: %w", err)
+			return rpc.Result{}, busy(fmt.Errorf("users: set username: hash: %w", err))
 		}
 	}
 	changed, err := m.modify(ctx, row.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {

@@ -455,7 +455,7 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 	}
 	hash, err := m.hasher.Hash(ctx, password)
 	if err != nil {
-		return fmt.Errorf("users: set password by token: hash: %w", err)
+		return busy(fmt.Errorf("users: set password by token: hash: %w", err))
 	}
 	var id int64
 	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {

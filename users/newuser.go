@@ -66,7 +66,7 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 	if !nu.noPassword {
 		hash, err := m.hasher.Hash(ctx, nu.password)
 		if err != nil {
-			return nil, fmt.Errorf("users: hash password: %w", err)
+			return nil, busy(fmt.Errorf("users: hash password: %w", err))
 		}
 		row.PasswordHash = hash
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/authrpc/authrpc/client"
 )
 
 type report struct {
@@ -30,83 +31,135 @@ func (r report) String() string {
 		r.Requests, r.Errors, r.Throughput, r.P50, r.P90, r.P99, r.Max)
 }
 
+// driveFlags are the flags of "load run".
+type driveFlags struct {
+	base      string
+	transport string
+	encoding  string
+	method    string
+	params    string
+	conc      int
+	dur       time.Duration
+	signin    string
+	token     string
+}
+
 func drive(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	base := fs.String("url", "http://127.0.0.1:8080/api", "the API's base URL")
-	method := fs.String("method", "/v1/test/test", "the method to call")
-	params := fs.String("params", `["hello"]`, "the parameters, a JSON array")
-	conc := fs.Int("c", 32, "concurrent callers")
-	dur := fs.Duration("d", 10*time.Second, "how long to drive the load")
-	signin := fs.String("signin", "", "user:password to sign in as, once per caller, so every caller has its own session token")
-	token := fs.String("token", "", "a bearer token every caller uses")
+	var f driveFlags
+	fs.StringVar(&f.base, "url", "http://127.0.0.1:8080/api", "the API's base URL")
+	fs.StringVar(&f.transport, "transport", "http", "http: one request per call; ws: one WebSocket per caller (the server reads each at most WebSocketOptions.MaxMessagesPerSecond, 1,000 by default)")
+	fs.StringVar(&f.encoding, "encoding", "json", "json or msgpack")
+	fs.StringVar(&f.method, "method", "/v1/test/test", "the method to call")
+	fs.StringVar(&f.params, "params", `["hello"]`, "the parameters, a JSON array")
+	fs.IntVar(&f.conc, "c", 32, "concurrent callers")
+	fs.DurationVar(&f.dur, "d", 10*time.Second, "how long to drive the load")
+	fs.StringVar(&f.signin, "signin", "", "user:password to sign in as, once per caller, so every caller has its own session token")
+	fs.StringVar(&f.token, "token", "", "a bearer token every caller uses")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *conc < 1 {
+	if f.conc < 1 {
 		return fmt.Errorf("-c must be at least 1")
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}}
-	tokens := make([]string, *conc)
-	for i := range tokens {
-		tokens[i] = *token
-		if *signin != "" {
-			t, err := signIn(ctx, client, *base, *signin)
-			if err != nil {
-				return err
-			}
-			tokens[i] = t
-		}
+	var params []json.RawMessage
+	if err := json.Unmarshal([]byte(f.params), &params); err != nil {
+		return fmt.Errorf("-params must be a JSON array: %w", err)
 	}
-	r, err := load(ctx, client, *base+*method, []byte(*params), tokens, *dur)
+	callers, err := dialCallers(ctx, f)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s %s, %d callers, %s: %s\n", *base, *method, *conc, *dur, r)
+	defer func() {
+		for _, c := range callers {
+			_ = c.Close()
+		}
+	}()
+	r, err := load(ctx, callers, f.method, params, f.dur)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s %s over %s in %s, %d callers, %s: %s\n", f.base, f.method, f.transport, f.encoding, f.conc, f.dur, r)
 	return nil
 }
 
-func signIn(ctx context.Context, client *http.Client, base, userPass string) (string, error) {
+// dialCallers makes one client per caller, each with its own token when
+// -signin is given; over ws each holds its socket open.
+func dialCallers(ctx context.Context, f driveFlags) ([]*client.Client, error) {
+	opts := client.Options{
+		Token:      f.token,
+		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: f.conc, MaxConnsPerHost: f.conc}},
+	}
+	switch f.encoding {
+	case "json":
+	case "msgpack":
+		opts.Encoding = client.MessagePack
+	default:
+		return nil, fmt.Errorf("-encoding must be json or msgpack, not %q", f.encoding)
+	}
+	url := f.base
+	switch f.transport {
+	case "http":
+	case "ws":
+		url = "ws" + strings.TrimPrefix(url, "http") // http:// → ws://, https:// → wss://
+		// A socket holds its connection for good: the pool's bound is for HTTP.
+		opts.HTTPClient = &http.Client{}
+	default:
+		return nil, fmt.Errorf("-transport must be http or ws, not %q", f.transport)
+	}
+	var signin *client.Client
+	if f.signin != "" {
+		var err error
+		if signin, err = client.New(f.base, client.Options{HTTPClient: opts.HTTPClient}); err != nil {
+			return nil, err
+		}
+	}
+	callers := make([]*client.Client, f.conc)
+	for i := range callers {
+		o := opts
+		if signin != nil {
+			t, err := signIn(ctx, signin, f.signin)
+			if err != nil {
+				return nil, err
+			}
+			o.Token = t
+		}
+		c, err := client.New(url, o)
+		if err != nil {
+			return nil, err
+		}
+		callers[i] = c
+		if f.transport == "ws" {
+			// Connected before the clock starts: dialling is not load.
+			if err := c.Ping(ctx); err != nil {
+				return nil, fmt.Errorf("connect: %w", err)
+			}
+		}
+	}
+	return callers, nil
+}
+
+func signIn(ctx context.Context, c *client.Client, userPass string) (string, error) {
 	user, pass, ok := strings.Cut(userPass, ":")
 	if !ok {
 		return "", fmt.Errorf("-signin takes user:password")
 	}
-	body, _ := json.Marshal([]any{map[string]string{"username": user, "password": pass}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/session/signin", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
+	s, err := client.Call[struct {
+		Token string `json:"token"`
+	}](ctx, c, "/v1/session/signin", map[string]string{"username": user, "password": pass})
 	if err != nil {
 		return "", fmt.Errorf("sign in: %w", err)
 	}
-	defer resp.Body.Close()
-	var env struct {
-		Result *struct {
-			Data struct {
-				Token string `json:"token"`
-			} `json:"data"`
-		} `json:"result"`
-		Error *struct {
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		return "", fmt.Errorf("sign in: %w", err)
-	}
-	if env.Result == nil {
-		msg := "no result"
-		if env.Error != nil {
-			msg = env.Error.Message
-		}
-		return "", fmt.Errorf("sign in: HTTP %d: %s", resp.StatusCode, msg)
-	}
-	return env.Result.Data.Token, nil
+	return s.Token, nil
 }
 
-// load runs one caller per token, each sending its next request as soon as
-// the last one is answered, for d.
-func load(ctx context.Context, client *http.Client, url string, body []byte, tokens []string, d time.Duration) (report, error) {
+// load runs one goroutine per caller, each making its next call as soon as
+// the last one is answered, for d. A refusal counts as an error.
+func load(ctx context.Context, callers []*client.Client, method string, params []json.RawMessage, d time.Duration) (report, error) {
+	args := make([]any, len(params))
+	for i, p := range params {
+		args[i] = p
+	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
@@ -116,20 +169,18 @@ func load(ctx context.Context, client *http.Client, url string, body []byte, tok
 		wg        sync.WaitGroup
 	)
 	start := time.Now()
-	for _, token := range tokens {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for _, c := range callers {
+		wg.Go(func() {
 			var mine []time.Duration
 			myErrs := 0
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				ok := once(ctx, client, url, body, token)
+				_, err := c.Call(ctx, method, args...)
 				if ctx.Err() != nil {
 					break // cut off by the deadline: not a real answer
 				}
 				mine = append(mine, time.Since(t0))
-				if !ok {
+				if err != nil {
 					myErrs++
 				}
 			}
@@ -137,7 +188,7 @@ func load(ctx context.Context, client *http.Client, url string, body []byte, tok
 			latencies = append(latencies, mine...)
 			errs += myErrs
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -156,22 +207,4 @@ func load(ctx context.Context, client *http.Client, url string, body []byte, tok
 		P99:        pct(0.99),
 		Max:        latencies[len(latencies)-1],
 	}, nil
-}
-
-func once(ctx context.Context, client *http.Client, url string, body []byte, token string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }

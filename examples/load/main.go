@@ -6,6 +6,7 @@
 //	go run ./examples/load bare -addr 127.0.0.1:8081
 //	go run ./examples/load run -url http://127.0.0.1:8081/api -c 32 -d 10s
 //	go run ./examples/load run -url http://127.0.0.1:8080/api -c 32 -d 10s -signin root:secret
+//	go run ./examples/load run -url http://127.0.0.1:8080/api -c 32 -d 10s -transport ws -encoding msgpack
 package main
 
 import (
@@ -31,7 +32,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: load bare [-addr a] | load run -url u [-c n] [-d dur] [-method m] [-params json] [-signin user:password] [-token t]")
+		return fmt.Errorf("usage: load bare [-addr a] | load run -url u [-transport http|ws] [-encoding json|msgpack] [-c n] [-d dur] [-method m] [-params json] [-signin user:password] [-token t]")
 	}
 	switch args[0] {
 	case "bare":

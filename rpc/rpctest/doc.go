@@ -36,4 +36,11 @@
 // ReadAnswer makes the same checks without a test: for answers read from a
 // real server, and for goroutines other than the test's, which may not fail
 // it.
+//
+// Serve puts a handler on a real socket for a test, and hands out Go
+// clients (package client) of it over HTTP and WebSocket:
+//
+//	s := rpctest.Serve(t, reg, "/api")
+//	ws := s.WebSocket(client.Options{Token: token})
+//	ws.Notify("settings/update", updates)
 package rpctest

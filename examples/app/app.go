@@ -113,7 +113,6 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 		if len(cfg.SettingsOldKeys) > 0 {
 			return nil, fmt.Errorf("%s is set but %s is not", envSettingsOldKeys, envSettingsKey)
 		}
-		cfg.Logger.Warn("settings: the SMTP password is stored in plain text; set " + envSettingsKey + " to encrypt it")
 		return nil, nil
 	}
 	keys, err := settings.ParseKeyring(cfg.SettingsKey, cfg.SettingsOldKeys...)

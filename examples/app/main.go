@@ -63,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := fs.Arg(0)
 	switch cmd {
 	case "", "serve":
+		if cfg.SettingsKey == "" {
+			logger.Warn("settings: the SMTP password is stored in plain text; set " + envSettingsKey + " to encrypt it")
+		}
 	case "markdown", "openapi":
 		// The reference needs the methods, not the data: the modules mount on
 		// a throwaway in-memory database, so -db is never opened, migrated or

@@ -95,7 +95,9 @@ func TestInstancesAddUp(t *testing.T) {
 			mAdmin: {accepted: 40, declined: 60},
 		}
 		for _, e := range []*env{a, b} {
-			require.Eventually(t, func() bool {
+			// Polled on the test's own goroutine: the queries fail through t,
+			// which require.Eventually's goroutine must not do.
+			pollUntil(t, 10*time.Second, func() bool {
 				for id, w := range want {
 					if x, d, er, ex := sum(e.latest(t, id)); (tally{x, d, er, ex}) != w {
 						return false
@@ -105,7 +107,7 @@ func TestInstancesAddUp(t *testing.T) {
 					}
 				}
 				return true
-			}, 10*time.Second, 20*time.Millisecond)
+			})
 		}
 		for id, w := range want {
 			rows := a.readAll(t, id)
@@ -115,4 +117,17 @@ func TestInstancesAddUp(t *testing.T) {
 			expectBuckets(t, rows, b.history(t, id), 10*time.Minute)
 		}
 	})
+}
+
+// pollUntil calls cond every 20 ms on the calling goroutine until it
+// holds, failing t after timeout.
+func pollUntil(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -145,7 +144,7 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 
 // runVoid answers at once and runs the call in the background, within the
 // registry's bound on void calls.
-func (x *exchange) runVoid(ctx context.Context, args []reflect.Value, release func()) {
+func (x *exchange) runVoid(ctx context.Context, cl *Call, release func()) {
 	r, m := x.r, x.m
 	if m.NoVoid {
 		release()
@@ -161,7 +160,7 @@ func (x *exchange) runVoid(ctx context.Context, args []reflect.Value, release fu
 	go func() {
 		defer r.endVoid()
 		defer release()
-		res, err := m.invoke(ctx, args)
+		res, err := m.serve(ctx, cl)
 		code := res.Code
 		if err != nil {
 			code = x.errorFor(err).Code

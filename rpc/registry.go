@@ -173,6 +173,9 @@ type Registry struct {
 	voidWG     sync.WaitGroup
 
 	hub *hub // the open WebSockets
+
+	shutdownMu sync.Mutex
+	onShutdown []func(context.Context) error // see OnShutdown
 }
 
 // New returns an empty registry.

@@ -192,6 +192,7 @@ type Module struct {
 	mail *mailFlows
 
 	resets                       resetHooks
+	hooks                        userHooks
 	keepTokensOnAdminSetPassword bool
 
 	stop      context.CancelFunc

@@ -134,7 +134,7 @@ type Module struct {
 // Mount runs the call log's migrations, registers its methods on reg under
 // /v1/admin/api-call-log, starts the background writer, the statistics
 // flusher and the retention job, and makes reg report every call to the
-// module. Call Close at shutdown, after the registry's Shutdown.
+// module. reg.Shutdown calls Close, after the void calls are done.
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
 	opts.setDefaults(reg)
 	if err := storage.Migrate(ctx, db, "calllog", migrations, storage.WithLogger(opts.Logger)); err != nil {
@@ -160,6 +160,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	go m.runStats()
 	m.jobWG.Add(1)
 	go m.runRetention()
+	reg.OnShutdown(m.Close)
 	return m, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -118,6 +117,7 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		return
 	}
 
+	cl.Caller, cl.args = p, args
 	ctx = context.WithValue(ctx, callKey{}, cl)
 	if p != nil || auth.FromContext(ctx) != nil {
 		ctx = auth.NewContext(ctx, p) // again: an upload's fresh deadline starts from before caller
@@ -127,10 +127,10 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		// a deadline of its own from now.
 		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
 		x.ctx = bg
-		x.runVoid(bg, args, func() { stop(); release() })
+		x.runVoid(bg, cl, func() { stop(); release() })
 		return
 	}
-	res, err := m.invoke(ctx, args)
+	res, err := m.serve(ctx, cl)
 	release()
 	x.finish(res, err)
 }
@@ -186,37 +186,6 @@ func (r *Registry) healthcheck(ctx context.Context) error {
 	return r.opts.Healthcheck(ctx)
 }
 
-// invoke runs the handler, turning a panic into an error.
-func (m *method) invoke(ctx context.Context, args []reflect.Value) (res Result, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &panicError{value: v, stack: debug.Stack()}
-		}
-	}()
-	// A Value of the interface type itself: Call then need not check, on
-	// every call, that the concrete context implements context.Context.
-	args[0] = reflect.ValueOf(&ctx).Elem()
-	out := m.fn.Call(args)
-	last := out[len(out)-1]
-	if !last.IsNil() {
-		return Result{}, last.Interface().(error)
-	}
-	if !m.hasData {
-		return Result{}, nil
-	}
-	switch data := out[0].Interface().(type) {
-	case Result:
-		return data, nil
-	case *Result:
-		if data != nil {
-			return *data, nil
-		}
-		return Result{}, nil
-	default:
-		return Result{Data: data}, nil
-	}
-}
-
 type panicError struct {
 	value any
 	stack []byte
@@ -234,16 +203,16 @@ var (
 
 // errorFor returns what the caller is told of err: a handler's *Error as it
 // is, anything else as an opaque internal error, logged with the method id.
-func (r *Registry) errorFor(m *method, err error) *Error {
+func (r *Registry) errorFor(ctx context.Context, m *method, err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
 	var pe *panicError
 	if errors.As(err, &pe) {
-		r.log.Error("rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
+		r.log.ErrorContext(ctx, "rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
 	} else {
-		r.log.Error("rpc: handler failed", "method", m.ID, "err", err)
+		r.log.ErrorContext(ctx, "rpc: handler failed", "method", m.ID, "err", err)
 	}
 	return errInternal
 }
@@ -256,7 +225,7 @@ func (x *exchange) errorFor(err error) *Error {
 		x.r.log.WarnContext(x.ctx, "rpc: call passed its deadline", "method", x.m.ID, "timeout", x.r.callTimeout(x.m), "err", err)
 		return errDeadline
 	}
-	return x.r.errorFor(x.m, err)
+	return x.r.errorFor(x.ctx, x.m, err)
 }
 
 // finish answers with the handler's result or error and records the call.
@@ -268,7 +237,7 @@ func (x *exchange) finish(res Result, err error) {
 		return
 	}
 	if werr := x.r.writeResult(x.w, x.rpcID, res); werr != nil {
-		x.r.log.Error("rpc: encode result", "method", x.m.ID, "err", werr)
+		x.r.log.ErrorContext(x.ctx, "rpc: encode result", "method", x.m.ID, "err", werr)
 		x.r.writeError(x.w, x.rpcID, errInternal)
 		x.record(CodeInternal, werr)
 		return

@@ -34,6 +34,15 @@
 // logged with the method id). Read methods take ReadOptions, declared per
 // method with a ReadSpec, that apply themselves to a bun query.
 //
+// Middleware (Options.Middleware for every method, Method.Middleware for
+// one) wraps a call once it passed the permission and parameter checks, as
+// func(http.Handler) http.Handler wraps a request: it sees the method, the
+// caller and the decoded parameters (Call), and may refuse or time it.
+//
+// Shutdown closes the sockets, waits for the void calls and then stops, last
+// first, what OnShutdown was given: each module's Mount gives it the
+// module's Close.
+//
 // The registry also renders its own reference, as Markdown (WriteMarkdown)
 // and as an OpenAPI 3.1 document (OpenAPI).
 //

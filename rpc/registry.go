@@ -127,6 +127,11 @@ type Options struct {
 
 	// Version is the OpenAPI document's info.version. Default: "1".
 	Version string
+
+	// Middleware wraps every method's calls, the first outermost, around
+	// each Method.Middleware (see Middleware). It is read when a method is
+	// registered. Default: none.
+	Middleware []Middleware
 }
 
 // Defaults for Options.
@@ -168,6 +173,9 @@ type Registry struct {
 	voidWG     sync.WaitGroup
 
 	hub *hub // the open WebSockets
+
+	shutdownMu sync.Mutex
+	onShutdown []func(context.Context) error // see OnShutdown
 }
 
 // New returns an empty registry.
@@ -293,6 +301,10 @@ type Method struct {
 	// RateLimit, when set, limits calls per caller (the user, or the client
 	// address for guests); past it the call is declined with 429.
 	RateLimit *RateLimit
+
+	// Middleware wraps this method's calls, inside Options.Middleware, the
+	// first outermost (see Middleware). Default: none.
+	Middleware []Middleware
 }
 
 // RateLimit is a token bucket: Burst calls at once, refilled at PerSecond.
@@ -393,6 +405,7 @@ type method struct {
 	result  *jsonschema.Schema // the data R is sent as; nil without data
 	limiter *auth.Limiter
 	logged  bool
+	call    CallFunc // the middleware around the handler
 }
 
 func (r *Registry) compile(def Method, module string) (*method, error) {
@@ -441,6 +454,7 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 		}
 		m.params = append(m.params, cp)
 	}
+	m.call = chain(m.handler, r.opts.Middleware, def.Middleware)
 	if def.RateLimit != nil {
 		m.limiter = auth.NewLimiter(auth.LimiterOptions{Rate: def.RateLimit.PerSecond, Burst: def.RateLimit.Burst})
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"reflect"
 	"strings"
 	"time"
+
+	"github.com/authrpc/authrpc/auth"
 )
 
 // Result lets a handler set more than the data of a successful answer.
@@ -83,6 +86,10 @@ type Call struct {
 	Void bool
 	// Upload is the uploaded file of an upload method, or nil.
 	Upload *Upload
+	// Caller is who called: nil or an unauthenticated principal for a guest.
+	Caller *auth.Principal
+
+	args []reflect.Value // the handler's arguments, after the context; see Params
 }
 
 type callKey struct{}

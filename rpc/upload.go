@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,7 +166,7 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			if up != nil {
 				return nil, up, BadRequest("more than one file part: an upload takes one")
 			}
-			if up, err = r.spool(part.FileName(), part.Header.Get("Content-Type"), part, m.MaxUploadBytes); err != nil {
+			if up, err = r.spool(req.Context(), part.FileName(), part.Header.Get("Content-Type"), part, m.MaxUploadBytes); err != nil {
 				var e *Error
 				if errors.As(err, &e) {
 					return nil, up, e
@@ -182,10 +183,10 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 // spool copies a file part to a temporary file, refusing it past limit.
 // It fails with an *Error to answer, or with the error of reading src;
 // nothing of a failed upload is kept.
-func (r *Registry) spool(name, contentType string, src io.Reader, limit int64) (*Upload, error) {
+func (r *Registry) spool(ctx context.Context, name, contentType string, src io.Reader, limit int64) (*Upload, error) {
 	f, err := os.CreateTemp(r.opts.UploadDir, "authrpc-upload-*")
 	if err != nil {
-		r.log.Error("rpc: spool upload", "err", err)
+		r.log.ErrorContext(ctx, "rpc: spool upload", "err", err)
 		return nil, errInternal
 	}
 	up := &Upload{Filename: cleanFilename(name), ContentType: contentType, path: f.Name()}
@@ -204,7 +205,7 @@ func (r *Registry) spool(name, contentType string, src io.Reader, limit int64) (
 		return nil, in.err
 	case err != nil: // writing the temporary file
 		up.remove()
-		r.log.Error("rpc: spool upload", "err", err)
+		r.log.ErrorContext(ctx, "rpc: spool upload", "err", err)
 		return nil, errInternal
 	}
 	return up, nil

@@ -116,10 +116,13 @@ type Module struct {
 	reload  chan struct{} // asks the reloader for a reload; buffered, coalescing
 	stop    chan struct{}
 	done    chan struct{}
+
+	closeOnce sync.Once
 }
 
 // Mount creates the settings table if needed, loads the settings and
-// registers read, update and test-smtp under /v1/admin/settings.
+// registers read, update and test-smtp under /v1/admin/settings;
+// reg.Shutdown calls Close.
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
 	if opts.Permission == "" {
 		opts.Permission = "admin"
@@ -154,6 +157,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		m.share(opts.Channel)
 	}
 	m.register(reg)
+	reg.OnShutdown(m.Close)
 	return m, nil
 }
 
@@ -197,15 +201,20 @@ func (m *Module) reloader() {
 	}
 }
 
-// Close stops following other instances' updates. Without Options.Channel
-// there is nothing to stop.
-func (m *Module) Close() error {
-	if m.stop != nil {
-		close(m.stop)
-		<-m.done
-		m.stop = nil
+// Close stops following other instances' updates, waiting until ctx ends
+// for a reload in flight. Without Options.Channel there is nothing to stop.
+// Calling it again does nothing.
+func (m *Module) Close(ctx context.Context) error {
+	if m.stop == nil {
+		return nil
 	}
-	return nil
+	m.closeOnce.Do(func() { close(m.stop) })
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("settings: close: a reload is still running: %w", ctx.Err())
+	}
 }
 
 // current returns the settings in memory, or from the database while

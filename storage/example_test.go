@@ -89,7 +89,7 @@ func ExampleNewSync() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
+	defer s.Close(ctx)
 
 	// Without a registry: a Mux and an authenticator that says who asked.
 	mux := auth.NewMux(auth.MuxOptions{})

@@ -248,9 +248,11 @@ func (s *Sync) Listening() bool { return s.listening.Load() }
 // PostgreSQL it closes the notification connection and tells state
 // subscribers that their channels are no longer listening. Publish goes on
 // working afterwards (it only needs db), but nothing more is received from
-// other instances. Close must not be called from a subscriber. Calling it
-// again does nothing.
-func (s *Sync) Close() error {
+// other instances. Close must not be called from a subscriber. It waits
+// until ctx ends for the goroutine. Calling it again does nothing.
+// Hand it to rpc.Registry.OnShutdown before mounting the modules that use
+// its channels, so that it stops after them.
+func (s *Sync) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -260,7 +262,11 @@ func (s *Sync) Close() error {
 	s.mu.Unlock()
 	if s.stop != nil {
 		s.stop()
-		<-s.done
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return fmt.Errorf("storage: sync: close: %w", ctx.Err())
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -62,8 +63,8 @@ func TestSyncSQLite(t *testing.T) {
 	assert.Len(t, got, 3)
 
 	// Close stops nothing that SQLite needs: still listening, still delivered.
-	require.NoError(t, s.Close())
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(context.Background()))
+	require.NoError(t, s.Close(context.Background()))
 	assert.True(t, s.Listening())
 	require.NoError(t, auth.Publish(t.Context(), "*"))
 	assert.Equal(t, []string{"1:u:12", "2:u:12", "settings:", "1:*", "2:*"}, got)
@@ -297,14 +298,14 @@ func TestSyncClose(t *testing.T) {
 			require.NoError(t, c.Publish(t.Context(), "x"))
 			assert.Equal(t, "x", in.next(t, 0).payload)
 
-			require.NoError(t, s.Close())
+			require.NoError(t, s.Close(context.Background()))
 			assert.Equal(t, !storage.IsPostgres(db), s.Listening())
 			if storage.IsPostgres(db) {
 				v, _ := st.next(t, time.Now(), 0) // reported before Close returned
 				assert.False(t, v)
 				assert.Equal(t, "x", otherIn.next(t, bound).payload)
 			}
-			require.NoError(t, s.Close())
+			require.NoError(t, s.Close(context.Background()))
 
 			// Publishing after Close still reaches this process and the others.
 			require.NoError(t, c.Publish(t.Context(), "y"))

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/url"
@@ -45,7 +46,7 @@ func newSync(t testing.TB, db *bun.DB, opts storage.SyncOptions) *storage.Sync {
 	}
 	s, err := storage.NewSync(t.Context(), db, opts)
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	t.Cleanup(func() { require.NoError(t, s.Close(context.Background())) })
 	return s
 }
 

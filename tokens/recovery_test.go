@@ -129,7 +129,7 @@ func TestRecoveryEndsTokensOnEveryInstance(t *testing.T) {
 		newSync := func() *storage.Sync {
 			s, err := storage.NewSync(ctx, db, storage.SyncOptions{})
 			require.NoError(t, err)
-			t.Cleanup(func() { s.Close() })
+			t.Cleanup(func() { s.Close(context.Background()) })
 			return s
 		}
 		syncA := newSync()

@@ -68,8 +68,13 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, u *users.Module, 
 	m.register()
 	reg.Auth().Handle(auth.KindAPIToken, auth.AuthenticatorFunc(m.authenticate))
 	u.OnCredentialsReset(m.endTokens)
+	reg.OnShutdown(m.Close)
 	return m, nil
 }
+
+// Close stops nothing: the module runs no background work. It is there so
+// that every module stops alike; Mount hands it to reg.OnShutdown.
+func (m *Module) Close(ctx context.Context) error { return nil }
 
 // endTokens deletes a user's API tokens when the user's password is reset
 // (users.Module.OnCredentialsReset): recovering an account must end what an

@@ -310,7 +310,11 @@ func (m *Module) delete(ctx context.Context, userID string) error {
 		}
 		return true, nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	m.hooks.run(ctx, &m.hooks.deletion, row)
+	return nil
 }
 
 // setEnabled enables or disables a user. Disabling ends the user's sessions

@@ -106,6 +106,13 @@
 // used, expired or of the other kind is refused with one 400, "invalid or
 // expired token".
 //
+// # From Go
+//
+// Create, FindByName, FindByEmail, Lookup, SetPassword, SetEnabled,
+// SetPermissions and Delete manage users from the host's code with the
+// API's rules, acting as root; OnSignup, OnSignin and OnDelete add hooks
+// that run after the change commits.
+//
 // # For other modules
 //
 // Module.Lookup and Module.Permissions give a user and their effective

@@ -151,3 +151,49 @@ func ExampleModule_OnCredentialsReset() {
 	// Output:
 	// credentials of user 100 reset; by mail: false
 }
+
+// Manage users from Go, with the API's rules, and follow sign-ins; one
+// reg.Shutdown stops the module.
+func ExampleModule_Create() {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, ":memory:")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	reg := rpc.New(rpc.Options{
+		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	mod, err := users.Mount(ctx, reg, db, users.Options{RootPassword: "correct horse battery staple"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reg.Shutdown(ctx) // closes mod, which Mount handed to reg.OnShutdown
+	mod.OnSignin(func(ctx context.Context, u *users.User) { fmt.Println("signed in:", u.Name) })
+
+	alice, _, err := mod.Create(ctx, users.NewUser{Username: "Alice", Password: "alice's password", Email: "alice@example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(alice.Name, alice.Enabled)
+	if err := mod.SetPermissions(ctx, alice.ID, map[string]bool{"admin": true}); err != nil {
+		log.Fatal(err)
+	}
+	found, _ := mod.FindByEmail(ctx, "ALICE@example.com")
+	fmt.Println(found.Name, mod.Permissions(found)["admin"])
+
+	_, _, err = mod.Create(ctx, users.NewUser{Username: "bob", Password: "short"})
+	fmt.Println(err)
+	fmt.Println(mod.Delete(ctx, auth.RootUserID))
+
+	w := httptest.NewRecorder()
+	reg.ServeHTTP(w, httptest.NewRequest("POST", "/v1/session/signin",
+		strings.NewReader(`[{"username":"alice","password":"alice's password"}]`)))
+	// Output:
+	// alice true
+	// alice true
+	// rpc: 400: password must be at least 8 characters
+	// rpc: 403: the root user cannot be deleted
+	// signed in: alice
+}

@@ -135,6 +135,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	}
 	info := m.authInfo(row, m.permissionsView(row))
 	info.Expires = &ses.Expires
+	m.hooks.run(ctx, &m.hooks.signin, row)
 	return signinAnswer{Token: token, Auth: info}, nil
 }
 
@@ -264,8 +265,12 @@ func (m *Module) signup(ctx context.Context, f signupFields) error {
 		// administrator, or through a password reset).
 		nu.noPassword = true
 	}
-	_, err := m.insertUser(ctx, nu)
-	return busy(err)
+	row, err := m.insertUser(ctx, nu)
+	if err != nil {
+		return busy(err)
+	}
+	m.hooks.run(ctx, &m.hooks.signup, row)
+	return nil
 }
 
 // authenticate resolves a session token: the Authenticator for KindSession.

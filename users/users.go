@@ -192,6 +192,7 @@ type Module struct {
 	mail *mailFlows
 
 	resets                       resetHooks
+	hooks                        userHooks
 	keepTokensOnAdminSetPassword bool
 
 	stop      context.CancelFunc
@@ -220,7 +221,7 @@ func (u *User) IsRoot() bool { return u.ID == auth.RootUserID }
 // Mount runs the module's migrations, creates the root user on first start,
 // registers the /v1/admin/users, /v1/profile and /v1/session methods on reg
 // and the session authenticator on reg.Auth(), and starts the expired-session
-// cleanup, which Close stops.
+// cleanup, which Close stops; reg.Shutdown calls Close.
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
 	m := &Module{
 		reg:        reg,
@@ -290,6 +291,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	m.stop, m.done = stop, make(chan struct{})
 	go m.cleanupLoop(bg, interval)
 	m.startMail()
+	reg.OnShutdown(m.Close)
 	return m, nil
 }
 

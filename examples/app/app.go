@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -44,9 +42,6 @@ type app struct {
 	calls    *calllog.Module
 	settings *settings.Module
 	users    *users.Module
-
-	shutdown    sync.Once
-	shutdownErr error
 }
 
 func newApp(ctx context.Context, cfg config) (_ *app, err error) {
@@ -57,6 +52,9 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	a := &app{db: db}
 	defer func() {
 		if err != nil {
+			if a.reg == nil && a.sync != nil {
+				_ = a.sync.Close(ctx)
+			}
 			_ = a.Shutdown(ctx)
 			_ = a.Close()
 		}
@@ -76,6 +74,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		CORS: cfg.CORSOrigins.cors(), BaseURL: cfg.BaseURL,
 		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
 	})
+	a.reg.OnShutdown(a.sync.Close) // first in, last out: after the modules that use it
 	a.reg.Auth().Share(a.sync.Channel("auth"))
 	a.reg.ShareEvents(a.sync.Channel("events")) // events reach the sockets of every instance
 
@@ -127,36 +126,17 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 // http.ServeMux would redirect /api/v1//read to a cleaned path).
 func (a *app) Handler() http.Handler { return a.reg }
 
-// Shutdown lets background work finish: void calls, the call log's queue,
-// mails being sent. Call it after the HTTP server stopped taking requests.
+// Shutdown lets background work finish and stops every module, in the
+// reverse order of mounting: void calls and sockets, then mails being sent,
+// the call log's queue, and last the listening to other instances. Call it
+// after the HTTP server stopped taking requests; calling it again does
+// nothing more.
 func (a *app) Shutdown(ctx context.Context) error {
-	a.shutdown.Do(func() { a.shutdownErr = a.stop(ctx) })
-	return a.shutdownErr
+	if a.reg == nil {
+		return nil
+	}
+	return a.reg.Shutdown(ctx)
 }
 
-// stop does Shutdown's work, once.
-func (a *app) stop(ctx context.Context) error {
-	var errs []error
-	if a.reg != nil {
-		errs = append(errs, a.reg.Shutdown(ctx))
-	}
-	if a.calls != nil {
-		errs = append(errs, a.calls.Close(ctx)) // writes the queued call log
-	}
-	if a.users != nil {
-		errs = append(errs, a.users.Close(ctx))
-	}
-	if a.settings != nil {
-		errs = append(errs, a.settings.Close())
-	}
-	return errors.Join(errs...)
-}
-
-// Close stops listening to other instances and closes the database.
-func (a *app) Close() error {
-	var errs []error
-	if a.sync != nil {
-		errs = append(errs, a.sync.Close())
-	}
-	return errors.Join(append(errs, a.db.Close())...)
-}
+// Close closes the database, after Shutdown.
+func (a *app) Close() error { return a.db.Close() }

@@ -71,9 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// a throwaway in-memory database, so -db is never opened, migrated or
 		// seeded, and nothing they print reaches the document.
 		cfg.DB, cfg.Out = ":memory:", io.Discard
-		// Errors only: the settings module warns of a plain-text SMTP password
-		// that this throwaway database never holds.
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	case "reencrypt-settings":
 		if cfg.SettingsKey == "" {
 			return fmt.Errorf("reencrypt-settings: set %s to the key to encrypt with, and %s to the keys to decrypt with", envSettingsKey, envSettingsOldKeys)

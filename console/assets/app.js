@@ -164,7 +164,7 @@ async function usersPage() {
     const total = res.meta?.total ?? rows.length;
     list.replaceChildren(
       h("div", { class: "scroll" }, h("table", {},
-        h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Email"), h("th", {}, "Enabled"), h("th", {}, "Created"), h("th", {}, "Actions"))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", { class: "wide" }, "Email"), h("th", {}, "Enabled"), h("th", {}, "Created"), h("th", {}, "Actions"))),
         h("tbody", {}, rows.map(userRow)))),
       pager(offset, pageSize, total, (o) => { offset = o; load(); }));
   }
@@ -173,7 +173,7 @@ async function usersPage() {
     const self = u.id === state.auth.user_id;
     const act = (label, fn, attrs = {}) => h("button", { type: "button", onclick: fn, ...attrs }, label);
     return h("tr", { "data-user": u.name },
-      h("td", {}, u.name), h("td", {}, u.email || ""), h("td", {}, u.enabled ? "yes" : "no"), h("td", {}, when(u.created)),
+      h("td", {}, u.name), h("td", { class: "wide" }, u.email || ""), h("td", {}, u.enabled ? "yes" : "no"), h("td", {}, when(u.created)),
       h("td", { class: "actions" },
         act(u.enabled ? "Disable" : "Enable", async () => {
           if (await run(() => client.call("/v1/admin/users/set-enabled", u.id, !u.enabled))) load();

@@ -91,6 +91,8 @@ export class Client {
           this.opening = null;
           this.transport = "http";
           resolve(null);
+          // Try the socket again later, so that events resume.
+          if (this.token) setTimeout(() => { if (!this.ws && this.token) this.connect(); }, socketRetry);
           return;
         }
         this.rejectAll(new RPCError(0, "The connection closed."));

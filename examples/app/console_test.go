@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,14 +154,19 @@ func waitJS(expr string) chromedp.Action {
 }
 
 func signInActions(base string) []chromedp.Action {
+	return signInAs(base, "root", "root-password-for-tests", "Users")
+}
+
+// signInAs signs in by the labelled fields and waits for the page link.
+func signInAs(base, name, password, link string) []chromedp.Action {
 	return []chromedp.Action{
 		chromedp.Navigate(base),
 		chromedp.WaitVisible(byLabel("Username"), chromedp.BySearch),
 		// By keyboard: the name, Tab to the password, Enter submits.
 		chromedp.Click(byLabel("Username"), chromedp.BySearch),
-		chromedp.SendKeys(byLabel("Username"), "root\t", chromedp.BySearch),
-		chromedp.SendKeys(byLabel("Password"), "root-password-for-tests\r", chromedp.BySearch),
-		chromedp.WaitVisible(`//nav/a[text()="Users"]`, chromedp.BySearch),
+		chromedp.SendKeys(byLabel("Username"), name+"\t", chromedp.BySearch),
+		chromedp.SendKeys(byLabel("Password"), password+"\r", chromedp.BySearch),
+		chromedp.WaitVisible(fmt.Sprintf(`//nav/a[text()=%q]`, link), chromedp.BySearch),
 	}
 }
 
@@ -349,4 +357,43 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	assert.Empty(t, b.errors(), "the browser reported errors")
+}
+
+// TestConsoleOverHTTP refuses the console's WebSocket: the console calls over
+// HTTP POST instead. A caller without admin sees only its own pages.
+func TestConsoleOverHTTP(t *testing.T) {
+	b := newBrowser(t)
+	a := startApp(t, storagetest.SQLiteDSN(t))
+	rootToken := a.signin(t, "root", "root-password-for-tests")
+	require.Equal(t, 200, a.call(t, rootToken, "/v1/admin/users/create", `[{"username":"dave","password":"dave-password-1"}]`).code())
+	var posts atomic.Int64
+	h := a.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			http.Error(w, "no sockets here", http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/") {
+			posts.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	base := srv.URL + "/admin/"
+
+	tab := b.tab(t, nil)
+	var links []string
+	browse(t, tab, 20*time.Second, append(signInAs(base, "dave", "dave-password-1", "API tokens"),
+		chromedp.Evaluate(`[...document.querySelectorAll('nav a')].map((a) => a.textContent)`, &links),
+		chromedp.WaitVisible(byLabel("Token name"), chromedp.BySearch),
+		chromedp.SendKeys(byLabel("Token name"), "ci", chromedp.BySearch),
+		chromedp.Click(button("Create token"), chromedp.BySearch),
+		chromedp.WaitVisible(`tr[data-token="ci"]`),
+	)...)
+	assert.Equal(t, []string{"API tokens", "Profile"}, links, "a caller without admin sees only its own pages")
+	assert.GreaterOrEqual(t, posts.Load(), int64(3), "sign in, read and create went over HTTP")
+	for _, e := range b.errors() {
+		// The refused handshake is the only error the browser may report.
+		assert.Contains(t, e, "WebSocket", "the browser reported an error")
+	}
 }

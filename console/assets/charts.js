@@ -13,7 +13,8 @@ function svg(tag, attrs) {
 
 // chart draws series [{key, label, cls}] of buckets; unit names the values.
 export function chart(title, buckets, series, unit, format) {
-  const max = Math.max(1, ...buckets.flatMap((b) => series.map((s) => Number(b[s.key]) || 0)));
+  const peak = Math.max(0, ...buckets.flatMap((b) => series.map((s) => Number(b[s.key]) || 0)));
+  const max = peak > 0 ? peak : 1; // an empty chart keeps a scale
   const n = Math.max(1, buckets.length - 1);
   const pic = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", class: "plot" });
   pic.setAttribute("aria-label", title);

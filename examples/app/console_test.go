@@ -227,7 +227,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		require.Equal(t, 200, got.code(), got.Raw)
 		assert.Contains(t, string(got.Result.Data), `"enabled":true`, "alice holds admin after the console granted it")
 
-		// A refusal shows the server's message: nobody changes root's name.
+		// A refusal shows the server's message: "x" is no valid user name.
 		a.call(t, rootToken, "/v1/admin/users/create", `[{"username":"carol","password":"carol-password-1"}]`)
 		browse(t, one, 20*time.Second,
 			fill("Search", "carol"),
@@ -238,6 +238,14 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(`//dialog`+button("Rename"), chromedp.BySearch),
 			waitJS(`(document.querySelector('dialog p.error')?.textContent || '').length > 0`),
 			chromedp.Click(`//dialog`+button("Cancel"), chromedp.BySearch),
+			// Disable, enable and delete carol.
+			chromedp.Click(`button[aria-label="Disable carol"]`),
+			chromedp.WaitVisible(`button[aria-label="Enable carol"]`),
+			chromedp.Click(`button[aria-label="Enable carol"]`),
+			chromedp.WaitVisible(`button[aria-label="Disable carol"]`),
+			chromedp.Click(`button[aria-label="Delete carol"]`),
+			chromedp.Click(`//dialog`+button("Delete"), chromedp.BySearch),
+			chromedp.WaitNotPresent(`tr[data-user="carol"]`),
 			fill("Search", ""),
 			chromedp.WaitVisible(`tr[data-user="alice"]`),
 		)

@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/console"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
@@ -121,10 +123,23 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 	return keys, nil
 }
 
-// Handler serves the API under /api/. Every path is the registry's: a path
-// outside /api/ answers -32809 in JSON, and paths are matched exactly (an
-// http.ServeMux would redirect /api/v1//read to a cleaned path).
-func (a *app) Handler() http.Handler { return a.reg }
+// Handler serves the admin console under /admin/ and the API everywhere
+// else: a path outside /api/ and /admin/ answers -32809 in JSON, and API
+// paths are matched exactly (an http.ServeMux would redirect /api/v1//read
+// to a cleaned path).
+func (a *app) Handler() http.Handler {
+	admin := console.New(console.Options{API: "/api/"})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/admin":
+			http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
+		case strings.HasPrefix(r.URL.Path, "/admin/"):
+			admin.ServeHTTP(w, r)
+		default:
+			a.reg.ServeHTTP(w, r)
+		}
+	})
+}
 
 // Shutdown lets background work finish and stops every module, in the
 // reverse order of mounting: void calls and sockets, then mails being sent,

@@ -1,0 +1,507 @@
+// The console's pages and router. Routes are URL fragments (#/users), so
+// the console works under whatever path the host mounts it at.
+import { Client } from "./rpc.js";
+import { h, field, checkbox, when, dialog, pager } from "./dom.js";
+import { chart, callSeries, runtimeSeries } from "./charts.js";
+
+const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
+const tokenKey = "authrpc.console.token";
+const pageSize = 20;
+const pollEvery = 5000;
+
+const state = { auth: null, page: null, stop: [] };
+const client = new Client(api, { onEvent, onSignout: () => signedOut("You were signed out.") });
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const notice = document.getElementById("notice");
+const eventHandlers = new Set();
+
+function onEvent(name, args) {
+  for (const fn of eventHandlers) fn(name, args);
+}
+
+function can(perm) {
+  if (!state.auth) return false;
+  return state.auth.user_id === "1" || state.auth.permissions?.[perm] === true;
+}
+
+function say(text, kind = "info") {
+  notice.textContent = text;
+  notice.className = kind;
+  notice.hidden = !text;
+}
+
+function fail(err) {
+  say(err.message || String(err), "error");
+}
+
+// run calls fn and shows its refusal; it answers undefined then.
+async function run(fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    fail(err);
+    return undefined;
+  }
+}
+
+const pages = [
+  { path: "users", label: "Users", perm: "admin", render: usersPage },
+  { path: "tokens", label: "API tokens", perm: "user", render: tokensPage },
+  { path: "settings", label: "Settings", perm: "admin", render: settingsPage },
+  { path: "calls", label: "Call log", perm: "admin", render: callsPage },
+  { path: "profile", label: "Profile", perm: "user", render: profilePage },
+];
+
+function allowed(p) {
+  return p.perm === "user" ? !!state.auth : can(p.perm);
+}
+
+function renderNav() {
+  nav.replaceChildren();
+  if (!state.auth) return;
+  const current = location.hash.replace(/^#\/?/, "");
+  for (const p of pages.filter(allowed)) {
+    nav.append(h("a", { href: "#/" + p.path, "aria-current": p.path === current ? "page" : false }, p.label));
+  }
+  nav.append(h("button", { type: "button", class: "link", onclick: signout }, "Sign out"));
+}
+
+function leavePage() {
+  for (const stop of state.stop) stop();
+  state.stop = [];
+  eventHandlers.clear();
+}
+
+async function route() {
+  leavePage();
+  say("");
+  if (!state.auth) {
+    renderNav();
+    signinPage();
+    return;
+  }
+  const name = location.hash.replace(/^#\/?/, "");
+  const list = pages.filter(allowed);
+  const page = list.find((p) => p.path === name) || list[0];
+  if (page.path !== name) {
+    history.replaceState(null, "", "#/" + page.path);
+  }
+  renderNav();
+  document.title = page.label + " · " + document.querySelector("title").dataset.base;
+  main.replaceChildren(h("h1", {}, page.label));
+  main.focus({ preventScroll: true });
+  await page.render();
+}
+
+// --- Sign in ----------------------------------------------------------------
+
+function signinPage() {
+  const user = field("Username", { name: "username", autocomplete: "username", required: true });
+  const pass = field("Password", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const form = h("form", { class: "card stack signin" },
+    h("h1", {}, "Sign in"), user.el, pass.el,
+    h("button", { type: "submit", class: "primary" }, "Sign in"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const res = await run(() => client.call("/v1/session/signin", { username: user.input.value, password: pass.input.value }));
+    if (!res) return;
+    sessionStorage.setItem(tokenKey, res.data.token);
+    client.setToken(res.data.token);
+    state.auth = res.data.auth;
+    route();
+  });
+  main.replaceChildren(form);
+  user.input.focus();
+}
+
+async function signout() {
+  await client.call("/v1/session/signout").catch(() => {});
+  signedOut("");
+}
+
+function signedOut(message) {
+  sessionStorage.removeItem(tokenKey);
+  client.setToken("");
+  state.auth = null;
+  route().then(() => message && say(message));
+}
+
+// --- Users ------------------------------------------------------------------
+
+async function usersPage() {
+  let offset = 0;
+  let search = "";
+  const list = h("div", { class: "list" });
+  const q = field("Search", { type: "search", name: "search", placeholder: "name, email or telegram" });
+  let debounce;
+  q.input.addEventListener("input", () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => { search = q.input.value.trim(); offset = 0; load(); }, 250);
+  });
+
+  const name = field("New user name", { name: "username", autocomplete: "off", required: true });
+  const pass = field("Initial password", { name: "password", type: "password", autocomplete: "new-password", placeholder: "empty: generated" });
+  const create = h("form", { class: "inline" }, name.el, pass.el, h("button", { type: "submit", class: "primary" }, "Create user"));
+  create.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const fields = { username: name.input.value.trim() };
+    if (pass.input.value) fields.password = pass.input.value;
+    const res = await run(() => client.call("/v1/admin/users/create", fields));
+    if (!res) return;
+    const u = res.data || {};
+    say(u.password && !fields.password ? `Created ${u.name}; password: ${u.password}` : `Created ${u.name}.`);
+    create.reset();
+    load();
+  });
+
+  async function load() {
+    const options = { limit: pageSize, offset, order_by: [["id", "desc"]] };
+    if (search) options.where = { search: ["like", search] };
+    const res = await run(() => client.call("/v1/admin/users/read", options));
+    if (!res) return;
+    const rows = Array.isArray(res.data) ? res.data : [];
+    const total = res.meta?.total ?? rows.length;
+    list.replaceChildren(
+      h("div", { class: "scroll" }, h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", { class: "wide" }, "Email"), h("th", {}, "Enabled"), h("th", {}, "Created"), h("th", {}, "Actions"))),
+        h("tbody", {}, rows.map(userRow)))),
+      pager(offset, pageSize, total, (o) => { offset = o; load(); }));
+  }
+
+  function userRow(u) {
+    const self = u.id === state.auth.user_id;
+    const act = (label, fn, attrs = {}) => h("button", { type: "button", onclick: fn, ...attrs }, label);
+    return h("tr", { "data-user": u.name },
+      h("td", {}, u.name), h("td", { class: "wide" }, u.email || ""), h("td", {}, u.enabled ? "yes" : "no"), h("td", {}, when(u.created)),
+      h("td", { class: "actions" },
+        act(u.enabled ? "Disable" : "Enable", async () => {
+          if (await run(() => client.call("/v1/admin/users/set-enabled", u.id, !u.enabled))) load();
+        }, { disabled: self, "aria-label": `${u.enabled ? "Disable" : "Enable"} ${u.name}` }),
+        act("Password", () => setPassword(u), { "aria-label": `Set password of ${u.name}` }),
+        act("Permissions", () => editPermissions(u), { disabled: self, "aria-label": `Permissions of ${u.name}` }),
+        act("Rename", () => rename(u), { "aria-label": `Rename ${u.name}` }),
+        act("Delete", () => remove(u), { disabled: self, class: "danger", "aria-label": `Delete ${u.name}` })));
+  }
+
+  function setPassword(u) {
+    const p = field("New password", { type: "password", autocomplete: "new-password", placeholder: "empty: generated" });
+    dialog(`Set password of ${u.name}`, p.el, "Set password", async () => {
+      const args = p.input.value ? [u.id, p.input.value] : [u.id];
+      const res = await client.call("/v1/admin/users/set-password", ...args);
+      say(p.input.value ? `Password of ${u.name} set.` : `New password of ${u.name}: ${res.data?.password ?? res.data}`);
+    });
+  }
+
+  function rename(u) {
+    const n = field("New name", { value: u.name, required: true, autocomplete: "off" });
+    dialog(`Rename ${u.name}`, n.el, "Rename", async () => {
+      await client.call("/v1/admin/users/set-username", u.id, n.input.value.trim());
+      load();
+    });
+  }
+
+  function remove(u) {
+    dialog(`Delete ${u.name}?`, h("p", {}, "The user, its sessions and its API tokens are deleted."), "Delete", async () => {
+      await client.call("/v1/admin/users/delete", u.id);
+      load();
+    });
+  }
+
+  async function editPermissions(u) {
+    const res = await run(() => client.call("/v1/admin/users/get-permissions", u.id));
+    if (!res) return;
+    const boxes = permissionBoxes(res.data);
+    dialog(`Permissions of ${u.name}`, boxes.el, "Save permissions", async () => {
+      await client.call("/v1/admin/users/set-permissions", u.id, boxes.value());
+      say(`Permissions of ${u.name} saved.`);
+    });
+  }
+
+  main.append(h("section", { class: "card stack" }, h("h2", {}, "Create a user"), create),
+    h("section", { class: "card stack" }, q.el, list));
+  await load();
+}
+
+// permissionBoxes renders get-permissions rows as checkboxes. A row names its
+// permission in id (the seed's shape) or in name (this library's first one).
+function permissionBoxes(rows) {
+  const items = (Array.isArray(rows) ? rows : []).map((r) => {
+    const key = r.id ?? r.name;
+    const title = r.title ?? r.name ?? key;
+    const box = checkbox(`${title} (${key})`, { name: key, checked: !!r.enabled });
+    return { key, box };
+  });
+  return {
+    el: h("fieldset", { class: "stack" }, h("legend", {}, "Permissions"),
+      items.length ? items.map((i) => i.box.el) : h("p", {}, "No permissions you can grant.")),
+    value: () => Object.fromEntries(items.map((i) => [i.key, i.box.input.checked])),
+  };
+}
+
+// --- API tokens ---------------------------------------------------------------
+
+async function tokensPage() {
+  let offset = 0;
+  const list = h("div", { class: "list" });
+  const shown = h("div", { class: "secret", hidden: true });
+  const name = field("Token name", { name: "name", autocomplete: "off", required: true });
+  const create = h("form", { class: "inline" }, name.el, h("button", { type: "submit", class: "primary" }, "Create token"));
+  create.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const res = await run(() => client.call("/v1/api-tokens/create", name.input.value.trim()));
+    if (!res) return;
+    const text = h("code", { id: "new-token" }, res.data.token);
+    const copy = h("button", { type: "button", onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(res.data.token);
+        copy.textContent = "Copied";
+      } catch {
+        getSelection().selectAllChildren(text);
+        copy.textContent = "Selected: press Ctrl+C";
+      }
+    } }, "Copy");
+    shown.replaceChildren(h("p", {}, `Token "${res.data.name}": shown this once; it holds no permissions until given.`), h("div", { class: "inline" }, text, copy));
+    shown.hidden = false;
+    create.reset();
+    load();
+  });
+
+  async function load() {
+    const res = await run(() => client.call("/v1/api-tokens/read", { limit: pageSize, offset, order_by: [["id", "desc"]] }));
+    if (!res) return;
+    const rows = Array.isArray(res.data) ? res.data : [];
+    list.replaceChildren(
+      h("div", { class: "scroll" }, h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Enabled"), h("th", {}, "Created"), h("th", {}, "Actions"))),
+        h("tbody", {}, rows.map(tokenRow)))),
+      pager(offset, pageSize, res.meta?.total ?? rows.length, (o) => { offset = o; load(); }));
+  }
+
+  function tokenRow(t) {
+    return h("tr", { "data-token": t.name },
+      h("td", {}, t.name), h("td", {}, t.enabled ? "yes" : "no"), h("td", {}, when(t.created)),
+      h("td", { class: "actions" },
+        h("button", { type: "button", "aria-label": `${t.enabled ? "Disable" : "Enable"} token ${t.name}`, onclick: async () => {
+          if (await run(() => client.call("/v1/api-tokens/set-enabled", t.id, !t.enabled))) load();
+        } }, t.enabled ? "Disable" : "Enable"),
+        h("button", { type: "button", "aria-label": `Permissions of token ${t.name}`, onclick: async () => {
+          const res = await run(() => client.call("/v1/api-tokens/get-permissions", t.id));
+          if (!res) return;
+          const boxes = permissionBoxes(res.data);
+          dialog(`Permissions of token ${t.name}`, boxes.el, "Save permissions", async () => {
+            await client.call("/v1/api-tokens/set-permissions", t.id, boxes.value());
+            say(`Permissions of token ${t.name} saved.`);
+            load();
+          });
+        } }, "Permissions"),
+        h("button", { type: "button", class: "danger", "aria-label": `Delete token ${t.name}`, onclick: () => {
+          dialog(`Delete token ${t.name}?`, h("p", {}, "Calls made with it stop at once."), "Delete", async () => {
+            await client.call("/v1/api-tokens/delete", t.id);
+            load();
+          });
+        } }, "Delete")));
+  }
+
+  main.append(h("section", { class: "card stack" }, h("h2", {}, "Create a token"), create, shown),
+    h("section", { class: "card stack" }, list));
+  await load();
+}
+
+// --- Settings -------------------------------------------------------------------
+
+const settingFields = [
+  { key: "app_url", label: "App URL", type: "url" },
+  { key: "smtp_from", label: "SMTP from" },
+  { key: "smtp_hostname", label: "SMTP host name" },
+  { key: "smtp_port", label: "SMTP port", type: "number", min: 0, max: 65535 },
+  { key: "smtp_username", label: "SMTP user name", autocomplete: "off" },
+];
+
+async function settingsPage() {
+  const inputs = {};
+  const dirty = new Set();
+  const form = h("form", { class: "card stack settings" });
+  for (const f of settingFields) {
+    const { el, input } = field(f.label, { name: f.key, type: f.type || "text", min: f.min, max: f.max, autocomplete: f.autocomplete });
+    inputs[f.key] = input;
+    form.append(el);
+  }
+  const pass = field("SMTP password", { name: "smtp_password", type: "password", autocomplete: "new-password" });
+  const signup = checkbox("Signup enabled", { name: "signup_enabled" });
+  inputs.smtp_password = pass.input;
+  inputs.signup_enabled = signup.input;
+  const status = h("p", { class: "muted", id: "settings-status", "aria-live": "polite" });
+  form.append(pass.el, signup.el,
+    h("div", { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, "Save"),
+      h("button", { type: "button", onclick: testSMTP }, "Test SMTP")),
+    status);
+  form.addEventListener("input", (e) => e.target.name && dirty.add(e.target.name));
+
+  function fill(s, onlyClean) {
+    for (const f of settingFields) {
+      if (onlyClean && dirty.has(f.key)) continue;
+      inputs[f.key].value = s[f.key] ?? "";
+    }
+    if (!(onlyClean && dirty.has("signup_enabled"))) inputs.signup_enabled.checked = !!s.signup_enabled;
+    if (!dirty.has("smtp_password")) {
+      pass.input.value = "";
+      pass.input.placeholder = s.smtp_password_set ? "stored; type to replace" : "not set";
+    }
+  }
+
+  function values() {
+    const v = {};
+    for (const f of settingFields) v[f.key] = f.type === "number" ? Number(inputs[f.key].value || 0) : inputs[f.key].value.trim();
+    v.signup_enabled = inputs.signup_enabled.checked;
+    if (dirty.has("smtp_password")) v.smtp_password = pass.input.value;
+    return v;
+  }
+
+  async function testSMTP() {
+    const v = values();
+    const params = { smtp_hostname: v.smtp_hostname, smtp_port: v.smtp_port, smtp_username: v.smtp_username };
+    if ("smtp_password" in v) params.smtp_password = v.smtp_password;
+    status.textContent = "Testing…";
+    const res = await run(() => client.call("/v1/admin/settings/test-smtp", params));
+    status.textContent = res ? "The SMTP server accepted the settings." : "The test failed.";
+  }
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const res = await run(() => client.call("/v1/admin/settings/update", values()));
+    if (!res) return;
+    dirty.clear();
+    fill(res.data, false);
+    say("Settings saved.");
+  });
+
+  eventHandlers.add((name, args) => {
+    if (name !== "settings/update" || !args[0]) return;
+    fill(args[0], true);
+    status.textContent = "Updated by a change elsewhere at " + new Date().toLocaleTimeString() + ".";
+  });
+
+  const res = await run(() => client.call("/v1/admin/settings/read"));
+  if (res) fill(res.data, false);
+  main.append(form);
+}
+
+// --- Call log -------------------------------------------------------------------
+
+async function callsPage() {
+  const res = await run(() => client.call("/v1/admin/api-call-log/read-latest-stat"));
+  if (!res) return;
+  const methods = (Array.isArray(res.data) ? res.data : []).map((s) => s.method_id ?? s.id).sort();
+  const wanted = sessionStorage.getItem("authrpc.console.method");
+  const select = h("select", { id: "method", name: "method" }, methods.map((m) => h("option", { value: m, selected: m === wanted }, m)));
+  const latest = h("div", { class: "charts", id: "latest" });
+  const history = h("div", { class: "charts", id: "history" });
+  const log = h("div", { class: "list", id: "log" });
+  const updated = h("p", { class: "muted", "aria-live": "off" });
+  let offset = 0;
+  let timers = [];
+
+  const ms = (v) => (Math.round(v * 100) / 100).toString();
+  const count = (v) => String(Math.round(v));
+  function draw(into, buckets, span) {
+    into.replaceChildren(
+      chart(`Calls, ${span}`, buckets, callSeries, "calls", count),
+      chart(`Runtime, ${span}`, buckets, runtimeSeries, "ms", ms));
+  }
+  const bucketsOf = (data) => (Array.isArray(data) ? data[0] : data)?.buckets ?? [];
+
+  async function pollLatest() {
+    const r = await run(() => client.call("/v1/admin/api-call-log/read-latest-stat", select.value));
+    if (!r) return;
+    draw(latest, bucketsOf(r.data), "last 60 minutes");
+    if (offset === 0) loadLog(); // the newest calls, as they are written
+    updated.textContent = "Updated " + new Date().toLocaleTimeString();
+  }
+  async function pollHistory() {
+    const r = await run(() => client.call("/v1/admin/api-call-log/read-history-stat", select.value));
+    if (r) draw(history, bucketsOf(r.data), "last 30 days");
+  }
+  async function loadLog() {
+    const r = await run(() => client.call("/v1/admin/api-call-log/read-log", { where: { method_id: select.value }, limit: pageSize, offset }));
+    if (!r) return;
+    const rows = Array.isArray(r.data) ? r.data : [];
+    log.replaceChildren(
+      h("div", { class: "scroll" }, h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "Started"), h("th", {}, "User"), h("th", {}, "Status"), h("th", {}, "Message"), h("th", {}, "Runtime, ms"))),
+        h("tbody", {}, rows.map((c) => h("tr", { class: c.is_exception ? "exception" : c.is_error ? "failed" : "" },
+          h("td", {}, when(c.date ?? c.started)), h("td", {}, c.user_id ?? "guest"), h("td", {}, c.status),
+          h("td", {}, c.status_text), h("td", {}, ms(Number(c.runtime) || 0))))))),
+      pager(offset, pageSize, r.meta?.total ?? rows.length, (o) => { offset = o; loadLog(); }));
+  }
+  function start() {
+    for (const t of timers) clearInterval(t);
+    sessionStorage.setItem("authrpc.console.method", select.value);
+    offset = 0;
+    pollLatest();
+    pollHistory();
+    loadLog();
+    timers = [setInterval(pollLatest, pollEvery), setInterval(pollHistory, 60000)];
+  }
+  select.addEventListener("change", start);
+  state.stop.push(() => timers.forEach(clearInterval));
+
+  main.append(
+    h("div", { class: "card stack" }, h("div", { class: "field" }, h("label", { for: "method" }, "Method"), select), updated),
+    h("section", { class: "card" }, h("h2", {}, "Last 60 minutes"), latest),
+    h("section", { class: "card" }, h("h2", {}, "Last 30 days"), history),
+    h("section", { class: "card stack" }, h("h2", {}, "Log"), h("button", { type: "button", onclick: loadLog }, "Refresh log"), log));
+  if (methods.length) start();
+}
+
+// --- Profile ---------------------------------------------------------------------
+
+async function profilePage() {
+  const res = await run(() => client.call("/v1/profile/read"));
+  if (!res) return;
+  const p = res.data;
+  const email = field("Email", { type: "email", name: "email", value: p.email ?? "", autocomplete: "email" });
+  const tg = field("Telegram user name", { name: "telegram", value: p.telegram_name ?? "" });
+  const form = (f, method, label) => {
+    const el = h("form", { class: "inline" }, f.el, h("button", { type: "submit" }, label));
+    el.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const v = f.input.value.trim();
+      if (await run(() => (v ? client.call(method, v) : client.call(method)))) say("Saved.");
+    });
+    return el;
+  };
+  const perms = Object.entries(p.permissions || {}).filter(([, on]) => on).map(([k]) => k);
+  main.append(h("section", { class: "card stack" },
+    h("dl", {},
+      h("dt", {}, "User name"), h("dd", { id: "profile-name" }, p.name),
+      h("dt", {}, "User id"), h("dd", {}, p.id),
+      h("dt", {}, "Email confirmed"), h("dd", {}, p.email_confirmed ? "yes" : "no"),
+      h("dt", {}, "Permissions"), h("dd", {}, p.id === "1" ? "all (root)" : perms.join(", ") || "none"),
+      h("dt", {}, "Created"), h("dd", {}, when(p.created))),
+    form(email, "/v1/profile/set-email", "Save email"),
+    form(tg, "/v1/profile/set-telegram-username", "Save telegram name")));
+}
+
+// --- Start --------------------------------------------------------------------------
+
+async function start() {
+  const title = document.querySelector("title");
+  title.dataset.base = title.textContent;
+  window.addEventListener("hashchange", route);
+  const token = sessionStorage.getItem(tokenKey);
+  if (token) {
+    client.setToken(token);
+    try {
+      const res = await client.call("/v1/session/signin");
+      state.auth = res.data?.auth ?? res.data;
+    } catch {
+      sessionStorage.removeItem(tokenKey);
+      client.setToken("");
+    }
+  }
+  route();
+}
+
+start();

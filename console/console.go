@@ -1,0 +1,89 @@
+package console
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// ContentSecurityPolicy is sent with every response of the console. The
+// socket needs ws: and wss: because 'self' does not match them in every
+// browser.
+const ContentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// Options configures the console. The zero value serves a console that calls
+// the API at /api/.
+type Options struct {
+	// API is the path (or same-origin URL) the registry is mounted at, with
+	// a trailing slash. Default "/api/".
+	API string
+	// Title is shown in the page's title and header. Default "authrpc admin".
+	Title string
+}
+
+// Handler serves the console. It answers GET and HEAD only.
+type Handler struct {
+	index    []byte
+	files    fs.FS
+	modified time.Time
+}
+
+// New returns the console's handler. It serves the files by their base name
+// under whatever path it is mounted at, and the page itself for every other
+// path, so it needs no http.StripPrefix.
+func New(opts Options) *Handler {
+	if opts.API == "" {
+		opts.API = "/api/"
+	}
+	if opts.Title == "" {
+		opts.Title = "authrpc admin"
+	}
+	files, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	var index bytes.Buffer
+	page := template.Must(template.ParseFS(files, "index.html"))
+	if err := page.Execute(&index, opts); err != nil {
+		panic(err) // the template and Options are fixed; tests execute it
+	}
+	return &Handler{index: index.Bytes(), files: files, modified: time.Now()}
+}
+
+// ServeHTTP serves the page or one of its assets.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hd.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := path.Base(r.URL.Path)
+	if name == "index.html" || !strings.Contains(name, ".") {
+		hd.Set("Cache-Control", "no-cache")
+		hd.Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "index.html", h.modified, bytes.NewReader(h.index))
+		return
+	}
+	data, err := fs.ReadFile(h.files, name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	// Assets change only with the binary; a reload revalidates them.
+	hd.Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, name, h.modified, bytes.NewReader(data))
+}

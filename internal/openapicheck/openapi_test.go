@@ -1,4 +1,4 @@
-package rpc_test
+package openapicheck_test
 
 import (
 	"bytes"

@@ -115,6 +115,13 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		x.fail(in.paramsErr)
 		return
 	}
+	if m.file != nil && c.upload == nil && in.named == nil {
+		if in.raws, err = m.withoutFile(in.raws); err != nil {
+			release()
+			x.fail(err.(*Error))
+			return
+		}
+	}
 	if in.named != nil {
 		if in.raws, err = m.positional(in.named); err != nil {
 			release()

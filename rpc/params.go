@@ -94,7 +94,9 @@ func (p *param) label() string { return fmt.Sprintf("parameter %d %q", p.index, 
 // at args[0] (and the upload at args[1], for a handler that takes it).
 func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value) *Error {
 	if len(raws) > len(m.params) {
-		return InvalidParams("too many parameters: the method takes %d, got %d", len(m.params), len(raws))
+		// Counted with the file's place, for a method that takes the file first.
+		extra := m.firstParam - 1
+		return InvalidParams("too many parameters: the method takes %d, got %d", len(m.params)+extra, len(raws)+extra)
 	}
 	for i, p := range m.params {
 		var raw json.RawMessage

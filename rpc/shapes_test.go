@@ -249,6 +249,14 @@ func TestUploadComesFirst(t *testing.T) {
 	a = c.Do(t, multipartRequest(t, "/v1/s/upload", map[string]string{"params": `["a", 1, 2]`}, "a.txt", []byte("body")))
 	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
 
+	// Without an upload, the file's place is in the parameters, empty.
+	a = c.Call(t, "/v1/s/upload", nil, "plain")
+	require.Equal(t, 200, a.HTTP, a.Raw)
+	assert.JSONEq(t, `{"file":null,"note":"plain"}`, string(a.Data))
+	a = c.Call(t, "/v1/s/upload", "a file?", "plain")
+	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
+	assert.Contains(t, a.Message, `parameter 1 "file"`)
+
 	// The reference lists the file as the first parameter.
 	info := reg.Methods()[0]
 	require.Len(t, info.Params, 3)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -81,7 +82,10 @@ func (m *Module) readLog(ctx context.Context, opts rpc.ReadOptions) (rpc.Result,
 		return rpc.Result{}, fmt.Errorf("calllog: read log: %w", err)
 	}
 	for i := range rows {
-		rows[i].Date = rows[i].Date.UTC()
+		r := &rows[i]
+		r.Date = r.Date.UTC()
+		r.Started = r.Date
+		r.Finished = r.Date.Add(time.Duration(r.Runtime * float64(time.Millisecond)))
 	}
 	return rpc.Page(rows, int(total)), nil
 }
@@ -108,7 +112,19 @@ func (m *Module) readLatestStat(ctx context.Context, methodID *string) ([]Method
 	} else {
 		ids = m.loggedMethods()
 	}
-	return m.readStats(ctx, latest, ids, methodID == nil)
+	list, err := m.readStats(ctx, latest, ids, methodID == nil)
+	if err != nil || methodID != nil {
+		return list, err
+	}
+	for i := range list {
+		st := &list[i]
+		if a, ok := m.reg.Active(st.MethodID); ok {
+			st.ActiveRequestsLimit = &a.Limit
+			st.ActiveRequestsUserLimit = &a.UserLimit
+			st.TotalActiveRequests = &a.Total
+		}
+	}
+	return list, nil
 }
 
 // readHistoryStat answers the last 30 days of one method in ten-minute buckets.

@@ -117,6 +117,9 @@ type Row struct {
 	IsDeclined  bool    `bun:"is_declined" json:"is_declined"`
 	IsError     bool    `bun:"is_error" json:"is_error"`
 	IsException bool    `bun:"is_exception" json:"is_exception"`
+	// Started (Date again) and Finished (Date plus Runtime) are the seed's.
+	Started  time.Time `bun:"-" json:"started"`
+	Finished time.Time `bun:"-" json:"finished"`
 }
 
 // bucketRow is a stored bucket of either table.

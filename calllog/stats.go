@@ -26,9 +26,51 @@ type Bucket struct {
 }
 
 // MethodStats is a method's buckets, oldest first.
+//
+// Beside them are the seed's fields, which its charts read: the method id
+// as id, when the answer was made, and the buckets as two series, load and
+// requests (avg_runtime there in seconds). read-latest-stat of every
+// method also tells each one's bounds on calls in flight (0: none) and how
+// many are in flight now on the instance that answers.
 type MethodStats struct {
 	MethodID string   `json:"method_id"`
 	Buckets  []Bucket `json:"buckets"`
+
+	ID          string         `json:"id"`
+	LastUpdated time.Time      `json:"last_updated"`
+	Load        []LoadPoint    `json:"load"`
+	Requests    []RequestPoint `json:"requests"`
+
+	ActiveRequestsLimit     *int   `json:"active_requests_limit,omitempty"`
+	ActiveRequestsUserLimit *int   `json:"active_requests_user_limit,omitempty"`
+	TotalActiveRequests     *int64 `json:"total_active_requests,omitempty"`
+}
+
+// LoadPoint is one bucket of the seed's load chart.
+type LoadPoint struct {
+	Date          time.Time `json:"date"`
+	TotalAccepted int64     `json:"total_accepted"`
+	TotalDeclined int64     `json:"total_declined"`
+}
+
+// RequestPoint is one bucket of the seed's requests chart; AvgRuntime is
+// in seconds, as the seed sent it.
+type RequestPoint struct {
+	Date              time.Time `json:"date"`
+	ExceptionsPercent float64   `json:"exceptions_percent"`
+	AvgRuntime        float64   `json:"avg_runtime"`
+}
+
+// seedSeries fills the seed's fields from the buckets.
+func (st *MethodStats) seedSeries(now time.Time) {
+	st.ID = st.MethodID
+	st.LastUpdated = now
+	st.Load = make([]LoadPoint, len(st.Buckets))
+	st.Requests = make([]RequestPoint, len(st.Buckets))
+	for i, b := range st.Buckets {
+		st.Load[i] = LoadPoint{Date: b.Date, TotalAccepted: b.TotalAccepted, TotalDeclined: b.TotalDeclined}
+		st.Requests[i] = RequestPoint{Date: b.Date, ExceptionsPercent: b.ExceptionsPercent, AvgRuntime: b.AvgRuntime / 1000}
+	}
 }
 
 // window is a series of buckets ending with the one that holds now.
@@ -45,12 +87,18 @@ var (
 
 // readStats answers w's buckets for each of ids, empty buckets included.
 // With all, it reads the window of every method at once.
-func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool) ([]MethodStats, error) {
-	now := m.opts.Now().Unix()
+func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool) (out []MethodStats, err error) {
+	at := m.opts.Now().UTC()
+	defer func() {
+		for i := range out {
+			out[i].seedSeries(at)
+		}
+	}()
+	now := at.Unix()
 	last := now - mod(now, w.step)
 	first := last - int64(w.n-1)*w.step
 
-	out := make([]MethodStats, len(ids))
+	out = make([]MethodStats, len(ids))
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
 		out[i] = MethodStats{MethodID: id, Buckets: make([]Bucket, w.n)}

@@ -70,10 +70,21 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		x.decline(NewError(CodeInsufficientPermissions, ""))
 		return
 	}
-	if m.limiter != nil && !m.limiter.Allow(rateKey(p, cl.ClientAddr)) {
+	key := rateKey(p, cl.ClientAddr)
+	if m.limiter != nil && !m.limiter.Allow(key) {
 		x.decline(TooManyRequests("too many calls of %s: slow down", m.ID))
 		return
 	}
+	if !m.active.enter(key) {
+		x.decline(Errorf(CodeTooManyActive, "too many calls of %s in flight: try again shortly", m.ID))
+		return
+	}
+	leave := func() { m.active.leave(key) }
+	defer func() {
+		if leave != nil {
+			leave()
+		}
+	}()
 
 	if c.noUploads && m.MaxUploadBytes > 0 {
 		x.fail(Errorf(CodeUploadOverWebSocket, "method %s takes an upload: call it over HTTP", m.ID))
@@ -103,6 +114,13 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		x.fail(in.paramsErr)
 		return
 	}
+	if m.file != nil && c.upload == nil && in.named == nil {
+		if in.raws, err = m.withoutFile(in.raws); err != nil {
+			release()
+			x.fail(err.(*Error))
+			return
+		}
+	}
 	if in.named != nil {
 		if in.raws, err = m.positional(in.named); err != nil {
 			release()
@@ -110,11 +128,14 @@ func (x *exchange) run(ctx context.Context, c *call) {
 			return
 		}
 	}
-	args := make([]reflect.Value, 1+len(m.params))
+	args := make([]reflect.Value, m.firstParam+len(m.params))
 	if e := m.decodeParams(in.raws, args); e != nil {
 		release()
 		x.fail(e)
 		return
+	}
+	if m.firstParam == 2 {
+		args[1] = reflect.ValueOf(cl.Upload)
 	}
 
 	cl.Caller, cl.args = p, args
@@ -127,7 +148,9 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		// a deadline of its own from now.
 		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
 		x.ctx = bg
-		x.runVoid(bg, cl, func() { stop(); release() })
+		done := leave
+		leave = nil // a void call is in flight until it ends
+		x.runVoid(bg, cl, func() { stop(); release(); done() })
 		return
 	}
 	res, err := m.serve(ctx, cl)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -28,6 +29,9 @@ func (r *Registry) writeResult(w http.ResponseWriter, id json.RawMessage, res Re
 	buf.WriteString(`,"status_text":`)
 	writeString(buf, StatusText(code))
 	buf.WriteString(`,"exception":false`)
+	if err := a.writeFields(res.Fields); err != nil {
+		return err
+	}
 	if res.Data != nil {
 		buf.WriteString(`,"data":`)
 		if err := a.encode(res.Data); err != nil {
@@ -73,6 +77,32 @@ func (a *answer) encode(v any) error {
 		return err
 	}
 	a.buf.Truncate(a.buf.Len() - 1) // the encoder's newline
+	return nil
+}
+
+// writeFields appends a Result's top-level fields, each after a comma, in
+// the order of their keys, leaving out the envelope's own.
+func (a *answer) writeFields(fields map[string]any) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		switch k {
+		case "status", "status_text", "exception", "data", "meta":
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		a.buf.WriteByte(',')
+		writeString(&a.buf, k)
+		a.buf.WriteByte(':')
+		if err := a.encode(fields[k]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

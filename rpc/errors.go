@@ -24,6 +24,7 @@ const (
 	CodeInternal                = 500
 	CodeServiceUnavailable      = 503 // out of capacity for now, or a dependency did not answer: try again
 	CodeInsufficientPermissions = -32801
+	CodeTooManyActive           = -32802 // past a method's bound on calls in flight; sent as HTTP 429
 	CodeUnsupportedMediaType    = -32803
 	CodeParseError              = -32807
 	CodeInvalidParams           = -32808
@@ -41,6 +42,8 @@ func HTTPStatus(code int) int {
 		return http.StatusUnauthorized
 	case CodeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
+	case CodeTooManyActive:
+		return http.StatusTooManyRequests
 	case CodeParseError, CodeInvalidParams, CodeUploadOverWebSocket:
 		return http.StatusBadRequest
 	case CodeMethodNotFound:
@@ -65,6 +68,8 @@ func StatusText(code int) string {
 		return "Insufficient permissions"
 	case CodeUnsupportedMediaType:
 		return "Unsupported content type"
+	case CodeTooManyActive:
+		return "Too many active requests"
 	case CodeParseError:
 		return "Request body is not valid JSON"
 	case CodeInvalidParams:

@@ -91,10 +91,12 @@ func (p *param) label() string { return fmt.Sprintf("parameter %d %q", p.index, 
 
 // decodeParams checks raw positional parameters against the method's schemas
 // and decodes them into the handler's argument types, after the context
-// at args[0].
+// at args[0] (and the upload at args[1], for a handler that takes it).
 func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value) *Error {
 	if len(raws) > len(m.params) {
-		return InvalidParams("too many parameters: the method takes %d, got %d", len(m.params), len(raws))
+		// Counted with the file's place, for a method that takes the file first.
+		extra := m.firstParam - 1
+		return InvalidParams("too many parameters: the method takes %d, got %d", len(m.params)+extra, len(raws)+extra)
 	}
 	for i, p := range m.params {
 		var raw json.RawMessage
@@ -105,7 +107,7 @@ func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value) *Err
 		if err != nil {
 			return err
 		}
-		args[i+1] = v
+		args[i+m.firstParam] = v
 	}
 	return nil
 }

@@ -100,8 +100,13 @@ type ReadOptions struct {
 	OrderBy []ReadOrder
 	Limit   int
 	Offset  int
+	// One is set when options.id named one row (the seed's way to read a
+	// record): Where then holds id = that value, and ReadPage answers the
+	// row as an object.
+	One bool
 
-	spec *ReadSpec // maps fields to columns in Apply
+	oneID any
+	spec  *ReadSpec // maps fields to columns in Apply
 }
 
 func readIsWord(s string) bool {
@@ -304,8 +309,14 @@ func (s *ReadSpec) readParse(raw []byte) (ReadOptions, *Error) {
 			err = s.readParseLimit(&o, v)
 		case "offset":
 			err = readParseOffset(&o, v)
+		case "id":
+			if f := s.readField("id"); f != nil {
+				err = readParseID(&o, f, v)
+				break
+			}
+			fallthrough
 		default:
-			err = InvalidParams("options: unknown key %s (allowed: where, order_by, limit, offset)", Quote(key))
+			err = InvalidParams("options: unknown key %s (allowed: %s)", Quote(key), s.readKeys())
 		}
 		if err != nil {
 			return ReadOptions{}, err
@@ -315,6 +326,29 @@ func (s *ReadSpec) readParse(raw []byte) (ReadOptions, *Error) {
 		o.OrderBy = slices.Clone(s.DefaultOrder)
 	}
 	return o, s.readCheckRequired(&o)
+}
+
+// readKeys lists the keys options may have: id only where a field is named id.
+func (s *ReadSpec) readKeys() string {
+	if s.readField("id") != nil {
+		return "id, where, order_by, limit, offset"
+	}
+	return "where, order_by, limit, offset"
+}
+
+// readParseID reads options.id: one value of the id field's type, which
+// selects that row alone, whatever the field's declared operators.
+func readParseID(o *ReadOptions, f *ReadField, v *readNode) *Error {
+	if v.kind == readArray || v.kind == readObject || v.kind == readNull {
+		return InvalidParams("options.id: expected one %s value, got %s", readFieldType(f), v.describe())
+	}
+	val, msg := readTypedValue(f, v)
+	if msg != "" {
+		return InvalidParams("options.id: expected %s, got %s", msg, v.describe())
+	}
+	o.One, o.oneID = true, val
+	o.Where = append(o.Where, ReadCondition{Field: f.Name, Op: "=", Value: val})
+	return nil
 }
 
 func (s *ReadSpec) readCheckRequired(o *ReadOptions) *Error {

@@ -295,7 +295,11 @@ type Method struct {
 
 	// MaxUploadBytes, when positive, makes the method accept a
 	// multipart/form-data upload (a "file" part and an optional "params"
-	// part) of at most this many bytes. The handler reads it with UploadFromContext.
+	// part) of at most this many bytes. A handler whose first parameter
+	// after the context is a *Upload receives the file there (nil when the
+	// call sent none), as the seed passed it, and the params part fills the
+	// ones after it, which are the Params; any handler may also read it
+	// with UploadFromContext.
 	MaxUploadBytes int64
 
 	// RateLimit, when set, limits calls per caller (the user, or the client
@@ -305,6 +309,13 @@ type Method struct {
 	// Middleware wraps this method's calls, inside Options.Middleware, the
 	// first outermost (see Middleware). Default: none.
 	Middleware []Middleware
+
+	// MaxActive, when positive, bounds the calls of the method in flight
+	// on this registry; a call past it is declined with CodeTooManyActive
+	// (HTTP 429). MaxActivePerUser bounds them per caller (the user, or
+	// the client address for guests) the same way. 0: no bound.
+	MaxActive        int
+	MaxActivePerUser int
 }
 
 // RateLimit is a token bucket: Burst calls at once, refilled at PerSecond.
@@ -404,9 +415,16 @@ type method struct {
 	hasData bool               // the handler returns (R, error)
 	result  *jsonschema.Schema // the data R is sent as; nil without data
 	limiter *auth.Limiter
+	active  *activeCalls
 	logged  bool
 	call    CallFunc // the middleware around the handler
+	// firstParam is the handler's argument of params[0]: 1, or 2 when
+	// the upload comes first (a *Upload at 1, described by file).
+	firstParam int
+	file       *Param
 }
+
+var uploadType = reflect.TypeFor[*Upload]()
 
 func (r *Registry) compile(def Method, module string) (*method, error) {
 	if !methodID.MatchString(def.ID) {
@@ -423,10 +441,17 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 		return nil, fmt.Errorf("the handler is %T, not a func", def.Handler)
 	}
 	ft := fn.Type()
+	first := 1 // the handler's argument of the first decoded Param
+	if def.MaxUploadBytes > 0 && ft.NumIn() > 1 && ft.In(1) == uploadType {
+		if len(def.Params) == 0 {
+			return nil, fmt.Errorf("a handler taking the *rpc.Upload first names it as Params[0]")
+		}
+		first = 2
+	}
 	if ft.IsVariadic() || ft.NumIn() != 1+len(def.Params) || ft.In(0) != contextType {
 		return nil, fmt.Errorf("the handler must take (context.Context, …) with one argument per param (%d params)", len(def.Params))
 	}
-	m := &method{Method: def, module: module, fn: fn, logged: !def.NoCallLog}
+	m := &method{Method: def, module: module, fn: fn, logged: !def.NoCallLog, firstParam: first}
 	switch {
 	case ft.NumOut() == 1 && ft.Out(0) == errorType:
 	case ft.NumOut() == 2 && ft.Out(1) == errorType:
@@ -448,6 +473,10 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 			return nil, fmt.Errorf("param %d (%s): a required param after an optional one", i+1, p.Name)
 		}
 		seenOptional = seenOptional || p.Optional
+		if i == 0 && first == 2 {
+			m.file = &p // filled by the upload, not the params part
+			continue
+		}
 		cp, err := r.compileParam(i, p, ft.In(i+1))
 		if err != nil {
 			return nil, fmt.Errorf("param %d (%s): %w", i+1, p.Name, err)
@@ -458,6 +487,10 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 	if def.RateLimit != nil {
 		m.limiter = auth.NewLimiter(auth.LimiterOptions{Rate: def.RateLimit.PerSecond, Burst: def.RateLimit.Burst})
 	}
+	if def.MaxActive < 0 || def.MaxActivePerUser < 0 {
+		return nil, fmt.Errorf("MaxActive and MaxActivePerUser are bounds: 0 or more")
+	}
+	m.active = newActiveCalls(def.MaxActive, def.MaxActivePerUser)
 	return m, nil
 }
 
@@ -482,6 +515,7 @@ type ParamInfo struct {
 	Optional    bool
 	Schema      *jsonschema.Schema // nil for read options; see Read
 	Read        *ReadSpec
+	File        bool // the uploaded file, passed first; it has no schema
 }
 
 // Methods lists the registered methods sorted by module, then in the order
@@ -501,6 +535,9 @@ func (r *Registry) Methods() []MethodInfo {
 			CallLog:     m.logged,
 			RateLimited: m.limiter != nil,
 			Result:      m.result,
+		}
+		if m.file != nil {
+			info.Params = append(info.Params, ParamInfo{Name: m.file.Name, Description: m.file.Description, Optional: m.file.Optional, File: true})
 		}
 		for _, p := range m.params {
 			info.Params = append(info.Params, ParamInfo{

@@ -19,14 +19,36 @@ type Result struct {
 	Data any
 	// Meta carries extras, such as {"total": N} for read methods.
 	Meta map[string]any
+	// Fields are sent at the top level of result, beside data and meta, in
+	// the order of their keys: the seed's 4.x client copies every field of
+	// result, and its grids read total and summary there. Keys the envelope
+	// uses itself (status, status_text, exception, data, meta) are skipped.
+	Fields map[string]any
 }
 
-// Page answers rows with meta.total, as read methods do.
+// Page answers rows with meta.total, as read methods do, and with total and
+// summary: {total} at the top level, where the seed's grids read them.
 func Page[T any](rows []T, total int) Result {
 	if rows == nil {
 		rows = []T{}
 	}
-	return Result{Data: rows, Meta: map[string]any{"total": total}}
+	return Result{
+		Data:   rows,
+		Meta:   map[string]any{"total": total},
+		Fields: map[string]any{"total": total, "summary": map[string]any{"total": total}},
+	}
+}
+
+// ReadPage answers a read method's rows as o asked: Page, or, when o names
+// one row by options.id, that row as an object (404 when there is none).
+func ReadPage[T any](o ReadOptions, rows []T, total int) (Result, error) {
+	if !o.One {
+		return Page(rows, total), nil
+	}
+	if len(rows) == 0 {
+		return Result{}, NotFound("no row with id %v", o.oneID)
+	}
+	return Result{Data: rows[0]}, nil
 }
 
 // NoContent answers 204: the call succeeded and changed nothing.

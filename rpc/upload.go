@@ -245,3 +245,17 @@ func cleanFilename(name string) string {
 	}
 	return name
 }
+
+// withoutFile takes the file's place out of the positional parameters of a
+// call without an upload to a method that takes the file first: there is
+// no file, so the place is empty or null, and the rest are numbered as in
+// an upload's params part after the file.
+func (m *method) withoutFile(raws []json.RawMessage) ([]json.RawMessage, error) {
+	if len(raws) == 0 {
+		return raws, nil
+	}
+	if first := strings.TrimSpace(string(raws[0])); first != "" && first != "null" {
+		return nil, InvalidParams("parameter 1 %q: the file is sent as the \"file\" part of a multipart/form-data upload", m.file.Name)
+	}
+	return raws[1:], nil
+}

@@ -47,6 +47,9 @@ type created struct {
 	Enabled     bool            `json:"enabled"`
 	Permissions map[string]bool `json:"permissions"`
 	Created     time.Time       `json:"created"`
+	// UserID and Username are the seed's, under its names: the owner.
+	UserID   int64  `json:"userId,string"`
+	Username string `json:"username"`
 }
 
 func (m *Module) register() {
@@ -124,7 +127,7 @@ func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, er
 	for i := range rows {
 		out[i] = m.record(&rows[i])
 	}
-	return rpc.Page(out, int(total)), nil
+	return rpc.ReadPage(opts, out, int(total))
 }
 
 func (m *Module) record(row *tokenRow) record {
@@ -196,6 +199,8 @@ func (m *Module) create(ctx context.Context, name string) (created, error) {
 		Enabled:     row.Enabled,
 		Permissions: m.grantsView(row.Permissions),
 		Created:     row.Created,
+		UserID:      caller.UserID,
+		Username:    caller.Username,
 	}, nil
 }
 

@@ -16,7 +16,11 @@ import (
 // permissionState is one entry of get-permissions, as users answers it for
 // a user, plus whether the token's owner holds the permission: the token
 // may use it only when both are true, and a UI can grey out the rest.
+//
+// id is the permission and name its title, as the seed answered (its
+// permissions dialog submits the ids); title repeats the title.
 type permissionState struct {
+	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Title       string `json:"title"`
 	Description string `json:"description"`
@@ -24,6 +28,8 @@ type permissionState struct {
 	Enabled bool `json:"enabled"`
 	// UserEnabled says whether the owner holds it (root holds all).
 	UserEnabled bool `json:"user_enabled"`
+	// Grantable says whether the caller may give it: the owner holds it.
+	Grantable bool `json:"grantable"`
 }
 
 // grantsView lists every declared permission with whether a token's own
@@ -82,9 +88,10 @@ func (m *Module) getPermissions(ctx context.Context, tokenID string) ([]permissi
 	out := make([]permissionState, len(list))
 	for i, p := range list {
 		out[i] = permissionState{
-			Name: p.Name, Title: p.Title, Description: p.Description,
+			ID: p.Name, Name: p.Title, Title: p.Title, Description: p.Description,
 			Enabled:     row.Permissions[p.Name],
 			UserEnabled: owner[p.Name],
+			Grantable:   owner[p.Name],
 		}
 	}
 	return out, nil

@@ -108,9 +108,10 @@ func TestEffectivePermissions(t *testing.T) {
 		var states []permState
 		e.ok(t, c.ann, "/v1/api-tokens/get-permissions", tok.ID).Decode(t, &states)
 		assert.Equal(t, []permState{
-			{Name: "admin", Title: "Administrator", Description: "Manages users.", Enabled: false, UserEnabled: true},
-			{Name: "billing", Title: "Billing", Description: "Sees invoices.", Enabled: false, UserEnabled: false},
-			{Name: "reports", Title: "Reports", Description: "Reads reports.", Enabled: true, UserEnabled: false},
+			// SPEC §7a: id is the permission, name (the seed's) its title.
+			{ID: "admin", Name: "Administrator", Title: "Administrator", Description: "Manages users.", Enabled: false, UserEnabled: true},
+			{ID: "billing", Name: "Billing", Title: "Billing", Description: "Sees invoices.", Enabled: false, UserEnabled: false},
+			{ID: "reports", Name: "Reports", Title: "Reports", Description: "Reads reports.", Enabled: true, UserEnabled: false},
 		}, states)
 		// Keeping the grant is no new grant: allowed (and nothing changes);
 		// revoking what ann lacks is allowed too.
@@ -122,6 +123,7 @@ func TestEffectivePermissions(t *testing.T) {
 }
 
 type permState struct {
+	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Title       string `json:"title"`
 	Description string `json:"description"`

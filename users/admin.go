@@ -165,7 +165,7 @@ func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, er
 	for i := range rows {
 		out[i] = m.record(&rows[i])
 	}
-	return rpc.Page(out, int(total)), nil
+	return rpc.ReadPage(opts, out, int(total))
 }
 
 // takeSearch takes the search condition out of the options, lower-cased.
@@ -422,7 +422,7 @@ func (m *Module) getPermissions(ctx context.Context, userID string) ([]permissio
 	if err != nil {
 		return nil, err
 	}
-	return m.permissionStates(row), nil
+	return m.permissionStates(auth.FromContext(ctx), row), nil
 }
 
 // changePermissions replaces (set-permissions) or merges (update-permissions)

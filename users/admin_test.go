@@ -289,9 +289,10 @@ func TestPermissionsMethods(t *testing.T) {
 			return list
 		}
 		assert.Equal(t, []map[string]any{
-			{"name": "admin", "title": "Administrator", "description": "Manages users.", "enabled": false},
-			{"name": "billing", "title": "Billing", "description": "Sees invoices.", "enabled": false},
-			{"name": "reports", "title": "Reports", "description": "Reads reports.", "enabled": true},
+			// SPEC §7a: id is the permission, name (the seed's) its title.
+			{"id": "admin", "name": "Administrator", "title": "Administrator", "description": "Manages users.", "enabled": false, "grantable": true},
+			{"id": "billing", "name": "Billing", "title": "Billing", "description": "Sees invoices.", "enabled": false, "grantable": true},
+			{"id": "reports", "name": "Reports", "title": "Reports", "description": "Reads reports.", "enabled": true, "grantable": true},
 		}, get("bob"))
 		for _, p := range get("root") {
 			assert.Equal(t, true, p["enabled"], "root holds everything")
@@ -320,7 +321,7 @@ func TestPermissionsMethods(t *testing.T) {
 func states(list []map[string]any) map[string]bool {
 	out := map[string]bool{}
 	for _, p := range list {
-		out[p["name"].(string)] = p["enabled"].(bool)
+		out[p["id"].(string)] = p["enabled"].(bool) // SPEC §7a: the id is the permission
 	}
 	return out
 }

@@ -9,11 +9,18 @@ import (
 // whether the user holds it. A list rather than a map because a UI renders
 // it as labelled checkboxes: it needs the title and description, and a stable
 // order (by name).
+//
+// The fields are the seed's: id is the permission and name its title (the
+// seed's permissions dialog submits the ids); title repeats it under the
+// name our clients read.
 type permissionState struct {
+	ID          string `json:"id"`
 	Name        string `json:"name"`
 	Title       string `json:"title"`
 	Description string `json:"description"`
 	Enabled     bool   `json:"enabled"`
+	// Grantable says whether the caller may change it (holds it).
+	Grantable bool `json:"grantable"`
 }
 
 // holds reports whether the stored row holds a permission; root holds all.
@@ -32,11 +39,14 @@ func (m *Module) permissionsView(row *userRow) map[string]bool {
 	return out
 }
 
-func (m *Module) permissionStates(row *userRow) []permissionState {
+func (m *Module) permissionStates(caller *auth.Principal, row *userRow) []permissionState {
 	list := m.perms.List()
 	out := make([]permissionState, len(list))
 	for i, p := range list {
-		out[i] = permissionState{Name: p.Name, Title: p.Title, Description: p.Description, Enabled: holds(row, p.Name)}
+		out[i] = permissionState{
+			ID: p.Name, Name: p.Title, Title: p.Title, Description: p.Description,
+			Enabled: holds(row, p.Name), Grantable: caller.Has(p.Name),
+		}
 	}
 	return out
 }

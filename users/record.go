@@ -15,13 +15,19 @@ type record struct {
 	Enabled        bool            `json:"enabled"`
 	Permissions    map[string]bool `json:"permissions"`
 	Created        time.Time       `json:"created"`
+	// Gravatar and Avatar are the seed's: see gravatar and Options.AvatarURL.
+	Gravatar string  `json:"gravatar"`
+	Avatar   *string `json:"avatar"`
 
 	// Password is a generated password, sent once, in the answer of create.
 	Password string `json:"password,omitempty"`
 }
 
 func (m *Module) record(row *userRow) record {
+	g := gravatar(row.Email, row.Name)
 	return record{
+		Gravatar:       g,
+		Avatar:         m.avatar(g),
 		ID:             row.ID,
 		Name:           row.Name,
 		Email:          optional(row.Email),

@@ -42,17 +42,25 @@ type signupFields struct {
 type signinAnswer struct {
 	Token string   `json:"token,omitempty"`
 	Auth  authInfo `json:"auth"`
+	// Settings is the seed's: its front end reads it after sign-in. Always
+	// an empty object; the application's settings are admin/settings/read.
+	Settings struct{} `json:"settings"`
 }
 
 type authInfo struct {
-	UserID         int64           `json:"user_id,string"`
-	Username       string          `json:"username"`
-	Permissions    map[string]bool `json:"permissions"`
-	Email          *string         `json:"email"`
-	EmailConfirmed bool            `json:"email_confirmed"`
-	TelegramName   *string         `json:"telegram_name"`
+	// IsAuthenticated is the seed's: its session store reads it to tell a
+	// signed-in caller. Always true, as signin answers only those.
+	IsAuthenticated bool            `json:"is_authenticated"`
+	UserID          int64           `json:"user_id,string"`
+	Username        string          `json:"username"`
+	Permissions     map[string]bool `json:"permissions"`
+	Email           *string         `json:"email"`
+	EmailConfirmed  bool            `json:"email_confirmed"`
+	TelegramName    *string         `json:"telegram_name"`
 	// Expires is when the session (or API token) stops working; absent if never.
-	Expires *time.Time `json:"expires,omitempty"`
+	Expires  *time.Time `json:"expires,omitempty"`
+	Gravatar string     `json:"gravatar"`
+	Avatar   *string    `json:"avatar"`
 }
 
 var errBadCredentials = rpc.Unauthorized("Bad credentials")
@@ -212,21 +220,29 @@ func (m *Module) describe(ctx context.Context, signinPerms *[]string) (signinAns
 }
 
 func (m *Module) authInfo(row *userRow, perms map[string]bool) authInfo {
+	g := gravatar(row.Email, row.Name)
 	return authInfo{
-		UserID:         row.ID,
-		Username:       row.Name,
-		Permissions:    perms,
-		Email:          optional(row.Email),
-		EmailConfirmed: row.EmailConfirmed,
-		TelegramName:   optional(row.TelegramName),
+		IsAuthenticated: true,
+		Gravatar:        g,
+		Avatar:          m.avatar(g),
+		UserID:          row.ID,
+		Username:        row.Name,
+		Permissions:     perms,
+		Email:           optional(row.Email),
+		EmailConfirmed:  row.EmailConfirmed,
+		TelegramName:    optional(row.TelegramName),
 	}
 }
 
-// signout ends the caller's session. Callers without one (guests, API
-// tokens) get 204: nothing changed.
+// signout ends the caller's session. A guest gets 404, as the seed
+// answered: there is no session to end; an API token gets 204: nothing
+// changed.
 func (m *Module) signout(ctx context.Context) (rpc.Result, error) {
 	p := auth.FromContext(ctx)
-	if !p.Authenticated() || p.Kind != auth.KindSession {
+	if !p.Authenticated() {
+		return rpc.Result{}, rpc.NotFound("no session to sign out of")
+	}
+	if p.Kind != auth.KindSession {
 		return rpc.NoContent(), nil
 	}
 	res, err := m.db.NewDelete().Model((*sessionRow)(nil)).Where("id = ?", p.TokenID).Exec(ctx)

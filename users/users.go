@@ -169,6 +169,13 @@ type Options struct {
 	// too. A reset by mail (set-password-by-token) always ends them.
 	KeepTokensOnAdminSetPassword bool
 
+	// AvatarURL is the address of a user's picture, sent as avatar in user
+	// records and sign-in answers; "{gravatar}" in it stands for the
+	// user's gravatar hash. Default DefaultAvatarURL. NoAvatar sends
+	// avatar null instead.
+	AvatarURL string
+	NoAvatar  bool
+
 	// Now tells the time; tests set it. Default time.Now.
 	Now func() time.Time
 }
@@ -194,6 +201,7 @@ type Module struct {
 	resets                       resetHooks
 	hooks                        userHooks
 	keepTokensOnAdminSetPassword bool
+	avatarURL                    string // empty: no avatars
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -234,6 +242,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		signupOpen: opts.SignupEnabled,
 
 		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
+		avatarURL:                    avatarURL(opts),
 	}
 	if m.hasher == nil {
 		m.hasher = auth.NewHasher(auth.HasherOptions{MaxConcurrent: DefaultMaxConcurrentHashes})

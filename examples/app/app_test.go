@@ -118,7 +118,7 @@ func TestTestModule(t *testing.T) {
 
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
-		require.NoError(t, mw.WriteField("params", `[{"kind":"avatar"}, {"note":"x"}]`))
+		require.NoError(t, mw.WriteField("params", `[{"note":"x"}]`))
 		fw, err := mw.CreateFormFile("file", "photo.png")
 		require.NoError(t, err)
 		_, err = fw.Write(bytes.Repeat([]byte{7}, 12345))

@@ -607,21 +607,31 @@ func (f *fixture) cases(m rpc.MethodInfo, c caller) []badCase {
 		}
 	}
 	if m.Upload {
-		out = append(out, uploadCases(out)...)
+		out = append(out, uploadCases(out, len(m.Params) > 0 && m.Params[0].File)...)
 	}
 	return out
 }
 
 // uploadCases sends an upload method broken multipart bodies, and the
-// parameter faults among cases in a "params" part beside a file.
-func uploadCases(cases []badCase) []badCase {
+// parameter faults among cases in a "params" part beside a file. When the
+// file is the first parameter (fileFirst), the params part holds the ones
+// after it, as the seed's client sends them.
+func uploadCases(cases []badCase, fileFirst bool) []badCase {
 	var out []badCase
 	add := func(want fault, what string, body []byte, ct string) {
 		out = append(out, badCase{what: "multipart: " + what, body: body, want: want, contentType: ct})
 	}
 	for _, bc := range cases {
 		if bc.want == faultSchema && bc.param > 0 && bc.contentType == "" && bytes.HasPrefix(bc.body, []byte("[")) {
-			body, ct := multipartBody(string(bc.body), 1, "")
+			params := bc.body
+			if fileFirst {
+				var list []json.RawMessage
+				if bc.param == 1 || json.Unmarshal(params, &list) != nil || len(list) == 0 {
+					continue // the file's own place: the file part fills it
+				}
+				params = must2(json.Marshal(list[1:]))
+			}
+			body, ct := multipartBody(string(params), 1, "")
 			out = append(out, badCase{what: "multipart: " + bc.what, body: body, param: bc.param, label: bc.label, want: faultSchema, contentType: ct})
 		}
 	}
@@ -641,6 +651,11 @@ func uploadCases(cases []badCase) []badCase {
 	add(faultAny, "cut short", body[:len(body)-10], ct)
 	add(faultAny, "not multipart at all", []byte("garbage"), ct)
 	return out
+}
+
+func must2[T any](v T, err error) T {
+	must(err)
+	return v
 }
 
 // multipartBody is an upload: a params part (unless params is ""), files

@@ -30,11 +30,11 @@ func registerTestModule(reg *rpc.Registry) {
 	m.Register(rpc.Method{
 		ID:             "upload",
 		Title:          "Test upload",
-		Description:    "Accepts a multipart upload (a `file` part, up to 10 MiB) and answers the file's name and size with the parameters it was given.",
+		Description:    "Accepts a multipart upload (a `file` part, up to 10 MiB) and answers the file's name and size with the parameter it was given: the file is the first parameter, the `params` part holds the ones after it.",
 		Permissions:    []string{auth.Anyone},
 		MaxUploadBytes: 10 << 20,
 		Params: []rpc.Param{
-			{Name: "request?"},
+			{Name: "request?", Description: "The uploaded file (the `file` part)."},
 			{Name: "data?", Schema: &jsonschema.Schema{Extras: map[string]any{"type": []string{"string", "object"}}}},
 		},
 		Handler: testUpload,
@@ -47,8 +47,9 @@ type uploadAnswer struct {
 	Data     any    `json:"data,omitempty"`
 }
 
-func testUpload(ctx context.Context, request map[string]any, data any) (uploadAnswer, error) {
-	up := rpc.UploadFromContext(ctx)
+// testUpload takes the file first, as the seed's client sends it: the
+// params part holds the arguments after it.
+func testUpload(ctx context.Context, up *rpc.Upload, data any) (uploadAnswer, error) {
 	if up == nil {
 		return uploadAnswer{}, rpc.BadRequest("send a file: multipart/form-data with a \"file\" part")
 	}

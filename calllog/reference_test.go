@@ -12,6 +12,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
@@ -19,7 +20,7 @@ import (
 // seed's section "Application API call log" (testdata, copied verbatim):
 // method ids, titles, descriptions, permissions, parameter names and
 // optionality, the apiRead block; the description the seed lacks is added
-// (withDescriptions).
+// (rpctest.WithDescriptions).
 func TestReference(t *testing.T) {
 	reg := rpc.New(rpc.Options{Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"})})
 	mod, err := calllog.Mount(t.Context(), reg, storagetest.SQLite(t), calllog.Options{})
@@ -30,30 +31,11 @@ func TestReference(t *testing.T) {
 	require.NoError(t, reg.WriteMarkdown(&got))
 	want, err := os.ReadFile("testdata/seed_api_call_log.md")
 	require.NoError(t, err)
-	assert.Equal(t, withDescriptions(string(want), reg.Methods()), got.String())
+	assert.Equal(t, rpctest.WithDescriptions(string(want), reg.Methods()), got.String())
 
 	doc, err := reg.OpenAPI()
 	require.NoError(t, err)
 	for _, id := range []string{"read-log", "read-latest-stat", "read-history-stat"} {
 		assert.Contains(t, string(doc), calllog.Prefix+"/"+id)
 	}
-}
-
-// withDescriptions adds to a seed section the descriptions the module gives
-// methods the seed left undescribed, where the reference puts them: after
-// the method's tabs.
-func withDescriptions(seed string, methods []rpc.MethodInfo) string {
-	for _, m := range methods {
-		d := strings.TrimSpace(m.Description)
-		head := strings.Index(seed, "\n### "+m.Title+"\n")
-		if d == "" || head < 0 {
-			continue
-		}
-		const tabsEnd = "<!-- tabs:end -->\n"
-		at := head + strings.Index(seed[head:], tabsEnd) + len(tabsEnd)
-		if !strings.HasPrefix(seed[at:], "\n"+d+"\n") {
-			seed = seed[:at] + "\n" + d + "\n" + seed[at:]
-		}
-	}
-	return seed
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/tokens"
 )
@@ -32,7 +32,7 @@ const (
 // it with the seed's section "API access tokens" (testdata, copied
 // verbatim): method ids, titles, permissions, parameter names, optionality
 // and types; only read's options differ, as above, and the descriptions the
-// seed lacks are added (withDescriptions).
+// seed lacks are added (rpctest.WithDescriptions).
 func TestReference(t *testing.T) {
 	e := newEnv(t, storagetest.SQLite(t), tokens.Options{})
 	var doc strings.Builder
@@ -48,7 +48,7 @@ func TestReference(t *testing.T) {
 	want := strings.TrimPrefix(string(seed), "## API access tokens\n")
 	require.Contains(t, want, seedOptions)
 	want = strings.Replace(want, seedOptions, ourOptions, 1)
-	want = withDescriptions(want, e.reg.Methods())
+	want = rpctest.WithDescriptions(want, e.reg.Methods())
 	assert.Equal(t, want, section)
 
 	api, err := e.reg.OpenAPI()
@@ -56,23 +56,4 @@ func TestReference(t *testing.T) {
 	for _, id := range []string{"read", "create", "delete", "set-enabled", "get-permissions", "set-permissions", "update-permissions"} {
 		assert.Contains(t, string(api), `"`+tokens.Prefix+"/"+id+`"`)
 	}
-}
-
-// withDescriptions adds to a seed section the descriptions the module gives
-// methods the seed left undescribed, where the reference puts them: after
-// the method's tabs.
-func withDescriptions(seed string, methods []rpc.MethodInfo) string {
-	for _, m := range methods {
-		d := strings.TrimSpace(m.Description)
-		head := strings.Index(seed, "\n### "+m.Title+"\n")
-		if d == "" || head < 0 {
-			continue
-		}
-		const tabsEnd = "<!-- tabs:end -->\n"
-		at := head + strings.Index(seed[head:], tabsEnd) + len(tabsEnd)
-		if !strings.HasPrefix(seed[at:], "\n"+d+"\n") {
-			seed = seed[:at] + "\n" + d + "\n" + seed[at:]
-		}
-	}
-	return seed
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
@@ -16,7 +16,7 @@ import (
 // email methods of the Session section with the seed's text (testdata,
 // copied verbatim): ids, titles, permissions, parameter names and
 // descriptions, schemas; the method descriptions the seed lacks are added
-// (withDescriptions).
+// (rpctest.WithDescriptions).
 func TestEmailMethodsReference(t *testing.T) {
 	e := newEnv(t, storagetest.SQLite(t))
 	var b strings.Builder
@@ -31,7 +31,7 @@ func TestEmailMethodsReference(t *testing.T) {
 	}
 	want, err := os.ReadFile("testdata/seed_session_email.md")
 	require.NoError(t, err)
-	assert.Equal(t, strings.TrimSpace(withDescriptions("\n"+string(want), e.reg.Methods())), strings.TrimSpace(got))
+	assert.Equal(t, strings.TrimSpace(rpctest.WithDescriptions("\n"+string(want), e.reg.Methods())), strings.TrimSpace(got))
 
 	for _, line := range []string{
 		"-   [Send confirmation email](#send-confirmation-email)",
@@ -41,23 +41,4 @@ func TestEmailMethodsReference(t *testing.T) {
 	} {
 		assert.Contains(t, doc, line+"\n")
 	}
-}
-
-// withDescriptions adds to a seed section the descriptions the module gives
-// methods the seed left undescribed, where the reference puts them: after
-// the method's tabs.
-func withDescriptions(seed string, methods []rpc.MethodInfo) string {
-	for _, m := range methods {
-		d := strings.TrimSpace(m.Description)
-		head := strings.Index(seed, "\n### "+m.Title+"\n")
-		if d == "" || head < 0 {
-			continue
-		}
-		const tabsEnd = "<!-- tabs:end -->\n"
-		at := head + strings.Index(seed[head:], tabsEnd) + len(tabsEnd)
-		if !strings.HasPrefix(seed[at:], "\n"+d+"\n") {
-			seed = seed[:at] + "\n" + d + "\n" + seed[at:]
-		}
-	}
-	return seed
 }

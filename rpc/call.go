@@ -79,10 +79,10 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		x.decline(Errorf(CodeTooManyActive, "too many calls of %s in flight: try again shortly", m.ID))
 		return
 	}
-	leave := func() { m.active.leave(key) }
+	counted := true // until a void call takes its count into the background
 	defer func() {
-		if leave != nil {
-			leave()
+		if counted {
+			m.active.leave(key)
 		}
 	}()
 
@@ -103,34 +103,29 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		ctx, cancel = r.withCallDeadline(base, m)
 		x.ctx = ctx
 	}
-	release := func() {
-		if cl.Upload != nil {
-			cl.Upload.remove()
-		}
-	}
 
 	if in.paramsErr != nil {
-		release()
+		cl.removeUpload()
 		x.fail(in.paramsErr)
 		return
 	}
 	if m.file != nil && c.upload == nil && in.named == nil {
 		if in.raws, err = m.withoutFile(in.raws); err != nil {
-			release()
+			cl.removeUpload()
 			x.fail(err.(*Error))
 			return
 		}
 	}
 	if in.named != nil {
 		if in.raws, err = m.positional(in.named); err != nil {
-			release()
+			cl.removeUpload()
 			x.fail(err.(*Error))
 			return
 		}
 	}
 	args := make([]reflect.Value, m.firstParam+len(m.params))
 	if e := m.decodeParams(in.raws, args); e != nil {
-		release()
+		cl.removeUpload()
 		x.fail(e)
 		return
 	}
@@ -148,14 +143,21 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		// a deadline of its own from now.
 		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
 		x.ctx = bg
-		done := leave
-		leave = nil // a void call is in flight until it ends
-		x.runVoid(bg, cl, func() { stop(); release(); done() })
+		counted = false // a void call is in flight until it ends
+		x.runVoid(bg, cl, func() { stop(); cl.removeUpload(); m.active.leave(key) })
 		return
 	}
 	res, err := m.serve(ctx, cl)
-	release()
+	cl.removeUpload()
 	x.finish(res, err)
+}
+
+// removeUpload removes the call's spooled upload, if it has one, once the
+// call no longer needs it.
+func (c *Call) removeUpload() {
+	if c.Upload != nil {
+		c.Upload.remove()
+	}
 }
 
 // Reserved method ids, answered by the registry itself unless a method of

@@ -268,13 +268,9 @@ func (s *socket) clientEvent(raws []json.RawMessage) {
 	if json.Unmarshal(raws[0], &name) != nil || name == "" {
 		return
 	}
-	ctx := s.ctx
-	p, err := s.r.auth.Authenticate(ctx, s.token)
+	ctx, _, err := s.r.caller(s.ctx, s.token)
 	if err != nil {
-		p = nil
-	}
-	if p != nil {
-		ctx = auth.NewContext(ctx, p)
+		ctx = auth.NewContext(s.ctx, nil) // the authenticator failed: a guest
 	}
 	fn(ctx, name, raws[1:])
 }

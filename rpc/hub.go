@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"strconv"
 	"sync"
@@ -63,8 +62,8 @@ func (r *Registry) Sockets() int {
 func (h *hub) open(ctx context.Context, s *socket) {
 	for range 3 {
 		gen := h.gen.Load()
-		p, err := h.r.auth.Authenticate(ctx, s.token)
-		if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
+		_, p, err := h.r.caller(ctx, s.token)
+		if err != nil {
 			// Calls authenticate the token again; only the groups are a guest's.
 			h.r.log.WarnContext(ctx, "rpc: websocket: authenticate", "err", err)
 		}
@@ -163,9 +162,9 @@ func (h *hub) recheck() {
 	h.mu.RUnlock()
 	for _, s := range list {
 		ctx, cancel := context.WithTimeout(s.ctx, recheckTimeout)
-		p, err := h.r.auth.Authenticate(ctx, s.token)
+		_, p, err := h.r.caller(ctx, s.token)
 		cancel()
-		if err != nil && !errors.Is(err, auth.ErrUnknownToken) {
+		if err != nil {
 			continue
 		}
 		if !samePrincipal(s.principal, p) {

@@ -762,3 +762,28 @@ func TestWebSocketStalledEventWriteIsClosed(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return reg.Sockets() == 0 }, 5*time.Second, 10*time.Millisecond)
 }
+
+// A principal the host's middleware put on the upgrade request counts for the
+// socket as for its calls (one rule, rpc's caller): its groups get the
+// events, and the client's own events reach the hook as that caller.
+func TestWebSocketMiddlewarePrincipal(t *testing.T) {
+	seen := make(chan string, 1)
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{
+		OnEvent: func(ctx context.Context, name string, args []json.RawMessage) {
+			seen <- auth.FromContext(ctx).Username
+		},
+	}})
+	host := &auth.Principal{UserID: 9, Username: "host-user", Permissions: map[string]bool{"admin": true}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.reg.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), host)))
+	}))
+	defer srv.Close()
+	sock := dialWS(t, srv, "")
+	sock.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+	sock.readText()
+
+	require.NoError(t, f.reg.Publish(context.Background(), "settings/update", []string{"admin"}, 1))
+	assert.Equal(t, `{"jsonrpc":"2.0","method":"/event","params":["settings/update",1]}`, sock.readText())
+	sock.sendText(`{"jsonrpc":"2.0","method":"/event","params":["typing"]}`)
+	assert.Equal(t, "host-user", <-seen)
+}

@@ -27,6 +27,15 @@
 // (one per limit, by name) takes an event with one atomic upsert, and fits
 // auth.RateLimiter.
 //
+// A table prefix lets a host mount the modules beside tables of its own
+// (a users table, say), or mount them twice on one database: every module
+// takes a TablePrefix that goes before the name of each table, index and
+// constraint it creates, and before its record table (WithTablePrefix:
+// app_authrpc_migrations). CheckTablePrefix says what a prefix may hold,
+// and Prefixed writes it into a module's SQL. LimitsOptions.TablePrefix
+// and SyncOptions.ChannelPrefix do the same for the rate-limit table and
+// the PostgreSQL channels, so that two prefixes share no state at all.
+//
 // The subpackage storagetest runs a test on SQLite and, when
 // TEST_POSTGRES_DSN is set, on a fresh PostgreSQL database.
 package storage

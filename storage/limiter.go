@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,26 +28,35 @@ const maxLimiterKey = 128
 // (measured: 4.8 ms a Take logged, 0.5 ms unlogged), and all a crash loses
 // is the counters, which start again from full buckets. Replicas do not
 // get the table; limits are kept on the primary only.
-var limitsMigrations = []Migration{{
-	Version: 1, Name: "create authrpc_rate_limits",
-	Up: SQL(`
-CREATE UNLOGGED TABLE authrpc_rate_limits (
+//
+// {prefix} stands for LimitsOptions.TablePrefix (see Prefixed).
+func limitsMigrations(prefix string) []Migration {
+	return []Migration{{
+		Version: 1, Name: "create authrpc_rate_limits",
+		Up: SQL(Prefixed(prefix, limitsPostgres), Prefixed(prefix, limitsSQLite)),
+	}}
+}
+
+const (
+	limitsPostgres = `
+CREATE UNLOGGED TABLE {prefix}authrpc_rate_limits (
 	name TEXT    NOT NULL,
 	key  TEXT    NOT NULL,
 	tat  BIGINT  NOT NULL,
 	ok   BOOLEAN NOT NULL,
 	PRIMARY KEY (name, key)
 );
-CREATE INDEX authrpc_rate_limits_tat_idx ON authrpc_rate_limits (tat);`, `
-CREATE TABLE authrpc_rate_limits (
+CREATE INDEX {prefix}authrpc_rate_limits_tat_idx ON {prefix}authrpc_rate_limits (tat);`
+	limitsSQLite = `
+CREATE TABLE {prefix}authrpc_rate_limits (
 	name TEXT    NOT NULL,
 	key  TEXT    NOT NULL,
 	tat  INTEGER NOT NULL,
 	ok   BOOLEAN NOT NULL,
 	PRIMARY KEY (name, key)
 ) WITHOUT ROWID;
-CREATE INDEX authrpc_rate_limits_tat_idx ON authrpc_rate_limits (tat);`),
-}}
+CREATE INDEX {prefix}authrpc_rate_limits_tat_idx ON {prefix}authrpc_rate_limits (tat);`
+)
 
 // LimitsOptions configure Limits. The zero value is usable.
 type LimitsOptions struct {
@@ -54,6 +64,13 @@ type LimitsOptions struct {
 	// sharing the table should have the same clock: a skew of d between two
 	// lets one of them grant up to d × Rate events early.
 	Now func() time.Time
+
+	// TablePrefix is put before the table's name (see CheckTablePrefix):
+	// with "app_" the buckets live in app_authrpc_rate_limits, recorded in
+	// app_authrpc_migrations. Limits under different prefixes share no
+	// bucket. Default "": authrpc_rate_limits. The users module passes its
+	// own Options.TablePrefix.
+	TablePrefix string
 }
 
 // Limits keeps token buckets in the table authrpc_rate_limits of a shared
@@ -61,18 +78,33 @@ type LimitsOptions struct {
 // same limits. Make one per database with NewLimits and a Limiter per
 // limit with Limiter.
 type Limits struct {
-	db  *bun.DB
-	now func() time.Time
-	pg  bool
+	db    *bun.DB
+	now   func() time.Time
+	table string // the table, after the prefix
+	take  string // the upsert of Take, for this table and dialect
 }
 
 // NewLimits applies the migration of the table authrpc_rate_limits (as
-// module "storage.limits") and returns Limits on db.
+// module "storage.limits", under LimitsOptions.TablePrefix, which overrides
+// a WithTablePrefix among migrateOpts) and returns Limits on db.
 func NewLimits(ctx context.Context, db *bun.DB, opts LimitsOptions, migrateOpts ...Option) (*Limits, error) {
-	if err := Migrate(ctx, db, "storage.limits", limitsMigrations, migrateOpts...); err != nil {
+	if err := CheckTablePrefix(opts.TablePrefix); err != nil {
 		return nil, fmt.Errorf("storage: limits: %w", err)
 	}
-	l := &Limits{db: db, now: opts.Now, pg: IsPostgres(db)}
+	migrateOpts = append(slices.Clip(migrateOpts), WithTablePrefix(opts.TablePrefix))
+	if err := Migrate(ctx, db, "storage.limits", limitsMigrations(opts.TablePrefix), migrateOpts...); err != nil {
+		return nil, fmt.Errorf("storage: limits: %w", err)
+	}
+	take := takeSQLite
+	if IsPostgres(db) {
+		take = takePostgres
+	}
+	l := &Limits{
+		db:    db,
+		now:   opts.Now,
+		table: opts.TablePrefix + "authrpc_rate_limits",
+		take:  Prefixed(opts.TablePrefix, take),
+	}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -99,7 +131,7 @@ func (l *Limits) Limiter(name string, rate float64, burst int) *Limiter {
 // module does, with its session cleanup); the table's size is bounded by
 // the keys seen during the longest refill time between two Prunes.
 func (l *Limits) Prune(ctx context.Context) (int64, error) {
-	res, err := l.db.NewDelete().TableExpr("authrpc_rate_limits").
+	res, err := l.db.NewDelete().TableExpr(l.table).
 		Where("tat <= ?", l.now().UnixNano()).Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("storage: prune rate limits: %w", err)
@@ -124,15 +156,15 @@ type Limiter struct {
 // spent), and then moves tat on by one interval from max(tat, now); a refused
 // event leaves it. SET sees the row as it was, on both databases.
 const (
-	takePostgres = `INSERT INTO authrpc_rate_limits (name, key, tat, ok) VALUES (?, ?, ?, TRUE)
+	takePostgres = `INSERT INTO {prefix}authrpc_rate_limits (name, key, tat, ok) VALUES (?, ?, ?, TRUE)
 ON CONFLICT (name, key) DO UPDATE SET
-	tat = CASE WHEN authrpc_rate_limits.tat <= ? THEN GREATEST(authrpc_rate_limits.tat, ?) + ? ELSE authrpc_rate_limits.tat END,
-	ok = authrpc_rate_limits.tat <= ?
+	tat = CASE WHEN {prefix}authrpc_rate_limits.tat <= ? THEN GREATEST({prefix}authrpc_rate_limits.tat, ?) + ? ELSE {prefix}authrpc_rate_limits.tat END,
+	ok = {prefix}authrpc_rate_limits.tat <= ?
 RETURNING tat, ok`
-	takeSQLite = `INSERT INTO authrpc_rate_limits (name, key, tat, ok) VALUES (?, ?, ?, TRUE)
+	takeSQLite = `INSERT INTO {prefix}authrpc_rate_limits (name, key, tat, ok) VALUES (?, ?, ?, TRUE)
 ON CONFLICT (name, key) DO UPDATE SET
-	tat = CASE WHEN authrpc_rate_limits.tat <= ? THEN MAX(authrpc_rate_limits.tat, ?) + ? ELSE authrpc_rate_limits.tat END,
-	ok = authrpc_rate_limits.tat <= ?
+	tat = CASE WHEN {prefix}authrpc_rate_limits.tat <= ? THEN MAX({prefix}authrpc_rate_limits.tat, ?) + ? ELSE {prefix}authrpc_rate_limits.tat END,
+	ok = {prefix}authrpc_rate_limits.tat <= ?
 RETURNING tat, ok`
 )
 
@@ -141,12 +173,8 @@ RETURNING tat, ok`
 func (l *Limiter) Take(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error) {
 	now := l.limits.now().UnixNano()
 	limit := now + l.delay
-	query := takeSQLite
-	if l.limits.pg {
-		query = takePostgres
-	}
 	var tat int64
-	err = l.limits.db.QueryRowContext(ctx, query,
+	err = l.limits.db.QueryRowContext(ctx, l.limits.take,
 		l.name, storedKey(key), now+l.interval,
 		limit, now, l.interval, limit,
 	).Scan(&tat, &ok)
@@ -162,7 +190,7 @@ func (l *Limiter) Take(ctx context.Context, key string) (ok bool, retryAfter tim
 
 // Refill gives key a full bucket again: after a successful sign-in, say.
 func (l *Limiter) Refill(ctx context.Context, key string) error {
-	_, err := l.limits.db.NewDelete().TableExpr("authrpc_rate_limits").
+	_, err := l.limits.db.NewDelete().TableExpr(l.limits.table).
 		Where("name = ? AND key = ?", l.name, storedKey(key)).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("storage: rate limit %s: refill: %w", l.name, err)

@@ -46,18 +46,22 @@ func SQL(postgres, sqlite string) func(ctx context.Context, tx bun.Tx) error {
 }
 
 // migrationsLock is the PostgreSQL advisory lock key that serializes all
-// migrations of all modules, across processes.
+// migrations of all modules under every table prefix, across processes: a
+// module's migrations may reference another's tables.
 const migrationsLock = "SELECT pg_advisory_xact_lock(hashtext('authrpc_migrations'))"
 
+// migrationsTable is the name of Migrate's table, after the table prefix.
+const migrationsTable = "authrpc_migrations"
+
 const (
-	createTablePostgres = `CREATE TABLE IF NOT EXISTS authrpc_migrations (
+	createTablePostgres = `CREATE TABLE IF NOT EXISTS {prefix}authrpc_migrations (
 	module     TEXT        NOT NULL,
 	version    INTEGER     NOT NULL,
 	name       TEXT        NOT NULL,
 	applied_at TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (module, version)
 )`
-	createTableSQLite = `CREATE TABLE IF NOT EXISTS authrpc_migrations (
+	createTableSQLite = `CREATE TABLE IF NOT EXISTS {prefix}authrpc_migrations (
 	module     TEXT      NOT NULL,
 	version    INTEGER   NOT NULL,
 	name       TEXT      NOT NULL,
@@ -67,7 +71,8 @@ const (
 )
 
 // Migrate applies, in version order, the migrations of module that are not
-// yet recorded in the table authrpc_migrations (which it creates). Each
+// yet recorded in the table authrpc_migrations (which it creates; with
+// WithTablePrefix, that name after the prefix). Each
 // migration runs in a transaction of its own together with its record, so a
 // failing one leaves nothing behind and stops Migrate; the ones before it
 // stay applied.
@@ -80,12 +85,17 @@ const (
 // applied, it only reads.
 //
 // Each applied migration is logged at level Info to the logger of
-// WithLogger (default slog.Default()); other options are ignored.
+// WithLogger (default slog.Default()); options other than WithLogger and
+// WithTablePrefix are ignored.
 func Migrate(ctx context.Context, db *bun.DB, module string, migrations []Migration, opts ...Option) error {
 	cfg := newConfig(opts)
 	if module == "" {
 		return errors.New("storage: migrate: empty module name")
 	}
+	if err := CheckTablePrefix(cfg.tablePrefix); err != nil {
+		return fmt.Errorf("storage: migrate %s: %w", module, err)
+	}
+	table := cfg.tablePrefix + migrationsTable
 	sorted := slices.Clone(migrations)
 	slices.SortFunc(sorted, func(a, b Migration) int { return cmp.Compare(a.Version, b.Version) })
 	for i, m := range sorted {
@@ -99,13 +109,13 @@ func Migrate(ctx context.Context, db *bun.DB, module string, migrations []Migrat
 		}
 	}
 
-	if err := createMigrationsTable(ctx, db); err != nil {
+	if err := createMigrationsTable(ctx, db, cfg.tablePrefix); err != nil {
 		return fmt.Errorf("storage: migrate %s: %w", module, err)
 	}
 
 	var applied []int
 	err := db.NewSelect().
-		Table("authrpc_migrations").
+		Table(table).
 		Column("version").
 		Where("module = ?", module).
 		Scan(ctx, &applied)
@@ -118,13 +128,13 @@ func Migrate(ctx context.Context, db *bun.DB, module string, migrations []Migrat
 			continue
 		}
 		start := time.Now()
-		done, err := applyMigration(ctx, db, module, m)
+		done, err := applyMigration(ctx, db, table, module, m)
 		if err != nil {
 			return fmt.Errorf("storage: migrate %s %d (%s): %w", module, m.Version, m.Name, err)
 		}
 		if done {
 			cfg.logger.InfoContext(ctx, "storage: applied migration",
-				"module", module, "version", m.Version, "name", m.Name,
+				"module", module, "version", m.Version, "name", m.Name, "table", table,
 				"duration", time.Since(start))
 		}
 	}
@@ -142,7 +152,7 @@ func txOptions(db bun.IDB) *sql.TxOptions {
 	return nil
 }
 
-func createMigrationsTable(ctx context.Context, db *bun.DB) error {
+func createMigrationsTable(ctx context.Context, db *bun.DB, prefix string) error {
 	return db.RunInTx(ctx, txOptions(db), func(ctx context.Context, tx bun.Tx) error {
 		query := createTableSQLite
 		if IsPostgres(tx) {
@@ -153,16 +163,16 @@ func createMigrationsTable(ctx context.Context, db *bun.DB) error {
 			}
 			query = createTablePostgres
 		}
-		if _, err := tx.ExecContext(ctx, query); err != nil {
-			return fmt.Errorf("create table authrpc_migrations: %w", err)
+		if _, err := tx.ExecContext(ctx, Prefixed(prefix, query)); err != nil {
+			return fmt.Errorf("create table %s: %w", prefix+migrationsTable, err)
 		}
 		return nil
 	})
 }
 
-// applyMigration runs m and records it, unless another process has done so
-// first; it reports whether it ran m.
-func applyMigration(ctx context.Context, db *bun.DB, module string, m Migration) (bool, error) {
+// applyMigration runs m and records it in table, unless another process has
+// done so first; it reports whether it ran m.
+func applyMigration(ctx context.Context, db *bun.DB, table, module string, m Migration) (bool, error) {
 	var ran bool
 	err := db.RunInTx(ctx, txOptions(db), func(ctx context.Context, tx bun.Tx) error {
 		if IsPostgres(tx) {
@@ -171,7 +181,7 @@ func applyMigration(ctx context.Context, db *bun.DB, module string, m Migration)
 			}
 		}
 		exists, err := tx.NewSelect().
-			Table("authrpc_migrations").
+			Table(table).
 			Where("module = ? AND version = ?", module, m.Version).
 			Exists(ctx)
 		if err != nil {
@@ -184,7 +194,7 @@ func applyMigration(ctx context.Context, db *bun.DB, module string, m Migration)
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			"INSERT INTO authrpc_migrations (module, version, name, applied_at) VALUES (?, ?, ?, ?)",
+			"INSERT INTO "+table+" (module, version, name, applied_at) VALUES (?, ?, ?, ?)",
 			module, m.Version, m.Name, time.Now().UTC())
 		if err != nil {
 			return fmt.Errorf("record: %w", err)

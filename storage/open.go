@@ -44,6 +44,7 @@ type config struct {
 	maxOpenConns   int
 	connectTimeout time.Duration
 	logger         *slog.Logger
+	tablePrefix    string
 }
 
 func newConfig(opts []Option) config {
@@ -77,6 +78,15 @@ func WithConnectTimeout(d time.Duration) Option {
 // (default slog.Default()).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// WithTablePrefix puts prefix (see CheckTablePrefix) before the name of the
+// table where Migrate records what it applied: prefix+"authrpc_migrations".
+// Modules mounted under a table prefix pass theirs, so that the same module
+// mounted under two prefixes on one database keeps two records and each
+// copy gets its tables. Default "": authrpc_migrations. Open ignores it.
+func WithTablePrefix(prefix string) Option {
+	return func(c *config) { c.tablePrefix = prefix }
 }
 
 // Open opens and pings a database.

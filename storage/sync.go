@@ -27,7 +27,8 @@ import (
 const MaxSyncPayload = 7900
 
 // SyncChannelPrefix is put before a channel's name to make the name of its
-// PostgreSQL channel: Channel("auth") sends and listens on authrpc_auth.
+// PostgreSQL channel: Channel("auth") sends and listens on authrpc_auth
+// (after SyncOptions.ChannelPrefix, if any).
 const SyncChannelPrefix = "authrpc_"
 
 // maxChannelName bounds channel names, well under PostgreSQL's 63-byte
@@ -71,6 +72,15 @@ type SyncOptions struct {
 	// connection, which is how it shows in pg_stat_activity. Default
 	// "authrpc_sync".
 	ApplicationName string
+
+	// ChannelPrefix is put before the PostgreSQL channel names (see
+	// CheckTablePrefix for what it may hold): with "app_", Channel("auth")
+	// sends and listens on app_authrpc_auth. Give it the TablePrefix of the
+	// modules whose caches and events the Sync carries, so that services
+	// mounted under different prefixes on one database do not hear each
+	// other (an event for user 100 of one would reach user 100 of the
+	// other). Default "": authrpc_auth.
+	ChannelPrefix string
 }
 
 // Sync carries short messages between the instances of a service that share
@@ -97,6 +107,7 @@ type Sync struct {
 	db       *bun.DB
 	log      *slog.Logger
 	postgres bool
+	prefix   string // of PostgreSQL channel names: ChannelPrefix + SyncChannelPrefix
 	// origin prefixes what this Sync sends, so that it can tell its own
 	// messages when PostgreSQL hands them back.
 	origin string
@@ -150,10 +161,14 @@ func NewSync(ctx context.Context, db *bun.DB, opts SyncOptions) (*Sync, error) {
 	if db == nil {
 		return nil, errors.New("storage: sync: nil db")
 	}
+	if err := CheckTablePrefix(opts.ChannelPrefix); err != nil {
+		return nil, fmt.Errorf("storage: sync: channel prefix: %w", err)
+	}
 	s := &Sync{
 		db:           db,
 		log:          opts.Logger,
 		postgres:     IsPostgres(db),
+		prefix:       opts.ChannelPrefix + SyncChannelPrefix,
 		origin:       newOrigin(),
 		minBackoff:   opts.MinBackoff,
 		maxBackoff:   opts.MaxBackoff,
@@ -286,7 +301,7 @@ func (s *Sync) Channel(name string) *Channel {
 	c := &Channel{
 		sync:      s,
 		name:      name,
-		pgName:    SyncChannelPrefix + name,
+		pgName:    s.prefix + name,
 		listening: !s.postgres,
 	}
 	c.subs.Store(new([]func(string)))
@@ -306,7 +321,8 @@ func validChannelName(name string) bool {
 	return true
 }
 
-// Name returns the channel's name, without SyncChannelPrefix.
+// Name returns the channel's name, without SyncChannelPrefix (or
+// SyncOptions.ChannelPrefix).
 func (c *Channel) Name() string { return c.name }
 
 // Publish sends payload to the channel's subscribers in every instance.
@@ -357,7 +373,8 @@ func checkPayload(payload string) error {
 //
 // A NOTIFY on the channel's PostgreSQL channel that did not come from a
 // Sync is delivered with its payload as it is, so that an operator can
-// send one by hand (SELECT pg_notify('authrpc_auth', '*')).
+// send one by hand (SELECT pg_notify('authrpc_auth', '*'), with
+// SyncOptions.ChannelPrefix before authrpc_ if one is set).
 func (c *Channel) Subscribe(fn func(payload string)) {
 	if fn == nil {
 		panic("storage: sync: Subscribe: nil func")
@@ -595,7 +612,7 @@ func (s *Sync) exec(ctx context.Context, conn *pgx.Conn, sql string) error {
 // dispatch hands a notification to its channel's subscribers, unless this
 // Sync sent it (Publish has delivered it already).
 func (s *Sync) dispatch(n *pgconn.Notification) {
-	name, ok := strings.CutPrefix(n.Channel, SyncChannelPrefix)
+	name, ok := strings.CutPrefix(n.Channel, s.prefix)
 	if !ok {
 		return
 	}

@@ -88,3 +88,26 @@ func TestPostgresDSN(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, left, "databases not dropped: %v", names)
 }
+
+func TestRecordQueries(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		q := storagetest.RecordQueries(db)
+		ctx := t.Context()
+		_, err := db.ExecContext(ctx, "CREATE TABLE app_users (id INTEGER)")
+		require.NoError(t, err)
+		_, err = db.NewSelect().Table("app_users").Count(ctx)
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, "CREATE TABLE users (id INTEGER)")
+		require.NoError(t, err)
+		_, err = db.ExecContext(ctx, `INSERT INTO "users" (id) VALUES (?)`, 1)
+		require.NoError(t, err)
+
+		all := q.All()
+		require.Len(t, all, 4)
+		assert.Len(t, q.Naming("app_users"), 2)
+		naming := q.Naming("users")
+		require.Len(t, naming, 2, "app_users is another name: %q", naming)
+		assert.Contains(t, naming[0], "CREATE TABLE users")
+		assert.Empty(t, q.Naming("user"))
+	})
+}

@@ -152,12 +152,12 @@ func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, er
 		return q
 	}
 	var rows []userRow
-	q := base(m.db.NewSelect().Model(&rows).ExcludeColumn("password_hash"))
+	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash"))
 	// id last, so that pages sorted by a column with ties are stable.
 	if err := opts.Apply(q).OrderExpr("u.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: %w", err)
 	}
-	total, err := opts.ApplyWhere(base(m.db.NewSelect().Model((*userRow)(nil)))).Count(ctx)
+	total, err := opts.ApplyWhere(base(m.db.NewSelect().Model((*userRow)(nil)).ModelTableExpr(m.tables.users))).Count(ctx)
 	if err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: count: %w", err)
 	}
@@ -299,13 +299,13 @@ func (m *Module) delete(ctx context.Context, userID string) error {
 		}
 		// The foreign key cascades too; deleting here does not rely on it
 		// being enforced (SQLite needs foreign_keys on).
-		if _, err := deleteSessions(ctx, tx, row.ID, 0); err != nil {
+		if _, err := m.tables.deleteSessions(ctx, tx, row.ID, 0); err != nil {
 			return false, err
 		}
-		if err := deleteTokens(ctx, tx, row.ID); err != nil {
+		if err := m.tables.deleteTokens(ctx, tx, row.ID); err != nil {
 			return false, err
 		}
-		if _, err := tx.NewDelete().Model((*userRow)(nil)).Where("id = ?", row.ID).Exec(ctx); err != nil {
+		if _, err := tx.NewDelete().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Where("id = ?", row.ID).Exec(ctx); err != nil {
 			return false, fmt.Errorf("users: delete user %d: %w", row.ID, err)
 		}
 		return true, nil
@@ -335,15 +335,15 @@ func (m *Module) setEnabled(ctx context.Context, userID string, enabled bool) (r
 		case row.Enabled == enabled:
 			return false, nil
 		}
-		_, err := tx.NewUpdate().Model((*userRow)(nil)).Set("enabled = ?", enabled).Where("id = ?", row.ID).Exec(ctx)
+		_, err := tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("enabled = ?", enabled).Where("id = ?", row.ID).Exec(ctx)
 		if err != nil {
 			return false, fmt.Errorf("users: set enabled: %w", err)
 		}
 		if !enabled {
-			if _, err := deleteSessions(ctx, tx, row.ID, 0); err != nil {
+			if _, err := m.tables.deleteSessions(ctx, tx, row.ID, 0); err != nil {
 				return false, err
 			}
-			if err := deleteTokens(ctx, tx, row.ID); err != nil {
+			if err := m.tables.deleteTokens(ctx, tx, row.ID); err != nil {
 				return false, err
 			}
 		}
@@ -400,18 +400,18 @@ func (m *Module) setPassword(ctx context.Context, userID string, password *strin
 // reset links mailed before: they were asked for to replace the password
 // this one replaces.
 func (m *Module) storePassword(ctx context.Context, tx bun.Tx, caller *auth.Principal, id int64, hash string) error {
-	_, err := tx.NewUpdate().Model((*userRow)(nil)).Set("password_hash = ?", hash).Where("id = ?", id).Exec(ctx)
+	_, err := tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("password_hash = ?", hash).Where("id = ?", id).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("users: set password: %w", err)
 	}
-	if err := deleteTokens(ctx, tx, id, auth.KindResetPass); err != nil {
+	if err := m.tables.deleteTokens(ctx, tx, id, auth.KindResetPass); err != nil {
 		return err
 	}
 	var keep int64
 	if caller.UserID == id && caller.Kind == auth.KindSession {
 		keep = caller.TokenID
 	}
-	if _, err := deleteSessions(ctx, tx, id, keep); err != nil {
+	if _, err := m.tables.deleteSessions(ctx, tx, id, keep); err != nil {
 		return err
 	}
 	return m.credentialsReset(ctx, tx, CredentialsReset{UserID: id})
@@ -460,7 +460,7 @@ func (m *Module) changePermissions(ctx context.Context, userID string, change ma
 				stored[name] = true
 			}
 		}
-		_, err := tx.NewUpdate().Model(&userRow{ID: row.ID, Permissions: stored}).Column("permissions").WherePK().Exec(ctx)
+		_, err := tx.NewUpdate().Model(&userRow{ID: row.ID, Permissions: stored}).ModelTableExpr(m.tables.users).Column("permissions").WherePK().Exec(ctx)
 		if err != nil {
 			return false, fmt.Errorf("users: set permissions: %w", err)
 		}
@@ -483,7 +483,7 @@ func (m *Module) suggest(ctx context.Context, opts *suggestOptions) ([]string, e
 	if len(text) > maxEmailLength {
 		return names, nil // longer than any name
 	}
-	q := m.db.NewSelect().Model((*userRow)(nil)).Column("name").Where("u.id <> ?", auth.RootUserID)
+	q := m.db.NewSelect().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Column("name").Where("u.id <> ?", auth.RootUserID)
 	if text != "" {
 		esc := escapeLike(text)
 		q = q.Where(`u.name LIKE ? ESCAPE '\'`, "%"+esc+"%").
@@ -546,7 +546,7 @@ func (m *Module) setUsername(ctx context.Context, userID, newUsername string, ne
 			if rerr := takenError(field, name, "", ""); rerr != nil {
 				return false, rerr
 			}
-			if _, err := tx.NewUpdate().Model((*userRow)(nil)).Set("name = ?", name).Where("id = ?", row.ID).Exec(ctx); err != nil {
+			if _, err := tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("name = ?", name).Where("id = ?", row.ID).Exec(ctx); err != nil {
 				return false, fmt.Errorf("users: set username: %w", err)
 			}
 			changed = true

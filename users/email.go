@@ -351,7 +351,7 @@ func (m *Module) sendLink(ctx context.Context, flow *linkFlow, name, base string
 		if err != nil || locked == nil || mayMail(flow, locked) != "" {
 			return err
 		}
-		plain, expires, err = issueToken(ctx, tx, locked.ID, flow.kind, locked.Email, m.stamp(), flow.ttl)
+		plain, expires, err = m.tables.issueToken(ctx, tx, locked.ID, flow.kind, locked.Email, m.stamp(), flow.ttl)
 		row = locked
 		return err
 	})
@@ -404,7 +404,7 @@ func (m *Module) confirmEmailByToken(ctx context.Context, token string) error {
 		return errBadToken // garbage costs no query
 	}
 	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		t, err := consumeToken(ctx, tx, token, auth.KindConfirmEmail, m.now())
+		t, err := m.tables.consumeToken(ctx, tx, token, auth.KindConfirmEmail, m.now())
 		if err != nil {
 			return err
 		}
@@ -423,7 +423,7 @@ func (m *Module) confirmEmailByToken(ctx context.Context, token string) error {
 		case row.EmailConfirmed:
 			return nil
 		}
-		_, err = tx.NewUpdate().Model((*userRow)(nil)).Set("email_confirmed = ?", true).Where("id = ?", row.ID).Exec(ctx)
+		_, err = tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("email_confirmed = ?", true).Where("id = ?", row.ID).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("users: confirm email of user %d: %w", row.ID, err)
 		}
@@ -446,7 +446,7 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 		return rerr
 	}
 	// Look before hashing, so that unknown tokens cost no argon2 work.
-	t, err := findToken(ctx, m.db, token, auth.KindResetPass, m.now())
+	t, err := m.tables.findToken(ctx, m.db, token, auth.KindResetPass, m.now())
 	if err != nil {
 		return err
 	}
@@ -459,7 +459,7 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 	}
 	var id int64
 	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		t, err := consumeToken(ctx, tx, token, auth.KindResetPass, m.now())
+		t, err := m.tables.consumeToken(ctx, tx, token, auth.KindResetPass, m.now())
 		if err != nil {
 			return err
 		}
@@ -474,7 +474,7 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 			return errBadToken
 		}
 		confirmed := row.EmailConfirmed || (row.Email != "" && row.Email == t.Email)
-		_, err = tx.NewUpdate().Model((*userRow)(nil)).
+		_, err = tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).
 			Set("password_hash = ?", hash).
 			Set("email_confirmed = ?", confirmed).
 			Where("id = ?", row.ID).
@@ -482,7 +482,7 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 		if err != nil {
 			return fmt.Errorf("users: set password by token: user %d: %w", row.ID, err)
 		}
-		if _, err := deleteSessions(ctx, tx, row.ID, 0); err != nil {
+		if _, err := m.tables.deleteSessions(ctx, tx, row.ID, 0); err != nil {
 			return err
 		}
 		if err := m.credentialsReset(ctx, tx, CredentialsReset{UserID: row.ID, ByMail: true}); err != nil {

@@ -78,7 +78,7 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 		if e := takenError(field, row.Name, row.Email, row.TelegramName); e != nil {
 			return e
 		}
-		_, err = tx.NewInsert().Model(row).Returning("id").Exec(ctx)
+		_, err = tx.NewInsert().Model(row).ModelTableExpr(m.tables.users).Returning("id").Exec(ctx)
 		return err
 	})
 	if storage.IsUniqueViolation(err) {

@@ -35,16 +35,16 @@ type tokenRow struct {
 // deleted in the same transaction: a new link voids the ones sent before.
 // The caller holds the user's row locked (see findByID's forUpdate), so that
 // two issues for one user cannot both survive.
-func issueToken(ctx context.Context, tx bun.Tx, userID int64, kind auth.Kind, email string, now time.Time, ttl time.Duration) (string, time.Time, error) {
+func (t tables) issueToken(ctx context.Context, tx bun.Tx, userID int64, kind auth.Kind, email string, now time.Time, ttl time.Duration) (string, time.Time, error) {
 	plain, digest, err := auth.NewToken(kind)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("users: issue %s token: %w", kind, err)
 	}
-	if err := deleteTokens(ctx, tx, userID, kind); err != nil {
+	if err := t.deleteTokens(ctx, tx, userID, kind); err != nil {
 		return "", time.Time{}, err
 	}
 	row := &tokenRow{UserID: userID, Kind: string(kind), Digest: digest, Email: email, Created: now, Expires: now.Add(ttl)}
-	if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+	if _, err := tx.NewInsert().Model(row).ModelTableExpr(t.tokens).Exec(ctx); err != nil {
 		return "", time.Time{}, fmt.Errorf("users: issue %s token for user %d: %w", kind, userID, err)
 	}
 	return plain, row.Expires, nil
@@ -53,9 +53,9 @@ func issueToken(ctx context.Context, tx bun.Tx, userID int64, kind auth.Kind, em
 // findToken returns the unexpired token of kind whose plain text is given,
 // or nil. It only reads: it tells whether a token is worth the work of using
 // it, and consumeToken decides.
-func findToken(ctx context.Context, db bun.IDB, plain string, kind auth.Kind, now time.Time) (*tokenRow, error) {
+func (t tables) findToken(ctx context.Context, db bun.IDB, plain string, kind auth.Kind, now time.Time) (*tokenRow, error) {
 	row := new(tokenRow)
-	err := db.NewSelect().Model(row).
+	err := db.NewSelect().Model(row).ModelTableExpr(t.tokens).
 		Where("digest = ?", auth.Digest(plain)).
 		Where("kind = ?", string(kind)).
 		Scan(ctx)
@@ -77,9 +77,9 @@ func findToken(ctx context.Context, db bun.IDB, plain string, kind auth.Kind, no
 // step: of two concurrent uses, only one gets the row. A token of another
 // kind is left alone. Called in a transaction, the token comes back if the
 // transaction rolls back.
-func consumeToken(ctx context.Context, db bun.IDB, plain string, kind auth.Kind, now time.Time) (*tokenRow, error) {
+func (t tables) consumeToken(ctx context.Context, db bun.IDB, plain string, kind auth.Kind, now time.Time) (*tokenRow, error) {
 	var rows []tokenRow
-	_, err := db.NewDelete().Model(&rows).
+	_, err := db.NewDelete().Model(&rows).ModelTableExpr(t.tokens).
 		Where("digest = ?", auth.Digest(plain)).
 		Where("kind = ?", string(kind)).
 		Returning("*").
@@ -97,8 +97,8 @@ func consumeToken(ctx context.Context, db bun.IDB, plain string, kind auth.Kind,
 
 // deleteTokens deletes a user's one-time tokens of the given kinds, or of
 // every kind when none is given.
-func deleteTokens(ctx context.Context, db bun.IDB, userID int64, kinds ...auth.Kind) error {
-	q := db.NewDelete().Model((*tokenRow)(nil)).Where("user_id = ?", userID)
+func (t tables) deleteTokens(ctx context.Context, db bun.IDB, userID int64, kinds ...auth.Kind) error {
+	q := db.NewDelete().Model((*tokenRow)(nil)).ModelTableExpr(t.tokens).Where("user_id = ?", userID)
 	if len(kinds) > 0 {
 		names := make([]string, len(kinds))
 		for i, k := range kinds {
@@ -113,7 +113,7 @@ func deleteTokens(ctx context.Context, db bun.IDB, userID int64, kinds ...auth.K
 }
 
 func (m *Module) deleteExpiredTokens(ctx context.Context) (int64, error) {
-	res, err := m.db.NewDelete().Model((*tokenRow)(nil)).Where("expires <= ?", m.now().UTC()).Exec(ctx)
+	res, err := m.db.NewDelete().Model((*tokenRow)(nil)).ModelTableExpr(m.tables.tokens).Where("expires <= ?", m.now().UTC()).Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("users: delete expired tokens: %w", err)
 	}

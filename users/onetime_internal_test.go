@@ -40,7 +40,7 @@ func issue(t *testing.T, m *Module, userID int64, kind auth.Kind, now time.Time,
 	var plain string
 	err := m.db.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		plain, _, err = issueToken(ctx, tx, userID, kind, fmt.Sprintf("u%d@example.com", userID), now, ttl)
+		plain, _, err = m.tables.issueToken(ctx, tx, userID, kind, fmt.Sprintf("u%d@example.com", userID), now, ttl)
 		return err
 	})
 	require.NoError(t, err)
@@ -66,7 +66,7 @@ func TestConsumeTokenOnceUnderConcurrency(t *testing.T) {
 				wg.Go(func() {
 					<-start
 					err := m.db.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
-						row, err := consumeToken(ctx, tx, tok, auth.KindResetPass, now)
+						row, err := m.tables.consumeToken(ctx, tx, tok, auth.KindResetPass, now)
 						if err == nil && row != nil {
 							taken[i].Add(1)
 						}
@@ -102,16 +102,16 @@ func TestTokenStorageRules(t *testing.T) {
 		second := issue(t, m, ids[0], auth.KindResetPass, now, time.Hour)
 		for tok, alive := range map[string]bool{first: false, other: true, confirm: true, second: true} {
 			kind, _ := auth.TokenKind(tok)
-			row, err := findToken(ctx, db, tok, kind, now)
+			row, err := m.tables.findToken(ctx, db, tok, kind, now)
 			require.NoError(t, err)
 			assert.Equal(t, alive, row != nil, tok[:4])
 		}
 
 		// The wrong kind is not found and not taken.
-		row, err := consumeToken(ctx, db, second, auth.KindConfirmEmail, now)
+		row, err := m.tables.consumeToken(ctx, db, second, auth.KindConfirmEmail, now)
 		require.NoError(t, err)
 		assert.Nil(t, row)
-		row, err = consumeToken(ctx, db, second, auth.KindResetPass, now)
+		row, err = m.tables.consumeToken(ctx, db, second, auth.KindResetPass, now)
 		require.NoError(t, err)
 		require.NotNil(t, row)
 		assert.Equal(t, ids[0], row.UserID)
@@ -119,14 +119,14 @@ func TestTokenStorageRules(t *testing.T) {
 
 		// Expiry: refused from the instant it expires.
 		exp := issue(t, m, ids[2], auth.KindConfirmEmail, now, time.Minute)
-		row, err = findToken(ctx, db, exp, auth.KindConfirmEmail, now.Add(time.Minute-time.Microsecond))
+		row, err = m.tables.findToken(ctx, db, exp, auth.KindConfirmEmail, now.Add(time.Minute-time.Microsecond))
 		require.NoError(t, err)
 		assert.NotNil(t, row)
-		row, err = findToken(ctx, db, exp, auth.KindConfirmEmail, now.Add(time.Minute))
+		row, err = m.tables.findToken(ctx, db, exp, auth.KindConfirmEmail, now.Add(time.Minute))
 		require.NoError(t, err)
 		assert.Nil(t, row)
 		err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			row, err := consumeToken(ctx, tx, exp, auth.KindConfirmEmail, now.Add(time.Minute))
+			row, err := m.tables.consumeToken(ctx, tx, exp, auth.KindConfirmEmail, now.Add(time.Minute))
 			assert.Nil(t, row)
 			return err
 		})
@@ -147,7 +147,7 @@ func TestTokenStorageRules(t *testing.T) {
 
 		// Hostile texts are just unknown digests.
 		for _, s := range []string{"", "'", "' OR 1=1 --", "\x00", string(make([]byte, 70000))} {
-			row, err := consumeToken(ctx, db, s, auth.KindResetPass, now)
+			row, err := m.tables.consumeToken(ctx, db, s, auth.KindResetPass, now)
 			require.NoError(t, err)
 			assert.Nil(t, row)
 		}

@@ -79,7 +79,7 @@ func (m *Module) profileSetEmail(ctx context.Context, email *string) (rpc.Result
 			}
 		}
 		row.Email, row.EmailConfirmed = next, false
-		_, err := tx.NewUpdate().Model(row).Column("email", "email_confirmed").WherePK().Exec(ctx)
+		_, err := tx.NewUpdate().Model(row).ModelTableExpr(m.tables.users).Column("email", "email_confirmed").WherePK().Exec(ctx)
 		if err != nil {
 			return false, fmt.Errorf("users: set email: %w", err)
 		}
@@ -111,7 +111,7 @@ func (m *Module) profileSetTelegram(ctx context.Context, name *string) (rpc.Resu
 			}
 		}
 		row.TelegramName = next
-		_, err := tx.NewUpdate().Model(row).Column("telegram_name").WherePK().Exec(ctx)
+		_, err := tx.NewUpdate().Model(row).ModelTableExpr(m.tables.users).Column("telegram_name").WherePK().Exec(ctx)
 		if err != nil {
 			return false, fmt.Errorf("users: set telegram name: %w", err)
 		}

@@ -38,7 +38,7 @@ func (m *Module) ensureRoot(ctx context.Context, password string, out io.Writer)
 		PasswordHash: hash,
 		Created:      m.stamp(),
 	}
-	res, err := m.db.NewInsert().Model(root).On("CONFLICT DO NOTHING").Exec(ctx)
+	res, err := m.db.NewInsert().Model(root).ModelTableExpr(m.tables.users).On("CONFLICT DO NOTHING").Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("create root: %w", err)
 	}

@@ -138,7 +138,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	}
 	now := m.stamp()
 	ses := &sessionRow{UserID: row.ID, Digest: digest, Created: now, Expires: now.Add(m.sessionTTL)}
-	if _, err := m.db.NewInsert().Model(ses).Returning("id").Exec(ctx); err != nil {
+	if _, err := m.db.NewInsert().Model(ses).ModelTableExpr(m.tables.sessions).Returning("id").Exec(ctx); err != nil {
 		return signinAnswer{}, fmt.Errorf("users: signin: create session: %w", err)
 	}
 	info := m.authInfo(row, m.permissionsView(row))
@@ -186,7 +186,7 @@ func (m *Module) rehash(ctx context.Context, row *userRow, password string) {
 		m.log.WarnContext(ctx, "users: rehash password", "user_id", row.ID, "err", err)
 		return
 	}
-	_, err = m.db.NewUpdate().Model((*userRow)(nil)).
+	_, err = m.db.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).
 		Set("password_hash = ?", hash).
 		Where("id = ? AND password_hash = ?", row.ID, row.PasswordHash).
 		Exec(ctx)
@@ -245,7 +245,7 @@ func (m *Module) signout(ctx context.Context) (rpc.Result, error) {
 	if p.Kind != auth.KindSession {
 		return rpc.NoContent(), nil
 	}
-	res, err := m.db.NewDelete().Model((*sessionRow)(nil)).Where("id = ?", p.TokenID).Exec(ctx)
+	res, err := m.db.NewDelete().Model((*sessionRow)(nil)).ModelTableExpr(m.tables.sessions).Where("id = ?", p.TokenID).Exec(ctx)
 	if err != nil {
 		return rpc.Result{}, fmt.Errorf("users: signout: %w", err)
 	}
@@ -302,8 +302,8 @@ func (m *Module) authenticate(ctx context.Context, token string) (*auth.Principa
 		Permissions map[string]bool `bun:"permissions"`
 	}
 	err := m.db.NewSelect().
-		TableExpr("user_sessions AS s").
-		Join("JOIN users AS u ON u.id = s.user_id").
+		TableExpr(m.tables.sessions).
+		Join("JOIN "+m.tables.users+" ON u.id = s.user_id").
 		ColumnExpr("s.id AS session_id, s.expires, u.id AS user_id, u.name, u.enabled, u.permissions").
 		Where("s.digest = ?", auth.Digest(token)).
 		Scan(ctx, &r)

@@ -60,8 +60,8 @@ type sessionRow struct {
 
 // selectUser starts a query for one user row, locked for update when asked
 // (PostgreSQL; SQLite's transactions hold the write lock from BEGIN).
-func selectUser(db bun.IDB, row *userRow, forUpdate bool) *bun.SelectQuery {
-	q := db.NewSelect().Model(row)
+func (t tables) selectUser(db bun.IDB, row *userRow, forUpdate bool) *bun.SelectQuery {
+	q := db.NewSelect().Model(row).ModelTableExpr(t.users)
 	if forUpdate && storage.IsPostgres(db) {
 		q = q.For("UPDATE")
 	}
@@ -71,7 +71,7 @@ func selectUser(db bun.IDB, row *userRow, forUpdate bool) *bun.SelectQuery {
 // findByID returns the user with the given id, or nil.
 func (m *Module) findByID(ctx context.Context, db bun.IDB, id int64, forUpdate bool) (*userRow, error) {
 	row := new(userRow)
-	err := selectUser(db, row, forUpdate).Where("id = ?", id).Scan(ctx)
+	err := m.tables.selectUser(db, row, forUpdate).Where("id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -84,7 +84,7 @@ func (m *Module) findByID(ctx context.Context, db bun.IDB, id int64, forUpdate b
 // findByName returns the user with the given (normalized) name, or nil.
 func (m *Module) findByName(ctx context.Context, db bun.IDB, name string, forUpdate bool) (*userRow, error) {
 	row := new(userRow)
-	err := selectUser(db, row, forUpdate).Where("name = ?", name).Scan(ctx)
+	err := m.tables.selectUser(db, row, forUpdate).Where("name = ?", name).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -97,7 +97,7 @@ func (m *Module) findByName(ctx context.Context, db bun.IDB, name string, forUpd
 // findByEmail returns the user with the given (normalized) email, or nil.
 func (m *Module) findByEmail(ctx context.Context, db bun.IDB, email string, forUpdate bool) (*userRow, error) {
 	row := new(userRow)
-	err := selectUser(db, row, forUpdate).Where("email = ?", email).Scan(ctx)
+	err := m.tables.selectUser(db, row, forUpdate).Where("email = ?", email).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -113,7 +113,7 @@ func (m *Module) findByEmail(ctx context.Context, db bun.IDB, email string, forU
 // UNIQUE constraints still decide races.
 func (m *Module) taken(ctx context.Context, db bun.IDB, except int64, name, email, telegram string) (string, error) {
 	var rows []userRow
-	q := db.NewSelect().Model(&rows).Column("name", "email", "telegram_name").
+	q := db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).Column("name", "email", "telegram_name").
 		Where("id <> ?", except).
 		WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 			q = q.Where("1 = 0")
@@ -146,8 +146,8 @@ func (m *Module) taken(ctx context.Context, db bun.IDB, except int64, name, emai
 
 // deleteSessions deletes the sessions of a user, but the one with id keep
 // (0 keeps none), and returns how many it deleted.
-func deleteSessions(ctx context.Context, db bun.IDB, userID, keep int64) (int64, error) {
-	q := db.NewDelete().Model((*sessionRow)(nil)).Where("user_id = ?", userID)
+func (t tables) deleteSessions(ctx context.Context, db bun.IDB, userID, keep int64) (int64, error) {
+	q := db.NewDelete().Model((*sessionRow)(nil)).ModelTableExpr(t.sessions).Where("user_id = ?", userID)
 	if keep != 0 {
 		q = q.Where("id <> ?", keep)
 	}
@@ -160,7 +160,7 @@ func deleteSessions(ctx context.Context, db bun.IDB, userID, keep int64) (int64,
 }
 
 func (m *Module) deleteExpiredSessions(ctx context.Context) (int64, error) {
-	res, err := m.db.NewDelete().Model((*sessionRow)(nil)).Where("expires <= ?", m.now().UTC()).Exec(ctx)
+	res, err := m.db.NewDelete().Model((*sessionRow)(nil)).ModelTableExpr(m.tables.sessions).Where("expires <= ?", m.now().UTC()).Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("users: delete expired sessions: %w", err)
 	}

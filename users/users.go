@@ -176,6 +176,20 @@ type Options struct {
 	AvatarURL string
 	NoAvatar  bool
 
+	// TablePrefix goes before the name of every table, index and
+	// constraint the module creates, so that a host with tables of its own
+	// of the same names (a users table, say) can mount the module beside
+	// them, or mount it twice on one database: with "app_", the tables are
+	// app_users, app_user_sessions and app_user_tokens, the rate limits
+	// app_authrpc_rate_limits, and the migrations are recorded in
+	// app_authrpc_migrations. It is empty or 1 to storage.MaxTablePrefix of
+	// [a-z0-9_], starting with a letter or '_' (storage.CheckTablePrefix).
+	// The tokens module takes it from here (Module.TablePrefix); give the
+	// settings and call log modules the same one, and storage.SyncOptions
+	// the same ChannelPrefix. Changing it later starts afresh on empty
+	// tables: existing rows are not moved. Default "": the names as they are.
+	TablePrefix string
+
 	// Now tells the time; tests set it. Default time.Now.
 	Now func() time.Time
 }
@@ -185,6 +199,7 @@ type Options struct {
 type Module struct {
 	reg        *rpc.Registry
 	db         *bun.DB
+	tables     tables
 	perms      *auth.Permissions
 	log        *slog.Logger
 	hasher     *auth.Hasher
@@ -231,9 +246,13 @@ func (u *User) IsRoot() bool { return u.ID == auth.RootUserID }
 // and the session authenticator on reg.Auth(), and starts the expired-session
 // cleanup, which Close stops; reg.Shutdown calls Close.
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
+	if err := storage.CheckTablePrefix(opts.TablePrefix); err != nil {
+		return nil, fmt.Errorf("users: mount: Options.TablePrefix: %w", err)
+	}
 	m := &Module{
 		reg:        reg,
 		db:         db,
+		tables:     newTables(opts.TablePrefix),
 		perms:      reg.Permissions(),
 		log:        reg.Logger(),
 		hasher:     opts.Hasher,
@@ -259,7 +278,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	if !opts.LocalLimits {
 		var err error
-		m.limits, err = storage.NewLimits(ctx, db, storage.LimitsOptions{Now: m.now}, storage.WithLogger(m.log))
+		m.limits, err = storage.NewLimits(ctx, db, storage.LimitsOptions{Now: m.now, TablePrefix: opts.TablePrefix}, storage.WithLogger(m.log))
 		if err != nil {
 			return nil, fmt.Errorf("users: mount: %w", err)
 		}
@@ -277,7 +296,8 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	m.mail = mail
 
-	if err := storage.Migrate(ctx, db, "users", migrations(m.log), storage.WithLogger(m.log)); err != nil {
+	if err := storage.Migrate(ctx, db, "users", migrations(m.log, opts.TablePrefix),
+		storage.WithLogger(m.log), storage.WithTablePrefix(opts.TablePrefix)); err != nil {
 		return nil, fmt.Errorf("users: mount: %w", err)
 	}
 	if storage.IsPostgres(db) {
@@ -320,6 +340,10 @@ func (m *Module) Close(ctx context.Context) error {
 		return fmt.Errorf("users: close: %w", ctx.Err())
 	}
 }
+
+// TablePrefix returns Options.TablePrefix: what the names of the module's
+// tables start with. Modules whose tables reference users take it too.
+func (m *Module) TablePrefix() string { return m.tables.prefix }
 
 // Lookup returns the user with the given id, or ErrNotFound.
 func (m *Module) Lookup(ctx context.Context, id int64) (*User, error) {

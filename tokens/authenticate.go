@@ -19,7 +19,7 @@ import (
 // drop it after a change to the token.
 func (m *Module) authenticate(ctx context.Context, token string) (*auth.Principal, error) {
 	var row tokenRow
-	err := m.db.NewSelect().Model(&row).
+	err := m.db.NewSelect().Model(&row).ModelTableExpr(m.table).
 		Column("id", "user_id", "enabled", "permissions").
 		Where("t.digest = ?", auth.Digest(token)).
 		Scan(ctx)

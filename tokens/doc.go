@@ -14,6 +14,11 @@
 // CASCADE), registers the methods and registers the authenticator of API
 // tokens on reg.Auth(). The module has no background work and no Close.
 //
+// The table's name takes the users module's table prefix
+// (users.Options.TablePrefix), as do its constraints and the record of its
+// migrations: with "app_", app_api_tokens references app_users, and a host's
+// own api_tokens table is left alone.
+//
 // # Methods
 //
 // Every method takes the permission "user", and a caller sees and changes

@@ -114,12 +114,12 @@ func requireSession(p *auth.Principal) *rpc.Error {
 func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
 	var rows []tokenRow
-	q := m.db.NewSelect().Model(&rows).ExcludeColumn("digest").Where("t.user_id = ?", caller.UserID)
+	q := m.db.NewSelect().Model(&rows).ModelTableExpr(m.table).ExcludeColumn("digest").Where("t.user_id = ?", caller.UserID)
 	// id last, so that pages sorted by a column with ties are stable.
 	if err := opts.Apply(q).OrderExpr("t.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("tokens: read: %w", err)
 	}
-	total, err := opts.ApplyWhere(m.db.NewSelect().Model((*tokenRow)(nil)).Where("t.user_id = ?", caller.UserID)).Count(ctx)
+	total, err := opts.ApplyWhere(m.db.NewSelect().Model((*tokenRow)(nil)).ModelTableExpr(m.table).Where("t.user_id = ?", caller.UserID)).Count(ctx)
 	if err != nil {
 		return rpc.Result{}, fmt.Errorf("tokens: read: count: %w", err)
 	}
@@ -165,10 +165,10 @@ func (m *Module) create(ctx context.Context, name string) (created, error) {
 	}
 	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if m.maxPerUser > 0 {
-			if err := lockUser(ctx, tx, caller.UserID); err != nil {
+			if err := m.lockUser(ctx, tx, caller.UserID); err != nil {
 				return err
 			}
-			n, err := tx.NewSelect().Model((*tokenRow)(nil)).Where("t.user_id = ?", caller.UserID).Count(ctx)
+			n, err := tx.NewSelect().Model((*tokenRow)(nil)).ModelTableExpr(m.table).Where("t.user_id = ?", caller.UserID).Count(ctx)
 			if err != nil {
 				return fmt.Errorf("tokens: create: count: %w", err)
 			}
@@ -176,7 +176,7 @@ func (m *Module) create(ctx context.Context, name string) (created, error) {
 				return rpc.BadRequest("you hold %d API tokens, the most allowed: delete one first", n)
 			}
 		}
-		_, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx)
+		_, err := tx.NewInsert().Model(row).ModelTableExpr(m.table).Returning("id").Exec(ctx)
 		return err
 	})
 	var rpcErr *rpc.Error
@@ -214,7 +214,7 @@ func (m *Module) delete(ctx context.Context, tokenID string) error {
 	if rerr != nil {
 		return rerr
 	}
-	res, err := m.db.NewDelete().Model((*tokenRow)(nil)).
+	res, err := m.db.NewDelete().Model((*tokenRow)(nil)).ModelTableExpr(m.table).
 		Where("id = ? AND user_id = ?", id, caller.UserID).
 		Exec(ctx)
 	if err != nil {
@@ -238,7 +238,7 @@ func (m *Module) setEnabled(ctx context.Context, tokenID string, enabled bool) (
 	if rerr != nil {
 		return rpc.Result{}, rerr
 	}
-	res, err := m.db.NewUpdate().Model((*tokenRow)(nil)).
+	res, err := m.db.NewUpdate().Model((*tokenRow)(nil)).ModelTableExpr(m.table).
 		Set("enabled = ?", enabled).
 		Where("id = ? AND user_id = ? AND enabled <> ?", id, caller.UserID, enabled).
 		Exec(ctx)
@@ -249,7 +249,7 @@ func (m *Module) setEnabled(ctx context.Context, tokenID string, enabled bool) (
 		m.invalidate(id)
 		return rpc.Result{}, nil
 	}
-	ok, err := exists(ctx, m.db, caller.UserID, id)
+	ok, err := m.exists(ctx, m.db, caller.UserID, id)
 	if err != nil {
 		return rpc.Result{}, err
 	}

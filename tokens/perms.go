@@ -76,7 +76,7 @@ func (m *Module) getPermissions(ctx context.Context, tokenID string) ([]permissi
 	if rerr != nil {
 		return nil, rerr
 	}
-	row, err := find(ctx, m.db, caller.UserID, id, false)
+	row, err := m.find(ctx, m.db, caller.UserID, id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (m *Module) changePermissions(ctx context.Context, tokenID string, change m
 	}
 	changed := false
 	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		row, err := find(ctx, tx, caller.UserID, id, true)
+		row, err := m.find(ctx, tx, caller.UserID, id, true)
 		if err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (m *Module) changePermissions(ctx context.Context, tokenID string, change m
 				stored[name] = true
 			}
 		}
-		_, err = tx.NewUpdate().Model(&tokenRow{ID: row.ID, Permissions: stored}).Column("permissions").WherePK().Exec(ctx)
+		_, err = tx.NewUpdate().Model(&tokenRow{ID: row.ID, Permissions: stored}).ModelTableExpr(m.table).Column("permissions").WherePK().Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("tokens: set permissions of token %d: %w", id, err)
 		}

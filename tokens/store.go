@@ -14,7 +14,8 @@ import (
 	"github.com/authrpc/authrpc/storage"
 )
 
-// tokenRow is a row of the api_tokens table.
+// tokenRow is a row of the api_tokens table. Its queries name the table
+// with ModelTableExpr(m.table), which carries the table prefix.
 type tokenRow struct {
 	bun.BaseModel `bun:"table:api_tokens,alias:t"`
 
@@ -37,9 +38,9 @@ func notFound(id int64) *rpc.Error {
 // find returns the caller's token with the given id (never its digest),
 // locked for update when asked (PostgreSQL; SQLite's transactions hold the
 // write lock from BEGIN), or answers 404.
-func find(ctx context.Context, db bun.IDB, userID, id int64, forUpdate bool) (*tokenRow, error) {
+func (m *Module) find(ctx context.Context, db bun.IDB, userID, id int64, forUpdate bool) (*tokenRow, error) {
 	row := new(tokenRow)
-	q := db.NewSelect().Model(row).ExcludeColumn("digest").
+	q := db.NewSelect().Model(row).ModelTableExpr(m.table).ExcludeColumn("digest").
 		Where("t.id = ? AND t.user_id = ?", id, userID)
 	if forUpdate && storage.IsPostgres(db) {
 		q = q.For("UPDATE")
@@ -55,8 +56,8 @@ func find(ctx context.Context, db bun.IDB, userID, id int64, forUpdate bool) (*t
 }
 
 // exists reports whether the caller has a token with the given id.
-func exists(ctx context.Context, db bun.IDB, userID, id int64) (bool, error) {
-	ok, err := db.NewSelect().Model((*tokenRow)(nil)).
+func (m *Module) exists(ctx context.Context, db bun.IDB, userID, id int64) (bool, error) {
+	ok, err := db.NewSelect().Model((*tokenRow)(nil)).ModelTableExpr(m.table).
 		Where("t.id = ? AND t.user_id = ?", id, userID).
 		Exists(ctx)
 	if err != nil {
@@ -68,13 +69,13 @@ func exists(ctx context.Context, db bun.IDB, userID, id int64) (bool, error) {
 // lockUser serializes the token creations of one user on PostgreSQL, so
 // that the per-user bound holds under concurrent creates. SQLite's write
 // transactions are serialized already. The key is a transaction-scoped
-// advisory lock (module hash, user id); ids past 2^31 wrap, which only
-// makes two users share a lock now and then.
-func lockUser(ctx context.Context, tx bun.Tx, userID int64) error {
+// advisory lock (hash of the prefixed table's name, user id); ids past 2^31
+// wrap, which only makes two users share a lock now and then.
+func (m *Module) lockUser(ctx context.Context, tx bun.Tx, userID int64) error {
 	if !storage.IsPostgres(tx) {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('authrpc_api_tokens'), ?)", int32(userID))
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(?), ?)", m.lockKey, int32(userID))
 	if err != nil {
 		return fmt.Errorf("tokens: lock user %d: %w", userID, err)
 	}

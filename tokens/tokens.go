@@ -27,6 +27,11 @@ type Options struct {
 	// fill the table; create answers 400 past it. Default
 	// DefaultMaxPerUser (100). A negative value turns the bound off.
 	MaxPerUser int
+
+	// There is no table prefix here: the table api_tokens, which
+	// references the users table, takes the users module's
+	// (users.Options.TablePrefix), and so does the record of its
+	// migrations. A prefix of its own could only ever be set wrong.
 }
 
 // Module is the mounted API tokens module. It has no background work, so
@@ -34,13 +39,15 @@ type Options struct {
 type Module struct {
 	reg        *rpc.Registry
 	db         *bun.DB
+	table      string // api_tokens after the users module's prefix, AS t (tokenRow's alias)
+	lockKey    string // names lockUser's advisory locks
 	users      *users.Module
 	perms      *auth.Permissions
 	maxPerUser int // 0: no bound
 }
 
 // Mount runs the module's migrations (after the users module's: api_tokens
-// references users), registers the /v1/api-tokens methods on reg and the
+// references users, and takes its table prefix), registers the /v1/api-tokens methods on reg and the
 // authenticator of API tokens ("tok_…") on reg.Auth(), and has u delete a
 // user's tokens when the user's password is reset. u is the users
 // module mounted on the same registry and database: tokens belong to its
@@ -52,6 +59,8 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, u *users.Module, 
 	m := &Module{
 		reg:        reg,
 		db:         db,
+		table:      u.TablePrefix() + "api_tokens AS t",
+		lockKey:    u.TablePrefix() + "authrpc_api_tokens",
 		users:      u,
 		perms:      reg.Permissions(),
 		maxPerUser: opts.MaxPerUser,
@@ -62,7 +71,8 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, u *users.Module, 
 	case m.maxPerUser < 0:
 		m.maxPerUser = 0
 	}
-	if err := storage.Migrate(ctx, db, "tokens", migrations, storage.WithLogger(reg.Logger())); err != nil {
+	if err := storage.Migrate(ctx, db, "tokens", migrations(u.TablePrefix()),
+		storage.WithLogger(reg.Logger()), storage.WithTablePrefix(u.TablePrefix())); err != nil {
 		return nil, fmt.Errorf("tokens: mount: %w", err)
 	}
 	m.register()
@@ -81,7 +91,7 @@ func (m *Module) Close(ctx context.Context) error { return nil }
 // attacker could hold. It runs in the users module's transaction, which
 // drops the user's cached callers, tokens included, after it commits.
 func (m *Module) endTokens(ctx context.Context, tx bun.Tx, r users.CredentialsReset) error {
-	if _, err := tx.NewDelete().Model((*tokenRow)(nil)).Where("user_id = ?", r.UserID).Exec(ctx); err != nil {
+	if _, err := tx.NewDelete().Model((*tokenRow)(nil)).ModelTableExpr(m.table).Where("user_id = ?", r.UserID).Exec(ctx); err != nil {
 		return fmt.Errorf("tokens: delete tokens of user %d: %w", r.UserID, err)
 	}
 	return nil

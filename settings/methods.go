@@ -79,7 +79,7 @@ func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (jso
 	// order their transactions committed.
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rows, err := write(ctx, m.db, func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	rows, err := m.write(ctx, func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 		m.keepPasswordWithHost(stored, values)
 		return m.sealValues(stored, values), nil
 	})

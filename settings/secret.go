@@ -19,7 +19,7 @@ func (m *Module) Reencrypt(ctx context.Context) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
-	rows, err := write(ctx, m.db, func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	rows, err := m.write(ctx, func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 		values, err := m.reseal(stored, nil, true)
 		n = len(values)
 		return values, err

@@ -62,6 +62,15 @@ type Options struct {
 	// listening, announcements may be missed, so every read goes to the
 	// database until it listens again. Use storage.Sync's Channel("settings").
 	Channel auth.Channel
+
+	// TablePrefix goes before the name of the module's table and of the
+	// record of its migrations (see storage.CheckTablePrefix for what it
+	// may hold): with "app_", the settings are in app_authrpc_settings,
+	// recorded in app_authrpc_migrations, so that two services mounted
+	// under different prefixes on one database keep settings of their
+	// own. Give it the users module's TablePrefix. Default "":
+	// authrpc_settings.
+	TablePrefix string
 }
 
 // Settings are the application settings.
@@ -102,6 +111,7 @@ func (s Settings) SMTP() mailer.Config {
 // so reading them costs no database round trip.
 type Module struct {
 	db     *bun.DB
+	table  string // the table after Options.TablePrefix, AS s (row's alias)
 	log    *slog.Logger
 	opts   Options
 	schema *fields
@@ -139,10 +149,14 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if err != nil {
 		return nil, err
 	}
-	if err := storage.Migrate(ctx, db, "settings", migrations, storage.WithLogger(reg.Logger())); err != nil {
+	if err := storage.CheckTablePrefix(opts.TablePrefix); err != nil {
+		return nil, fmt.Errorf("settings: Options.TablePrefix: %w", err)
+	}
+	if err := storage.Migrate(ctx, db, "settings", migrations(opts.TablePrefix),
+		storage.WithLogger(reg.Logger()), storage.WithTablePrefix(opts.TablePrefix)); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
-	m := &Module{db: db, log: reg.Logger(), opts: opts, schema: f}
+	m := &Module{db: db, table: opts.TablePrefix + "authrpc_settings AS s", log: reg.Logger(), opts: opts, schema: f}
 	m.trusted.Store(true)
 	m.mail = mailer.New(m.SMTP, opts.Mailer)
 	if err := m.Reload(ctx); err != nil {
@@ -287,7 +301,7 @@ func (m *Module) Mailer() *mailer.Mailer { return m.mail }
 func (m *Module) Reload(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rows, err := readRows(ctx, m.db)
+	rows, err := m.readRows(ctx, m.db)
 	if err != nil {
 		return fmt.Errorf("settings: reload: %w", err)
 	}

@@ -18,32 +18,38 @@ import (
 // writes only the keys it sets, so two updates of different keys cannot
 // undo each other; host fields come and go without migrations; and a key
 // that no code knows any more is left alone.
-var migrations = []storage.Migration{
-	{Version: 1, Name: "create authrpc_settings", Up: storage.SQL(
-		`CREATE TABLE authrpc_settings (
+//
+// {prefix} stands for Options.TablePrefix (see storage.Prefixed).
+func migrations(prefix string) []storage.Migration {
+	return []storage.Migration{
+		{Version: 1, Name: "create authrpc_settings", Up: storage.SQL(
+			storage.Prefixed(prefix, `CREATE TABLE {prefix}authrpc_settings (
 	name       TEXT        PRIMARY KEY,
 	value      TEXT        NOT NULL,
 	updated_at TIMESTAMPTZ NOT NULL
-)`,
-		`CREATE TABLE authrpc_settings (
+)`),
+			storage.Prefixed(prefix, `CREATE TABLE {prefix}authrpc_settings (
 	name       TEXT      PRIMARY KEY,
 	value      TEXT      NOT NULL,
 	updated_at TIMESTAMP NOT NULL
-)`,
-	)},
+)`),
+		)},
+	}
 }
 
+// row is a stored setting. Its queries name the table with
+// ModelTableExpr(m.table), which carries the table prefix.
 type row struct {
-	bun.BaseModel `bun:"table:authrpc_settings"`
+	bun.BaseModel `bun:"table:authrpc_settings,alias:s"`
 
 	Name      string    `bun:"name,pk"`
 	Value     string    `bun:"value,notnull"`
 	UpdatedAt time.Time `bun:"updated_at,notnull"`
 }
 
-func readRows(ctx context.Context, db bun.IDB) (map[string]json.RawMessage, error) {
+func (m *Module) readRows(ctx context.Context, db bun.IDB) (map[string]json.RawMessage, error) {
 	var rows []row
-	if err := db.NewSelect().Model(&rows).Column("name", "value").Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(&rows).ModelTableExpr(m.table).Column("name", "value").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read settings: %w", err)
 	}
 	out := make(map[string]json.RawMessage, len(rows))
@@ -57,7 +63,8 @@ func readRows(ctx context.Context, db bun.IDB) (map[string]json.RawMessage, erro
 // beside (an exclusive table lock on PostgreSQL, the write lock taken at
 // BEGIN on SQLite), so fn may decide on what it reads. fn returns the
 // values to store; write stores them and answers all stored rows.
-func write(ctx context.Context, db *bun.DB, fn func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error)) (map[string]json.RawMessage, error) {
+func (m *Module) write(ctx context.Context, fn func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error)) (map[string]json.RawMessage, error) {
+	db := m.db
 	var after map[string]json.RawMessage
 	var opts *sql.TxOptions
 	if storage.IsPostgres(db) {
@@ -67,11 +74,11 @@ func write(ctx context.Context, db *bun.DB, fn func(stored map[string]json.RawMe
 	err := db.RunInTx(ctx, opts, func(ctx context.Context, tx bun.Tx) error {
 		if storage.IsPostgres(tx) {
 			// Readers go on; writers of other processes wait.
-			if _, err := tx.ExecContext(ctx, "LOCK TABLE authrpc_settings IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE "+m.opts.TablePrefix+"authrpc_settings IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 				return fmt.Errorf("lock: %w", err)
 			}
 		}
-		stored, err := readRows(ctx, tx)
+		stored, err := m.readRows(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -86,7 +93,7 @@ func write(ctx context.Context, db *bun.DB, fn func(stored map[string]json.RawMe
 				rows = append(rows, row{Name: k, Value: string(values[k]), UpdatedAt: now})
 				stored[k] = values[k]
 			}
-			_, err := tx.NewInsert().Model(&rows).
+			_, err := tx.NewInsert().Model(&rows).ModelTableExpr(m.table).
 				On("CONFLICT (name) DO UPDATE").
 				Set("value = EXCLUDED.value").
 				Set("updated_at = EXCLUDED.updated_at").

@@ -69,4 +69,9 @@
 //
 // With nothing stored, signup_enabled is true, smtp_port is 587 and the
 // rest is empty (Options.Defaults changes that).
+//
+// The settings live in the table authrpc_settings; Options.TablePrefix goes
+// before its name and before the record of its migrations ("auth_":
+// auth_authrpc_settings, auth_authrpc_migrations), so that services mounted
+// under different prefixes on one database keep settings of their own.
 package settings

@@ -16,6 +16,19 @@
 // the session authenticator, and starts deleting expired sessions and tokens
 // in the background.
 //
+// # Table prefix
+//
+// Options.TablePrefix goes before the name of every table, index and
+// constraint the module creates, for a host that has tables of those names
+// of its own, or that mounts the module twice on one database: with
+// "auth_", the tables are auth_users, auth_user_sessions and
+// auth_user_tokens (with their trigram indexes on PostgreSQL), the rate
+// limits are in auth_authrpc_rate_limits and the migrations are recorded in
+// auth_authrpc_migrations. Two prefixes share no user, session, token or
+// rate limit. The tokens module follows it (Module.TablePrefix); settings
+// and the call log take the same in their Options, and storage.Sync in
+// SyncOptions.ChannelPrefix. The default "" keeps the names above.
+//
 // # Users
 //
 // A user has an id (64-bit, sent as a JSON string; ids of new users start at

@@ -34,20 +34,24 @@ func (q *Queries) All() []string {
 	return slices.Clone(q.list)
 }
 
-// Naming returns the recorded queries that hold table as a word of its
-// own: quoted or not, in a string literal too (a table named in text, as
-// in sqlite_sequence or pg_indexes, counts), but not as part of a longer
-// name (so "users" is not found in "app_users" or "users_created_idx").
+// Naming returns the recorded queries that name table as an identifier:
+// quoted or not, but not as part of a longer name (so "users" is not found
+// in "app_users" or "users_created_idx") and not inside a string literal
+// (a value such as a migration's name 'create users').
 func (q *Queries) Naming(table string) []string {
 	re := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(table) + `($|[^A-Za-z0-9_])`)
 	var out []string
 	for _, s := range q.All() {
-		if re.MatchString(s) {
+		if re.MatchString(stringLiteral.ReplaceAllString(s, "''")) {
 			out = append(out, s)
 		}
 	}
 	return out
 }
+
+// stringLiteral matches an SQL string literal, in which a doubled quote
+// stands for one.
+var stringLiteral = regexp.MustCompile(`'(?:[^']|'')*'`)
 
 // BeforeQuery implements bun.QueryHook.
 func (q *Queries) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }

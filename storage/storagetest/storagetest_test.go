@@ -109,5 +109,9 @@ func TestRecordQueries(t *testing.T) {
 		require.Len(t, naming, 2, "app_users is another name: %q", naming)
 		assert.Contains(t, naming[0], "CREATE TABLE users")
 		assert.Empty(t, q.Naming("user"))
+
+		_, err = db.ExecContext(ctx, "SELECT 'users', 'it''s users' FROM app_users")
+		require.NoError(t, err)
+		assert.Len(t, q.Naming("users"), 2, "a string literal names no table")
 	})
 }

@@ -47,9 +47,10 @@ type Module struct {
 }
 
 // Mount runs the module's migrations (after the users module's: api_tokens
-// references users, and takes its table prefix), registers the /v1/api-tokens methods on reg and the
-// authenticator of API tokens ("tok_…") on reg.Auth(), and has u delete a
-// user's tokens when the user's password is reset. u is the users
+// references users, and takes its table prefix), registers the
+// /v1/api-tokens methods on reg and the authenticator of API tokens
+// ("tok_…") on reg.Auth(), and has u delete a user's tokens when the user's
+// password is reset. u is the users
 // module mounted on the same registry and database: tokens belong to its
 // users, and a token's permissions are bounded by its owner's.
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, u *users.Module, opts Options) (*Module, error) {

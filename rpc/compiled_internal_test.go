@@ -88,7 +88,8 @@ var checkSeeds = []string{
 	`{"kind":"c","at":"yesterday"}`, `{"kind":"c","limits":{"a":65536}}`, `{"kind":"c","ratio":-1}`, `{"kind":"c","ratio":1e30}`,
 	`{"kind":"c","flag":null}`, `{"kind":"c","tags":["a","b","c"]}`, `{"kind":"c","ptr":null}`,
 	`[{"name":"a","count":0}]`, `[]`, `{"a":{"sku":"X-9","qty":5}}`, `{"a":{"sku":"X-9"}}`, `5`, `-9223372036854775809`, `"5"`,
-	`[1,2,3]`, `[1,2]`, `[1e308,-1e308,0.5]`, `[1e309,0,0]`, ` {"name" : "w" , "count" : 7 } `, `{"name":"w\ud800","count":1}`,
+	`[1,2,3]`, `[1,2]`, `{"customer":{"name":"Ada"},"items":[{"sku":"A-1","qty":-129}]}`, `{"customer":{"name":"Ada"},"items":[{"SKU":"A-1","qty":1}]}`,
+	`{"customer":{"name":"A\u0064a","score":1e0},"items":[{"sku":"A-1","qty":1}],"note":"\u00e9"}`, `[{"name":"a","count":0},{"name":"b"}]`, `{"customer":{},"items":[]}`, `[1e308,-1e308,0.5]`, `[1e309,0,0]`, ` {"name" : "w" , "count" : 7 } `, `{"name":"w\ud800","count":1}`,
 }
 
 // FuzzCompiledCheck holds the compiled check to the full validator over
@@ -151,6 +152,46 @@ func TestCompiledCheckAccepts(t *testing.T) {
 		}
 		if err := compiled[c.i].validate([]byte(c.value)); err != nil {
 			t.Errorf("%s %s: refused by the validator: %v", checkTypes[c.i], c.value, err)
+		}
+	}
+}
+
+// TestCompiledDecoderCovers checks which reflected types decode in the
+// check's own pass, and that a valid value takes that path, so that the
+// benchmarks measure it.
+func TestCompiledDecoderCovers(t *testing.T) {
+	compiled, _ := checkParams(t)
+	for _, c := range []struct {
+		i     int
+		value string // "" for a type the decoder does not cover
+	}{
+		{0, `{"name":"world","count":3}`},
+		{1, `{"customer":{"name":"Ada","email":"ada@example.com","score":0.1},"items":[{"sku":"AB-1","qty":99}],"note":"hi"}`},
+		{2, ""}, // time.Time unmarshals itself; maps and any are not covered
+		{3, `[{"name":"a","count":0},{"name":"b","count":1000}]`},
+		{4, ""},
+		{5, ""},
+		{6, ""},
+	} {
+		dec := compiled[c.i].check.dec
+		if (dec != nil) != (c.value != "") {
+			t.Errorf("%s: decoder %v, want one: %v", checkTypes[c.i], dec != nil, c.value != "")
+			continue
+		}
+		if dec == nil {
+			continue
+		}
+		got, ok := compiled[c.i].check.decode([]byte(c.value))
+		if !ok {
+			t.Errorf("%s %s: the decoder gave up", checkTypes[c.i], c.value)
+			continue
+		}
+		want := reflect.New(checkTypes[c.i])
+		if err := json.Unmarshal([]byte(c.value), want.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Interface(), want.Elem().Interface()) {
+			t.Errorf("%s %s: decoded %#v, json.Unmarshal %#v", checkTypes[c.i], c.value, got, want.Elem())
 		}
 	}
 }

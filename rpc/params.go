@@ -82,7 +82,9 @@ func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) 
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
 	cp.nullOK = cp.validator.Validate(nil) == nil
-	cp.check = compileCheck(raw)
+	if cp.check = compileCheck(raw); cp.check != nil {
+		cp.check.dec = compileDecoder(cp.check.root, t, 0)
+	}
 	return cp, nil
 }
 
@@ -134,6 +136,11 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 			return reflect.Value{}, InvalidParams("%s is required", p.label())
 		}
 		return reflect.Zero(p.typ), nil
+	}
+	if p.check != nil {
+		if v, ok := p.check.decode(raw); ok {
+			return v, nil // checked and decoded in one pass
+		}
 	}
 	switch {
 	case p.simple != "":

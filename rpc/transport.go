@@ -406,7 +406,11 @@ func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
 // parseBody reads the positional parameters from a JSON body: an array, any
 // other value as the only parameter, nothing as none, or a JSON-RPC 2.0
 // request object.
-func parseBody(b []byte) (body, *Error) {
+func parseBody(b []byte) (body, *Error) { return parseBodyInto(b, nil) }
+
+// parseBodyInto is parseBody appending the parameters of an array to raws,
+// whose room the caller may hold ready.
+func parseBodyInto(b []byte, raws []json.RawMessage) (body, *Error) {
 	var in body
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
@@ -419,6 +423,12 @@ func parseBody(b []byte) (body, *Error) {
 	}
 	switch b[0] {
 	case '[':
+		// One pass checks the array and splits it, the common case; only
+		// what it refuses is looked at again, for the answer's wording.
+		if raws, ok := splitValid(b, raws); ok {
+			in.raws = raws
+			return in, nil
+		}
 		if !json.Valid(b) {
 			var v any
 			return in, parseError(json.Unmarshal(b, &v))
@@ -451,6 +461,42 @@ func parseBody(b []byte) (body, *Error) {
 	}
 	in.raws = []json.RawMessage{b}
 	return in, nil
+}
+
+// splitValid appends the elements of b, a JSON array with nothing after
+// it, to raws as slices of b, and reports whether b is well-formed JSON:
+// json.Valid and splitArray in one pass. Strings are checked for their
+// syntax alone (the body was checked to be UTF-8). It refuses nesting
+// deeper than the scanner reads; the caller then asks encoding/json.
+func splitValid(b []byte, raws []json.RawMessage) ([]json.RawMessage, bool) {
+	s := scanner{b: b, syntaxOnly: true}
+	if s.next() != '[' {
+		return raws, false
+	}
+	s.i++
+	if s.next() == ']' {
+		s.i++
+		s.space()
+		return raws, s.i == len(b)
+	}
+	for {
+		s.space()
+		start := s.i
+		if !s.any(2) { // the array is 1 deep: an element's nesting counts from 2
+			return raws, false
+		}
+		raws = append(raws, b[start:s.i])
+		switch s.next() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			s.space()
+			return raws, s.i == len(b)
+		default:
+			return raws, false
+		}
+	}
 }
 
 // splitArray returns the elements of a well-formed JSON array, as slices

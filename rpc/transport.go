@@ -106,9 +106,9 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 	}
 	switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
 	case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
-		parse := parseBody
+		parse := parseBodyInto
 		if strings.EqualFold(ct, ContentTypeMsgpack) {
-			parse = parseMsgpackBody
+			parse = parseMsgpackBodyInto
 			x.w = newMsgpackWriter(w)
 		}
 		limit := r.opts.MaxBodyBytes
@@ -120,7 +120,7 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 			x.fail(e)
 			return nil, false
 		}
-		in, e := parse(buf.Bytes())
+		in, e := parse(buf.Bytes(), x.raws[:0])
 		x.rpcID = in.id
 		if e != nil {
 			x.fail(e)

@@ -45,9 +45,10 @@ type exchange struct {
 	// Room for what a call of a few parameters needs, so that it costs no
 	// allocations of its own: the Call handed to the handler, its
 	// arguments, and the raw parameters of a JSON body.
-	call Call
-	args [4]reflect.Value
-	raws [4]json.RawMessage
+	call     Call
+	args     [4]reflect.Value
+	raws     [4]json.RawMessage
+	deadline callDeadline
 }
 
 func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
@@ -62,7 +63,8 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	// The deadline starts before authentication, so that it reaches the
 	// auth cache's read-through as well as the handler's queries.
 	base := ctx
-	dl := r.callContext(base, m)
+	dl := &x.deadline
+	dl.start(base, r.callTimeout(m))
 	defer func() { dl.cancel() }()
 	ctx, x.ctx = dl, dl
 	ctx, p, err := r.caller(ctx, c.token) // the one place a call is authenticated
@@ -150,7 +152,7 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	}
 
 	cl.Caller, cl.args = p, args
-	ctx = context.WithValue(ctx, callKey{}, cl)
+	dl.call.Store(cl) // CallFromContext finds it from here on
 	if x.void {
 		// Detached from the request, whose context ends with the answer;
 		// a deadline of its own from now.

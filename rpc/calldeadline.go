@@ -19,6 +19,10 @@ type callDeadline struct {
 	parent   context.Context
 	deadline time.Time
 
+	// call, once set, is the Call a handler serves (CallFromContext): the
+	// value context.WithValue would otherwise add above.
+	call atomic.Pointer[Call]
+
 	made atomic.Pointer[madeContext]
 	mu   sync.Mutex // making made; ended
 	// ended is the error of a call cancelled before made was: what Err
@@ -34,11 +38,18 @@ type madeContext struct {
 // callContext returns ctx with the deadline of a call of m from now;
 // cancel it once the call is over.
 func (r *Registry) callContext(ctx context.Context, m *method) *callDeadline {
-	at := time.Now().Add(r.callTimeout(m))
+	c := new(callDeadline)
+	c.start(ctx, r.callTimeout(m))
+	return c
+}
+
+// start makes the zero c ctx with a deadline timeout from now.
+func (c *callDeadline) start(ctx context.Context, timeout time.Duration) {
+	at := time.Now().Add(timeout)
 	if cur, ok := ctx.Deadline(); ok && cur.Before(at) {
 		at = cur
 	}
-	return &callDeadline{parent: ctx, deadline: at}
+	c.parent, c.deadline = ctx, at
 }
 
 func (c *callDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
@@ -59,6 +70,11 @@ func (c *callDeadline) Err() error {
 }
 
 func (c *callDeadline) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		if cl := c.call.Load(); cl != nil {
+			return cl
+		}
+	}
 	if m := c.made.Load(); m != nil {
 		return m.ctx.Value(key) // context.WithCancel finds the made context's cancel here
 	}

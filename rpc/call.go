@@ -49,6 +49,7 @@ type exchange struct {
 	args     [4]reflect.Value
 	raws     [4]json.RawMessage
 	deadline callDeadline
+	pre      predecoded // of args
 }
 
 func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
@@ -142,7 +143,11 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	} else {
 		args = make([]reflect.Value, n)
 	}
-	if e := m.decodeParams(in.raws, args); e != nil {
+	pre := &x.pre
+	if pre.m != m || in.named != nil || c.upload != nil {
+		pre = nil // decoded for another method, or for parameters not these
+	}
+	if e := m.decodeParams(in.raws, args, pre); e != nil {
 		cl.removeUpload()
 		x.fail(e)
 		return

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -206,6 +207,47 @@ func TestRefusalMessageStable(t *testing.T) {
 		_, err := compiled[0].decode([]byte(`{"name":"","count":2000,"d":1,"c":1,"b":1,"a":1}`))
 		if err == nil || err.Message != want {
 			t.Fatalf("got %v, want %s", err, want)
+		}
+	}
+}
+
+// TestPredecoded checks that the parameters decoded as a body is split are
+// those decodeParams gives from the raw elements.
+func TestPredecoded(t *testing.T) {
+	r := New(Options{})
+	r.Register(Method{
+		ID: "/v1/p", Title: "P", Permissions: []string{"anyone"},
+		Params:  []Param{{Name: "flat"}, {Name: "list?"}, {Name: "name?"}},
+		Handler: func(ctx context.Context, f ccFlat, l []ccFlat, name string) error { return nil },
+	})
+	m := r.lookup("/v1/p")
+	for _, c := range []struct {
+		body string
+		done uint8
+	}{
+		{`[{"name":"a","count":1},[{"name":"b","count":2}],"c"]`, 0b011},
+		{`[{"name":"a","count":1001},[{"name":"b","count":2}]]`, 0b010},
+		{`[ {"count":0 , "name":"é"} , null ]`, 0b001},
+		{`[{"name":"a","count":1,"x":2}]`, 0},
+	} {
+		got := make([]reflect.Value, m.firstParam+len(m.params))
+		pre := &predecoded{m: m, vals: got[m.firstParam:]}
+		in, e := parseBodyInto([]byte(c.body), nil, pre)
+		if e != nil {
+			t.Fatalf("%s: %v", c.body, e)
+		}
+		if pre.done != c.done {
+			t.Errorf("%s: decoded %03b, want %03b", c.body, pre.done, c.done)
+		}
+		want := make([]reflect.Value, len(got))
+		errGot, errWant := m.decodeParams(in.raws, got, pre), m.decodeParams(in.raws, want, nil)
+		if (errGot == nil) != (errWant == nil) || errGot != nil && errGot.Message != errWant.Message {
+			t.Fatalf("%s: %v, without predecoding %v", c.body, errGot, errWant)
+		}
+		for i := m.firstParam; errGot == nil && i < len(got); i++ {
+			if !reflect.DeepEqual(got[i].Interface(), want[i].Interface()) {
+				t.Errorf("%s: parameter %d %#v, without predecoding %#v", c.body, i, got[i], want[i])
+			}
 		}
 	}
 }

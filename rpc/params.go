@@ -94,13 +94,19 @@ func (p *param) label() string { return fmt.Sprintf("parameter %d %q", p.index, 
 // decodeParams checks raw positional parameters against the method's schemas
 // and decodes them into the handler's argument types, after the context
 // at args[0] (and the upload at args[1], for a handler that takes it).
-func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value) *Error {
+//
+// Parameters pre holds, decoded as the body was split, are taken as they are.
+func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value, pre *predecoded) *Error {
 	if len(raws) > len(m.params) {
 		// Counted with the file's place, for a method that takes the file first.
 		extra := m.firstParam - 1
 		return InvalidParams("too many parameters: the method takes %d, got %d", len(m.params)+extra, len(raws)+extra)
 	}
 	for i, p := range m.params {
+		if v, ok := pre.value(i); ok {
+			args[i+m.firstParam] = v
+			continue
+		}
 		var raw json.RawMessage
 		if i < len(raws) {
 			raw = raws[i]

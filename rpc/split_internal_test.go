@@ -28,7 +28,7 @@ func FuzzSplitArray(f *testing.F) {
 		if !utf8.Valid(b) {
 			t.Skip() // refused before either runs
 		}
-		fast, ok := splitValid(b, nil)
+		fast, ok := splitValid(b, nil, nil)
 		valid := json.Valid(b)
 		if ok && !valid {
 			t.Fatalf("%s: splitValid accepts what json.Valid refuses", b)
@@ -64,7 +64,7 @@ func FuzzSplitArray(f *testing.F) {
 func TestSplitValidDepth(t *testing.T) {
 	for _, depth := range []int{9998, 9999, 10000, 10001, 10002} {
 		b := []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
-		if _, ok := splitValid(b, nil); ok && !json.Valid(b) {
+		if _, ok := splitValid(b, nil, nil); ok && !json.Valid(b) {
 			t.Errorf("depth %d: accepted, json.Valid refuses", depth)
 		}
 	}

@@ -120,7 +120,10 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 			x.fail(e)
 			return nil, false
 		}
-		in, e := parse(buf.Bytes(), x.raws[:0])
+		// The parameters of the method the path names may be decoded as the
+		// body is split, into the handler's arguments.
+		x.pre = predecode(x.m, x.args[:])
+		in, e := parse(buf.Bytes(), x.raws[:0], &x.pre)
 		x.rpcID = in.id
 		if e != nil {
 			x.fail(e)
@@ -406,11 +409,12 @@ func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
 // parseBody reads the positional parameters from a JSON body: an array, any
 // other value as the only parameter, nothing as none, or a JSON-RPC 2.0
 // request object.
-func parseBody(b []byte) (body, *Error) { return parseBodyInto(b, nil) }
+func parseBody(b []byte) (body, *Error) { return parseBodyInto(b, nil, nil) }
 
 // parseBodyInto is parseBody appending the parameters of an array to raws,
-// whose room the caller may hold ready.
-func parseBodyInto(b []byte, raws []json.RawMessage) (body, *Error) {
+// whose room the caller may hold ready, and decoding those it can into pre
+// (when not nil) in the same pass.
+func parseBodyInto(b []byte, raws []json.RawMessage, pre *predecoded) (body, *Error) {
 	var in body
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
@@ -425,9 +429,12 @@ func parseBodyInto(b []byte, raws []json.RawMessage) (body, *Error) {
 	case '[':
 		// One pass checks the array and splits it, the common case; only
 		// what it refuses is looked at again, for the answer's wording.
-		if raws, ok := splitValid(b, raws); ok {
+		if raws, ok := splitValid(b, raws, pre); ok {
 			in.raws = raws
 			return in, nil
+		}
+		if pre != nil {
+			pre.done = 0 // what is decoded again below is taken from there
 		}
 		if !json.Valid(b) {
 			var v any
@@ -468,7 +475,10 @@ func parseBodyInto(b []byte, raws []json.RawMessage) (body, *Error) {
 // json.Valid and splitArray in one pass. Strings are checked for their
 // syntax alone (the body was checked to be UTF-8). It refuses nesting
 // deeper than the scanner reads; the caller then asks encoding/json.
-func splitValid(b []byte, raws []json.RawMessage) ([]json.RawMessage, bool) {
+//
+// An element that pre's method decodes with a compiled check is decoded
+// in the same pass (see predecoded).
+func splitValid(b []byte, raws []json.RawMessage, pre *predecoded) ([]json.RawMessage, bool) {
 	s := scanner{b: b, syntaxOnly: true}
 	if s.next() != '[' {
 		return raws, false
@@ -482,7 +492,7 @@ func splitValid(b []byte, raws []json.RawMessage) ([]json.RawMessage, bool) {
 	for {
 		s.space()
 		start := s.i
-		if !s.any(2) { // the array is 1 deep: an element's nesting counts from 2
+		if !pre.decode(&s, len(raws)) && !s.any(2) { // the array is 1 deep: an element's nesting counts from 2
 			return raws, false
 		}
 		raws = append(raws, b[start:s.i])

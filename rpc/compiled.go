@@ -465,6 +465,9 @@ type scanner struct {
 	// syntaxOnly makes any check the strings it skips for JSON's syntax
 	// alone, without decoding them or checking them for UTF-8.
 	syntaxOnly bool
+	// budget, when above zero, bounds the bytes a decoder may allocate
+	// for slices and pointers; it gives up past it.
+	budget int
 }
 
 func (s *scanner) space() {

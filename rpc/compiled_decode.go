@@ -156,6 +156,9 @@ func (s *scanner) decode(d *decoder, v reflect.Value, depth int) bool {
 	n := d.node
 	switch d.kind {
 	case reflect.Pointer:
+		if !s.spend(int(d.typ.Elem().Size())) {
+			return false
+		}
 		e := reflect.New(d.typ.Elem())
 		if !s.decode(d.elem, e.Elem(), depth) {
 			return false
@@ -196,6 +199,19 @@ func (s *scanner) decode(d *decoder, v reflect.Value, depth int) bool {
 	default:
 		return false
 	}
+	return true
+}
+
+// spend takes n bytes from the budget, if there is one, and reports whether
+// they were there.
+func (s *scanner) spend(n int) bool {
+	if s.budget <= 0 {
+		return true
+	}
+	if s.budget <= n {
+		return false
+	}
+	s.budget -= n
 	return true
 }
 
@@ -243,7 +259,11 @@ func (s *scanner) decodeArray(d *decoder, v reflect.Value, depth int) bool {
 			return false
 		}
 		if c := v.Cap(); v.Len() == c {
-			v.Grow(max(4, c/2)) // as json.Unmarshal grows a slice
+			more := max(4, c/2) // as json.Unmarshal grows a slice
+			if !s.spend(more * int(d.typ.Elem().Size())) {
+				return false
+			}
+			v.Grow(more)
 		}
 		v.SetLen(items)
 		s.space()
@@ -311,6 +331,11 @@ type predecoded struct {
 	done uint8           // bit i: vals[i] holds parameter i
 }
 
+// predecodeBudget bounds what decoding a parameter before the permission
+// check may allocate for slices and pointers; a larger one is decoded
+// after it.
+const predecodeBudget = 64 << 10
+
 // predecode returns a predecoded for m, writing into args from
 // m.firstParam on, or nil when args has no room for m's parameters.
 func predecode(m *method, args []reflect.Value) predecoded {
@@ -330,7 +355,14 @@ func (pre *predecoded) decode(s *scanner, i int) bool {
 	if c == nil || c.dec == nil {
 		return false
 	}
+	// Decoded before the caller is known to be allowed: a small body must
+	// not make the server allocate much more than itself.
 	start := s.i
+	s.budget = predecodeBudget
+	defer func() { s.budget = 0 }()
+	if !s.spend(int(c.dec.typ.Size())) {
+		return false
+	}
 	ptr := reflect.New(c.dec.typ)
 	if !s.decode(c.dec, ptr.Elem(), 1) {
 		s.i = start

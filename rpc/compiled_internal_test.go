@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,6 +249,34 @@ func TestPredecoded(t *testing.T) {
 			if !reflect.DeepEqual(got[i].Interface(), want[i].Interface()) {
 				t.Errorf("%s: parameter %d %#v, without predecoding %#v", c.body, i, got[i], want[i])
 			}
+		}
+	}
+}
+
+// TestPredecodedBudget checks that a parameter decoded before the
+// permission check cannot make the server allocate much more than the
+// body: a long array of small objects is left for after it.
+func TestPredecodedBudget(t *testing.T) {
+	type big struct {
+		Pad [512]byte `json:"-"`
+		N   int       `json:"n"`
+	}
+	r := New(Options{})
+	r.Register(Method{
+		ID: "/v1/b", Title: "B", Permissions: []string{"anyone"},
+		Params:  []Param{{Name: "list"}},
+		Handler: func(ctx context.Context, l []big) error { return nil },
+	})
+	m := r.lookup("/v1/b")
+	for n, want := range map[int]uint8{10: 1, 1000: 0} {
+		body := "[[" + strings.Repeat(`{"n":1},`, n-1) + `{"n":1}]]`
+		got := make([]reflect.Value, m.firstParam+len(m.params))
+		pre := &predecoded{m: m, vals: got[m.firstParam:]}
+		if _, e := parseBodyInto([]byte(body), nil, pre); e != nil {
+			t.Fatal(e)
+		}
+		if pre.done != want {
+			t.Errorf("%d items: decoded %b, want %b", n, pre.done, want)
 		}
 	}
 }

@@ -97,7 +97,7 @@ var checkSeeds = []string{
 // FuzzCompiledCheck holds the compiled check to the full validator over
 // representative schemas: it never accepts what the validator refuses, and
 // a parameter decodes the same, to the same value or the same message,
-// with the check and without it.
+// with the check and without it, and when decoded as the body is split.
 func FuzzCompiledCheck(f *testing.F) {
 	for _, s := range checkSeeds {
 		for i := range checkTypes {
@@ -127,6 +127,19 @@ func FuzzCompiledCheck(f *testing.F) {
 		}
 		if gotErr == nil && !reflect.DeepEqual(got.Interface(), want.Interface()) {
 			t.Fatalf("%s %s: with the check %#v, without %#v", checkTypes[i], value, got, want)
+		}
+		m := &method{params: []*param{compiled[i]}, firstParam: 1}
+		args := make([]reflect.Value, 2)
+		pre := &predecoded{m: m, vals: args[1:]}
+		in, e := parseBodyInto([]byte("["+value+"]"), nil, pre)
+		if e != nil || len(in.raws) != 1 {
+			return // a value such as 1,2 is two parameters
+		}
+		if preErr := m.decodeParams(in.raws, args, pre); (preErr == nil) != (wantErr == nil) || preErr != nil && preErr.Message != wantErr.Message {
+			t.Fatalf("%s %s: split and decoded %v, without the check %v", checkTypes[i], value, preErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(args[1].Interface(), want.Interface()) {
+			t.Fatalf("%s %s: split and decoded %#v, without the check %#v", checkTypes[i], value, args[1], want)
 		}
 	})
 }

@@ -41,6 +41,15 @@ type exchange struct {
 	start     time.Time
 	principal *auth.Principal
 	void      bool
+
+	// Room for what a call of a few parameters needs, so that it costs no
+	// allocations of its own: the Call handed to the handler, its
+	// arguments, and the raw parameters of a JSON body.
+	call     Call
+	args     [4]reflect.Value
+	raws     [4]json.RawMessage
+	deadline callDeadline
+	pre      predecoded // of args
 }
 
 func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
@@ -55,16 +64,18 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	// The deadline starts before authentication, so that it reaches the
 	// auth cache's read-through as well as the handler's queries.
 	base := ctx
-	ctx, cancel := r.withCallDeadline(base, m)
-	defer func() { cancel() }()
-	x.ctx = ctx
+	dl := &x.deadline
+	dl.start(base, r.callTimeout(m))
+	defer func() { dl.cancel() }()
+	ctx, x.ctx = dl, dl
 	ctx, p, err := r.caller(ctx, c.token) // the one place a call is authenticated
 	if err != nil {
 		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
 		return
 	}
 	x.principal = p
-	cl := &Call{Method: m.ID, ClientAddr: c.clientAddr, Void: c.void}
+	cl := &x.call
+	*cl = Call{Method: m.ID, ClientAddr: c.clientAddr, Void: c.void}
 	x.void = c.void
 	if !p.Allowed(m.Permissions) {
 		x.decline(NewError(CodeInsufficientPermissions, ""))
@@ -99,9 +110,12 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		in.raws, cl.Upload = raws, up
 		// The handler's time starts once the upload is in (BodyTimeout
 		// bounded that); authentication had the deadline before it.
-		cancel()
-		ctx, cancel = r.withCallDeadline(base, m)
-		x.ctx = ctx
+		dl.cancel()
+		dl = r.callContext(base, m)
+		ctx, x.ctx = dl, dl
+		if p != nil || auth.FromContext(ctx) != nil {
+			ctx = auth.NewContext(ctx, p) // again: the fresh deadline starts from before caller
+		}
 	}
 
 	if in.paramsErr != nil {
@@ -123,8 +137,17 @@ func (x *exchange) run(ctx context.Context, c *call) {
 			return
 		}
 	}
-	args := make([]reflect.Value, m.firstParam+len(m.params))
-	if e := m.decodeParams(in.raws, args); e != nil {
+	args := x.args[:0]
+	if n := m.firstParam + len(m.params); n <= len(x.args) {
+		args = x.args[:n]
+	} else {
+		args = make([]reflect.Value, n)
+	}
+	pre := &x.pre
+	if pre.m != m || in.named != nil || c.upload != nil {
+		pre = nil // decoded for another method, or for parameters not these
+	}
+	if e := m.decodeParams(in.raws, args, pre); e != nil {
 		cl.removeUpload()
 		x.fail(e)
 		return
@@ -134,17 +157,14 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	}
 
 	cl.Caller, cl.args = p, args
-	ctx = context.WithValue(ctx, callKey{}, cl)
-	if p != nil || auth.FromContext(ctx) != nil {
-		ctx = auth.NewContext(ctx, p) // again: an upload's fresh deadline starts from before caller
-	}
+	dl.call.Store(cl) // CallFromContext finds it from here on
 	if x.void {
 		// Detached from the request, whose context ends with the answer;
 		// a deadline of its own from now.
-		bg, stop := r.withCallDeadline(context.WithoutCancel(ctx), m)
+		bg := r.callContext(context.WithoutCancel(ctx), m)
 		x.ctx = bg
 		counted = false // a void call is in flight until it ends
-		x.runVoid(bg, cl, func() { stop(); cl.removeUpload(); m.active.leave(key) })
+		x.runVoid(bg, cl, func() { bg.cancel(); cl.removeUpload(); m.active.leave(key) })
 		return
 	}
 	res, err := m.serve(ctx, cl)

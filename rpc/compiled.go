@@ -25,7 +25,10 @@ import (
 // handed to the full validator, which has the last word and words the
 // message. A check never accepts what the full validator refuses;
 // FuzzCompiledCheck holds it to that.
-type check struct{ root *checkNode }
+type check struct {
+	root *checkNode
+	dec  *decoder // nil when the Go type is not covered
+}
 
 type nodeKind uint8
 
@@ -459,6 +462,12 @@ func (c *check) accepts(raw []byte) bool {
 type scanner struct {
 	b []byte
 	i int
+	// syntaxOnly makes any check the strings it skips for JSON's syntax
+	// alone, without decoding them or checking them for UTF-8.
+	syntaxOnly bool
+	// budget, when above zero, bounds the bytes a decoder may allocate
+	// for slices and pointers; it gives up past it.
+	budget int
 }
 
 func (s *scanner) space() {
@@ -514,8 +523,7 @@ func (s *scanner) any(depth int) bool {
 	}
 	switch c := s.b[s.i]; {
 	case c == '"':
-		_, ok := s.string()
-		return ok
+		return s.skipString()
 	case c == '-' || c >= '0' && c <= '9':
 		_, _, ok := s.number()
 		return ok
@@ -556,7 +564,7 @@ func (s *scanner) any(depth int) bool {
 			if s.next() != '"' {
 				return false
 			}
-			if _, ok := s.string(); !ok || s.next() != ':' {
+			if !s.skipString() || s.next() != ':' {
 				return false
 			}
 			s.i++
@@ -584,6 +592,51 @@ func (s *scanner) literal(word string) bool {
 		return true
 	}
 	return false
+}
+
+// skipString skips a string: s.string, or with syntaxOnly the same check of
+// escapes and control bytes without decoding.
+func (s *scanner) skipString() bool {
+	if !s.syntaxOnly {
+		_, ok := s.string()
+		return ok
+	}
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return false
+	}
+	for i := s.i + 1; i < len(s.b); i++ {
+		switch c := s.b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if i++; i >= len(s.b) {
+				return false
+			}
+			switch s.b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(s.b) || !isHex4(s.b[i+1:i+5]) {
+					return false
+				}
+				i += 4
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // string reads a string and returns its text: the bytes between the quotes

@@ -2,8 +2,10 @@ package rpc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,13 +90,14 @@ var checkSeeds = []string{
 	`{"kind":"c","at":"yesterday"}`, `{"kind":"c","limits":{"a":65536}}`, `{"kind":"c","ratio":-1}`, `{"kind":"c","ratio":1e30}`,
 	`{"kind":"c","flag":null}`, `{"kind":"c","tags":["a","b","c"]}`, `{"kind":"c","ptr":null}`,
 	`[{"name":"a","count":0}]`, `[]`, `{"a":{"sku":"X-9","qty":5}}`, `{"a":{"sku":"X-9"}}`, `5`, `-9223372036854775809`, `"5"`,
-	`[1,2,3]`, `[1,2]`, `[1e308,-1e308,0.5]`, `[1e309,0,0]`, ` {"name" : "w" , "count" : 7 } `, `{"name":"w\ud800","count":1}`,
+	`[1,2,3]`, `[1,2]`, `{"customer":{"name":"Ada"},"items":[{"sku":"A-1","qty":-129}]}`, `{"customer":{"name":"Ada"},"items":[{"SKU":"A-1","qty":1}]}`,
+	`{"customer":{"name":"A\u0064a","score":1e0},"items":[{"sku":"A-1","qty":1}],"note":"\u00e9"}`, `[{"name":"a","count":0},{"name":"b"}]`, `{"customer":{},"items":[]}`, `[1e308,-1e308,0.5]`, `[1e309,0,0]`, ` {"name" : "w" , "count" : 7 } `, `{"name":"w\ud800","count":1}`,
 }
 
 // FuzzCompiledCheck holds the compiled check to the full validator over
 // representative schemas: it never accepts what the validator refuses, and
 // a parameter decodes the same, to the same value or the same message,
-// with the check and without it.
+// with the check and without it, and when decoded as the body is split.
 func FuzzCompiledCheck(f *testing.F) {
 	for _, s := range checkSeeds {
 		for i := range checkTypes {
@@ -124,6 +127,19 @@ func FuzzCompiledCheck(f *testing.F) {
 		}
 		if gotErr == nil && !reflect.DeepEqual(got.Interface(), want.Interface()) {
 			t.Fatalf("%s %s: with the check %#v, without %#v", checkTypes[i], value, got, want)
+		}
+		m := &method{params: []*param{compiled[i]}, firstParam: 1}
+		args := make([]reflect.Value, 2)
+		pre := &predecoded{m: m, vals: args[1:]}
+		in, e := parseBodyInto([]byte("["+value+"]"), nil, pre)
+		if e != nil || len(in.raws) != 1 {
+			return // a value such as 1,2 is two parameters
+		}
+		if preErr := m.decodeParams(in.raws, args, pre); (preErr == nil) != (wantErr == nil) || preErr != nil && preErr.Message != wantErr.Message {
+			t.Fatalf("%s %s: split and decoded %v, without the check %v", checkTypes[i], value, preErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(args[1].Interface(), want.Interface()) {
+			t.Fatalf("%s %s: split and decoded %#v, without the check %#v", checkTypes[i], value, args[1], want)
 		}
 	})
 }
@@ -155,6 +171,46 @@ func TestCompiledCheckAccepts(t *testing.T) {
 	}
 }
 
+// TestCompiledDecoderCovers checks which reflected types decode in the
+// check's own pass, and that a valid value takes that path, so that the
+// benchmarks measure it.
+func TestCompiledDecoderCovers(t *testing.T) {
+	compiled, _ := checkParams(t)
+	for _, c := range []struct {
+		i     int
+		value string // "" for a type the decoder does not cover
+	}{
+		{0, `{"name":"world","count":3}`},
+		{1, `{"customer":{"name":"Ada","email":"ada@example.com","score":0.1},"items":[{"sku":"AB-1","qty":99}],"note":"hi"}`},
+		{2, ""}, // time.Time unmarshals itself; maps and any are not covered
+		{3, `[{"name":"a","count":0},{"name":"b","count":1000}]`},
+		{4, ""},
+		{5, ""},
+		{6, ""},
+	} {
+		dec := compiled[c.i].check.dec
+		if (dec != nil) != (c.value != "") {
+			t.Errorf("%s: decoder %v, want one: %v", checkTypes[c.i], dec != nil, c.value != "")
+			continue
+		}
+		if dec == nil {
+			continue
+		}
+		got, ok := compiled[c.i].check.decode([]byte(c.value))
+		if !ok {
+			t.Errorf("%s %s: the decoder gave up", checkTypes[c.i], c.value)
+			continue
+		}
+		want := reflect.New(checkTypes[c.i])
+		if err := json.Unmarshal([]byte(c.value), want.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Interface(), want.Elem().Interface()) {
+			t.Errorf("%s %s: decoded %#v, json.Unmarshal %#v", checkTypes[c.i], c.value, got, want.Elem())
+		}
+	}
+}
+
 // TestRefusalMessageStable checks that a value breaking several rules gets
 // the same message every time: the validator meets an object's properties
 // in no fixed order, and the message lists them sorted.
@@ -165,6 +221,75 @@ func TestRefusalMessageStable(t *testing.T) {
 		_, err := compiled[0].decode([]byte(`{"name":"","count":2000,"d":1,"c":1,"b":1,"a":1}`))
 		if err == nil || err.Message != want {
 			t.Fatalf("got %v, want %s", err, want)
+		}
+	}
+}
+
+// TestPredecoded checks that the parameters decoded as a body is split are
+// those decodeParams gives from the raw elements.
+func TestPredecoded(t *testing.T) {
+	r := New(Options{})
+	r.Register(Method{
+		ID: "/v1/p", Title: "P", Permissions: []string{"anyone"},
+		Params:  []Param{{Name: "flat"}, {Name: "list?"}, {Name: "name?"}},
+		Handler: func(ctx context.Context, f ccFlat, l []ccFlat, name string) error { return nil },
+	})
+	m := r.lookup("/v1/p")
+	for _, c := range []struct {
+		body string
+		done uint8
+	}{
+		{`[{"name":"a","count":1},[{"name":"b","count":2}],"c"]`, 0b011},
+		{`[{"name":"a","count":1001},[{"name":"b","count":2}]]`, 0b010},
+		{`[ {"count":0 , "name":"é"} , null ]`, 0b001},
+		{`[{"name":"a","count":1,"x":2}]`, 0},
+	} {
+		got := make([]reflect.Value, m.firstParam+len(m.params))
+		pre := &predecoded{m: m, vals: got[m.firstParam:]}
+		in, e := parseBodyInto([]byte(c.body), nil, pre)
+		if e != nil {
+			t.Fatalf("%s: %v", c.body, e)
+		}
+		if pre.done != c.done {
+			t.Errorf("%s: decoded %03b, want %03b", c.body, pre.done, c.done)
+		}
+		want := make([]reflect.Value, len(got))
+		errGot, errWant := m.decodeParams(in.raws, got, pre), m.decodeParams(in.raws, want, nil)
+		if (errGot == nil) != (errWant == nil) || errGot != nil && errGot.Message != errWant.Message {
+			t.Fatalf("%s: %v, without predecoding %v", c.body, errGot, errWant)
+		}
+		for i := m.firstParam; errGot == nil && i < len(got); i++ {
+			if !reflect.DeepEqual(got[i].Interface(), want[i].Interface()) {
+				t.Errorf("%s: parameter %d %#v, without predecoding %#v", c.body, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// TestPredecodedBudget checks that a parameter decoded before the
+// permission check cannot make the server allocate much more than the
+// body: a long array of small objects is left for after it.
+func TestPredecodedBudget(t *testing.T) {
+	type big struct {
+		Pad [512]byte `json:"-"`
+		N   int       `json:"n"`
+	}
+	r := New(Options{})
+	r.Register(Method{
+		ID: "/v1/b", Title: "B", Permissions: []string{"anyone"},
+		Params:  []Param{{Name: "list"}},
+		Handler: func(ctx context.Context, l []big) error { return nil },
+	})
+	m := r.lookup("/v1/b")
+	for n, want := range map[int]uint8{10: 1, 1000: 0} {
+		body := "[[" + strings.Repeat(`{"n":1},`, n-1) + `{"n":1}]]`
+		got := make([]reflect.Value, m.firstParam+len(m.params))
+		pre := &predecoded{m: m, vals: got[m.firstParam:]}
+		if _, e := parseBodyInto([]byte(body), nil, pre); e != nil {
+			t.Fatal(e)
+		}
+		if pre.done != want {
+			t.Errorf("%d items: decoded %b, want %b", n, pre.done, want)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,11 +21,6 @@ func (r *Registry) callTimeout(m *method) time.Duration {
 		return m.Timeout
 	}
 	return r.opts.CallTimeout
-}
-
-// withCallDeadline returns ctx with the deadline of a call of m.
-func (r *Registry) withCallDeadline(ctx context.Context, m *method) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, r.callTimeout(m))
 }
 
 // bodyTimeout returns how long a body for m may take to arrive.

@@ -64,7 +64,9 @@ func (m *method) handler(ctx context.Context, c *Call) (Result, error) {
 	args := c.args
 	// A Value of the interface type itself: Call then need not check, on
 	// every call, that the concrete context implements context.Context.
-	args[0] = reflect.ValueOf(&ctx).Elem()
+	// It points into c, which is on the heap already: &ctx would move ctx there.
+	c.ctx = ctx
+	args[0] = reflect.ValueOf(&c.ctx).Elem()
 	out := m.fn.Call(args)
 	last := out[len(out)-1]
 	if !last.IsNil() {

@@ -39,7 +39,11 @@ var errAbsent = errors.New("rpc: msgpack: absent value")
 // array of positional parameters, any other value as the only parameter,
 // nothing as none, or a JSON-RPC 2.0 request object (a map with "jsonrpc"
 // and "method").
-func parseMsgpackBody(b []byte) (body, *Error) {
+func parseMsgpackBody(b []byte) (body, *Error) { return parseMsgpackBodyInto(b, nil, nil) }
+
+// parseMsgpackBodyInto is parseMsgpackBody appending the parameters of an
+// array to raws and decoding them into pre, as parseBodyInto does.
+func parseMsgpackBodyInto(b []byte, raws []json.RawMessage, pre *predecoded) (body, *Error) {
 	if len(b) == 0 {
 		return body{}, nil
 	}
@@ -50,7 +54,7 @@ func parseMsgpackBody(b []byte) (body, *Error) {
 	if err != nil {
 		return body{}, Errorf(CodeParseError, "request body is not valid MessagePack: %s", err)
 	}
-	return parseBody(j)
+	return parseBodyInto(j, raws, pre)
 }
 
 // msgpackToJSON converts one MessagePack value, which must fill b, to JSON.

@@ -82,7 +82,9 @@ func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) 
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
 	cp.nullOK = cp.validator.Validate(nil) == nil
-	cp.check = compileCheck(raw)
+	if cp.check = compileCheck(raw); cp.check != nil {
+		cp.check.dec = compileDecoder(cp.check.root, t, 0)
+	}
 	return cp, nil
 }
 
@@ -92,13 +94,19 @@ func (p *param) label() string { return fmt.Sprintf("parameter %d %q", p.index, 
 // decodeParams checks raw positional parameters against the method's schemas
 // and decodes them into the handler's argument types, after the context
 // at args[0] (and the upload at args[1], for a handler that takes it).
-func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value) *Error {
+//
+// Parameters pre holds, decoded as the body was split, are taken as they are.
+func (m *method) decodeParams(raws []json.RawMessage, args []reflect.Value, pre *predecoded) *Error {
 	if len(raws) > len(m.params) {
 		// Counted with the file's place, for a method that takes the file first.
 		extra := m.firstParam - 1
 		return InvalidParams("too many parameters: the method takes %d, got %d", len(m.params)+extra, len(raws)+extra)
 	}
 	for i, p := range m.params {
+		if v, ok := pre.value(i); ok {
+			args[i+m.firstParam] = v
+			continue
+		}
 		var raw json.RawMessage
 		if i < len(raws) {
 			raw = raws[i]
@@ -134,6 +142,11 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 			return reflect.Value{}, InvalidParams("%s is required", p.label())
 		}
 		return reflect.Zero(p.typ), nil
+	}
+	if p.check != nil {
+		if v, ok := p.check.decode(raw); ok {
+			return v, nil // checked and decoded in one pass
+		}
 	}
 	switch {
 	case p.simple != "":

@@ -112,6 +112,7 @@ type Call struct {
 	Caller *auth.Principal
 
 	args []reflect.Value // the handler's arguments, after the context; see Params
+	ctx  context.Context // the handler's context, where args[0] points
 }
 
 type callKey struct{}

@@ -106,9 +106,9 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 	}
 	switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
 	case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
-		parse := parseBody
+		parse := parseBodyInto
 		if strings.EqualFold(ct, ContentTypeMsgpack) {
-			parse = parseMsgpackBody
+			parse = parseMsgpackBodyInto
 			x.w = newMsgpackWriter(w)
 		}
 		limit := r.opts.MaxBodyBytes
@@ -120,7 +120,10 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 			x.fail(e)
 			return nil, false
 		}
-		in, e := parse(buf.Bytes())
+		// The parameters of the method the path names may be decoded as the
+		// body is split, into the handler's arguments.
+		x.pre = predecode(x.m, x.args[:])
+		in, e := parse(buf.Bytes(), x.raws[:0], &x.pre)
 		x.rpcID = in.id
 		if e != nil {
 			x.fail(e)
@@ -406,7 +409,12 @@ func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
 // parseBody reads the positional parameters from a JSON body: an array, any
 // other value as the only parameter, nothing as none, or a JSON-RPC 2.0
 // request object.
-func parseBody(b []byte) (body, *Error) {
+func parseBody(b []byte) (body, *Error) { return parseBodyInto(b, nil, nil) }
+
+// parseBodyInto is parseBody appending the parameters of an array to raws,
+// whose room the caller may hold ready, and decoding those it can into pre
+// (when not nil) in the same pass.
+func parseBodyInto(b []byte, raws []json.RawMessage, pre *predecoded) (body, *Error) {
 	var in body
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
@@ -419,6 +427,15 @@ func parseBody(b []byte) (body, *Error) {
 	}
 	switch b[0] {
 	case '[':
+		// One pass checks the array and splits it, the common case; only
+		// what it refuses is looked at again, for the answer's wording.
+		if raws, ok := splitValid(b, raws, pre); ok {
+			in.raws = raws
+			return in, nil
+		}
+		if pre != nil {
+			pre.done = 0 // what is decoded again below is taken from there
+		}
 		if !json.Valid(b) {
 			var v any
 			return in, parseError(json.Unmarshal(b, &v))
@@ -451,6 +468,45 @@ func parseBody(b []byte) (body, *Error) {
 	}
 	in.raws = []json.RawMessage{b}
 	return in, nil
+}
+
+// splitValid appends the elements of b, a JSON array with nothing after
+// it, to raws as slices of b, and reports whether b is well-formed JSON:
+// json.Valid and splitArray in one pass. Strings are checked for their
+// syntax alone (the body was checked to be UTF-8). It refuses nesting
+// deeper than the scanner reads; the caller then asks encoding/json.
+//
+// An element that pre's method decodes with a compiled check is decoded
+// in the same pass (see predecoded).
+func splitValid(b []byte, raws []json.RawMessage, pre *predecoded) ([]json.RawMessage, bool) {
+	s := scanner{b: b, syntaxOnly: true}
+	if s.next() != '[' {
+		return raws, false
+	}
+	s.i++
+	if s.next() == ']' {
+		s.i++
+		s.space()
+		return raws, s.i == len(b)
+	}
+	for {
+		s.space()
+		start := s.i
+		if !pre.decode(&s, len(raws)) && !s.any(2) { // the array is 1 deep: an element's nesting counts from 2
+			return raws, false
+		}
+		raws = append(raws, b[start:s.i])
+		switch s.next() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			s.space()
+			return raws, s.i == len(b)
+		default:
+			return raws, false
+		}
+	}
 }
 
 // splitArray returns the elements of a well-formed JSON array, as slices

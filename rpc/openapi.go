@@ -17,9 +17,11 @@ import (
 // generators accept: a POST operation per method, at the method id below
 // the server (Options.BaseURL and Options.Prefix), whose request body is
 // the array of positional parameters and whose answers are the success
-// envelope, with data typed from the handler's return type, and the error
-// envelope for each status the method can answer. Operation ids are the
-// method ids in camel case ("/v1/admin/users/read" is v1AdminUsersRead).
+// envelope, with data typed from the handler's return type (Method.DataType
+// for a Result; a read method that takes options.id may answer one row of
+// it), and the error envelope for each status the method can answer.
+// Operation ids are the method ids in camel case ("/v1/admin/users/read" is
+// v1AdminUsersRead).
 func (r *Registry) OpenAPI() ([]byte, error) {
 	paths := map[string]any{}
 	tags := []any{}

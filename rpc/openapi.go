@@ -17,9 +17,11 @@ import (
 // generators accept: a POST operation per method, at the method id below
 // the server (Options.BaseURL and Options.Prefix), whose request body is
 // the array of positional parameters and whose answers are the success
-// envelope, with data typed from the handler's return type, and the error
-// envelope for each status the method can answer. Operation ids are the
-// method ids in camel case ("/v1/admin/users/read" is v1AdminUsersRead).
+// envelope, with data typed from the handler's return type (Method.DataType
+// for a Result; a read method that takes options.id may answer one row of
+// it), and the error envelope for each status the method can answer.
+// Operation ids are the method ids in camel case ("/v1/admin/users/read" is
+// v1AdminUsersRead).
 func (r *Registry) OpenAPI() ([]byte, error) {
 	paths := map[string]any{}
 	tags := []any{}
@@ -69,10 +71,12 @@ func (r *Registry) OpenAPI() ([]byte, error) {
 func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 	prefix := make([]any, len(m.Params))
 	required := 0
+	byID := false // options.id may name one row, answered by itself
 	for i, p := range m.Params {
 		var s *jsonschema.Schema
 		if p.Read != nil {
-			s = p.Read.Schema()
+			s = readOptionsSchema(p.Read)
+			byID = byID || readIDField(p.Read) != nil
 		} else {
 			s = cloneSchema(p.Schema)
 		}
@@ -100,7 +104,11 @@ func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 			"required": []string{"file"},
 		}}
 	}
-	data, err := dataSchema(m.Result)
+	result := m.Result
+	if byID && result != nil && result.Items != nil {
+		result = &jsonschema.Schema{AnyOf: []*jsonschema.Schema{result, result.Items}}
+	}
+	data, err := dataSchema(result)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +126,47 @@ func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 		op["security"] = []any{map[string]any{}, map[string]any{"bearer": []string{}}}
 	}
 	return op, nil
+}
+
+// readOptionsSchema describes a read method's options: the spec's schema
+// and, where the spec has a field named id, options.id, one value of that
+// field's type that names the one row to answer.
+func readOptionsSchema(spec *ReadSpec) *jsonschema.Schema {
+	s := spec.Schema()
+	if f := readIDField(spec); f != nil && s.Properties != nil {
+		s.Properties.Set("id", readIDSchema(f.Type))
+	}
+	return s
+}
+
+func readIDField(spec *ReadSpec) *ReadField {
+	for i := range spec.Fields {
+		if spec.Fields[i].Name == "id" {
+			return &spec.Fields[i]
+		}
+	}
+	return nil
+}
+
+// readIDSchema describes one value of a read field of type t, as
+// options.id takes it.
+func readIDSchema(t ReadFieldType) *jsonschema.Schema {
+	switch t {
+	case ReadID:
+		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{
+			{Type: "string", Pattern: "^[0-9]{1,19}$"},
+			{Type: "integer", Minimum: "0"},
+		}}
+	case ReadInteger:
+		return &jsonschema.Schema{Type: "integer"}
+	case ReadNumber:
+		return &jsonschema.Schema{Type: "number"}
+	case ReadBoolean:
+		return &jsonschema.Schema{Type: "boolean"}
+	case ReadTime:
+		return &jsonschema.Schema{Type: "string", Format: "date-time"}
+	}
+	return &jsonschema.Schema{Type: "string"}
 }
 
 // operationDescription is the method's description and the permissions it asks for.
@@ -214,10 +263,16 @@ func cloneSchema(s *jsonschema.Schema) *jsonschema.Schema {
 }
 
 // resultSchema reflects the schema of the data a handler returning t sends,
-// with null allowed wherever encoding/json may send it. A Result or an
-// interface is any value.
-func (r *Registry) resultSchema(t reflect.Type) *jsonschema.Schema {
-	if t == reflect.TypeFor[Result]() || t.Kind() == reflect.Interface {
+// with null allowed wherever encoding/json may send it. A Result's data is
+// of type data, or any value when data is nil; an interface is any value.
+func (r *Registry) resultSchema(t, data reflect.Type) *jsonschema.Schema {
+	if t == resultType || t == resultPtrType {
+		if data == nil {
+			return &jsonschema.Schema{}
+		}
+		t = data
+	}
+	if t.Kind() == reflect.Interface {
 		return &jsonschema.Schema{}
 	}
 	s := r.reflector.ReflectFromType(t)
@@ -377,8 +432,12 @@ func successSchema(data any) map[string]any {
 	}
 }
 
-// rpcIDSchema is the id echoed from a JSON-RPC request object.
-var rpcIDSchema = map[string]any{"type": []string{"string", "integer", "null"}}
+// rpcIDSchema is the id echoed from a JSON-RPC request object. It is an
+// anyOf rather than one list of types: generators such as ogen refuse a
+// type list with more than one type besides null.
+var rpcIDSchema = map[string]any{"anyOf": []any{
+	map[string]any{"type": "string"}, map[string]any{"type": "integer"}, map[string]any{"type": "null"},
+}}
 
 var failureSchema = map[string]any{
 	"type":     "object",
@@ -427,4 +486,8 @@ var failureResponses = func() map[string]any {
 	}
 }()
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType      = reflect.TypeFor[time.Time]()
+	resultType    = reflect.TypeFor[Result]()
+	resultPtrType = reflect.TypeFor[*Result]()
+)

@@ -316,6 +316,13 @@ type Method struct {
 	// the client address for guests) the same way. 0: no bound.
 	MaxActive        int
 	MaxActivePerUser int
+
+	// DataType is the Go type of the data of a handler that returns a
+	// Result, such as reflect.TypeFor[[]Row]() for one that answers
+	// ReadPage(o, rows, n), so that the OpenAPI document describes the data
+	// as it does a handler's R. Other handlers ignore it: their R says it.
+	// Default: nil, the data is any value.
+	DataType reflect.Type
 }
 
 // RateLimit is a token bucket: Burst calls at once, refilled at PerSecond.
@@ -456,7 +463,7 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 	case ft.NumOut() == 1 && ft.Out(0) == errorType:
 	case ft.NumOut() == 2 && ft.Out(1) == errorType:
 		m.hasData = true
-		m.result = r.resultSchema(ft.Out(0))
+		m.result = r.resultSchema(ft.Out(0), def.DataType)
 	default:
 		return nil, fmt.Errorf("the handler must return (R, error) or error")
 	}

@@ -95,8 +95,13 @@ func TestOpenAPIDescribesTheApp(t *testing.T) {
 	check("", "/v1/session/signin", `[{"username":"root","password":"root-password-for-tests"}]`)
 	check(root, "/v1/session/signin", `[]`)
 	check(root, "/v1/profile/read", `[]`)
-	check(root, "/v1/admin/users/create", `[{"username":"ann","password":"ann-password-1"}]`)
+	ann := check(root, "/v1/admin/users/create", `[{"username":"ann","password":"ann-password-1"}]`)
+	var user struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(ann.Result.Data, &user), ann.Raw)
 	check(root, "/v1/admin/users/read", `[{"where":{"search":["like","an"]}}]`)
+	check(root, "/v1/admin/users/read", `[{"id":"`+user.ID+`"}]`) // one row, by itself
 	check(root, "/v1/admin/users/get-permissions", `["ann"]`)
 	check(root, "/v1/admin/users/suggest", `[]`)
 	created := check(root, "/v1/api-tokens/create", `["ci"]`)
@@ -105,6 +110,7 @@ func TestOpenAPIDescribesTheApp(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(created.Result.Data, &tok), created.Raw)
 	check(root, "/v1/api-tokens/read", `[]`)
+	check(root, "/v1/api-tokens/read", `[{"id":"`+tok.ID+`"}]`)
 	check(root, "/v1/api-tokens/get-permissions", `["`+tok.ID+`"]`)
 	check(root, "/v1/admin/settings/read", `[]`)
 	check(root, "/v1/admin/api-call-log/read-latest-stat", `[]`)

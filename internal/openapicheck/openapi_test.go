@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -72,11 +73,58 @@ func openAPIRegistry(opts rpc.Options) *rpc.Registry {
 		Handler: func(context.Context) ([]account, error) { return nil, nil }})
 	mod.Register(rpc.Method{ID: "touch-all", Title: "Touch", Permissions: []string{auth.Anyone},
 		RateLimit: &rpc.RateLimit{PerSecond: 1, Burst: 1}, Handler: func(context.Context) error { return nil }})
-	mod.Register(rpc.Method{ID: "raw", Title: "Raw", Permissions: []string{auth.Guest},
+	mod.Register(rpc.Method{ID: "raw", Title: "Raw", Permissions: []string{auth.Guest}, DataType: reflect.TypeFor[int](),
 		Handler: func(context.Context) (rpc.Result, error) { return rpc.Result{Data: 1}, nil }})
+	mod.Register(rpc.Method{ID: "untyped", Title: "Untyped", Permissions: []string{auth.Anyone},
+		Handler: func(context.Context) (*rpc.Result, error) { return &rpc.Result{Data: "any"}, nil }})
+	mod.Register(rpc.Method{ID: "read", Title: "Read accounts", Permissions: []string{auth.User},
+		Params: []rpc.Param{{Name: "options?", Read: accountsRead}}, DataType: reflect.TypeFor[[]account](),
+		Handler: readAccounts})
 	mod.Register(rpc.Method{ID: "touch_all", Title: "Touch again", Permissions: []string{auth.Anyone},
 		Handler: func(context.Context) error { return nil }})
 	return reg
+}
+
+var accountsRead = &rpc.ReadSpec{Fields: []rpc.ReadField{
+	{Name: "id", Type: rpc.ReadID, Conditions: []string{"="}, Sortable: true},
+	{Name: "name", Conditions: []string{"like"}},
+}}
+
+// readAccounts answers account 7, or no row when options.id names another.
+func readAccounts(_ context.Context, o rpc.ReadOptions) (rpc.Result, error) {
+	rows := []account{{ID: 7, Name: "ann", Created: time.Now().UTC()}}
+	if id, ok := o.Value("id"); ok && id != int64(7) {
+		rows = nil
+	}
+	return rpc.ReadPage(o, rows, len(rows))
+}
+
+// dataSchema returns, compacted, the data schema of the 200 answer of the
+// operation at path in the document raw.
+func dataSchema(t *testing.T, raw []byte, path string) string {
+	t.Helper()
+	var doc struct {
+		Paths map[string]struct {
+			Post struct {
+				Responses map[string]struct {
+					Content map[string]struct {
+						Schema struct {
+							Properties struct {
+								Result struct {
+									Properties map[string]json.RawMessage
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	var compact bytes.Buffer
+	data := doc.Paths[path].Post.Responses["200"].Content["application/json"].Schema.Properties.Result.Properties["data"]
+	require.NoError(t, json.Compact(&compact, data), path)
+	return compact.String()
 }
 
 func TestOpenAPIDocument(t *testing.T) {
@@ -130,26 +178,20 @@ func TestOpenAPIDocument(t *testing.T) {
 	assert.Contains(t, doc.Paths["/v1/accounts/get"].Post.Description, "`admin`")
 
 	// The answer's data is typed from the handler's return type.
-	var ok200 struct {
-		Content map[string]struct {
-			Schema struct {
-				Properties struct {
-					Result struct {
-						Properties map[string]json.RawMessage
-					}
-				}
-			}
-		}
-	}
-	require.NoError(t, json.Unmarshal(doc.Paths["/v1/accounts/get"].Post.Responses["200"], &ok200))
-	var compact bytes.Buffer
-	require.NoError(t, json.Compact(&compact, ok200.Content["application/json"].Schema.Properties.Result.Properties["data"]))
-	data := compact.String()
+	data := dataSchema(t, raw, "/v1/accounts/get")
 	for _, want := range []string{`"id":{"type":"string"}`, `"email":{"type":["string","null"]}`, `"note":{"type":["string","null"]}`,
 		`"created":{"format":"date-time","type":"string"}`, `"tags":{"items":{"type":"string"},"type":["array","null"]}`} {
 		assert.Contains(t, data, want)
 	}
 	assert.Contains(t, data, `"type":["object","null"]`, "a nil *account is sent as null")
+
+	// A Result's data is typed by the method's DataType, or any value.
+	assert.Equal(t, `{"type":"integer"}`, dataSchema(t, raw, "/v1/accounts/raw"))
+	assert.Equal(t, `{}`, dataSchema(t, raw, "/v1/accounts/untyped"))
+	// A read's data is its rows, or the one row that options.id names.
+	read := dataSchema(t, raw, "/v1/accounts/read")
+	assert.Regexp(t, `^\{"anyOf":\[\{"items":\{.*"type":\["array","null"\]\},\{.*"type":"object"\}\]\}$`, read)
+	assert.Contains(t, read, `"name":{"type":"string"}`)
 }
 
 func TestOpenAPIServerDefaults(t *testing.T) {
@@ -189,6 +231,13 @@ func TestOpenAPIAnswers(t *testing.T) {
 		{"/api/v1/accounts/touch-all", `[]`, "", 200},
 		{"/api/v1/accounts/touch-all", `[]`, "", 429},
 		{"/api/v1/accounts/raw", `[]`, "", 200},
+		{"/api/v1/accounts/untyped", `[]`, "", 200},
+		{"/api/v1/accounts/read", `[]`, "ext.1", 200},
+		{"/api/v1/accounts/read", `[{"where":{"name":["like","an"]},"order_by":[["id","desc"]],"limit":5}]`, "ext.1", 200},
+		{"/api/v1/accounts/read", `[{"id":"7"}]`, "ext.1", 200},
+		{"/api/v1/accounts/read", `[{"id":7}]`, "ext.1", 200},
+		{"/api/v1/accounts/read", `[{"id":"8"}]`, "ext.1", 404},
+		{"/api/v1/accounts/read", `[{"id":["=","7"]}]`, "ext.1", rpc.CodeInvalidParams},
 	} {
 		req := httptest.NewRequest(http.MethodPost, "https://api.example.com"+c.path, strings.NewReader(c.body))
 		req.Header.Set("Content-Type", "application/json")

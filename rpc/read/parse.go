@@ -70,6 +70,9 @@ func (s *Spec) parse(raw []byte) (Options, *Error) {
 			return Options{}, err
 		}
 	}
+	if o.One && countField(o.Where, "id") > 1 {
+		return Options{}, errorf("options.id: where.id names a row too; send one of them")
+	}
 	if len(o.OrderBy) == 0 {
 		o.OrderBy = slices.Clone(s.DefaultOrder)
 	}
@@ -97,6 +100,16 @@ func parseID(o *Options, f *Field, v *node) *Error {
 	o.One, o.ID = true, val
 	o.Where = append(o.Where, Condition{Field: f.Name, Op: "=", Value: val})
 	return nil
+}
+
+func countField(where []Condition, field string) int {
+	n := 0
+	for _, c := range where {
+		if c.Field == field {
+			n++
+		}
+	}
+	return n
 }
 
 // checkRequired refuses options whose where lacks a Required field.

@@ -293,6 +293,10 @@ func badCases() []parseCase {
 		{name: "offset negative", raw: `{"offset":-1}`, wantErr: []string{"options.offset: expected an integer ≥ 0, got -1"}},
 		{name: "offset string", raw: `{"offset":"1"}`, wantErr: []string{"options.offset", `got "1"`}},
 		{name: "offset bool", raw: `{"offset":false}`, wantErr: []string{"options.offset", `got false`}},
+
+		// id.
+		{name: "id and where.id", raw: `{"where":{"id":"1"},"id":"2"}`, wantErr: []string{"options.id: where.id names a row too"}},
+		{name: "id then where.id", raw: `{"id":"1","where":{"id":["!=","1"]}}`, wantErr: []string{"options.id: where.id names a row too"}},
 	}
 }
 
@@ -363,6 +367,22 @@ func TestParseUsersAndCallLog(t *testing.T) {
 	// Defaults is a copy: changing it leaves the spec alone.
 	d.OrderBy[0].Desc = false
 	assert.True(t, log.DefaultOrder[0].Desc)
+}
+
+func TestParseOptionsID(t *testing.T) {
+	spec := itemsSpec()
+	for _, raw := range []string{`{"id":"3","where":{"name":"x"}}`, `{"where":{"name":"x"},"id":3}`} {
+		o, err := spec.Parse(json.RawMessage(raw))
+		require.NoError(t, err, raw)
+		assert.True(t, o.One, raw)
+		assert.Equal(t, int64(3), o.ID, raw)
+		assert.ElementsMatch(t, []read.Condition{{"id", "=", int64(3)}, {"name", "=", "x"}}, o.Where, "where keeps options.id's condition, in either order: %s", raw)
+	}
+	for _, raw := range []string{`{"where":{"id":"1"},"id":"2"}`, `{"id":"2","where":{"id":["in",["1","2"]]}}`} {
+		o, err := spec.Parse(json.RawMessage(raw))
+		requireInvalid(t, err, "options.id: where.id names a row too; send one of them")
+		assert.Equal(t, read.Options{}, o)
+	}
 }
 
 func TestValue(t *testing.T) {

@@ -36,7 +36,10 @@ func (s *Spec) parseWhere(o *Options, v *node) *Error {
 	if v.kind != kindObject {
 		return errorf("options.where: expected an object, got %s", v.describe())
 	}
-	o.Where = make([]Condition, 0, len(v.keys))
+	// Appended to, not replaced: options.id may have come first.
+	if o.Where == nil {
+		o.Where = make([]Condition, 0, len(v.keys))
+	}
 	for i, name := range v.keys {
 		f := s.Field(name)
 		if f == nil || len(f.Conditions) == 0 {

@@ -141,6 +141,9 @@ func applyCases() []applyCase {
 		{"limit clamped", `{"limit":1000000,"where":{"id":[">","0"]}}`, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}},
 		{"offset", `{"limit":2,"offset":3}`, []int64{4, 5}},
 		{"offset past end", `{"offset":1000000000000}`, nil},
+		{"id then where", `{"id":"3","where":{"name":["!=","bob"]}}`, []int64{3}},
+		{"id then where missing", `{"id":"3","where":{"name":"bob"}}`, nil},
+		{"where then id", `{"where":{"name":"bob"},"id":"3"}`, nil},
 	}
 }
 

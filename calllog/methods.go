@@ -9,6 +9,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
+	"github.com/authrpc/authrpc/storage/readsql"
 )
 
 // Prefix is the path of the call log's methods.
@@ -17,9 +19,9 @@ const Prefix = "/v1/admin/api-call-log"
 // readLogSpec declares read-log's options as the seed's apiRead does: rows of
 // one method, named with "=". They come newest first; there is nothing else
 // to sort by.
-var readLogSpec = &rpc.ReadSpec{
-	Fields: []rpc.ReadField{
-		{Name: "method_id", Type: rpc.ReadString, Conditions: []string{"="}, Required: true},
+var readLogSpec = &read.Spec{
+	Fields: []read.Field{
+		{Name: "method_id", Type: read.String, Conditions: []string{"="}, Required: true},
 	},
 	MaxLimit: 100,
 }
@@ -54,7 +56,7 @@ func (m *Module) register() {
 }
 
 // readLog answers the rows of one method, newest first, with meta.total.
-func (m *Module) readLog(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, error) {
+func (m *Module) readLog(ctx context.Context, opts read.Options) (rpc.Result, error) {
 	// The registry hands an omitted options parameter over as defaults,
 	// without checking required fields, so check here too.
 	v, ok := opts.Value("method_id")
@@ -73,7 +75,7 @@ func (m *Module) readLog(ctx context.Context, opts rpc.ReadOptions) (rpc.Result,
 	// One snapshot, so that meta.total agrees with the page while rows arrive.
 	err := m.db.RunInTx(ctx, m.snapshot(), func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		total, err = opts.Apply(tx.NewSelect().Model(&rows)).
+		total, err = readsql.Apply(tx.NewSelect().Model(&rows), opts).
 			OrderExpr("c.date DESC, c.id DESC").
 			ScanAndCount(ctx)
 		return err

@@ -31,8 +31,9 @@
 //
 // Handlers answer with a value (sent as the result's data), an *Error (sent
 // with its code and message), or any other error (an opaque internal error,
-// logged with the method id). Read methods take ReadOptions, declared per
-// method with a ReadSpec, that apply themselves to a bun query.
+// logged with the method id). List methods take read.Options (package
+// rpc/read), declared per method with a read.Spec in Param.Read; package
+// storage/readsql applies them to a bun query.
 //
 // Middleware (Options.Middleware for every method, Method.Middleware for
 // one) wraps a call once it passed the permission and parameter checks, as

@@ -5,7 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/authrpc/authrpc/internal/quote"
 )
 
 // Status codes of the wire format. Positive codes are HTTP statuses; negative
@@ -186,14 +187,4 @@ func InvalidParams(format string, args ...any) *Error {
 
 // Quote quotes a string taken from a request for an error message, cut short
 // (with an ellipsis) so that a hostile request cannot make the answer large.
-func Quote(s string) string {
-	const most = 40
-	if len(s) <= most {
-		return strconv.Quote(s)
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
-}
+func Quote(s string) string { return quote.Short(s) }

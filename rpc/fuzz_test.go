@@ -13,6 +13,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
@@ -102,11 +103,11 @@ func FuzzParams(f *testing.F) {
 	})
 	reg.Register(rpc.Method{
 		ID: "/v1/f/read", Title: "Read", Permissions: []string{auth.Anyone},
-		Params: []rpc.Param{{Name: "options?", Read: &rpc.ReadSpec{Fields: []rpc.ReadField{
-			{Name: "id", Type: rpc.ReadID, Conditions: []string{"=", "in"}, Sortable: true},
+		Params: []rpc.Param{{Name: "options?", Read: &read.Spec{Fields: []read.Field{
+			{Name: "id", Type: read.ID, Conditions: []string{"=", "in"}, Sortable: true},
 			{Name: "name", Conditions: []string{"=", "like"}, Sortable: true},
 		}}}},
-		Handler: func(ctx context.Context, o rpc.ReadOptions) (int, error) { return o.Limit, nil },
+		Handler: func(ctx context.Context, o read.Options) (int, error) { return o.Limit, nil },
 	})
 	methods := []string{"/v1/f/simple", "/v1/f/struct", "/v1/f/perms", "/v1/f/read"}
 	c := rpctest.New(reg)

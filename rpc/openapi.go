@@ -11,6 +11,7 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc/read"
 )
 
 // OpenAPI returns the reference as an OpenAPI 3.1 document that code
@@ -131,7 +132,7 @@ func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 // readOptionsSchema describes a read method's options: the spec's schema
 // and, where the spec has a field named id, options.id, one value of that
 // field's type that names the one row to answer.
-func readOptionsSchema(spec *ReadSpec) *jsonschema.Schema {
+func readOptionsSchema(spec *read.Spec) *jsonschema.Schema {
 	s := spec.Schema()
 	if f := readIDField(spec); f != nil && s.Properties != nil {
 		s.Properties.Set("id", readIDSchema(f.Type))
@@ -139,7 +140,7 @@ func readOptionsSchema(spec *ReadSpec) *jsonschema.Schema {
 	return s
 }
 
-func readIDField(spec *ReadSpec) *ReadField {
+func readIDField(spec *read.Spec) *read.Field {
 	for i := range spec.Fields {
 		if spec.Fields[i].Name == "id" {
 			return &spec.Fields[i]
@@ -150,20 +151,20 @@ func readIDField(spec *ReadSpec) *ReadField {
 
 // readIDSchema describes one value of a read field of type t, as
 // options.id takes it.
-func readIDSchema(t ReadFieldType) *jsonschema.Schema {
+func readIDSchema(t read.Type) *jsonschema.Schema {
 	switch t {
-	case ReadID:
+	case read.ID:
 		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{
 			{Type: "string", Pattern: "^[0-9]{1,19}$"},
 			{Type: "integer", Minimum: "0"},
 		}}
-	case ReadInteger:
+	case read.Integer:
 		return &jsonschema.Schema{Type: "integer"}
-	case ReadNumber:
+	case read.Number:
 		return &jsonschema.Schema{Type: "number"}
-	case ReadBoolean:
+	case read.Boolean:
 		return &jsonschema.Schema{Type: "boolean"}
-	case ReadTime:
+	case read.Time:
 		return &jsonschema.Schema{Type: "string", Format: "date-time"}
 	}
 	return &jsonschema.Schema{Type: "string"}

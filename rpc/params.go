@@ -39,7 +39,7 @@ func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) 
 	cp := &param{Param: p, index: i + 1, typ: t}
 	if p.Read != nil {
 		if t != readOptionsType {
-			return nil, fmt.Errorf("a param with read options must be of type rpc.ReadOptions, not %s", t)
+			return nil, fmt.Errorf("a param with read options must be of type read.Options, not %s", t)
 		}
 		if err := p.Read.Check(); err != nil {
 			return nil, err
@@ -47,7 +47,7 @@ func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) 
 		return cp, nil
 	}
 	if t == readOptionsType {
-		return nil, fmt.Errorf("a ReadOptions param needs Param.Read to declare its fields")
+		return nil, fmt.Errorf("a read.Options param needs Param.Read to declare its fields")
 	}
 	cp.schema = p.Schema
 	if cp.schema == nil {
@@ -126,13 +126,9 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 		// Parse also checks an omitted parameter: a spec may require a field.
 		opts, err := p.Read.Parse(raw)
 		if err != nil {
-			msg := err.Error()
-			var e *Error
-			if errors.As(err, &e) {
-				msg = e.Message
-			}
-			// The parser names the parts of the options object ("options.where.id: …").
-			msg = strings.TrimPrefix(strings.TrimPrefix(msg, "options."), "options: ")
+			// A *read.Error's text is its message, which names the parts of
+			// the options object ("options.where.id: …").
+			msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "options."), "options: ")
 			return reflect.Value{}, InvalidParams("%s: %s", p.label(), msg)
 		}
 		return reflect.ValueOf(opts), nil

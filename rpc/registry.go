@@ -18,6 +18,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc/read"
 )
 
 // Options configure a Registry. The zero value is ready to use.
@@ -343,8 +344,8 @@ type Param struct {
 	// Incoming values are checked against it, then decoded into that type.
 	Schema *jsonschema.Schema
 
-	// Read declares the read options that a ReadOptions parameter accepts.
-	Read *ReadSpec
+	// Read declares the read options that a read.Options parameter accepts.
+	Read *read.Spec
 }
 
 // Module groups methods under a path prefix and a title, as a section of the reference.
@@ -388,7 +389,7 @@ var paramName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var (
 	contextType     = reflect.TypeFor[context.Context]()
 	errorType       = reflect.TypeFor[error]()
-	readOptionsType = reflect.TypeFor[ReadOptions]()
+	readOptionsType = reflect.TypeFor[read.Options]()
 )
 
 func (r *Registry) register(def Method, module string) {
@@ -521,7 +522,7 @@ type ParamInfo struct {
 	Description string
 	Optional    bool
 	Schema      *jsonschema.Schema // nil for read options; see Read
-	Read        *ReadSpec
+	Read        *read.Spec
 	File        bool // the uploaded file, passed first; it has no schema
 }
 

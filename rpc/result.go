@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc/read"
 )
 
 // Result lets a handler set more than the data of a successful answer.
@@ -41,12 +42,12 @@ func Page[T any](rows []T, total int) Result {
 
 // ReadPage answers a read method's rows as o asked: Page, or, when o names
 // one row by options.id, that row as an object (404 when there is none).
-func ReadPage[T any](o ReadOptions, rows []T, total int) (Result, error) {
+func ReadPage[T any](o read.Options, rows []T, total int) (Result, error) {
 	if !o.One {
 		return Page(rows, total), nil
 	}
 	if len(rows) == 0 {
-		return Result{}, NotFound("no row with id %v", o.oneID)
+		return Result{}, NotFound("no row with id %v", o.ID)
 	}
 	return Result{Data: rows[0]}, nil
 }

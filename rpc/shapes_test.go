@@ -14,6 +14,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
@@ -25,8 +26,8 @@ type shapeRow struct {
 	Name string `json:"name"`
 }
 
-var shapeSpec = &rpc.ReadSpec{Fields: []rpc.ReadField{
-	{Name: "id", Type: rpc.ReadID, Conditions: []string{"="}, Sortable: true},
+var shapeSpec = &read.Spec{Fields: []read.Field{
+	{Name: "id", Type: read.ID, Conditions: []string{"="}, Sortable: true},
 	{Name: "name", Conditions: []string{"like"}},
 }}
 
@@ -38,7 +39,7 @@ func shapeRegistry(t *testing.T) *rpc.Registry {
 	m.Register(rpc.Method{
 		ID: "read", Title: "Read", Permissions: []string{auth.Anyone},
 		Params: []rpc.Param{{Name: "options?", Read: shapeSpec}},
-		Handler: func(ctx context.Context, o rpc.ReadOptions) (rpc.Result, error) {
+		Handler: func(ctx context.Context, o read.Options) (rpc.Result, error) {
 			out := rows
 			if v, ok := o.Value("id"); ok {
 				out = nil
@@ -95,8 +96,8 @@ func TestOptionsIDOnlyWhereAFieldIsNamedID(t *testing.T) {
 	reg := rpc.New(rpc.Options{})
 	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "read", Title: "Read", Permissions: []string{auth.Anyone},
-		Params: []rpc.Param{{Name: "options?", Read: &rpc.ReadSpec{Fields: []rpc.ReadField{{Name: "name", Conditions: []string{"="}}}}}},
-		Handler: func(ctx context.Context, o rpc.ReadOptions) (rpc.Result, error) {
+		Params: []rpc.Param{{Name: "options?", Read: &read.Spec{Fields: []read.Field{{Name: "name", Conditions: []string{"="}}}}}},
+		Handler: func(ctx context.Context, o read.Options) (rpc.Result, error) {
 			return rpc.ReadPage(o, []shapeRow{}, 0)
 		},
 	})

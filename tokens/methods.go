@@ -10,20 +10,22 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
 	"github.com/authrpc/authrpc/storage"
+	"github.com/authrpc/authrpc/storage/readsql"
 )
 
 // readSpec declares the options of read. id and enabled filter by "=",
 // name by "=" and "like"; created sorts only, as in users' read.
-var readSpec = &rpc.ReadSpec{
-	Fields: []rpc.ReadField{
-		{Name: "id", Column: "t.id", Type: rpc.ReadID, Conditions: []string{"="}, Sortable: true},
+var readSpec = &read.Spec{
+	Fields: []read.Field{
+		{Name: "id", Column: "t.id", Type: read.ID, Conditions: []string{"="}, Sortable: true},
 		{Name: "name", Column: "t.name", Conditions: []string{"=", "like"}, Sortable: true},
-		{Name: "enabled", Column: "t.enabled", Type: rpc.ReadBoolean, Conditions: []string{"="}, Sortable: true},
-		{Name: "created", Column: "t.created", Type: rpc.ReadTime, Sortable: true},
+		{Name: "enabled", Column: "t.enabled", Type: read.Boolean, Conditions: []string{"="}, Sortable: true},
+		{Name: "created", Column: "t.created", Type: read.Time, Sortable: true},
 	},
 	MaxLimit:     100,
-	DefaultOrder: []rpc.ReadOrder{{Field: "id"}},
+	DefaultOrder: []read.Order{{Field: "id"}},
 }
 
 // record is a token as read answers it: never the token, never its digest.
@@ -111,15 +113,15 @@ func requireSession(p *auth.Principal) *rpc.Error {
 }
 
 // read lists the caller's tokens with meta.total.
-func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, error) {
+func (m *Module) read(ctx context.Context, opts read.Options) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
 	var rows []tokenRow
 	q := m.db.NewSelect().Model(&rows).ModelTableExpr(m.table).ExcludeColumn("digest").Where("t.user_id = ?", caller.UserID)
 	// id last, so that pages sorted by a column with ties are stable.
-	if err := opts.Apply(q).OrderExpr("t.id ASC").Scan(ctx); err != nil {
+	if err := readsql.Apply(q, opts).OrderExpr("t.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("tokens: read: %w", err)
 	}
-	total, err := opts.ApplyWhere(m.db.NewSelect().Model((*tokenRow)(nil)).ModelTableExpr(m.table).Where("t.user_id = ?", caller.UserID)).Count(ctx)
+	total, err := readsql.ApplyWhere(m.db.NewSelect().Model((*tokenRow)(nil)).ModelTableExpr(m.table).Where("t.user_id = ?", caller.UserID), opts).Count(ctx)
 	if err != nil {
 		return rpc.Result{}, fmt.Errorf("tokens: read: count: %w", err)
 	}

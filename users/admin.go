@@ -13,23 +13,25 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
 	"github.com/authrpc/authrpc/storage"
+	"github.com/authrpc/authrpc/storage/readsql"
 )
 
 // maxSuggestions bounds the names suggest answers.
 const maxSuggestions = 100
 
 // readSpec declares the options of /v1/admin/users/read, as the seed does.
-var readSpec = &rpc.ReadSpec{
-	Fields: []rpc.ReadField{
-		{Name: "id", Type: rpc.ReadID, Conditions: []string{"="}, Sortable: true},
+var readSpec = &read.Spec{
+	Fields: []read.Field{
+		{Name: "id", Type: read.ID, Conditions: []string{"="}, Sortable: true},
 		{Name: "search", Columns: []string{"name", "email", "telegram_name"}, Conditions: []string{"like"}},
 		{Name: "name", Sortable: true},
-		{Name: "created", Type: rpc.ReadTime, Sortable: true},
-		{Name: "enabled", Type: rpc.ReadBoolean, Sortable: true},
+		{Name: "created", Type: read.Time, Sortable: true},
+		{Name: "enabled", Type: read.Boolean, Sortable: true},
 	},
 	MaxLimit:     100,
-	DefaultOrder: []rpc.ReadOrder{{Field: "id"}},
+	DefaultOrder: []read.Order{{Field: "id"}},
 }
 
 // createFields is the parameter of create.
@@ -141,12 +143,12 @@ func (m *Module) registerAdmin() {
 }
 
 // read lists users (never root, never password hashes) with meta.total.
-func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, error) {
+func (m *Module) read(ctx context.Context, opts read.Options) (rpc.Result, error) {
 	opts, search := takeSearch(opts)
 	base := func(q *bun.SelectQuery) *bun.SelectQuery {
 		q = q.Where("u.id <> ?", auth.RootUserID)
 		if search != "" {
-			p := "%" + escapeLike(search) + "%"
+			p := "%" + storage.EscapeLike(search) + "%"
 			q = q.Where(`(u.name LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.telegram_name LIKE ? ESCAPE '\')`, p, p, p)
 		}
 		return q
@@ -154,10 +156,10 @@ func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, er
 	var rows []userRow
 	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash"))
 	// id last, so that pages sorted by a column with ties are stable.
-	if err := opts.Apply(q).OrderExpr("u.id ASC").Scan(ctx); err != nil {
+	if err := readsql.Apply(q, opts).OrderExpr("u.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: %w", err)
 	}
-	total, err := opts.ApplyWhere(base(m.db.NewSelect().Model((*userRow)(nil)).ModelTableExpr(m.tables.users))).Count(ctx)
+	total, err := readsql.ApplyWhere(base(m.db.NewSelect().Model((*userRow)(nil)).ModelTableExpr(m.tables.users)), opts).Count(ctx)
 	if err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: count: %w", err)
 	}
@@ -174,9 +176,9 @@ func (m *Module) read(ctx context.Context, opts rpc.ReadOptions) (rpc.Result, er
 // case-insensitive match the read options promise, and on PostgreSQL it is
 // several times cheaper than ILIKE (which lower-cases every row) and served
 // by the same trigram indexes.
-func takeSearch(opts rpc.ReadOptions) (rpc.ReadOptions, string) {
+func takeSearch(opts read.Options) (read.Options, string) {
 	search := ""
-	rest := make([]rpc.ReadCondition, 0, len(opts.Where))
+	rest := make([]read.Condition, 0, len(opts.Where))
 	for _, c := range opts.Where {
 		if c.Field == "search" {
 			search, _ = c.Value.(string)
@@ -485,7 +487,7 @@ func (m *Module) suggest(ctx context.Context, opts *suggestOptions) ([]string, e
 	}
 	q := m.db.NewSelect().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Column("name").Where("u.id <> ?", auth.RootUserID)
 	if text != "" {
-		esc := escapeLike(text)
+		esc := storage.EscapeLike(text)
 		q = q.Where(`u.name LIKE ? ESCAPE '\'`, "%"+esc+"%").
 			OrderExpr(`CASE WHEN u.name LIKE ? ESCAPE '\' THEN 0 ELSE 1 END`, esc+"%")
 	}
@@ -493,12 +495,6 @@ func (m *Module) suggest(ctx context.Context, opts *suggestOptions) ([]string, e
 		return nil, fmt.Errorf("users: suggest: %w", err)
 	}
 	return names, nil
-}
-
-// escapeLike makes %, _ and the escape character \ match themselves.
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
 }
 
 // setUsername renames a user and, when new_password is given, sets the

@@ -26,6 +26,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
 	"github.com/authrpc/authrpc/storage"
 )
 
@@ -488,7 +489,7 @@ func (f *fixture) base(m rpc.MethodInfo, c caller) []json.RawMessage {
 }
 
 // readBase is an options object that names the spec's required fields.
-func (f *fixture) readBase(spec *rpc.ReadSpec, c caller) map[string]any {
+func (f *fixture) readBase(spec *read.Spec, c caller) map[string]any {
 	where := map[string]any{}
 	for _, fd := range spec.Fields {
 		if fd.Required {
@@ -501,18 +502,18 @@ func (f *fixture) readBase(spec *rpc.ReadSpec, c caller) map[string]any {
 	return map[string]any{"where": where}
 }
 
-func (f *fixture) readSample(fd rpc.ReadField, c caller) json.RawMessage {
+func (f *fixture) readSample(fd read.Field, c caller) json.RawMessage {
 	if v, ok := f.named(fd.Name, c); ok {
 		return v
 	}
 	switch fd.Type {
-	case rpc.ReadInteger, rpc.ReadNumber:
+	case read.Integer, read.Number:
 		return raw(1)
-	case rpc.ReadBoolean:
+	case read.Boolean:
 		return raw(true)
-	case rpc.ReadTime:
+	case read.Time:
 		return raw("2020-01-02T03:04:05Z")
-	case rpc.ReadID:
+	case read.ID:
 		return raw("100")
 	}
 	return raw("x")
@@ -736,7 +737,7 @@ func (f *fixture) objectCases(s *jsonschema.Schema, c caller) []valueCase {
 }
 
 // readCases breaks a read-options parameter: every one is -32808.
-func (f *fixture) readCases(spec *rpc.ReadSpec, c caller) []valueCase {
+func (f *fixture) readCases(spec *read.Spec, c caller) []valueCase {
 	base := f.readBase(spec, c)
 	where := func() map[string]any {
 		w := map[string]any{}
@@ -834,7 +835,7 @@ func (f *fixture) readCases(spec *rpc.ReadSpec, c caller) []valueCase {
 }
 
 // readWrongValues are values a field of this type does not take with op.
-func readWrongValues(fd rpc.ReadField, op string) []any {
+func readWrongValues(fd read.Field, op string) []any {
 	if op == "in" || op == "not in" {
 		many := make([]any, 101)
 		for i := range many {
@@ -850,15 +851,15 @@ func readWrongValues(fd rpc.ReadField, op string) []any {
 		vals = append(vals, nil)
 	}
 	switch fd.Type {
-	case rpc.ReadID:
+	case read.ID:
 		vals = append(vals, "abc", "1 OR 1=1", "", -1, 1.5, true, "99999999999999999999")
-	case rpc.ReadInteger:
+	case read.Integer:
 		vals = append(vals, "1", 1.5, true)
-	case rpc.ReadNumber:
+	case read.Number:
 		vals = append(vals, "1", true)
-	case rpc.ReadBoolean:
+	case read.Boolean:
 		vals = append(vals, "true", 1)
-	case rpc.ReadTime:
+	case read.Time:
 		vals = append(vals, "yesterday", 5, true)
 	default:
 		vals = append(vals, 5, true, strings.Repeat("x", 5000), "a\x00b")

@@ -16,6 +16,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
 )
 
 // Issue 8, item 3: read options and every string parameter are tried with
@@ -367,7 +368,7 @@ func injReadOptions(t *testing.T, a *testApp, f *fixture) {
 				continue
 			}
 			for _, fd := range p.Read.Fields {
-				if fd.Type != "" && fd.Type != rpc.ReadString {
+				if fd.Type != "" && fd.Type != read.String {
 					continue
 				}
 				for _, op := range fd.Conditions {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/read"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
@@ -85,13 +86,13 @@ func openAPIRegistry(opts rpc.Options) *rpc.Registry {
 	return reg
 }
 
-var accountsRead = &rpc.ReadSpec{Fields: []rpc.ReadField{
-	{Name: "id", Type: rpc.ReadID, Conditions: []string{"="}, Sortable: true},
+var accountsRead = &read.Spec{Fields: []read.Field{
+	{Name: "id", Type: read.ID, Conditions: []string{"="}, Sortable: true},
 	{Name: "name", Conditions: []string{"like"}},
 }}
 
 // readAccounts answers account 7, or no row when options.id names another.
-func readAccounts(_ context.Context, o rpc.ReadOptions) (rpc.Result, error) {
+func readAccounts(_ context.Context, o read.Options) (rpc.Result, error) {
 	rows := []account{{ID: 7, Name: "ann", Created: time.Now().UTC()}}
 	if id, ok := o.Value("id"); ok && id != int64(7) {
 		rows = nil

@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
@@ -34,7 +35,7 @@ type env struct {
 	c     *rpctest.Client // a guest calling reg
 	users *users.Module
 	mod   *tokens.Module
-	logs  *rpctest.LogBuffer
+	logs  *logbuf.Buffer
 }
 
 // declared are the permissions the tests' host declares.
@@ -60,7 +61,7 @@ type envConfig struct {
 
 func newEnvWith(t *testing.T, db *bun.DB, cfg envConfig) *env {
 	t.Helper()
-	e := &env{db: db, logs: new(rpctest.LogBuffer)}
+	e := &env{db: db, logs: new(logbuf.Buffer)}
 	e.reg = rpc.New(rpc.Options{
 		Permissions: declared(),
 		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),

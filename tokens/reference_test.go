@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authrpc/authrpc/rpc/rpctest"
+	"github.com/authrpc/authrpc/internal/referencetest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/tokens"
 )
@@ -32,7 +32,7 @@ const (
 // it with the seed's section "API access tokens" (testdata, copied
 // verbatim): method ids, titles, permissions, parameter names, optionality
 // and types; only read's options differ, as above, and the descriptions the
-// seed lacks are added (rpctest.WithDescriptions).
+// seed lacks are added (referencetest.WithDescriptions).
 func TestReference(t *testing.T) {
 	e := newEnv(t, storagetest.SQLite(t), tokens.Options{})
 	var doc strings.Builder
@@ -48,7 +48,7 @@ func TestReference(t *testing.T) {
 	want := strings.TrimPrefix(string(seed), "## API access tokens\n")
 	require.Contains(t, want, seedOptions)
 	want = strings.Replace(want, seedOptions, ourOptions, 1)
-	want = rpctest.WithDescriptions(want, e.reg.Methods())
+	want = referencetest.WithDescriptions(want, e.reg.Methods())
 	assert.Equal(t, want, section)
 
 	api, err := e.reg.OpenAPI()

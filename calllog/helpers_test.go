@@ -105,7 +105,7 @@ func addTokens(t testing.TB, reg *rpc.Registry) (admin, plain string) {
 }
 
 func registerTestMethods(reg *rpc.Registry) {
-	m := reg.Module("/v1/t", "Call log tests")
+	m := reg.Section("/v1/t", "Call log tests")
 	anyone := []string{auth.Anyone}
 	m.Register(rpc.Method{ID: "ok", Title: "OK", Permissions: anyone,
 		Params:  []rpc.Param{{Name: "text?"}},

@@ -26,7 +26,7 @@ var readLogSpec = &rpc.ReadSpec{
 
 func (m *Module) register() {
 	perms := []string{m.opts.Permission}
-	mod := m.reg.Module(Prefix, "Application API call log")
+	mod := m.reg.Section(Prefix, "Application API call log")
 	mod.Register(rpc.Method{
 		ID:          "read-log",
 		Title:       "Read API method access log",

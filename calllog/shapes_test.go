@@ -22,7 +22,7 @@ func TestSeedChartRows(t *testing.T) {
 		e := newEnv(t, db, fast(calllog.Options{}))
 		release := make(chan struct{})
 		entered := make(chan struct{})
-		e.reg.Module("/v1/b", "Bounded").Register(rpc.Method{
+		e.reg.Section("/v1/b", "Bounded").Register(rpc.Method{
 			ID: "slow", Title: "Slow", Permissions: []string{auth.Anyone}, MaxActive: 3, MaxActivePerUser: 2,
 			Handler: func(ctx context.Context) error {
 				entered <- struct{}{}

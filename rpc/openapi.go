@@ -32,7 +32,7 @@ func (r *Registry) OpenAPI() ([]byte, error) {
 		}
 		op["operationId"] = uniqueID(ids, operationID(m.ID))
 		paths[m.ID] = map[string]any{"post": op}
-		if tag := r.ModuleTitle(m.Module); !seenTag[tag] {
+		if tag := r.SectionTitle(m.Section); !seenTag[tag] {
 			seenTag[tag] = true
 			tags = append(tags, map[string]any{"name": tag})
 		}
@@ -107,7 +107,7 @@ func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 	op := map[string]any{
 		"summary":       m.Title,
 		"description":   operationDescription(m),
-		"tags":          []string{r.ModuleTitle(m.Module)},
+		"tags":          []string{r.SectionTitle(m.Section)},
 		"x-permissions": m.Permissions,
 		"requestBody":   map[string]any{"required": required > 0, "content": content},
 		"responses":     responses(m, data),

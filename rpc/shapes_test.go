@@ -33,7 +33,7 @@ var shapeSpec = &rpc.ReadSpec{Fields: []rpc.ReadField{
 func shapeRegistry(t *testing.T) *rpc.Registry {
 	t.Helper()
 	reg := rpc.New(rpc.Options{UploadDir: t.TempDir()})
-	m := reg.Module("/v1/s", "Shapes")
+	m := reg.Section("/v1/s", "Shapes")
 	rows := []shapeRow{{1, "ann"}, {2, "bob"}}
 	m.Register(rpc.Method{
 		ID: "read", Title: "Read", Permissions: []string{auth.Anyone},
@@ -93,7 +93,7 @@ func TestReadByOptionsID(t *testing.T) {
 
 func TestOptionsIDOnlyWhereAFieldIsNamedID(t *testing.T) {
 	reg := rpc.New(rpc.Options{})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "read", Title: "Read", Permissions: []string{auth.Anyone},
 		Params: []rpc.Param{{Name: "options?", Read: &rpc.ReadSpec{Fields: []rpc.ReadField{{Name: "name", Conditions: []string{"="}}}}}},
 		Handler: func(ctx context.Context, o rpc.ReadOptions) (rpc.Result, error) {
@@ -107,7 +107,7 @@ func TestOptionsIDOnlyWhereAFieldIsNamedID(t *testing.T) {
 
 func TestResultFieldsLeaveTheEnvelopeAlone(t *testing.T) {
 	reg := rpc.New(rpc.Options{})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "f", Title: "Fields", Permissions: []string{auth.Anyone},
 		Handler: func(ctx context.Context) (rpc.Result, error) {
 			return rpc.Result{Data: 1, Fields: map[string]any{"status": 500, "data": 2, "meta": 3, "exception": true, "extra": "x"}}, nil
@@ -128,7 +128,7 @@ func activeRegistry(t *testing.T, limit, userLimit int) (*rpc.Registry, *blocker
 	t.Helper()
 	b := &blocker{entered: make(chan struct{}, 16), release: make(chan struct{})}
 	reg := rpc.New(rpc.Options{})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "slow", Title: "Slow", Permissions: []string{auth.Anyone},
 		MaxActive: limit, MaxActivePerUser: userLimit,
 		Handler: func(ctx context.Context) error {
@@ -218,7 +218,7 @@ func TestActiveCountsVoidCallsUntilTheyEnd(t *testing.T) {
 
 func TestUploadComesFirst(t *testing.T) {
 	reg := rpc.New(rpc.Options{UploadDir: t.TempDir()})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "upload", Title: "Upload", Permissions: []string{auth.Anyone}, MaxUploadBytes: 1000,
 		Params: []rpc.Param{{Name: "file"}, {Name: "note"}, {Name: "n?"}},
 		Handler: func(ctx context.Context, up *rpc.Upload, note string, n int) (map[string]any, error) {

@@ -126,7 +126,7 @@ func newFixture(t *testing.T, opts rpc.Options) *fixture {
 		return nil, auth.ErrUnknownToken
 	}))
 
-	m := f.reg.Module("/v1/t", "Transport tests")
+	m := f.reg.Section("/v1/t", "Transport tests")
 	m.Register(rpc.Method{
 		ID: "echo", Title: "Echo", Permissions: []string{auth.Anyone},
 		Params: []rpc.Param{{Name: "text?"}},

@@ -23,7 +23,7 @@ func invalid(key, rule string) *rpc.Error {
 
 func (m *Module) register(reg *rpc.Registry) {
 	perms := []string{m.opts.Permission}
-	mod := reg.Module("/v1/admin/settings", "Application settings")
+	mod := reg.Section("/v1/admin/settings", "Application settings")
 	mod.Register(rpc.Method{
 		ID:          "read",
 		Title:       "Read application settings",

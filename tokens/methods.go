@@ -53,7 +53,7 @@ type created struct {
 }
 
 func (m *Module) register() {
-	mod := m.reg.Module(Prefix, "API access tokens")
+	mod := m.reg.Section(Prefix, "API access tokens")
 	user := []string{auth.User}
 	tokenID := rpc.Param{Name: "token_id"}
 	mod.Register(rpc.Method{

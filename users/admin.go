@@ -75,7 +75,7 @@ type generatedPassword struct {
 }
 
 func (m *Module) registerAdmin() {
-	mod := m.reg.Module("/v1/admin/users", "Application users management")
+	mod := m.reg.Section("/v1/admin/users", "Application users management")
 	admin := []string{"admin"}
 	userID := rpc.Param{Name: "user_id"}
 	userIDNamed := rpc.Param{Name: "user_id", Description: "User id or name."}

@@ -66,7 +66,7 @@ type authInfo struct {
 var errBadCredentials = rpc.Unauthorized("Bad credentials")
 
 func (m *Module) registerSession() {
-	mod := m.reg.Module("/v1/session", "Session")
+	mod := m.reg.Section("/v1/session", "Session")
 	mod.Register(rpc.Method{
 		ID:          "signin",
 		Title:       "Signin",

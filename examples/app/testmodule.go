@@ -13,7 +13,7 @@ import (
 
 // registerTestModule adds the seed's /v1/test methods: an echo and an upload.
 func registerTestModule(reg *rpc.Registry) {
-	m := reg.Module("/v1/test", "Test")
+	m := reg.Section("/v1/test", "Test")
 	m.Register(rpc.Method{
 		ID:          "test",
 		Title:       "Test",

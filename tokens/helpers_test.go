@@ -15,6 +15,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/internal/logbuf"
+	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
@@ -56,7 +57,7 @@ func newEnv(t *testing.T, db *bun.DB, opts tokens.Options) *env {
 type envConfig struct {
 	tokens tokens.Options
 	users  func(*users.Options) // nil: the defaults below
-	share  auth.Channel         // nil: the cache is not shared
+	share  pubsub.Channel       // nil: the cache is not shared
 }
 
 func newEnvWith(t *testing.T, db *bun.DB, cfg envConfig) *env {

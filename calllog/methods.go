@@ -14,9 +14,9 @@ import (
 // Prefix is the path of the call log's methods.
 const Prefix = "/v1/admin/api-call-log"
 
-// readLogSpec declares read-log's options as the seed's apiRead does: rows of
-// one method, named with "=". They come newest first; there is nothing else
-// to sort by.
+// readLogSpec declares read-log's options as the API v1 reference's apiRead
+// does: rows of one method, named with "=". They come newest first; there is
+// nothing else to sort by.
 var readLogSpec = &rpc.ReadSpec{
 	Fields: []rpc.ReadField{
 		{Name: "method_id", Type: rpc.ReadString, Conditions: []string{"="}, Required: true},

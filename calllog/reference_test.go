@@ -16,11 +16,11 @@ import (
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
-// TestReference renders the module's reference and compares it with the
-// seed's section "Application API call log" (testdata, copied verbatim):
-// method ids, titles, descriptions, permissions, parameter names and
-// optionality, the apiRead block; the description the seed lacks is added
-// (referencetest.WithDescriptions).
+// TestReference renders the module's reference and compares it with the API
+// v1 reference's section "Application API call log" (testdata, copied
+// verbatim): method ids, titles, descriptions, permissions, parameter names
+// and optionality, the apiRead block; the description that section lacks is
+// added (referencetest.WithDescriptions).
 func TestReference(t *testing.T) {
 	reg := rpc.New(rpc.Options{Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"})})
 	mod, err := calllog.Mount(t.Context(), reg, storagetest.SQLite(t), calllog.Options{})

@@ -15,8 +15,9 @@ import (
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
-// The seed's chart rows (SPEC §7a): load and requests beside our buckets,
-// and the live bounds on calls in flight in read-latest-stat.
+// The chart rows @softvisio/core front ends read (SPEC §7a): load and
+// requests beside our buckets, and the live bounds on calls in flight in
+// read-latest-stat.
 func TestSeedChartRows(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, fast(calllog.Options{}))

@@ -355,7 +355,8 @@ func successSchema(data any) map[string]any {
 		"status_text": map[string]any{"type": "string"},
 		"exception":   map[string]any{"type": "boolean", "enum": []bool{false}},
 		"meta":        map[string]any{"type": "object", "description": "Extras: read methods put the row count in total."},
-		// Read methods repeat the count here, where the seed's clients read it.
+		// Read methods repeat the count here, where @softvisio/core clients
+		// read it.
 		"total":   map[string]any{"type": "integer", "description": "Read methods: the row count, as in meta.total."},
 		"summary": map[string]any{"type": "object", "properties": map[string]any{"total": map[string]any{"type": "integer"}}},
 	}

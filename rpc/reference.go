@@ -43,8 +43,8 @@ func (r *Registry) WriteMarkdown(w io.Writer) error {
 }
 
 // callURL is the URL the Markdown's curl calls a method at: under
-// Options.BaseURL and Prefix, or the seed's placeholder host without a
-// BaseURL.
+// Options.BaseURL and Prefix, or the API v1 reference's placeholder host
+// without a BaseURL.
 func (r *Registry) callURL(id string) string {
 	if r.opts.BaseURL == "" {
 		return "https://api.domain.com" + id

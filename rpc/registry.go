@@ -297,9 +297,8 @@ type Method struct {
 	// multipart/form-data upload (a "file" part and an optional "params"
 	// part) of at most this many bytes. A handler whose first parameter
 	// after the context is a *Upload receives the file there (nil when the
-	// call sent none), as the seed passed it, and the params part fills the
-	// ones after it, which are the Params; any handler may also read it
-	// with UploadFromContext.
+	// call sent none), and the params part fills the ones after it, which
+	// are the Params; any handler may also read it with UploadFromContext.
 	MaxUploadBytes int64
 
 	// RateLimit, when set, limits calls per caller (the user, or the client

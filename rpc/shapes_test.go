@@ -17,7 +17,7 @@ import (
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
-// The answers the seed's front end reads (SPEC §7a), as the rpc package
+// The answers @softvisio/core front ends read (SPEC §7a), as the rpc package
 // gives them to every module.
 
 type shapeRow struct {
@@ -244,7 +244,7 @@ func TestUploadComesFirst(t *testing.T) {
 
 	a = c.Do(t, multipartRequest(t, "/v1/s/upload", map[string]string{"params": `[5]`}, "a.txt", []byte("body")))
 	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
-	assert.Contains(t, a.Message, `parameter 2 "note"`, "numbered as the seed numbers them, the file first")
+	assert.Contains(t, a.Message, `parameter 2 "note"`, "numbered as the API v1 reference numbers them, the file first")
 
 	a = c.Do(t, multipartRequest(t, "/v1/s/upload", map[string]string{"params": `["a", 1, 2]`}, "a.txt", []byte("body")))
 	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)

@@ -47,7 +47,8 @@ type created struct {
 	Enabled     bool            `json:"enabled"`
 	Permissions map[string]bool `json:"permissions"`
 	Created     time.Time       `json:"created"`
-	// UserID and Username are the seed's, under its names: the owner.
+	// UserID and Username are the owner, under the names @softvisio/core
+	// front ends read.
 	UserID   int64  `json:"userId,string"`
 	Username string `json:"username"`
 }

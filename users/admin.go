@@ -19,7 +19,8 @@ import (
 // maxSuggestions bounds the names suggest answers.
 const maxSuggestions = 100
 
-// readSpec declares the options of /v1/admin/users/read, as the seed does.
+// readSpec declares the options of /v1/admin/users/read, as the API v1
+// reference does.
 var readSpec = &rpc.ReadSpec{
 	Fields: []rpc.ReadField{
 		{Name: "id", Type: rpc.ReadID, Conditions: []string{"="}, Sortable: true},
@@ -49,7 +50,8 @@ type suggestOptions struct {
 	} `json:"where,omitempty"`
 }
 
-// suggestSchema is the seed's schema of suggest's options, made strict.
+// suggestSchema is the API v1 reference's schema of suggest's options, made
+// strict.
 var suggestSchema = func() *jsonschema.Schema {
 	like := &jsonschema.Schema{
 		Type: "array",
@@ -103,7 +105,8 @@ func (m *Module) registerAdmin() {
 	})
 	mod.Register(rpc.Method{
 		ID: "set-password", Title: "Set user password", Description: "Sets the user's password, or generates one and answers it when none is given, and ends the user's sessions and API tokens. Only root sets root's password.", Permissions: admin,
-		// "pasword" is the seed's spelling; clients send parameters by position.
+		// "pasword" is the API v1 reference's spelling; clients send
+		// parameters by position.
 		Params:  []rpc.Param{userIDNamed, {Name: "pasword?"}},
 		Handler: m.setPassword,
 		NoVoid:  true,

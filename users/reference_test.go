@@ -12,10 +12,10 @@ import (
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
-// TestEmailMethodsReference renders the reference and compares the four
-// email methods of the Session section with the seed's text (testdata,
+// TestEmailMethodsReference renders the reference and compares the four email
+// methods of the Session section with the API v1 reference's text (testdata,
 // copied verbatim): ids, titles, permissions, parameter names and
-// descriptions, schemas; the method descriptions the seed lacks are added
+// descriptions, schemas; the method descriptions that text lacks are added
 // (referencetest.WithDescriptions).
 func TestEmailMethodsReference(t *testing.T) {
 	e := newEnv(t, storagetest.SQLite(t))

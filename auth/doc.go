@@ -20,8 +20,8 @@
 // function) and caches the principals they return, so most calls cost no
 // lookup.
 // Whoever changes what a token stands for calls Mux.Invalidate, and
-// Mux.Share carries that to the other instances over a Channel (such as a
-// storage.Channel). A Limiter rate-limits sign-ins and other calls worth
+// Mux.Share carries that to the other instances over a pubsub.Channel
+// (such as a storage.Channel). A Limiter rate-limits sign-ins and other calls worth
 // abusing in process memory; RateLimiter is what it shares with
 // storage.Limiter, whose buckets every instance on a database shares.
 // AddrKey keys a client address, an IPv6 one on its /64.

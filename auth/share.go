@@ -7,26 +7,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authrpc/authrpc/pubsub"
 )
 
-// Channel carries cache invalidations between the instances of a service
-// that share one database. *storage.Channel satisfies it (auth does not
-// depend on storage).
-type Channel interface {
-	// Publish sends payload to the channel's subscribers in every instance.
-	Publish(ctx context.Context, payload string) error
-	// Subscribe calls fn with every payload published on the channel by
-	// the other instances; fn may also get this instance's own.
-	Subscribe(fn func(payload string))
-	// OnState calls fn with whether payloads published by the other
-	// instances reach this one: at once, and again at every change.
-	OnState(fn func(listening bool))
-}
+// Channel is the former name of pubsub.Channel.
+//
+// Deprecated: use pubsub.Channel, which rpc and settings take too.
+type Channel = pubsub.Channel
 
 // publishTimeout bounds how long Invalidate waits for a publish.
 const publishTimeout = 5 * time.Second
 
-type muxShare struct{ ch Channel }
+type muxShare struct{ ch pubsub.Channel }
 
 // Share keeps the Mux's cache coherent with those of the other instances
 // that share ch, and trusts the cache only while ch is listening:
@@ -52,7 +45,7 @@ type muxShare struct{ ch Channel }
 //
 // Call Share once, at start-up; it panics when called again or with a nil
 // ch. From then on ch's state drives SetCaching.
-func (m *Mux) Share(ch Channel) {
+func (m *Mux) Share(ch pubsub.Channel) {
 	if ch == nil {
 		panic("auth: Mux.Share: nil channel")
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 )
 
-// bus is an in-process auth.Channel that several Muxes share, delivering
+// bus is an in-process pubsub.Channel that several Muxes share, delivering
 // every payload to every subscriber (the publisher's too) at once, as
 // storage.Channel does on SQLite. It records what was published.
 type bus struct {

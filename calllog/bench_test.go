@@ -15,8 +15,8 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/internal/benchkit"
 	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
@@ -130,7 +130,7 @@ func benchRegistry(b *testing.B, noCallLog bool) (*rpc.Registry, string) {
 
 func benchCalls(b *testing.B, h http.Handler, token string) {
 	b.Helper()
-	rpctest.Bench(b, h, "/v1/hello", token, []byte(`["world"]`), `"Hello, world"`)
+	benchkit.Post(b, h, "/v1/hello", token, []byte(`["world"]`), `"Hello, world"`)
 }
 
 // BenchmarkWriter measures the rows per second the writer sustains, and
@@ -154,7 +154,7 @@ func BenchmarkWriter(b *testing.B) {
 			mod := benchMount(b, reg, db, c.opts(calllog.Options{QueueSize: b.N + 1, FlushInterval: time.Millisecond}))
 			start := time.Now().Add(-time.Hour)
 			b.ResetTimer()
-			began, cpu := time.Now(), rpctest.ProcessCPU()
+			began, cpu := time.Now(), benchkit.ProcessCPU()
 			for i := range b.N {
 				mod.ObserveCall(rpc.CallRecord{
 					Method: "/v1/bench", UserID: int64(i % 50), Start: start.Add(time.Duration(i) * time.Microsecond),
@@ -166,7 +166,7 @@ func BenchmarkWriter(b *testing.B) {
 			}
 			elapsed := time.Since(began)
 			b.StopTimer()
-			rpctest.ReportCPU(b, cpu)
+			benchkit.ReportCPU(b, cpu)
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rows/s")
 		})
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
@@ -42,7 +43,7 @@ type env struct {
 	c     *rpctest.Client // a guest calling reg
 	mod   *calllog.Module
 	db    *bun.DB
-	logs  *rpctest.LogBuffer
+	logs  *logbuf.Buffer
 	admin string
 	plain string
 }
@@ -60,7 +61,7 @@ func fast(o calllog.Options) calllog.Options {
 
 func newEnv(t testing.TB, db *bun.DB, opts calllog.Options) *env {
 	t.Helper()
-	e := &env{db: db, logs: new(rpctest.LogBuffer)}
+	e := &env{db: db, logs: new(logbuf.Buffer)}
 	logger := slog.New(slog.NewTextHandler(e.logs, nil))
 	e.reg = rpc.New(rpc.Options{
 		Logger:      logger,
@@ -104,7 +105,7 @@ func addTokens(t testing.TB, reg *rpc.Registry) (admin, plain string) {
 }
 
 func registerTestMethods(reg *rpc.Registry) {
-	m := reg.Module("/v1/t", "Call log tests")
+	m := reg.Section("/v1/t", "Call log tests")
 	anyone := []string{auth.Anyone}
 	m.Register(rpc.Method{ID: "ok", Title: "OK", Permissions: anyone,
 		Params:  []rpc.Param{{Name: "text?"}},

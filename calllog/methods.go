@@ -16,9 +16,9 @@ import (
 // Prefix is the path of the call log's methods.
 const Prefix = "/v1/admin/api-call-log"
 
-// readLogSpec declares read-log's options as the seed's apiRead does: rows of
-// one method, named with "=". They come newest first; there is nothing else
-// to sort by.
+// readLogSpec declares read-log's options as the API v1 reference's apiRead
+// does: rows of one method, named with "=". They come newest first; there is
+// nothing else to sort by.
 var readLogSpec = &read.Spec{
 	Fields: []read.Field{
 		{Name: "method_id", Type: read.String, Conditions: []string{"="}, Required: true},
@@ -28,7 +28,7 @@ var readLogSpec = &read.Spec{
 
 func (m *Module) register() {
 	perms := []string{m.opts.Permission}
-	mod := m.reg.Module(Prefix, "Application API call log")
+	mod := m.reg.Section(Prefix, "Application API call log")
 	mod.Register(rpc.Method{
 		ID:          "read-log",
 		Title:       "Read API method access log",

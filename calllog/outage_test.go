@@ -15,7 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/calllog"
-	"github.com/authrpc/authrpc/rpc/rpctest"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
@@ -288,7 +288,7 @@ func TestCloseDuringOutage(t *testing.T) {
 	assert.Zero(t, count(t, e.db, "calllog_calls", mOK))
 }
 
-func contains(b *rpctest.LogBuffer, s string) bool { return strings.Contains(b.String(), s) }
+func contains(b *logbuf.Buffer, s string) bool { return strings.Contains(b.String(), s) }
 
 // TestCloseWhenServerHangs: with a server that accepts connections and never
 // answers, Close still returns when its context ends, and says what it lost.

@@ -11,16 +11,16 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/internal/referencetest"
 	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
-// TestReference renders the module's reference and compares it with the
-// seed's section "Application API call log" (testdata, copied verbatim):
-// method ids, titles, descriptions, permissions, parameter names and
-// optionality, the apiRead block; the description the seed lacks is added
-// (rpctest.WithDescriptions).
+// TestReference renders the module's reference and compares it with the API
+// v1 reference's section "Application API call log" (testdata, copied
+// verbatim): method ids, titles, descriptions, permissions, parameter names
+// and optionality, the apiRead block; the description that section lacks is
+// added (referencetest.WithDescriptions).
 func TestReference(t *testing.T) {
 	reg := rpc.New(rpc.Options{Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"})})
 	mod, err := calllog.Mount(t.Context(), reg, storagetest.SQLite(t), calllog.Options{})
@@ -31,7 +31,7 @@ func TestReference(t *testing.T) {
 	require.NoError(t, reg.WriteMarkdown(&got))
 	want, err := os.ReadFile("testdata/seed_api_call_log.md")
 	require.NoError(t, err)
-	assert.Equal(t, rpctest.WithDescriptions(string(want), reg.Methods()), got.String())
+	assert.Equal(t, referencetest.WithDescriptions(string(want), reg.Methods()), got.String())
 
 	doc, err := reg.OpenAPI()
 	require.NoError(t, err)

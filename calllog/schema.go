@@ -117,7 +117,8 @@ type Row struct {
 	IsDeclined  bool    `bun:"is_declined" json:"is_declined"`
 	IsError     bool    `bun:"is_error" json:"is_error"`
 	IsException bool    `bun:"is_exception" json:"is_exception"`
-	// Started (Date again) and Finished (Date plus Runtime) are the seed's.
+	// Started (Date again) and Finished (Date plus Runtime) are read by
+	// @softvisio/core front ends.
 	Started  time.Time `bun:"-" json:"started"`
 	Finished time.Time `bun:"-" json:"finished"`
 }

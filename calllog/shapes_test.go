@@ -15,14 +15,15 @@ import (
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
-// The seed's chart rows (SPEC §7a): load and requests beside our buckets,
-// and the live bounds on calls in flight in read-latest-stat.
+// The chart rows @softvisio/core front ends read (SPEC §7a): load and
+// requests beside our buckets, and the live bounds on calls in flight in
+// read-latest-stat.
 func TestSeedChartRows(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, fast(calllog.Options{}))
 		release := make(chan struct{})
 		entered := make(chan struct{})
-		e.reg.Module("/v1/b", "Bounded").Register(rpc.Method{
+		e.reg.Section("/v1/b", "Bounded").Register(rpc.Method{
 			ID: "slow", Title: "Slow", Permissions: []string{auth.Anyone}, MaxActive: 3, MaxActivePerUser: 2,
 			Handler: func(ctx context.Context) error {
 				entered <- struct{}{}

@@ -27,7 +27,7 @@ type Bucket struct {
 
 // MethodStats is a method's buckets, oldest first.
 //
-// Beside them are the seed's fields, which its charts read: the method id
+// Beside them are the fields @softvisio/core's charts read: the method id
 // as id, when the answer was made, and the buckets as two series, load and
 // requests (avg_runtime there in seconds). read-latest-stat of every
 // method also tells each one's bounds on calls in flight (0: none) and how
@@ -46,23 +46,23 @@ type MethodStats struct {
 	TotalActiveRequests     *int64 `json:"total_active_requests,omitempty"`
 }
 
-// LoadPoint is one bucket of the seed's load chart.
+// LoadPoint is one bucket of the load chart of @softvisio/core front ends.
 type LoadPoint struct {
 	Date          time.Time `json:"date"`
 	TotalAccepted int64     `json:"total_accepted"`
 	TotalDeclined int64     `json:"total_declined"`
 }
 
-// RequestPoint is one bucket of the seed's requests chart; AvgRuntime is
-// in seconds, as the seed sent it.
+// RequestPoint is one bucket of the requests chart of @softvisio/core front
+// ends; AvgRuntime is in seconds, which that chart expects.
 type RequestPoint struct {
 	Date              time.Time `json:"date"`
 	ExceptionsPercent float64   `json:"exceptions_percent"`
 	AvgRuntime        float64   `json:"avg_runtime"`
 }
 
-// seedSeries fills the seed's fields from the buckets.
-func (st *MethodStats) seedSeries(now time.Time) {
+// chartSeries fills the chart fields from the buckets.
+func (st *MethodStats) chartSeries(now time.Time) {
 	st.ID = st.MethodID
 	st.LastUpdated = now
 	st.Load = make([]LoadPoint, len(st.Buckets))
@@ -91,7 +91,7 @@ func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool
 	at := m.opts.Now().UTC()
 	defer func() {
 		for i := range out {
-			out[i].seedSeries(at)
+			out[i].chartSeries(at)
 		}
 	}()
 	now := at.Unix()

@@ -274,7 +274,7 @@ func TestSocketCallsWaitForTheServer(t *testing.T) {
 }
 
 // An upgrade refused again and again is retried ever more slowly, never in
-// a tight loop: the seed's client against a server without WebSocket
+// a tight loop: the @softvisio/core client against a server without WebSocket
 // reconnected a thousand times a second.
 func TestSocketBackoff(t *testing.T) {
 	var upgrades atomic.Int32

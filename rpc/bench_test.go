@@ -3,8 +3,8 @@ package rpc_test
 import (
 	"testing"
 
+	"github.com/authrpc/authrpc/internal/benchkit"
 	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 // BenchmarkCall compares a trivial method called through the whole handler
@@ -15,11 +15,11 @@ func BenchmarkCall(b *testing.B) {
 	body := []byte(`["world"]`)
 
 	b.Run("bare", func(b *testing.B) {
-		rpctest.Bench(b, rpctest.BareHandler(), "/v1/echo", "", body, `"data":"world"`)
+		benchkit.Post(b, benchkit.BareHandler(), "/v1/echo", "", body, `"data":"world"`)
 	})
 
 	b.Run("full", func(b *testing.B) {
 		reg, token := benchRegistry(b, rpc.Options{})
-		rpctest.Bench(b, reg, "/v1/echo", token, body, `"data":"world"`)
+		benchkit.Post(b, reg, "/v1/echo", token, body, `"data":"world"`)
 	})
 }

@@ -137,7 +137,7 @@ func (x *exchange) run(ctx context.Context, c *call) {
 			return
 		}
 	}
-	args := x.args[:0]
+	var args []reflect.Value
 	if n := m.firstParam + len(m.params); n <= len(x.args) {
 		args = x.args[:n]
 	} else {

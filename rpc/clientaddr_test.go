@@ -19,7 +19,7 @@ import (
 // handler sees it, and /v1/busy, which answers 429 with a Retry-After.
 func addrRegistry(opts rpc.Options) *rpctest.Client {
 	reg := rpc.New(opts)
-	m := reg.Module("/v1", "Addresses")
+	m := reg.Section("/v1", "Addresses")
 	m.Register(rpc.Method{
 		ID: "addr", Title: "Client address", Permissions: []string{auth.Anyone},
 		Handler: func(ctx context.Context) (string, error) { return rpc.CallFromContext(ctx).ClientAddr, nil },

@@ -45,7 +45,9 @@
 // module's Close.
 //
 // The registry also renders its own reference, as Markdown (WriteMarkdown)
-// and as an OpenAPI 3.1 document (OpenAPI).
+// and as an OpenAPI 3.1 document (OpenAPI). Methods registered through a
+// Section (Registry.Section) are listed under its title; others under their
+// id's directory.
 //
 // At its mount root the registry also accepts WebSockets (subprotocol
 // "jsonrpc_2.0", the bearer token offered second), whose calls run through

@@ -23,7 +23,8 @@ const (
 )
 
 // EventChannel carries events between the instances of a service that share
-// one database. *storage.Channel satisfies it (rpc does not depend on storage).
+// one database: the part of a pubsub.Channel (such as a *storage.Channel)
+// that events use.
 type EventChannel interface {
 	// Publish sends payload to the channel's subscribers in every instance.
 	Publish(ctx context.Context, payload string) error

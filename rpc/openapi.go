@@ -35,7 +35,7 @@ func (r *Registry) OpenAPI() ([]byte, error) {
 		}
 		op["operationId"] = uniqueID(ids, operationID(m.ID))
 		paths[m.ID] = map[string]any{"post": op}
-		if tag := r.ModuleTitle(m.Module); !seenTag[tag] {
+		if tag := r.SectionTitle(m.Section); !seenTag[tag] {
 			seenTag[tag] = true
 			tags = append(tags, map[string]any{"name": tag})
 		}
@@ -116,7 +116,7 @@ func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 	op := map[string]any{
 		"summary":       m.Title,
 		"description":   operationDescription(m),
-		"tags":          []string{r.ModuleTitle(m.Module)},
+		"tags":          []string{r.SectionTitle(m.Section)},
 		"x-permissions": m.Permissions,
 		"requestBody":   map[string]any{"required": required > 0, "content": content},
 		"responses":     responses(m, data),
@@ -411,7 +411,8 @@ func successSchema(data any) map[string]any {
 		"status_text": map[string]any{"type": "string"},
 		"exception":   map[string]any{"type": "boolean", "enum": []bool{false}},
 		"meta":        map[string]any{"type": "object", "description": "Extras: read methods put the row count in total."},
-		// Read methods repeat the count here, where the seed's clients read it.
+		// Read methods repeat the count here, where @softvisio/core clients
+		// read it.
 		"total":   map[string]any{"type": "integer", "description": "Read methods: the row count, as in meta.total."},
 		"summary": map[string]any{"type": "object", "properties": map[string]any{"total": map[string]any{"type": "integer"}}},
 	}

@@ -9,9 +9,9 @@ import (
 	"github.com/invopop/jsonschema"
 )
 
-// WriteMarkdown writes the API reference as Markdown: a section per module,
-// each method with its call in JavaScript and Shell, its permissions and its
-// parameters as YAML schemas.
+// WriteMarkdown writes the API reference as Markdown: one section per
+// Section, in the order of Methods, each method with its call in
+// JavaScript and Shell, its permissions and its parameters as YAML schemas.
 func (r *Registry) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	slugs := slugger{}
@@ -20,13 +20,13 @@ func (r *Registry) WriteMarkdown(w io.Writer) error {
 	methods := r.Methods()
 	for i := 0; i < len(methods); {
 		j := i
-		for j < len(methods) && methods[j].Module == methods[i].Module {
+		for j < len(methods) && methods[j].Section == methods[i].Section {
 			j++
 		}
-		title := r.ModuleTitle(methods[i].Module)
+		title := r.SectionTitle(methods[i].Section)
 		b.WriteString("\n## " + title + "\n\nMethods:\n\n")
 		slugs.slug(title)
-		// Anchors are taken in document order, so the module heading above
+		// Anchors are taken in document order, so the section heading above
 		// claims its slug before the methods below it.
 		anchors := make([]string, j-i)
 		for k, m := range methods[i:j] {
@@ -43,8 +43,8 @@ func (r *Registry) WriteMarkdown(w io.Writer) error {
 }
 
 // callURL is the URL the Markdown's curl calls a method at: under
-// Options.BaseURL and Prefix, or the seed's placeholder host without a
-// BaseURL.
+// Options.BaseURL and Prefix, or the API v1 reference's placeholder host
+// without a BaseURL.
 func (r *Registry) callURL(id string) string {
 	if r.opts.BaseURL == "" {
 		return "https://api.domain.com" + id

@@ -152,10 +152,10 @@ type Registry struct {
 	auth      *auth.Mux
 	reflector *jsonschema.Reflector
 
-	mu      sync.RWMutex                       // guards writes of methods, and order and modules
-	methods atomic.Pointer[map[string]*method] // copied on write: lookups take no lock
-	order   []*method
-	modules map[string]string // prefix -> title
+	mu       sync.RWMutex                       // guards writes of methods, and order and sections
+	methods  atomic.Pointer[map[string]*method] // copied on write: lookups take no lock
+	order    []*method
+	sections map[string]string // prefix -> title
 
 	observers atomic.Pointer[[]Observer]
 
@@ -229,7 +229,7 @@ func New(opts Options) *Registry {
 		log:      opts.Logger,
 		perms:    opts.Permissions,
 		auth:     opts.Auth,
-		modules:  make(map[string]string),
+		sections: make(map[string]string),
 		voidSem:  make(chan struct{}, opts.MaxVoidCalls),
 		uploads:  spoolBudget{maxCount: opts.MaxUploads, maxBytes: opts.MaxSpooledBytes},
 		reflector: &jsonschema.Reflector{
@@ -256,7 +256,7 @@ func (r *Registry) Logger() *slog.Logger { return r.log }
 // Method describes a method to Register.
 type Method struct {
 	// ID is the method's path, such as "/v1/admin/users/read". Within a
-	// Module it may be relative to the module's prefix ("read").
+	// Section it may be relative to the section's prefix ("read").
 	ID string
 
 	// Title is a one-line summary; Description is Markdown shown under it
@@ -298,9 +298,8 @@ type Method struct {
 	// multipart/form-data upload (a "file" part and an optional "params"
 	// part) of at most this many bytes. A handler whose first parameter
 	// after the context is a *Upload receives the file there (nil when the
-	// call sent none), as the seed passed it, and the params part fills the
-	// ones after it, which are the Params; any handler may also read it
-	// with UploadFromContext.
+	// call sent none), and the params part fills the ones after it, which
+	// are the Params; any handler may also read it with UploadFromContext.
 	MaxUploadBytes int64
 
 	// RateLimit, when set, limits calls per caller (the user, or the client
@@ -348,32 +347,46 @@ type Param struct {
 	Read *read.Spec
 }
 
-// Module groups methods under a path prefix and a title, as a section of the reference.
-type Module struct {
+// Section groups methods under a path prefix and a title: one section of
+// the reference (and one OpenAPI tag). Get one with Registry.Section.
+type Section struct {
 	r      *Registry
 	prefix string
 }
 
-// Module returns the module with the given prefix (such as "/v1/admin/users"),
-// naming it title in the reference.
-func (r *Registry) Module(prefix, title string) *Module {
+// Section returns the section with the given prefix (such as
+// "/v1/admin/users"), naming it title in the reference. Calling it again
+// with the same prefix gives the same section, under the latest title.
+func (r *Registry) Section(prefix, title string) *Section {
 	prefix = strings.TrimSuffix(prefix, "/")
 	if !strings.HasPrefix(prefix, "/") {
-		panic(fmt.Sprintf("rpc: module %q: a prefix starts with /", prefix))
+		panic(fmt.Sprintf("rpc: section %q: a prefix starts with /", prefix))
 	}
 	r.mu.Lock()
-	r.modules[prefix] = title
+	r.sections[prefix] = title
 	r.mu.Unlock()
-	return &Module{r: r, prefix: prefix}
+	return &Section{r: r, prefix: prefix}
 }
 
-// Register adds a method to the module; a relative ID is joined to the module's prefix.
-func (m *Module) Register(def Method) {
+// Register adds a method to the section; a relative ID is joined to the
+// section's prefix.
+func (s *Section) Register(def Method) {
 	if !strings.HasPrefix(def.ID, "/") {
-		def.ID = m.prefix + "/" + def.ID
+		def.ID = s.prefix + "/" + def.ID
 	}
-	m.r.register(def, m.prefix)
+	s.r.register(def, s.prefix)
 }
+
+// Module is the former name of Section.
+//
+// Deprecated: use Section; a module is a feature mounted on the registry
+// (users, tokens), which may fill several sections.
+type Module = Section
+
+// Module is the former name of Section.
+//
+// Deprecated: use Registry.Section.
+func (r *Registry) Module(prefix, title string) *Section { return r.Section(prefix, title) }
 
 // Register adds a method. It panics when the definition is wrong (a
 // programming error, like a bad pattern given to http.ServeMux): a duplicate
@@ -392,8 +405,8 @@ var (
 	readOptionsType = reflect.TypeFor[read.Options]()
 )
 
-func (r *Registry) register(def Method, module string) {
-	m, err := r.compile(def, module)
+func (r *Registry) register(def Method, section string) {
+	m, err := r.compile(def, section)
 	if err != nil {
 		panic(fmt.Sprintf("rpc: register %s: %v", def.ID, err))
 	}
@@ -417,7 +430,7 @@ func (r *Registry) register(def Method, module string) {
 // method is a registered Method, compiled for serving.
 type method struct {
 	Method
-	module  string
+	section string // the prefix of the Section it was registered in; "" for none
 	params  []*param
 	fn      reflect.Value
 	hasData bool               // the handler returns (R, error)
@@ -434,7 +447,7 @@ type method struct {
 
 var uploadType = reflect.TypeFor[*Upload]()
 
-func (r *Registry) compile(def Method, module string) (*method, error) {
+func (r *Registry) compile(def Method, section string) (*method, error) {
 	if !methodID.MatchString(def.ID) {
 		return nil, fmt.Errorf("an id is a path such as /v1/users/read")
 	}
@@ -459,7 +472,7 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 	if ft.IsVariadic() || ft.NumIn() != 1+len(def.Params) || ft.In(0) != contextType {
 		return nil, fmt.Errorf("the handler must take (context.Context, …) with one argument per param (%d params)", len(def.Params))
 	}
-	m := &method{Method: def, module: module, fn: fn, logged: !def.NoCallLog, firstParam: first}
+	m := &method{Method: def, section: section, fn: fn, logged: !def.NoCallLog, firstParam: first}
 	switch {
 	case ft.NumOut() == 1 && ft.Out(0) == errorType:
 	case ft.NumOut() == 2 && ft.Out(1) == errorType:
@@ -505,7 +518,7 @@ func (r *Registry) compile(def Method, module string) (*method, error) {
 // MethodInfo describes a registered method, as the reference shows it.
 type MethodInfo struct {
 	ID          string
-	Module      string // the module's prefix
+	Section     string // the prefix of its section of the reference
 	Title       string
 	Description string
 	Permissions []string
@@ -526,7 +539,7 @@ type ParamInfo struct {
 	File        bool // the uploaded file, passed first; it has no schema
 }
 
-// Methods lists the registered methods sorted by module, then in the order
+// Methods lists the registered methods sorted by section, then in the order
 // they were registered.
 func (r *Registry) Methods() []MethodInfo {
 	r.mu.RLock()
@@ -535,7 +548,7 @@ func (r *Registry) Methods() []MethodInfo {
 	for _, m := range r.order {
 		info := MethodInfo{
 			ID:          m.ID,
-			Module:      r.moduleOf(m),
+			Section:     r.sectionOf(m),
 			Title:       m.Title,
 			Description: m.Description,
 			Permissions: append([]string(nil), m.Permissions...),
@@ -555,15 +568,15 @@ func (r *Registry) Methods() []MethodInfo {
 		}
 		list = append(list, info)
 	}
-	sort.SliceStable(list, func(i, j int) bool { return list[i].Module < list[j].Module })
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Section < list[j].Section })
 	return list
 }
 
-// moduleOf returns the prefix a method is listed under: its module's, or its
-// id's directory for a method registered outside a module.
-func (r *Registry) moduleOf(m *method) string {
-	if m.module != "" {
-		return m.module
+// sectionOf returns the prefix a method is listed under: its section's, or
+// its id's directory for a method registered outside a section.
+func (r *Registry) sectionOf(m *method) string {
+	if m.section != "" {
+		return m.section
 	}
 	if i := strings.LastIndexByte(m.ID, '/'); i > 0 {
 		return m.ID[:i]
@@ -571,11 +584,12 @@ func (r *Registry) moduleOf(m *method) string {
 	return "/"
 }
 
-// ModuleTitle returns the title given to a module prefix, or the prefix itself.
-func (r *Registry) ModuleTitle(prefix string) string {
+// SectionTitle returns the title given to a section's prefix, or the prefix
+// itself.
+func (r *Registry) SectionTitle(prefix string) string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if t, ok := r.modules[prefix]; ok && t != "" {
+	if t, ok := r.sections[prefix]; ok && t != "" {
 		return t
 	}
 	return prefix

@@ -21,14 +21,15 @@ type Result struct {
 	// Meta carries extras, such as {"total": N} for read methods.
 	Meta map[string]any
 	// Fields are sent at the top level of result, beside data and meta, in
-	// the order of their keys: the seed's 4.x client copies every field of
-	// result, and its grids read total and summary there. Keys the envelope
-	// uses itself (status, status_text, exception, data, meta) are skipped.
+	// the order of their keys: the @softvisio/core 4.x client copies every
+	// field of result, and its grids read total and summary there. Keys the
+	// envelope uses itself (status, status_text, exception, data, meta) are
+	// skipped.
 	Fields map[string]any
 }
 
 // Page answers rows with meta.total, as read methods do, and with total and
-// summary: {total} at the top level, where the seed's grids read them.
+// summary: {total} at the top level, where @softvisio/core grids read them.
 func Page[T any](rows []T, total int) Result {
 	if rows == nil {
 		rows = []T{}

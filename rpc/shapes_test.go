@@ -18,7 +18,7 @@ import (
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
-// The answers the seed's front end reads (SPEC §7a), as the rpc package
+// The answers @softvisio/core front ends read (SPEC §7a), as the rpc package
 // gives them to every module.
 
 type shapeRow struct {
@@ -34,7 +34,7 @@ var shapeSpec = &read.Spec{Fields: []read.Field{
 func shapeRegistry(t *testing.T) *rpc.Registry {
 	t.Helper()
 	reg := rpc.New(rpc.Options{UploadDir: t.TempDir()})
-	m := reg.Module("/v1/s", "Shapes")
+	m := reg.Section("/v1/s", "Shapes")
 	rows := []shapeRow{{1, "ann"}, {2, "bob"}}
 	m.Register(rpc.Method{
 		ID: "read", Title: "Read", Permissions: []string{auth.Anyone},
@@ -94,7 +94,7 @@ func TestReadByOptionsID(t *testing.T) {
 
 func TestOptionsIDOnlyWhereAFieldIsNamedID(t *testing.T) {
 	reg := rpc.New(rpc.Options{})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "read", Title: "Read", Permissions: []string{auth.Anyone},
 		Params: []rpc.Param{{Name: "options?", Read: &read.Spec{Fields: []read.Field{{Name: "name", Conditions: []string{"="}}}}}},
 		Handler: func(ctx context.Context, o read.Options) (rpc.Result, error) {
@@ -108,7 +108,7 @@ func TestOptionsIDOnlyWhereAFieldIsNamedID(t *testing.T) {
 
 func TestResultFieldsLeaveTheEnvelopeAlone(t *testing.T) {
 	reg := rpc.New(rpc.Options{})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "f", Title: "Fields", Permissions: []string{auth.Anyone},
 		Handler: func(ctx context.Context) (rpc.Result, error) {
 			return rpc.Result{Data: 1, Fields: map[string]any{"status": 500, "data": 2, "meta": 3, "exception": true, "extra": "x"}}, nil
@@ -129,7 +129,7 @@ func activeRegistry(t *testing.T, limit, userLimit int) (*rpc.Registry, *blocker
 	t.Helper()
 	b := &blocker{entered: make(chan struct{}, 16), release: make(chan struct{})}
 	reg := rpc.New(rpc.Options{})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "slow", Title: "Slow", Permissions: []string{auth.Anyone},
 		MaxActive: limit, MaxActivePerUser: userLimit,
 		Handler: func(ctx context.Context) error {
@@ -219,7 +219,7 @@ func TestActiveCountsVoidCallsUntilTheyEnd(t *testing.T) {
 
 func TestUploadComesFirst(t *testing.T) {
 	reg := rpc.New(rpc.Options{UploadDir: t.TempDir()})
-	reg.Module("/v1/s", "Shapes").Register(rpc.Method{
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "upload", Title: "Upload", Permissions: []string{auth.Anyone}, MaxUploadBytes: 1000,
 		Params: []rpc.Param{{Name: "file"}, {Name: "note"}, {Name: "n?"}},
 		Handler: func(ctx context.Context, up *rpc.Upload, note string, n int) (map[string]any, error) {
@@ -245,7 +245,7 @@ func TestUploadComesFirst(t *testing.T) {
 
 	a = c.Do(t, multipartRequest(t, "/v1/s/upload", map[string]string{"params": `[5]`}, "a.txt", []byte("body")))
 	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
-	assert.Contains(t, a.Message, `parameter 2 "note"`, "numbered as the seed numbers them, the file first")
+	assert.Contains(t, a.Message, `parameter 2 "note"`, "numbered as the API v1 reference numbers them, the file first")
 
 	a = c.Do(t, multipartRequest(t, "/v1/s/upload", map[string]string{"params": `["a", 1, 2]`}, "a.txt", []byte("body")))
 	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)

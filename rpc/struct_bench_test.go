@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/benchkit"
 	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 // Parameters and answers of the struct methods the benchmarks call.
@@ -122,22 +122,22 @@ func BenchmarkStructCall(b *testing.B) {
 	}{
 		{
 			"flat", "/v1/greet", `[{"name":"world","count":3}]`, `"data":{"greeting":"Hello, world","count":3}`,
-			func(t string) http.Handler { return rpctest.HandWritten(t, checkGreet, greet) },
+			func(t string) http.Handler { return benchkit.HandWritten(t, checkGreet, greet) },
 		},
 		{
 			"nested", "/v1/order",
 			`[{"customer":{"name":"Ada","email":"ada@example.com"},"items":[{"sku":"AB-12","qty":2},{"sku":"C-7","qty":1},{"sku":"XYZ-300","qty":5}]}]`,
 			`"data":{"lines":3,"quantity":8}`,
-			func(t string) http.Handler { return rpctest.HandWritten(t, checkOrder, total) },
+			func(t string) http.Handler { return benchkit.HandWritten(t, checkOrder, total) },
 		},
 	}
 	for _, c := range cases {
 		reg, token := structRegistry(b)
 		hand := c.hand(token)
 		body := []byte(c.body)
-		b.Run(c.name+"/hand", func(b *testing.B) { rpctest.Bench(b, hand, c.path, token, body, c.want) })
-		b.Run(c.name+"/registry", func(b *testing.B) { rpctest.Bench(b, reg, c.path, token, body, c.want) })
-		b.Run(c.name+"/hand-parallel", func(b *testing.B) { rpctest.BenchParallel(b, hand, c.path, token, body, c.want) })
-		b.Run(c.name+"/registry-parallel", func(b *testing.B) { rpctest.BenchParallel(b, reg, c.path, token, body, c.want) })
+		b.Run(c.name+"/hand", func(b *testing.B) { benchkit.Post(b, hand, c.path, token, body, c.want) })
+		b.Run(c.name+"/registry", func(b *testing.B) { benchkit.Post(b, reg, c.path, token, body, c.want) })
+		b.Run(c.name+"/hand-parallel", func(b *testing.B) { benchkit.PostParallel(b, hand, c.path, token, body, c.want) })
+		b.Run(c.name+"/registry-parallel", func(b *testing.B) { benchkit.PostParallel(b, reg, c.path, token, body, c.want) })
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
@@ -62,7 +63,7 @@ type fields struct {
 type fixture struct {
 	reg   *rpc.Registry
 	c     *rpctest.Client // a guest calling reg
-	logs  *rpctest.LogBuffer
+	logs  *logbuf.Buffer
 	user  string // a session token for user 7, who holds "admin"
 	plain string // a session token for user 8, who holds nothing
 	ran   chan string
@@ -97,7 +98,7 @@ func (o *observer) count() int {
 
 func newFixture(t *testing.T, opts rpc.Options) *fixture {
 	t.Helper()
-	f := &fixture{logs: new(rpctest.LogBuffer), ran: make(chan string, 16), obs: &observer{}}
+	f := &fixture{logs: new(logbuf.Buffer), ran: make(chan string, 16), obs: &observer{}}
 	opts.Logger = slog.New(slog.NewJSONHandler(f.logs, nil))
 	if opts.Permissions == nil {
 		opts.Permissions = auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"})
@@ -125,7 +126,7 @@ func newFixture(t *testing.T, opts rpc.Options) *fixture {
 		return nil, auth.ErrUnknownToken
 	}))
 
-	m := f.reg.Module("/v1/t", "Transport tests")
+	m := f.reg.Section("/v1/t", "Transport tests")
 	m.Register(rpc.Method{
 		ID: "echo", Title: "Echo", Permissions: []string{auth.Anyone},
 		Params: []rpc.Param{{Name: "text?"}},

@@ -685,7 +685,7 @@ func TestWebSocketCallDeadline(t *testing.T) {
 	assert.Equal(t, overHTTP(t, reg, callCase{method: "/hang"}), sock.readText())
 }
 
-// stateChannel is an auth.Channel whose listening state the test drives.
+// stateChannel is a pubsub.Channel whose listening state the test drives.
 type stateChannel struct {
 	mu     sync.Mutex
 	states []func(bool)

@@ -10,7 +10,7 @@ import (
 	"github.com/invopop/jsonschema"
 )
 
-// The reference shows schemas as YAML in the layout of the seed documents:
+// The reference shows schemas as YAML in the layout of the API v1 reference:
 // four-space indents, schema keywords in a reading order, properties in
 // declaration order.
 

@@ -36,7 +36,7 @@ type patch struct {
 	SignupEnabled *bool   `json:"signup_enabled,omitempty" jsonschema_description:"Whether /v1/session/signup is open."`
 }
 
-// smtpTest is the test-smtp parameter, as the seed gives it.
+// smtpTest is the test-smtp parameter, as the API v1 reference gives it.
 type smtpTest struct {
 	SMTPHostname *string `json:"smtp_hostname,omitempty"`
 	SMTPPort     *int    `json:"smtp_port,omitempty" jsonschema:"minimum=0,maximum=65535"`
@@ -74,7 +74,8 @@ func newFields(extra any) (*fields, error) {
 		hostKeys:    map[string]bool{},
 		hostSecrets: map[string]bool{},
 	}
-	// The seed lists "required: []": nothing is, stored values fill in.
+	// The API v1 reference lists "required: []": nothing is, stored values
+	// fill in.
 	f.test.Extras = map[string]any{"required": []string{}}
 	if extra == nil {
 		return f, nil

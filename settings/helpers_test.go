@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/settings"
@@ -23,12 +24,12 @@ type env struct {
 	mod   *settings.Module
 	admin string
 	plain string
-	logs  *rpctest.LogBuffer
+	logs  *logbuf.Buffer
 }
 
 func newEnv(t *testing.T, db *bun.DB, opts settings.Options) *env {
 	t.Helper()
-	e := &env{db: db, logs: new(rpctest.LogBuffer)}
+	e := &env{db: db, logs: new(logbuf.Buffer)}
 	e.reg = rpc.New(rpc.Options{
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),

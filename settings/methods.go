@@ -13,8 +13,8 @@ import (
 	"github.com/authrpc/authrpc/rpc"
 )
 
-// The seed names the parameter of update and test-smtp "settings"; messages
-// about it read as the registry's own do.
+// The API v1 reference names the parameter of update and test-smtp
+// "settings"; messages about it read as the registry's own do.
 const paramLabel = `parameter 1 "settings"`
 
 func invalid(key, rule string) *rpc.Error {
@@ -23,7 +23,7 @@ func invalid(key, rule string) *rpc.Error {
 
 func (m *Module) register(reg *rpc.Registry) {
 	perms := []string{m.opts.Permission}
-	mod := reg.Module("/v1/admin/settings", "Application settings")
+	mod := reg.Section("/v1/admin/settings", "Application settings")
 	mod.Register(rpc.Method{
 		ID:          "read",
 		Title:       "Read application settings",

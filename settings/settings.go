@@ -13,8 +13,8 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/mailer"
+	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
 )
@@ -61,7 +61,7 @@ type Options struct {
 	// instance reloads the settings here. While the channel is not
 	// listening, announcements may be missed, so every read goes to the
 	// database until it listens again. Use storage.Sync's Channel("settings").
-	Channel auth.Channel
+	Channel pubsub.Channel
 
 	// TablePrefix goes before the name of the module's table and of the
 	// record of its migrations (see storage.CheckTablePrefix for what it
@@ -177,7 +177,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 
 // share follows other instances' updates announced on ch. Reloads run on
 // a goroutine of their own: channel callbacks must return quickly.
-func (m *Module) share(ch auth.Channel) {
+func (m *Module) share(ch pubsub.Channel) {
 	m.reload = make(chan struct{}, 1)
 	m.stop = make(chan struct{})
 	m.done = make(chan struct{})

@@ -338,7 +338,7 @@ func TestHostFieldsInTheSchema(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"type":"object","properties":{"smtp_hostname":{"type":"string"},"smtp_port":{"type":"integer","minimum":0,"maximum":65535},
 		"smtp_username":{"type":"string"},"smtp_password":{"type":"string"}},"required":[],"additionalProperties":false}`, string(raw),
-		"as the seed gives it")
+		"as the API v1 reference gives it")
 
 	var md strings.Builder
 	require.NoError(t, e.reg.WriteMarkdown(&md))

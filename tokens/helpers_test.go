@@ -14,6 +14,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/logbuf"
+	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
@@ -34,7 +36,7 @@ type env struct {
 	c     *rpctest.Client // a guest calling reg
 	users *users.Module
 	mod   *tokens.Module
-	logs  *rpctest.LogBuffer
+	logs  *logbuf.Buffer
 }
 
 // declared are the permissions the tests' host declares.
@@ -55,12 +57,12 @@ func newEnv(t *testing.T, db *bun.DB, opts tokens.Options) *env {
 type envConfig struct {
 	tokens tokens.Options
 	users  func(*users.Options) // nil: the defaults below
-	share  auth.Channel         // nil: the cache is not shared
+	share  pubsub.Channel       // nil: the cache is not shared
 }
 
 func newEnvWith(t *testing.T, db *bun.DB, cfg envConfig) *env {
 	t.Helper()
-	e := &env{db: db, logs: new(rpctest.LogBuffer)}
+	e := &env{db: db, logs: new(logbuf.Buffer)}
 	e.reg = rpc.New(rpc.Options{
 		Permissions: declared(),
 		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),

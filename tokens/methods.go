@@ -49,13 +49,14 @@ type created struct {
 	Enabled     bool            `json:"enabled"`
 	Permissions map[string]bool `json:"permissions"`
 	Created     time.Time       `json:"created"`
-	// UserID and Username are the seed's, under its names: the owner.
+	// UserID and Username are the owner, under the names @softvisio/core
+	// front ends read.
 	UserID   int64  `json:"userId,string"`
 	Username string `json:"username"`
 }
 
 func (m *Module) register() {
-	mod := m.reg.Module(Prefix, "API access tokens")
+	mod := m.reg.Section(Prefix, "API access tokens")
 	user := []string{auth.User}
 	tokenID := rpc.Param{Name: "token_id"}
 	mod.Register(rpc.Method{

@@ -17,8 +17,9 @@ import (
 // a user, plus whether the token's owner holds the permission: the token
 // may use it only when both are true, and a UI can grey out the rest.
 //
-// id is the permission and name its title, as the seed answered (its
-// permissions dialog submits the ids); title repeats the title.
+// id is the permission and name its title, as @softvisio/core front ends
+// read them (their permissions dialog submits the ids); title repeats the
+// title.
 type permissionState struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`

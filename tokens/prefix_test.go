@@ -16,6 +16,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/settings"
@@ -52,7 +53,7 @@ func TestTablePrefix(t *testing.T) {
 			require.NoError(t, err, q)
 		}
 		hostBefore := dumpHostTables(t, own)
-		queries := storagetest.RecordQueries(db)
+		db, queries := storagetest.RecordQueries(db)
 
 		a := mountStack(t, db, "app_", "root-password-a")
 		aRoot := a.signin(t, "root", "root-password-a")
@@ -148,7 +149,7 @@ func TestTablePrefixRefused(t *testing.T) {
 func mountStack(t *testing.T, db *bun.DB, prefix, rootPassword string) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{db: db, logs: new(rpctest.LogBuffer)}
+	e := &env{db: db, logs: new(logbuf.Buffer)}
 	e.reg = rpc.New(rpc.Options{
 		Permissions: declared(),
 		Logger:      slog.New(slog.NewTextHandler(e.logs, nil)),

@@ -8,13 +8,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authrpc/authrpc/rpc/rpctest"
+	"github.com/authrpc/authrpc/internal/referencetest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/tokens"
 )
 
-// The seed shows read's options as a bare object; the module declares them
-// as read options, rendered in the seed's apiRead layout as users' read is.
+// The API v1 reference shows read's options as a bare object; the module
+// declares them as read options, rendered in the apiRead layout as users'
+// read is.
 const (
 	seedOptions = "-   **`options?`** <Object\\>\n\n" +
 		"    <!-- prettier-ignore -->\n    ```yaml\n    type: object\n    ```\n"
@@ -29,10 +30,10 @@ const (
 )
 
 // TestReference renders the module's section of the reference and compares
-// it with the seed's section "API access tokens" (testdata, copied
+// it with the API v1 reference's section "API access tokens" (testdata, copied
 // verbatim): method ids, titles, permissions, parameter names, optionality
 // and types; only read's options differ, as above, and the descriptions the
-// seed lacks are added (rpctest.WithDescriptions).
+// section lacks are added (referencetest.WithDescriptions).
 func TestReference(t *testing.T) {
 	e := newEnv(t, storagetest.SQLite(t), tokens.Options{})
 	var doc strings.Builder
@@ -48,7 +49,7 @@ func TestReference(t *testing.T) {
 	want := strings.TrimPrefix(string(seed), "## API access tokens\n")
 	require.Contains(t, want, seedOptions)
 	want = strings.Replace(want, seedOptions, ourOptions, 1)
-	want = rpctest.WithDescriptions(want, e.reg.Methods())
+	want = referencetest.WithDescriptions(want, e.reg.Methods())
 	assert.Equal(t, want, section)
 
 	api, err := e.reg.OpenAPI()

@@ -108,7 +108,8 @@ func TestEffectivePermissions(t *testing.T) {
 		var states []permState
 		e.ok(t, c.ann, "/v1/api-tokens/get-permissions", tok.ID).Decode(t, &states)
 		assert.Equal(t, []permState{
-			// SPEC §7a: id is the permission, name (the seed's) its title.
+			// SPEC §7a: id is the permission, name (as front ends read it)
+			// its title.
 			{ID: "admin", Name: "Administrator", Title: "Administrator", Description: "Manages users.", Enabled: false, UserEnabled: true},
 			{ID: "billing", Name: "Billing", Title: "Billing", Description: "Sees invoices.", Enabled: false, UserEnabled: false},
 			{ID: "reports", Name: "Reports", Title: "Reports", Description: "Reads reports.", Enabled: true, UserEnabled: false},

@@ -21,7 +21,8 @@ import (
 // maxSuggestions bounds the names suggest answers.
 const maxSuggestions = 100
 
-// readSpec declares the options of /v1/admin/users/read, as the seed does.
+// readSpec declares the options of /v1/admin/users/read, as the API v1
+// reference does.
 var readSpec = &read.Spec{
 	Fields: []read.Field{
 		{Name: "id", Type: read.ID, Conditions: []string{"="}, Sortable: true},
@@ -51,7 +52,8 @@ type suggestOptions struct {
 	} `json:"where,omitempty"`
 }
 
-// suggestSchema is the seed's schema of suggest's options, made strict.
+// suggestSchema is the API v1 reference's schema of suggest's options, made
+// strict.
 var suggestSchema = func() *jsonschema.Schema {
 	like := &jsonschema.Schema{
 		Type: "array",
@@ -77,7 +79,7 @@ type generatedPassword struct {
 }
 
 func (m *Module) registerAdmin() {
-	mod := m.reg.Module("/v1/admin/users", "Application users management")
+	mod := m.reg.Section("/v1/admin/users", "Application users management")
 	admin := []string{"admin"}
 	userID := rpc.Param{Name: "user_id"}
 	userIDNamed := rpc.Param{Name: "user_id", Description: "User id or name."}
@@ -105,7 +107,8 @@ func (m *Module) registerAdmin() {
 	})
 	mod.Register(rpc.Method{
 		ID: "set-password", Title: "Set user password", Description: "Sets the user's password, or generates one and answers it when none is given, and ends the user's sessions and API tokens. Only root sets root's password.", Permissions: admin,
-		// "pasword" is the seed's spelling; clients send parameters by position.
+		// "pasword" is the API v1 reference's spelling; clients send
+		// parameters by position.
 		Params:  []rpc.Param{userIDNamed, {Name: "pasword?"}},
 		Handler: m.setPassword,
 		NoVoid:  true,

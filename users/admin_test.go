@@ -14,7 +14,7 @@ import (
 
 // The "checked by", end to end: root signs in, creates an admin and
 // a plain user; each calls what it may and is refused what it may not with
-// the seed's codes; a disabled user is refused at once.
+// the API v1 reference's codes; a disabled user is refused at once.
 func TestScenario(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
@@ -289,7 +289,8 @@ func TestPermissionsMethods(t *testing.T) {
 			return list
 		}
 		assert.Equal(t, []map[string]any{
-			// SPEC §7a: id is the permission, name (the seed's) its title.
+			// SPEC §7a: id is the permission, name (as front ends read it)
+			// its title.
 			{"id": "admin", "name": "Administrator", "title": "Administrator", "description": "Manages users.", "enabled": false, "grantable": true},
 			{"id": "billing", "name": "Billing", "title": "Billing", "description": "Sees invoices.", "enabled": false, "grantable": true},
 			{"id": "reports", "name": "Reports", "title": "Reports", "description": "Reads reports.", "enabled": true, "grantable": true},

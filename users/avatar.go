@@ -20,7 +20,7 @@ func avatarURL(opts Options) string {
 	return DefaultAvatarURL
 }
 
-// gravatar is the seed's gravatar of a user: the MD5 of the trimmed,
+// gravatar is a user's gravatar field: the MD5 of the trimmed,
 // lower-cased email (Gravatar's key). A user without an email gets the
 // one of its name, so that each still has an identicon of its own.
 func gravatar(email, name string) string {

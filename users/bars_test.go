@@ -129,7 +129,7 @@ func TestSearchUsesTrigramIndexesPostgres(t *testing.T) {
 		t.Skip("seeds 100,000 users: skipped with -short")
 	}
 	db := storagetest.Postgres(t) // skips, saying so, without TEST_POSTGRES_DSN
-	queries := storagetest.RecordQueries(db)
+	db, queries := storagetest.RecordQueries(db)
 	e := newEnv(t, db)
 	root := e.root(t)
 	seedUsers(t, db, 100_000)
@@ -158,7 +158,7 @@ func TestSearchUsesTrigramIndexesPostgres(t *testing.T) {
 // one run: what the handler adds over its SQL.
 func BenchmarkSearchPostgres(b *testing.B) {
 	db := storagetest.Postgres(b)
-	queries := storagetest.RecordQueries(db)
+	db, queries := storagetest.RecordQueries(db)
 	reg := rpc.New(rpc.Options{Permissions: declared(), Auth: auth.NewMux(auth.MuxOptions{})})
 	mod, err := users.Mount(context.Background(), reg, db, users.Options{RootPassword: rootPassword, Hasher: fastHasher()})
 	require.NoError(b, err)

@@ -133,7 +133,7 @@ func (m *Module) newMailFlows(ctx context.Context, opts Options) (*mailFlows, er
 	return f, nil
 }
 
-func (m *Module) registerEmail(mod *rpc.Module) {
+func (m *Module) registerEmail(mod *rpc.Section) {
 	anyone := []string{auth.Anyone}
 	userID := rpc.Param{Name: "user_id", Description: "User name or email."}
 	mod.Register(rpc.Method{

@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
@@ -56,8 +57,8 @@ type env struct {
 	c     *rpctest.Client // a guest calling reg
 	mod   *users.Module
 	clock *clock
-	out   *rpctest.LogBuffer // where a generated root password goes
-	logs  *rpctest.LogBuffer
+	out   *logbuf.Buffer // where a generated root password goes
+	logs  *logbuf.Buffer
 }
 
 // declared are the permissions the tests' host declares.
@@ -77,7 +78,7 @@ func newEnv(t *testing.T, db *bun.DB, tweak ...func(*users.Options)) *env {
 // newEnvRPC is newEnv with a say in the registry's options.
 func newEnvRPC(t *testing.T, db *bun.DB, rpcTweak func(*rpc.Options), tweak ...func(*users.Options)) *env {
 	t.Helper()
-	e := &env{t: t, db: db, clock: &clock{now: time.Now().UTC()}, out: new(rpctest.LogBuffer), logs: new(rpctest.LogBuffer)}
+	e := &env{t: t, db: db, clock: &clock{now: time.Now().UTC()}, out: new(logbuf.Buffer), logs: new(logbuf.Buffer)}
 	ro := rpc.Options{
 		Permissions: declared(),
 		Auth:        auth.NewMux(auth.MuxOptions{Now: e.clock.Now}),

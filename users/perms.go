@@ -10,8 +10,9 @@ import (
 // it as labelled checkboxes: it needs the title and description, and a stable
 // order (by name).
 //
-// The fields are the seed's: id is the permission and name its title (the
-// seed's permissions dialog submits the ids); title repeats it under the
+// The fields are those @softvisio/core front ends read: id is the
+// permission and name its title (their permissions dialog submits the
+// ids); title repeats it under the
 // name our clients read.
 type permissionState struct {
 	ID          string `json:"id"`

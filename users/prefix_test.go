@@ -36,7 +36,7 @@ func TestTablePrefixEveryPath(t *testing.T) {
 		_, err = own.ExecContext(ctx, "INSERT INTO users (id, login) VALUES (1, 'root'), (100, 'carol')")
 		require.NoError(t, err)
 		host := hostUsers(t, own)
-		queries := storagetest.RecordQueries(db)
+		db, queries := storagetest.RecordQueries(db)
 
 		srv := mailertest.NewServer(t, mailertest.Options{Username: smtpUser, Password: smtpPassword})
 		e := newEnv(t, db, withMail(srv), withPrefix("app_"))

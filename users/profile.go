@@ -11,7 +11,7 @@ import (
 )
 
 func (m *Module) registerProfile() {
-	mod := m.reg.Module("/v1/profile", "User profile")
+	mod := m.reg.Section("/v1/profile", "User profile")
 	user := []string{auth.User}
 	mod.Register(rpc.Method{
 		ID: "read", Title: "Read user profile", Description: "Answers the caller's own user record.", Permissions: user,

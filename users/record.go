@@ -15,7 +15,8 @@ type record struct {
 	Enabled        bool            `json:"enabled"`
 	Permissions    map[string]bool `json:"permissions"`
 	Created        time.Time       `json:"created"`
-	// Gravatar and Avatar are the seed's: see gravatar and Options.AvatarURL.
+	// Gravatar and Avatar are read by @softvisio/core front ends: see gravatar
+	// and Options.AvatarURL.
 	Gravatar string  `json:"gravatar"`
 	Avatar   *string `json:"avatar"`
 

@@ -8,15 +8,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authrpc/authrpc/rpc/rpctest"
+	"github.com/authrpc/authrpc/internal/referencetest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
-// TestEmailMethodsReference renders the reference and compares the four
-// email methods of the Session section with the seed's text (testdata,
+// TestEmailMethodsReference renders the reference and compares the four email
+// methods of the Session section with the API v1 reference's text (testdata,
 // copied verbatim): ids, titles, permissions, parameter names and
-// descriptions, schemas; the method descriptions the seed lacks are added
-// (rpctest.WithDescriptions).
+// descriptions, schemas; the method descriptions that text lacks are added
+// (referencetest.WithDescriptions).
 func TestEmailMethodsReference(t *testing.T) {
 	e := newEnv(t, storagetest.SQLite(t))
 	var b strings.Builder
@@ -31,7 +31,7 @@ func TestEmailMethodsReference(t *testing.T) {
 	}
 	want, err := os.ReadFile("testdata/seed_session_email.md")
 	require.NoError(t, err)
-	assert.Equal(t, strings.TrimSpace(rpctest.WithDescriptions("\n"+string(want), e.reg.Methods())), strings.TrimSpace(got))
+	assert.Equal(t, strings.TrimSpace(referencetest.WithDescriptions("\n"+string(want), e.reg.Methods())), strings.TrimSpace(got))
 
 	for _, line := range []string{
 		"-   [Send confirmation email](#send-confirmation-email)",

@@ -13,8 +13,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/logbuf"
 	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/users"
@@ -38,7 +38,7 @@ func mount(t *testing.T, db *bun.DB, opts users.Options) (*rpc.Registry, *users.
 
 func TestRootIsCreatedWithAGeneratedPassword(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		out := new(rpctest.LogBuffer)
+		out := new(logbuf.Buffer)
 		_, m, err := mount(t, db, users.Options{Out: out})
 		require.NoError(t, err)
 		match := printedPassword.FindStringSubmatch(out.String())
@@ -52,7 +52,7 @@ func TestRootIsCreatedWithAGeneratedPassword(t *testing.T) {
 		assert.Equal(t, map[string]bool{"admin": true, "billing": true, "reports": true}, m.Permissions(root))
 
 		// A later start prints nothing and keeps the password, even when given one.
-		out2 := new(rpctest.LogBuffer)
+		out2 := new(logbuf.Buffer)
 		_, _, err = mount(t, db, users.Options{Out: out2, RootPassword: "another-root-password"})
 		require.NoError(t, err)
 		assert.Empty(t, out2.String())
@@ -69,7 +69,7 @@ func TestRootPasswordFromTheHost(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "root password: password must be at least 8 characters")
 
-		out := new(rpctest.LogBuffer)
+		out := new(logbuf.Buffer)
 		e := newEnv(t, db, func(o *users.Options) { o.Out = out })
 		assert.Empty(t, out.String(), "a given password is not printed")
 		e.root(t)
@@ -84,11 +84,11 @@ func TestRootCreationRace(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dsn := dsns[name](t)
 			const n = 4
-			outs := make([]*rpctest.LogBuffer, n)
+			outs := make([]*logbuf.Buffer, n)
 			var wg sync.WaitGroup
 			errs := make([]error, n)
 			for i := range n {
-				outs[i] = new(rpctest.LogBuffer)
+				outs[i] = new(logbuf.Buffer)
 				db, err := storage.Open(t.Context(), dsn, storage.WithMaxOpenConns(2))
 				require.NoError(t, err)
 				t.Cleanup(func() { db.Close() })

@@ -42,13 +42,13 @@ type signupFields struct {
 type signinAnswer struct {
 	Token string   `json:"token,omitempty"`
 	Auth  authInfo `json:"auth"`
-	// Settings is the seed's: its front end reads it after sign-in. Always
+	// Settings is read by @softvisio/core front ends after sign-in. Always
 	// an empty object; the application's settings are admin/settings/read.
 	Settings struct{} `json:"settings"`
 }
 
 type authInfo struct {
-	// IsAuthenticated is the seed's: its session store reads it to tell a
+	// IsAuthenticated is read by @softvisio/core's session store to tell a
 	// signed-in caller. Always true, as signin answers only those.
 	IsAuthenticated bool            `json:"is_authenticated"`
 	UserID          int64           `json:"user_id,string"`
@@ -66,7 +66,7 @@ type authInfo struct {
 var errBadCredentials = rpc.Unauthorized("Bad credentials")
 
 func (m *Module) registerSession() {
-	mod := m.reg.Module("/v1/session", "Session")
+	mod := m.reg.Section("/v1/session", "Session")
 	mod.Register(rpc.Method{
 		ID:          "signin",
 		Title:       "Signin",
@@ -234,8 +234,8 @@ func (m *Module) authInfo(row *userRow, perms map[string]bool) authInfo {
 	}
 }
 
-// signout ends the caller's session. A guest gets 404, as the seed
-// answered: there is no session to end; an API token gets 204: nothing
+// signout ends the caller's session. A guest gets 404, which existing
+// clients expect: there is no session to end; an API token gets 204: nothing
 // changed.
 func (m *Module) signout(ctx context.Context) (rpc.Result, error) {
 	p := auth.FromContext(ctx)

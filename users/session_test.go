@@ -172,7 +172,7 @@ func TestSignout(t *testing.T) {
 		e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
 		e.ok(t, other, "/v1/profile/read") // only the current session ended
 
-		// Without a session: 404, as the seed answered (SPEC §7a).
+		// Without a session: 404, which existing clients expect (SPEC §7a).
 		e.refused(t, 404, "", "/v1/session/signout")
 		e.refused(t, 404, s.userTok, "/v1/session/signout") // a signed-out token is a guest
 	})

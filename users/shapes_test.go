@@ -11,8 +11,8 @@ import (
 	"github.com/authrpc/authrpc/users"
 )
 
-// The seed's answer shapes (SPEC §7a): signin's auth and settings, user
-// rows' gravatar and avatar, a read by options.id.
+// The answer shapes @softvisio/core front ends read (SPEC §7a): signin's auth
+// and settings, user rows' gravatar and avatar, a read by options.id.
 
 func md5hex(s string) string {
 	sum := md5.Sum([]byte(s))

@@ -13,8 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/benchkit"
 	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
@@ -27,7 +27,7 @@ func BenchmarkApp(b *testing.B) {
 	body := []byte(`["world"]`)
 
 	b.Run("bare", func(b *testing.B) {
-		rpctest.Bench(b, rpctest.BareHandler(), "/api/v1/test/test", "", body, `"data":"world"`)
+		benchkit.Post(b, benchkit.BareHandler(), "/api/v1/test/test", "", body, `"data":"world"`)
 	})
 
 	b.Run("app-sqlite", func(b *testing.B) { benchApp(b, storagetest.SQLiteDSN(b), body) })
@@ -41,7 +41,7 @@ func BenchmarkApp(b *testing.B) {
 func benchApp(b *testing.B, dsn string, body []byte) {
 	a, token := benchAppSignedIn(b, dsn)
 	before := a.calls.Stats().Dropped
-	rpctest.Bench(b, a.Handler(), "/api/v1/test/test", token, body, `"data":"world"`)
+	benchkit.Post(b, a.Handler(), "/api/v1/test/test", token, body, `"data":"world"`)
 	b.ReportMetric(float64(a.calls.Stats().Dropped-before)/float64(b.N), "dropped/op")
 }
 
@@ -66,7 +66,7 @@ func checkGreet(p greetParams) bool {
 
 // BenchmarkAppStruct calls a method taking a struct through the whole
 // example app, every call's row stored by the call log, beside a
-// hand-written handler doing the same checks (rpctest.HandWritten), in one
+// hand-written handler doing the same checks (benchkit.HandWritten), in one
 // run. The clock runs until the writer has stored all but the last partial
 // batch, so the rows' cost is in ns/op; dropped/op must stay 0. Issue 14's
 // bars: at most 1.8x on SQLite, 1.6x on PostgreSQL.
@@ -78,7 +78,7 @@ func BenchmarkAppStruct(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rpctest.Bench(b, rpctest.HandWritten(token, checkGreet, greet), path, token, body, want)
+		benchkit.Post(b, benchkit.HandWritten(token, checkGreet, greet), path, token, body, want)
 	})
 	for _, db := range []struct {
 		name string
@@ -92,12 +92,12 @@ func BenchmarkAppStruct(b *testing.B) {
 				Handler: func(ctx context.Context, p greetParams) (greeting, error) { return greet(p), nil },
 			})
 			before := a.calls.Stats()
-			cpu := rpctest.ProcessCPU()
-			rpctest.Bench(b, a.Handler(), path, token, body, want)
+			cpu := benchkit.ProcessCPU()
+			benchkit.Post(b, a.Handler(), path, token, body, want)
 			for a.calls.Stats().Queued >= calllogBatch {
 				time.Sleep(100 * time.Microsecond)
 			}
-			rpctest.ReportCPU(b, cpu) // the writer's work included
+			benchkit.ReportCPU(b, cpu) // the writer's work included
 			b.StopTimer()
 			s := a.calls.Stats()
 			b.ReportMetric(float64(s.Dropped-before.Dropped)/float64(b.N), "dropped/op")

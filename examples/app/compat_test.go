@@ -18,9 +18,10 @@ import (
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
-// compatDoc is docs/compat.md: for every method, the seed's answer and
-// ours, field by field. Its lines "Seed: `path`, …" and "Ours: `path`, …"
-// (or "Ours: no data.") are what TestCompatDocIsTrue holds to real answers.
+// compatDoc is docs/compat.md: for every method, the fields @softvisio/core
+// front ends read and ours, field by field. Its lines "Seed: `path`, …" and
+// "Ours: `path`, …" (or "Ours: no data.") are what TestCompatDocIsTrue holds
+// to real answers.
 const compatDoc = "../../docs/compat.md"
 
 // compatSection is one method's section of docs/compat.md.
@@ -103,9 +104,9 @@ func missingPath(v any, path string) string {
 	return ""
 }
 
-// TestCompatDocIsTrue calls every method of the app as the seed's front end
-// would and holds each answer to docs/compat.md: every field the section
-// names as ours is in the answer, and the seed's are among ours. Every
+// TestCompatDocIsTrue calls every method of the app as @softvisio/core front
+// ends would and holds each answer to docs/compat.md: every field the section
+// names as ours is in the answer, and the front ends' are among ours. Every
 // method the app serves has a section.
 func TestCompatDocIsTrue(t *testing.T) {
 	doc := readCompatDoc(t)
@@ -120,7 +121,7 @@ func TestCompatDocIsTrue(t *testing.T) {
 	for id, s := range doc {
 		assert.Contains(t, ids, id, "docs/compat.md describes %s, which the app does not serve", id)
 		for _, p := range s.seed {
-			assert.Contains(t, s.ours, p, "%s: the seed's %s is not among ours", id, p)
+			assert.Contains(t, s.ours, p, "%s: the front ends' %s is not among ours", id, p)
 		}
 		assert.True(t, s.noData != (len(s.ours) > 0), "%s: say which fields are ours, or no data", id)
 	}
@@ -182,7 +183,8 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/admin/users/set-enabled", `["ann", true]`)
 	call(root, "/v1/admin/users/set-password", `["ann"]`)
 	perms := call(root, "/v1/admin/users/get-permissions", `["ann"]`)
-	// The seed's dialog sends back {id: enabled} of the rows it got.
+	// The front ends' permissions dialog sends back {id: enabled} of the rows
+	// it got.
 	back := map[string]bool{}
 	for _, p := range perms["data"].([]any) {
 		back[p.(map[string]any)["id"].(string)] = true

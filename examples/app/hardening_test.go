@@ -296,7 +296,7 @@ type badCase struct {
 // hugeStringOK lists the methods that may accept a 100 KB string, and why.
 // Any other must refuse it with a 4xx.
 var hugeStringOK = map[string]string{
-	"/v1/test/test": "the seed's echo: it answers any string it is given, and stores nothing",
+	"/v1/test/test": "the API v1 reference's echo: it answers any string it is given, and stores nothing",
 }
 
 const hugeLen = 100_000
@@ -616,7 +616,7 @@ func (f *fixture) cases(m rpc.MethodInfo, c caller) []badCase {
 // uploadCases sends an upload method broken multipart bodies, and the
 // parameter faults among cases in a "params" part beside a file. When the
 // file is the first parameter (fileFirst), the params part holds the ones
-// after it, as the seed's client sends them.
+// after it, as @softvisio/core clients send them.
 func uploadCases(cases []badCase, fileFirst bool) []badCase {
 	var out []badCase
 	add := func(want fault, what string, body []byte, ct string) {

@@ -1,5 +1,5 @@
 // Command app serves the library's whole API: the built-in modules and the
-// seed's /v1/test module, under /api/.
+// API v1 reference's /v1/test methods, under /api/.
 //
 //	go run ./examples/app                      # serve on 127.0.0.1:8080, SQLite file app.db
 //	go run ./examples/app -db postgres://…     # serve on PostgreSQL

@@ -16,10 +16,10 @@ import (
 // `npm ci` in testdata/node.
 const nodeCheckEnv = "AUTHRPC_NODE_CHECK"
 
-// The seed's own JavaScript client (@softvisio/core 6.x) against the
-// example app, over HTTP and WebSocket: testdata/node/check.js signs in,
-// calls every module, receives settings/update, and sees "signout" when
-// its session is ended from another connection; on PostgreSQL across two
+// The JavaScript client this wire format comes from (@softvisio/core 6.x)
+// against the example app, over HTTP and WebSocket: testdata/node/check.js
+// signs in, calls every module, receives settings/update, and sees "signout"
+// when its session is ended from another connection; on PostgreSQL across two
 // instances.
 func TestNodeClient(t *testing.T) {
 	dir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "node"))

@@ -15,8 +15,8 @@ import (
 )
 
 // TestReferenceMatchesSeed holds the app's rendered Markdown reference to the
-// facts of the seed reference kept in testdata/seed_methods.txt: the same
-// methods in the same order, with the seed's permissions, parameter names and
+// facts of the API v1 reference kept in testdata/seed_methods.txt: the same
+// methods in the same order, with its permissions, parameter names and
 // optionality. Any drift, a method added or renamed, a parameter made
 // optional, fails here.
 func TestReferenceMatchesSeed(t *testing.T) {

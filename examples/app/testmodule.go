@@ -11,13 +11,14 @@ import (
 	"github.com/authrpc/authrpc/rpc"
 )
 
-// registerTestModule adds the seed's /v1/test methods: an echo and an upload.
+// registerTestModule adds the API v1 reference's /v1/test methods: an echo
+// and an upload.
 func registerTestModule(reg *rpc.Registry) {
-	m := reg.Module("/v1/test", "Test")
+	m := reg.Section("/v1/test", "Test")
 	m.Register(rpc.Method{
 		ID:          "test",
 		Title:       "Test",
-		Description: "Answers its argument as it was sent (the seed's test method).",
+		Description: "Answers its argument as it was sent.",
 		Permissions: []string{auth.Anyone},
 		Params:      []rpc.Param{{Name: "args?"}},
 		Handler: func(ctx context.Context, args *string) (any, error) {
@@ -47,7 +48,7 @@ type uploadAnswer struct {
 	Data     any    `json:"data,omitempty"`
 }
 
-// testUpload takes the file first, as the seed's client sends it: the
+// testUpload takes the file first, as @softvisio/core clients send it: the
 // params part holds the arguments after it.
 func testUpload(ctx context.Context, up *rpc.Upload, data any) (uploadAnswer, error) {
 	if up == nil {

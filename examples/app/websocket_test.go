@@ -20,7 +20,7 @@ import (
 )
 
 // appSocket is a WebSocket to the example app, read by a goroutine of its
-// own, as the seed's front end opens it.
+// own, as @softvisio/core front ends open it.
 type appSocket struct {
 	t      *testing.T
 	conn   *websocket.Conn
@@ -120,9 +120,10 @@ func (a *testApp) httpBody(t *testing.T, token, method, params string, id int64)
 	return string(b)
 }
 
-// The seed's front end on the example app: it opens a socket at /api (4.x)
-// or /api/ (6.x), its calls answer as over HTTP, it hears settings/update,
-// and its socket closes with 4000 when its session ends elsewhere.
+// A @softvisio/core front end on the example app: it opens a socket at /api
+// (4.x) or /api/ (6.x), its calls answer as over HTTP, it hears
+// settings/update, and its socket closes with 4000 when its session ends
+// elsewhere.
 func TestWebSocketFrontEnd(t *testing.T) {
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")

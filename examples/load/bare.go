@@ -2,42 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/authrpc/authrpc/internal/benchkit"
 )
 
-// bareHandler is what a hand-written endpoint does for /v1/test/test: decode
-// a JSON array of one string, answer it in the same envelope the library
-// sends. It checks no token and logs nothing.
-func bareHandler() http.Handler {
-	type result struct {
-		Status     int            `json:"status"`
-		StatusText string         `json:"status_text"`
-		Exception  bool           `json:"exception"`
-		Data       string         `json:"data"`
-		Meta       map[string]any `json:"meta"`
-	}
-	type envelope struct {
-		JSONRPC string `json:"jsonrpc"`
-		Result  result `json:"result"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var params []string
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&params); err != nil || len(params) != 1 {
-			http.Error(w, `{"jsonrpc":"2.0","error":{"code":-32808,"message":"bad params"}}`, http.StatusBadRequest)
-			return
-		}
-		b, _ := json.Marshal(envelope{"2.0", result{200, "OK", false, params[0], map[string]any{}}})
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	})
-}
-
+// serveBare serves under /api the handler that the module's benchmarks
+// measure the registry against (benchkit.BareHandler), until ctx ends.
 func serveBare(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
@@ -48,7 +24,9 @@ func serveBare(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.StripPrefix("/api", bareHandler()), ReadHeaderTimeout: 10 * time.Second}
+	// The body bound is the registry's default (rpc.Options.MaxBodyBytes).
+	h := http.MaxBytesHandler(http.StripPrefix("/api", benchkit.BareHandler()), 1<<20)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "bare handler at http://%s/api/v1/test/test\n", ln.Addr())
 	go func() {
 		<-ctx.Done()

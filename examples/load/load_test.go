@@ -15,12 +15,13 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/client"
+	"github.com/authrpc/authrpc/internal/benchkit"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 func TestDriveBare(t *testing.T) {
-	srv := httptest.NewServer(http.StripPrefix("/api", bareHandler()))
+	srv := httptest.NewServer(http.StripPrefix("/api", benchkit.BareHandler()))
 	defer srv.Close()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"run", "-url", srv.URL + "/api", "-c", "4", "-d", "300ms"}, &out)
@@ -30,7 +31,7 @@ func TestDriveBare(t *testing.T) {
 }
 
 func TestBadParamsCountAsErrors(t *testing.T) {
-	srv := httptest.NewServer(http.StripPrefix("/api", bareHandler()))
+	srv := httptest.NewServer(http.StripPrefix("/api", benchkit.BareHandler()))
 	defer srv.Close()
 	var callers []*client.Client
 	for range 2 {

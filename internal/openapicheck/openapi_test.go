@@ -62,7 +62,7 @@ type inner struct {
 func openAPIRegistry(opts rpc.Options) *rpc.Registry {
 	opts.Permissions = auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"})
 	reg := rpc.New(opts)
-	mod := reg.Module("/v1/accounts", "Accounts")
+	mod := reg.Section("/v1/accounts", "Accounts")
 	mod.Register(rpc.Method{ID: "get", Title: "Get an account", Description: "Answers the account.", Permissions: []string{"admin"},
 		Params: []rpc.Param{{Name: "id"}}, Handler: func(_ context.Context, id string) (*account, error) {
 			if id == "none" {

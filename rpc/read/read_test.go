@@ -454,7 +454,7 @@ func TestSchema(t *testing.T) {
 	assert.Len(t, where, 2, "only the filterable fields: %s", raw)
 }
 
-// The apiRead blocks of the seed's "Read API method access log" and "Read
+// The apiRead blocks of the API v1 reference's "Read API method access log" and "Read
 // users", without the Markdown list's indent.
 const (
 	seedCallLog = `apiRead:

@@ -18,13 +18,12 @@ type Queries struct {
 	list []string
 }
 
-// RecordQueries starts recording the queries db runs from now on, until
-// db is closed. Call it before db is shared with other goroutines: bun's
-// hooks are not meant to be added while queries run.
-func RecordQueries(db *bun.DB) *Queries {
+// RecordQueries returns a copy of db that records the queries run through
+// it (and its transactions) from now on, and the record. db itself records
+// nothing: hand the copy to the modules whose SQL the test checks.
+func RecordQueries(db *bun.DB) (*bun.DB, *Queries) {
 	q := new(Queries)
-	db.AddQueryHook(q)
-	return q
+	return db.WithQueryHook(q), q
 }
 
 // All returns the queries recorded so far, in the order they finished.

@@ -91,7 +91,7 @@ func TestPostgresDSN(t *testing.T) {
 
 func TestRecordQueries(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		q := storagetest.RecordQueries(db)
+		db, q := storagetest.RecordQueries(db)
 		ctx := t.Context()
 		_, err := db.ExecContext(ctx, "CREATE TABLE app_users (id INTEGER)")
 		require.NoError(t, err)

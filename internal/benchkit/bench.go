@@ -1,4 +1,4 @@
-package rpctest
+package benchkit
 
 import (
 	"bytes"
@@ -39,14 +39,14 @@ func BareHandler() http.Handler {
 	})
 }
 
-// Bench POSTs body to path on h b.N times, as the bearer of token ("" for
+// Post POSTs body to path on h b.N times, as the bearer of token ("" for
 // none), after checking once that h answers 200 with want in the body. One
 // request is reused, so that only the handler's work is measured.
 //
 // Beside ns/op it reports cpu-ns/op, the CPU time of the whole process
 // (background goroutines too) per call: on a machine shared with other
 // work, wall time stretches with the others' load, CPU time much less.
-func Bench(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
+func Post(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
 	b.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, nil)
 	req.Header.Set("Content-Type", "application/json")
@@ -78,9 +78,9 @@ func ReportCPU(b *testing.B, start time.Duration) {
 	}
 }
 
-// BenchParallel is Bench with b.RunParallel: every goroutine POSTs body to
+// PostParallel is Post with b.RunParallel: every goroutine POSTs body to
 // path on h with a request of its own, after one checked call.
-func BenchParallel(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
+func PostParallel(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
 	b.Helper()
 	newRequest := func() *http.Request {
 		req := httptest.NewRequest(http.MethodPost, path, nil)

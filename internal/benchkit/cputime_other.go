@@ -1,6 +1,6 @@
 //go:build !unix
 
-package rpctest
+package benchkit
 
 import "time"
 

@@ -11,7 +11,6 @@ import (
 	"github.com/invopop/jsonschema"
 
 	"github.com/authrpc/authrpc/auth"
-	"github.com/authrpc/authrpc/rpc/read"
 )
 
 // OpenAPI returns the reference as an OpenAPI 3.1 document that code
@@ -76,8 +75,8 @@ func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 	for i, p := range m.Params {
 		var s *jsonschema.Schema
 		if p.Read != nil {
-			s = readOptionsSchema(p.Read)
-			byID = byID || readIDField(p.Read) != nil
+			s = p.Read.Schema()
+			byID = byID || p.Read.Field("id") != nil
 		} else {
 			s = cloneSchema(p.Schema)
 		}
@@ -127,47 +126,6 @@ func (r *Registry) operation(m MethodInfo) (map[string]any, error) {
 		op["security"] = []any{map[string]any{}, map[string]any{"bearer": []string{}}}
 	}
 	return op, nil
-}
-
-// readOptionsSchema describes a read method's options: the spec's schema
-// and, where the spec has a field named id, options.id, one value of that
-// field's type that names the one row to answer.
-func readOptionsSchema(spec *read.Spec) *jsonschema.Schema {
-	s := spec.Schema()
-	if f := readIDField(spec); f != nil && s.Properties != nil {
-		s.Properties.Set("id", readIDSchema(f.Type))
-	}
-	return s
-}
-
-func readIDField(spec *read.Spec) *read.Field {
-	for i := range spec.Fields {
-		if spec.Fields[i].Name == "id" {
-			return &spec.Fields[i]
-		}
-	}
-	return nil
-}
-
-// readIDSchema describes one value of a read field of type t, as
-// options.id takes it.
-func readIDSchema(t read.Type) *jsonschema.Schema {
-	switch t {
-	case read.ID:
-		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{
-			{Type: "string", Pattern: "^[0-9]{1,19}$"},
-			{Type: "integer", Minimum: "0"},
-		}}
-	case read.Integer:
-		return &jsonschema.Schema{Type: "integer"}
-	case read.Number:
-		return &jsonschema.Schema{Type: "number"}
-	case read.Boolean:
-		return &jsonschema.Schema{Type: "boolean"}
-	case read.Time:
-		return &jsonschema.Schema{Type: "string", Format: "date-time"}
-	}
-	return &jsonschema.Schema{Type: "string"}
 }
 
 // operationDescription is the method's description and the permissions it asks for.

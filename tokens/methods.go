@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -61,8 +62,9 @@ func (m *Module) register() {
 	tokenID := rpc.Param{Name: "token_id"}
 	mod.Register(rpc.Method{
 		ID: "read", Title: "Read tokens", Description: "Answers the caller's own API tokens (never the token text), the total in `meta.total`.", Permissions: user,
-		Params:  []rpc.Param{{Name: "options?", Read: readSpec}},
-		Handler: m.read,
+		Params:   []rpc.Param{{Name: "options?", Read: readSpec}},
+		Handler:  m.read,
+		DataType: reflect.TypeFor[[]record](),
 	})
 	mod.Register(rpc.Method{
 		ID: "create", Title: "Generate new token", Description: "Creates an API token named `name` and answers it with the token text, shown only in this answer. A new token holds no permissions until given some.", Permissions: user,

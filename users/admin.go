@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -85,8 +86,9 @@ func (m *Module) registerAdmin() {
 	userIDNamed := rpc.Param{Name: "user_id", Description: "User id or name."}
 	mod.Register(rpc.Method{
 		ID: "read", Title: "Read users", Description: "Answers users, the total in `meta.total`. Filters: `id` (`=`), `search` (`like` over name, email and telegram name); sortable by id, name, created, enabled.", Permissions: admin,
-		Params:  []rpc.Param{{Name: "options?", Read: readSpec}},
-		Handler: m.read,
+		Params:   []rpc.Param{{Name: "options?", Read: readSpec}},
+		Handler:  m.read,
+		DataType: reflect.TypeFor[[]record](),
 	})
 	mod.Register(rpc.Method{
 		ID: "create", Title: "Create user", Description: "Creates a user from `fields` and answers it, with a generated password when none was given (shown only in this answer). 409 when the name or email is taken.", Permissions: admin,

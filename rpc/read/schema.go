@@ -8,7 +8,8 @@ import (
 )
 
 // Schema describes the options object as JSON Schema, for the machine-readable
-// reference.
+// reference. Where a field is named id, the options may name one row by it
+// (options.id), with one value of that field's type.
 func (s *Spec) Schema() *jsonschema.Schema {
 	where := &jsonschema.Schema{
 		Type:                 "object",
@@ -31,6 +32,11 @@ func (s *Spec) Schema() *jsonschema.Schema {
 	}
 
 	props := jsonschema.NewProperties()
+	if f := s.Field("id"); f != nil {
+		id := valueSchema(f.valueType())
+		id.Description = "names the one row to answer, by itself"
+		props.Set("id", id)
+	}
 	props.Set("where", where)
 	props.Set("order_by", orderSchema(sortable))
 	props.Set("limit", &jsonschema.Schema{

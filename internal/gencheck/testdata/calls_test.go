@@ -116,15 +116,17 @@ func TestCalls(t *testing.T) {
 	}
 	rres, err := root.V1AdminUsersRead(ctx, params(t, readOptions{Limit: 10}))
 	page := answer[*V1AdminUsersReadOK](t, rres, err)
-	var rows []struct{ Name string }
-	if err := json.Unmarshal(page.Result.Data, &rows); err != nil || len(rows) != 1 || rows[0].Name != "ann" || page.Result.Total.Or(0) != 1 {
-		t.Errorf("users/read answered %s (total %v): %v", page.Result.Data, page.Result.Total, err)
+	data, _ := page.Result.Data.Get()
+	rows, ok := data.GetV1AdminUsersReadOKResultData0ItemArray()
+	if !ok || len(rows) != 1 || rows[0].Name != "ann" || page.Result.Total.Or(0) != 1 {
+		t.Errorf("users/read answered %+v (total %v), want the rows: ann", data, page.Result.Total)
 	}
 	rres, err = root.V1AdminUsersRead(ctx, params(t, readOptions{ID: ann.ID}))
 	one := answer[*V1AdminUsersReadOK](t, rres, err)
-	var row struct{ ID, Name string }
-	if err := json.Unmarshal(one.Result.Data, &row); err != nil || row.ID != ann.ID || row.Name != "ann" {
-		t.Errorf("users/read by options.id answered %s: %v", one.Result.Data, err)
+	data, _ = one.Result.Data.Get()
+	row, ok := data.GetV1AdminUsersReadOKResultData1()
+	if !ok || row.ID != ann.ID || row.Name != "ann" || !row.Enabled {
+		t.Errorf("users/read by options.id answered %+v, want ann by itself", data)
 	}
 
 	// Error answers, decoded as the error envelope.

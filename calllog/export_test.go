@@ -3,6 +3,10 @@ package calllog
 import (
 	"context"
 	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/storage"
 )
 
 // RunRetention runs the retention job once, as its timer would.
@@ -18,4 +22,10 @@ func WithInsert(o Options) Options {
 func WithWriteTimeout(o Options, d time.Duration) Options {
 	o.writeTimeout = d
 	return o
+}
+
+// MigrateTo applies the call log's migrations up to version, as a database
+// made by an older release has them.
+func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
+	return storage.Migrate(ctx, db, "calllog", migrations[:version])
 }

@@ -24,13 +24,18 @@ const (
 	textParams   = 7
 )
 
-// inserter holds what the INSERT writer reuses from batch to batch: the
-// statements' text and the parameters' buffers.
+// inserter holds what the INSERT writer reuses from batch to batch: its
+// statements, prepared on the pool (database/sql prepares each once on a
+// connection and reuses it there), and the parameters' buffers.
 type inserter struct {
 	plain, texted []entryRef
 	args          []any
-	statements    map[[2]int]string // by parameters per row and rows
+	stmts         map[[2]int]*sql.Stmt // by parameters per row and rows
 }
+
+// insertSizes are the rows per statement: a part smaller than the first
+// is written by the others, so that every statement is prepared once.
+var insertSizes = [...]int{rowsPerInsert, 10, 1}
 
 // entryRef is an entry to insert and the chunk whose texts it refers to.
 type entryRef struct {
@@ -46,6 +51,14 @@ func (w *rowWriter) insert(ctx context.Context, group []*chunk, retry bool) erro
 	in := &w.ins
 	in.split(group)
 	defer in.reset()
+	// Prepared before the transaction takes its connection: a pool of one
+	// (an in-memory SQLite database) has none to spare inside it.
+	if err := w.prepare(ctx, len(in.plain), plainParams); err != nil {
+		return err
+	}
+	if err := w.prepare(ctx, len(in.texted), textParams); err != nil {
+		return err
+	}
 	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
 		if err := w.insertRows(ctx, tx, in.plain, plainParams); err != nil {
 			return err
@@ -76,34 +89,46 @@ func (in *inserter) reset() {
 	in.plain, in.texted, in.args = in.plain[:0], in.texted[:0], in.args[:0]
 }
 
-// insertRows inserts refs, rowsPerInsert at a time through one statement
-// prepared for the transaction, the rest with a statement of their size.
+// sizeFor is the index in insertSizes of the statement that writes the
+// next of rows rows.
+func sizeFor(rows int) int {
+	k := 0
+	for insertSizes[k] > rows {
+		k++
+	}
+	return k
+}
+
+// prepare makes sure the statements that write rows rows are prepared.
+func (w *rowWriter) prepare(ctx context.Context, rows, params int) error {
+	for rows > 0 {
+		n := insertSizes[sizeFor(rows)]
+		if _, err := w.ins.stmt(ctx, w.m.db.DB, params, n, w.m.pg); err != nil {
+			return err
+		}
+		rows -= n * (rows / n)
+	}
+	return nil
+}
+
+// insertRows inserts refs through statements of insertSizes rows, which
+// prepare prepared.
 func (w *rowWriter) insertRows(ctx context.Context, tx bun.Tx, refs []entryRef, params int) error {
-	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
-	for from := 0; from < len(refs); from += rowsPerInsert {
-		part := refs[from:min(from+rowsPerInsert, len(refs))]
-		args := w.args(part, params)
-		text := w.ins.statement(params, len(part), w.m.pg)
-		var err error
-		switch {
-		case len(part) < rowsPerInsert:
-			_, err = tx.Tx.ExecContext(ctx, text, args...)
-		case full == nil:
-			if full, err = tx.Tx.PrepareContext(ctx, text); err != nil {
-				return fmt.Errorf("prepare insert: %w", err)
+	var inTx [len(insertSizes)]*sql.Stmt
+	for from := 0; from < len(refs); {
+		k := sizeFor(len(refs) - from)
+		n := insertSizes[k]
+		if inTx[k] == nil {
+			s, err := w.ins.stmt(ctx, w.m.db.DB, params, n, w.m.pg)
+			if err != nil {
+				return err
 			}
-			fallthrough
-		default:
-			_, err = full.ExecContext(ctx, args...)
+			inTx[k] = tx.Tx.StmtContext(ctx, s)
 		}
-		if err != nil {
+		if _, err := inTx[k].ExecContext(ctx, w.args(refs[from:from+n], params)...); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
+		from += n
 	}
 	return nil
 }
@@ -132,13 +157,34 @@ func (w *rowWriter) args(refs []entryRef, params int) []any {
 	return args
 }
 
-// statement is the INSERT of rows rows of params parameters each, with
-// SQLite's or PostgreSQL's placeholders.
-func (in *inserter) statement(params, rows int, pg bool) string {
+// stmt is the prepared INSERT of rows rows of params parameters each.
+func (in *inserter) stmt(ctx context.Context, db *sql.DB, params, rows int, pg bool) (*sql.Stmt, error) {
 	key := [2]int{params, rows}
-	if s, ok := in.statements[key]; ok {
-		return s
+	if s := in.stmts[key]; s != nil {
+		return s, nil
 	}
+	s, err := db.PrepareContext(ctx, insertStatement(params, rows, pg))
+	if err != nil {
+		return nil, fmt.Errorf("prepare insert: %w", err)
+	}
+	if in.stmts == nil {
+		in.stmts = make(map[[2]int]*sql.Stmt)
+	}
+	in.stmts[key] = s
+	return s, nil
+}
+
+// close closes the prepared statements.
+func (in *inserter) close() {
+	for _, s := range in.stmts {
+		_ = s.Close()
+	}
+	clear(in.stmts)
+}
+
+// insertStatement is the INSERT of rows rows of params parameters each,
+// with SQLite's or PostgreSQL's placeholders.
+func insertStatement(params, rows int, pg bool) string {
 	cols := plainColumns
 	if params == textParams {
 		cols = textColumns
@@ -164,9 +210,5 @@ func (in *inserter) statement(params, rows int, pg bool) string {
 		}
 		b.WriteByte(')')
 	}
-	if in.statements == nil {
-		in.statements = make(map[[2]int]string)
-	}
-	in.statements[key] = b.String()
-	return in.statements[key]
+	return b.String()
 }

@@ -34,6 +34,7 @@ type rowWriter struct {
 func (m *Module) runWriter() {
 	defer m.writerWG.Done()
 	w := &rowWriter{m: m}
+	defer w.ins.close()
 	back := backoff{}
 	t := time.NewTimer(m.opts.FlushInterval)
 	defer t.Stop()

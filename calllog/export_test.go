@@ -29,3 +29,13 @@ func WithWriteTimeout(o Options, d time.Duration) Options {
 func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
 	return storage.Migrate(ctx, db, "calllog", migrations[:version])
 }
+
+// HistoryBuckets is the number of buckets read-history-stat answers.
+var HistoryBuckets = history.n
+
+// HistoryStatQuery is the query read-history-stat of method runs now.
+func (m *Module) HistoryStatQuery(method string) string {
+	first, last := history.bounds(m.opts.Now().UTC())
+	var rows []bucketRow
+	return m.statsQuery(&rows, history, []string{method}, false, first, last).String()
+}

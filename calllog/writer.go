@@ -132,9 +132,10 @@ func rowsOf(group []*chunk) int {
 	return n
 }
 
-// write inserts a group of chunks in a transaction with its flush mark. A
-// group tried before is first looked up by its mark: the earlier attempt
-// may have committed even though its answer was lost.
+// write inserts a group of chunks in a transaction with its flush mark,
+// once every method the queue names has its number. A group tried before
+// is first looked up by its mark: the earlier attempt may have committed
+// even though its answer was lost.
 func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	retry := w.token != ""
 	if !retry {
@@ -143,11 +144,9 @@ func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	ctx, cancel := context.WithTimeout(ctx, w.m.opts.writeTimeout)
 	defer cancel()
 	err := w.ids.resolve(ctx, w.m.db, w.names)
-	switch {
-	case err != nil:
-	case w.m.pg && !w.m.opts.insert:
+	if err == nil && w.m.pg && !w.m.opts.insert {
 		err = w.copy(ctx, group, retry)
-	default:
+	} else if err == nil {
 		err = w.insert(ctx, group, retry)
 	}
 	if err != nil {

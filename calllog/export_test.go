@@ -3,6 +3,10 @@ package calllog
 import (
 	"context"
 	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/storage"
 )
 
 // RunRetention runs the retention job once, as its timer would.
@@ -18,4 +22,20 @@ func WithInsert(o Options) Options {
 func WithWriteTimeout(o Options, d time.Duration) Options {
 	o.writeTimeout = d
 	return o
+}
+
+// MigrateTo applies the call log's migrations up to version, as a database
+// made by an older release has them.
+func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
+	return storage.Migrate(ctx, db, "calllog", migrations[:version])
+}
+
+// HistoryBuckets is the number of buckets read-history-stat answers.
+var HistoryBuckets = history.n
+
+// HistoryStatQuery is the query read-history-stat of method runs now.
+func (m *Module) HistoryStatQuery(method string) string {
+	first, last := history.bounds(m.opts.Now().UTC())
+	var rows []bucketRow
+	return m.statsQuery(&rows, history, []string{method}, false, first, last).String()
 }

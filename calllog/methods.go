@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/read"
-	"github.com/authrpc/authrpc/storage/readsql"
 )
 
 // Prefix is the path of the call log's methods.
@@ -70,26 +68,52 @@ func (m *Module) readLog(ctx context.Context, opts read.Options) (rpc.Result, er
 	if !m.registered(id) {
 		return rpc.Result{}, rpc.NotFound("method %s not found", rpc.Quote(id))
 	}
-	rows := []Row{}
-	var total int64
+	var rows []Row
+	var total int
 	// One snapshot, so that meta.total agrees with the page while rows arrive.
 	err := m.db.RunInTx(ctx, m.snapshot(), func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		total, err = readsql.Apply(tx.NewSelect().Model(&rows), opts).
-			OrderExpr("c.date DESC, c.id DESC").
-			ScanAndCount(ctx)
+		rows, total, err = readRows(ctx, tx, id, opts.Limit, opts.Offset)
 		return err
 	})
 	if err != nil {
 		return rpc.Result{}, fmt.Errorf("calllog: read log: %w", err)
 	}
-	for i := range rows {
-		r := &rows[i]
-		r.Date = r.Date.UTC()
-		r.Started = r.Date
-		r.Finished = r.Date.Add(time.Duration(r.Runtime * float64(time.Millisecond)))
+	return rpc.Page(rows, total), nil
+}
+
+// readRows reads a page of the rows of the method named id, newest first,
+// and how many it has in all. The method's number is looked up in the
+// same statement, so that a method without rows (and without a number)
+// simply has none.
+func readRows(ctx context.Context, tx bun.Tx, id string, limit, offset int) ([]Row, int, error) {
+	const method = "method = (SELECT id FROM ? WHERE name = ?)"
+	var total int
+	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ? WHERE "+method,
+		bun.Ident(tableCalls), bun.Ident(tableMethods), id).Scan(&total)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count: %w", err)
 	}
-	return rpc.Page(rows, int(total)), nil
+	// The options' limit is 1..MaxLimit; the offset is not negative.
+	page := "SELECT " + storedColumns + " FROM ? WHERE " + method + " ORDER BY date DESC, id DESC LIMIT ? OFFSET ?"
+	args := []any{bun.Ident(tableCalls), bun.Ident(tableMethods), id, limit, offset}
+	q, err := tx.QueryContext(ctx, page, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("select: %w", err)
+	}
+	defer q.Close()
+	rows := []Row{}
+	for q.Next() {
+		var r storedRow
+		if err := r.scan(q); err != nil {
+			return nil, 0, fmt.Errorf("scan: %w", err)
+		}
+		rows = append(rows, r.answer(id))
+	}
+	if err := q.Err(); err != nil {
+		return nil, 0, fmt.Errorf("select: %w", err)
+	}
+	return rows, total, nil
 }
 
 // snapshot are the options of a read-only transaction that sees one

@@ -21,6 +21,19 @@ type entry struct {
 	flags   uint8
 }
 
+// micros is the entry's start in Unix microseconds, rounded down.
+func (e *entry) micros() int64 {
+	us := e.start / 1000
+	if e.start%1000 < 0 {
+		us--
+	}
+	return us
+}
+
+// time is the entry's start.
+func (e *entry) time() time.Time { return time.Unix(0, e.start).UTC() }
+
+// The flags of an entry, and of a stored row.
 const (
 	flagDeclined = 1 << iota
 	flagError
@@ -260,22 +273,4 @@ func (q *queue) stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return Stats{Queued: q.count, Written: q.written, Dropped: q.dropped}
-}
-
-// row converts an entry of chunk c back into a row.
-func (c *chunk) row(e *entry, names []string) Row {
-	r := Row{
-		MethodID:    cleanText(names[e.method]), // the registry's ids are clean; ObserveCall's callers may not be
-		Date:        time.Unix(0, e.start).UTC(),
-		Runtime:     float64(max(e.runtime, 0)) / float64(time.Millisecond),
-		Status:      int(e.code),
-		StatusText:  rpc.StatusText(int(e.code)),
-		IsDeclined:  e.flags&flagDeclined != 0,
-		IsError:     e.flags&flagError != 0,
-		IsException: e.flags&flagException != 0,
-	}
-	if e.text > 0 {
-		r.StatusText = cleanText(c.texts[e.text-1])
-	}
-	return r
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // retentionChunk bounds the rows one DELETE removes, so that a large backlog
@@ -66,39 +68,28 @@ func (m *Module) retain(ctx context.Context) error {
 	return nil
 }
 
-// loggedMethodIDs lists the method ids present in the rows. It walks the
-// (method_id, date, id) index from one method to the next (a loose index
-// scan), so it costs a few index probes per method, however many rows there are.
-const loggedMethodIDs = `WITH RECURSIVE m (method_id) AS (
-	SELECT (SELECT method_id FROM calllog_calls ORDER BY method_id LIMIT 1)
-	UNION ALL
-	SELECT (SELECT c.method_id FROM calllog_calls c WHERE c.method_id > m.method_id ORDER BY c.method_id LIMIT 1)
-	FROM m WHERE m.method_id IS NOT NULL
-)
-SELECT method_id FROM m WHERE method_id IS NOT NULL`
-
 // retainRows removes rows older than cutoff, method by method through the
-// index that read-log uses: an index on date alone would cost every insert
-// more than this hourly job saves.
+// index that read-log uses (an index on date alone would cost every insert
+// more than this hourly job saves), retentionChunk rows per statement.
+// PostgreSQL finds the rows again by their physical address, ctid (the
+// table has no other index, and its rows never change); SQLite by rowid.
 func (m *Module) retainRows(ctx context.Context, cutoff time.Time) error {
-	var ids []string
-	if err := m.db.NewRaw(loggedMethodIDs).Scan(ctx, &ids); err != nil {
+	var methods []int64
+	if err := m.db.NewSelect().TableExpr("?", bun.Ident(tableMethods)).Column("id").Scan(ctx, &methods); err != nil {
 		return fmt.Errorf("calllog: retention: list methods: %w", err)
 	}
-	// PostgreSQL plans "id IN (subquery)" as a hash join over the whole table;
-	// "= ANY(ARRAY(subquery))" probes the primary key for each id.
-	match := "id IN (?)"
+	key, match := "id", "id IN (?)"
 	if m.pg {
-		match = "id = ANY(ARRAY(?))"
+		key, match = "ctid", "ctid = ANY(ARRAY(?))"
 	}
-	for _, id := range ids {
+	for _, method := range methods {
 		for {
-			res, err := m.db.NewDelete().TableExpr(tableCalls).
-				Where(match, m.db.NewSelect().TableExpr(tableCalls).Column("id").
-					Where("method_id = ?", id).Where("date < ?", cutoff).Limit(retentionChunk)).
+			res, err := m.db.NewDelete().TableExpr("?", bun.Ident(tableCalls)).
+				Where(match, m.db.NewSelect().TableExpr("?", bun.Ident(tableCalls)).Column(key).
+					Where("method = ?", method).Where("date < ?", m.dateArg(cutoff)).Limit(retentionChunk)).
 				Exec(ctx)
 			if err != nil {
-				return fmt.Errorf("calllog: retention: delete rows of %s: %w", id, err)
+				return fmt.Errorf("calllog: retention: delete rows of method %d: %w", method, err)
 			}
 			if n, err := res.RowsAffected(); err != nil || n < retentionChunk {
 				break

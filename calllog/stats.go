@@ -85,6 +85,12 @@ var (
 	history = window{table: tableStat10m, step: 600, n: 30 * 24 * 6}
 )
 
+// bounds are the starts (Unix seconds) of w's first and last bucket at now.
+func (w window) bounds(now time.Time) (first, last int64) {
+	last = now.Unix() - mod(now.Unix(), w.step)
+	return last - int64(w.n-1)*w.step, last
+}
+
 // readStats answers w's buckets for each of ids, empty buckets included.
 // With all, it reads the window of every method at once.
 func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool) (out []MethodStats, err error) {
@@ -94,10 +100,7 @@ func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool
 			out[i].chartSeries(at)
 		}
 	}()
-	now := at.Unix()
-	last := now - mod(now, w.step)
-	first := last - int64(w.n-1)*w.step
-
+	first, last := w.bounds(at)
 	out = make([]MethodStats, len(ids))
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
@@ -112,13 +115,7 @@ func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool
 	}
 
 	var rows []bucketRow
-	q := m.db.NewSelect().Model(&rows).ModelTableExpr("? AS bucket_row", bun.Ident(w.table)).
-		Where("date >= ?", time.Unix(first, 0).UTC()).
-		Where("date <= ?", time.Unix(last, 0).UTC())
-	if !all {
-		q = q.Where("method_id IN (?)", bun.List(ids))
-	}
-	if err := q.Scan(ctx); err != nil {
+	if err := m.statsQuery(&rows, w, ids, all, first, last).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("calllog: read %s: %w", w.table, err)
 	}
 	for _, r := range rows {
@@ -130,6 +127,20 @@ func (m *Module) readStats(ctx context.Context, w window, ids []string, all bool
 		out[i].Buckets[j] = r.bucket()
 	}
 	return out, nil
+}
+
+// statsQuery selects into rows the stored buckets of w's table from first
+// to last (Unix seconds) of ids, or of every method with all. It reads
+// the buckets of the window alone, through the table's primary key
+// (method_id, date), or with all through its index on date.
+func (m *Module) statsQuery(rows *[]bucketRow, w window, ids []string, all bool, first, last int64) *bun.SelectQuery {
+	q := m.db.NewSelect().Model(rows).ModelTableExpr("? AS bucket_row", bun.Ident(w.table)).
+		Where("date >= ?", time.Unix(first, 0).UTC()).
+		Where("date <= ?", time.Unix(last, 0).UTC())
+	if !all {
+		q = q.Where("method_id IN (?)", bun.List(ids))
+	}
+	return q
 }
 
 func (r bucketRow) bucket() Bucket {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,28 +12,21 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
-
-	"github.com/authrpc/authrpc/rpc"
 )
 
 // rowWriter is the state of the goroutine that writes queued entries: the
 // chunks it took from the queue, each written as one batch.
 type rowWriter struct {
-	m          *Module
-	pend       []*chunk // taken from the queue; pend[next:] are not written yet
-	next       int
-	names      []string      // method names for the entries of pend
-	token      string        // the flush mark of pend[next], once it was tried
-	rows       []Row         // conversion buffer (INSERT)
-	args       []any         // parameters of a SQLite INSERT
-	date       []byte        // a row's date, formatted for SQLite
-	methodIDs  []any         // stored method ids by queue index, for SQLite
-	texts      map[int32]any // default status texts by code, for SQLite
-	fullInsert string        // the SQLite INSERT of sqliteRowsPerInsert rows
-	uids       []int64       // user ids the rows point into
-	buf        bytes.Buffer  // COPY data
-	logs       rateLog
-	drops      uint64 // dropped records already logged
+	m     *Module
+	pend  []*chunk // taken from the queue; pend[next:] are not written yet
+	next  int
+	names []string // method names for the entries of pend
+	token string   // the flush mark of pend[next], once it was tried
+	ids   methodIDs
+	ins   inserter     // INSERT's statements and parameters
+	buf   bytes.Buffer // COPY data
+	logs  rateLog
+	drops uint64 // dropped records already logged
 }
 
 // runWriter writes queued rows every FlushInterval, or at once when a chunk
@@ -42,6 +34,7 @@ type rowWriter struct {
 func (m *Module) runWriter() {
 	defer m.writerWG.Done()
 	w := &rowWriter{m: m}
+	defer w.ins.close()
 	back := backoff{}
 	t := time.NewTimer(m.opts.FlushInterval)
 	defer t.Stop()
@@ -139,9 +132,10 @@ func rowsOf(group []*chunk) int {
 	return n
 }
 
-// write inserts a group of chunks in a transaction with its flush mark. A
-// group tried before is first looked up by its mark: the earlier attempt
-// may have committed even though its answer was lost.
+// write inserts a group of chunks in a transaction with its flush mark,
+// once every method the queue names has its number. A group tried before
+// is first looked up by its mark: the earlier attempt may have committed
+// even though its answer was lost.
 func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	retry := w.token != ""
 	if !retry {
@@ -149,36 +143,17 @@ func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.m.opts.writeTimeout)
 	defer cancel()
-	var err error
-	switch {
-	case w.m.pg && !w.m.opts.insert:
+	err := w.ids.resolve(ctx, w.m.db, w.names)
+	if err == nil && w.m.pg && !w.m.opts.insert {
 		err = w.copy(ctx, group, retry)
-	case w.m.pg:
+	} else if err == nil {
 		err = w.insert(ctx, group, retry)
-	default:
-		err = w.insertPrepared(ctx, group, retry)
 	}
 	if err != nil {
 		return fmt.Errorf("calllog: write %d rows: %w", rowsOf(group), err)
 	}
 	w.token = ""
 	return nil
-}
-
-// insert writes a group with a multi-row INSERT (on PostgreSQL, where the
-// benchmarks compare it with COPY).
-func (w *rowWriter) insert(ctx context.Context, group []*chunk, retry bool) error {
-	w.rows, w.uids = w.rows[:0], w.uids[:0]
-	for _, c := range group {
-		w.fill(c)
-	}
-	defer clear(w.rows)
-	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(&w.rows).Returning("NULL").Exec(ctx); err != nil {
-			return fmt.Errorf("insert: %w", err)
-		}
-		return nil
-	})
 }
 
 // inFlushTx runs write in a transaction that also records the batch's flush
@@ -197,142 +172,6 @@ func (w *rowWriter) inFlushTx(ctx context.Context, retry bool, write func(ctx co
 		}
 		return w.m.markFlushed(ctx, tx, w.token)
 	})
-}
-
-// insertStatement inserts one row; SQLite runs it prepared once per batch.
-// sqliteTimeLayout is how bun writes a time to SQLite (text), so that rows
-// written here sort and compare with the ones bun reads and writes.
-const sqliteTimeLayout = "2006-01-02 15:04:05.999999-07:00"
-
-// sqliteRowsPerInsert rows go into one prepared INSERT: 900 parameters,
-// far below SQLite's limit of 32766.
-const sqliteRowsPerInsert = 100
-
-// insertStatement inserts n rows with placeholders.
-func insertStatement(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO calllog_calls (method_id, user_id, date, runtime, status, status_text, is_declined, is_error, is_exception) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?)")
-	}
-	return b.String()
-}
-
-// insertPrepared writes a group to SQLite with prepared INSERTs of up to
-// sqliteRowsPerInsert rows each. A multi-row INSERT with its values in the
-// text costs SQLite more to parse than to store; one statement per row
-// costs database/sql more per row than the row itself.
-func (w *rowWriter) insertPrepared(ctx context.Context, group []*chunk, retry bool) error {
-	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
-		if w.fullInsert == "" {
-			w.fullInsert = insertStatement(sqliteRowsPerInsert)
-		}
-		// Prepared once per batch and run for each group of rows; the
-		// driver's placeholders, not bun's, which would write the values
-		// into the text.
-		var full *sql.Stmt
-		defer func() {
-			if full != nil {
-				full.Close()
-			}
-		}()
-		for _, c := range group {
-			for from := 0; from < len(c.entries); {
-				n := min(len(c.entries)-from, sqliteRowsPerInsert)
-				args := w.sqliteArgs(c, c.entries[from:from+n])
-				var err error
-				if n == sqliteRowsPerInsert {
-					if full == nil {
-						if full, err = tx.Tx.PrepareContext(ctx, w.fullInsert); err != nil {
-							return fmt.Errorf("prepare insert: %w", err)
-						}
-					}
-					_, err = full.ExecContext(ctx, args...)
-				} else {
-					_, err = tx.Tx.ExecContext(ctx, insertStatement(n), args...)
-				}
-				clear(args)
-				if err != nil {
-					return fmt.Errorf("insert: %w", err)
-				}
-				from += n
-			}
-		}
-		return nil
-	})
-}
-
-// sqliteArgs returns the parameters of the INSERT of entries, a part of c:
-// what c.row gives, in the driver's own types (int64, not int, which
-// database/sql would convert by reflection), with the method ids and
-// default status texts boxed once rather than per row.
-func (w *rowWriter) sqliteArgs(c *chunk, entries []entry) []any {
-	args := w.args[:0]
-	for i := range entries {
-		e := &entries[i]
-		var uid any
-		if e.user != 0 {
-			uid = e.user
-		}
-		var text any
-		if e.text > 0 {
-			text = cleanText(c.texts[e.text-1])
-		} else {
-			text = w.defaultText(e.code)
-		}
-		w.date = time.Unix(0, e.start).UTC().AppendFormat(w.date[:0], sqliteTimeLayout)
-		args = append(args, w.methodArg(e.method), uid, string(w.date),
-			float64(max(e.runtime, 0))/float64(time.Millisecond), int64(e.code), text,
-			e.flags&flagDeclined != 0, e.flags&flagError != 0, e.flags&flagException != 0)
-	}
-	w.args = args
-	return args
-}
-
-// methodArg returns the stored method id of the queue's method i, boxed.
-// The queue's names are only appended to, so an index keeps its name.
-func (w *rowWriter) methodArg(i uint32) any {
-	for int(i) >= len(w.methodIDs) {
-		w.methodIDs = append(w.methodIDs, nil)
-	}
-	if w.methodIDs[i] == nil {
-		w.methodIDs[i] = cleanText(w.names[i])
-	}
-	return w.methodIDs[i]
-}
-
-// defaultText returns rpc.StatusText(code), boxed.
-func (w *rowWriter) defaultText(code int32) any {
-	if t, ok := w.texts[code]; ok {
-		return t
-	}
-	if w.texts == nil {
-		w.texts = make(map[int32]any)
-	}
-	t := any(rpc.StatusText(int(code)))
-	w.texts[code] = t
-	return t
-}
-
-// fill appends the entries of c to w.rows. The user ids the rows point to
-// are in w.uids, which must not grow past its capacity while rows point in.
-func (w *rowWriter) fill(c *chunk) {
-	if cap(w.uids)-len(w.uids) < len(c.entries) {
-		w.uids = make([]int64, 0, max(2*cap(w.uids), len(w.uids)+len(c.entries), maxGroupRows))
-		// The rows filled so far point into the old array, which stays alive.
-	}
-	for i := range c.entries {
-		e := &c.entries[i]
-		r := c.row(e, w.names)
-		if e.user != 0 {
-			w.uids = append(w.uids, e.user)
-			r.UserID = &w.uids[len(w.uids)-1]
-		}
-		w.rows = append(w.rows, r)
-	}
 }
 
 // maxStatusText bounds the stored status text; a handler's message can be long.

@@ -15,6 +15,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/internal/benchkit"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
@@ -69,7 +70,11 @@ func checkGreet(p greetParams) bool {
 // hand-written handler doing the same checks (benchkit.HandWritten), in one
 // run. The clock runs until the writer has stored all but the last partial
 // batch, so the rows' cost is in ns/op; dropped/op must stay 0. Issue 14's
-// bars: at most 1.8x on SQLite, 1.6x on PostgreSQL.
+// bars: at most 1.8x on SQLite, 1.6x on PostgreSQL. "app-nolog" is the same
+// method with the call log off for it (on SQLite), the request path alone:
+// what app-sqlite costs beyond it is what storing a row costs. On
+// PostgreSQL the server does part of the work in processes of its own, on
+// the same cores: server-cpu-ns/op is what its backends spent per call.
 func BenchmarkAppStruct(b *testing.B) {
 	body := []byte(`[{"name":"world","count":3}]`)
 	const path, want = "/api/v1/bench/greet", `"data":{"greeting":"Hello, world","count":3}`
@@ -81,17 +86,19 @@ func BenchmarkAppStruct(b *testing.B) {
 		benchkit.Post(b, benchkit.HandWritten(token, checkGreet, greet), path, token, body, want)
 	})
 	for _, db := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"app-sqlite", storagetest.SQLiteDSN}, {"app-postgres", storagetest.PostgresDSN}} {
+		name  string
+		dsn   func(testing.TB) string
+		noLog bool
+	}{{"app-nolog", storagetest.SQLiteDSN, true}, {"app-sqlite", storagetest.SQLiteDSN, false}, {"app-postgres", storagetest.PostgresDSN, false}} {
 		b.Run(db.name, func(b *testing.B) {
 			a, token := benchAppSignedIn(b, db.dsn(b))
 			a.reg.Register(rpc.Method{
-				ID: "/v1/bench/greet", Title: "Greet", Permissions: []string{auth.User},
+				ID: "/v1/bench/greet", Title: "Greet", Permissions: []string{auth.User}, NoCallLog: db.noLog,
 				Params:  []rpc.Param{{Name: "params"}},
 				Handler: func(ctx context.Context, p greetParams) (greeting, error) { return greet(p), nil },
 			})
 			before := a.calls.Stats()
+			server := storagetest.SampleServerCPU(b.Context(), a.db)
 			cpu := benchkit.ProcessCPU()
 			benchkit.Post(b, a.Handler(), path, token, body, want)
 			for a.calls.Stats().Queued >= calllogBatch {
@@ -99,6 +106,10 @@ func BenchmarkAppStruct(b *testing.B) {
 			}
 			benchkit.ReportCPU(b, cpu) // the writer's work included
 			b.StopTimer()
+			if storage.IsPostgres(a.db) {
+				d := storagetest.SampleServerCPU(b.Context(), a.db).Since(server)
+				b.ReportMetric(float64(d)/float64(b.N), "server-cpu-ns/op")
+			}
 			s := a.calls.Stats()
 			b.ReportMetric(float64(s.Dropped-before.Dropped)/float64(b.N), "dropped/op")
 		})

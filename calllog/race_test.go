@@ -1,5 +1,0 @@
-//go:build race
-
-package calllog_test
-
-const raceEnabled = true

@@ -1,0 +1,73 @@
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// ServerCPU is the CPU time (user and system) that each PostgreSQL backend
+// serving one database had used when it was sampled, by process id.
+type ServerCPU map[int]time.Duration
+
+// clockTick is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// SampleServerCPU reads, from /proc, the CPU time of the backends connected
+// to db's database (autovacuum workers on it included). It works when the
+// server runs on this machine and this process may read its /proc entries;
+// otherwise it returns an empty sample. The server's shared processes (WAL
+// writer, checkpointer) are not counted. Benchmarks report the difference of
+// two samples, since a benchmark's own process time leaves the server's out.
+func SampleServerCPU(ctx context.Context, db *bun.DB) ServerCPU {
+	out := ServerCPU{}
+	var pids []int
+	if err := db.NewRaw("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").Scan(ctx, &pids); err != nil {
+		return out
+	}
+	for _, pid := range pids {
+		if d, ok := processCPU(pid); ok {
+			out[pid] = d
+		}
+	}
+	return out
+}
+
+// Since is the CPU time the backends used between before and s; a backend
+// that ended in between is missing from s and not counted.
+func (s ServerCPU) Since(before ServerCPU) time.Duration {
+	var d time.Duration
+	for pid, now := range s {
+		d += now - before[pid]
+	}
+	return d
+}
+
+// processCPU reads utime and stime, the 14th and 15th fields of
+// /proc/<pid>/stat, counted after the command name in parentheses (which
+// may hold spaces).
+func processCPU(pid int) (time.Duration, bool) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	end := bytes.LastIndexByte(raw, ')')
+	if end < 0 {
+		return 0, false
+	}
+	fields := bytes.Fields(raw[end+1:])
+	// fields[0] is the 3rd field (state), so utime and stime are 11 and 12.
+	if len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(string(fields[11]), 10, 64)
+	stime, err2 := strconv.ParseInt(string(fields[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * clockTick, true
+}

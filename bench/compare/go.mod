@@ -2,14 +2,16 @@ module github.com/authrpc/authrpc/bench/compare
 
 go 1.26.8
 
-require github.com/authrpc/authrpc v0.0.0
+require (
+	github.com/authrpc/authrpc v0.0.0
+	github.com/danielgtaylor/huma/v2 v2.37.2
+)
 
 require (
 	github.com/alexedwards/argon2id v1.0.0 // indirect
 	github.com/bahlo/generic-list-go v0.2.0 // indirect
 	github.com/buger/jsonparser v1.6.1 // indirect
 	github.com/coder/websocket v1.8.14 // indirect
-	github.com/danielgtaylor/huma/v2 v2.37.2
 	github.com/invopop/jsonschema v0.14.0 // indirect
 	github.com/jinzhu/inflection v1.0.0 // indirect
 	github.com/pb33f/go-yaml v0.1.1 // indirect

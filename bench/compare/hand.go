@@ -23,19 +23,20 @@ var skuPattern = regexp.MustCompile(`^[A-Z]+-[0-9]+$`)
 // parameters by hand, and answers the result in the JSON-RPC envelope.
 func HandWritten(tokens Tokens) http.Handler {
 	mux := http.NewServeMux()
-	// A required field whose zero value passes its rules starts out of
-	// range, so that leaving it out fails the check: only count is such.
+	// A missing required property is refused by the rules themselves: each
+	// one's zero value breaks a rule (an empty name, no items, qty 0) except
+	// count's, so count starts out of range at -1.
 	mux.Handle("POST /v1/greet", handMethod(tokens, GreetParams{Count: -1}, CheckGreet, Greet))
 	mux.Handle("POST /v1/order", handMethod(tokens, OrderParams{}, CheckOrder, Total))
 	return mux
 }
 
-// CheckGreet and CheckOrder are the parameters' rules written by hand,
-// save presence and unknown properties, which decoding checks.
+// CheckGreet is greet's rules written by hand.
 func CheckGreet(p *GreetParams) bool {
 	return runesIn(p.Name, 1, 64) && p.Count >= 0 && p.Count <= 1000
 }
 
+// CheckOrder is order's rules written by hand.
 func CheckOrder(p *OrderParams) bool {
 	if !runesIn(p.Customer.Name, 1, 64) || !runesIn(p.Customer.Email, 3, 254) ||
 		len(p.Items) < 1 || len(p.Items) > 50 || !runesIn(p.Note, 0, 200) {
@@ -49,11 +50,11 @@ func CheckOrder(p *OrderParams) bool {
 	return true
 }
 
-// runesIn reports whether s has min..max characters, as JSON Schema counts
+// runesIn reports whether s has lo..hi characters, as JSON Schema counts
 // them (code points).
-func runesIn(s string, min, max int) bool {
+func runesIn(s string, lo, hi int) bool {
 	n := utf8.RuneCountInString(s)
-	return n >= min && n <= max
+	return n >= lo && n <= hi
 }
 
 // handMethod is one method: authenticate, decode into a copy of preset,

@@ -1,7 +1,7 @@
 // Command benchtable reads `go test -bench` output on standard input and
 // prints a Markdown table of BenchmarkCompare's results: for every case,
 // mode and implementation, the median over the runs (-count) of ns/op,
-// cpu-ns/op, B/op and allocs/op, with ns/op and cpu-ns/op also as a ratio
+// cpu-ns/op (with its least and greatest), B/op and allocs/op, with ns/op and cpu-ns/op also as a ratio
 // to the baseline implementation of the same case and mode.
 //
 //	go test -run '^$' -bench . -benchtime 100000x -count 5 | tee bench.txt
@@ -91,14 +91,23 @@ func write(w io.Writer, rows []*row, base string) {
 			baseline[r.group] = r
 		}
 	}
-	fmt.Fprintf(w, "| case/mode | impl | ns/op | x %s | cpu-ns/op | x %s | B/op | allocs/op | runs |\n", base, base)
+	fmt.Fprintf(w, "| case/mode | impl | ns/op | x %s | cpu-ns/op [min–max] | x %s | B/op | allocs/op | runs |\n", base, base)
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		ns, cpu := median(r.runs["ns/op"]), median(r.runs["cpu-ns/op"])
-		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %.0f | %s | %.0f | %.0f | %d |\n", r.group, r.impl,
-			ns, ratio(ns, baseline[r.group], "ns/op"), cpu, ratio(cpu, baseline[r.group], "cpu-ns/op"),
+		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %.0f %s | %s | %.0f | %.0f | %d |\n", r.group, r.impl,
+			ns, ratio(ns, baseline[r.group], "ns/op"), cpu, spread(r.runs["cpu-ns/op"]),
+			ratio(cpu, baseline[r.group], "cpu-ns/op"),
 			median(r.runs["B/op"]), median(r.runs["allocs/op"]), len(r.runs["ns/op"]))
 	}
+}
+
+// spread formats the least and greatest of v, or "" for fewer than two.
+func spread(v []float64) string {
+	if len(v) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("[%.0f–%.0f]", slices.Min(v), slices.Max(v))
 }
 
 // ratio formats v over the baseline's median of unit, or "" without one.

@@ -25,9 +25,9 @@ PASS
 	var out strings.Builder
 	write(&out, rows, "hand")
 	for _, want := range []string{
-		"| flat/serial | hand | 2000 | 1.00 | 950 | 1.00 | 2400 | 25 | 3 |",
-		"| flat/serial | authrpc | 2500 | 1.25 | 1100 | 1.16 | 2200 | 34 | 3 |",
-		"| nested/parallel | authrpc | 5000 |  | 0 |  | 2200 | 44 | 1 |",
+		"| flat/serial | hand | 2000 | 1.00 | 950 [900–1000] | 1.00 | 2400 | 25 | 3 |",
+		"| flat/serial | authrpc | 2500 | 1.25 | 1100 [1000–1900] | 1.16 | 2200 | 34 | 3 |",
+		"| nested/parallel | authrpc | 5000 |  | 0  |  | 2200 | 44 | 1 |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/authrpc/authrpc/bench/compare"
-	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 // A method call of the benchmark: the parameters' object, a variant of it
@@ -87,23 +86,7 @@ func impls(tb testing.TB) ([]impl, string) {
 		{"huma", compare.Huma(tokens, compare.HumaOptions{}), false, true},
 		{"huma-nolinks", compare.Huma(tokens, compare.HumaOptions{NoSchemaLinks: true}), false, true},
 		{"authrpc", compare.AuthRPC(tokens), true, true},
-		{"rpctest-hand", repoYardstick(token), true, false},
 	}, token
-}
-
-// repoYardstick is rpctest.HandWritten, the hand-written handler the
-// repository's own benchmarks compare with, serving both methods; it is
-// measured beside this package's so that the two yardsticks can be
-// compared.
-func repoYardstick(token string) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST /v1/greet", rpctest.HandWritten(token,
-		func(p compare.GreetParams) bool { return compare.CheckGreet(&p) },
-		func(p compare.GreetParams) compare.Greeting { return compare.Greet(&p) }))
-	mux.Handle("POST /v1/order", rpctest.HandWritten(token,
-		func(p compare.OrderParams) bool { return compare.CheckOrder(&p) },
-		func(p compare.OrderParams) compare.OrderTotal { return compare.Total(&p) }))
-	return mux
 }
 
 func newRequest(path, token string, body []byte) *http.Request {

@@ -178,7 +178,7 @@ func (m *Module) writeStats(ctx context.Context, b *statBatch) error {
 	defer cancel()
 	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if retry {
-			done, err := flushed(ctx, tx, b.token)
+			done, err := m.flushed(ctx, tx, b.token)
 			if err != nil || done {
 				return err
 			}
@@ -186,7 +186,7 @@ func (m *Module) writeStats(ctx context.Context, b *statBatch) error {
 		for _, t := range []struct {
 			name string
 			rows []bucketRow
-		}{{tableStat1m, b.minute}, {tableStat10m, b.tenMin}} {
+		}{{m.tables.stat1m, b.minute}, {m.tables.stat10m, b.tenMin}} {
 			for rows := range slices.Chunk(t.rows, statUpsertChunk) {
 				if err := m.upsertBuckets(ctx, tx, t.name, rows); err != nil {
 					return err
@@ -221,8 +221,8 @@ func (m *Module) upsertBuckets(ctx context.Context, tx bun.Tx, table string, row
 	return nil
 }
 
-func flushed(ctx context.Context, tx bun.Tx, token string) (bool, error) {
-	ok, err := tx.NewSelect().Model((*flushMark)(nil)).Where("token = ?", token).Exists(ctx)
+func (m *Module) flushed(ctx context.Context, tx bun.Tx, token string) (bool, error) {
+	ok, err := tx.NewSelect().Model((*flushMark)(nil)).ModelTableExpr(m.tables.flushMarks).Where("token = ?", token).Exists(ctx)
 	if err != nil {
 		return false, fmt.Errorf("check flush mark: %w", err)
 	}
@@ -231,7 +231,7 @@ func flushed(ctx context.Context, tx bun.Tx, token string) (bool, error) {
 
 func (m *Module) markFlushed(ctx context.Context, tx bun.Tx, token string) error {
 	mark := flushMark{Token: token, Date: m.opts.Now().UTC()}
-	if _, err := tx.NewInsert().Model(&mark).Exec(ctx); err != nil {
+	if _, err := tx.NewInsert().Model(&mark).ModelTableExpr(m.tables.flushMarks).Exec(ctx); err != nil {
 		return fmt.Errorf("mark flush: %w", err)
 	}
 	return nil

@@ -58,6 +58,17 @@ type Options struct {
 	// from (calls are stamped by the registry). Default: time.Now.
 	Now func() time.Time
 
+	// TablePrefix goes before the name of every table, index and sequence
+	// the module creates and of the record of its migrations (see
+	// storage.CheckTablePrefix for what it may hold): with "app_", the rows
+	// are in app_calllog_calls, the buckets in app_calllog_stat_1m and
+	// app_calllog_stat_10m, recorded in app_authrpc_migrations, so that two
+	// services mounted under different prefixes on one database keep call
+	// logs of their own. Give it the users module's TablePrefix. Changing
+	// it later starts afresh on empty tables. Default "": calllog_calls
+	// and so on.
+	TablePrefix string
+
 	insert       bool          // write with INSERT on PostgreSQL too (benchmarks compare)
 	writeTimeout time.Duration // bounds one batch or merge; tests shorten it
 }
@@ -120,6 +131,9 @@ type Module struct {
 	log  *slog.Logger
 	pg   bool
 
+	tables          tables
+	latest, history window // read-latest-stat's and read-history-stat's buckets
+
 	q *queue
 
 	bg       context.Context // the background work's context, until Close ends
@@ -140,7 +154,12 @@ type Module struct {
 // module. reg.Shutdown calls Close, after the void calls are done.
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
 	opts.setDefaults(reg)
-	if err := storage.Migrate(ctx, db, "calllog", migrations, storage.WithLogger(opts.Logger)); err != nil {
+	if err := storage.CheckTablePrefix(opts.TablePrefix); err != nil {
+		return nil, fmt.Errorf("calllog: mount: Options.TablePrefix: %w", err)
+	}
+	t := newTables(opts.TablePrefix)
+	if err := storage.Migrate(ctx, db, "calllog", migrations(t),
+		storage.WithLogger(opts.Logger), storage.WithTablePrefix(opts.TablePrefix)); err != nil {
 		return nil, fmt.Errorf("calllog: mount: %w", err)
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -150,6 +169,9 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		db:       db,
 		log:      opts.Logger,
 		pg:       storage.IsPostgres(db),
+		tables:   t,
+		latest:   latestWindow(t),
+		history:  historyWindow(t),
 		q:        newQueue(opts.QueueSize, opts.BatchSize),
 		bg:       bg,
 		cancelBg: cancel,

@@ -10,10 +10,12 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// copyStatement loads rows in PostgreSQL's binary COPY format, which
-// encodeCopy writes.
-const copyStatement = `COPY ` + tableCalls + ` (method, user_id, date, runtime, status, flags, status_text)
+// copyStatement loads rows into calls in PostgreSQL's binary COPY format,
+// which encodeCopy writes.
+func copyStatement(calls string) string {
+	return `COPY ` + calls + ` (method, user_id, date, runtime, status, flags, status_text)
 	FROM STDIN (FORMAT binary)`
+}
 
 // copy writes a group of chunks to PostgreSQL with COPY, which costs the server and the
 // writer a fraction of what a multi-row INSERT costs (no SQL text to build
@@ -38,7 +40,7 @@ func (w *rowWriter) copy(ctx context.Context, group []*chunk, retry bool) error 
 		defer func() { _ = tx.Rollback(ctx) }() // after Commit, a no-op
 		if retry {
 			var done bool
-			err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+tableFlushes+" WHERE token = $1)", w.token).Scan(&done)
+			err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+w.m.tables.flushes+" WHERE token = $1)", w.token).Scan(&done)
 			if err != nil {
 				return fmt.Errorf("check flush mark: %w", err)
 			}
@@ -46,10 +48,10 @@ func (w *rowWriter) copy(ctx context.Context, group []*chunk, retry bool) error 
 				return tx.Commit(ctx)
 			}
 		}
-		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(w.buf.Bytes()), copyStatement); err != nil {
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(w.buf.Bytes()), w.m.tables.copy); err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}
-		_, err = tx.Exec(ctx, "INSERT INTO "+tableFlushes+" (token, date) VALUES ($1, $2)", w.token, w.m.opts.Now().UTC())
+		_, err = tx.Exec(ctx, "INSERT INTO "+w.m.tables.flushes+" (token, date) VALUES ($1, $2)", w.token, w.m.opts.Now().UTC())
 		if err != nil {
 			return fmt.Errorf("mark flush: %w", err)
 		}

@@ -14,8 +14,9 @@
 // Recording costs a call no database round trip. A call's record goes to a
 // bounded in-memory queue (Options.QueueSize) that a writer drains in
 // batches: COPY on PostgreSQL, prepared multi-row INSERTs on SQLite. The
-// rows, in calllog_calls, are kept narrow for the writer: the method is a
-// number that calllog_methods names, the flags share one integer column
+// rows, in calllog_calls (Options.TablePrefix goes before it, as before
+// every name the module creates), are kept narrow for the writer: the method is a number
+// that calllog_methods names, the flags share one integer column
 // (1 declined, 2 error, 4 exception), the runtime is in nanoseconds, the
 // status text is NULL when it is the code's default, and on SQLite the
 // date is Unix microseconds. One index, (method, date), serves read-log

@@ -27,15 +27,15 @@ func WithWriteTimeout(o Options, d time.Duration) Options {
 // MigrateTo applies the call log's migrations up to version, as a database
 // made by an older release has them.
 func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
-	return storage.Migrate(ctx, db, "calllog", migrations[:version])
+	return storage.Migrate(ctx, db, "calllog", migrations(newTables(""))[:version])
 }
 
 // HistoryBuckets is the number of buckets read-history-stat answers.
-var HistoryBuckets = history.n
+var HistoryBuckets = historyWindow(tables{}).n
 
 // HistoryStatQuery is the query read-history-stat of method runs now.
 func (m *Module) HistoryStatQuery(method string) string {
-	first, last := history.bounds(m.opts.Now().UTC())
+	first, last := m.history.bounds(m.opts.Now().UTC())
 	var rows []bucketRow
-	return m.statsQuery(&rows, history, []string{method}, false, first, last).String()
+	return m.statsQuery(&rows, m.history, []string{method}, false, first, last).String()
 }

@@ -103,7 +103,7 @@ func sizeFor(rows int) int {
 func (w *rowWriter) prepare(ctx context.Context, rows, params int) error {
 	for rows > 0 {
 		n := insertSizes[sizeFor(rows)]
-		if _, err := w.ins.stmt(ctx, w.m.db.DB, params, n, w.m.pg); err != nil {
+		if _, err := w.ins.stmt(ctx, w.m, params, n); err != nil {
 			return err
 		}
 		rows -= n * (rows / n)
@@ -119,7 +119,7 @@ func (w *rowWriter) insertRows(ctx context.Context, tx bun.Tx, refs []entryRef, 
 		k := sizeFor(len(refs) - from)
 		n := insertSizes[k]
 		if inTx[k] == nil {
-			s, err := w.ins.stmt(ctx, w.m.db.DB, params, n, w.m.pg)
+			s, err := w.ins.stmt(ctx, w.m, params, n)
 			if err != nil {
 				return err
 			}
@@ -158,12 +158,13 @@ func (w *rowWriter) args(refs []entryRef, params int) []any {
 }
 
 // stmt is the prepared INSERT of rows rows of params parameters each.
-func (in *inserter) stmt(ctx context.Context, db *sql.DB, params, rows int, pg bool) (*sql.Stmt, error) {
+// prepared on m's database for m's calls table.
+func (in *inserter) stmt(ctx context.Context, m *Module, params, rows int) (*sql.Stmt, error) {
 	key := [2]int{params, rows}
 	if s := in.stmts[key]; s != nil {
 		return s, nil
 	}
-	s, err := db.PrepareContext(ctx, insertStatement(params, rows, pg))
+	s, err := m.db.DB.PrepareContext(ctx, insertStatement(m.tables.calls, params, rows, m.pg))
 	if err != nil {
 		return nil, fmt.Errorf("prepare insert: %w", err)
 	}
@@ -182,15 +183,15 @@ func (in *inserter) close() {
 	clear(in.stmts)
 }
 
-// insertStatement is the INSERT of rows rows of params parameters each,
-// with SQLite's or PostgreSQL's placeholders.
-func insertStatement(params, rows int, pg bool) string {
+// insertStatement is the INSERT into calls of rows rows of params
+// parameters each, with SQLite's or PostgreSQL's placeholders.
+func insertStatement(calls string, params, rows int, pg bool) string {
 	cols := plainColumns
 	if params == textParams {
 		cols = textColumns
 	}
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + tableCalls + " (" + cols + ") VALUES ")
+	b.WriteString("INSERT INTO " + calls + " (" + cols + ") VALUES ")
 	n := 0
 	for i := range rows {
 		if i > 0 {

@@ -73,7 +73,7 @@ func (m *Module) readLog(ctx context.Context, opts read.Options) (rpc.Result, er
 	// One snapshot, so that meta.total agrees with the page while rows arrive.
 	err := m.db.RunInTx(ctx, m.snapshot(), func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		rows, total, err = readRows(ctx, tx, id, opts.Limit, opts.Offset)
+		rows, total, err = readRows(ctx, tx, m.tables, id, opts.Limit, opts.Offset)
 		return err
 	})
 	if err != nil {
@@ -86,17 +86,17 @@ func (m *Module) readLog(ctx context.Context, opts read.Options) (rpc.Result, er
 // and how many it has in all. The method's number is looked up in the
 // same statement, so that a method without rows (and without a number)
 // simply has none.
-func readRows(ctx context.Context, tx bun.Tx, id string, limit, offset int) ([]Row, int, error) {
+func readRows(ctx context.Context, tx bun.Tx, t tables, id string, limit, offset int) ([]Row, int, error) {
 	const method = "method = (SELECT id FROM ? WHERE name = ?)"
 	var total int
 	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ? WHERE "+method,
-		bun.Ident(tableCalls), bun.Ident(tableMethods), id).Scan(&total)
+		bun.Ident(t.calls), bun.Ident(t.methods), id).Scan(&total)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count: %w", err)
 	}
 	// The options' limit is 1..MaxLimit; the offset is not negative.
 	page := "SELECT " + storedColumns + " FROM ? WHERE " + method + " ORDER BY date DESC, id DESC LIMIT ? OFFSET ?"
-	args := []any{bun.Ident(tableCalls), bun.Ident(tableMethods), id, limit, offset}
+	args := []any{bun.Ident(t.calls), bun.Ident(t.methods), id, limit, offset}
 	q, err := tx.QueryContext(ctx, page, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("select: %w", err)
@@ -138,7 +138,7 @@ func (m *Module) readLatestStat(ctx context.Context, methodID *string) ([]Method
 	} else {
 		ids = m.loggedMethods()
 	}
-	list, err := m.readStats(ctx, latest, ids, methodID == nil)
+	list, err := m.readStats(ctx, m.latest, ids, methodID == nil)
 	if err != nil || methodID != nil {
 		return list, err
 	}
@@ -158,7 +158,7 @@ func (m *Module) readHistoryStat(ctx context.Context, methodID string) (MethodSt
 	if !m.registered(methodID) {
 		return MethodStats{}, rpc.NotFound("method %s not found", rpc.Quote(methodID))
 	}
-	list, err := m.readStats(ctx, history, []string{methodID}, false)
+	list, err := m.readStats(ctx, m.history, []string{methodID}, false)
 	if err != nil {
 		return MethodStats{}, err
 	}

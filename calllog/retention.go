@@ -56,13 +56,13 @@ func (m *Module) retain(ctx context.Context) error {
 		return err
 	}
 	// Buckets are few (one per method and minute), so one statement each.
-	for _, table := range []string{tableStat1m, tableStat10m} {
+	for _, table := range []string{m.tables.stat1m, m.tables.stat10m} {
 		if _, err := m.db.NewDelete().TableExpr(table).Where("date < ?", cutoff).Exec(ctx); err != nil {
 			return fmt.Errorf("calllog: retention: delete %s: %w", table, err)
 		}
 	}
 	marks := now.Add(-min(markRetention, m.opts.Retention))
-	if _, err := m.db.NewDelete().TableExpr(tableFlushes).Where("date < ?", marks).Exec(ctx); err != nil {
+	if _, err := m.db.NewDelete().TableExpr(m.tables.flushes).Where("date < ?", marks).Exec(ctx); err != nil {
 		return fmt.Errorf("calllog: retention: delete flush marks: %w", err)
 	}
 	return nil
@@ -75,7 +75,7 @@ func (m *Module) retain(ctx context.Context) error {
 // table has no other index, and its rows never change); SQLite by rowid.
 func (m *Module) retainRows(ctx context.Context, cutoff time.Time) error {
 	var methods []int64
-	if err := m.db.NewSelect().TableExpr("?", bun.Ident(tableMethods)).Column("id").Scan(ctx, &methods); err != nil {
+	if err := m.db.NewSelect().TableExpr("?", bun.Ident(m.tables.methods)).Column("id").Scan(ctx, &methods); err != nil {
 		return fmt.Errorf("calllog: retention: list methods: %w", err)
 	}
 	key, match := "id", "id IN (?)"
@@ -84,8 +84,8 @@ func (m *Module) retainRows(ctx context.Context, cutoff time.Time) error {
 	}
 	for _, method := range methods {
 		for {
-			res, err := m.db.NewDelete().TableExpr("?", bun.Ident(tableCalls)).
-				Where(match, m.db.NewSelect().TableExpr("?", bun.Ident(tableCalls)).Column(key).
+			res, err := m.db.NewDelete().TableExpr("?", bun.Ident(m.tables.calls)).
+				Where(match, m.db.NewSelect().TableExpr("?", bun.Ident(m.tables.calls)).Column(key).
 					Where("method = ?", method).Where("date < ?", m.dateArg(cutoff)).Limit(retentionChunk)).
 				Exec(ctx)
 			if err != nil {

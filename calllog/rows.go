@@ -12,17 +12,17 @@ import (
 )
 
 // methodIDs maps the queue's method names, by their index, to their numbers
-// in calllog_methods, which every instance sharing the database agrees on.
+// in the methods table, which every instance sharing the database agrees on.
 type methodIDs struct {
 	ids   []int64 // by queue index
 	boxed []any   // ids, boxed once for INSERT's parameters
 }
 
 // resolve numbers the names not numbered yet, adding those that
-// calllog_methods does not hold. It runs outside the batch's transaction,
+// the methods table does not hold. It runs outside the batch's transaction,
 // so that a new method's row is there for every instance at once; two
 // names that clean to the same text share a number.
-func (m *methodIDs) resolve(ctx context.Context, db bun.IDB, names []string) error {
+func (m *methodIDs) resolve(ctx context.Context, db bun.IDB, t tables, names []string) error {
 	if len(m.ids) >= len(names) {
 		return nil
 	}
@@ -31,7 +31,7 @@ func (m *methodIDs) resolve(ctx context.Context, db bun.IDB, names []string) err
 		fresh = append(fresh, cleanText(n))
 	}
 	for _, n := range fresh {
-		_, err := db.ExecContext(ctx, "INSERT INTO ? (name) VALUES (?) ON CONFLICT (name) DO NOTHING", bun.Ident(tableMethods), n)
+		_, err := db.ExecContext(ctx, "INSERT INTO ? (name) VALUES (?) ON CONFLICT (name) DO NOTHING", bun.Ident(t.methods), n)
 		if err != nil {
 			return fmt.Errorf("add method: %w", err)
 		}
@@ -40,7 +40,7 @@ func (m *methodIDs) resolve(ctx context.Context, db bun.IDB, names []string) err
 		ID   int64  `bun:"id"`
 		Name string `bun:"name"`
 	}
-	err := db.NewSelect().TableExpr("?", bun.Ident(tableMethods)).Column("id", "name").
+	err := db.NewSelect().TableExpr("?", bun.Ident(t.methods)).Column("id", "name").
 		Where("name IN (?)", bun.List(fresh)).Scan(ctx, &stored)
 	if err != nil {
 		return fmt.Errorf("read method numbers: %w", err)

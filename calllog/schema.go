@@ -9,28 +9,24 @@ import (
 	"github.com/authrpc/authrpc/storage"
 )
 
-// Tables. Buckets hold sums, not averages, so that deltas from several
-// instances add up: avg = runtime_sum_ns / total_accepted.
-const (
-	tableCalls    = "calllog_calls"
-	tableMethods  = "calllog_methods"
-	tableStat1m   = "calllog_stat_1m"
-	tableStat10m  = "calllog_stat_10m"
-	tableFlushes  = "calllog_flushes"
-	seqCallIDs    = "calllog_call_ids" // PostgreSQL: the ids of calllog_calls
-	indexCalls    = "calllog_calls_method_date"
-	bucketColumns = `total_accepted   BIGINT NOT NULL,
+// bucketColumns are the columns of both bucket tables. Buckets hold sums,
+// not averages, so that deltas from several instances add up:
+// avg = runtime_sum_ns / total_accepted.
+const bucketColumns = `total_accepted   BIGINT NOT NULL,
 	total_declined   BIGINT NOT NULL,
 	total_errors     BIGINT NOT NULL,
 	total_exceptions BIGINT NOT NULL,
 	runtime_sum_ns   BIGINT NOT NULL,
 	runtime_max_ns   BIGINT NOT NULL,
 	PRIMARY KEY (method_id, date)`
-)
 
-var migrations = []storage.Migration{
-	{Version: 1, Name: "call log rows, minute and ten-minute buckets, flush marks", Up: storage.SQL(`
-CREATE TABLE calllog_calls (
+// migrations are the call log's migrations under t's names. With the
+// prefix "" their text is what it was before there was a prefix: a
+// database records the versions it applied, not their text.
+func migrations(t tables) []storage.Migration {
+	return []storage.Migration{
+		{Version: 1, Name: "call log rows, minute and ten-minute buckets, flush marks", Up: storage.SQL(storage.Prefixed(t.prefix, `
+CREATE TABLE {prefix}calllog_calls (
 	id           BIGSERIAL        PRIMARY KEY,
 	method_id    TEXT             NOT NULL,
 	user_id      BIGINT,
@@ -42,26 +38,26 @@ CREATE TABLE calllog_calls (
 	is_error     BOOLEAN          NOT NULL,
 	is_exception BOOLEAN          NOT NULL
 );
-CREATE INDEX calllog_calls_method_date ON calllog_calls (method_id, date DESC, id DESC);
-CREATE TABLE calllog_stat_1m (
+CREATE INDEX {prefix}calllog_calls_method_date ON {prefix}calllog_calls (method_id, date DESC, id DESC);
+CREATE TABLE {prefix}calllog_stat_1m (
 	method_id        TEXT        NOT NULL,
 	date             TIMESTAMPTZ NOT NULL,
 	`+bucketColumns+`
 );
-CREATE INDEX calllog_stat_1m_date ON calllog_stat_1m (date);
-CREATE TABLE calllog_stat_10m (
+CREATE INDEX {prefix}calllog_stat_1m_date ON {prefix}calllog_stat_1m (date);
+CREATE TABLE {prefix}calllog_stat_10m (
 	method_id        TEXT        NOT NULL,
 	date             TIMESTAMPTZ NOT NULL,
 	`+bucketColumns+`
 );
-CREATE INDEX calllog_stat_10m_date ON calllog_stat_10m (date);
-CREATE TABLE calllog_flushes (
+CREATE INDEX {prefix}calllog_stat_10m_date ON {prefix}calllog_stat_10m (date);
+CREATE TABLE {prefix}calllog_flushes (
 	token TEXT        PRIMARY KEY,
 	date  TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX calllog_flushes_date ON calllog_flushes (date);
-`, `
-CREATE TABLE calllog_calls (
+CREATE INDEX {prefix}calllog_flushes_date ON {prefix}calllog_flushes (date);
+`), storage.Prefixed(t.prefix, `
+CREATE TABLE {prefix}calllog_calls (
 	id           INTEGER PRIMARY KEY AUTOINCREMENT,
 	method_id    TEXT    NOT NULL,
 	user_id      INTEGER,
@@ -73,46 +69,48 @@ CREATE TABLE calllog_calls (
 	is_error     BOOLEAN NOT NULL,
 	is_exception BOOLEAN NOT NULL
 );
-CREATE INDEX calllog_calls_method_date ON calllog_calls (method_id, date DESC, id DESC);
-CREATE TABLE calllog_stat_1m (
+CREATE INDEX {prefix}calllog_calls_method_date ON {prefix}calllog_calls (method_id, date DESC, id DESC);
+CREATE TABLE {prefix}calllog_stat_1m (
 	method_id        TEXT        NOT NULL,
 	date             TIMESTAMP   NOT NULL,
 	`+bucketColumns+`
 );
-CREATE INDEX calllog_stat_1m_date ON calllog_stat_1m (date);
-CREATE TABLE calllog_stat_10m (
+CREATE INDEX {prefix}calllog_stat_1m_date ON {prefix}calllog_stat_1m (date);
+CREATE TABLE {prefix}calllog_stat_10m (
 	method_id        TEXT        NOT NULL,
 	date             TIMESTAMP   NOT NULL,
 	`+bucketColumns+`
 );
-CREATE INDEX calllog_stat_10m_date ON calllog_stat_10m (date);
-CREATE TABLE calllog_flushes (
+CREATE INDEX {prefix}calllog_stat_10m_date ON {prefix}calllog_stat_10m (date);
+CREATE TABLE {prefix}calllog_flushes (
 	token TEXT      PRIMARY KEY,
 	date  TIMESTAMP NOT NULL
 );
-CREATE INDEX calllog_flushes_date ON calllog_flushes (date);
-`)},
-	// A new row has the latest date of its method: in an ascending index it
-	// goes to the end of the method's range, where both databases append
-	// without splitting pages in the middle; in the descending one it went
-	// to the front. Both read it backwards for "date DESC, id DESC" alike.
-	{Version: 2, Name: "call log rows indexed ascending, so that new rows append", Up: storage.SQL(ascendingIndex, ascendingIndex)},
-	{Version: 3, Name: "call log rows narrowed: method by number, times as integers, flags in one column, one index", Up: storage.SQL(named(narrowPostgres), named(narrowSQLite))},
+CREATE INDEX {prefix}calllog_flushes_date ON {prefix}calllog_flushes (date);
+`))},
+		// A new row has the latest date of its method: in an ascending index it
+		// goes to the end of the method's range, where both databases append
+		// without splitting pages in the middle; in the descending one it went
+		// to the front. Both read it backwards for "date DESC, id DESC" alike.
+		{Version: 2, Name: "call log rows indexed ascending, so that new rows append", Up: storage.SQL(storage.Prefixed(t.prefix, ascendingIndex), storage.Prefixed(t.prefix, ascendingIndex))},
+		{Version: 3, Name: "call log rows narrowed: method by number, times as integers, flags in one column, one index", Up: storage.SQL(t.named(narrowPostgres), t.named(narrowSQLite))},
+	}
 }
 
 const ascendingIndex = `
-DROP INDEX calllog_calls_method_date;
-CREATE INDEX calllog_calls_method_date ON calllog_calls (method_id, date, id);
+DROP INDEX {prefix}calllog_calls_method_date;
+CREATE INDEX {prefix}calllog_calls_method_date ON {prefix}calllog_calls (method_id, date, id);
 `
 
-// named puts the table names into a migration's text, where they are
-// written {calls}, {methods} and so on.
-func named(sql string) string {
+// named puts t's names into a migration's text, where they are written
+// {calls}, {methods} and so on.
+func (t tables) named(sql string) string {
 	return strings.NewReplacer(
-		"{calls}", tableCalls,
-		"{methods}", tableMethods,
-		"{call_ids}", seqCallIDs,
-		"{calls_index}", indexCalls,
+		"{calls}", t.calls,
+		"{calls_v3}", t.calls+"_v3",
+		"{methods}", t.methods,
+		"{call_ids}", t.callIDs,
+		"{calls_index}", t.callsIndex,
 	).Replace(sql)
 }
 
@@ -140,7 +138,7 @@ CREATE TABLE {methods} (
 );
 INSERT INTO {methods} (name) SELECT DISTINCT method_id FROM {calls} ORDER BY 1;
 CREATE SEQUENCE {call_ids} CACHE 1000;
-CREATE TABLE calllog_calls_v3 (
+CREATE TABLE {calls_v3} (
 	id          BIGINT      NOT NULL DEFAULT nextval('{call_ids}'),
 	method      INTEGER     NOT NULL,
 	user_id     BIGINT,
@@ -150,14 +148,14 @@ CREATE TABLE calllog_calls_v3 (
 	status_text TEXT,
 	flags       SMALLINT    NOT NULL
 );
-INSERT INTO calllog_calls_v3 (id, method, user_id, date, runtime, status, status_text, flags)
+INSERT INTO {calls_v3} (id, method, user_id, date, runtime, status, status_text, flags)
 SELECT c.id, m.id, c.user_id, c.date, round(c.runtime * 1000000)::bigint, c.status, c.status_text,
 	CASE WHEN c.is_declined THEN 1 ELSE 0 END | CASE WHEN c.is_error THEN 2 ELSE 0 END |
 	CASE WHEN c.is_exception THEN 4 ELSE 0 END
 FROM {calls} c JOIN {methods} m ON m.name = c.method_id;
 SELECT setval('{call_ids}', COALESCE((SELECT max(id) FROM {calls}), 0) + 1, false);
 DROP TABLE {calls};
-ALTER TABLE calllog_calls_v3 RENAME TO {calls};
+ALTER TABLE {calls_v3} RENAME TO {calls};
 ALTER SEQUENCE {call_ids} OWNED BY {calls}.id;
 CREATE INDEX {calls_index} ON {calls} (method, date, id);
 `
@@ -173,7 +171,7 @@ CREATE TABLE {methods} (
 	name TEXT NOT NULL UNIQUE
 );
 INSERT INTO {methods} (name) SELECT DISTINCT method_id FROM {calls} ORDER BY 1;
-CREATE TABLE calllog_calls_v3 (
+CREATE TABLE {calls_v3} (
 	id          INTEGER PRIMARY KEY,
 	method      INTEGER NOT NULL,
 	user_id     INTEGER,
@@ -183,7 +181,7 @@ CREATE TABLE calllog_calls_v3 (
 	status_text TEXT,
 	flags       INTEGER NOT NULL
 );
-INSERT INTO calllog_calls_v3 (id, method, user_id, date, runtime, status, status_text, flags)
+INSERT INTO {calls_v3} (id, method, user_id, date, runtime, status, status_text, flags)
 SELECT c.id, m.id, c.user_id,
 	unixepoch(c.date) * 1000000 + CASE WHEN substr(c.date, 20, 1) = '.' THEN CAST(substr(
 		substr(substr(c.date, 21, 6), 1, length(substr(c.date, 21, 6)) - length(ltrim(substr(c.date, 21, 6), '0123456789')))
@@ -192,7 +190,7 @@ SELECT c.id, m.id, c.user_id,
 	(c.is_declined <> 0) | ((c.is_error <> 0) << 1) | ((c.is_exception <> 0) << 2)
 FROM {calls} c JOIN {methods} m ON m.name = c.method_id;
 DROP TABLE {calls};
-ALTER TABLE calllog_calls_v3 RENAME TO {calls};
+ALTER TABLE {calls_v3} RENAME TO {calls};
 CREATE INDEX {calls_index} ON {calls} (method, date);
 `
 
@@ -233,7 +231,7 @@ type bucketRow struct {
 // error whose outcome is unknown (the connection dropped at COMMIT) is not
 // written twice.
 type flushMark struct {
-	bun.BaseModel `bun:"table:calllog_flushes"`
+	bun.BaseModel `bun:"table:calllog_flushes,alias:fm"` // tables.flushMarks names the table
 
 	Token string    `bun:"token,pk"`
 	Date  time.Time `bun:"date"`

@@ -80,10 +80,11 @@ type window struct {
 	n     int
 }
 
-var (
-	latest  = window{table: tableStat1m, step: 60, n: 60}
-	history = window{table: tableStat10m, step: 600, n: 30 * 24 * 6}
-)
+// latestWindow is read-latest-stat's: an hour of minute buckets.
+func latestWindow(t tables) window { return window{table: t.stat1m, step: 60, n: 60} }
+
+// historyWindow is read-history-stat's: 30 days of ten-minute buckets.
+func historyWindow(t tables) window { return window{table: t.stat10m, step: 600, n: 30 * 24 * 6} }
 
 // bounds are the starts (Unix seconds) of w's first and last bucket at now.
 func (w window) bounds(now time.Time) (first, last int64) {

@@ -143,7 +143,7 @@ func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.m.opts.writeTimeout)
 	defer cancel()
-	err := w.ids.resolve(ctx, w.m.db, w.names)
+	err := w.ids.resolve(ctx, w.m.db, w.m.tables, w.names)
 	if err == nil && w.m.pg && !w.m.opts.insert {
 		err = w.copy(ctx, group, retry)
 	} else if err == nil {
@@ -162,7 +162,7 @@ func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 func (w *rowWriter) inFlushTx(ctx context.Context, retry bool, write func(ctx context.Context, tx bun.Tx) error) error {
 	return w.m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if retry {
-			done, err := flushed(ctx, tx, w.token)
+			done, err := w.m.flushed(ctx, tx, w.token)
 			if err != nil || done {
 				return err
 			}

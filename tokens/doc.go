@@ -12,7 +12,8 @@
 //
 // Mount migrates the table api_tokens (which references users(id) ON DELETE
 // CASCADE), registers the methods and registers the authenticator of API
-// tokens on reg.Auth(). The module has no background work and no Close.
+// tokens on reg.Auth(). The module runs no background work: its Close,
+// which Mount hands to reg.OnShutdown, stops nothing.
 //
 // The table's name takes the users module's table prefix
 // (users.Options.TablePrefix), as do its constraints and the record of its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 
 	"github.com/uptrace/bun"
 
@@ -33,6 +34,7 @@ func (m *Module) register() {
 		Description: "Answers the logged calls of one method (`method_id` is required in `where`), newest first, the total in `meta.total`.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "options?", Read: readLogSpec}},
+		DataType:    reflect.TypeFor[[]Row](),
 		Handler:     m.readLog,
 	})
 	mod.Register(rpc.Method{

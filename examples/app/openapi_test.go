@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
@@ -115,6 +116,13 @@ func TestOpenAPIDescribesTheApp(t *testing.T) {
 	check(root, "/v1/admin/settings/read", `[]`)
 	check(root, "/v1/admin/api-call-log/read-latest-stat", `[]`)
 	check(root, "/v1/test/test", `["hi"]`)
+	// read-log's rows, once the writer has stored the test call's.
+	logOpts := `[{"where":{"method_id":["=","/v1/test/test"]}}]`
+	require.Eventually(t, func() bool {
+		return a.call(t, root, "/v1/admin/api-call-log/read-log", logOpts).Result.Data[0] == '[' &&
+			len(a.call(t, root, "/v1/admin/api-call-log/read-log", logOpts).Result.Data) > 2
+	}, 10*time.Second, 50*time.Millisecond)
+	check(root, "/v1/admin/api-call-log/read-log", logOpts)
 
 	// Refusals are in the document too.
 	check("", "/v1/admin/users/read", `[]`)                                                   // -32801

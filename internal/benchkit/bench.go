@@ -48,17 +48,8 @@ func BareHandler() http.Handler {
 // work, wall time stretches with the others' load, CPU time much less.
 func Post(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
 	b.Helper()
-	req := httptest.NewRequest(http.MethodPost, path, nil)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	check := httptest.NewRecorder()
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	h.ServeHTTP(check, req)
-	if check.Code != http.StatusOK || !bytes.Contains(check.Body.Bytes(), []byte(want)) {
-		b.Fatalf("unexpected answer %d: %s", check.Code, check.Body)
-	}
+	req := newPost(path, token)
+	checkAnswer(b, h, req, body, want)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := ProcessCPU()
@@ -68,6 +59,29 @@ func Post(b *testing.B, h http.Handler, path, token string, body []byte, want st
 		h.ServeHTTP(rec, req)
 	}
 	ReportCPU(b, cpu)
+}
+
+// newPost returns a JSON POST to path, with token as its bearer token
+// unless it is empty; each use sets its Body.
+func newPost(path, token string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, path, nil)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req
+}
+
+// checkAnswer sends body once with req and fails b unless h answers 200
+// with want in the body: a benchmark must time the call it means to.
+func checkAnswer(b *testing.B, h http.Handler, req *http.Request, body []byte, want string) {
+	b.Helper()
+	rec := httptest.NewRecorder()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(want)) {
+		b.Fatalf("unexpected answer %d: %s", rec.Code, rec.Body)
+	}
 }
 
 // ReportCPU reports as cpu-ns/op the process's CPU time since start (a
@@ -82,27 +96,13 @@ func ReportCPU(b *testing.B, start time.Duration) {
 // path on h with a request of its own, after one checked call.
 func PostParallel(b *testing.B, h http.Handler, path, token string, body []byte, want string) {
 	b.Helper()
-	newRequest := func() *http.Request {
-		req := httptest.NewRequest(http.MethodPost, path, nil)
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		return req
-	}
-	check := httptest.NewRecorder()
-	req := newRequest()
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	h.ServeHTTP(check, req)
-	if check.Code != http.StatusOK || !bytes.Contains(check.Body.Bytes(), []byte(want)) {
-		b.Fatalf("unexpected answer %d: %s", check.Code, check.Body)
-	}
+	checkAnswer(b, h, newPost(path, token), body, want)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := ProcessCPU()
 	defer ReportCPU(b, cpu)
 	b.RunParallel(func(pb *testing.PB) {
-		req := newRequest()
+		req := newPost(path, token)
 		for pb.Next() {
 			rec := httptest.NewRecorder()
 			req.Body = io.NopCloser(bytes.NewReader(body))

@@ -54,9 +54,11 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	profile, err := os.MkdirTemp("", "authrpc-chromium-")
+	require.NoError(t, err)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -64,8 +66,27 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.WindowSize(1280, 800),
 	}
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
+	t.Cleanup(func() {
+		cancel()
+		removeProfile(t, profile)
+	})
 	return &browser{alloc: alloc}
+}
+
+// removeProfile removes a browser's profile directory once the browser has
+// ended. Chromium's helper processes can still write to it for a moment
+// after the browser process is gone (t.TempDir's one RemoveAll then failed
+// with "directory not empty"), so this tries for a few seconds.
+func removeProfile(t *testing.T, dir string) {
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err = os.RemoveAll(dir); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("removing the browser profile: %v", err)
+	}
 }
 
 // tab opens a page of its own (its own sessionStorage, so its own sign-in).

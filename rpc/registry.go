@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"reflect"
 	"regexp"
@@ -67,17 +68,30 @@ type Options struct {
 
 	// TrustedProxyHeader names a header, set by a reverse proxy you trust, that
 	// carries the client's address ("X-Forwarded-For" or "X-Real-IP"). Empty
-	// means the address of the connection. Never name a header a client can
-	// set directly: rate limits key on this address. The header's lines are
-	// read as one comma-separated list, and the address is the entry
-	// TrustedProxyHops from the right (what the proxies appended), never one
-	// the client wrote before it; an entry that is not an IP address (with
+	// means the address of the connection. Rate limits and the per-address
+	// bounds key on this address, so the header is believed only from a
+	// connection whose address is in TrustedProxies; from any other peer it
+	// is ignored (and the first such request is logged as a warning). The
+	// header's lines are read as one comma-separated list from the right
+	// (what the proxies appended), never an entry the client wrote before
+	// them; see TrustedProxyHops. An entry that is not an IP address (with
 	// or without a port) gives the connection's address.
 	TrustedProxyHeader string
 
-	// TrustedProxyHops is how many trusted proxies append to
-	// TrustedProxyHeader, one entry each: the client's address is that many
-	// entries from the right. Default 1.
+	// TrustedProxies lists the addresses (as prefixes: a single address is
+	// a /32 or a /128) of the reverse proxies whose TrustedProxyHeader is
+	// believed. Default: loopback only (127.0.0.0/8 and ::1), for a proxy on
+	// the same host, which is as trusted as the host; a proxy anywhere else
+	// must be listed, or every client behind it has the proxy's address.
+	TrustedProxies []netip.Prefix
+
+	// TrustedProxyHops is how many trusted proxies in a row may append to
+	// TrustedProxyHeader, one entry each. Reading from the right, at most
+	// this many entries, the client's address is the first entry that is
+	// not itself in TrustedProxies; when all are, the last read. So behind
+	// two proxies, list both and set 2: a client that reaches the second
+	// directly is then keyed on its own address. Default 1: the right-most
+	// entry, whatever it is.
 	TrustedProxyHops int
 
 	// UploadDir is where uploads are spooled while their handler runs.
@@ -159,7 +173,8 @@ type Registry struct {
 
 	observers atomic.Pointer[[]Observer]
 
-	proxyKey string // Options.TrustedProxyHeader in canonical form
+	proxyKey  string    // Options.TrustedProxyHeader in canonical form
+	warnProxy sync.Once // the first proxy header from a peer not trusted
 
 	warnNoDeadline sync.Once    // the first writer that cannot set read deadlines
 	noDeadline     atomic.Value // the reflect.Type of the last writer that could not
@@ -216,6 +231,9 @@ func New(opts Options) *Registry {
 	}
 	if opts.Prefix != "" {
 		opts.Prefix = "/" + strings.Trim(opts.Prefix, "/")
+	}
+	if len(opts.TrustedProxies) == 0 {
+		opts.TrustedProxies = loopback()
 	}
 	opts.WebSocket = opts.WebSocket.withDefaults(opts.MaxBodyBytes)
 	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")

@@ -2,10 +2,7 @@ package rpc
 
 import (
 	"context"
-	"net"
-	"net/netip"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/authrpc/authrpc/auth"
@@ -131,54 +128,4 @@ func UploadFromContext(ctx context.Context) *Upload {
 		return c.Upload
 	}
 	return nil
-}
-
-// clientAddr returns the caller's address: value, the entry of the trusted
-// proxy's header that trustedEntry picked, when one is named and it is an IP
-// address (with or without a port), else the connection's address.
-func clientAddr(remoteAddr, header, value string) string {
-	if header != "" && value != "" {
-		if a, ok := parseAddr(value); ok {
-			return a.Unmap().String()
-		}
-	}
-	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
-		return host
-	}
-	return remoteAddr
-}
-
-func parseAddr(s string) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a, true
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil { // "203.0.113.9:4711", "[2001:db8::7]:4711"
-		return ap.Addr(), true
-	}
-	return netip.Addr{}, false
-}
-
-// trustedEntry returns the entry of a proxy header that the trusted proxies
-// wrote: the hops-th (at least the first) from the right across all lines,
-// taken as one comma-separated list. Each proxy appends to the last line,
-// so the entries on the right are theirs and whatever is left of them,
-// other lines included, the client may have written. With fewer entries
-// than hops, the left-most: a trusted proxy wrote it too.
-func trustedEntry(lines []string, hops int) string {
-	hops = max(hops, 1)
-	for i := len(lines) - 1; i >= 0; i-- {
-		line := lines[i]
-		for {
-			j := strings.LastIndexByte(line, ',')
-			hops--
-			if hops == 0 || (j < 0 && i == 0) {
-				return strings.TrimSpace(line[j+1:])
-			}
-			if j < 0 {
-				break
-			}
-			line = line[:j]
-		}
-	}
-	return ""
 }

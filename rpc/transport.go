@@ -53,7 +53,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	x.m = pathMethod
 	c := call{
 		token:      bearerToken(headerValue(req.Header, "Authorization")),
-		clientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
+		clientAddr: r.clientAddr(req),
 		void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
 	}
 	buf, ok := r.readRequest(x, req, &c)
@@ -294,13 +294,6 @@ func headerValue(h http.Header, key string) string {
 		return v[0]
 	}
 	return ""
-}
-
-func (r *Registry) proxyHeader(h http.Header) string {
-	if r.opts.TrustedProxyHeader == "" {
-		return ""
-	}
-	return trustedEntry(h[r.proxyKey], r.opts.TrustedProxyHops)
 }
 
 func bearerToken(h string) string {

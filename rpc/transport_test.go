@@ -621,7 +621,7 @@ func TestClientAddress(t *testing.T) {
 	a := plain.c.Do(t, req)
 	assert.JSONEq(t, `"192.0.2.7"`, string(a.Data), "a proxy header is ignored unless trusted")
 
-	proxied := newFixture(t, rpc.Options{TrustedProxyHeader: "X-Forwarded-For"})
+	proxied := newFixture(t, rpc.Options{TrustedProxyHeader: "X-Forwarded-For", TrustedProxies: proxyNet})
 	req = httptest.NewRequest(http.MethodPost, "/v1/t/addr", nil)
 	req.RemoteAddr = "10.0.0.1:5555"
 	req.Header.Set("X-Forwarded-For", "198.51.100.1, 203.0.113.9")

@@ -173,7 +173,7 @@ func (r *Registry) serveWebSocket(w http.ResponseWriter, req *http.Request) {
 		ctx:        ctx,
 		cancel:     cancel,
 		token:      token,
-		clientAddr: clientAddr(req.RemoteAddr, r.opts.TrustedProxyHeader, r.proxyHeader(req.Header)),
+		clientAddr: r.clientAddr(req),
 		slots:      make(chan struct{}, o.MaxCallsInFlight),
 	}
 	r.hub.open(ctx, s)

@@ -2,6 +2,7 @@ package users_test
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -166,11 +167,29 @@ func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
 			assert.Equal(t, 429, attempt(t, e, "192.0.2.3"), "a header the host does not trust changes nothing")
 		})
 		t.Run("trusted", func(t *testing.T) {
-			e := newEnvRPC(t, db, func(o *rpc.Options) { o.TrustedProxyHeader = "X-Forwarded-For" }, limits)
+			e := newEnvRPC(t, db, func(o *rpc.Options) {
+				o.TrustedProxyHeader = "X-Forwarded-For"
+				o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("203.0.113.5/32")}
+			}, limits)
 			assert.Equal(t, 401, attempt(t, e, "192.0.2.1"))
 			assert.Equal(t, 401, attempt(t, e, "192.0.2.1"))
 			assert.Equal(t, 429, attempt(t, e, "192.0.2.1"))
 			assert.Equal(t, 401, attempt(t, e, "192.0.2.2"), "each client behind the proxy has its own bucket")
+		})
+		t.Run("a direct peer", func(t *testing.T) {
+			// The header is named, but 203.0.113.5 is not a proxy: rotating
+			// the header used to give it a fresh bucket each time.
+			e := newEnvRPC(t, db, func(o *rpc.Options) {
+				o.TrustedProxyHeader = "X-Forwarded-For"
+				o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+			}, limits)
+			direct := func(forwarded string) int {
+				return e.c.From("203.0.113.6").With("X-Forwarded-For", forwarded).
+					Post(t, "/v1/session/signin", `[{"username":"nobody","password":"wrong-password"}]`).Code
+			}
+			assert.Equal(t, 401, direct("198.51.100.1"))
+			assert.Equal(t, 401, direct("198.51.100.2"))
+			assert.Equal(t, 429, direct("198.51.100.3"), "a header from a peer that is not a proxy changes nothing")
 		})
 	})
 }

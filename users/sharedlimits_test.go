@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -92,7 +93,10 @@ func TestMailLimitsSharedByInstances(t *testing.T) {
 // own X-Forwarded-For line used to give a client a fresh bucket each time.
 func TestSigninLimitKeysOnTheProxysEntry(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		e := newEnvRPC(t, db, func(o *rpc.Options) { o.TrustedProxyHeader = "X-Forwarded-For" }, func(o *users.Options) {
+		e := newEnvRPC(t, db, func(o *rpc.Options) {
+			o.TrustedProxyHeader = "X-Forwarded-For"
+			o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}
+		}, func(o *users.Options) {
 			o.SigninLimitPerAddr = rpc.RateLimit{Burst: 3, PerSecond: 0.001}
 		})
 		codes := map[int]int{}

@@ -6,7 +6,8 @@ import (
 )
 
 // activeCalls counts a method's calls in flight, in all and per caller, and
-// refuses one past the method's bounds.
+// refuses one past the method's bounds. The hub counts its sockets with one,
+// per client address.
 type activeCalls struct {
 	limit, userLimit int
 	total            atomic.Int64
@@ -25,21 +26,28 @@ func newActiveCalls(limit, userLimit int) *activeCalls {
 
 // enter counts a call of key in, or reports that a bound is reached.
 func (a *activeCalls) enter(key string) bool {
+	ok, _ := a.admit(key)
+	return ok
+}
+
+// admit counts one of key in, or reports which bound is reached: key's own
+// (perKey) or the total.
+func (a *activeCalls) admit(key string) (ok, perKey bool) {
 	if n := a.total.Add(1); a.limit > 0 && n > int64(a.limit) {
 		a.total.Add(-1)
-		return false
+		return false, false
 	}
 	if a.userLimit == 0 {
-		return true
+		return true, false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.byUser[key] >= a.userLimit {
 		a.total.Add(-1)
-		return false
+		return false, true
 	}
 	a.byUser[key]++
-	return true
+	return true, false
 }
 
 // leave counts a call of key out.

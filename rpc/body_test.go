@@ -252,7 +252,8 @@ func TestStalledUploadsAreBounded(t *testing.T) {
 	}
 
 	t.Run("in number", func(t *testing.T) {
-		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxUploads: 3})
+		// One address here: its own bounds are those in all.
+		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxUploads: 3, MaxUploadsPerAddr: 3})
 		addr, _ := serve(t, f.reg)
 		start := time.Now()
 		var stalled []net.Conn
@@ -284,7 +285,7 @@ func TestStalledUploadsAreBounded(t *testing.T) {
 	t.Run("in bytes", func(t *testing.T) {
 		// The method takes up to 1000 bytes; two declared uploads of 1200
 		// bytes count 1001 each.
-		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxSpooledBytes: 2500})
+		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxSpooledBytes: 2500, MaxSpooledBytesPerAddr: 2500})
 		addr, _ := serve(t, f.reg)
 		stallUpload(t, addr, "/v1/t/upload", 1200)
 		stallUpload(t, addr, "/v1/t/upload", 1200)

@@ -17,7 +17,7 @@ import (
 // their sockets and revocations close them.
 type hub struct {
 	r        *Registry
-	reserved atomic.Int64 // sockets open or being opened
+	reserved *activeCalls // sockets open or being opened, in all and per client address
 
 	mu     sync.RWMutex
 	all    map[*socket]struct{}
@@ -32,23 +32,19 @@ type hub struct {
 
 func newHub(r *Registry) *hub {
 	return &hub{
-		r:      r,
-		all:    make(map[*socket]struct{}),
-		groups: make(map[string]map[*socket]struct{}),
-		events: eventShare{origin: newOrigin()},
+		r:        r,
+		reserved: newActiveCalls(r.opts.WebSocket.MaxSockets, r.opts.WebSocket.MaxSocketsPerAddr),
+		all:      make(map[*socket]struct{}),
+		groups:   make(map[string]map[*socket]struct{}),
+		events:   eventShare{origin: newOrigin()},
 	}
 }
 
-// reserve counts a socket about to open, refusing one past MaxSockets.
-func (h *hub) reserve() bool {
-	if h.reserved.Add(1) > int64(h.r.opts.WebSocket.MaxSockets) {
-		h.reserved.Add(-1)
-		return false
-	}
-	return true
-}
+// reserve counts a socket about to open from a client address (its
+// auth.AddrKey), refusing one past MaxSockets or MaxSocketsPerAddr.
+func (h *hub) reserve(addrKey string) (ok, perAddr bool) { return h.reserved.admit(addrKey) }
 
-func (h *hub) unreserve() { h.reserved.Add(-1) }
+func (h *hub) unreserve(addrKey string) { h.reserved.leave(addrKey) }
 
 // Sockets returns the number of WebSockets open.
 func (r *Registry) Sockets() int {

@@ -110,6 +110,19 @@ type Options struct {
 	// and Retry-After. Default: DefaultMaxSpooledBytes.
 	MaxSpooledBytes int64
 
+	// MaxUploadsPerAddr and MaxSpooledBytesPerAddr bound the same per
+	// client address (an IPv6 /64; see TrustedProxyHeader), so that one
+	// address stalling uploads cannot shut them for the others: past
+	// either, that address's upload is refused at once with 503 and
+	// Retry-After while other addresses' are taken. An address's first
+	// upload is held to the registry-wide bounds only, so a method may take
+	// uploads up to MaxSpooledBytes. Defaults: a quarter of MaxUploads and
+	// of MaxSpooledBytes, at least 1 upload (4 and 64 MiB with their
+	// defaults): a client uploading several files at once fits, and it
+	// takes four addresses to fill the registry.
+	MaxUploadsPerAddr      int
+	MaxSpooledBytesPerAddr int64
+
 	// Title heads the Markdown reference. Default: "API v1".
 	Title string
 
@@ -179,7 +192,7 @@ type Registry struct {
 	warnNoDeadline sync.Once    // the first writer that cannot set read deadlines
 	noDeadline     atomic.Value // the reflect.Type of the last writer that could not
 
-	uploads spoolBudget
+	uploads *spoolBudget
 
 	cors *cors.Cors // nil without Options.CORS
 
@@ -226,6 +239,12 @@ func New(opts Options) *Registry {
 	if opts.MaxSpooledBytes <= 0 {
 		opts.MaxSpooledBytes = DefaultMaxSpooledBytes
 	}
+	if opts.MaxUploadsPerAddr <= 0 {
+		opts.MaxUploadsPerAddr = max(opts.MaxUploads/4, 1)
+	}
+	if opts.MaxSpooledBytesPerAddr <= 0 {
+		opts.MaxSpooledBytesPerAddr = opts.MaxSpooledBytes / 4
+	}
 	if opts.Title == "" {
 		opts.Title = "API v1"
 	}
@@ -249,7 +268,7 @@ func New(opts Options) *Registry {
 		auth:     opts.Auth,
 		sections: make(map[string]string),
 		voidSem:  make(chan struct{}, opts.MaxVoidCalls),
-		uploads:  spoolBudget{maxCount: opts.MaxUploads, maxBytes: opts.MaxSpooledBytes},
+		uploads:  newSpoolBudget(opts),
 		reflector: &jsonschema.Reflector{
 			DoNotReference: true,
 			ExpandedStruct: true,

@@ -136,7 +136,7 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 			if m.MaxUploadBytes <= 0 {
 				return nil, nil, Errorf(CodeUnsupportedMediaType, "method %s takes no upload: send application/json", m.ID)
 			}
-			return r.readMultipart(w, req, m)
+			return r.readMultipart(w, req, m, c.clientAddr)
 		}
 		return nil, true
 	default:

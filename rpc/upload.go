@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/authrpc/authrpc/auth"
 )
 
 // Upload is a file sent to an upload method. It is spooled to a temporary
@@ -44,37 +46,71 @@ func (u *Upload) remove() {
 	}
 }
 
-// spoolBudget bounds the uploads in flight, in number and in bytes.
+// spoolBudget bounds the uploads in flight, in number and in bytes, in all
+// and per client address.
 type spoolBudget struct {
-	mu              sync.Mutex
-	count, maxCount int
-	bytes, maxBytes int64
+	maxCount, maxAddrCount int
+	maxBytes, maxAddrBytes int64
+
+	mu     sync.Mutex
+	all    spoolShare
+	byAddr map[string]spoolShare // only addresses with uploads in flight
 }
 
-// reserve takes room for one upload of at most size bytes, or reports that
-// there is none.
-func (b *spoolBudget) reserve(size int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.count >= b.maxCount || b.bytes+size > b.maxBytes {
-		return false
+type spoolShare struct {
+	count int
+	bytes int64
+}
+
+func newSpoolBudget(o Options) *spoolBudget {
+	return &spoolBudget{
+		maxCount: o.MaxUploads, maxAddrCount: o.MaxUploadsPerAddr,
+		maxBytes: o.MaxSpooledBytes, maxAddrBytes: o.MaxSpooledBytesPerAddr,
+		byAddr: make(map[string]spoolShare),
 	}
-	b.count++
-	b.bytes += size
-	return true
 }
 
-func (b *spoolBudget) release(size int64) {
+var (
+	errTooManyUploads        = Errorf(CodeServiceUnavailable, "too many uploads in progress: try again shortly")
+	errTooManyUploadsForAddr = Errorf(CodeServiceUnavailable, "too many uploads in progress from your address: try again shortly")
+)
+
+// reserve takes room for one upload of at most size bytes from a client
+// address (its auth.AddrKey), or answers the refusal. An address's first
+// upload is held only to the bounds in all, so that a method may take
+// uploads as large as MaxSpooledBytes.
+func (b *spoolBudget) reserve(addrKey string, size int64) *Error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.count--
-	b.bytes -= size
+	if b.all.count >= b.maxCount || b.all.bytes+size > b.maxBytes {
+		return errTooManyUploads
+	}
+	mine := b.byAddr[addrKey]
+	if mine.count >= b.maxAddrCount || (mine.count > 0 && mine.bytes+size > b.maxAddrBytes) {
+		return errTooManyUploadsForAddr
+	}
+	b.all.count++
+	b.all.bytes += size
+	b.byAddr[addrKey] = spoolShare{mine.count + 1, mine.bytes + size}
+	return nil
+}
+
+func (b *spoolBudget) release(addrKey string, size int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.all.count--
+	b.all.bytes -= size
+	if mine := b.byAddr[addrKey]; mine.count > 1 {
+		b.byAddr[addrKey] = spoolShare{mine.count - 1, mine.bytes - size}
+	} else {
+		delete(b.byAddr, addrKey)
+	}
 }
 
 // readMultipart reads an upload: a "file" part, spooled to disk within the
 // method's limit, and an optional "params" part holding the JSON parameters.
 // Nothing of a refused upload is kept.
-func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *method) (raws []json.RawMessage, up *Upload, e *Error) {
+func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *method, clientAddr string) (raws []json.RawMessage, up *Upload, e *Error) {
 	defer func() {
 		if e != nil && up != nil {
 			up.remove()
@@ -97,12 +133,13 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 	if req.ContentLength >= 0 && req.ContentLength < share {
 		share = req.ContentLength
 	}
-	if !r.uploads.reserve(share) {
+	addrKey := auth.AddrKey(clientAddr)
+	if e := r.uploads.reserve(addrKey, share); e != nil {
 		w.Header().Set("Connection", "close")
 		w.Header().Set("Retry-After", "1")
-		return nil, nil, Errorf(CodeServiceUnavailable, "too many uploads in progress: try again shortly")
+		return nil, nil, e
 	}
-	unreserve := sync.OnceFunc(func() { r.uploads.release(share) })
+	unreserve := sync.OnceFunc(func() { r.uploads.release(addrKey, share) })
 	defer func() {
 		if up != nil {
 			up.unreserve = unreserve // given back once the handler is done with it

@@ -38,6 +38,14 @@ type WebSocketOptions struct {
 	// answers 503. Default: 10,000.
 	MaxSockets int
 
+	// MaxSocketsPerAddr bounds the sockets one client address (an IPv6
+	// /64; see Options.TrustedProxyHeader) holds open at once; past it that
+	// address's upgrade answers 503 while others are still let in, so one
+	// address cannot take every socket. Default: MaxSockets/50, at least 1
+	// (200 of the default 10,000): room for an office or a carrier's NAT,
+	// while it takes 50 addresses to fill the server.
+	MaxSocketsPerAddr int
+
 	// MaxCallsInFlight bounds the calls of one socket that run at once;
 	// past it the socket reads no further message until one ends
 	// (backpressure). Default: 16.
@@ -84,6 +92,9 @@ type WebSocketOptions struct {
 func (o WebSocketOptions) withDefaults(maxBody int64) WebSocketOptions {
 	if o.MaxSockets <= 0 {
 		o.MaxSockets = 10_000
+	}
+	if o.MaxSocketsPerAddr <= 0 {
+		o.MaxSocketsPerAddr = max(o.MaxSockets/50, 1)
 	}
 	if o.MaxCallsInFlight <= 0 {
 		o.MaxCallsInFlight = 16
@@ -148,12 +159,18 @@ func (r *Registry) serveWebSocket(w http.ResponseWriter, req *http.Request) {
 	if len(protos) > 1 {
 		token = protos[1]
 	}
-	if !r.hub.reserve() {
+	addr := r.clientAddr(req)
+	addrKey := auth.AddrKey(addr)
+	if ok, perAddr := r.hub.reserve(addrKey); !ok {
+		msg := "websocket: too many open sockets"
+		if perAddr {
+			msg += " from your address"
+		}
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, "websocket: too many open sockets", http.StatusServiceUnavailable)
+		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
-	defer r.hub.unreserve()
+	defer r.hub.unreserve(addrKey)
 	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{
 		Subprotocols:   []string{Subprotocol},
 		OriginPatterns: o.AllowedOrigins,
@@ -173,7 +190,7 @@ func (r *Registry) serveWebSocket(w http.ResponseWriter, req *http.Request) {
 		ctx:        ctx,
 		cancel:     cancel,
 		token:      token,
-		clientAddr: r.clientAddr(req),
+		clientAddr: addr,
 		slots:      make(chan struct{}, o.MaxCallsInFlight),
 	}
 	r.hub.open(ctx, s)

@@ -170,7 +170,7 @@ func BenchmarkIdleSockets(b *testing.B) {
 	}
 	for b.Loop() {
 		reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			WebSocket: rpc.WebSocketOptions{MaxSockets: n + 10}})
+			WebSocket: rpc.WebSocketOptions{MaxSockets: n + 10, MaxSocketsPerAddr: n + 10}})
 		srv := httptest.NewServer(reg)
 		runtime.GC()
 		before := rss(b)
@@ -285,7 +285,7 @@ func TestIdleSocketClients(t *testing.T) {
 // little of the CPU the server shares with them. The bar: p99 under 50 ms.
 func BenchmarkEventFanout(b *testing.B) {
 	const sockets = 1000
-	reg, _ := benchRegistry(b, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxSockets: sockets + 10}})
+	reg, _ := benchRegistry(b, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxSockets: sockets + 10, MaxSocketsPerAddr: sockets + 10}})
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 

@@ -355,7 +355,7 @@ func TestHealthcheckFails(t *testing.T) {
 }
 
 func TestWebSocketUpgradeRules(t *testing.T) {
-	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxSockets: 2, AllowedOrigins: []string{"app.example.com"}}})
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxSockets: 2, MaxSocketsPerAddr: 2, AllowedOrigins: []string{"app.example.com"}}})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"

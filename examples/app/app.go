@@ -34,6 +34,12 @@ type config struct {
 	Logger          *slog.Logger
 	Out             io.Writer     // where a generated root password is printed
 	CallTimeout     time.Duration // every call's deadline; 0: rpc.DefaultCallTimeout
+
+	// ProxyHeader, TrustedProxies and ProxyHops are rpc.Options'
+	// TrustedProxyHeader, TrustedProxies and TrustedProxyHops.
+	ProxyHeader    string
+	TrustedProxies prefixes
+	ProxyHops      int
 }
 
 // app is the example host: one registry with every module mounted.
@@ -74,6 +80,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	a.reg = rpc.New(rpc.Options{
 		Logger: cfg.Logger, Permissions: perms, Prefix: "/api", CallTimeout: cfg.CallTimeout,
 		CORS: cfg.CORSOrigins.cors(), BaseURL: cfg.BaseURL,
+		TrustedProxyHeader: cfg.ProxyHeader, TrustedProxies: cfg.TrustedProxies, TrustedProxyHops: cfg.ProxyHops,
 		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
 	})
 	a.reg.OnShutdown(a.sync.Close) // first in, last out: after the modules that use it

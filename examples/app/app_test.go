@@ -24,16 +24,20 @@ type testApp struct {
 	url string // the API's base URL, ending in /api
 }
 
-func startApp(t *testing.T, dsn string) *testApp {
+func startApp(t *testing.T, dsn string, tweaks ...func(*config)) *testApp {
 	t.Helper()
 	ctx := context.Background()
 	var out bytes.Buffer
-	a, err := newApp(ctx, config{
+	cfg := config{
 		DB:           dsn,
 		RootPassword: "root-password-for-tests",
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Out:          &out,
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
+	a, err := newApp(ctx, cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
@@ -45,10 +49,10 @@ func startApp(t *testing.T, dsn string) *testApp {
 }
 
 // each runs fn against the example app on SQLite and, when TEST_POSTGRES_DSN
-// is set, on PostgreSQL.
-func each(t *testing.T, fn func(t *testing.T, a *testApp)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, startApp(t, storagetest.SQLiteDSN(t))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, startApp(t, storagetest.PostgresDSN(t))) })
+// is set, on PostgreSQL; tweaks change the app's config.
+func each(t *testing.T, fn func(t *testing.T, a *testApp), tweaks ...func(*config)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, startApp(t, storagetest.SQLiteDSN(t), tweaks...)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, startApp(t, storagetest.PostgresDSN(t), tweaks...)) })
 }
 
 type reply struct {

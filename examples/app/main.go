@@ -7,6 +7,13 @@
 //	go run ./examples/app openapi              # print the OpenAPI 3.1 document
 //	go run ./examples/app reencrypt-settings   # rewrite the secret settings under AUTHRPC_SETTINGS_KEY
 //
+// Behind a reverse proxy, -proxy-header names the header the proxy passes
+// the client's address in (X-Real-IP, X-Forwarded-For), -trusted-proxy
+// lists the proxies it is believed from (default: loopback, a proxy on this
+// host) and -proxy-hops how many of them in a row append to it. Without
+// them every client has the proxy's address, and shares its sign-in limits
+// and its share of sockets and uploads. The README shows nginx in front.
+//
 // AUTHRPC_SETTINGS_KEY (base64 of 32 random bytes, e.g. `openssl rand
 // -base64 32`) encrypts the SMTP password in the database; during a key
 // rotation AUTHRPC_SETTINGS_OLD_KEYS (comma-separated) holds the keys that
@@ -42,10 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("app", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := config{}
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&cfg.DB, "db", "app.db", "database: a SQLite file, or a postgres:// URL")
-	fs.StringVar(&cfg.BaseURL, "base-url", "", "where clients reach the server, such as https://api.example.com: the references' server URL")
-	fs.Var(&cfg.CORSOrigins, "cors-origin", "an origin whose pages may call the API, such as https://app.example.com (repeatable, or comma-separated)")
+	defineFlags(fs, &cfg)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: app [flags] [serve|markdown|openapi|reencrypt-settings]")
 		fs.PrintDefaults()
@@ -114,6 +118,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return serve(ctx, a, cfg.Addr, logger)
+}
+
+// defineFlags defines the command line's flags on fs, to be parsed into cfg.
+func defineFlags(fs *flag.FlagSet, cfg *config) {
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&cfg.DB, "db", "app.db", "database: a SQLite file, or a postgres:// URL")
+	fs.StringVar(&cfg.BaseURL, "base-url", "", "where clients reach the server, such as https://api.example.com: the references' server URL")
+	fs.Var(&cfg.CORSOrigins, "cors-origin", "an origin whose pages may call the API, such as https://app.example.com (repeatable, or comma-separated)")
+	fs.StringVar(&cfg.ProxyHeader, "proxy-header", "", "the header in which a reverse proxy in front passes the client address, such as X-Forwarded-For or X-Real-IP; empty: the connection's address")
+	fs.Var(&cfg.TrustedProxies, "trusted-proxy", "an address or CIDR of a reverse proxy whose -proxy-header is believed (repeatable, or comma-separated); default: loopback only")
+	fs.IntVar(&cfg.ProxyHops, "proxy-hops", 1, "how many trusted proxies in a row append to -proxy-header")
 }
 
 // The environment variables that hold the settings keys.

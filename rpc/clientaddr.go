@@ -31,7 +31,7 @@ func (r *Registry) clientAddr(req *http.Request) string {
 	if peer, err := netip.ParseAddr(host); err != nil || !r.trustedProxy(peer) {
 		r.warnProxy.Do(func() {
 			r.log.WarnContext(req.Context(), "rpc: a request carried the proxy header from a peer that is not a trusted proxy: the header is ignored (list the proxy in Options.TrustedProxies if it is one)",
-				"header", r.proxyKey, "peer", host)
+				"header", r.opts.TrustedProxyHeader, "peer", host)
 		})
 		return host
 	}

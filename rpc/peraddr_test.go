@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
 )
 
 // dialFrom opens a socket to srv as a client at addr behind a proxy on
@@ -90,24 +91,36 @@ func stallUploadFrom(t *testing.T, addr, path, from string, size int) net.Conn {
 	return c
 }
 
+// spoolDir returns an upload directory and a count of the files in it.
+func spoolDir(t *testing.T) (dir string, spooled func() int) {
+	dir = t.TempDir()
+	return dir, func() int {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		return len(entries)
+	}
+}
+
+// uploadFrom uploads size bytes to /v1/t/upload as a client at from
+// behind a proxy on loopback.
+func uploadFrom(t *testing.T, f *fixture, from string, size int) *rpctest.Answer {
+	t.Helper()
+	req := multipartRequest(t, "/v1/t/upload", nil, "a.bin", []byte(strings.Repeat("x", size)))
+	req.RemoteAddr = "127.0.0.1:4711"
+	req.Header.Set("X-Forwarded-For", from)
+	return f.c.Do(t, req)
+}
+
 // One address stalling uploads until it is refused (16 of them shut uploads
 // for everyone for 30 s, renewable) must leave upload slots for the others:
 // its refusal names its address, and another address's upload is accepted.
 func TestOneAddressCannotTakeEveryUpload(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	spooled := func() int {
-		entries, err := os.ReadDir(dir)
-		require.NoError(t, err)
-		return len(entries)
-	}
+	dir, spooled := spoolDir(t)
 	f := newFixture(t, rpc.Options{TrustedProxyHeader: "X-Forwarded-For", UploadDir: dir})
 	addr, _ := serve(t, f.reg)
-	uploadFrom := func(from string) (int, string) {
-		req := multipartRequest(t, "/v1/t/upload", nil, "small.txt", []byte("small"))
-		req.RemoteAddr = "127.0.0.1:4711"
-		req.Header.Set("X-Forwarded-For", from)
-		a := f.c.Do(t, req)
+	upload := func(from string) (int, string) {
+		a := uploadFrom(t, f, from, 5)
 		return a.HTTP, a.Raw
 	}
 
@@ -116,18 +129,18 @@ func TestOneAddressCannotTakeEveryUpload(t *testing.T) {
 		stallUploadFrom(t, addr, "/v1/t/upload", "203.0.113.5", 900)
 		require.Eventually(t, func() bool { return spooled() == held+1 }, 5*time.Second, 5*time.Millisecond,
 			"the stalled upload is taken in")
-		if status, _ := uploadFrom("203.0.113.5"); status != http.StatusOK {
+		if status, _ := upload("203.0.113.5"); status != http.StatusOK {
 			break
 		}
 		require.Equal(t, held+1, spooled(), "the accepted upload is removed after its handler")
 	}
 	assert.Less(t, held+1, rpc.DefaultMaxUploads, "one address held every upload slot")
 	assert.Equal(t, rpc.DefaultMaxUploads/4, held+1, "by default an address's share is a quarter")
-	status, raw := uploadFrom("203.0.113.5")
+	status, raw := upload("203.0.113.5")
 	assert.Equal(t, http.StatusServiceUnavailable, status, raw)
 	assert.Contains(t, raw, "from your address")
 
-	status, raw = uploadFrom("198.51.100.9")
+	status, raw = upload("198.51.100.9")
 	assert.Equal(t, http.StatusOK, status, "another address's upload is accepted: %s", raw)
 }
 
@@ -181,32 +194,21 @@ func TestMaxSocketsPerAddr(t *testing.T) {
 // only, and what it gives back is its again.
 func TestMaxUploadsPerAddr(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	spooled := func() int {
-		entries, err := os.ReadDir(dir)
-		require.NoError(t, err)
-		return len(entries)
-	}
+	dir, spooled := spoolDir(t)
 	// The method takes up to 1000 bytes; a declared 1200 counts as 1001.
 	f := newFixture(t, rpc.Options{TrustedProxyHeader: "X-Forwarded-For", UploadDir: dir,
 		MaxUploadsPerAddr: 2, MaxSpooledBytesPerAddr: 600})
 	addr, _ := serve(t, f.reg)
-	uploadFrom := func(from string, size int) *http.Request {
-		req := multipartRequest(t, "/v1/t/upload", nil, "a.bin", []byte(strings.Repeat("x", size)))
-		req.RemoteAddr = "127.0.0.1:4711"
-		req.Header.Set("X-Forwarded-For", from)
-		return req
-	}
 
 	big := stallUploadFrom(t, addr, "/v1/t/upload", "203.0.113.5", 1200)
 	require.Eventually(t, func() bool { return spooled() == 1 }, 5*time.Second, 5*time.Millisecond,
 		"an address's first upload may be larger than its bytes share")
-	a := f.c.Do(t, uploadFrom("203.0.113.5", 10))
+	a := uploadFrom(t, f, "203.0.113.5", 10)
 	assert.Equal(t, http.StatusServiceUnavailable, a.HTTP, "past the address's bytes: %s", a.Raw)
 	assert.Contains(t, a.Message, "from your address")
 	assert.NotEmpty(t, a.Header.Get("Retry-After"))
 	assert.Equal(t, 1, spooled(), "nothing of the refused upload is written")
-	a = f.c.Do(t, uploadFrom("203.0.113.6", 10))
+	a = uploadFrom(t, f, "203.0.113.6", 10)
 	assert.Equal(t, http.StatusOK, a.HTTP, "another address: %s", a.Raw)
 
 	require.NoError(t, big.Close())
@@ -215,9 +217,9 @@ func TestMaxUploadsPerAddr(t *testing.T) {
 	stallUploadFrom(t, addr, "/v1/t/upload", "2001:db8:1:2::1", 100)
 	stallUploadFrom(t, addr, "/v1/t/upload", "2001:db8:1:2::2", 100)
 	require.Eventually(t, func() bool { return spooled() == 2 }, 5*time.Second, 5*time.Millisecond)
-	a = f.c.Do(t, uploadFrom("2001:db8:1:2::3", 10))
+	a = uploadFrom(t, f, "2001:db8:1:2::3", 10)
 	assert.Equal(t, http.StatusServiceUnavailable, a.HTTP, "past the /64's number (its bytes would fit): %s", a.Raw)
 	assert.Contains(t, a.Message, "from your address")
-	a = f.c.Do(t, uploadFrom("203.0.113.5", 10))
+	a = uploadFrom(t, f, "203.0.113.5", 10)
 	assert.Equal(t, http.StatusOK, a.HTTP, "the first address has its share back: %s", a.Raw)
 }

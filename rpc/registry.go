@@ -377,17 +377,6 @@ func (s *Section) Register(def Method) {
 	s.r.register(def, s.prefix)
 }
 
-// Module is the former name of Section.
-//
-// Deprecated: use Section; a module is a feature mounted on the registry
-// (users, tokens), which may fill several sections.
-type Module = Section
-
-// Module is the former name of Section.
-//
-// Deprecated: use Registry.Section.
-func (r *Registry) Module(prefix, title string) *Section { return r.Section(prefix, title) }
-
 // Register adds a method. It panics when the definition is wrong (a
 // programming error, like a bad pattern given to http.ServeMux): a duplicate
 // or malformed id, no permissions, or a handler that does not match the params.

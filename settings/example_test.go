@@ -49,7 +49,7 @@ func ExampleMount() {
 	}
 	fmt.Println(open, s.SMTPPort, b.SiteName, b.Theme)
 	// Output:
-	// true 587 Acme light
+	// false 587 Acme light
 }
 
 // A host keeps the SMTP password (and its own secret fields) encrypted in

@@ -29,7 +29,7 @@ type Options struct {
 	Permission string
 
 	// Defaults are the built-in fields' values while nothing is stored for
-	// them. Nil: signup_enabled true, smtp_port 587, the rest empty.
+	// them. Nil: signup_enabled false, smtp_port 587, the rest empty.
 	Defaults *Settings
 
 	// Extra declares the host's own fields: a struct, or a pointer to one,
@@ -137,7 +137,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if opts.Permission == "" {
 		opts.Permission = "admin"
 	}
-	defaults := Settings{SMTPPort: mailer.DefaultPort, SignupEnabled: true}
+	defaults := Settings{SMTPPort: mailer.DefaultPort} // signup closed until an administrator opens it
 	if opts.Defaults != nil {
 		defaults = *opts.Defaults // a copy: the host may reuse its value
 	}

@@ -97,6 +97,8 @@ func TestTablePrefix(t *testing.T) {
 		b.refused(t, 401, aTok.Token, "/v1/session/signin")
 		bRoot := b.signin(t, "root", "root-password-b")
 		assert.Empty(t, b.appURL(t, bRoot), "b has settings of its own")
+		b.refused(t, 403, "", "/v1/session/signup", map[string]any{"username": "alice", "password": "other-password"})
+		b.ok(t, bRoot, "/v1/admin/settings/update", map[string]any{"signup_enabled": true})
 		b.ok(t, "", "/v1/session/signup", map[string]any{"username": "alice", "password": "other-password"})
 		bAlice := b.signin(t, "alice", "other-password")
 		b.ok(t, bRoot, "/v1/admin/users/read").Decode(t, &found)

@@ -16,6 +16,10 @@
 // the session authenticator, and starts deleting expired sessions and tokens
 // in the background.
 //
+// Signup (/v1/session/signup) is closed unless Options.SignupEnabled opens
+// it: the settings module's SignupEnabled (the signup_enabled setting, which
+// an administrator turns on), or SignupOpen for always.
+//
 // # Table prefix
 //
 // Options.TablePrefix goes before the name of every table, index and

@@ -29,6 +29,13 @@
 //	})
 //	http.Handle("/api/", http.StripPrefix("/api", reg))
 //
+// A call's caller comes from its bearer token (Authorization: Bearer …),
+// resolved by the authenticators on Registry.Auth. A token that does not
+// authenticate (malformed, unknown, expired, revoked) makes the caller a
+// guest, and the HTTP answer carries WWW-Authenticate: Bearer
+// error="invalid_token" (RFC 6750), so that a client can tell "sign in
+// again" from a signed-in caller's "not allowed".
+//
 // Handlers answer with a value (sent as the result's data), an *Error (sent
 // with its code and message), or any other error (an opaque internal error,
 // logged with the method id). List methods take read.Options (package

@@ -172,8 +172,11 @@ func TestSignout(t *testing.T) {
 
 		a := e.ok(t, s.userTok, "/v1/session/signout")
 		assert.Equal(t, 200, a.Code)
-		e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
-		e.ok(t, other, "/v1/profile/read") // only the current session ended
+		assert.Empty(t, a.Header.Get("WWW-Authenticate"))
+		a = e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
+		assert.Equal(t, `Bearer error="invalid_token"`, a.Header.Get("WWW-Authenticate"), "sign in again")
+		a = e.ok(t, other, "/v1/profile/read") // only the current session ended
+		assert.Empty(t, a.Header.Get("WWW-Authenticate"))
 
 		// Without a session: 404, which existing clients expect (SPEC §7a).
 		e.refused(t, 404, "", "/v1/session/signout")

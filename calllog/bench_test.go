@@ -106,7 +106,7 @@ func benchDB(b *testing.B) *bun.DB {
 }
 
 func benchRegistry(b *testing.B, noCallLog bool) (*rpc.Registry, string) {
-	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 	token, digest, err := auth.NewToken(auth.KindSession)
 	if err != nil {
 		b.Fatal(err)
@@ -151,7 +151,7 @@ func BenchmarkWriter(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			db := c.db(b)
-			reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 			mod := benchMount(b, reg, db, c.opts(calllog.Options{QueueSize: b.N + 1, FlushInterval: time.Millisecond}))
 			start := time.Now().Add(-time.Hour)
 			server := benchkit.SampleServerCPU(b.Context(), db)

@@ -25,7 +25,8 @@ var ErrAppURLNotSet = errors.New("settings: app_url is not set")
 // Options configure Mount. Zero Options are valid.
 type Options struct {
 	// Permission is the tag a caller needs for the /v1/admin/settings
-	// methods. Default "admin".
+	// methods. It must be declared (rpc.Options.Permissions) before Mount,
+	// which fails otherwise. Default "admin".
 	Permission string
 
 	// Defaults are the built-in fields' values while nothing is stored for
@@ -136,6 +137,9 @@ type Module struct {
 func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*Module, error) {
 	if opts.Permission == "" {
 		opts.Permission = "admin"
+	}
+	if err := reg.Permissions().CheckTag(opts.Permission); err != nil {
+		return nil, fmt.Errorf("settings: Options.Permission: %w", err)
 	}
 	defaults := Settings{SMTPPort: mailer.DefaultPort} // signup closed until an administrator opens it
 	if opts.Defaults != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage/storagetest"
@@ -52,6 +53,10 @@ func TestOnlyAdminsCall(t *testing.T) {
 
 func TestCustomPermissionAndDefaults(t *testing.T) {
 	reg := quietRegistry()
+	_, err := settings.Mount(context.Background(), reg, storagetest.SQLite(t), settings.Options{Permission: "settings-admin"})
+	require.ErrorContains(t, err, `permission "settings-admin" is not declared`)
+	assert.Empty(t, reg.Methods())
+	require.NoError(t, reg.Permissions().Declare(auth.Permission{Name: "settings-admin"}))
 	mod, err := settings.Mount(context.Background(), reg, storagetest.SQLite(t), settings.Options{
 		Permission: "settings-admin",
 		Defaults:   &settings.Settings{AppURL: "https://app.example.com", SMTPPort: 465, SignupEnabled: true},
@@ -445,5 +450,5 @@ func TestReloadSeesAnotherInstance(t *testing.T) {
 }
 
 func quietRegistry() *rpc.Registry {
-	return rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
+	return rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 }

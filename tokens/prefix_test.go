@@ -134,7 +134,7 @@ func TestTablePrefix(t *testing.T) {
 // is stored.
 func TestTablePrefixRefused(t *testing.T) {
 	db := storagetest.SQLite(t)
-	reg := rpc.New(rpc.Options{})
+	reg := rpc.New(rpc.Options{Permissions: declared()})
 	for _, bad := range []string{"App_", "a-b_", "x; DROP TABLE users; --", strings.Repeat("a", storage.MaxTablePrefix+1)} {
 		_, err := users.Mount(t.Context(), reg, db, users.Options{TablePrefix: bad, Out: io.Discard})
 		assert.ErrorContains(t, err, "TablePrefix", "%q", bad)

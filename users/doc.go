@@ -11,6 +11,9 @@
 //	...
 //	defer mod.Close(ctx)
 //
+// The /v1/admin/users methods require Options.AdminPermission ("admin" by
+// default), which must be declared before Mount: Mount fails otherwise.
+//
 // Mount migrates the tables users, user_sessions and user_tokens, creates
 // the root user (id 1, named root) on first start, registers the methods and
 // the session authenticator, and starts deleting expired sessions and tokens

@@ -17,7 +17,7 @@
 // on a method's own path it names that method or none, and elsewhere it
 // answers -32809, so rules applied by path hold for every call.
 //
-//	reg := rpc.New(rpc.Options{})
+//	reg := rpc.New(rpc.Options{Prefix: "/api"})
 //	reg.Register(rpc.Method{
 //		ID:          "/v1/hello",
 //		Title:       "Say hello",
@@ -27,7 +27,7 @@
 //			return "Hello, " + name, nil
 //		},
 //	})
-//	http.Handle("/api/", http.StripPrefix("/api", reg))
+//	http.ListenAndServe("127.0.0.1:8080", reg) // POST /api/v1/hello
 //
 // A call's caller comes from its bearer token (Authorization: Bearer …),
 // resolved by the authenticators on Registry.Auth. A token that does not

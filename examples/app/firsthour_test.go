@@ -54,46 +54,35 @@ func TestFirstHour(t *testing.T) {
 	require.NotNil(t, m, "the password is printed: %q", stdout.String())
 	password := m[1]
 
-	post := func(token, method, body string) (*http.Response, map[string]any) {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, api+strings.TrimPrefix(method, "/"), strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer res.Body.Close()
-		var env map[string]any
-		require.NoError(t, json.NewDecoder(res.Body).Decode(&env))
-		return res, env
-	}
-
-	res, env := post("", "/v1/session/signin", `[{"username":"root","password":"`+password+`"}]`)
-	require.Equal(t, 200, res.StatusCode, env)
-	token := env["result"].(map[string]any)["data"].(map[string]any)["token"].(string)
+	a := &testApp{url: strings.TrimSuffix(api, "/")} // its calls: a.call, as every test here makes them
+	r := a.call(t, "", "/v1/session/signin", `[{"username":"root","password":"`+password+`"}]`)
+	require.Equal(t, 200, r.HTTP, r.Raw)
+	var signin struct{ Token string }
+	require.NoError(t, json.Unmarshal(r.Result.Data, &signin))
+	token := signin.Token
 	require.True(t, strings.HasPrefix(token, "ses_"), token)
 
 	req, err := http.NewRequest(http.MethodGet, api+"v1/profile/read", nil) // a GET calls with no parameters
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
-	got, err := http.DefaultClient.Do(req)
+	assert.Equal(t, 200, a.send(t, req).HTTP)
+
+	signup := `[{"username":"alice","password":"alice-password"}]`
+	r = a.call(t, "", "/v1/session/signup", signup)
+	assert.Equal(t, 403, r.HTTP, "signup is closed on a fresh app: %s", r.Raw)
+	r = a.call(t, token, "/v1/admin/settings/update", `[{"signup_enabled":true}]`)
+	require.Equal(t, 200, r.HTTP, r.Raw)
+	r = a.call(t, "", "/v1/session/signup", signup)
+	assert.Equal(t, 200, r.HTTP, r.Raw)
+
+	require.Equal(t, 200, a.call(t, token, "/v1/session/signout", ``).HTTP)
+	req, err = http.NewRequest(http.MethodGet, api+"v1/profile/read", nil)
 	require.NoError(t, err)
-	require.NoError(t, got.Body.Close())
-	assert.Equal(t, 200, got.StatusCode)
-
-	res, env = post("", "/v1/session/signup", `[{"username":"alice","password":"alice-password"}]`)
-	assert.Equal(t, 403, res.StatusCode, "signup is closed on a fresh app: %v", env)
-	res, env = post(token, "/v1/admin/settings/update", `[{"signup_enabled":true}]`)
-	require.Equal(t, 200, res.StatusCode, env)
-	res, env = post("", "/v1/session/signup", `[{"username":"alice","password":"alice-password"}]`)
-	assert.Equal(t, 200, res.StatusCode, env)
-
-	res, _ = post(token, "/v1/session/signout", ``)
-	require.Equal(t, 200, res.StatusCode)
-	res, env = post(token, "/v1/profile/read", ``)
-	assert.Equal(t, 401, res.StatusCode, env)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	assert.Equal(t, 401, res.StatusCode)
 	assert.Equal(t, `Bearer error="invalid_token"`, res.Header.Get("WWW-Authenticate"), "sign in again")
 
 	console, err := http.Get(strings.TrimSuffix(api, "/api/") + "/admin/")

@@ -110,6 +110,20 @@ func (s *Permissions) All() map[string]bool {
 	return m
 }
 
+// CheckTag returns an error naming tag unless it is a built-in tag
+// (Anyone, Guest, User, Root) or a declared permission: a method guarded by
+// a tag nobody can hold would be open to root alone.
+func (s *Permissions) CheckTag(tag string) error {
+	switch tag {
+	case Anyone, Guest, User, Root:
+		return nil
+	}
+	if _, ok := s.Lookup(tag); !ok {
+		return fmt.Errorf("permission %q is not declared: declare it first, such as rpc.Options{Permissions: auth.NewPermissions(auth.Permission{Name: %q})}", tag, tag)
+	}
+	return nil
+}
+
 // Undeclared returns a name in perms that is not declared, if there is one.
 func (s *Permissions) Undeclared(perms map[string]bool) (string, bool) {
 	s.mu.RLock()

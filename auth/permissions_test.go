@@ -119,3 +119,17 @@ func TestPermissionsApplyAndUndeclared(t *testing.T) {
 	assert.Equal(t, map[string]bool{"reports": true}, ps.Apply(old, map[string]bool{"reports": true}, true), "replace")
 	assert.Equal(t, map[string]bool{}, ps.Apply(old, map[string]bool{}, true))
 }
+
+func TestPermissionsCheckTag(t *testing.T) {
+	ps := auth.NewPermissions(auth.Permission{Name: "admin"})
+	for _, tag := range []string{auth.Anyone, auth.Guest, auth.User, auth.Root, "admin"} {
+		assert.NoError(t, ps.CheckTag(tag), tag)
+	}
+	for _, tag := range []string{"", "Admin", "admn", "anyone"} {
+		err := ps.CheckTag(tag)
+		require.Error(t, err, tag)
+		assert.Contains(t, err.Error(), fmt.Sprintf("permission %q is not declared", tag))
+	}
+	require.NoError(t, ps.Declare(auth.Permission{Name: "admn"}))
+	assert.NoError(t, ps.CheckTag("admn"), "declared later, taken from then on")
+}

@@ -11,11 +11,6 @@ import (
 	"github.com/authrpc/authrpc/pubsub"
 )
 
-// Channel is the former name of pubsub.Channel.
-//
-// Deprecated: use pubsub.Channel, which rpc and settings take too.
-type Channel = pubsub.Channel
-
 // publishTimeout bounds how long Invalidate waits for a publish.
 const publishTimeout = 5 * time.Second
 

@@ -106,7 +106,7 @@ func benchDB(b *testing.B) *bun.DB {
 }
 
 func benchRegistry(b *testing.B, noCallLog bool) (*rpc.Registry, string) {
-	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 	token, digest, err := auth.NewToken(auth.KindSession)
 	if err != nil {
 		b.Fatal(err)
@@ -151,10 +151,10 @@ func BenchmarkWriter(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			db := c.db(b)
-			reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 			mod := benchMount(b, reg, db, c.opts(calllog.Options{QueueSize: b.N + 1, FlushInterval: time.Millisecond}))
 			start := time.Now().Add(-time.Hour)
-			server := storagetest.SampleServerCPU(b.Context(), db)
+			server := benchkit.SampleServerCPU(b.Context(), db)
 			b.ResetTimer()
 			began, cpu := time.Now(), benchkit.ProcessCPU()
 			for i := range b.N {
@@ -170,7 +170,7 @@ func BenchmarkWriter(b *testing.B) {
 			b.StopTimer()
 			benchkit.ReportCPU(b, cpu)
 			if storage.IsPostgres(db) {
-				d := storagetest.SampleServerCPU(b.Context(), db).Since(server)
+				d := benchkit.SampleServerCPU(b.Context(), db).Since(server)
 				b.ReportMetric(float64(d)/float64(b.N), "server-cpu-ns/op")
 			}
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rows/s")

@@ -16,8 +16,9 @@ import (
 
 // Options configure the call log. The zero value is ready to use.
 type Options struct {
-	// Permission is the permission tag the three methods require.
-	// Default: "admin".
+	// Permission is the permission tag the three methods require. It must
+	// be declared (rpc.Options.Permissions) before Mount, which fails
+	// otherwise. Default: "admin".
 	Permission string
 
 	// QueueSize bounds the call records waiting to be written, including
@@ -156,6 +157,9 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	opts.setDefaults(reg)
 	if err := storage.CheckTablePrefix(opts.TablePrefix); err != nil {
 		return nil, fmt.Errorf("calllog: mount: Options.TablePrefix: %w", err)
+	}
+	if err := reg.Permissions().CheckTag(opts.Permission); err != nil {
+		return nil, fmt.Errorf("calllog: mount: Options.Permission: %w", err)
 	}
 	t := newTables(opts.TablePrefix)
 	if err := storage.Migrate(ctx, db, "calllog", migrations(t),

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
@@ -158,7 +159,7 @@ func TestCrashChild(t *testing.T) {
 
 	db, err := storage.Open(ctx, os.Getenv("CALLLOG_CRASH_DSN"))
 	require.NoError(t, err)
-	reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
+	reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 	mod, err := calllog.Mount(ctx, reg, db, calllog.Options{BatchSize: batch, FlushInterval: flush})
 	require.NoError(t, err)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
@@ -107,8 +108,28 @@ func schemaNames(t *testing.T, db *bun.DB) []string {
 // made.
 func TestTablePrefixRefused(t *testing.T) {
 	db := storagetest.SQLite(t)
-	reg := rpc.New(rpc.Options{})
+	reg := rpc.New(rpc.Options{Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 	_, err := calllog.Mount(t.Context(), reg, db, calllog.Options{TablePrefix: "App-"})
 	require.ErrorContains(t, err, "Options.TablePrefix")
 	assert.Empty(t, schemaNames(t, db))
+}
+
+// A permission that is not declared is refused before any table is made;
+// declared, it guards the methods.
+func TestPermissionMustBeDeclared(t *testing.T) {
+	db := storagetest.SQLite(t)
+	reg := rpc.New(rpc.Options{Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
+	_, err := calllog.Mount(t.Context(), reg, db, calllog.Options{Permission: "ops"})
+	require.ErrorContains(t, err, `Options.Permission: permission "ops" is not declared`)
+	assert.Empty(t, schemaNames(t, db))
+	assert.Empty(t, reg.Methods())
+
+	require.NoError(t, reg.Permissions().Declare(auth.Permission{Name: "ops"}))
+	mod, err := calllog.Mount(t.Context(), reg, db, calllog.Options{Permission: "ops"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mod.Close(context.Background()) })
+	require.NotEmpty(t, reg.Methods())
+	for _, m := range reg.Methods() {
+		assert.Equal(t, []string{"ops"}, m.Permissions, m.ID)
+	}
 }

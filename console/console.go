@@ -28,7 +28,17 @@ type Options struct {
 	API string
 	// Title is shown in the page's title and header. Default "authrpc admin".
 	Title string
+	// AdminPermission is the permission that shows the Users, Settings and
+	// Call log pages: give the one the users, settings and calllog modules
+	// require (users.Options.AdminPermission, settings.Options.Permission,
+	// calllog.Options.Permission). The server checks every call whatever
+	// the console shows. Default DefaultAdminPermission.
+	AdminPermission string
 }
+
+// DefaultAdminPermission is the default of Options.AdminPermission, as it
+// is of the modules' options.
+const DefaultAdminPermission = "admin"
 
 // Handler serves the console. It answers GET and HEAD only.
 type Handler struct {
@@ -46,6 +56,9 @@ func New(opts Options) *Handler {
 	}
 	if opts.Title == "" {
 		opts.Title = "authrpc admin"
+	}
+	if opts.AdminPermission == "" {
+		opts.AdminPermission = DefaultAdminPermission
 	}
 	files, err := fs.Sub(assets, "assets")
 	if err != nil {

@@ -51,6 +51,7 @@ func TestThePageNamesTheAPIAndHasNoInlineCode(t *testing.T) {
 	res, page := get(t, h, "GET", "/")
 	assert.Equal(t, "text/html; charset=utf-8", res.Header.Get("Content-Type"))
 	assert.Contains(t, page, `<meta name="authrpc-api" content="/rpc/">`)
+	assert.Contains(t, page, `<meta name="authrpc-admin-permission" content="admin">`, "the default")
 	assert.Contains(t, page, `<title>Ops &lt;&amp;&gt; &#34;admin&#34;</title>`, "the title is escaped")
 	for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(page, -1) {
 		assert.Contains(t, tag, ` src=`, "no inline script: %s", tag)
@@ -58,6 +59,15 @@ func TestThePageNamesTheAPIAndHasNoInlineCode(t *testing.T) {
 	assert.NotContains(t, page, "<style")
 	assert.NotContains(t, page, " style=")
 	assert.NotContains(t, page, " on", "no inline event handlers")
+}
+
+// The admin pages follow the permission the host's modules require.
+func TestAdminPermission(t *testing.T) {
+	_, page := get(t, console.New(console.Options{AdminPermission: "staff"}), "GET", "/")
+	assert.Contains(t, page, `<meta name="authrpc-admin-permission" content="staff">`)
+	_, js := get(t, console.New(console.Options{}), "GET", "/app.js")
+	assert.NotContains(t, js, `"admin"`, "no page hard-codes the permission")
+	assert.Contains(t, js, `meta[name="authrpc-admin-permission"]`)
 }
 
 func TestTheFirstLoadIsUnder200KB(t *testing.T) {

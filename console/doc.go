@@ -8,7 +8,8 @@
 // subprotocols "jsonrpc_2.0, <token>"), falls back to HTTP POST when the
 // socket cannot open, and refreshes on events such as settings/update. It
 // shows only what the signed-in caller's permissions allow, and the server
-// still checks every call.
+// still checks every call. The Users, Settings and Call log pages need
+// Options.AdminPermission ("admin" by default, as in the modules).
 //
 // Mount it under a path of its own, on the same origin as the API:
 //

@@ -74,6 +74,11 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		return
 	}
 	x.principal = p
+	if p == nil && c.token != "" {
+		// The token did not authenticate: RFC 6750 tells the client to
+		// get a new one, which a guest's -32801 alone does not.
+		x.w.Header().Set("WWW-Authenticate", invalidTokenChallenge)
+	}
 	cl := &x.call
 	*cl = Call{Method: m.ID, ClientAddr: c.clientAddr, Void: c.void}
 	x.void = c.void
@@ -171,6 +176,10 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	cl.removeUpload()
 	x.finish(res, err)
 }
+
+// invalidTokenChallenge answers a call whose bearer token did not
+// authenticate (malformed, unknown, expired, revoked or disabled).
+const invalidTokenChallenge = `Bearer error="invalid_token"`
 
 // removeUpload removes the call's spooled upload, if it has one, once the
 // call no longer needs it.

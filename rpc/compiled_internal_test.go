@@ -230,7 +230,7 @@ func TestRefusalMessageStable(t *testing.T) {
 func TestPredecoded(t *testing.T) {
 	r := New(Options{})
 	r.Register(Method{
-		ID: "/v1/p", Title: "P", Permissions: []string{"anyone"},
+		ID: "/v1/p", Title: "P", Permissions: []string{"*"},
 		Params:  []Param{{Name: "flat"}, {Name: "list?"}, {Name: "name?"}},
 		Handler: func(ctx context.Context, f ccFlat, l []ccFlat, name string) error { return nil },
 	})
@@ -276,7 +276,7 @@ func TestPredecodedBudget(t *testing.T) {
 	}
 	r := New(Options{})
 	r.Register(Method{
-		ID: "/v1/b", Title: "B", Permissions: []string{"anyone"},
+		ID: "/v1/b", Title: "B", Permissions: []string{"*"},
 		Params:  []Param{{Name: "list"}},
 		Handler: func(ctx context.Context, l []big) error { return nil },
 	})

@@ -35,7 +35,8 @@ type CORSOptions struct {
 	AllowedMethods []string
 
 	// ExposedHeaders are the response headers a page may read beyond the
-	// simple ones. Default: none.
+	// simple ones. Default: WWW-Authenticate, which tells a call whose
+	// bearer token did not authenticate.
 	ExposedHeaders []string
 
 	// MaxAge is how long a browser may reuse a preflight's answer (browsers
@@ -67,6 +68,9 @@ func newCORS(o *CORSOptions) *cors.Cors {
 	}
 	if len(c.AllowedHeaders) == 0 {
 		c.AllowedHeaders = []string{"Authorization", "Content-Type", HeaderVoidCall, headerVoidCallAlt}
+	}
+	if len(c.ExposedHeaders) == 0 {
+		c.ExposedHeaders = []string{"WWW-Authenticate"}
 	}
 	if len(c.AllowedMethods) == 0 {
 		c.AllowedMethods = []string{http.MethodGet, http.MethodPost}

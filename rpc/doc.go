@@ -17,7 +17,7 @@
 // on a method's own path it names that method or none, and elsewhere it
 // answers -32809, so rules applied by path hold for every call.
 //
-//	reg := rpc.New(rpc.Options{})
+//	reg := rpc.New(rpc.Options{Prefix: "/api"})
 //	reg.Register(rpc.Method{
 //		ID:          "/v1/hello",
 //		Title:       "Say hello",
@@ -27,7 +27,14 @@
 //			return "Hello, " + name, nil
 //		},
 //	})
-//	http.Handle("/api/", http.StripPrefix("/api", reg))
+//	http.ListenAndServe("127.0.0.1:8080", reg) // POST /api/v1/hello
+//
+// A call's caller comes from its bearer token (Authorization: Bearer …),
+// resolved by the authenticators on Registry.Auth. A token that does not
+// authenticate (malformed, unknown, expired, revoked) makes the caller a
+// guest, and the HTTP answer carries WWW-Authenticate: Bearer
+// error="invalid_token" (RFC 6750), so that a client can tell "sign in
+// again" from a signed-in caller's "not allowed".
 //
 // Handlers answer with a value (sent as the result's data), an *Error (sent
 // with its code and message), or any other error (an opaque internal error,

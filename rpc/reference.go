@@ -9,6 +9,30 @@ import (
 	"github.com/invopop/jsonschema"
 )
 
+// Reference formats, for WriteReference.
+const (
+	FormatMarkdown = "markdown" // WriteMarkdown's
+	FormatOpenAPI  = "openapi"  // OpenAPI's document, ending in a newline
+)
+
+// WriteReference writes the API reference in the format named, such as a
+// command-line argument: FormatMarkdown or FormatOpenAPI. Any other format
+// is an error that names these two.
+func (r *Registry) WriteReference(w io.Writer, format string) error {
+	switch format {
+	case FormatMarkdown:
+		return r.WriteMarkdown(w)
+	case FormatOpenAPI:
+		doc, err := r.OpenAPI()
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(doc, '\n'))
+		return err
+	}
+	return fmt.Errorf("rpc: reference format %q: want %q or %q", format, FormatMarkdown, FormatOpenAPI)
+}
+
 // WriteMarkdown writes the API reference as Markdown: one section per
 // Section, in the order of Methods, each method with its call in
 // JavaScript and Shell, its permissions and its parameters as YAML schemas.

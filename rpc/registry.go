@@ -302,7 +302,9 @@ type Method struct {
 	Description string
 
 	// Permissions are the tags a caller must pass, any of them: auth.Anyone,
-	// auth.Guest, auth.User, auth.Root or a declared permission name.
+	// auth.Guest, auth.User, auth.Root or a permission name declared in
+	// Options.Permissions by the time the method is registered (Register
+	// panics otherwise, so that a typo cannot leave a method to root alone).
 	Permissions []string
 
 	// Params name the handler's positional parameters, in order.
@@ -414,20 +416,12 @@ func (s *Section) Register(def Method) {
 	s.r.register(def, s.prefix)
 }
 
-// Module is the former name of Section.
-//
-// Deprecated: use Section; a module is a feature mounted on the registry
-// (users, tokens), which may fill several sections.
-type Module = Section
-
-// Module is the former name of Section.
-//
-// Deprecated: use Registry.Section.
-func (r *Registry) Module(prefix, title string) *Section { return r.Section(prefix, title) }
-
 // Register adds a method. It panics when the definition is wrong (a
 // programming error, like a bad pattern given to http.ServeMux): a duplicate
-// or malformed id, no permissions, or a handler that does not match the params.
+// or malformed id, no permissions, a permission tag that is neither built in
+// nor declared (declare the host's permissions before registering the
+// methods that name them, and before mounting modules), or a handler that
+// does not match the params.
 func (r *Registry) Register(def Method) {
 	r.register(def, "")
 }
@@ -490,6 +484,11 @@ func (r *Registry) compile(def Method, section string) (*method, error) {
 	}
 	if len(def.Permissions) == 0 {
 		return nil, fmt.Errorf("no permissions: list at least one tag (auth.Anyone for everyone)")
+	}
+	for _, tag := range def.Permissions {
+		if err := r.perms.CheckTag(tag); err != nil {
+			return nil, err
+		}
 	}
 	if def.MaxUploadBytes > r.opts.MaxSpooledBytes {
 		return nil, fmt.Errorf("MaxUploadBytes %d is more than the registry's MaxSpooledBytes %d: raise Options.MaxSpooledBytes", def.MaxUploadBytes, r.opts.MaxSpooledBytes)

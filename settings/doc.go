@@ -67,8 +67,9 @@
 // several instances, first give every instance the new key as an old one,
 // so that none meets a value it cannot read, then make it current.
 //
-// With nothing stored, signup_enabled is true, smtp_port is 587 and the
-// rest is empty (Options.Defaults changes that).
+// With nothing stored, signup_enabled is false (signup is closed until an
+// administrator opens it), smtp_port is 587 and the rest is empty
+// (Options.Defaults changes that).
 //
 // The settings live in the table authrpc_settings; Options.TablePrefix goes
 // before its name and before the record of its migrations ("auth_":

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
@@ -32,7 +33,10 @@ func ExampleMount() {
 		SiteName string `json:"site_name" jsonschema:"maxLength=100"`
 		Theme    string `json:"theme" jsonschema:"enum=light,enum=dark"`
 	}
-	reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
+	reg := rpc.New(rpc.Options{
+		Logger:      slog.New(slog.DiscardHandler),
+		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
+	})
 	mod, err := settings.Mount(ctx, reg, db, settings.Options{
 		Extra: &Branding{SiteName: "Acme", Theme: "light"}, // the defaults
 	})
@@ -49,7 +53,7 @@ func ExampleMount() {
 	}
 	fmt.Println(open, s.SMTPPort, b.SiteName, b.Theme)
 	// Output:
-	// true 587 Acme light
+	// false 587 Acme light
 }
 
 // A host keeps the SMTP password (and its own secret fields) encrypted in

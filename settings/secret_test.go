@@ -104,7 +104,7 @@ func TestWrongOrMissingKey(t *testing.T) {
 		right := newKeys(t, settings.GenerateKey())
 		e := newEnv(t, db, settings.Options{Keys: right, Mailer: srv.MailerOptions(), Extra: &Vault{}})
 		e.store(t, srv, smtpPassword)
-		e.ok(t, "update", `[{"api_key":"`+hostSecret+`"}]`)
+		e.ok(t, "update", `[{"api_key":"`+hostSecret+`","signup_enabled":true}]`)
 		want := e.ok(t, "read", ``)
 
 		for name, keys := range map[string]*settings.Keyring{"wrong key": newKeys(t, settings.GenerateKey()), "no key": nil} {

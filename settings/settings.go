@@ -25,11 +25,12 @@ var ErrAppURLNotSet = errors.New("settings: app_url is not set")
 // Options configure Mount. Zero Options are valid.
 type Options struct {
 	// Permission is the tag a caller needs for the /v1/admin/settings
-	// methods. Default "admin".
+	// methods. It must be declared (rpc.Options.Permissions) before Mount,
+	// which fails otherwise. Default "admin".
 	Permission string
 
 	// Defaults are the built-in fields' values while nothing is stored for
-	// them. Nil: signup_enabled true, smtp_port 587, the rest empty.
+	// them. Nil: signup_enabled false, smtp_port 587, the rest empty.
 	Defaults *Settings
 
 	// Extra declares the host's own fields: a struct, or a pointer to one,
@@ -137,7 +138,10 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if opts.Permission == "" {
 		opts.Permission = "admin"
 	}
-	defaults := Settings{SMTPPort: mailer.DefaultPort, SignupEnabled: true}
+	if err := reg.Permissions().CheckTag(opts.Permission); err != nil {
+		return nil, fmt.Errorf("settings: Options.Permission: %w", err)
+	}
+	defaults := Settings{SMTPPort: mailer.DefaultPort} // signup closed until an administrator opens it
 	if opts.Defaults != nil {
 		defaults = *opts.Defaults // a copy: the host may reuse its value
 	}

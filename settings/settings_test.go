@@ -13,13 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
 const defaultsJSON = `{"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"",
-	"smtp_password_set":false,"signup_enabled":true}`
+	"smtp_password_set":false,"signup_enabled":false}`
 
 func TestReadDefaults(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
@@ -29,10 +30,10 @@ func TestReadDefaults(t *testing.T) {
 		ctx := context.Background()
 		s, err := e.mod.Get(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, settings.Settings{SMTPPort: 587, SignupEnabled: true}, s)
+		assert.Equal(t, settings.Settings{SMTPPort: 587}, s)
 		open, err := e.mod.SignupEnabled(ctx)
 		require.NoError(t, err)
-		assert.True(t, open)
+		assert.False(t, open, "signup is closed until an administrator opens it")
 		_, err = e.mod.AppURL(ctx)
 		assert.ErrorIs(t, err, settings.ErrAppURLNotSet)
 		assert.Error(t, s.Extra(&struct{}{}), "no host fields declared")
@@ -41,7 +42,7 @@ func TestReadDefaults(t *testing.T) {
 
 func TestOnlyAdminsCall(t *testing.T) {
 	e := newEnv(t, storagetest.SQLite(t), settings.Options{})
-	for _, m := range []struct{ method, body string }{{"read", ``}, {"update", `[{"signup_enabled":false}]`}, {"test-smtp", `[{}]`}} {
+	for _, m := range []struct{ method, body string }{{"read", ``}, {"update", `[{"signup_enabled":true}]`}, {"test-smtp", `[{}]`}} {
 		for _, token := range []string{"", e.plain, "ses_not-a-token"} {
 			a := e.call(t, token, m.method, m.body)
 			assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code, "%s: %s", m.method, a.Raw)
@@ -52,14 +53,18 @@ func TestOnlyAdminsCall(t *testing.T) {
 
 func TestCustomPermissionAndDefaults(t *testing.T) {
 	reg := quietRegistry()
+	_, err := settings.Mount(context.Background(), reg, storagetest.SQLite(t), settings.Options{Permission: "settings-admin"})
+	require.ErrorContains(t, err, `permission "settings-admin" is not declared`)
+	assert.Empty(t, reg.Methods())
+	require.NoError(t, reg.Permissions().Declare(auth.Permission{Name: "settings-admin"}))
 	mod, err := settings.Mount(context.Background(), reg, storagetest.SQLite(t), settings.Options{
 		Permission: "settings-admin",
-		Defaults:   &settings.Settings{AppURL: "https://app.example.com", SMTPPort: 465},
+		Defaults:   &settings.Settings{AppURL: "https://app.example.com", SMTPPort: 465, SignupEnabled: true},
 	})
 	require.NoError(t, err)
 	open, err := mod.SignupEnabled(context.Background())
 	require.NoError(t, err)
-	assert.False(t, open, "the host's defaults replace the built-in ones")
+	assert.True(t, open, "the host's defaults replace the built-in ones")
 	u, err := mod.AppURL(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "https://app.example.com", u)
@@ -78,23 +83,23 @@ func TestUpdatePartial(t *testing.T) {
 		e := newEnv(t, db, settings.Options{})
 		ctx := context.Background()
 
-		got := e.ok(t, "update", `[{"app_url":"https://app.example.com/base","signup_enabled":false}]`)
+		got := e.ok(t, "update", `[{"app_url":"https://app.example.com/base","signup_enabled":true}]`)
 		want := `{"app_url":"https://app.example.com/base","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"",
-			"smtp_password_set":false,"signup_enabled":false}`
+			"smtp_password_set":false,"signup_enabled":true}`
 		assert.JSONEq(t, want, got, "update answers the settings as read does")
 		assert.JSONEq(t, want, e.ok(t, "read", ``))
 
 		// Readers in this process see it at once.
 		open, err := e.mod.SignupEnabled(ctx)
 		require.NoError(t, err)
-		assert.False(t, open)
+		assert.True(t, open)
 		u, err := e.mod.AppURL(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, "https://app.example.com/base", u)
 
 		got = e.ok(t, "update", `{"smtp_hostname":"smtp.example.com","smtp_port":2525,"smtp_username":"mailer","smtp_password":"pw-1","smtp_from":"Example <noreply@example.com>"}`)
 		assert.JSONEq(t, `{"app_url":"https://app.example.com/base","smtp_from":"Example <noreply@example.com>","smtp_hostname":"smtp.example.com",
-			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":true,"signup_enabled":false}`, got)
+			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":true,"signup_enabled":true}`, got)
 		cfg, err := e.mod.SMTP(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, "smtp.example.com", cfg.Host)
@@ -105,9 +110,9 @@ func TestUpdatePartial(t *testing.T) {
 
 		// An empty object changes nothing; empty strings clear.
 		assert.JSONEq(t, got, e.ok(t, "update", `[{}]`))
-		got = e.ok(t, "update", `[{"smtp_password":"","app_url":"","signup_enabled":true}]`)
+		got = e.ok(t, "update", `[{"smtp_password":"","app_url":"","signup_enabled":false}]`)
 		assert.JSONEq(t, `{"app_url":"","smtp_from":"Example <noreply@example.com>","smtp_hostname":"smtp.example.com",
-			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":false,"signup_enabled":true}`, got)
+			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":false,"signup_enabled":false}`, got)
 
 		// What is stored outlives the process.
 		fresh := newEnv(t, db, settings.Options{})
@@ -261,7 +266,7 @@ func TestHostFields(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		opts := settings.Options{Extra: &Branding{SiteName: "Acme", Theme: "light", MaxUploads: 5}}
 		e := newEnv(t, db, opts)
-		const builtins = `"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"","smtp_password_set":false,"signup_enabled":true`
+		const builtins = `"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"","smtp_password_set":false,"signup_enabled":false`
 		read := e.ok(t, "read", ``)
 		assert.Equal(t, `{`+builtins+`,"site_name":"Acme","theme":"light","max_uploads":5}`, read,
 			"host fields follow the built-in ones, in the struct's order, with their defaults")
@@ -432,18 +437,18 @@ func TestReloadSeesAnotherInstance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		a := newEnv(t, db, settings.Options{})
 		b := newEnv(t, db, settings.Options{})
-		a.ok(t, "update", `[{"signup_enabled":false}]`)
+		a.ok(t, "update", `[{"signup_enabled":true}]`)
 
 		open, err := b.mod.SignupEnabled(context.Background())
 		require.NoError(t, err)
-		assert.True(t, open, "b has not reloaded yet")
+		assert.False(t, open, "b has not reloaded yet")
 		require.NoError(t, b.mod.Reload(context.Background()))
 		open, err = b.mod.SignupEnabled(context.Background())
 		require.NoError(t, err)
-		assert.False(t, open)
+		assert.True(t, open)
 	})
 }
 
 func quietRegistry() *rpc.Registry {
-	return rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
+	return rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
 }

@@ -97,6 +97,8 @@ func TestTablePrefix(t *testing.T) {
 		b.refused(t, 401, aTok.Token, "/v1/session/signin")
 		bRoot := b.signin(t, "root", "root-password-b")
 		assert.Empty(t, b.appURL(t, bRoot), "b has settings of its own")
+		b.refused(t, 403, "", "/v1/session/signup", map[string]any{"username": "alice", "password": "other-password"})
+		b.ok(t, bRoot, "/v1/admin/settings/update", map[string]any{"signup_enabled": true})
 		b.ok(t, "", "/v1/session/signup", map[string]any{"username": "alice", "password": "other-password"})
 		bAlice := b.signin(t, "alice", "other-password")
 		b.ok(t, bRoot, "/v1/admin/users/read").Decode(t, &found)
@@ -132,7 +134,7 @@ func TestTablePrefix(t *testing.T) {
 // is stored.
 func TestTablePrefixRefused(t *testing.T) {
 	db := storagetest.SQLite(t)
-	reg := rpc.New(rpc.Options{})
+	reg := rpc.New(rpc.Options{Permissions: declared()})
 	for _, bad := range []string{"App_", "a-b_", "x; DROP TABLE users; --", strings.Repeat("a", storage.MaxTablePrefix+1)} {
 		_, err := users.Mount(t.Context(), reg, db, users.Options{TablePrefix: bad, Out: io.Discard})
 		assert.ErrorContains(t, err, "TablePrefix", "%q", bad)

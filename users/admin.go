@@ -81,7 +81,7 @@ type generatedPassword struct {
 
 func (m *Module) registerAdmin() {
 	mod := m.reg.Section("/v1/admin/users", "Application users management")
-	admin := []string{"admin"}
+	admin := []string{m.adminPerm}
 	userID := rpc.Param{Name: "user_id"}
 	userIDNamed := rpc.Param{Name: "user_id", Description: "User id or name."}
 	mod.Register(rpc.Method{

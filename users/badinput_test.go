@@ -189,7 +189,7 @@ func TestBadInput(t *testing.T) {
 		t.Logf("%d bad calls refused", len(cases))
 		assert.Equal(t, before, e.snapshot(t), "no bad call stored anything")
 		assert.NotContains(t, e.logs.String(), "level=ERROR", "no bad call was an internal error")
-	}, func(o *users.Options) {
+	}, openSignup, func(o *users.Options) {
 		o.SigninLimitPerName.Burst = -1
 		o.SigninLimitPerAddr.Burst = -1
 		o.SigninLimitPerNameAddr.Burst = -1

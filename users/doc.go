@@ -11,10 +11,17 @@
 //	...
 //	defer mod.Close(ctx)
 //
+// The /v1/admin/users methods require Options.AdminPermission ("admin" by
+// default), which must be declared before Mount: Mount fails otherwise.
+//
 // Mount migrates the tables users, user_sessions and user_tokens, creates
 // the root user (id 1, named root) on first start, registers the methods and
 // the session authenticator, and starts deleting expired sessions and tokens
 // in the background.
+//
+// Signup (/v1/session/signup) is closed unless Options.SignupEnabled opens
+// it: the settings module's SignupEnabled (the signup_enabled setting, which
+// an administrator turns on), or SignupOpen for always.
 //
 // # Table prefix
 //

@@ -645,7 +645,7 @@ func TestFirstPasswordByMail(t *testing.T) {
 		e.ok(t, "", setPassword, tok, "fay-first-password")
 		s := e.signin(t, "fay", "fay-first-password")
 		assert.True(t, e.profile(t, s).EmailConfirmed)
-	})
+	}, openSignup)
 }
 
 // Link paths are options; a path may carry a query of its own.

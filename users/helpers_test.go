@@ -112,6 +112,9 @@ func newEnvRPC(t *testing.T, db *bun.DB, rpcTweak func(*rpc.Options), tweak ...f
 	return e
 }
 
+// openSignup opens /v1/session/signup, which is closed by default.
+func openSignup(o *users.Options) { o.SignupEnabled = users.SignupOpen }
+
 // run runs fn on SQLite and PostgreSQL with a fresh env each.
 func run(t *testing.T, fn func(t *testing.T, e *env), tweak ...func(*users.Options)) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {

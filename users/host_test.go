@@ -153,5 +153,5 @@ func TestHooks(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, e.mod.Delete(context.Background(), f.ID))
 		assert.Equal(t, []string{"signup erin", "signin erin", "signin root", "delete erin", "delete frank"}, got)
-	})
+	}, openSignup)
 }

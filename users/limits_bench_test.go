@@ -36,7 +36,7 @@ func BenchmarkSigninLimits(b *testing.B) {
 				} else {
 					db = storagetest.Postgres(b)
 				}
-				reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
+				reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), Permissions: declared()})
 				opts := users.Options{RootPassword: rootPassword, Out: io.Discard, Hasher: fastHasher()}
 				generous(local)(&opts)
 				mod, err := users.Mount(context.Background(), reg, db, opts)

@@ -23,7 +23,7 @@ import (
 func mountForTokens(t *testing.T, db *bun.DB, now func() time.Time) (*Module, []int64) {
 	t.Helper()
 	hasher := auth.NewHasher(auth.HasherOptions{Params: &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}})
-	m, err := Mount(context.Background(), rpc.New(rpc.Options{}), db, Options{RootPassword: "root-password-1", Hasher: hasher, Now: now})
+	m, err := Mount(context.Background(), rpc.New(rpc.Options{Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})}), db, Options{RootPassword: "root-password-1", Hasher: hasher, Now: now})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	var ids []int64

@@ -97,7 +97,7 @@ func (m *Module) registerSession() {
 	mod.Register(rpc.Method{
 		ID:          "signup",
 		Title:       "Signup",
-		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken; refused when the `signup_enabled` setting is off.",
+		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken; 403 while signup is closed, as it is until the host opens it (the `signup_enabled` setting).",
 		Permissions: []string{auth.Anyone},
 		Params:      []rpc.Param{{Name: "fields"}},
 		Handler:     m.signup,
@@ -256,19 +256,29 @@ func (m *Module) signout(ctx context.Context) (rpc.Result, error) {
 	return rpc.Result{}, nil
 }
 
+// checkSignupOpen refuses a signup while Options.SignupEnabled says no, or
+// is nil.
+func (m *Module) checkSignupOpen(ctx context.Context) error {
+	if m.signupOpen == nil {
+		return rpc.Forbidden("signup is disabled")
+	}
+	open, err := m.signupOpen(ctx)
+	if err != nil {
+		return fmt.Errorf("users: signup: is signup enabled: %w", err)
+	}
+	if !open {
+		return rpc.Forbidden("signup is disabled")
+	}
+	return nil
+}
+
 // signup creates an enabled user holding the default permissions.
 func (m *Module) signup(ctx context.Context, f signupFields) error {
 	if err := limit(ctx, m.signupLim, auth.AddrKey(clientAddr(ctx)), "too many sign-ups from your address: try again later"); err != nil {
 		return err
 	}
-	if m.signupOpen != nil {
-		open, err := m.signupOpen(ctx)
-		if err != nil {
-			return fmt.Errorf("users: signup: is signup enabled: %w", err)
-		}
-		if !open {
-			return rpc.Forbidden("signup is disabled")
-		}
+	if err := m.checkSignupOpen(ctx); err != nil {
+		return err
 	}
 	nu, rerr := m.newUserFields(f.Username, f.Password, f.Email, f.TelegramName)
 	if rerr != nil {

@@ -4,15 +4,18 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/storage/storagetest"
 	"github.com/authrpc/authrpc/users"
 )
 
@@ -169,8 +172,11 @@ func TestSignout(t *testing.T) {
 
 		a := e.ok(t, s.userTok, "/v1/session/signout")
 		assert.Equal(t, 200, a.Code)
-		e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
-		e.ok(t, other, "/v1/profile/read") // only the current session ended
+		assert.Empty(t, a.Header.Get("WWW-Authenticate"))
+		a = e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
+		assert.Equal(t, `Bearer error="invalid_token"`, a.Header.Get("WWW-Authenticate"), "sign in again")
+		a = e.ok(t, other, "/v1/profile/read") // only the current session ended
+		assert.Empty(t, a.Header.Get("WWW-Authenticate"))
 
 		// Without a session: 404, which existing clients expect (SPEC §7a).
 		e.refused(t, 404, "", "/v1/session/signout")
@@ -240,18 +246,38 @@ func TestSignup(t *testing.T) {
 		// Without a password the account exists but nobody can sign in yet.
 		e.ok(t, "", "/v1/session/signup", map[string]any{"username": "erin"})
 		e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "erin", "password": "anything-at-all"})
-	})
+	}, openSignup)
 }
 
+// Signup is closed unless Options.SignupEnabled opens it, and follows it
+// from call to call.
 func TestSignupDisabled(t *testing.T) {
-	open := false
-	run(t, func(t *testing.T, e *env) {
-		before := e.snapshot(t)
-		a := e.refused(t, 403, "", "/v1/session/signup", map[string]any{"username": "carol", "password": "carol-password"})
-		assert.Equal(t, "signup is disabled", a.Message)
-		assert.Equal(t, before, e.snapshot(t))
-	}, func(o *users.Options) {
-		o.SignupEnabled = func(context.Context) (bool, error) { return open, nil }
+	carol := map[string]any{"username": "carol", "password": "carol-password"}
+	t.Run("by default", func(t *testing.T) {
+		run(t, func(t *testing.T, e *env) {
+			before := e.snapshot(t)
+			a := e.refused(t, 403, "", "/v1/session/signup", carol)
+			assert.Equal(t, "signup is disabled", a.Message)
+			assert.Equal(t, before, e.snapshot(t))
+		})
+	})
+	t.Run("until opened", func(t *testing.T) {
+		storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+			var open atomic.Bool
+			e := newEnv(t, db, func(o *users.Options) {
+				o.SignupEnabled = func(context.Context) (bool, error) { return open.Load(), nil }
+			})
+			before := e.snapshot(t)
+			a := e.refused(t, 403, "", "/v1/session/signup", carol)
+			assert.Equal(t, "signup is disabled", a.Message)
+			assert.Equal(t, before, e.snapshot(t))
+
+			open.Store(true)
+			e.ok(t, "", "/v1/session/signup", carol)
+			e.signin(t, "carol", "carol-password")
+			open.Store(false)
+			e.refused(t, 403, "", "/v1/session/signup", map[string]any{"username": "dave"})
+		})
 	})
 }
 
@@ -262,5 +288,5 @@ func TestSignupIsRateLimited(t *testing.T) {
 			require.Equal(t, 200, a.Code, a.Raw)
 		}
 		e.refused(t, 429, "", "/v1/session/signup", map[string]any{"username": "userz"})
-	}, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
+	}, openSignup, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
 }

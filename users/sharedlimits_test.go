@@ -55,7 +55,7 @@ func TestSigninLimitsSharedByInstances(t *testing.T) {
 
 func TestSignupLimitSharedByInstances(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		in := twoInstances(t, db, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
+		in := twoInstances(t, db, openSignup, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
 		codes := map[int]int{}
 		for i := range 6 {
 			a := in[i%2].c.From("198.51.100.7").Call(t, "/v1/session/signup", map[string]any{"username": fmt.Sprintf("user%c", 'a'+i)})

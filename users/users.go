@@ -19,6 +19,7 @@ import (
 
 // Defaults for Options.
 const (
+	DefaultAdminPermission = "admin"
 	DefaultSessionTTL      = 30 * 24 * time.Hour
 	DefaultCleanupInterval = time.Hour
 )
@@ -44,12 +45,20 @@ var (
 // the hasher's queue is full: a few hashes' time.
 const hashBusyRetry = time.Second
 
+// SignupOpen fits Options.SignupEnabled: signup is always open.
+func SignupOpen(context.Context) (bool, error) { return true, nil }
+
 // ErrNotFound is returned by Lookup for a user that does not exist.
 var ErrNotFound = errors.New("users: user not found")
 
 // Options configure the module. The zero value is valid; every field
 // documents its default.
 type Options struct {
+	// AdminPermission is the permission tag the /v1/admin/users methods
+	// require. It must be declared (rpc.Options.Permissions) before Mount,
+	// which fails otherwise. Default DefaultAdminPermission, "admin".
+	AdminPermission string
+
 	// RootPassword is the root user's password when Mount creates root (the
 	// first start on an empty database). Empty: a password is generated and
 	// printed once to Out. It never overwrites the password of an existing
@@ -119,8 +128,11 @@ type Options struct {
 	// (measured about 0.5 ms on PostgreSQL, 0.1 ms on SQLite).
 	LocalLimits bool
 
-	// SignupEnabled says whether /v1/session/signup is open; the settings
-	// module supplies it. Nil: always open.
+	// SignupEnabled says whether /v1/session/signup is open; while it says
+	// no, signup answers 403 "signup is disabled". The settings module's
+	// SignupEnabled method fits (the signup_enabled setting, off until an
+	// administrator turns it on); SignupOpen keeps signup always open.
+	// Default nil: signup is closed.
 	SignupEnabled func(ctx context.Context) (bool, error)
 
 	// Mailer sends the mails of /v1/session/send-confirmation-email and
@@ -206,6 +218,7 @@ type Module struct {
 	now        func() time.Time
 	sessionTTL time.Duration
 	signupOpen func(ctx context.Context) (bool, error)
+	adminPerm  string // Options.AdminPermission
 
 	limits    *storage.Limits // nil with LocalLimits
 	signinLim signinLimits
@@ -249,6 +262,12 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if err := storage.CheckTablePrefix(opts.TablePrefix); err != nil {
 		return nil, fmt.Errorf("users: mount: Options.TablePrefix: %w", err)
 	}
+	if opts.AdminPermission == "" {
+		opts.AdminPermission = DefaultAdminPermission
+	}
+	if err := reg.Permissions().CheckTag(opts.AdminPermission); err != nil {
+		return nil, fmt.Errorf("users: mount: Options.AdminPermission: %w", err)
+	}
 	m := &Module{
 		reg:        reg,
 		db:         db,
@@ -259,6 +278,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		now:        opts.Now,
 		sessionTTL: opts.SessionTTL,
 		signupOpen: opts.SignupEnabled,
+		adminPerm:  opts.AdminPermission,
 
 		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
 		avatarURL:                    avatarURL(opts),

@@ -5,6 +5,7 @@ import { h, field, checkbox, when, dialog, pager } from "./dom.js";
 import { chart, callSeries, runtimeSeries } from "./charts.js";
 
 const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
+const adminPermission = document.querySelector('meta[name="authrpc-admin-permission"]').content;
 const tokenKey = "authrpc.console.token";
 const pageSize = 20;
 const pollEvery = 5000;
@@ -46,10 +47,10 @@ async function run(fn) {
 }
 
 const pages = [
-  { path: "users", label: "Users", perm: "admin", render: usersPage },
+  { path: "users", label: "Users", perm: adminPermission, render: usersPage },
   { path: "tokens", label: "API tokens", perm: "user", render: tokensPage },
-  { path: "settings", label: "Settings", perm: "admin", render: settingsPage },
-  { path: "calls", label: "Call log", perm: "admin", render: callsPage },
+  { path: "settings", label: "Settings", perm: adminPermission, render: settingsPage },
+  { path: "calls", label: "Call log", perm: adminPermission, render: callsPage },
   { path: "profile", label: "Profile", perm: "user", render: profilePage },
 ];
 

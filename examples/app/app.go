@@ -42,6 +42,11 @@ type config struct {
 	ProxyHops      int
 }
 
+// adminPermission is the permission that administers users, settings and
+// the call log, and shows those pages in the console. The modules' default
+// is the same name; it is given to each here to show where it goes.
+const adminPermission = "admin"
+
 // app is the example host: one registry with every module mounted.
 type app struct {
 	db       *bun.DB
@@ -73,7 +78,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		return nil, err
 	}
 	perms := auth.NewPermissions(auth.Permission{
-		Name:        "admin",
+		Name:        adminPermission,
 		Title:       "Administrator",
 		Description: "Manages users, settings and the API call log.",
 	})
@@ -87,22 +92,23 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	a.reg.Auth().Share(a.sync.Channel("auth"))
 	a.reg.ShareEvents(a.sync.Channel("events")) // events reach the sockets of every instance
 
-	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{}); err != nil {
+	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{Permission: adminPermission}); err != nil {
 		return nil, err
 	}
 	keys, err := settingsKeys(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Keys: keys, Channel: a.sync.Channel("settings")}); err != nil {
+	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Permission: adminPermission, Keys: keys, Channel: a.sync.Channel("settings")}); err != nil {
 		return nil, err
 	}
 	a.users, err = users.Mount(ctx, a.reg, db, users.Options{
-		RootPassword:  cfg.RootPassword,
-		Out:           cfg.Out,
-		SignupEnabled: a.settings.SignupEnabled,
-		Mailer:        a.settings.Mailer(),
-		AppURL:        a.settings.AppURL,
+		AdminPermission: adminPermission,
+		RootPassword:    cfg.RootPassword,
+		Out:             cfg.Out,
+		SignupEnabled:   a.settings.SignupEnabled,
+		Mailer:          a.settings.Mailer(),
+		AppURL:          a.settings.AppURL,
 	})
 	if err != nil {
 		return nil, err
@@ -135,7 +141,7 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 // paths are matched exactly (an http.ServeMux would redirect /api/v1//read
 // to a cleaned path).
 func (a *app) Handler() http.Handler {
-	admin := console.New(console.Options{API: "/api/"})
+	admin := console.New(console.Options{API: "/api/", AdminPermission: adminPermission})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/admin":

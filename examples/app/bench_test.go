@@ -98,7 +98,7 @@ func BenchmarkAppStruct(b *testing.B) {
 				Handler: func(ctx context.Context, p greetParams) (greeting, error) { return greet(p), nil },
 			})
 			before := a.calls.Stats()
-			server := storagetest.SampleServerCPU(b.Context(), a.db)
+			server := benchkit.SampleServerCPU(b.Context(), a.db)
 			cpu := benchkit.ProcessCPU()
 			benchkit.Post(b, a.Handler(), path, token, body, want)
 			for a.calls.Stats().Queued >= calllogBatch {
@@ -107,7 +107,7 @@ func BenchmarkAppStruct(b *testing.B) {
 			benchkit.ReportCPU(b, cpu) // the writer's work included
 			b.StopTimer()
 			if storage.IsPostgres(a.db) {
-				d := storagetest.SampleServerCPU(b.Context(), a.db).Since(server)
+				d := benchkit.SampleServerCPU(b.Context(), a.db).Since(server)
 				b.ReportMetric(float64(d)/float64(b.N), "server-cpu-ns/op")
 			}
 			s := a.calls.Stats()

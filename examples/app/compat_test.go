@@ -175,6 +175,7 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/profile/set-email", `["root@example.com"]`)
 	call(root, "/v1/profile/set-telegram-username", `["root_gram"]`)
 	call(root, "/v1/profile/read", ``)
+	call(root, "/v1/admin/settings/update", `[{"signup_enabled":true}]`) // signup is closed until opened
 	call("", "/v1/session/signup", `[{"username":"signed-up","password":"signed-up-password"}]`)
 
 	call(root, "/v1/admin/users/create", `[{"username":"ann","password":"ann-password","email":"Ann@Example.com"}]`)

@@ -306,9 +306,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			waitJS(`document.getElementById('notice').textContent === 'Settings saved.'`),
 		)
 		browse(t, two, 10*time.Second, waitJS(`document.querySelector('input[name="app_url"]').value === 'https://console.example.com' &&
-			!document.querySelector('input[name="signup_enabled"]').checked`))
+			document.querySelector('input[name="signup_enabled"]').checked`))
 		got := a.call(t, rootToken, "/v1/admin/settings/read", `[]`)
-		assert.Contains(t, string(got.Result.Data), `"signup_enabled":false`)
+		assert.Contains(t, string(got.Result.Data), `"signup_enabled":true`, "the click opened signup, closed by default")
 		shots.shot(t, one, "settings")
 
 		// Test SMTP with the form's values: nothing listens there, and the

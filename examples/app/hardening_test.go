@@ -65,12 +65,15 @@ type fixture struct {
 	settings   []settingRow
 }
 
-// newFixture creates the victim and a plain user, signs root and the plain
-// user in and gives each an API token.
+// newFixture opens signup, creates the victim and a plain user, signs root
+// and the plain user in and gives each an API token.
 func newFixture(t *testing.T, a *testApp) *fixture {
 	t.Helper()
 	f := &fixture{guest: caller{name: "guest"}}
 	f.root = caller{name: "root", token: a.signin(t, "root", rootPassword)}
+	// Signup is closed by default; open, it is walked like every method.
+	r := a.call(t, f.root.token, "/v1/admin/settings/update", `[{"signup_enabled":true}]`)
+	require.Equal(t, 200, r.HTTP, r.Raw)
 	for _, body := range []string{
 		`[{"username":"` + hardVictim + `","password":"` + hardVictimPass + `","email":"victim@example.com"}]`,
 		`[{"username":"` + hardPlain + `","password":"` + hardPlainPass + `"}]`,

@@ -74,19 +74,19 @@ func TestTwoInstances(t *testing.T) {
 	})
 
 	t.Run("settings updated on a, seen on b", func(t *testing.T) {
-		r := a.call(t, root, "/v1/admin/settings/update", `[{"signup_enabled": false, "app_url": "https://a.example"}]`)
+		r := a.call(t, root, "/v1/admin/settings/update", `[{"signup_enabled": true, "app_url": "https://a.example"}]`)
 		require.Equal(t, 200, r.HTTP, r.Raw)
 		start := time.Now()
 		for {
 			r := b.call(t, "", "/v1/session/signup", `[{"username":"late","password":"late-password"}]`)
-			if r.code() == 403 {
+			if r.code() == 200 {
 				break
 			}
-			require.Less(t, time.Since(start), time.Second, "signup still open on b a second later: %s", r.Raw)
-			require.Equal(t, 200, r.code(), r.Raw) // nothing else is acceptable meanwhile
+			require.Less(t, time.Since(start), time.Second, "signup still closed on b a second later: %s", r.Raw)
+			require.Equal(t, 403, r.code(), r.Raw) // nothing else is acceptable meanwhile
 			time.Sleep(5 * time.Millisecond)
 		}
-		t.Logf("signup closed on b after %s", time.Since(start))
+		t.Logf("signup opened on b after %s", time.Since(start))
 		r = b.call(t, root, "/v1/admin/settings/read", ``)
 		assert.Contains(t, r.Raw, `"app_url":"https://a.example"`)
 	})
@@ -99,7 +99,7 @@ func TestTwoInstances(t *testing.T) {
 		require.Equal(t, 200, a.call(t, ann, "/v1/api-tokens/set-enabled", `[`+id+`, false]`).code())
 		t.Logf("refused on b after %s", refusedWithin(t, b, tok.Token, "/v1/admin/users/read"))
 
-		r := a.call(t, root, "/v1/admin/settings/update", `[{"signup_enabled": true}]`)
+		r := a.call(t, root, "/v1/admin/settings/update", `[{"signup_enabled": false}]`)
 		require.Equal(t, 200, r.HTTP, r.Raw)
 		killListeners(t, a.db)
 		r = a.call(t, root, "/v1/admin/settings/update", `[{"app_url": "https://after-kill.example"}]`)

@@ -100,21 +100,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 
 	switch cmd {
-	case "markdown":
-		return a.reg.WriteMarkdown(stdout)
+	case "markdown", "openapi":
+		return a.reg.WriteReference(stdout, cmd)
 	case "reencrypt-settings":
 		n, err := a.settings.Reencrypt(ctx)
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(stdout, "secret settings re-encrypted: %d\n", n)
-		return err
-	case "openapi":
-		doc, err := a.reg.OpenAPI()
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", doc)
 		return err
 	}
 	return serve(ctx, a, cfg.Addr, logger)

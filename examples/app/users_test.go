@@ -22,6 +22,30 @@ func (a *testApp) signin(t *testing.T, name, password string) string {
 	return s.Token
 }
 
+// A fresh app answers 403 to signup until an administrator opens it with
+// the signup_enabled setting; closing it again refuses the next signup.
+func TestSignupClosedUntilEnabled(t *testing.T) {
+	each(t, func(t *testing.T, a *testApp) {
+		carol := `[{"username":"carol","password":"carol-password"}]`
+		r := a.call(t, "", "/v1/session/signup", carol)
+		require.Equal(t, 403, r.code(), r.Raw)
+		assert.Equal(t, 403, r.HTTP)
+		assert.Equal(t, "signup is disabled", r.Error.Message)
+		assert.Equal(t, 401, a.call(t, "", "/v1/session/signin", carol).code(), "nobody was created")
+
+		root := a.signin(t, "root", "root-password-for-tests")
+		r = a.call(t, root, "/v1/admin/settings/update", `[{"signup_enabled":true}]`)
+		require.Equal(t, 200, r.HTTP, r.Raw)
+		r = a.call(t, "", "/v1/session/signup", carol)
+		require.Equal(t, 200, r.HTTP, r.Raw)
+		a.signin(t, "carol", "carol-password")
+
+		r = a.call(t, root, "/v1/admin/settings/update", `[{"signup_enabled":false}]`)
+		require.Equal(t, 200, r.HTTP, r.Raw)
+		assert.Equal(t, 403, a.call(t, "", "/v1/session/signup", `[{"username":"dave"}]`).code())
+	})
+}
+
 // The users module as a new user of the example app meets it: root signs
 // in, creates an admin and a plain user; each calls what it may and is
 // refused what it may not; a disabled user is refused at once; bad input

@@ -1,13 +1,12 @@
-package storagetest
+package benchkit
 
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"strconv"
 	"time"
-
-	"github.com/uptrace/bun"
 )
 
 // ServerCPU is the CPU time (user and system) that each PostgreSQL backend
@@ -17,22 +16,35 @@ type ServerCPU map[int]time.Duration
 // clockTick is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
 const clockTick = 10 * time.Millisecond
 
+// querier runs a query; a *bun.DB and a *sql.DB fit.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // SampleServerCPU reads, from /proc, the CPU time of the backends connected
 // to db's database (autovacuum workers on it included). It works when the
 // server runs on this machine and this process may read its /proc entries;
 // otherwise it returns an empty sample. The server's shared processes (WAL
 // writer, checkpointer) are not counted. Benchmarks report the difference of
 // two samples, since a benchmark's own process time leaves the server's out.
-func SampleServerCPU(ctx context.Context, db *bun.DB) ServerCPU {
+func SampleServerCPU(ctx context.Context, db querier) ServerCPU {
 	out := ServerCPU{}
-	var pids []int
-	if err := db.NewRaw("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").Scan(ctx, &pids); err != nil {
+	rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
 		return out
 	}
-	for _, pid := range pids {
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			return ServerCPU{}
+		}
 		if d, ok := processCPU(pid); ok {
 			out[pid] = d
 		}
+	}
+	if rows.Err() != nil {
+		return ServerCPU{}
 	}
 	return out
 }

@@ -26,14 +26,19 @@ type testApp struct {
 
 func startApp(t *testing.T, dsn string) *testApp {
 	t.Helper()
+	return startAppWith(t, config{DB: dsn})
+}
+
+// startAppWith starts the app with cfg, with root's password, a quiet
+// logger and a place for what it prints filled in.
+func startAppWith(t *testing.T, cfg config) *testApp {
+	t.Helper()
 	ctx := context.Background()
 	var out bytes.Buffer
-	a, err := newApp(ctx, config{
-		DB:           dsn,
-		RootPassword: "root-password-for-tests",
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Out:          &out,
-	})
+	cfg.RootPassword = "root-password-for-tests"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Out = &out
+	a, err := newApp(ctx, cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {

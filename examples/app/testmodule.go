@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -11,8 +12,8 @@ import (
 	"github.com/authrpc/authrpc/rpc"
 )
 
-// registerTestModule adds the API v1 reference's /v1/test methods: an echo
-// and an upload.
+// registerTestModule adds the API v1 reference's /v1/test methods, an echo
+// and an upload, and publish, which sends an event from outside.
 func registerTestModule(reg *rpc.Registry) {
 	m := reg.Section("/v1/test", "Test")
 	m.Register(rpc.Method{
@@ -40,7 +41,27 @@ func registerTestModule(reg *rpc.Registry) {
 		},
 		Handler: testUpload,
 	})
+	m.Register(rpc.Method{
+		ID:          "publish",
+		Title:       "Test publish",
+		Description: "Publishes the event `name` with the arguments `args` to the WebSockets in any of `groups` (`*`, `user`, `guest`, `root`, a user id, a permission), on every instance.",
+		Permissions: []string{auth.Root},
+		Params: []rpc.Param{
+			{Name: "name", Schema: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1))}},
+			{Name: "groups", Schema: &jsonschema.Schema{Type: "array", MinItems: ptr(uint64(1)), Items: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1))}}},
+			{Name: "args?", Schema: &jsonschema.Schema{Type: "array"}},
+		},
+		Handler: func(ctx context.Context, name string, groups []string, args []json.RawMessage) error {
+			params := make([]any, len(args))
+			for i, a := range args {
+				params[i] = a
+			}
+			return reg.Publish(ctx, name, groups, params...)
+		},
+	})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 type uploadAnswer struct {
 	Filename string `json:"filename"`

@@ -48,10 +48,10 @@ type app struct {
 	// channel names a channel between instances; closeChannels stops them.
 	channel       func(name string) pubsub.Channel
 	closeChannels func(context.Context) error
-	reg      *rpc.Registry
-	calls    *calllog.Module
-	settings *settings.Module
-	users    *users.Module
+	reg           *rpc.Registry
+	calls         *calllog.Module
+	settings      *settings.Module
+	users         *users.Module
 }
 
 func newApp(ctx context.Context, cfg config) (_ *app, err error) {

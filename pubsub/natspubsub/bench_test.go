@@ -2,7 +2,6 @@ package natspubsub_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -175,7 +174,7 @@ func BenchmarkInvalidationLatency(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 			if b.N >= 100 {
-				b.Log(fmt.Sprintf("%s: %d invalidations, p50 %v, p99 %v, max %v", name, b.N, lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]))
+				b.Logf("%s: %d invalidations, p50 %v, p99 %v, max %v", name, b.N, lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 			}
 		})
 	}

@@ -34,6 +34,7 @@ func TestTestPublish(t *testing.T) {
 		for _, bad := range []string{
 			``, `[]`, `[""]`, `["note"]`, `["note", []]`, `["note", "root"]`, `["note", [""]]`, `["note", [1]]`,
 			`[1, ["root"]]`, `["note", ["root"], "hi"]`, `["note", ["root"], [], 4]`,
+			`["no\u0000te", ["root"]]`, `["note", ["ro\not"]]`,
 		} {
 			r := a.call(t, root, "/v1/test/publish", bad)
 			assert.Equal(t, 400, r.HTTP, "%s: %s", bad, r.Raw)
@@ -76,7 +77,10 @@ func TestTwoInstancesOverNATS(t *testing.T) {
 	ev := string(onB.next())
 	assert.Contains(t, ev, `"settings/update"`)
 	assert.Contains(t, ev, `https://nats.example`)
-	assert.Contains(t, b.call(t, root, "/v1/admin/settings/read", ``).Raw, "https://nats.example")
+	// The settings travel on a channel of their own, not behind the event.
+	require.Eventually(t, func() bool {
+		return strings.Contains(b.call(t, root, "/v1/admin/settings/read", ``).Raw, "https://nats.example")
+	}, time.Second, 5*time.Millisecond, "b reads the settings stored on a")
 
 	start := time.Now()
 	require.Equal(t, 200, a.call(t, root, "/v1/session/signout", ``).code())

@@ -47,8 +47,8 @@ func registerTestModule(reg *rpc.Registry) {
 		Description: "Publishes the event `name` with the arguments `args` to the WebSockets in any of `groups` (`*`, `user`, `guest`, `root`, a user id, a permission), on every instance.",
 		Permissions: []string{auth.Root},
 		Params: []rpc.Param{
-			{Name: "name", Schema: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1))}},
-			{Name: "groups", Schema: &jsonschema.Schema{Type: "array", MinItems: ptr(uint64(1)), Items: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1))}}},
+			{Name: "name", Schema: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1)), Pattern: printable}},
+			{Name: "groups", Schema: &jsonschema.Schema{Type: "array", MinItems: ptr(uint64(1)), Items: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1)), Pattern: printable}}},
 			{Name: "args?", Schema: &jsonschema.Schema{Type: "array"}},
 		},
 		Handler: func(ctx context.Context, name string, groups []string, args []json.RawMessage) error {
@@ -60,6 +60,10 @@ func registerTestModule(reg *rpc.Registry) {
 		},
 	})
 }
+
+// printable is the pattern of event names and groups: text without control
+// characters.
+const printable = `^[^\x00-\x1f\x7f]+$`
 
 func ptr[T any](v T) *T { return &v }
 

@@ -35,11 +35,15 @@ func TestTestPublish(t *testing.T) {
 			``, `[]`, `[""]`, `["note"]`, `["note", []]`, `["note", "root"]`, `["note", [""]]`, `["note", [1]]`,
 			`[1, ["root"]]`, `["note", ["root"], "hi"]`, `["note", ["root"], [], 4]`,
 			`["no\u0000te", ["root"]]`, `["note", ["ro\not"]]`,
+			`["` + strings.Repeat("n", 201) + `", ["root"]]`, `["note", [` + strings.Repeat(`"g",`, 100) + `"g"]]`,
 		} {
 			r := a.call(t, root, "/v1/test/publish", bad)
 			assert.Equal(t, 400, r.HTTP, "%s: %s", bad, r.Raw)
 			assert.Equal(t, -32808, r.code(), "%s: %s", bad, r.Raw)
 		}
+		r = a.call(t, root, "/v1/test/publish", `["note", ["root"], [1, `+strings.Repeat("[", 33)+strings.Repeat("]", 33)+`]]`)
+		assert.Equal(t, 400, r.code(), r.Raw)
+		assert.Contains(t, r.Raw, "args: argument 2 nests deeper than 32 levels")
 		for _, token := range []string{"", a.signin(t, "root", "root-password-for-tests")[:10]} {
 			r := a.call(t, token, "/v1/test/publish", `["note", ["*"]]`)
 			assert.Contains(t, []int{401, 403}, r.HTTP, r.Raw)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	mathrand "math/rand/v2"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/internal/chansubs"
 )
 
 // MaxInlinePayload is the largest payload, in bytes, that Channel.Publish
@@ -43,10 +44,6 @@ const syncPayloadsTable = "authrpc_sync_payloads"
 // PostgreSQL channel: Channel("auth") sends and listens on authrpc_auth
 // (after SyncOptions.ChannelPrefix, if any).
 const SyncChannelPrefix = "authrpc_"
-
-// maxChannelName bounds channel names, well under PostgreSQL's 63-byte
-// identifiers once prefixed.
-const maxChannelName = 32
 
 // Defaults for SyncOptions.
 const (
@@ -168,14 +165,11 @@ type Channel struct {
 	name   string
 	pgName string
 
-	subsMu sync.Mutex
-	subs   atomic.Pointer[[]func(string)] // copied on write: delivery reads it without a lock
+	subs chansubs.Payloads
 
 	interested bool // under sync.mu: the listener LISTENs on this channel
 
-	// Under sync.stateMu.
-	listening bool
-	states    []func(bool)
+	states chansubs.States // under sync.stateMu
 }
 
 // NewSync starts a Sync on db, which must come from Open (or at least talk
@@ -326,8 +320,8 @@ func (s *Sync) Close(ctx context.Context) error {
 // name. A name is 1 to 32 of [a-z0-9_], starting with a letter; Channel
 // panics on any other (names are constants in the code that uses them).
 func (s *Sync) Channel(name string) *Channel {
-	if !validChannelName(name) {
-		panic(fmt.Sprintf("storage: sync: bad channel name %q: want 1 to %d of [a-z0-9_], starting with a letter", name, maxChannelName))
+	if !chansubs.ValidName(name) {
+		panic(fmt.Sprintf("storage: sync: bad channel name %q: want 1 to %d of [a-z0-9_], starting with a letter", name, chansubs.MaxName))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -335,26 +329,13 @@ func (s *Sync) Channel(name string) *Channel {
 		return c
 	}
 	c := &Channel{
-		sync:      s,
-		name:      name,
-		pgName:    s.prefix + name,
-		listening: !s.postgres,
+		sync:   s,
+		name:   name,
+		pgName: s.prefix + name,
+		states: chansubs.NewStates(!s.postgres),
 	}
-	c.subs.Store(new([]func(string)))
 	s.channels[name] = c
 	return c
-}
-
-func validChannelName(name string) bool {
-	if name == "" || len(name) > maxChannelName || name[0] < 'a' || name[0] > 'z' {
-		return false
-	}
-	for _, r := range name {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 // Name returns the channel's name, without SyncChannelPrefix (or
@@ -464,10 +445,7 @@ func (c *Channel) Subscribe(fn func(payload string)) {
 	if fn == nil {
 		panic("storage: sync: Subscribe: nil func")
 	}
-	c.subsMu.Lock()
-	subs := append(slices.Clone(*c.subs.Load()), fn)
-	c.subs.Store(&subs)
-	c.subsMu.Unlock()
+	c.subs.Add(fn)
 	c.sync.want(c)
 }
 
@@ -486,8 +464,7 @@ func (c *Channel) OnState(fn func(listening bool)) {
 	}
 	s := c.sync
 	s.stateMu.Lock()
-	c.states = append(c.states, fn)
-	fn(c.listening)
+	c.states.Add(fn)
 	s.stateMu.Unlock()
 	// LISTEN only now, so that a new channel's first report is always
 	// false and fn sees it come up.
@@ -516,23 +493,13 @@ func (s *Sync) want(c *Channel) {
 	}
 }
 
-func (c *Channel) deliver(payload string) {
-	for _, fn := range *c.subs.Load() {
-		fn(payload)
-	}
-}
+func (c *Channel) deliver(payload string) { c.subs.Deliver(payload) }
 
 // setState records and reports c's state, if it changed.
 func (s *Sync) setState(c *Channel, listening bool) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
-	if c.listening == listening {
-		return
-	}
-	c.listening = listening
-	for _, fn := range c.states {
-		fn(listening)
-	}
+	c.states.Set(listening)
 }
 
 // down reports every channel not listening.

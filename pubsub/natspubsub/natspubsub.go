@@ -13,15 +13,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/authrpc/authrpc/internal/chansubs"
 )
 
 // DefaultPrefix is put before a channel's name to make its subject when
 // Options.Prefix is empty: Channel("auth") publishes on "authrpc.auth".
 const DefaultPrefix = "authrpc."
-
-// maxChannelName bounds channel names, as storage.Sync does, so that a
-// host can move its channels from one to the other unchanged.
-const maxChannelName = 32
 
 // Defaults for Options.
 const (
@@ -129,17 +127,14 @@ type Channel struct {
 	name    string
 	subject string
 
-	subsMu sync.Mutex
-	subs   atomic.Pointer[[]func(string)] // copied on write: delivery reads it without a lock
+	subs chansubs.Payloads
 
 	// Under sync.mu.
 	interested bool // wanted: the Sync subscribes to the subject
 	// Only the Sync's goroutine sets it; the error handler reads it.
 	sub atomic.Pointer[nats.Subscription]
 
-	// Under sync.stateMu.
-	listening bool
-	states    []func(bool)
+	states chansubs.States // under sync.stateMu
 }
 
 // Connect opens a connection to the NATS server(s) at url (a
@@ -320,8 +315,8 @@ func (s *Sync) Close(ctx context.Context) error {
 // storage.Sync's are; Channel panics on any other (names are constants in
 // the code that uses them).
 func (s *Sync) Channel(name string) *Channel {
-	if !validChannelName(name) {
-		panic(fmt.Sprintf("natspubsub: bad channel name %q: want 1 to %d of [a-z0-9_], starting with a letter", name, maxChannelName))
+	if !chansubs.ValidName(name) {
+		panic(fmt.Sprintf("natspubsub: bad channel name %q: want 1 to %d of [a-z0-9_], starting with a letter", name, chansubs.MaxName))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -329,21 +324,8 @@ func (s *Sync) Channel(name string) *Channel {
 		return c
 	}
 	c := &Channel{sync: s, name: name, subject: s.prefix + name}
-	c.subs.Store(new([]func(string)))
 	s.channels[name] = c
 	return c
-}
-
-func validChannelName(name string) bool {
-	if name == "" || len(name) > maxChannelName || name[0] < 'a' || name[0] > 'z' {
-		return false
-	}
-	for _, r := range name {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 // Name returns the channel's name, without the prefix.
@@ -392,10 +374,7 @@ func (c *Channel) Subscribe(fn func(payload string)) {
 	if fn == nil {
 		panic("natspubsub: Subscribe: nil func")
 	}
-	c.subsMu.Lock()
-	subs := append(slices.Clone(*c.subs.Load()), fn)
-	c.subs.Store(&subs)
-	c.subsMu.Unlock()
+	c.subs.Add(fn)
 	c.sync.want(c)
 }
 
@@ -415,17 +394,12 @@ func (c *Channel) OnState(fn func(listening bool)) {
 	}
 	s := c.sync
 	s.stateMu.Lock()
-	c.states = append(c.states, fn)
-	fn(c.listening)
+	c.states.Add(fn)
 	s.stateMu.Unlock()
 	s.want(c)
 }
 
-func (c *Channel) deliver(payload string) {
-	for _, fn := range *c.subs.Load() {
-		fn(payload)
-	}
-}
+func (c *Channel) deliver(payload string) { c.subs.Deliver(payload) }
 
 // want makes the Sync subscribe to c's subject, if it does not already.
 func (s *Sync) want(c *Channel) {
@@ -573,12 +547,4 @@ func (s *Sync) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 
 // setState records and reports c's state, if it changed. The caller holds
 // sync.stateMu.
-func (c *Channel) setState(listening bool) {
-	if c.listening == listening {
-		return
-	}
-	c.listening = listening
-	for _, fn := range c.states {
-		fn(listening)
-	}
-}
+func (c *Channel) setState(listening bool) { c.states.Set(listening) }

@@ -22,9 +22,9 @@ const (
 	methodUnsubscribe = "/unsubscribe" // and those it no longer wants
 )
 
-// EventChannel carries events between the instances of a service that share
-// one database: the part of a pubsub.Channel (such as a *storage.Channel)
-// that events use.
+// EventChannel carries events between the instances of a service: the part
+// of a pubsub.Channel (a *storage.Channel, or a natspubsub.Channel over
+// NATS) that events use.
 type EventChannel interface {
 	// Publish sends payload to the channel's subscribers in every instance.
 	Publish(ctx context.Context, payload string) error
@@ -49,9 +49,11 @@ func newOrigin() string {
 // ch, and delivers here what the others publish on it. Call it once, at
 // start-up, before serving; it panics when called again or with a nil ch.
 //
-// A payload of ch is limited in size (storage.MaxSyncPayload on
-// PostgreSQL): events that are bigger reach this instance's sockets only,
-// and Publish returns the channel's error.
+// A *storage.Channel carries events of any size (those too big for a
+// NOTIFY go through a table); a natspubsub.Channel carries them up to the
+// NATS server's max_payload (1 MB by default). When the channel refuses or
+// fails to send an event, it has reached this instance's sockets only, and
+// Publish returns the channel's error.
 func (r *Registry) ShareEvents(ch EventChannel) {
 	if ch == nil {
 		panic("rpc: ShareEvents: nil channel")

@@ -18,9 +18,12 @@
 // without knowing which one it runs on.
 //
 // A Sync lets the instances of a service that share the database tell each
-// other to drop what they cached: on PostgreSQL over LISTEN/NOTIFY, on
-// SQLite within the process. auth.Mux.Share plugs the authenticator cache
-// into one of its channels.
+// other to drop what they cached, and carries their events: on PostgreSQL
+// over LISTEN/NOTIFY (a payload too big for a NOTIFY waits in the table
+// authrpc_sync_payloads, which the Sync creates, and the NOTIFY carries its
+// id), on SQLite within the process. auth.Mux.Share plugs the
+// authenticator cache into one of its channels. (Package
+// pubsub/natspubsub offers the same channels over NATS.)
 //
 // Limits keeps rate-limit buckets in the table authrpc_rate_limits, so that
 // every instance on the database counts against one limit: each Limiter

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	mathrand "math/rand/v2"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,21 +19,31 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/internal/chansubs"
 )
 
-// MaxSyncPayload is the largest payload, in bytes, that Channel.Publish
-// accepts. PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; the rest
-// of that room carries the sender's id.
-const MaxSyncPayload = 7900
+// MaxInlinePayload is the largest payload, in bytes, that Channel.Publish
+// sends inside the NOTIFY itself on PostgreSQL, which refuses NOTIFY
+// payloads of 8000 bytes or more (the rest of that room carries the
+// sender's id). A bigger payload waits in the table authrpc_sync_payloads
+// (after SyncOptions.ChannelPrefix) and the NOTIFY carries its id.
+const MaxInlinePayload = 7900
+
+// MaxSyncPayload is the former name of MaxInlinePayload, from when Publish
+// refused bigger payloads.
+//
+// Deprecated: Publish takes payloads of any size; use MaxInlinePayload.
+const MaxSyncPayload = MaxInlinePayload
+
+// syncPayloadsTable holds the payloads too big for a NOTIFY, after
+// SyncOptions.ChannelPrefix.
+const syncPayloadsTable = "authrpc_sync_payloads"
 
 // SyncChannelPrefix is put before a channel's name to make the name of its
 // PostgreSQL channel: Channel("auth") sends and listens on authrpc_auth
 // (after SyncOptions.ChannelPrefix, if any).
 const SyncChannelPrefix = "authrpc_"
-
-// maxChannelName bounds channel names, well under PostgreSQL's 63-byte
-// identifiers once prefixed.
-const maxChannelName = 32
 
 // Defaults for SyncOptions.
 const (
@@ -41,6 +51,7 @@ const (
 	defaultMaxBackoff      = 5 * time.Second
 	defaultPingInterval    = 5 * time.Second
 	defaultApplicationName = "authrpc_sync"
+	defaultRetention       = time.Minute
 
 	// connectTimeout bounds one attempt to open the notification connection.
 	connectTimeout = 10 * time.Second
@@ -79,15 +90,24 @@ type SyncOptions struct {
 	// modules whose caches and events the Sync carries, so that services
 	// mounted under different prefixes on one database do not hear each
 	// other (an event for user 100 of one would reach user 100 of the
-	// other). Default "": authrpc_auth.
+	// other). It prefixes the table of big payloads too. Default "":
+	// authrpc_auth.
 	ChannelPrefix string
+
+	// PayloadRetention is how long a payload too big for a NOTIFY
+	// (over MaxInlinePayload) stays in its table. The other instances read
+	// it the moment its NOTIFY reaches them, so this only needs to outlast
+	// a slow read. A Sync removes the older ones as part of its own big
+	// Publish, at most twice per PayloadRetention. Default 1 minute.
+	PayloadRetention time.Duration
 }
 
 // Sync carries short messages between the instances of a service that share
 // one database, on named channels, so that each can drop what it cached when
 // another one changed the data behind it.
 //
-// On PostgreSQL, Publish sends a NOTIFY through the pool, and every Sync
+// On PostgreSQL, Publish sends a NOTIFY through the pool (a payload too big
+// for one waits in a table, and the NOTIFY carries its id), and every Sync
 // keeps one connection of its own (outside the pool) that LISTENs on the
 // channels that have subscribers. Should that connection fail, the Sync
 // tells the channels' state subscribers at once that they are no longer
@@ -111,6 +131,11 @@ type Sync struct {
 	// origin prefixes what this Sync sends, so that it can tell its own
 	// messages when PostgreSQL hands them back.
 	origin string
+
+	// The table of big payloads, on PostgreSQL.
+	payloads  string // its name
+	retention time.Duration
+	pruned    atomic.Int64 // when this Sync last removed old payloads, in Unix nanoseconds
 
 	// PostgreSQL only; fixed after NewSync.
 	connConfig   *pgx.ConnConfig
@@ -140,14 +165,11 @@ type Channel struct {
 	name   string
 	pgName string
 
-	subsMu sync.Mutex
-	subs   atomic.Pointer[[]func(string)] // copied on write: delivery reads it without a lock
+	subs chansubs.Payloads
 
 	interested bool // under sync.mu: the listener LISTENs on this channel
 
-	// Under sync.stateMu.
-	listening bool
-	states    []func(bool)
+	states chansubs.States // under sync.stateMu
 }
 
 // NewSync starts a Sync on db, which must come from Open (or at least talk
@@ -174,6 +196,8 @@ func NewSync(ctx context.Context, db *bun.DB, opts SyncOptions) (*Sync, error) {
 		maxBackoff:   opts.MaxBackoff,
 		pingInterval: opts.PingInterval,
 		channels:     make(map[string]*Channel),
+		payloads:     opts.ChannelPrefix + syncPayloadsTable,
+		retention:    opts.PayloadRetention,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -193,6 +217,9 @@ func NewSync(ctx context.Context, db *bun.DB, opts SyncOptions) (*Sync, error) {
 	if s.pingInterval <= 0 {
 		s.pingInterval = defaultPingInterval
 	}
+	if s.retention <= 0 {
+		s.retention = defaultRetention
+	}
 	appName := opts.ApplicationName
 	if appName == "" {
 		appName = defaultApplicationName
@@ -200,6 +227,9 @@ func NewSync(ctx context.Context, db *bun.DB, opts SyncOptions) (*Sync, error) {
 
 	cfg, err := listenConfig(ctx, db, appName)
 	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, db, "sync", syncMigrations(opts.ChannelPrefix), WithTablePrefix(opts.ChannelPrefix), WithLogger(s.log)); err != nil {
 		return nil, err
 	}
 	s.connConfig = cfg
@@ -290,8 +320,8 @@ func (s *Sync) Close(ctx context.Context) error {
 // name. A name is 1 to 32 of [a-z0-9_], starting with a letter; Channel
 // panics on any other (names are constants in the code that uses them).
 func (s *Sync) Channel(name string) *Channel {
-	if !validChannelName(name) {
-		panic(fmt.Sprintf("storage: sync: bad channel name %q: want 1 to %d of [a-z0-9_], starting with a letter", name, maxChannelName))
+	if !chansubs.ValidName(name) {
+		panic(fmt.Sprintf("storage: sync: bad channel name %q: want 1 to %d of [a-z0-9_], starting with a letter", name, chansubs.MaxName))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -299,26 +329,13 @@ func (s *Sync) Channel(name string) *Channel {
 		return c
 	}
 	c := &Channel{
-		sync:      s,
-		name:      name,
-		pgName:    s.prefix + name,
-		listening: !s.postgres,
+		sync:   s,
+		name:   name,
+		pgName: s.prefix + name,
+		states: chansubs.NewStates(!s.postgres),
 	}
-	c.subs.Store(new([]func(string)))
 	s.channels[name] = c
 	return c
-}
-
-func validChannelName(name string) bool {
-	if name == "" || len(name) > maxChannelName || name[0] < 'a' || name[0] > 'z' {
-		return false
-	}
-	for _, r := range name {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 // Name returns the channel's name, without SyncChannelPrefix (or
@@ -331,11 +348,14 @@ func (c *Channel) Name() string { return c.name }
 // returns, so this instance is never behind the others, even when sending
 // to them fails. On PostgreSQL, Publish then sends a NOTIFY through db (not
 // in any transaction: publish after the change commits); it is delivered to
-// the other instances that listen, and not back to this one.
+// the other instances that listen, and not back to this one. A payload of
+// more than MaxInlinePayload bytes is stored in a table in the same
+// statement, and the NOTIFY carries its id; the other instances read it
+// from there (see SyncOptions.PayloadRetention).
 //
-// payload is text of at most MaxSyncPayload bytes: valid UTF-8 without NUL
-// bytes, which PostgreSQL refuses; Publish refuses it too, on both
-// databases, and then delivers it to nobody.
+// payload is text of any size (PostgreSQL's text holds up to 1 GB): valid
+// UTF-8 without NUL bytes, which PostgreSQL refuses; Publish refuses it
+// too, on both databases, and then delivers it to nobody.
 func (c *Channel) Publish(ctx context.Context, payload string) error {
 	if err := checkPayload(payload); err != nil {
 		return fmt.Errorf("storage: sync: publish on %s: %w", c.name, err)
@@ -344,18 +364,64 @@ func (c *Channel) Publish(ctx context.Context, payload string) error {
 	if !c.sync.postgres {
 		return nil
 	}
-	// Bound parameters, not bun's formatting: the payload is arbitrary text.
-	_, err := c.sync.db.DB.ExecContext(ctx, "SELECT pg_notify($1, $2)", c.pgName, c.sync.origin+":"+payload)
+	var err error
+	if len(payload) <= MaxInlinePayload {
+		// Bound parameters, not bun's formatting: the payload is arbitrary text.
+		_, err = c.sync.db.DB.ExecContext(ctx, "SELECT pg_notify($1, $2)", c.pgName, c.sync.origin+":"+payload)
+	} else {
+		err = c.sync.publishStored(ctx, c, payload)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: sync: publish on %s: %w", c.name, err)
 	}
 	return nil
 }
 
+// publishStored stores payload and notifies its id, in one statement, so
+// that the row is there when the NOTIFY arrives (both take effect at
+// commit). Now and then the same statement removes the payloads older
+// than the retention; never the new one, whose created_at is the
+// statement's now().
+func (s *Sync) publishStored(ctx context.Context, c *Channel, payload string) error {
+	query := "WITH p AS (INSERT INTO " + s.payloads + " (payload) VALUES ($1) RETURNING id)"
+	args := []any{payload, c.pgName, s.origin + "#"}
+	now := time.Now().UnixNano()
+	if last := s.pruned.Load(); now-last >= int64(s.retention/2) && s.pruned.CompareAndSwap(last, now) {
+		query += ", old AS (DELETE FROM " + s.payloads + " WHERE created_at < now() - make_interval(secs => $4))"
+		args = append(args, s.retention.Seconds())
+	}
+	_, err := s.db.DB.ExecContext(ctx, query+" SELECT pg_notify($2, $3 || p.id) FROM p", args...)
+	return err
+}
+
+// fetchStored reads a payload that publishStored stored.
+func (s *Sync) fetchStored(ctx context.Context, id int64) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.pingInterval)
+	defer cancel()
+	var payload string
+	err := s.db.DB.QueryRowContext(ctx, "SELECT payload FROM "+s.payloads+" WHERE id = $1", id).Scan(&payload)
+	return payload, err
+}
+
+// syncMigrations create, on PostgreSQL, the table of payloads too big for
+// a NOTIFY. It is UNLOGGED: its rows live for seconds, and losing them in
+// a crash loses nothing that a restart would not.
+func syncMigrations(prefix string) []Migration {
+	return []Migration{{
+		Version: 1,
+		Name:    "create sync payloads",
+		Up: SQL(Prefixed(prefix, `
+CREATE UNLOGGED TABLE {prefix}authrpc_sync_payloads (
+	id         BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	payload    TEXT        NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX {prefix}authrpc_sync_payloads_created_idx ON {prefix}authrpc_sync_payloads (created_at)`), ""),
+	}}
+}
+
 func checkPayload(payload string) error {
 	switch {
-	case len(payload) > MaxSyncPayload:
-		return fmt.Errorf("payload of %d bytes exceeds %d", len(payload), MaxSyncPayload)
 	case strings.IndexByte(payload, 0) >= 0:
 		return errors.New("payload contains a NUL byte")
 	case !utf8.ValidString(payload):
@@ -379,10 +445,7 @@ func (c *Channel) Subscribe(fn func(payload string)) {
 	if fn == nil {
 		panic("storage: sync: Subscribe: nil func")
 	}
-	c.subsMu.Lock()
-	subs := append(slices.Clone(*c.subs.Load()), fn)
-	c.subs.Store(&subs)
-	c.subsMu.Unlock()
+	c.subs.Add(fn)
 	c.sync.want(c)
 }
 
@@ -401,8 +464,7 @@ func (c *Channel) OnState(fn func(listening bool)) {
 	}
 	s := c.sync
 	s.stateMu.Lock()
-	c.states = append(c.states, fn)
-	fn(c.listening)
+	c.states.Add(fn)
 	s.stateMu.Unlock()
 	// LISTEN only now, so that a new channel's first report is always
 	// false and fn sees it come up.
@@ -431,23 +493,13 @@ func (s *Sync) want(c *Channel) {
 	}
 }
 
-func (c *Channel) deliver(payload string) {
-	for _, fn := range *c.subs.Load() {
-		fn(payload)
-	}
-}
+func (c *Channel) deliver(payload string) { c.subs.Deliver(payload) }
 
 // setState records and reports c's state, if it changed.
 func (s *Sync) setState(c *Channel, listening bool) {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
-	if c.listening == listening {
-		return
-	}
-	c.listening = listening
-	for _, fn := range c.states {
-		fn(listening)
-	}
+	c.states.Set(listening)
 }
 
 // down reports every channel not listening.
@@ -576,7 +628,7 @@ func (s *Sync) listen(ctx context.Context, conn *pgx.Conn) error {
 		cancel()
 
 		if n != nil {
-			s.dispatch(n)
+			s.dispatch(ctx, n)
 		}
 		switch {
 		case err == nil:
@@ -610,8 +662,11 @@ func (s *Sync) exec(ctx context.Context, conn *pgx.Conn, sql string) error {
 }
 
 // dispatch hands a notification to its channel's subscribers, unless this
-// Sync sent it (Publish has delivered it already).
-func (s *Sync) dispatch(n *pgconn.Notification) {
+// Sync sent it (Publish has delivered it already). A stored payload is read
+// from its table first; one that cannot be read is a gap, which the
+// channel reports as a moment of not listening, so that caches start
+// afresh.
+func (s *Sync) dispatch(ctx context.Context, n *pgconn.Notification) {
 	name, ok := strings.CutPrefix(n.Channel, s.prefix)
 	if !ok {
 		return
@@ -622,26 +677,46 @@ func (s *Sync) dispatch(n *pgconn.Notification) {
 	if c == nil {
 		return
 	}
-	payload := n.Payload
-	if origin, rest, ok := splitOrigin(payload); ok {
-		if origin == s.origin {
+	origin, payload, stored := splitOrigin(n.Payload)
+	if origin == s.origin {
+		return
+	}
+	if stored != 0 {
+		var err error
+		if payload, err = s.fetchStored(ctx, stored); err != nil {
+			if ctx.Err() != nil {
+				return // closing
+			}
+			s.log.Warn("storage: sync: a payload too big for a NOTIFY could not be read; the channel's subscribers may have missed it",
+				"channel", c.name, "id", stored, "error", err)
+			s.setState(c, false)
+			s.setState(c, true)
 			return
 		}
-		payload = rest
 	}
 	c.deliver(payload)
 }
 
-// splitOrigin splits a payload sent by a Sync into the sender's id and the
-// published payload.
-func splitOrigin(wire string) (origin, payload string, ok bool) {
-	if len(wire) <= originLen || wire[originLen] != ':' {
-		return "", wire, false
+// splitOrigin splits what a Sync sent into the sender's id and either the
+// published payload ("<origin>:<payload>") or the id of the row that holds
+// it ("<origin>#<id>"). Anything else was not sent by a Sync: its origin is
+// "" and its payload the whole text.
+func splitOrigin(wire string) (origin, payload string, stored int64) {
+	if len(wire) <= originLen || (wire[originLen] != ':' && wire[originLen] != '#') {
+		return "", wire, 0
 	}
 	for _, r := range wire[:originLen] {
 		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
-			return "", wire, false
+			return "", wire, 0
 		}
 	}
-	return wire[:originLen], wire[originLen+1:], true
+	origin, rest := wire[:originLen], wire[originLen+1:]
+	if wire[originLen] == ':' {
+		return origin, rest, 0
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return "", wire, 0
+	}
+	return origin, "", id
 }

@@ -78,7 +78,6 @@ func TestSyncPayloadLimits(t *testing.T) {
 		local := subscribe(c)
 
 		for _, bad := range []string{
-			strings.Repeat("x", storage.MaxSyncPayload+1),
 			"nul\x00byte",
 			"bad utf-8 \xff",
 		} {
@@ -87,7 +86,7 @@ func TestSyncPayloadLimits(t *testing.T) {
 		}
 		assert.Empty(t, local.ch, "a refused payload goes nowhere")
 
-		for _, good := range []string{"", strings.Repeat("é", storage.MaxSyncPayload/2), strings.Repeat("x", storage.MaxSyncPayload)} {
+		for _, good := range []string{"", strings.Repeat("é", storage.MaxInlinePayload/2), strings.Repeat("x", storage.MaxInlinePayload), strings.Repeat("x", 1<<20)} {
 			require.NoError(t, c.Publish(t.Context(), good))
 			assert.Equal(t, good, local.next(t, 0).payload)
 		}
@@ -131,7 +130,7 @@ func TestSyncPostgresPropagation(t *testing.T) {
 	assert.Less(t, lat[rounds-1], bound)
 
 	// Payloads arrive as sent, up to the limit.
-	for _, payload := range []string{"", `it's "quoted" \ and $1 ?`, "ünïcødé ✓", strings.Repeat("y", storage.MaxSyncPayload)} {
+	for _, payload := range []string{"", `it's "quoted" \ and $1 ?`, "ünïcødé ✓", strings.Repeat("y", storage.MaxInlinePayload)} {
 		require.NoError(t, a.Channel("settings").Publish(t.Context(), payload))
 		assert.Equal(t, payload, bSettings.next(t, bound).payload)
 	}
@@ -144,6 +143,77 @@ func TestSyncPostgresPropagation(t *testing.T) {
 	assert.Equal(t, "from b", aAuth.next(t, bound).payload)
 	aAuth.none(t, 100*time.Millisecond)
 	assert.Empty(t, bSettings.ch)
+}
+
+// TestSyncPostgresBigPayloads: payloads over the NOTIFY limit reach the
+// other instances through the table, in order with the small ones, and
+// are removed from it once older than the retention.
+func TestSyncPostgresBigPayloads(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	db := openPostgres(t, dsn)
+	a := newSync(t, db, storage.SyncOptions{})
+	b := newSync(t, openPostgres(t, dsn), storage.SyncOptions{})
+	aIn, bIn := subscribe(a.Channel("events")), subscribe(b.Channel("events"))
+	watch(b.Channel("events")).until(t, true, 5*time.Second)
+
+	sizes := []int{storage.MaxInlinePayload, storage.MaxInlinePayload + 1, 64 << 10, 10, 4 << 20}
+	for i, n := range sizes {
+		payload := fmt.Sprint(i) + strings.Repeat("é", (n-1)/2) + strings.Repeat("x", (n-1)%2)
+		start := time.Now()
+		require.NoError(t, a.Channel("events").Publish(t.Context(), payload))
+		assert.Equal(t, payload, aIn.next(t, 0).payload, "delivered here within Publish")
+		m := bIn.next(t, bound)
+		require.Equal(t, len(payload), len(m.payload))
+		assert.True(t, m.payload == payload, "payload %d arrived intact", i)
+		t.Logf("%d bytes reached b after %v", len(payload), m.at.Sub(start))
+	}
+	assert.Empty(t, aIn.ch, "not delivered twice")
+
+	var stored int
+	require.NoError(t, db.NewRaw("SELECT count(*) FROM authrpc_sync_payloads").Scan(t.Context(), &stored))
+	assert.Equal(t, 3, stored, "the big ones wait in the table")
+
+	// A Sync whose retention has passed for all of them removes them with
+	// its own big Publish, and keeps that one.
+	c := newSync(t, db, storage.SyncOptions{PayloadRetention: time.Nanosecond})
+	big := strings.Repeat("z", 10000)
+	require.NoError(t, c.Channel("events").Publish(t.Context(), big))
+	assert.Equal(t, big, bIn.next(t, bound).payload)
+	assert.Equal(t, big, aIn.next(t, bound).payload)
+	require.NoError(t, db.NewRaw("SELECT count(*) FROM authrpc_sync_payloads").Scan(t.Context(), &stored))
+	assert.Equal(t, 1, stored)
+
+	// A stored payload that is gone before it is read is a gap: the
+	// channel stops listening for a moment, so that caches start afresh.
+	st := watch(b.Channel("events"))
+	st.until(t, true, 5*time.Second)
+	_, err := db.ExecContext(t.Context(), "SELECT pg_notify('authrpc_events', '0123456789abcdef#999999')")
+	require.NoError(t, err)
+	v, _ := st.next(t, time.Now(), bound)
+	assert.False(t, v)
+	v, _ = st.next(t, time.Now(), bound)
+	assert.True(t, v)
+	assert.Empty(t, bIn.ch)
+}
+
+// TestSyncPrefixedPayloads: under a channel prefix, the table is prefixed
+// too, and big payloads still travel.
+func TestSyncPrefixedPayloads(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	db := openPostgres(t, dsn)
+	a := newSync(t, db, storage.SyncOptions{ChannelPrefix: "app_"})
+	b := newSync(t, openPostgres(t, dsn), storage.SyncOptions{ChannelPrefix: "app_"})
+	in := subscribe(b.Channel("events"))
+	watch(b.Channel("events")).until(t, true, 5*time.Second)
+	big := strings.Repeat("p", 20000)
+	require.NoError(t, a.Channel("events").Publish(t.Context(), big))
+	assert.Equal(t, big, in.next(t, bound).payload)
+	var stored int
+	require.NoError(t, db.NewRaw("SELECT count(*) FROM app_authrpc_sync_payloads").Scan(t.Context(), &stored))
+	assert.Equal(t, 1, stored)
+	var exists bool
+	require.NoError(t, db.NewRaw("SELECT to_regclass('authrpc_sync_payloads') IS NOT NULL").Scan(t.Context(), &exists))
+	assert.False(t, exists, "no unprefixed table")
 }
 
 // TestSyncPostgresForeignNotify: a NOTIFY not sent by a Sync (an operator's)

@@ -14,6 +14,8 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/console"
+	"github.com/authrpc/authrpc/pubsub"
+	"github.com/authrpc/authrpc/pubsub/natspubsub"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
@@ -40,6 +42,10 @@ type config struct {
 	ProxyHeader    string
 	TrustedProxies prefixes
 	ProxyHops      int
+	// NATS, when set (nats://host:port, or a comma-separated list), carries
+	// invalidations, settings and events between instances instead of
+	// PostgreSQL's LISTEN/NOTIFY.
+	NATS string
 }
 
 // adminPermission is the permission that administers users, settings and
@@ -49,12 +55,14 @@ const adminPermission = "admin"
 
 // app is the example host: one registry with every module mounted.
 type app struct {
-	db       *bun.DB
-	sync     *storage.Sync
-	reg      *rpc.Registry
-	calls    *calllog.Module
-	settings *settings.Module
-	users    *users.Module
+	db *bun.DB
+	// channel names a channel between instances; closeChannels stops them.
+	channel       func(name string) pubsub.Channel
+	closeChannels func(context.Context) error
+	reg           *rpc.Registry
+	calls         *calllog.Module
+	settings      *settings.Module
+	users         *users.Module
 }
 
 func newApp(ctx context.Context, cfg config) (_ *app, err error) {
@@ -65,16 +73,14 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	a := &app{db: db}
 	defer func() {
 		if err != nil {
-			if a.reg == nil && a.sync != nil {
-				_ = a.sync.Close(ctx)
+			if a.reg == nil && a.closeChannels != nil {
+				_ = a.closeChannels(ctx)
 			}
 			_ = a.Shutdown(ctx)
 			_ = a.Close()
 		}
 	}()
-	// Several instances on one PostgreSQL keep their caches and settings in
-	// step through LISTEN/NOTIFY; on SQLite the messages stay in process.
-	if a.sync, err = storage.NewSync(ctx, db, storage.SyncOptions{Logger: cfg.Logger}); err != nil {
+	if err = a.openChannels(ctx, cfg); err != nil {
 		return nil, err
 	}
 	perms := auth.NewPermissions(auth.Permission{
@@ -88,9 +94,9 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		TrustedProxyHeader: cfg.ProxyHeader, TrustedProxies: cfg.TrustedProxies, TrustedProxyHops: cfg.ProxyHops,
 		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
 	})
-	a.reg.OnShutdown(a.sync.Close) // first in, last out: after the modules that use it
-	a.reg.Auth().Share(a.sync.Channel("auth"))
-	a.reg.ShareEvents(a.sync.Channel("events")) // events reach the sockets of every instance
+	a.reg.OnShutdown(a.closeChannels) // first in, last out: after the modules that use it
+	a.reg.Auth().Share(a.channel("auth"))
+	a.reg.ShareEvents(a.channel("events")) // events reach the sockets of every instance
 
 	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{Permission: adminPermission}); err != nil {
 		return nil, err
@@ -99,7 +105,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Permission: adminPermission, Keys: keys, Channel: a.sync.Channel("settings")}); err != nil {
+	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Permission: adminPermission, Keys: keys, Channel: a.channel("settings")}); err != nil {
 		return nil, err
 	}
 	a.users, err = users.Mount(ctx, a.reg, db, users.Options{
@@ -118,6 +124,29 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	}
 	registerTestModule(a.reg)
 	return a, nil
+}
+
+// openChannels opens the channels between instances, which keep their
+// caches, settings and events in step: over NATS when cfg.NATS is set,
+// otherwise through the database (PostgreSQL's LISTEN/NOTIFY; on SQLite the
+// messages stay in process).
+func (a *app) openChannels(ctx context.Context, cfg config) error {
+	if cfg.NATS != "" {
+		ns, err := natspubsub.Connect(ctx, cfg.NATS, natspubsub.Options{Logger: cfg.Logger})
+		if err != nil {
+			return err
+		}
+		a.channel = func(name string) pubsub.Channel { return ns.Channel(name) }
+		a.closeChannels = ns.Close
+		return nil
+	}
+	sync, err := storage.NewSync(ctx, a.db, storage.SyncOptions{Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	a.channel = func(name string) pubsub.Channel { return sync.Channel(name) }
+	a.closeChannels = sync.Close
+	return nil
 }
 
 // settingsKeys returns the keyring of cfg's settings keys, or nil when no

@@ -26,17 +26,22 @@ type testApp struct {
 
 func startApp(t *testing.T, dsn string, tweaks ...func(*config)) *testApp {
 	t.Helper()
-	ctx := context.Background()
-	var out bytes.Buffer
-	cfg := config{
-		DB:           dsn,
-		RootPassword: "root-password-for-tests",
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Out:          &out,
-	}
+	cfg := config{DB: dsn}
 	for _, tweak := range tweaks {
 		tweak(&cfg)
 	}
+	return startAppWith(t, cfg)
+}
+
+// startAppWith starts the app with cfg, with root's password, a quiet
+// logger and a place for what it prints filled in.
+func startAppWith(t *testing.T, cfg config) *testApp {
+	t.Helper()
+	ctx := context.Background()
+	var out bytes.Buffer
+	cfg.RootPassword = "root-password-for-tests"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Out = &out
 	a, err := newApp(ctx, cfg)
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler())

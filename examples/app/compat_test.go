@@ -207,6 +207,7 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/admin/settings/update", `[{"app_url":"https://example.com"}]`)
 
 	call("", "/v1/test/test", `["hi"]`)
+	call(root, "/v1/test/publish", `["note", ["root"], ["hi", 1]]`)
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	require.NoError(t, mw.WriteField("params", `["a note"]`))

@@ -3,6 +3,8 @@
 //
 //	go run ./examples/app                      # serve on 127.0.0.1:8080, SQLite file app.db
 //	go run ./examples/app -db postgres://…     # serve on PostgreSQL
+//	go run ./examples/app -db postgres://… -nats nats://127.0.0.1:4222
+//	                                           # instances talk over NATS
 //	go run ./examples/app markdown             # print the Markdown reference
 //	go run ./examples/app openapi              # print the OpenAPI 3.1 document
 //	go run ./examples/app reencrypt-settings   # rewrite the secret settings under AUTHRPC_SETTINGS_KEY
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The reference needs the methods, not the data: the modules mount on
 		// a throwaway in-memory database, so -db is never opened, migrated or
 		// seeded, and nothing they print reaches the document.
-		cfg.DB, cfg.Out = ":memory:", io.Discard
+		cfg.DB, cfg.Out, cfg.NATS = ":memory:", io.Discard, ""
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	case "reencrypt-settings":
 		if cfg.SettingsKey == "" {
@@ -118,6 +120,7 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.DB, "db", "app.db", "database: a SQLite file, or a postgres:// URL")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "where clients reach the server, such as https://api.example.com: the references' server URL")
+	fs.StringVar(&cfg.NATS, "nats", "", "NATS server, such as nats://127.0.0.1:4222: instances share invalidations, settings and events over it instead of PostgreSQL's LISTEN/NOTIFY")
 	fs.Var(&cfg.CORSOrigins, "cors-origin", "an origin whose pages may call the API, such as https://app.example.com (repeatable, or comma-separated)")
 	fs.StringVar(&cfg.ProxyHeader, "proxy-header", "", "the header in which a reverse proxy in front passes the client address, such as X-Forwarded-For or X-Real-IP; empty: the connection's address")
 	fs.Var(&cfg.TrustedProxies, "trusted-proxy", "an address or CIDR of a reverse proxy whose -proxy-header is believed (repeatable, or comma-separated); default: loopback only")

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -11,8 +13,8 @@ import (
 	"github.com/authrpc/authrpc/rpc"
 )
 
-// registerTestModule adds the API v1 reference's /v1/test methods: an echo
-// and an upload.
+// registerTestModule adds the API v1 reference's /v1/test methods, an echo
+// and an upload, and publish, which sends an event from outside.
 func registerTestModule(reg *rpc.Registry) {
 	m := reg.Section("/v1/test", "Test")
 	m.Register(rpc.Method{
@@ -40,7 +42,66 @@ func registerTestModule(reg *rpc.Registry) {
 		},
 		Handler: testUpload,
 	})
+	m.Register(rpc.Method{
+		ID:          "publish",
+		Title:       "Test publish",
+		Description: "Publishes the event `name` with the arguments `args` to the WebSockets in any of `groups` (`*`, `user`, `guest`, `root`, a user id, a permission), on every instance.",
+		Permissions: []string{auth.Root},
+		Params: []rpc.Param{
+			{Name: "name", Schema: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1)), MaxLength: ptr(uint64(maxEventName)), Pattern: printable}},
+			{Name: "groups", Schema: &jsonschema.Schema{Type: "array", MinItems: ptr(uint64(1)), MaxItems: ptr(uint64(maxGroups)),
+				Items: &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1)), MaxLength: ptr(uint64(maxEventName)), Pattern: printable}}},
+			{Name: "args?", Schema: &jsonschema.Schema{Type: "array"}},
+		},
+		Handler: testPublish(reg),
+	})
 }
+
+// Bounds of /v1/test/publish: names and groups are short words, and the
+// arguments nest no deeper than a front end's data does.
+const (
+	maxEventName = 200
+	maxGroups    = 100
+	maxArgsDepth = 32
+)
+
+func testPublish(reg *rpc.Registry) func(ctx context.Context, name string, groups []string, args []json.RawMessage) error {
+	return func(ctx context.Context, name string, groups []string, args []json.RawMessage) error {
+		params := make([]any, len(args))
+		for i, a := range args {
+			if jsonDepth(a) > maxArgsDepth {
+				return rpc.BadRequest("args: argument %d nests deeper than %d levels", i+1, maxArgsDepth)
+			}
+			params[i] = a
+		}
+		return reg.Publish(ctx, name, groups, params...)
+	}
+}
+
+// jsonDepth is how deeply a valid JSON value nests arrays and objects.
+func jsonDepth(v json.RawMessage) int {
+	depth, deepest := 0, 0
+	dec := json.NewDecoder(bytes.NewReader(v))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+	}
+}
+
+// printable is the pattern of event names and groups: text without control
+// characters.
+const printable = `^[^\x00-\x1f\x7f]+$`
+
+func ptr[T any](v T) *T { return &v }
 
 type uploadAnswer struct {
 	Filename string `json:"filename"`

@@ -41,6 +41,7 @@ func (a *testApp) dial(t *testing.T, token, path string) *appSocket {
 	url := "ws" + strings.TrimPrefix(strings.TrimSuffix(a.url, "/api"), "http") + path
 	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: protos})
 	require.NoError(t, err)
+	conn.SetReadLimit(1 << 20) // events of 64 KB and more
 	s := &appSocket{t: t, conn: conn, msgs: make(chan []byte, 64), closed: make(chan struct{})}
 	go func() {
 		defer close(s.closed)
@@ -197,6 +198,12 @@ func TestWebSocketTwoInstances(t *testing.T) {
 	ev := string(onB.next())
 	assert.Contains(t, ev, `"settings/update"`)
 	assert.Contains(t, ev, `https://two.example`)
+
+	// Bigger than a NOTIFY can carry: it goes through the table.
+	big := strings.Repeat("é", 32<<10)
+	r = a.call(t, root, "/v1/test/publish", `["big", ["root"], ["`+big+`"]]`)
+	require.Equal(t, 200, r.HTTP, r.Raw)
+	assert.Equal(t, `{"jsonrpc":"2.0","method":"/event","params":["big","`+big+`"]}`, string(onB.next()))
 
 	start := time.Now()
 	require.Equal(t, 200, a.call(t, root, "/v1/session/signout", ``).code())

@@ -469,6 +469,9 @@ func (r *Registry) compile(def Method, section string) (*method, error) {
 		}
 		first = 2
 	}
+	if len(def.Params) > maxParams {
+		return nil, fmt.Errorf("%d params: a method takes at most %d", len(def.Params), maxParams)
+	}
 	if ft.IsVariadic() || ft.NumIn() != 1+len(def.Params) || ft.In(0) != contextType {
 		return nil, fmt.Errorf("the handler must take (context.Context, …) with one argument per param (%d params)", len(def.Params))
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -227,7 +229,7 @@ func (s *socket) serve() {
 		case <-s.ctx.Done():
 			return
 		}
-		typ, data, err := s.conn.Read(s.ctx)
+		typ, data, err := s.read()
 		if err != nil {
 			<-s.slots
 			return
@@ -247,6 +249,27 @@ func (s *socket) serve() {
 			s.handle(typ == websocket.MessageBinary, data)
 		}()
 	}
+}
+
+// read reads the next message into a buffer that grows as readBody's
+// does, never past MaxMessageBytes: a message of the limit costs about
+// twice its bytes to read, where io.ReadAll's growth would cost five
+// times. A bigger message closes the socket with 1009.
+func (s *socket) read() (websocket.MessageType, []byte, error) {
+	typ, rd, err := s.conn.Reader(s.ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	var buf bytes.Buffer
+	limit := s.r.opts.WebSocket.MaxMessageBytes
+	if err := readLimited(&buf, rd, limit); err != nil {
+		if errors.Is(err, errTooLarge) {
+			// The connection's own read limit lets one byte more through.
+			_ = s.conn.Close(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", limit))
+		}
+		return 0, nil, err
+	}
+	return typ, buf.Bytes(), nil
 }
 
 // bucket is a token bucket of messages, for one goroutine: perSecond
@@ -330,7 +353,11 @@ type frame struct {
 // of the socket itself (ping, pong, events, subscriptions).
 func (s *socket) handle(binary bool, data []byte) {
 	if binary {
-		j, err := msgpackToJSON(data)
+		j, err := msgpackToJSON(data, s.r.opts.WebSocket.MaxMessageBytes)
+		if errors.Is(err, errMsgpackBudget) {
+			s.reply(binary, nil, Errorf(CodeTooLarge, "message is larger than %d bytes once converted to JSON", s.r.opts.WebSocket.MaxMessageBytes))
+			return
+		}
 		if err != nil {
 			s.reply(binary, nil, Errorf(CodeParseError, "message is not valid MessagePack: %s", err))
 			return
@@ -406,6 +433,7 @@ func frameBody(method string, params, id json.RawMessage) (body, *Error) {
 	case len(params) == 0 || string(params) == "null":
 	case params[0] == '[':
 		in.raws = splitArray(params) // well formed: the frame was decoded
+		in.boundParams()
 	default:
 		in.raws = []json.RawMessage{params}
 	}

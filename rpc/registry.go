@@ -173,7 +173,8 @@ type Registry struct {
 	voidClosed bool
 	voidWG     sync.WaitGroup
 
-	hub *hub // the open WebSockets
+	hub     *hub // the open WebSockets
+	refused refusals
 
 	shutdownMu sync.Mutex
 	onShutdown []func(context.Context) error // see OnShutdown

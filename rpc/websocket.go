@@ -69,6 +69,15 @@ type WebSocketOptions struct {
 	// a socket that falls further behind is closed with 1008. Default: 256.
 	MaxQueuedEvents int
 
+	// MaxSubscriptions bounds the event names one socket may subscribe to
+	// (the 6.x client's /subscribe), and MaxEventNameBytes the length of
+	// each: a name past either is not subscribed, and is counted in
+	// Registry.Refusals; a /subscribe with an id answers 400. Defaults: 128
+	// names of 128 bytes, at most about 20 KiB a socket, less than an idle
+	// socket costs by itself, for an application's own names (tens, short).
+	MaxSubscriptions  int
+	MaxEventNameBytes int
+
 	// AllowedOrigins lists host patterns (path.Match, matched against the
 	// Origin's host, or against scheme://host when a pattern has "://") of
 	// pages that may open a socket besides those of the request's own host.
@@ -107,6 +116,12 @@ func (o WebSocketOptions) withDefaults(maxBody int64) WebSocketOptions {
 	}
 	if o.MaxQueuedEvents <= 0 {
 		o.MaxQueuedEvents = 256
+	}
+	if o.MaxSubscriptions <= 0 {
+		o.MaxSubscriptions = 128
+	}
+	if o.MaxEventNameBytes <= 0 {
+		o.MaxEventNameBytes = 128
 	}
 	return o
 }
@@ -195,8 +210,8 @@ type socket struct {
 	principal *auth.Principal // as of the upgrade; set before the socket joins the hub
 	groups    []string
 
-	binary atomic.Bool                     // the last frame the client sent was binary
-	subs   atomic.Pointer[map[string]bool] // the 6.x client's subscriptions; nil for a 4.x client
+	binary atomic.Bool   // the last frame the client sent was binary
+	subs   subscriptions // the 6.x client's
 
 	slots chan struct{} // calls in flight
 
@@ -392,12 +407,13 @@ func (s *socket) handle(binary bool, data []byte) {
 	case MethodPong:
 		return
 	case methodSubscribe, methodUnsubscribe:
-		s.subscribe(in.method == methodSubscribe, in.raws)
-		s.replyOK(binary, f.ID)
+		s.replyVoid(binary, f.ID, s.subscribe(in.method == methodSubscribe, f.Params))
 		return
 	case methodEvent, methodPublish:
-		s.clientEvent(in.raws)
-		s.replyOK(binary, f.ID)
+		if in.paramsErr == nil {
+			s.clientEvent(in.raws)
+		}
+		s.replyVoid(binary, f.ID, in.paramsErr)
 		return
 	}
 	rec := newReplyRecorder()
@@ -448,12 +464,19 @@ func (s *socket) reply(binary bool, id json.RawMessage, e *Error) {
 	s.send(binary, rec.buf.Bytes())
 }
 
-func (s *socket) replyOK(binary bool, id json.RawMessage) {
+// replyVoid answers a message of the socket's own that has an id: e, or
+// an empty result when e is nil. Without an id (a void call, as the 6.x
+// client sends them) it answers nothing.
+func (s *socket) replyVoid(binary bool, id json.RawMessage, e *Error) {
 	if id == nil {
 		return
 	}
 	rec := newReplyRecorder()
-	s.r.writeResult(rec, id, Result{})
+	if e != nil {
+		s.r.writeError(rec, id, e)
+	} else {
+		s.r.writeResult(rec, id, Result{})
+	}
 	s.send(binary, rec.buf.Bytes())
 }
 

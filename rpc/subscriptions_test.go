@@ -78,8 +78,8 @@ func TestSubscriptionBounds(t *testing.T) {
 	s.sendText(subscribeFrame(4, []string{"123456789"})) // 9 bytes
 	assert.Contains(t, s.readText(), `1 event names not subscribed`)
 	s.sendText(`{"jsonrpc":"2.0","method":"/subscribe","params":["d", "\u0065"],"id":5}`) // [names], escaped: d and e
-	assert.Contains(t, s.readText(), `1 event names not subscribed`)                       // d took a's place
-	s.sendText(`{"jsonrpc":"2.0","method":"/subscribe","params":[["x","y"]]}`)              // void: no answer
+	assert.Contains(t, s.readText(), `1 event names not subscribed`)                      // d took a's place
+	s.sendText(`{"jsonrpc":"2.0","method":"/subscribe","params":[["x","y"]]}`)            // void: no answer
 	s.sendText(`{"jsonrpc":"2.0","method":"/ping","id":6}`)
 	assert.Contains(t, s.readText(), `"/pong"`)
 	assert.Eventually(t, func() bool { return f.reg.Refusals().Subscriptions == 6 }, 5*time.Second, time.Millisecond,

@@ -69,8 +69,8 @@ type readCloser struct{ *bytes.Reader }
 func (readCloser) Close() error { return nil }
 
 // BenchmarkWebSocketSubscribe times one /subscribe (with an id, so that it
-// is answered) on a socket that holds 200 subscriptions, alternately adding
-// and removing a 201st name: the cost of changing a socket's set.
+// is answered) on a socket that holds 100 subscriptions, alternately adding
+// and removing a 101st name: the cost of changing a socket's set.
 func BenchmarkWebSocketSubscribe(b *testing.B) {
 	reg, _ := benchRegistry(b, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxMessagesPerSecond: 1 << 30}})
 	srv := httptest.NewServer(reg)
@@ -85,7 +85,7 @@ func BenchmarkWebSocketSubscribe(b *testing.B) {
 			b.Fatalf("unexpected answer %s: %v", reply, err)
 		}
 	}
-	names := make([]string, 200)
+	names := make([]string, 100)
 	for i := range names {
 		names[i] = fmt.Sprintf("%q", fmt.Sprintf("app/event-%03d", i))
 	}
@@ -104,7 +104,7 @@ func BenchmarkWebSocketSubscribe(b *testing.B) {
 }
 
 // BenchmarkWebSocketPublish times one event from Publish to a socket that
-// subscribed to it among 200 names, read by the client: the path that
+// subscribed to it among 100 names, read by the client: the path that
 // reads a socket's subscriptions for every event.
 func BenchmarkWebSocketPublish(b *testing.B) {
 	reg, _ := benchRegistry(b, rpc.Options{})
@@ -112,7 +112,7 @@ func BenchmarkWebSocketPublish(b *testing.B) {
 	defer srv.Close()
 	c := benchDial(b, srv, "")
 	ctx := context.Background()
-	names := make([]string, 200)
+	names := make([]string, 100)
 	for i := range names {
 		names[i] = fmt.Sprintf("%q", fmt.Sprintf("app/event-%03d", i))
 	}
@@ -124,7 +124,7 @@ func BenchmarkWebSocketPublish(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := reg.Publish(ctx, "app/event-100", []string{rpc.GroupAll}, 1); err != nil {
+		if err := reg.Publish(ctx, "app/event-050", []string{rpc.GroupAll}, 1); err != nil {
 			b.Fatal(err)
 		}
 		if _, msg, err := c.Read(ctx); err != nil || !bytes.Contains(msg, []byte(`"/publish"`)) {

@@ -391,7 +391,7 @@ func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
 		if int64(buf.Len()) > limit {
 			return errTooLarge
 		}
-		if buf.Available() < 512 && int64(buf.Cap()) <= limit {
+		if buf.Available() == 0 && int64(buf.Cap()) <= limit {
 			growWithin(buf, limit+1)
 		}
 		free := buf.AvailableBuffer()[:buf.Available()]

@@ -12,13 +12,15 @@ import (
 	"github.com/coder/websocket"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/authrpc/authrpc/internal/benchkit"
 	"github.com/authrpc/authrpc/rpc"
 )
 
 // BenchmarkMsgpack serves MessagePack bodies through the handler, in
 // process (no network): the decoding of a small call, of a nested struct,
 // of a request object at the mount root and of a 64 KiB string, each
-// answered in MessagePack.
+// answered in MessagePack. Beside ns/op it reports the process's CPU time
+// per call (cpu-ns/op), which the machine's other work stretches less.
 func BenchmarkMsgpack(b *testing.B) {
 	echo, echoToken := benchRegistry(b, rpc.Options{})
 	structs, structToken := structRegistry(b)
@@ -57,9 +59,11 @@ func BenchmarkMsgpack(b *testing.B) {
 			}
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
+			cpu := benchkit.ProcessCPU()
 			for b.Loop() {
 				post()
 			}
+			benchkit.ReportCPU(b, cpu)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package rpc_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 )
 
@@ -242,4 +244,39 @@ func heapInuse() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// TestParamsBound: a body holds at most one more parameter than a method
+// may take (64): past it the call answers "too many parameters" once the
+// caller may call the method, over HTTP, in an upload's params part and in
+// a request object by name; a method may not declare more.
+func TestParamsBound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, rpc.Options{UploadDir: t.TempDir()})
+	many := jsonZeros(65)
+	for _, c := range []struct{ path, body string }{
+		{"/v1/t/echo", many},
+		{"/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":` + many + `}`},
+		{"/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":` + jsonNamed(65) + `}`},
+	} {
+		a := f.c.Post(t, c.path, c.body)
+		assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
+		assert.Contains(t, a.Message, "too many parameters: a method takes at most 64", a.Raw)
+	}
+	a := f.c.Post(t, "/v1/t/echo", jsonZeros(64)) // within the bound: the method's own count answers
+	assert.Contains(t, a.Message, "too many parameters: the method takes 1, got 64", a.Raw)
+	a = f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/create","params":`+many+`}`)
+	assert.Equal(t, rpc.CodeInsufficientPermissions, a.Code, "a guest learns nothing of the params: %s", a.Raw)
+	a = f.c.Do(t, multipartRequest(t, "/v1/t/upload", map[string]string{"params": many}, "a.txt", []byte("x")))
+	assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
+	assert.Contains(t, a.Message, "at most 64", a.Raw)
+
+	params := make([]rpc.Param, 65)
+	for i := range params {
+		params[i] = rpc.Param{Name: fmt.Sprintf("p%d", i)}
+	}
+	assert.PanicsWithValue(t, "rpc: register /v1/many: 65 params: a method takes at most 64", func() {
+		f.reg.Register(rpc.Method{ID: "/v1/many", Title: "Many", Permissions: []string{auth.Anyone}, Params: params,
+			Handler: func(ctx context.Context) error { return nil }})
+	})
 }

@@ -63,4 +63,10 @@
 // sockets of groups of callers, on every instance with ShareEvents; the
 // sockets of an auth the auth cache invalidates are closed with 4000.
 // Bodies of type application/msgpack are read and answered in MessagePack.
+//
+// What a request may cost is bounded before it is allocated: a MessagePack
+// body or message converts to JSON within the limit a JSON body has, a body
+// is split into at most one more parameter than a method takes (64), and a
+// socket subscribes to at most MaxSubscriptions event names; Refusals
+// counts what the bounds refused.
 package rpc

@@ -190,7 +190,7 @@ func (h *hub) deliver(e *event, groups []string) {
 // push queues e for the socket, unless the client subscribed to other
 // events only. A socket that falls MaxQueuedEvents behind is closed.
 func (s *socket) push(e *event) {
-	if subs := s.subs.Load(); subs != nil && !(*subs)[e.name] {
+	if !s.subs.wants(e.name) {
 		return
 	}
 	s.outMu.Lock()
@@ -222,7 +222,7 @@ func (s *socket) drain() {
 		}
 		s.outMu.Unlock()
 		for _, e := range batch {
-			publish := s.subs.Load() != nil
+			publish := s.subs.active.Load()
 			binary := s.binary.Load()
 			s.writeEvent(e.message(publish, binary), binary)
 		}
@@ -231,33 +231,16 @@ func (s *socket) drain() {
 
 // subscribe adds or removes the events the client wants ([[names]] or
 // [names]); from the first call on, the socket gets only those, as /publish.
-func (s *socket) subscribe(on bool, raws []json.RawMessage) {
-	var names []string
-	for _, raw := range raws {
-		var one string
-		var list []string
-		if json.Unmarshal(raw, &list) == nil {
-			names = append(names, list...)
-		} else if json.Unmarshal(raw, &one) == nil {
-			names = append(names, one)
-		}
+// Names past the socket's bounds are not subscribed, and counted.
+func (s *socket) subscribe(on bool, params json.RawMessage) *Error {
+	o := &s.r.opts.WebSocket
+	refused := s.subs.change(on, params, o.MaxSubscriptions, o.MaxEventNameBytes)
+	if refused == 0 {
+		return nil
 	}
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	next := make(map[string]bool)
-	if old := s.subs.Load(); old != nil {
-		for k := range *old {
-			next[k] = true
-		}
-	}
-	for _, n := range names {
-		if on {
-			next[n] = true
-		} else {
-			delete(next, n)
-		}
-	}
-	s.subs.Store(&next)
+	s.r.refused.subscriptions.Add(uint64(refused))
+	return BadRequest("%d event names not subscribed: a socket subscribes to at most %d names of at most %d bytes",
+		refused, o.MaxSubscriptions, o.MaxEventNameBytes)
 }
 
 // clientEvent hands an event from the client ([name, ...args]) to the

@@ -20,8 +20,12 @@ import (
 // fuzzRegistry has methods whose parameters cover the schema shapes the
 // validator meets: simple types, optional tails, structs with constraints,
 // maps and free-form values.
-func fuzzRegistry() *rpc.Registry {
-	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+func fuzzRegistry(configure ...func(*rpc.Options)) *rpc.Registry {
+	opts := rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, fn := range configure {
+		fn(&opts)
+	}
+	reg := rpc.New(opts)
 	type fields struct {
 		Username string          `json:"username" jsonschema:"minLength=3,maxLength=32"`
 		Port     int             `json:"port,omitempty" jsonschema:"minimum=0,maximum=65535"`

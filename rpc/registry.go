@@ -201,7 +201,8 @@ type Registry struct {
 	voidClosed bool
 	voidWG     sync.WaitGroup
 
-	hub *hub // the open WebSockets
+	hub     *hub // the open WebSockets
+	refused refusals
 
 	shutdownMu sync.Mutex
 	onShutdown []func(context.Context) error // see OnShutdown
@@ -504,6 +505,9 @@ func (r *Registry) compile(def Method, section string) (*method, error) {
 			return nil, fmt.Errorf("a handler taking the *rpc.Upload first names it as Params[0]")
 		}
 		first = 2
+	}
+	if len(def.Params) > maxParams {
+		return nil, fmt.Errorf("%d params: a method takes at most %d", len(def.Params), maxParams)
 	}
 	if ft.IsVariadic() || ft.NumIn() != 1+len(def.Params) || ft.In(0) != contextType {
 		return nil, fmt.Errorf("the handler must take (context.Context, …) with one argument per param (%d params)", len(def.Params))

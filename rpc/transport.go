@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"strings"
 	"sync"
@@ -106,9 +107,8 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 	}
 	switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
 	case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
-		parse := parseBodyInto
-		if strings.EqualFold(ct, ContentTypeMsgpack) {
-			parse = parseMsgpackBodyInto
+		isMsgpack := strings.EqualFold(ct, ContentTypeMsgpack)
+		if isMsgpack {
 			x.w = newMsgpackWriter(w)
 		}
 		limit := r.opts.MaxBodyBytes
@@ -123,7 +123,13 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 		// The parameters of the method the path names may be decoded as the
 		// body is split, into the handler's arguments.
 		x.pre = predecode(x.m, x.args[:])
-		in, e := parse(buf.Bytes(), x.raws[:0], &x.pre)
+		var in body
+		if isMsgpack {
+			// Its JSON is held to the same limit as a JSON body.
+			in, e = parseMsgpackBodyInto(buf.Bytes(), limit, x.raws[:0], &x.pre)
+		} else {
+			in, e = parseBodyInto(buf.Bytes(), x.raws[:0], &x.pre)
+		}
 		x.rpcID = in.id
 		if e != nil {
 			x.fail(e)
@@ -378,8 +384,8 @@ func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
 		if int64(buf.Len()) > limit {
 			return errTooLarge
 		}
-		if buf.Available() < 512 {
-			buf.Grow(512)
+		if buf.Available() == 0 && int64(buf.Cap()) <= limit {
+			growWithin(buf, limit+1)
 		}
 		free := buf.AvailableBuffer()[:buf.Available()]
 		if room := limit + 1 - int64(buf.Len()); int64(len(free)) > room {
@@ -397,6 +403,20 @@ func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
 			return err
 		}
 	}
+}
+
+// growWithin makes room in buf for more bytes: it doubles it, as Grow
+// would, but never past max bytes, and goes to max at once from past half
+// of it: a body of the limit costs about twice its bytes to read, not
+// three times, and is held in the limit, not in twice it.
+func growWithin(buf *bytes.Buffer, max int64) {
+	n := 2*int64(buf.Cap()) + 512
+	if n > max/2 {
+		n = max
+	}
+	b := make([]byte, buf.Len(), n)
+	copy(b, buf.Bytes())
+	*buf = *bytes.NewBuffer(b)
 }
 
 // parseBody reads the positional parameters from a JSON body: an array, any
@@ -424,6 +444,7 @@ func parseBodyInto(b []byte, raws []json.RawMessage, pre *predecoded) (body, *Er
 		// what it refuses is looked at again, for the answer's wording.
 		if raws, ok := splitValid(b, raws, pre); ok {
 			in.raws = raws
+			in.boundParams()
 			return in, nil
 		}
 		if pre != nil {
@@ -434,6 +455,7 @@ func parseBodyInto(b []byte, raws []json.RawMessage, pre *predecoded) (body, *Er
 			return in, parseError(json.Unmarshal(b, &v))
 		}
 		in.raws = splitArray(b)
+		in.boundParams()
 		return in, nil
 	case '{':
 		if bytes.Contains(b, []byte(`"jsonrpc"`)) {
@@ -488,7 +510,7 @@ func splitValid(b []byte, raws []json.RawMessage, pre *predecoded) ([]json.RawMe
 		if !pre.decode(&s, len(raws)) && !s.any(2) { // the array is 1 deep: an element's nesting counts from 2
 			return raws, false
 		}
-		raws = append(raws, b[start:s.i])
+		raws = appendParam(raws, b[start:s.i])
 		switch s.next() {
 		case ',':
 			s.i++
@@ -502,57 +524,89 @@ func splitValid(b []byte, raws []json.RawMessage, pre *predecoded) ([]json.RawMe
 	}
 }
 
+// maxParams bounds the parameters a method takes, and so what a body is
+// split into: one more than it is kept, to refuse the call, and the rest
+// is only read over.
+const maxParams = 64
+
+// appendParam appends raw to raws, keeping at most maxParams+1.
+func appendParam(raws []json.RawMessage, raw json.RawMessage) []json.RawMessage {
+	if len(raws) > maxParams {
+		return raws
+	}
+	return append(raws, raw)
+}
+
+// boundParams refuses, after the permission check, a body that held more
+// parameters than any method takes.
+func (in *body) boundParams() {
+	if len(in.raws) > maxParams && in.paramsErr == nil {
+		in.paramsErr = InvalidParams("too many parameters: a method takes at most %d", maxParams)
+	}
+}
+
 // splitArray returns the elements of a well-formed JSON array, as slices
 // of b: what json.Unmarshal into []json.RawMessage gives, without decoding
-// each element twice.
+// each element twice, and at most maxParams+1 of them.
 func splitArray(b []byte) []json.RawMessage {
-	var (
-		raws     []json.RawMessage
-		depth    int
-		inString bool
-		start    = -1
-	)
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++ // the escaped byte cannot end the string
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '"':
-			inString = true
-		case '[', '{':
-			depth++
-			if depth == 1 {
-				continue // the array itself
-			}
-		case ']', '}':
-			depth--
-			if depth == 0 {
-				if start >= 0 {
-					raws = append(raws, bytes.TrimRight(b[start:i], " \t\r\n"))
-				}
-				return raws
-			}
-		case ',':
-			if depth == 1 {
-				raws = append(raws, bytes.TrimRight(b[start:i], " \t\r\n"))
-				start = -1
-				continue
-			}
-		}
-		if start < 0 && depth >= 1 {
-			start = i
+	var raws []json.RawMessage
+	for item := range items(b) {
+		raws = appendParam(raws, item)
+		if len(raws) > maxParams {
+			break
 		}
 	}
 	return raws
+}
+
+// items yields the elements of a well-formed JSON array, or the members
+// ("key":value) of an object, as slices of b.
+func items(b []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		depth, inString, start := 0, false, -1
+		for i := 0; i < len(b); i++ {
+			c := b[i]
+			if inString {
+				switch c {
+				case '\\':
+					i++ // the escaped byte cannot end the string
+				case '"':
+					inString = false
+				}
+				continue
+			}
+			switch c {
+			case ' ', '\t', '\r', '\n':
+				continue
+			case '"':
+				inString = true
+			case '[', '{':
+				depth++
+				if depth == 1 {
+					continue // the array itself
+				}
+			case ']', '}':
+				depth--
+				if depth == 0 {
+					if start >= 0 {
+						yield(bytes.TrimRight(b[start:i], " \t\r\n"))
+					}
+					return
+				}
+			case ',':
+				if depth == 1 {
+					if !yield(bytes.TrimRight(b[start:i], " \t\r\n")) {
+						return
+					}
+					start = -1
+					continue
+				}
+			}
+			if start < 0 && depth >= 1 {
+				start = i
+			}
+		}
+	}
 }
 
 func parseRequestObject(method string, params, id json.RawMessage) (body, *Error) {
@@ -571,10 +625,16 @@ func parseRequestObject(method string, params, id json.RawMessage) (body, *Error
 	}
 	switch params[0] {
 	case '[':
-		if err := json.Unmarshal(params, &in.raws); err != nil {
-			return in, parseError(err)
-		}
+		in.raws = splitArray(params) // well formed: the request was decoded
+		in.boundParams()
 	case '{':
+		members := 0
+		for range items(params) {
+			if members++; members > maxParams {
+				in.paramsErr = InvalidParams("too many parameters: a method takes at most %d", maxParams)
+				return in, nil
+			}
+		}
 		if err := json.Unmarshal(params, &in.named); err != nil {
 			return in, parseError(err)
 		}

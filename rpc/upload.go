@@ -187,16 +187,21 @@ func (r *Registry) readMultipart(w http.ResponseWriter, req *http.Request, m *me
 			if int64(len(b)) > paramsLimit {
 				return nil, up, Errorf(CodeTooLarge, "params part is larger than %d bytes", paramsLimit)
 			}
-			parse := parseBody
+			var in body
+			var e *Error
 			if strings.EqualFold(mediaType(part.Header.Get("Content-Type")), ContentTypeMsgpack) {
-				parse = parseMsgpackBody
+				in, e = parseMsgpackBody(b, paramsLimit)
+			} else {
+				in, e = parseBody(b)
 			}
-			in, e := parse(b)
 			if e != nil {
 				return nil, up, e
 			}
 			if in.request {
 				return nil, up, InvalidParams("the params part is a JSON array of parameters")
+			}
+			if in.paramsErr != nil {
+				return nil, up, in.paramsErr
 			}
 			raws = in.raws
 		case "file":

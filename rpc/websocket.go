@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -75,6 +77,15 @@ type WebSocketOptions struct {
 	// a socket that falls further behind is closed with 1008. Default: 256.
 	MaxQueuedEvents int
 
+	// MaxSubscriptions bounds the event names one socket may subscribe to
+	// (the 6.x client's /subscribe), and MaxEventNameBytes the length of
+	// each: a name past either is not subscribed, and is counted in
+	// Registry.Refusals; a /subscribe with an id answers 400. Defaults: 128
+	// names of 128 bytes, at most about 20 KiB a socket, less than an idle
+	// socket costs by itself, for an application's own names (tens, short).
+	MaxSubscriptions  int
+	MaxEventNameBytes int
+
 	// AllowedOrigins lists host patterns (path.Match, matched against the
 	// Origin's host, or against scheme://host when a pattern has "://") of
 	// pages that may open a socket besides those of the request's own host.
@@ -116,6 +127,12 @@ func (o WebSocketOptions) withDefaults(maxBody int64) WebSocketOptions {
 	}
 	if o.MaxQueuedEvents <= 0 {
 		o.MaxQueuedEvents = 256
+	}
+	if o.MaxSubscriptions <= 0 {
+		o.MaxSubscriptions = 128
+	}
+	if o.MaxEventNameBytes <= 0 {
+		o.MaxEventNameBytes = 128
 	}
 	return o
 }
@@ -210,8 +227,8 @@ type socket struct {
 	principal *auth.Principal // as of the upgrade; set before the socket joins the hub
 	groups    []string
 
-	binary atomic.Bool                     // the last frame the client sent was binary
-	subs   atomic.Pointer[map[string]bool] // the 6.x client's subscriptions; nil for a 4.x client
+	binary atomic.Bool   // the last frame the client sent was binary
+	subs   subscriptions // the 6.x client's
 
 	slots chan struct{} // calls in flight
 
@@ -244,7 +261,7 @@ func (s *socket) serve() {
 		case <-s.ctx.Done():
 			return
 		}
-		typ, data, err := s.conn.Read(s.ctx)
+		typ, data, err := s.read()
 		if err != nil {
 			<-s.slots
 			return
@@ -264,6 +281,27 @@ func (s *socket) serve() {
 			s.handle(typ == websocket.MessageBinary, data)
 		}()
 	}
+}
+
+// read reads the next message into a buffer that grows as readBody's
+// does, never past MaxMessageBytes: a message of the limit costs about
+// twice its bytes to read, where io.ReadAll's growth would cost five
+// times. A bigger message closes the socket with 1009.
+func (s *socket) read() (websocket.MessageType, []byte, error) {
+	typ, rd, err := s.conn.Reader(s.ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	var buf bytes.Buffer
+	limit := s.r.opts.WebSocket.MaxMessageBytes
+	if err := readLimited(&buf, rd, limit); err != nil {
+		if errors.Is(err, errTooLarge) {
+			// The connection's own read limit lets one byte more through.
+			_ = s.conn.Close(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", limit))
+		}
+		return 0, nil, err
+	}
+	return typ, buf.Bytes(), nil
 }
 
 // bucket is a token bucket of messages, for one goroutine: perSecond
@@ -347,7 +385,11 @@ type frame struct {
 // of the socket itself (ping, pong, events, subscriptions).
 func (s *socket) handle(binary bool, data []byte) {
 	if binary {
-		j, err := msgpackToJSON(data)
+		j, err := msgpackToJSON(data, s.r.opts.WebSocket.MaxMessageBytes)
+		if errors.Is(err, errMsgpackBudget) {
+			s.reply(binary, nil, Errorf(CodeTooLarge, "message is larger than %d bytes once converted to JSON", s.r.opts.WebSocket.MaxMessageBytes))
+			return
+		}
 		if err != nil {
 			s.reply(binary, nil, Errorf(CodeParseError, "message is not valid MessagePack: %s", err))
 			return
@@ -382,12 +424,13 @@ func (s *socket) handle(binary bool, data []byte) {
 	case MethodPong:
 		return
 	case methodSubscribe, methodUnsubscribe:
-		s.subscribe(in.method == methodSubscribe, in.raws)
-		s.replyOK(binary, f.ID)
+		s.replyVoid(binary, f.ID, s.subscribe(in.method == methodSubscribe, f.Params))
 		return
 	case methodEvent, methodPublish:
-		s.clientEvent(in.raws)
-		s.replyOK(binary, f.ID)
+		if in.paramsErr == nil {
+			s.clientEvent(in.raws)
+		}
+		s.replyVoid(binary, f.ID, in.paramsErr)
 		return
 	}
 	rec := newReplyRecorder()
@@ -423,6 +466,7 @@ func frameBody(method string, params, id json.RawMessage) (body, *Error) {
 	case len(params) == 0 || string(params) == "null":
 	case params[0] == '[':
 		in.raws = splitArray(params) // well formed: the frame was decoded
+		in.boundParams()
 	default:
 		in.raws = []json.RawMessage{params}
 	}
@@ -437,12 +481,19 @@ func (s *socket) reply(binary bool, id json.RawMessage, e *Error) {
 	s.send(binary, rec.buf.Bytes())
 }
 
-func (s *socket) replyOK(binary bool, id json.RawMessage) {
+// replyVoid answers a message of the socket's own that has an id: e, or
+// an empty result when e is nil. Without an id (a void call, as the 6.x
+// client sends them) it answers nothing.
+func (s *socket) replyVoid(binary bool, id json.RawMessage, e *Error) {
 	if id == nil {
 		return
 	}
 	rec := newReplyRecorder()
-	s.r.writeResult(rec, id, Result{})
+	if e != nil {
+		s.r.writeError(rec, id, e)
+	} else {
+		s.r.writeResult(rec, id, Result{})
+	}
 	s.send(binary, rec.buf.Bytes())
 }
 

@@ -159,7 +159,7 @@ func (m *Module) read(ctx context.Context, opts read.Options) (rpc.Result, error
 		return q
 	}
 	var rows []userRow
-	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash"))
+	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash", "signin_addrs"))
 	// id last, so that pages sorted by a column with ties are stable.
 	if err := readsql.Apply(q, opts).OrderExpr("u.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: %w", err)
@@ -219,7 +219,7 @@ func (m *Module) create(ctx context.Context, f createFields) (record, error) {
 		generated = auth.GeneratePassword()
 		nu.password = generated
 	}
-	row, err := m.insertUser(ctx, nu)
+	row, err := m.insertUser(callerHashCtx(ctx), nu)
 	if err != nil {
 		return record{}, err
 	}
@@ -383,7 +383,7 @@ func (m *Module) setPassword(ctx context.Context, userID string, password *strin
 		}
 		plain = *password
 	}
-	hash, err := m.hasher.Hash(ctx, plain)
+	hash, err := m.hasher.Hash(callerHashCtx(ctx), plain)
 	if err != nil {
 		return nil, busy(fmt.Errorf("users: set password: hash: %w", err))
 	}
@@ -533,7 +533,7 @@ func (m *Module) setUsername(ctx context.Context, userID, newUsername string, ne
 		if rerr := m.checkPassword(*newPassword); rerr != nil {
 			return rpc.Result{}, rerr
 		}
-		if hash, err = m.hasher.Hash(ctx, *newPassword); err != nil {
+		if hash, err = m.hasher.Hash(callerHashCtx(ctx), *newPassword); err != nil {
 			return rpc.Result{}, busy(fmt.Errorf("users: set username: hash: %w", err))
 		}
 	}

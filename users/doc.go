@@ -89,6 +89,16 @@
 // how many argon2 runs, 19 MiB each, happen at once, and how many wait: a
 // full queue answers 429 at once.
 //
+// The queue for the hasher is fair (auth.HashClaim), so that a flood of
+// wrong passwords spread over many addresses, each within its budget,
+// cannot refuse a real user's right password: each client address (an IPv6
+// /64) holds at most a quarter of the places; a user signing in from one of
+// the 8 addresses they last signed in from (users.signin_addrs), and a
+// signed-in caller setting a password, wait ahead of everyone; an address
+// with more than 3 recent failed sign-ins (one forgiven a minute, counted
+// in process) waits behind; and a newcomer to a full queue takes the place
+// of a waiter behind it. An unknown name and a wrong password wait alike.
+//
 // The authenticator resolves session tokens for the registry's auth.Mux,
 // which caches the callers. Every change that affects a caller (disabling,
 // deleting, a new password, name or permissions, signing out) drops the

@@ -119,7 +119,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 		return signinAnswer{}, err
 	}
 
-	row, err := m.checkCredentials(ctx, name, creds.Password)
+	row, err := m.checkCredentials(ctx, name, keys.addr, creds.Password)
 	if err != nil {
 		return signinAnswer{}, busy(err)
 	}
@@ -131,6 +131,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 		return signinAnswer{}, rpc.Forbidden("Not authorized: signing in here takes one of the permissions %s", quoteList(*signinPerms))
 	}
 	m.signinLim.succeeded(ctx, m.log, keys)
+	m.rememberAddr(ctx, row, keys.addr)
 
 	token, digest, err := auth.NewToken(auth.KindSession)
 	if err != nil {
@@ -148,9 +149,10 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 }
 
 // checkCredentials returns the enabled user that name and password sign in
-// as, or nil. An unknown user, a wrong password and a disabled user cost the
-// same argon2 work and look the same to the caller.
-func (m *Module) checkCredentials(ctx context.Context, name, password string) (*userRow, error) {
+// as from the address addr (an address key), or nil. An unknown user, a
+// wrong password and a disabled user cost the same lookup and argon2 work,
+// wait for the hasher alike, and look the same to the caller.
+func (m *Module) checkCredentials(ctx context.Context, name, addr, password string) (*userRow, error) {
 	var row *userRow
 	if valid, ok := normalizeUsername(name); ok {
 		var err error
@@ -158,11 +160,13 @@ func (m *Module) checkCredentials(ctx context.Context, name, password string) (*
 			return nil, err
 		}
 	}
+	ctx = auth.WithHashClaim(ctx, auth.HashClaim{Key: addr, Priority: m.signinPriority(row, addr)})
 	if row == nil || row.PasswordHash == "" {
 		// No user, or one who has no password yet: do the work anyway.
 		if err := m.hasher.VerifyDummy(ctx, password); err != nil {
 			return nil, fmt.Errorf("users: signin: %w", err)
 		}
+		m.signinFailed(addr)
 		return nil, nil
 	}
 	ok, err := m.hasher.Verify(ctx, password, row.PasswordHash)
@@ -170,6 +174,7 @@ func (m *Module) checkCredentials(ctx context.Context, name, password string) (*
 		return nil, fmt.Errorf("users: signin: user %d: %w", row.ID, err)
 	}
 	if !ok || !row.Enabled {
+		m.signinFailed(addr)
 		return nil, nil
 	}
 	if m.hasher.NeedsRehash(row.PasswordHash) {
@@ -276,6 +281,7 @@ func (m *Module) signup(ctx context.Context, f signupFields) error {
 	}
 	nu.enabled = true
 	nu.permissions = m.perms.Defaults()
+	ctx = hashCtx(ctx, auth.HashPriorityNormal)
 	if nu.password == "" {
 		// No password: the account is usable once one is set (by an
 		// administrator, or through a password reset).

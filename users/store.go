@@ -26,6 +26,8 @@ type userRow struct {
 	Permissions    map[string]bool `bun:"permissions,notnull"`
 	PasswordHash   string          `bun:"password_hash,notnull"`
 	Created        time.Time       `bun:"created,notnull"`
+	// SigninAddrs are the address keys the user last signed in from.
+	SigninAddrs addrList `bun:"signin_addrs,notnull"`
 }
 
 func (r *userRow) user() *User {

@@ -91,7 +91,7 @@ func (m *Module) registerAdmin() {
 		DataType: reflect.TypeFor[[]record](),
 	})
 	mod.Register(rpc.Method{
-		ID: "create", Title: "Create user", Description: "Creates a user from `fields` and answers it, with a generated password when none was given (shown only in this answer). 409 when the name or email is taken.", Permissions: admin,
+		ID: "create", Title: "Create user", Description: "Creates a user from `fields` and answers it, with a generated password when none was given (shown only in this answer). 409 when the name or email is taken. With an API token, only the default permissions.", Permissions: admin,
 		Params:  []rpc.Param{{Name: "fields"}},
 		Handler: m.create,
 		// The answer may carry a generated password: a void call would lose it.
@@ -121,14 +121,14 @@ func (m *Module) registerAdmin() {
 		Handler: m.getPermissions,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-permissions", Title: "Set user permissions", Description: "Replaces the user's permissions with those given (a map of name to true or false). A caller grants only what it holds; nobody changes root's or their own.", Permissions: admin,
+		ID: "set-permissions", Title: "Set user permissions", Description: "Replaces the user's permissions with those given (a map of name to true or false). A caller grants only what it holds, an API token nothing (it may revoke); nobody changes root's or their own.", Permissions: admin,
 		Params: []rpc.Param{userID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, userID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, userID, perms, true)
 		},
 	})
 	mod.Register(rpc.Method{
-		ID: "update-permissions", Title: "Update user permissions", Description: "Changes only the permissions named (a map of name to true or false) and keeps the others. A caller grants only what it holds; nobody changes root's or their own.", Permissions: admin,
+		ID: "update-permissions", Title: "Update user permissions", Description: "Changes only the permissions named (a map of name to true or false) and keeps the others. A caller grants only what it holds, an API token nothing (it may revoke); nobody changes root's or their own.", Permissions: admin,
 		Params: []rpc.Param{userID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, userID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, userID, perms, false)
@@ -211,6 +211,9 @@ func (m *Module) create(ctx context.Context, f createFields) (record, error) {
 	defaults := m.perms.Defaults()
 	nu.permissions = m.perms.Apply(defaults, f.Permissions, false)
 	if rerr := m.checkGrants(caller, defaults, nu.permissions); rerr != nil {
+		return record{}, rerr
+	}
+	if rerr := m.checkTokenGrants(caller, defaults, nu.permissions); rerr != nil {
 		return record{}, rerr
 	}
 	nu.enabled = f.Enabled == nil || *f.Enabled
@@ -457,6 +460,9 @@ func (m *Module) changePermissions(ctx context.Context, userID string, change ma
 			return false, nil
 		}
 		if rerr := m.checkGrants(caller, old, next); rerr != nil {
+			return false, rerr
+		}
+		if rerr := m.checkTokenGrants(caller, old, next); rerr != nil {
 			return false, rerr
 		}
 		// Keep grants of names no longer declared: a host that declares a

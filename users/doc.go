@@ -55,12 +55,21 @@
 // a password, and so a session that outlives the token's revocation and
 // locks the owner out; the email counts because a reset link goes to it.
 // Root's API tokens are not root for these methods (nor for the root tag,
-// nor for holding every permission: they hold what they were given). A
-// token may still administer other users as its permissions allow (create
-// them, rename them, set their passwords within the takeover rule above):
-// that is what provisioning scripts use tokens for, it gains nothing the
-// token does not hold, and the victim's recovery ends it. The telegram
-// name signs nobody in, so a token may set it.
+// nor for holding every permission: they hold what they were given).
+//
+// Nor does a call made with an API token grant permissions: create with
+// permissions beyond the defaults, and set-permissions or
+// update-permissions that turn one on, answer 403 "an API token cannot
+// grant permissions", and so does set-password (or set-username with a
+// password) of a user holding a permission beyond the defaults. A leaked
+// token could otherwise mint a successor, a user of its making or one it
+// took over, holding its permissions, whose session outlives the token and
+// recovers nothing for the owner: it could reset the owner's password.
+// Sessions grant as before. A token may still administer other users
+// otherwise (create them with the defaults, revoke, rename them, set the
+// passwords of users holding only the defaults): that is what provisioning
+// scripts use tokens for. The telegram name signs nobody in, so a token
+// may set it.
 //
 // # Recovery ends every credential
 //

@@ -256,8 +256,21 @@ func (m *Module) resolve(ctx context.Context, userID string) (*userRow, error) {
 
 // modify runs fn on the user with the given id, locked, in a transaction;
 // after it commits, and if fn reports a change, the user's cached principals
-// are dropped so that the next call sees the change.
+// are dropped so that the next call sees the change, and the user's open
+// sockets close: the change ends or narrows what the user's credentials
+// may do.
 func (m *Module) modify(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
+	return m.modifyAs(ctx, id, false, fn)
+}
+
+// modifyProfile is modify for a change that leaves the user's credentials
+// as valid as they were (an email, a telegram name): the cached principals
+// are refreshed, and the sockets stay open.
+func (m *Module) modifyProfile(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
+	return m.modifyAs(ctx, id, true, fn)
+}
+
+func (m *Module) modifyAs(ctx context.Context, id int64, refresh bool, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
 	var changed bool
 	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		row, err := m.findByID(ctx, tx, id, true)
@@ -281,7 +294,7 @@ func (m *Module) modify(ctx context.Context, id int64, fn func(ctx context.Conte
 		return false, err
 	}
 	if changed {
-		m.invalidateUser(id)
+		m.reg.Auth().Invalidate(auth.Invalidation{UserID: id, Refresh: refresh})
 	}
 	return changed, nil
 }

@@ -108,6 +108,14 @@
 // in process) waits behind; and a newcomer to a full queue takes the place
 // of a waiter behind it. An unknown name and a wrong password wait alike.
 //
+// /v1/session/signup answers a taken user name, email or telegram name with
+// one 409, "the user name or email is already taken" (naming the fields
+// given), so that it does not tell which. It still tells that one of them
+// is: an email address paired with a fresh name is taken only if it has an
+// account. Mailing that account instead and answering 200 would hide it
+// only until the caller tries to sign in with the fresh name, so it waits
+// for a signup that signs in only after confirming the email.
+//
 // The authenticator resolves session tokens for the registry's auth.Mux,
 // which caches the callers. Every change that affects a caller (disabling,
 // deleting, a new password, name or permissions, signing out) drops the

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func (m *Module) registerSession() {
 	mod.Register(rpc.Method{
 		ID:          "signup",
 		Title:       "Signup",
-		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken; refused when the `signup_enabled` setting is off.",
+		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken, with one message for either; refused when the `signup_enabled` setting is off.",
 		Permissions: []string{auth.Anyone},
 		Params:      []rpc.Param{{Name: "fields"}},
 		Handler:     m.signup,
@@ -288,11 +289,33 @@ func (m *Module) signup(ctx context.Context, f signupFields) error {
 		nu.noPassword = true
 	}
 	row, err := m.insertUser(ctx, nu)
+	var taken *rpc.Error
+	if errors.As(err, &taken) && taken.Code == http.StatusConflict {
+		return signupTaken(nu)
+	}
 	if err != nil {
 		return busy(err)
 	}
 	m.hooks.run(ctx, &m.hooks.signup, row)
 	return nil
+}
+
+// signupTaken answers a signup whose name, email or telegram name another
+// user has, alike whichever it is: naming it would tell anybody whether an
+// email address has an account here. It names the fields given.
+func signupTaken(nu *newUser) *rpc.Error {
+	fields := []string{"user name"}
+	if nu.email != "" {
+		fields = append(fields, "email")
+	}
+	if nu.telegram != "" {
+		fields = append(fields, "telegram name")
+	}
+	list := fields[0]
+	if n := len(fields); n > 1 {
+		list = strings.Join(fields[:n-1], ", ") + " or " + fields[n-1]
+	}
+	return rpc.Conflict("the %s is already taken", list)
 }
 
 // authenticate resolves a session token: the Authenticator for KindSession.

@@ -1,0 +1,110 @@
+package users_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/rpc/rpctest"
+	"github.com/authrpc/authrpc/storage/storagetest"
+	"github.com/authrpc/authrpc/users"
+)
+
+// BenchmarkSigninEnumeration times a sign-in with a wrong password for a
+// user who exists beside one for a name nobody has, through the handler
+// with the default (OWASP) hasher, first on a quiet machine, then while
+// 8 clients from other addresses keep the hasher's 2 slots busy and its
+// queue half full. The two must cost the same (ratio of the p50s near 1
+// in both): the queue and the work of both paths are the same. The limits
+// are off, so that both reach the hasher every time and only the paths
+// differ. Run with -benchtime=30x: an op takes a hash or a queue's wait.
+func BenchmarkSigninEnumeration(b *testing.B) {
+	for _, dbName := range []string{"sqlite", "postgres"} {
+		b.Run(dbName, func(b *testing.B) {
+			var db *bun.DB
+			if dbName == "sqlite" {
+				db = storagetest.SQLite(b)
+			} else {
+				db = storagetest.Postgres(b)
+			}
+			reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), CallTimeout: time.Minute})
+			off := rpc.RateLimit{Burst: -1}
+			mod, err := users.Mount(context.Background(), reg, db, users.Options{
+				RootPassword: rootPassword, Out: io.Discard, LocalLimits: true,
+				// The default hasher, with a queue that never refuses the
+				// measured calls: a 429 would be quicker than either path.
+				Hasher:                 auth.NewHasher(auth.HasherOptions{MaxConcurrent: users.DefaultMaxConcurrentHashes, MaxQueue: 64, MaxQueuePerKey: 64, MaxWait: time.Minute}),
+				SigninLimitPerNameAddr: off, SigninLimitPerAddr: off, SigninLimitPerName: off, SigninLimitUnderAttack: off,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { mod.Close(context.Background()) })
+			if _, _, err := mod.Create(context.Background(), users.NewUser{Username: "ann", Password: "ann-password"}); err != nil {
+				b.Fatal(err)
+			}
+			c := rpctest.New(reg).From("203.0.113.7")
+			paths := []struct{ name, body string }{
+				{"wrong-password", `[{"username":"ann","password":"wrong-password"}]`},
+				{"unknown-name", `[{"username":"nobody","password":"wrong-password"}]`},
+			}
+			for _, load := range []string{"quiet", "loaded"} {
+				var stop func()
+				if load == "loaded" {
+					stop = floodHasher(b, reg, 8)
+				}
+				for _, p := range paths {
+					b.Run(load+"/"+p.name, func(b *testing.B) {
+						var took []time.Duration
+						for b.Loop() {
+							start := time.Now()
+							if a := c.Post(b, "/v1/session/signin", p.body); a.Code != 401 {
+								b.Fatal(a.Raw)
+							}
+							took = append(took, time.Since(start))
+						}
+						slices.Sort(took)
+						b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+					})
+				}
+				if stop != nil {
+					stop()
+				}
+			}
+		})
+	}
+}
+
+// floodHasher keeps n clients signing in with wrong passwords, each from
+// an address of its own, until the returned func is called.
+func floodHasher(b *testing.B, reg *rpc.Registry, n int) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		c := rpctest.New(reg).From(fmt.Sprintf("198.51.100.%d", i))
+		body := fmt.Sprintf(`[{"username":"flood-%d","password":"wrong-password"}]`, i)
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				c.Post(b, "/v1/session/signin", body)
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}

@@ -104,9 +104,10 @@
 // /64) holds at most a quarter of the places; a user signing in from one of
 // the 8 addresses they last signed in from (users.signin_addrs), and a
 // signed-in caller setting a password, wait ahead of everyone; an address
-// with more than 3 recent failed sign-ins (one forgiven a minute, counted
-// in process) waits behind; and a newcomer to a full queue takes the place
-// of a waiter behind it. An unknown name and a wrong password wait alike.
+// with more than 10 sign-in attempts in about a minute, whatever their
+// outcome (one forgiven every 6 s, counted in process), waits behind; and a newcomer to a
+// full queue takes the place of a waiter behind it. An unknown name and a
+// wrong password wait alike.
 //
 // /v1/session/signup answers a taken user name, email or telegram name with
 // one 409, "the user name or email is already taken" (naming the fields

@@ -14,15 +14,19 @@ import (
 // The hashing queue is shared fairly (auth.HashClaim): each caller waits
 // under the key of its address, signed-in callers and a user signing in
 // from an address they signed in from before wait ahead, and addresses
-// that keep failing wait behind. A flood of wrong passwords from many
+// that keep trying wait behind. A flood of wrong passwords from many
 // addresses then cannot refuse a real user's right password.
 const (
 	// knownAddrs is how many of a user's latest sign-in addresses are kept.
 	knownAddrs = 8
-	// failingAfter failed sign-ins from one address, forgiven one per
-	// failingForgiven, make its sign-ins wait behind the others'.
-	failingAfter    = 3
-	failingForgiven = time.Minute
+	// hastyAfter sign-in attempts from one address, whatever their
+	// outcome (a refusal for a full queue too), forgiven one per
+	// hastyForgiven, make its next ones wait behind the others': more than
+	// 10 a minute. A real user tries a few times, retries included; a
+	// flood, from each of its addresses, tries up to its sign-in budget
+	// (30, then one per 2 s).
+	hastyAfter    = 10
+	hastyForgiven = 6 * time.Second
 )
 
 // hashCtx returns ctx with the caller's claim on the hashing queue: keyed
@@ -43,19 +47,19 @@ func callerHashCtx(ctx context.Context) context.Context {
 // signinPriority is the place in the hashing queue of a sign-in as row
 // (nil when the name is nobody's) from the address addr (an address key):
 // ahead from an address the user signed in from before, behind from one
-// that keeps failing. An unknown name and a wrong password wait alike.
+// that keeps trying. An unknown name and a wrong password wait alike. It
+// counts the attempt, after deciding.
 func (m *Module) signinPriority(row *userRow, addr string) auth.HashPriority {
+	prio := auth.HashPriorityNormal
 	switch {
 	case addr != "" && row != nil && slices.Contains(row.SigninAddrs, addr):
-		return auth.HashPriorityHigh
-	case m.failing.Spent(addr):
-		return auth.HashPriorityLow
+		prio = auth.HashPriorityHigh
+	case m.hasty.Spent(addr):
+		prio = auth.HashPriorityLow
 	}
-	return auth.HashPriorityNormal
+	m.hasty.Allow(addr)
+	return prio
 }
-
-// signinFailed counts a failed sign-in from addr (an address key).
-func (m *Module) signinFailed(addr string) { m.failing.Allow(addr) }
 
 // rememberAddr puts addr (an address key) first in the user's sign-in
 // addresses. A failure is logged: it only costs the user their place.

@@ -167,7 +167,6 @@ func (m *Module) checkCredentials(ctx context.Context, name, addr, password stri
 		if err := m.hasher.VerifyDummy(ctx, password); err != nil {
 			return nil, fmt.Errorf("users: signin: %w", err)
 		}
-		m.signinFailed(addr)
 		return nil, nil
 	}
 	ok, err := m.hasher.Verify(ctx, password, row.PasswordHash)
@@ -175,7 +174,6 @@ func (m *Module) checkCredentials(ctx context.Context, name, addr, password stri
 		return nil, fmt.Errorf("users: signin: user %d: %w", row.ID, err)
 	}
 	if !ok || !row.Enabled {
-		m.signinFailed(addr)
 		return nil, nil
 	}
 	if m.hasher.NeedsRehash(row.PasswordHash) {

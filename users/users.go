@@ -73,7 +73,7 @@ type Options struct {
 	// DefaultMaxConcurrentHashes hashes at once. The module puts an
 	// auth.HashClaim on every call's context: keyed by the client address,
 	// ahead for a sign-in from an address the user signed in from before
-	// and for signed-in callers, behind for an address that keeps failing.
+	// and for signed-in callers, behind for an address that keeps trying.
 	Hasher *auth.Hasher
 
 	// Sign-in is limited so that guessing is slow, and so that an attacker
@@ -212,7 +212,7 @@ type Module struct {
 
 	limits    *storage.Limits // nil with LocalLimits
 	signinLim signinLimits
-	failing   *auth.Limiter    // failed sign-ins per address key, in process: see signinPriority
+	hasty     *auth.Limiter    // sign-in attempts per address key, in process: see signinPriority
 	signupLim auth.RateLimiter // nil when off
 
 	mail *mailFlows
@@ -294,7 +294,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		attacked: m.limiter("users.signin.under_attack", opts.SigninLimitUnderAttack, DefaultSigninLimitUnderAttack),
 	}
 	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
-	m.failing = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / failingForgiven.Seconds(), Burst: failingAfter, Now: m.now})
+	m.hasty = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / hastyForgiven.Seconds(), Burst: hastyAfter, Now: m.now})
 	mail, err := m.newMailFlows(ctx, opts)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,9 @@
 // their SHA-256 Digest is stored, and TokenKind recognises one by its shape
 // without any I/O. Passwords are hashed with argon2id by a Hasher, which
 // bounds how many hashes run at once and can spend the same time on an
-// unknown user as on a wrong password.
+// unknown user as on a wrong password. Its callers wait in a bounded queue
+// that is fair by the HashClaim on their context: a share of places per
+// client address, and priority for callers known to be genuine.
 //
 // A Mux sends each bearer token to the Authenticator registered for its kind
 // (or, for a host's own formats such as JWTs, for its prefix or a match

@@ -68,6 +68,28 @@ func ExampleHasher() {
 	// false <nil>
 }
 
+// Say who waits for a hashing slot, so that a flood of sign-ins from other
+// addresses, or from this one, does not refuse everybody: the claim's key
+// bounds one address's places in the queue, and its priority puts a caller
+// known to be genuine ahead.
+func ExampleWithHashClaim() {
+	h := auth.NewHasher(auth.HasherOptions{MaxConcurrent: 2, MaxQueue: 16}) // at most 4 places per key
+	hash, err := h.Hash(context.Background(), "correct horse battery staple")
+	if err != nil {
+		panic(err)
+	}
+
+	// At sign-in, with the address the trusted proxy saw.
+	ctx := auth.WithHashClaim(context.Background(), auth.HashClaim{
+		Key:      auth.AddrKey("2001:db8:1:2::7"),
+		Priority: auth.HashPriorityHigh, // this user signed in from there before
+	})
+	ok, err := h.Verify(ctx, "correct horse battery staple", hash)
+	fmt.Println(ok, err)
+	// Output:
+	// true <nil>
+}
+
 // The users module registers an authenticator for sessions; the transport
 // calls the Mux with each bearer token.
 func ExampleMux() {

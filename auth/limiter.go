@@ -117,6 +117,16 @@ func (l *Limiter) Allow(key string) bool {
 	return allowed
 }
 
+// Spent reports whether key's bucket is empty now, so that Allow would
+// refuse, without taking a token.
+func (l *Limiter) Spent(key string) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	return ok && l.refill(b, now) < 1
+}
+
 // Take is Allow as a RateLimiter: when the bucket is empty, it also says how
 // long until it holds an event again. It never fails.
 func (l *Limiter) Take(_ context.Context, key string) (ok bool, retryAfter time.Duration, err error) {

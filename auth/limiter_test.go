@@ -51,6 +51,21 @@ func TestLimiterRefill(t *testing.T) {
 	assert.Equal(t, 4, allowed(l, "k", 10), "refill stops at Burst")
 }
 
+func TestLimiterSpent(t *testing.T) {
+	c := newClock()
+	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 2, Now: c.Now})
+	assert.False(t, l.Spent("k"), "an unknown key has a full bucket")
+	assert.Zero(t, l.Len(), "asking tracks nothing")
+	l.Allow("k")
+	assert.False(t, l.Spent("k"))
+	l.Allow("k")
+	assert.True(t, l.Spent("k"))
+	assert.True(t, l.Spent("k"), "asking takes nothing")
+	c.Advance(time.Second)
+	assert.False(t, l.Spent("k"), "refilled")
+	assert.True(t, l.Allow("k"))
+}
+
 func TestLimiterSlowRate(t *testing.T) {
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1.0 / 60, Now: c.Now}) // Burst defaults to 1

@@ -37,14 +37,28 @@ type MuxOptions struct {
 	Logger *slog.Logger
 }
 
-// Invalidation says which cached principals to drop. Each field that is set
-// narrows it: UserID alone drops every session and API token of a user,
-// Kind with TokenID drops one token, Kind alone drops every token of that
-// kind. The zero Invalidation drops everything.
+// Invalidation says which cached principals to drop. Each of UserID, Kind
+// and TokenID that is set narrows it: UserID alone drops every session and
+// API token of a user, Kind with TokenID drops one token, Kind alone drops
+// every token of that kind. Without any of them it drops everything.
 type Invalidation struct {
 	UserID  int64
 	Kind    Kind
 	TokenID int64
+
+	// Refresh says that the credentials it covers stay valid and keep their
+	// authority: only what is known of them changed (an email, say). The
+	// cache drops them all the same, but holders of long-lived principals
+	// (OnInvalidate), such as open WebSockets, keep them. False, the
+	// default: the change ends or narrows what they may do (a signout,
+	// disabling, deleting or renaming, a new password or permissions), and
+	// those holders let go.
+	Refresh bool
+}
+
+// everything reports whether inv covers every cached principal.
+func (inv Invalidation) everything() bool {
+	return inv.UserID == 0 && inv.Kind == KindNone && inv.TokenID == 0
 }
 
 func (inv Invalidation) matches(e *muxEntry) bool {
@@ -390,7 +404,7 @@ func (m *Mux) Invalidate(inv Invalidation) {
 // watchers (see OnInvalidate).
 func (m *Mux) invalidate(inv Invalidation) {
 	defer m.notify(inv)
-	if inv == (Invalidation{}) {
+	if inv.everything() {
 		m.Purge()
 		return
 	}

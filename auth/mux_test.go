@@ -249,6 +249,10 @@ func TestMuxInvalidate(t *testing.T) {
 		refetched(func() { m.Invalidate(auth.Invalidation{UserID: 6, Kind: auth.KindSession, TokenID: 2}) }), "by user and token")
 	assert.Empty(t, refetched(func() { m.Invalidate(auth.Invalidation{UserID: 99}) }), "nobody")
 	assert.Equal(t, all, refetched(func() { m.Invalidate(auth.Invalidation{}) }), "all")
+	// A refresh drops what it covers from the cache alike.
+	assert.Equal(t, []string{annSession, annAPI},
+		refetched(func() { m.Invalidate(auth.Invalidation{UserID: 5, Refresh: true}) }), "refresh by user")
+	assert.Equal(t, all, refetched(func() { m.Invalidate(auth.Invalidation{Refresh: true}) }), "refresh all")
 	assert.Equal(t, all, refetched(m.Purge), "purge")
 	assert.Equal(t, 4, m.Len())
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -35,7 +34,8 @@ const (
 )
 
 // ErrBusy is returned by Hash and Verify when every hashing slot is taken
-// and the queue for them is full, or a caller has waited MaxWait. Answer it
+// and the queue for them has no place for the caller (see HashClaim), when
+// another caller took its place, or when it has waited MaxWait. Answer it
 // with 429 and a Retry-After of about a second: a flood of sign-ins then
 // costs its senders refusals instead of costing everyone a long wait.
 var ErrBusy = errors.New("auth: password hashing is busy: try again shortly")
@@ -63,9 +63,15 @@ type HasherOptions struct {
 	MaxConcurrent int
 
 	// MaxQueue bounds how many callers may wait for a slot when all are
-	// taken; one more gets ErrBusy at once. Default
-	// DefaultHashQueuePerSlot × MaxConcurrent. Negative: nobody waits.
+	// taken; one more gets ErrBusy at once, unless it takes the place of
+	// another (see HashClaim). Default DefaultHashQueuePerSlot ×
+	// MaxConcurrent. Negative: nobody waits.
 	MaxQueue int
+
+	// MaxQueuePerKey bounds the places in the queue callers with one
+	// HashClaim.Key hold (one client address, say), so that one cannot take
+	// every place. Default a quarter of MaxQueue, at least 1.
+	MaxQueuePerKey int
 
 	// MaxWait bounds how long a caller waits for a slot before it gets
 	// ErrBusy. Default DefaultMaxHashWait (1 s).
@@ -80,13 +86,14 @@ type HasherOptions struct {
 }
 
 // Hasher hashes and verifies passwords with argon2id, bounding how many
-// hashes run at once. It is safe for concurrent use.
+// hashes run at once. Callers wait for a slot in a queue that is bounded and
+// fair: by the HashClaim on their context, a higher priority goes first, and
+// no one key (a client address) takes every place. It is safe for
+// concurrent use.
 type Hasher struct {
 	params    argon2id.Params
-	sem       chan struct{}
-	maxQueue  int64
+	queue     *hashQueue
 	maxWait   time.Duration
-	waiting   atomic.Int64 // callers waiting for a slot
 	minLength int
 	maxLength int
 	dummy     string // a hash of no one's password, for VerifyDummy
@@ -105,10 +112,10 @@ func NewHasher(opts HasherOptions) *Hasher {
 		p.KeyLength = cmp.Or(o.KeyLength, p.KeyLength)
 	}
 	slots := positiveOr(opts.MaxConcurrent, DefaultMaxConcurrentHashes)
+	maxQueue := max(0, cmp.Or(opts.MaxQueue, DefaultHashQueuePerSlot*slots))
 	h := &Hasher{
 		params:    p,
-		sem:       make(chan struct{}, slots),
-		maxQueue:  int64(max(0, cmp.Or(opts.MaxQueue, DefaultHashQueuePerSlot*slots))),
+		queue:     newHashQueue(slots, maxQueue, positiveOr(opts.MaxQueuePerKey, max(1, maxQueue/4))),
 		maxWait:   opts.MaxWait,
 		minLength: positiveOr(opts.MinLength, DefaultMinPasswordLength),
 		maxLength: positiveOr(opts.MaxLength, DefaultMaxPasswordLength),
@@ -161,8 +168,9 @@ func (h *Hasher) CheckPassword(password string) error {
 // *PasswordError as is) and returns its argon2id hash in the encoded form
 // "$argon2id$v=19$m=…,t=…,p=…$salt$key", which carries its parameters.
 //
-// It waits for a hashing slot; if ctx ends first it returns ctx.Err(), and
-// ErrBusy if the queue is full or MaxWait passes.
+// It waits for a hashing slot as the HashClaim on ctx says; if ctx ends
+// first it returns ctx.Err(), and ErrBusy if the queue has no place for it
+// or MaxWait passes.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.CheckPassword(password); err != nil {
 		return "", err
@@ -184,8 +192,9 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // error. A password longer than MaxLength cannot have been hashed here and is
 // refused without hashing.
 //
-// It waits for a hashing slot; if ctx ends first it returns ctx.Err(), and
-// ErrBusy if the queue is full or MaxWait passes.
+// It waits for a hashing slot as the HashClaim on ctx says; if ctx ends
+// first it returns ctx.Err(), and ErrBusy if the queue has no place for it
+// or MaxWait passes.
 func (h *Hasher) Verify(ctx context.Context, password, hash string) (bool, error) {
 	if err := h.checkHash(hash); err != nil {
 		return false, fmt.Errorf("auth: verify password: %w", err)
@@ -239,36 +248,25 @@ func (h *Hasher) checkHash(hash string) error {
 	return nil
 }
 
-// acquire takes a hashing slot, or gives up when ctx ends, when MaxQueue
-// others are waiting already, or after MaxWait.
+// acquire takes a hashing slot as the HashClaim on ctx, or gives up when
+// ctx ends, when the queue has no place for it, or after MaxWait.
 func (h *Hasher) acquire(ctx context.Context) error {
-	// A done ctx must not win a free slot by chance: select picks at random.
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	if h.waiting.Add(1) > h.maxQueue {
-		h.waiting.Add(-1)
-		return ErrBusy
-	}
-	defer h.waiting.Add(-1)
-	timer := time.NewTimer(h.maxWait)
-	defer timer.Stop()
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return ErrBusy
-	}
+	return h.queue.acquire(ctx, hashClaimFrom(ctx), h.maxWait)
 }
 
-func (h *Hasher) release() { <-h.sem }
+func (h *Hasher) release() { h.queue.release() }
+
+// HasherStats is a snapshot of a Hasher's queue.
+type HasherStats struct {
+	Running int // hashes in progress
+	Waiting int // callers waiting for a slot
+}
+
+// Stats returns how many hashes run and how many callers wait, for metrics.
+func (h *Hasher) Stats() HasherStats {
+	r, w := h.queue.stats()
+	return HasherStats{Running: r, Waiting: w}
+}
 
 // GeneratePassword returns a random password of 20 URL-safe characters
 // (120 bits from crypto/rand), for accounts set up by an administrator.

@@ -19,18 +19,18 @@ func TestHasherBoundHolds(t *testing.T) {
 		Params:        &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
 		MaxConcurrent: 2,
 	})
-	require.Equal(t, 2, cap(h.sem))
+	require.Equal(t, 2, h.queue.slots)
 	hash, err := h.Hash(ctx, "password1")
 	require.NoError(t, err)
 
 	// With one of two slots taken, a run still goes ahead.
-	h.sem <- struct{}{}
+	hold(t, h)
 	ok, err := h.Verify(ctx, "password1", hash)
 	require.NoError(t, err)
 	assert.True(t, ok)
 
 	// With both taken, every kind of run waits, and gives up with its context.
-	h.sem <- struct{}{}
+	hold(t, h)
 	for name, run := range map[string]func(context.Context) error{
 		"Hash":        func(ctx context.Context) error { _, err := h.Hash(ctx, "password1"); return err },
 		"Verify":      func(ctx context.Context) error { _, err := h.Verify(ctx, "password1", hash); return err },
@@ -41,7 +41,7 @@ func TestHasherBoundHolds(t *testing.T) {
 		cancel()
 		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
 	}
-	assert.Len(t, h.sem, 2, "a run that gave up must not hold or free a slot")
+	assert.Equal(t, HasherStats{Running: 2}, h.Stats(), "a run that gave up must not hold or free a slot")
 
 	// A waiting run goes ahead as soon as a slot frees.
 	done := make(chan bool)
@@ -55,15 +55,21 @@ func TestHasherBoundHolds(t *testing.T) {
 		t.Fatal("Verify ran with every slot taken")
 	case <-time.After(20 * time.Millisecond):
 	}
-	<-h.sem
+	h.release()
 	assert.True(t, <-done)
-	<-h.sem
-	assert.Empty(t, h.sem, "finished runs must give their slots back")
+	h.release()
+	assert.Equal(t, HasherStats{}, h.Stats(), "finished runs must give their slots back")
+}
+
+// hold takes one of h's slots, as a hash in progress would.
+func hold(t *testing.T, h *Hasher) {
+	t.Helper()
+	require.NoError(t, h.acquire(context.Background()))
 }
 
 func TestHasherCancelWhileWaiting(t *testing.T) {
 	h := NewHasher(HasherOptions{MaxConcurrent: 1})
-	h.sem <- struct{}{}
+	hold(t, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() {
@@ -96,13 +102,13 @@ func TestHasherQueueIsBounded(t *testing.T) {
 		MaxQueue:      2,
 		MaxWait:       300 * time.Millisecond,
 	})
-	h.sem <- struct{}{} // every slot taken
+	hold(t, h) // every slot taken
 
 	errc := make(chan error, 2)
 	for range 2 {
 		go func() { errc <- h.VerifyDummy(ctx, "password1") }()
 	}
-	require.Eventually(t, func() bool { return h.waiting.Load() == 2 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.Stats().Waiting == 2 }, 5*time.Second, time.Millisecond)
 
 	start := time.Now()
 	err := h.VerifyDummy(ctx, "password1")
@@ -113,18 +119,17 @@ func TestHasherQueueIsBounded(t *testing.T) {
 		assert.ErrorIs(t, <-errc, ErrBusy, "waited MaxWait")
 	}
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
-	assert.Zero(t, h.waiting.Load())
-	assert.Len(t, h.sem, 1, "a refused run must not hold or free a slot")
+	assert.Equal(t, HasherStats{Running: 1}, h.Stats(), "a refused run must not hold or free a slot")
 
 	// Once the slot frees, work goes on.
-	<-h.sem
+	h.release()
 	assert.NoError(t, h.VerifyDummy(ctx, "password1"))
 }
 
 // A negative MaxQueue lets nobody wait.
 func TestHasherNoQueue(t *testing.T) {
 	h := NewHasher(HasherOptions{MaxConcurrent: 1, MaxQueue: -1})
-	h.sem <- struct{}{}
+	hold(t, h)
 	_, err := h.Hash(context.Background(), "password1")
 	assert.ErrorIs(t, err, ErrBusy)
 }

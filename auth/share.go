@@ -89,12 +89,16 @@ func (m *Mux) setListening(ok bool) {
 }
 
 // encode writes inv as space-separated terms: "u:<user id>", and for the
-// token part "t:<kind>:<token id>", "k:<kind>" or "i:<token id>"; the zero
-// Invalidation is "*".
+// token part "t:<kind>:<token id>", "k:<kind>" or "i:<token id>", or "*"
+// for everything; then " r" when it is a Refresh.
 func (inv Invalidation) encode() string {
-	if inv == (Invalidation{}) || (inv.Kind != KindNone && !validKind(string(inv.Kind))) {
+	if inv.everything() || (inv.Kind != KindNone && !validKind(string(inv.Kind))) {
 		// A kind the format cannot carry matches no cached entry anyway
-		// (see Handle), but say more rather than less.
+		// (see Handle), but say more rather than less; and an end covers a
+		// refresh.
+		if inv.Refresh && inv.everything() {
+			return "* r"
+		}
 		return "*"
 	}
 	b := make([]byte, 0, 32)
@@ -115,12 +119,19 @@ func (inv Invalidation) encode() string {
 	case inv.TokenID != 0:
 		term("i:" + strconv.FormatInt(inv.TokenID, 10))
 	}
+	if inv.Refresh {
+		term("r")
+	}
 	return string(b)
 }
 
 // parseInvalidation reads what encode wrote, strictly.
 func parseInvalidation(s string) (Invalidation, error) {
 	var inv Invalidation
+	if rest, ok := strings.CutSuffix(s, " r"); ok {
+		inv.Refresh = true
+		s = rest
+	}
 	if s == "*" {
 		return inv, nil
 	}

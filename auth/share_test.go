@@ -137,6 +137,7 @@ func TestMuxShare(t *testing.T) {
 		{auth.Invalidation{UserID: 6, Kind: auth.KindSession, TokenID: 2}, "u:6 t:ses:2", []string{bobSession}},
 		{auth.Invalidation{UserID: 99}, "u:99", nil},
 		{auth.Invalidation{}, "*", all},
+		{auth.Invalidation{UserID: 5, Refresh: true}, "u:5 r", []string{annSession, annAPI}},
 	} {
 		a.asked(t, all...)
 		other.asked(t, all...)
@@ -148,6 +149,20 @@ func TestMuxShare(t *testing.T) {
 		assert.Equal(t, c.want, a.asked(t, all...), "here: %s", c.payload)
 		assert.Equal(t, c.want, other.asked(t, all...), "there: %s", c.payload)
 	}
+}
+
+// The other instances' watchers (open sockets) are told a refresh is one.
+func TestMuxShareRefresh(t *testing.T) {
+	b := newBus()
+	a, other := auth.NewMux(auth.MuxOptions{}), auth.NewMux(auth.MuxOptions{})
+	a.Share(b)
+	other.Share(b)
+	var seen []auth.Invalidation
+	other.OnInvalidate(func(inv auth.Invalidation) { seen = append(seen, inv) }) // the bus delivers at once
+	for _, inv := range []auth.Invalidation{{UserID: 5, Refresh: true}, {UserID: 5}, {Refresh: true}} {
+		a.Invalidate(inv)
+	}
+	assert.Equal(t, []auth.Invalidation{{UserID: 5, Refresh: true}, {UserID: 5}, {Refresh: true}}, seen)
 }
 
 func TestMuxShareReceived(t *testing.T) {

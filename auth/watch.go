@@ -5,8 +5,9 @@ import "slices"
 // OnInvalidate calls fn after every invalidation this Mux applies: those of
 // its own Invalidate and, once shared (see Share), those received from the
 // other instances. Long-lived holders of principals, such as open
-// WebSocket connections, use it to drop what the cache drops. The zero
-// Invalidation means everything changed.
+// WebSocket connections, use it to drop what the cache drops, unless
+// inv.Refresh says the credentials stay valid. An Invalidation without
+// UserID, Kind and TokenID means everything changed.
 //
 // fn runs on the goroutine that invalidates (a caller of Invalidate, or the
 // channel's), after the cache dropped the entries: it must be quick and

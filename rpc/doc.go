@@ -61,7 +61,8 @@
 // the same pipeline as HTTP and answer the same bodies, in JSON text frames
 // or MessagePack binary ones (WebSocketOptions). Publish sends events to the
 // sockets of groups of callers, on every instance with ShareEvents; the
-// sockets of an auth the auth cache invalidates are closed with 4000.
+// sockets of an auth the auth cache invalidates are closed with 4000, unless
+// the invalidation is a refresh (auth.Invalidation.Refresh).
 // Bodies of type application/msgpack are read and answered in MessagePack.
 //
 // What a request may cost is bounded before it is allocated: a MessagePack

@@ -126,9 +126,13 @@ func (h *hub) remove(s *socket) {
 	}
 }
 
-// revoke closes the sockets of the callers an invalidation covers. It runs
-// on every instance, for its own invalidations and those of the others.
+// revoke closes the sockets of the callers an invalidation covers, unless
+// it is a refresh: their credentials stay valid. It runs on every
+// instance, for its own invalidations and those of the others.
 func (h *hub) revoke(inv auth.Invalidation) {
+	if inv.Refresh {
+		return
+	}
 	h.gen.Add(1)
 	h.mu.RLock()
 	defer h.mu.RUnlock()

@@ -68,8 +68,10 @@
 // users module refuses it set-password, set-username and profile/set-email
 // on them (403), and this module refuses it every change to tokens, so a
 // leaked token cannot trade itself for a password, a session or a
-// successor that outlives its revocation. It may administer other users as
-// its permissions allow (see the users package).
+// successor that outlives its revocation. Nor does the users module let it
+// grant a user permissions or set the password of a user holding more than
+// the defaults: a user of its making would be such a successor. It may
+// administer other users otherwise (see the users package).
 //
 // Recovering an account ends the owner's tokens: Mount registers with
 // users.Module.OnCredentialsReset, so a password reset by mail and a

@@ -91,7 +91,7 @@ func (m *Module) registerAdmin() {
 		DataType: reflect.TypeFor[[]record](),
 	})
 	mod.Register(rpc.Method{
-		ID: "create", Title: "Create user", Description: "Creates a user from `fields` and answers it, with a generated password when none was given (shown only in this answer). 409 when the name or email is taken.", Permissions: admin,
+		ID: "create", Title: "Create user", Description: "Creates a user from `fields` and answers it, with a generated password when none was given (shown only in this answer). 409 when the name or email is taken. With an API token, only the default permissions.", Permissions: admin,
 		Params:  []rpc.Param{{Name: "fields"}},
 		Handler: m.create,
 		// The answer may carry a generated password: a void call would lose it.
@@ -121,14 +121,14 @@ func (m *Module) registerAdmin() {
 		Handler: m.getPermissions,
 	})
 	mod.Register(rpc.Method{
-		ID: "set-permissions", Title: "Set user permissions", Description: "Replaces the user's permissions with those given (a map of name to true or false). A caller grants only what it holds; nobody changes root's or their own.", Permissions: admin,
+		ID: "set-permissions", Title: "Set user permissions", Description: "Replaces the user's permissions with those given (a map of name to true or false). A caller grants only what it holds, an API token nothing (it may revoke); nobody changes root's or their own.", Permissions: admin,
 		Params: []rpc.Param{userID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, userID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, userID, perms, true)
 		},
 	})
 	mod.Register(rpc.Method{
-		ID: "update-permissions", Title: "Update user permissions", Description: "Changes only the permissions named (a map of name to true or false) and keeps the others. A caller grants only what it holds; nobody changes root's or their own.", Permissions: admin,
+		ID: "update-permissions", Title: "Update user permissions", Description: "Changes only the permissions named (a map of name to true or false) and keeps the others. A caller grants only what it holds, an API token nothing (it may revoke); nobody changes root's or their own.", Permissions: admin,
 		Params: []rpc.Param{userID, {Name: "permissions"}},
 		Handler: func(ctx context.Context, userID string, perms map[string]bool) (rpc.Result, error) {
 			return m.changePermissions(ctx, userID, perms, false)
@@ -159,7 +159,7 @@ func (m *Module) read(ctx context.Context, opts read.Options) (rpc.Result, error
 		return q
 	}
 	var rows []userRow
-	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash"))
+	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash", "signin_addrs"))
 	// id last, so that pages sorted by a column with ties are stable.
 	if err := readsql.Apply(q, opts).OrderExpr("u.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: %w", err)
@@ -213,13 +213,16 @@ func (m *Module) create(ctx context.Context, f createFields) (record, error) {
 	if rerr := m.checkGrants(caller, defaults, nu.permissions); rerr != nil {
 		return record{}, rerr
 	}
+	if rerr := m.checkTokenGrants(caller, defaults, nu.permissions); rerr != nil {
+		return record{}, rerr
+	}
 	nu.enabled = f.Enabled == nil || *f.Enabled
 	generated := ""
 	if f.Password == nil {
 		generated = auth.GeneratePassword()
 		nu.password = generated
 	}
-	row, err := m.insertUser(ctx, nu)
+	row, err := m.insertUser(callerHashCtx(ctx), nu)
 	if err != nil {
 		return record{}, err
 	}
@@ -253,8 +256,21 @@ func (m *Module) resolve(ctx context.Context, userID string) (*userRow, error) {
 
 // modify runs fn on the user with the given id, locked, in a transaction;
 // after it commits, and if fn reports a change, the user's cached principals
-// are dropped so that the next call sees the change.
+// are dropped so that the next call sees the change, and the user's open
+// sockets close: the change ends or narrows what the user's credentials
+// may do.
 func (m *Module) modify(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
+	return m.modifyAs(ctx, id, false, fn)
+}
+
+// modifyProfile is modify for a change that leaves the user's credentials
+// as valid as they were (an email, a telegram name): the cached principals
+// are refreshed, and the sockets stay open.
+func (m *Module) modifyProfile(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
+	return m.modifyAs(ctx, id, true, fn)
+}
+
+func (m *Module) modifyAs(ctx context.Context, id int64, refresh bool, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
 	var changed bool
 	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		row, err := m.findByID(ctx, tx, id, true)
@@ -278,7 +294,7 @@ func (m *Module) modify(ctx context.Context, id int64, fn func(ctx context.Conte
 		return false, err
 	}
 	if changed {
-		m.invalidateUser(id)
+		m.reg.Auth().Invalidate(auth.Invalidation{UserID: id, Refresh: refresh})
 	}
 	return changed, nil
 }
@@ -383,7 +399,7 @@ func (m *Module) setPassword(ctx context.Context, userID string, password *strin
 		}
 		plain = *password
 	}
-	hash, err := m.hasher.Hash(ctx, plain)
+	hash, err := m.hasher.Hash(callerHashCtx(ctx), plain)
 	if err != nil {
 		return nil, busy(fmt.Errorf("users: set password: hash: %w", err))
 	}
@@ -457,6 +473,9 @@ func (m *Module) changePermissions(ctx context.Context, userID string, change ma
 			return false, nil
 		}
 		if rerr := m.checkGrants(caller, old, next); rerr != nil {
+			return false, rerr
+		}
+		if rerr := m.checkTokenGrants(caller, old, next); rerr != nil {
 			return false, rerr
 		}
 		// Keep grants of names no longer declared: a host that declares a
@@ -533,7 +552,7 @@ func (m *Module) setUsername(ctx context.Context, userID, newUsername string, ne
 		if rerr := m.checkPassword(*newPassword); rerr != nil {
 			return rpc.Result{}, rerr
 		}
-		if hash, err = m.hasher.Hash(ctx, *newPassword); err != nil {
+		if hash, err = m.hasher.Hash(callerHashCtx(ctx), *newPassword); err != nil {
 			return rpc.Result{}, busy(fmt.Errorf("users: set username: hash: %w", err))
 		}
 	}

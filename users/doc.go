@@ -62,12 +62,21 @@
 // a password, and so a session that outlives the token's revocation and
 // locks the owner out; the email counts because a reset link goes to it.
 // Root's API tokens are not root for these methods (nor for the root tag,
-// nor for holding every permission: they hold what they were given). A
-// token may still administer other users as its permissions allow (create
-// them, rename them, set their passwords within the takeover rule above):
-// that is what provisioning scripts use tokens for, it gains nothing the
-// token does not hold, and the victim's recovery ends it. The telegram
-// name signs nobody in, so a token may set it.
+// nor for holding every permission: they hold what they were given).
+//
+// Nor does a call made with an API token grant permissions: create with
+// permissions beyond the defaults, and set-permissions or
+// update-permissions that turn one on, answer 403 "an API token cannot
+// grant permissions", and so does set-password (or set-username with a
+// password) of a user holding a permission beyond the defaults. A leaked
+// token could otherwise mint a successor, a user of its making or one it
+// took over, holding its permissions, whose session outlives the token and
+// recovers nothing for the owner: it could reset the owner's password.
+// Sessions grant as before. A token may still administer other users
+// otherwise (create them with the defaults, revoke, rename them, set the
+// passwords of users holding only the defaults): that is what provisioning
+// scripts use tokens for. The telegram name signs nobody in, so a token
+// may set it.
 //
 // # Recovery ends every credential
 //
@@ -95,6 +104,25 @@
 // counters are shared by every instance on the database. The hasher bounds
 // how many argon2 runs, 19 MiB each, happen at once, and how many wait: a
 // full queue answers 429 at once.
+//
+// The queue for the hasher is fair (auth.HashClaim), so that a flood of
+// wrong passwords spread over many addresses, each within its budget,
+// cannot refuse a real user's right password: each client address (an IPv6
+// /64) holds at most a quarter of the places; a user signing in from one of
+// the 8 addresses they last signed in from (users.signin_addrs), and a
+// signed-in caller setting a password, wait ahead of everyone; an address
+// with more than 10 sign-in attempts in about a minute, whatever their
+// outcome (one forgiven every 6 s, counted in process), waits behind; and a newcomer to a
+// full queue takes the place of a waiter behind it. An unknown name and a
+// wrong password wait alike.
+//
+// /v1/session/signup answers a taken user name, email or telegram name with
+// one 409, "the user name or email is already taken" (naming the fields
+// given), so that it does not tell which. It still tells that one of them
+// is: an email address paired with a fresh name is taken only if it has an
+// account. Mailing that account instead and answering 200 would hide it
+// only until the caller tries to sign in with the fresh name, so it waits
+// for a signup that signs in only after confirming the email.
 //
 // The authenticator resolves session tokens for the registry's auth.Mux,
 // which caches the callers. Every change that affects a caller (disabling,

@@ -453,7 +453,8 @@ func (m *Module) setPasswordByToken(ctx context.Context, token, password string)
 	if t == nil {
 		return errBadToken
 	}
-	hash, err := m.hasher.Hash(ctx, password)
+	// The token proves the mailbox: this caller is genuine.
+	hash, err := m.hasher.Hash(hashCtx(ctx, auth.HashPriorityHigh), password)
 	if err != nil {
 		return busy(fmt.Errorf("users: set password by token: hash: %w", err))
 	}

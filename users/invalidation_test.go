@@ -1,11 +1,14 @@
 package users_test
 
 import (
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 )
 
@@ -57,5 +60,56 @@ func TestChangedPasswordEndsSessionsOnTheNextCall(t *testing.T) {
 		e.ok(t, s.userTok, "/v1/profile/read")
 		e.ok(t, s.adminTok, "/v1/admin/users/set-password", "bob", "another-password")
 		e.refused(t, rpc.CodeInsufficientPermissions, s.userTok, "/v1/profile/read")
+	})
+}
+
+// Every change that drops a user's cached callers says whether it ends
+// their credentials' authority, which closes their open sockets, or only
+// refreshes what is known of them (auth.Invalidation.Refresh): an email or
+// a telegram name changes nothing a credential may do.
+func TestInvalidationsSayWhetherTheyEnd(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		var mu sync.Mutex
+		var seen []auth.Invalidation
+		e.reg.Auth().OnInvalidate(func(inv auth.Invalidation) {
+			mu.Lock()
+			seen = append(seen, inv)
+			mu.Unlock()
+		})
+		bob, err := strconv.ParseInt(s.user.ID, 10, 64)
+		require.NoError(t, err)
+		for _, c := range []struct {
+			token, method string
+			params        []any
+			refresh       bool
+		}{
+			{s.userTok, "/v1/profile/set-email", []any{"bob@example.com"}, true},
+			{s.userTok, "/v1/profile/set-email", nil, true},
+			{s.userTok, "/v1/profile/set-telegram-username", []any{"bob_tg"}, true},
+			{s.adminTok, "/v1/admin/users/update-permissions", []any{"bob", map[string]bool{"billing": false, "reports": false}}, false},
+			{s.adminTok, "/v1/admin/users/set-permissions", []any{"bob", map[string]bool{"reports": true}}, false},
+			{s.adminTok, "/v1/admin/users/set-username", []any{"bob", "robert"}, false},
+			{s.adminTok, "/v1/admin/users/set-password", []any{"robert", "bob-password-2"}, false},
+			{s.adminTok, "/v1/admin/users/set-enabled", []any{"robert", false}, false},
+			{s.adminTok, "/v1/admin/users/delete", []any{"robert"}, false},
+		} {
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			e.ok(t, c.token, c.method, c.params...)
+			mu.Lock()
+			assert.Equal(t, []auth.Invalidation{{UserID: bob, Refresh: c.refresh}}, seen, "%s %v", c.method, c.params)
+			mu.Unlock()
+		}
+
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		e.ok(t, s.adminTok, "/v1/session/signout")
+		mu.Lock()
+		require.Len(t, seen, 1)
+		assert.False(t, seen[0].Refresh, "a signout ends the session")
+		mu.Unlock()
 	})
 }

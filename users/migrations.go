@@ -19,6 +19,9 @@ import (
 //     so plain UNIQUE constraints enforce case-insensitive uniqueness.
 //   - email_confirmed is a real column: the email confirmation methods set it.
 //   - Sessions are stored by the SHA-256 digest of their token only.
+//   - signin_addrs (migration 4) is a JSON array of the address keys
+//     (auth.AddrKey) the user last signed in from, newest first: sign-in
+//     from one of them waits ahead of others for the hasher.
 //   - user_tokens holds the one-time tokens sent by mail (email
 //     confirmation, password reset), by digest only. email is the address
 //     the mail went to: a token acts only while the user still has it.
@@ -132,6 +135,10 @@ func migrations(log *slog.Logger, prefix string) []storage.Migration {
 			return createSearchIndexes(ctx, tx, log, prefix)
 		}},
 		{Version: 3, Name: "create user_tokens", Up: sql(createTokensPostgres, createTokensSQLite)},
+		{Version: 4, Name: "add users.signin_addrs", Up: sql(
+			`ALTER TABLE {prefix}users ADD COLUMN signin_addrs JSONB NOT NULL DEFAULT '[]'`,
+			`ALTER TABLE {prefix}users ADD COLUMN signin_addrs TEXT NOT NULL DEFAULT '[]'`,
+		)},
 	}
 }
 

@@ -64,6 +64,7 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 		row.Permissions = map[string]bool{}
 	}
 	if !nu.noPassword {
+		// ctx carries the caller's claim on the hashing queue (hashCtx).
 		hash, err := m.hasher.Hash(ctx, nu.password)
 		if err != nil {
 			return nil, busy(fmt.Errorf("users: hash password: %w", err))

@@ -87,6 +87,23 @@ func (m *Module) checkGrants(caller *auth.Principal, old, next map[string]bool) 
 	return nil
 }
 
+// checkTokenGrants refuses a grant made with an API token: a permission a
+// user did not hold before (old; the defaults for a new user) and would
+// after (next). A leaked token could otherwise mint a successor: a user of
+// its making, holding what the token holds, whose session outlives the
+// token's revocation. Revoking stays open to tokens; sessions grant.
+func (m *Module) checkTokenGrants(caller *auth.Principal, old, next map[string]bool) *rpc.Error {
+	if caller.Kind != auth.KindAPIToken {
+		return nil
+	}
+	for _, p := range m.perms.List() { // in name order, for a stable message
+		if next[p.Name] && !old[p.Name] {
+			return rpc.Forbidden("an API token cannot grant permissions (here %q): sign in with a password and use the session", p.Name)
+		}
+	}
+	return nil
+}
+
 // checkTokenCredentials refuses a change of credentials (what names a
 // user at sign-in, proves it, or receives its password reset mail: the
 // password, the user name, the email) made with an API token to the
@@ -114,10 +131,20 @@ func checkTokenCredentials(caller *auth.Principal, targetID int64, what string) 
 // a permission the caller lacks: signing in as that user would be a way to
 // gain it. It is the general form of "only root sets root's password". A
 // call made with an API token never sets its own user's or root's password
-// (see checkTokenCredentials).
+// (see checkTokenCredentials), nor that of a user holding a permission new
+// users are not given: signing in as them would be a successor that
+// outlives the token (see checkTokenGrants).
 func (m *Module) checkTakeover(caller *auth.Principal, target *userRow) *rpc.Error {
 	if rerr := checkTokenCredentials(caller, target.ID, "password"); rerr != nil {
 		return rerr
+	}
+	if caller.Kind == auth.KindAPIToken && target.ID != auth.RootUserID {
+		defaults := m.perms.Defaults()
+		for _, p := range m.perms.List() {
+			if target.Permissions[p.Name] && !defaults[p.Name] {
+				return rpc.Forbidden("an API token cannot set the password of user %q, who holds permission %q: sign in with a password and use the session", target.Name, p.Name)
+			}
+		}
 	}
 	if target.ID == auth.RootUserID {
 		if !caller.IsRoot() {

@@ -65,7 +65,7 @@ func (m *Module) profileSetEmail(ctx context.Context, email *string) (rpc.Result
 			return rpc.Result{}, badEmail(*email)
 		}
 	}
-	changed, err := m.modify(ctx, caller.UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
+	changed, err := m.modifyProfile(ctx, caller.UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		if row.Email == next {
 			return false, nil
 		}
@@ -97,7 +97,7 @@ func (m *Module) profileSetTelegram(ctx context.Context, name *string) (rpc.Resu
 			return rpc.Result{}, badTelegram(*name)
 		}
 	}
-	changed, err := m.modify(ctx, auth.FromContext(ctx).UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
+	changed, err := m.modifyProfile(ctx, auth.FromContext(ctx).UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		if row.TelegramName == next {
 			return false, nil
 		}

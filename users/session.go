@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func (m *Module) registerSession() {
 	mod.Register(rpc.Method{
 		ID:          "signup",
 		Title:       "Signup",
-		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken; 403 while signup is closed, as it is until the host opens it (the `signup_enabled` setting).",
+		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken, with one message for either; 403 while signup is closed, as it is until the host opens it (the `signup_enabled` setting).",
 		Permissions: []string{auth.Anyone},
 		Params:      []rpc.Param{{Name: "fields"}},
 		Handler:     m.signup,
@@ -119,7 +120,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 		return signinAnswer{}, err
 	}
 
-	row, err := m.checkCredentials(ctx, name, creds.Password)
+	row, err := m.checkCredentials(ctx, name, keys.addr, creds.Password)
 	if err != nil {
 		return signinAnswer{}, busy(err)
 	}
@@ -131,6 +132,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 		return signinAnswer{}, rpc.Forbidden("Not authorized: signing in here takes one of the permissions %s", quoteList(*signinPerms))
 	}
 	m.signinLim.succeeded(ctx, m.log, keys)
+	m.rememberAddr(ctx, row, keys.addr)
 
 	token, digest, err := auth.NewToken(auth.KindSession)
 	if err != nil {
@@ -148,9 +150,10 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 }
 
 // checkCredentials returns the enabled user that name and password sign in
-// as, or nil. An unknown user, a wrong password and a disabled user cost the
-// same argon2 work and look the same to the caller.
-func (m *Module) checkCredentials(ctx context.Context, name, password string) (*userRow, error) {
+// as from the address addr (an address key), or nil. An unknown user, a
+// wrong password and a disabled user cost the same lookup and argon2 work,
+// wait for the hasher alike, and look the same to the caller.
+func (m *Module) checkCredentials(ctx context.Context, name, addr, password string) (*userRow, error) {
 	var row *userRow
 	if valid, ok := normalizeUsername(name); ok {
 		var err error
@@ -158,6 +161,7 @@ func (m *Module) checkCredentials(ctx context.Context, name, password string) (*
 			return nil, err
 		}
 	}
+	ctx = auth.WithHashClaim(ctx, auth.HashClaim{Key: addr, Priority: m.signinPriority(row, addr)})
 	if row == nil || row.PasswordHash == "" {
 		// No user, or one who has no password yet: do the work anyway.
 		if err := m.hasher.VerifyDummy(ctx, password); err != nil {
@@ -286,17 +290,40 @@ func (m *Module) signup(ctx context.Context, f signupFields) error {
 	}
 	nu.enabled = true
 	nu.permissions = m.perms.Defaults()
+	ctx = hashCtx(ctx, auth.HashPriorityNormal)
 	if nu.password == "" {
 		// No password: the account is usable once one is set (by an
 		// administrator, or through a password reset).
 		nu.noPassword = true
 	}
 	row, err := m.insertUser(ctx, nu)
+	var taken *rpc.Error
+	if errors.As(err, &taken) && taken.Code == http.StatusConflict {
+		return signupTaken(nu)
+	}
 	if err != nil {
 		return busy(err)
 	}
 	m.hooks.run(ctx, &m.hooks.signup, row)
 	return nil
+}
+
+// signupTaken answers a signup whose name, email or telegram name another
+// user has, alike whichever it is: naming it would tell anybody whether an
+// email address has an account here. It names the fields given.
+func signupTaken(nu *newUser) *rpc.Error {
+	fields := []string{"user name"}
+	if nu.email != "" {
+		fields = append(fields, "email")
+	}
+	if nu.telegram != "" {
+		fields = append(fields, "telegram name")
+	}
+	list := fields[0]
+	if n := len(fields); n > 1 {
+		list = strings.Join(fields[:n-1], ", ") + " or " + fields[n-1]
+	}
+	return rpc.Conflict("the %s is already taken", list)
 }
 
 // authenticate resolves a session token: the Authenticator for KindSession.

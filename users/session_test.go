@@ -236,11 +236,13 @@ func TestSignup(t *testing.T) {
 
 		before := e.snapshot(t)
 		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "CAROL", "password": "another-password"})
-		assert.Equal(t, `user name "carol" is taken`, a.Message)
+		assert.Equal(t, `the user name is already taken`, a.Message)
 		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "dave", "password": "dave-password", "email": "carol@example.com"})
-		assert.Equal(t, `email "carol@example.com" is taken`, a.Message)
+		assert.Equal(t, `the user name or email is already taken`, a.Message)
 		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "dave", "telegram_name": "carol_tg"})
-		assert.Equal(t, `telegram name "carol_tg" is taken`, a.Message)
+		assert.Equal(t, `the user name or telegram name is already taken`, a.Message)
+		a = e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "dave", "email": "dave@example.com", "telegram_name": "carol_tg"})
+		assert.Equal(t, `the user name, email or telegram name is already taken`, a.Message)
 		assert.Equal(t, before, e.snapshot(t))
 
 		// Without a password the account exists but nobody can sign in yet.
@@ -289,4 +291,20 @@ func TestSignupIsRateLimited(t *testing.T) {
 		}
 		e.refused(t, 429, "", "/v1/session/signup", map[string]any{"username": "userz"})
 	}, openSignup, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
+}
+
+// Signup must not tell whether an email address has an account: a taken
+// name and a taken email are answered alike, byte for byte.
+func TestSignupTakenNameAndEmailAnswerAlike(t *testing.T) {
+	run(t, func(t *testing.T, e *env) {
+		e.ok(t, "", "/v1/session/signup", map[string]any{"username": "carol", "password": "carol-password", "email": "carol@example.com"})
+		before := e.snapshot(t)
+		name := e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "carol", "password": "some-password", "email": "fresh@example.com"})
+		email := e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "fresh", "password": "some-password", "email": "carol@example.com"})
+		both := e.refused(t, 409, "", "/v1/session/signup", map[string]any{"username": "carol", "password": "some-password", "email": "carol@example.com"})
+		assert.Equal(t, name.Raw, email.Raw)
+		assert.Equal(t, name.Raw, both.Raw)
+		assert.NotContains(t, email.Raw, "carol@example.com")
+		assert.Equal(t, before, e.snapshot(t), "nothing stored")
+	})
 }

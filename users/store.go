@@ -26,6 +26,8 @@ type userRow struct {
 	Permissions    map[string]bool `bun:"permissions,notnull"`
 	PasswordHash   string          `bun:"password_hash,notnull"`
 	Created        time.Time       `bun:"created,notnull"`
+	// SigninAddrs are the address keys the user last signed in from.
+	SigninAddrs addrList `bun:"signin_addrs,notnull"`
 }
 
 func (r *userRow) user() *User {
@@ -168,8 +170,9 @@ func (m *Module) deleteExpiredSessions(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// invalidateUser drops every cached principal of a user: call it after a
-// change to who the user is or what they may do has committed.
+// invalidateUser drops every cached principal of a user and closes its
+// sockets: call it after a change that ends or narrows what the user's
+// credentials may do has committed.
 func (m *Module) invalidateUser(id int64) {
 	m.reg.Auth().Invalidate(auth.Invalidation{UserID: id})
 }

@@ -79,7 +79,10 @@ type Options struct {
 	// Hasher hashes and verifies passwords; its options also set the minimum
 	// password length. Default: argon2id with OWASP's parameters (19 MiB,
 	// t=2, p=1), passwords of 8 to 1024 characters, and at most
-	// DefaultMaxConcurrentHashes hashes at once.
+	// DefaultMaxConcurrentHashes hashes at once. The module puts an
+	// auth.HashClaim on every call's context: keyed by the client address,
+	// ahead for a sign-in from an address the user signed in from before
+	// and for signed-in callers, behind for an address that keeps trying.
 	Hasher *auth.Hasher
 
 	// Sign-in is limited so that guessing is slow, and so that an attacker
@@ -222,6 +225,7 @@ type Module struct {
 
 	limits    *storage.Limits // nil with LocalLimits
 	signinLim signinLimits
+	hasty     *auth.Limiter    // sign-in attempts per address key, in process: see signinPriority
 	signupLim auth.RateLimiter // nil when off
 
 	mail *mailFlows
@@ -310,6 +314,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		attacked: m.limiter("users.signin.under_attack", opts.SigninLimitUnderAttack, DefaultSigninLimitUnderAttack),
 	}
 	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
+	m.hasty = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / hastyForgiven.Seconds(), Burst: hastyAfter, Now: m.now})
 	mail, err := m.newMailFlows(ctx, opts)
 	if err != nil {
 		return nil, err

@@ -62,7 +62,10 @@ type fixture struct {
 
 	// Kept by the injection walk to put back what it stores on purpose.
 	victimHash string
-	settings   []settingRow
+	// victimAddrs are the victim's sign-in addresses (users.signin_addrs)
+	// as stored, which its sign-ins in the walk change.
+	victimAddrs string
+	settings    []settingRow
 }
 
 // newFixture opens signup, creates the victim and a plain user, signs root

@@ -98,7 +98,7 @@ func TestInjection(t *testing.T) {
 		t.Run("string parameters", func(t *testing.T) {
 			// What the walk stores on purpose it puts back: the victim's
 			// password hash and the settings rows, as they are now.
-			require.NoError(t, a.db.NewSelect().Table("users").Column("password_hash").Where("id = ?", f.victimID).Scan(t.Context(), &f.victimHash))
+			require.NoError(t, a.db.NewSelect().Table("users").Column("password_hash", "signin_addrs").Where("id = ?", f.victimID).Scan(t.Context(), &f.victimHash, &f.victimAddrs))
 			require.NoError(t, a.db.NewSelect().Model(&f.settings).Scan(t.Context()))
 			injStrings(t, a, f)
 		})
@@ -592,8 +592,10 @@ func injAccepted(t *testing.T, a *testApp, f *fixture, method string, sp stringS
 		var ses struct{ Token string }
 		require.NoError(t, json.Unmarshal(signin.Result.Data, &ses))
 		require.Equal(t, 200, a.call(t, ses.Token, "/v1/session/signout", ``).HTTP)
-		// Put the old password back as it was stored, salt and all.
-		_, err := a.db.NewUpdate().Table("users").Set("password_hash = ?", f.victimHash).Where("id = ?", f.victimID).Exec(t.Context())
+		// Put the old password back as it was stored, salt and all, and
+		// the addresses it signed in from.
+		_, err := a.db.NewUpdate().Table("users").Set("password_hash = ?", f.victimHash).Set("signin_addrs = ?", f.victimAddrs).
+			Where("id = ?", f.victimID).Exec(t.Context())
 		require.NoError(t, err)
 
 	case method == "/v1/admin/settings/update" && slices.Contains([]string{"smtp_username", "smtp_password", "smtp_hostname"}, sp.key):

@@ -210,3 +210,51 @@ func TestWebSocketTwoInstances(t *testing.T) {
 	assert.Equal(t, websocket.StatusCode(4000), onB.closedWith(time.Second))
 	t.Logf("closed on b %s after the signout on a", time.Since(start))
 }
+
+// profile/set-email over a socket leaves that socket open: the session
+// stays valid, and the 6.x client would read a 4000 as a signout. The next
+// call on it sees the new email. Invalidations apply in order, so once a
+// later signout has closed another socket, the set-email's has been
+// handled. A signout over the socket still closes it with 4000.
+func TestWebSocketSetEmailKeepsTheSocket(t *testing.T) {
+	each(t, func(t *testing.T, a *testApp) {
+		root := a.signin(t, "root", "root-password-for-tests")
+		require.Equal(t, 200, a.call(t, root, "/v1/admin/users/create", `[{"username":"ann","password":"ann-password"}]`).code())
+		ann, annElsewhere := a.signin(t, "ann", "ann-password"), a.signin(t, "ann", "ann-password")
+		sock, other := a.dial(t, ann, "/api/"), a.dial(t, annElsewhere, "/api/")
+
+		assert.Contains(t, sock.call("/v1/profile/set-email", `["ann@example.com"]`), `"status":200`)
+		assert.Contains(t, sock.call("/v1/profile/set-telegram-username", `["ann_tg"]`), `"status":200`)
+		require.Equal(t, 200, a.call(t, ann, "/v1/profile/set-email", `["ann@example.org"]`).code(), "over HTTP")
+
+		require.Equal(t, 200, a.call(t, annElsewhere, "/v1/session/signout", ``).code())
+		assert.Equal(t, websocket.StatusCode(4000), other.closedWith(time.Second))
+		r := sock.call("/v1/profile/read", `[]`)
+		assert.Contains(t, r, `"email":"ann@example.org"`)
+		assert.Contains(t, r, `"telegram_name":"ann_tg"`)
+
+		assert.Contains(t, sock.call("/v1/session/signout", `[]`), `"status":200`)
+		assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(time.Second))
+	})
+}
+
+// The same across two instances on one PostgreSQL: set-email on a leaves
+// the socket on b open, a signout on a still closes b's.
+func TestWebSocketSetEmailKeepsTheSocketOnEveryInstance(t *testing.T) {
+	dsn := storagetest.PostgresDSN(t)
+	a, b := startApp(t, dsn), startApp(t, dsn)
+	root := a.signin(t, "root", "root-password-for-tests")
+	require.Equal(t, 200, a.call(t, root, "/v1/admin/users/create", `[{"username":"ann","password":"ann-password"}]`).code())
+	ann, annElsewhere := a.signin(t, "ann", "ann-password"), a.signin(t, "ann", "ann-password")
+	sock, other := b.dial(t, ann, "/api/"), b.dial(t, annElsewhere, "/api/")
+	sock.call("/ping", `[]`) // joined
+	other.call("/ping", `[]`)
+
+	require.Equal(t, 200, a.call(t, ann, "/v1/profile/set-email", `["ann@example.com"]`).code())
+	require.Equal(t, 200, a.call(t, annElsewhere, "/v1/session/signout", ``).code())
+	assert.Equal(t, websocket.StatusCode(4000), other.closedWith(time.Second), "closed on b")
+	assert.Contains(t, sock.call("/v1/profile/read", `[]`), `"email":"ann@example.com"`)
+
+	require.Equal(t, 200, a.call(t, ann, "/v1/session/signout", ``).code())
+	assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(time.Second), "closed on b")
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -150,16 +148,4 @@ func sqlitePlan(t *testing.T, db *bun.DB, query string) string {
 	}
 	require.NoError(t, rows.Err())
 	return strings.Join(lines, "\n")
-}
-
-// readHistoryOnce calls read-history-stat through the handler.
-func readHistoryOnce(t testing.TB, e *env, method string) {
-	req := httptest.NewRequest(http.MethodPost, readHistory, strings.NewReader(`["`+method+`"]`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+e.admin)
-	rec := httptest.NewRecorder()
-	e.reg.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("read-history-stat: %d %s", rec.Code, rec.Body)
-	}
 }

@@ -3,7 +3,6 @@ package calllog_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -174,26 +173,6 @@ func BenchmarkWriter(b *testing.B) {
 				b.ReportMetric(float64(d)/float64(b.N), "server-cpu-ns/op")
 			}
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rows/s")
-		})
-	}
-}
-
-// BenchmarkReadHistoryStat reports the time of one read-history-stat call
-// through the handler, with 30 days of buckets for 100 methods: the
-// answer, 4,320 buckets, is about 1.3 MiB of JSON.
-func BenchmarkReadHistoryStat(b *testing.B) {
-	for _, c := range []struct {
-		name string
-		db   func(testing.TB) *bun.DB
-	}{{"sqlite", storagetest.SQLite}, {"postgres", storagetest.Postgres}} {
-		b.Run(c.name, func(b *testing.B) {
-			e := historyEnv(b, c.db(b), 100)
-			readHistoryOnce(b, e, "/v1/m/001")
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				readHistoryOnce(b, e, fmt.Sprintf("/v1/m/%03d", i%100))
-			}
 		})
 	}
 }

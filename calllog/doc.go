@@ -24,7 +24,11 @@
 // counters in memory that are merged every Options.StatsInterval into
 // stored one-minute and ten-minute buckets by upserts that add counts and
 // runtime sums and keep the maximum. Several instances sharing a database therefore add up, and the
-// statistics never scan the raw rows.
+// statistics never scan the raw rows. Their answers (MethodStats, about
+// 11 MB for every method's hour at 500 methods) are written straight from
+// the stored buckets into one buffer: each bucket's numbers are formatted
+// once for its three series, and each date of the window once for every
+// method.
 //
 // A call is declined when it was refused for permissions or a rate limit;
 // every other call is accepted. Errors are accepted calls answered with an

@@ -36,6 +36,6 @@ var HistoryBuckets = historyWindow(tables{}).n
 // HistoryStatQuery is the query read-history-stat of method runs now.
 func (m *Module) HistoryStatQuery(method string) string {
 	first, last := m.history.bounds(m.opts.Now().UTC())
-	var rows []bucketRow
-	return m.statsQuery(&rows, m.history, []string{method}, false, first, last).String()
+	query, args := m.statsQuery(m.history, []string{method}, false, first, last)
+	return m.db.QueryGen().FormatQuery(query, args...)
 }

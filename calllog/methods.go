@@ -43,6 +43,7 @@ func (m *Module) register() {
 		Description: "Statistics updated every 10 seconds. Data resolution is 1 minute.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "method_id?"}},
+		DataType:    reflect.TypeFor[[]MethodStats](),
 		Handler:     m.readLatestStat,
 	})
 	mod.Register(rpc.Method{
@@ -51,6 +52,7 @@ func (m *Module) register() {
 		Description: "Statistics updated every 1 minute. Data resolution is 10 minutes.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "method_id"}},
+		DataType:    reflect.TypeFor[MethodStats](),
 		Handler:     m.readHistoryStat,
 	})
 }
@@ -130,41 +132,35 @@ func (m *Module) snapshot() *sql.TxOptions {
 
 // readLatestStat answers the last hour in minute buckets for one method, or
 // for every method with the call log on.
-func (m *Module) readLatestStat(ctx context.Context, methodID *string) ([]MethodStats, error) {
+func (m *Module) readLatestStat(ctx context.Context, methodID *string) (rpc.Result, error) {
 	var ids []string
 	if methodID != nil {
 		if !m.registered(*methodID) {
-			return nil, rpc.NotFound("method %s not found", rpc.Quote(*methodID))
+			return rpc.Result{}, rpc.NotFound("method %s not found", rpc.Quote(*methodID))
 		}
 		ids = []string{*methodID}
 	} else {
 		ids = m.loggedMethods()
 	}
-	list, err := m.readStats(ctx, m.latest, ids, methodID == nil)
-	if err != nil || methodID != nil {
-		return list, err
+	now := m.opts.Now().UTC()
+	g, err := m.readGrid(ctx, m.latest, ids, methodID == nil, now)
+	if err != nil {
+		return rpc.Result{}, err
 	}
-	for i := range list {
-		st := &list[i]
-		if a, ok := m.reg.Active(st.MethodID); ok {
-			st.ActiveRequestsLimit = &a.Limit
-			st.ActiveRequestsUserLimit = &a.UserLimit
-			st.TotalActiveRequests = &a.Total
-		}
-	}
-	return list, nil
+	return rpc.Result{Data: m.latestJSON(g, now, methodID == nil)}, nil
 }
 
 // readHistoryStat answers the last 30 days of one method in ten-minute buckets.
-func (m *Module) readHistoryStat(ctx context.Context, methodID string) (MethodStats, error) {
+func (m *Module) readHistoryStat(ctx context.Context, methodID string) (rpc.Result, error) {
 	if !m.registered(methodID) {
-		return MethodStats{}, rpc.NotFound("method %s not found", rpc.Quote(methodID))
+		return rpc.Result{}, rpc.NotFound("method %s not found", rpc.Quote(methodID))
 	}
-	list, err := m.readStats(ctx, m.history, []string{methodID}, false)
+	now := m.opts.Now().UTC()
+	g, err := m.readGrid(ctx, m.history, []string{methodID}, false, now)
 	if err != nil {
-		return MethodStats{}, err
+		return rpc.Result{}, err
 	}
-	return list[0], nil
+	return rpc.Result{Data: historyJSON(g, now)}, nil
 }
 
 // registered reports whether the registry has a method with this id.

@@ -1,0 +1,16 @@
+package users
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/storage"
+)
+
+// MigrateTo applies the module's migrations up to version, as a database
+// made by an older release has them.
+func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
+	return storage.Migrate(ctx, db, "users", migrations(slog.New(slog.DiscardHandler), "")[:version])
+}

@@ -44,14 +44,6 @@ func BenchmarkCallLog(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(mod.Stats().Dropped)/float64(b.N), "dropped/op")
 	})
-	b.Run("on-insert", func(b *testing.B) {
-		// As "on", with the writer using INSERT instead of COPY on PostgreSQL.
-		reg, token := benchRegistry(b, false)
-		mod := benchMount(b, reg, storagetest.Postgres(b), calllog.WithInsert(calllog.Options{}))
-		benchCalls(b, reg, token)
-		b.StopTimer()
-		b.ReportMetric(float64(mod.Stats().Dropped)/float64(b.N), "dropped/op")
-	})
 	b.Run("on-held", func(b *testing.B) {
 		reg, token := benchRegistry(b, false)
 		dsn := storagetest.SQLiteDSN(b)
@@ -135,9 +127,7 @@ func benchCalls(b *testing.B, h http.Handler, token string) {
 // BenchmarkWriter measures the rows per second the writer sustains, and
 // the CPU time it spends per row (and on PostgreSQL the server's backends,
 // server-cpu-ns/op): b.N records are queued at once and the clock stops
-// when the last is written. On PostgreSQL "copy" is what the
-// writer does and "insert" the multi-row INSERT it would do otherwise
-// (the bar: at least 50,000 rows/s); "sqlite" is the prepared INSERT.
+// when the last is written (the bar: at least 50,000 rows/s).
 func BenchmarkWriter(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -145,8 +135,7 @@ func BenchmarkWriter(b *testing.B) {
 		opts func(calllog.Options) calllog.Options
 	}{
 		{"sqlite", storagetest.SQLite, func(o calllog.Options) calllog.Options { return o }},
-		{"postgres-copy", storagetest.Postgres, func(o calllog.Options) calllog.Options { return o }},
-		{"postgres-insert", storagetest.Postgres, calllog.WithInsert},
+		{"postgres", storagetest.Postgres, func(o calllog.Options) calllog.Options { return o }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			db := c.db(b)

@@ -69,7 +69,6 @@ type Options struct {
 	// and so on.
 	TablePrefix string
 
-	insert       bool          // write with INSERT on PostgreSQL too (benchmarks compare)
 	writeTimeout time.Duration // bounds one batch or merge; tests shorten it
 }
 

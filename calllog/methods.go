@@ -3,8 +3,10 @@ package calllog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -87,37 +89,61 @@ func (m *Module) readLog(ctx context.Context, opts read.Options) (rpc.Result, er
 }
 
 // readRows reads a page of the rows of the method named id, newest first,
-// and how many it has in all. The method's number is looked up in the
-// same statement, so that a method without rows (and without a number)
-// simply has none.
+// and how many it has in all: the sum of its batches' counts, and of its
+// batches, newest first, as many as hold the page. A batch can hold rows
+// older than some of an older batch's (a long call is written after
+// shorter ones that started later), so the batches are read until the
+// next one's newest row is older than the page's last. A method without
+// a number has no rows.
 func readRows(ctx context.Context, tx bun.Tx, t tables, id string, limit, offset int) ([]Row, int, error) {
-	const method = "method = (SELECT id FROM ? WHERE name = ?)"
-	var total int
-	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ? WHERE "+method,
-		bun.Ident(t.calls), bun.Ident(t.methods), id).Scan(&total)
+	var method int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM ? WHERE name = ?", bun.Ident(t.methods), id).Scan(&method)
+	if errors.Is(err, sql.ErrNoRows) {
+		return []Row{}, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("method: %w", err)
+	}
+	var total int64
+	err = tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(n), 0) FROM ? WHERE method = ?", bun.Ident(t.batches), method).Scan(&total)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count: %w", err)
 	}
 	// The options' limit is 1..MaxLimit; the offset is not negative.
-	page := "SELECT " + storedColumns + " FROM ? WHERE " + method + " ORDER BY date DESC, id DESC LIMIT ? OFFSET ?"
-	args := []any{bun.Ident(t.calls), bun.Ident(t.methods), id, limit, offset}
-	q, err := tx.QueryContext(ctx, page, args...)
+	want := offset + limit
+	q, err := tx.QueryContext(ctx, "SELECT id, first_date, last_date, n, data FROM ? WHERE method = ? ORDER BY last_date DESC, id DESC",
+		bun.Ident(t.batches), method)
 	if err != nil {
 		return nil, 0, fmt.Errorf("select: %w", err)
 	}
 	defer q.Close()
-	rows := []Row{}
+	var rows []packedRow
 	for q.Next() {
-		var r storedRow
-		if err := r.scan(q); err != nil {
+		var b packedBatch
+		var last int64
+		if err := q.Scan(&b.id, &b.firstDate, &last, &b.n, &b.data); err != nil {
 			return nil, 0, fmt.Errorf("scan: %w", err)
 		}
-		rows = append(rows, r.answer(id))
+		if len(rows) >= want && rows[want-1].date > last {
+			break
+		}
+		if rows, _, _, err = b.unpack(rows); err != nil {
+			return nil, 0, err
+		}
+		if len(rows) >= want {
+			slices.SortFunc(rows, batchRowsOrder)
+			rows = rows[:want]
+		}
 	}
 	if err := q.Err(); err != nil {
 		return nil, 0, fmt.Errorf("select: %w", err)
 	}
-	return rows, total, nil
+	slices.SortFunc(rows, batchRowsOrder)
+	page := []Row{}
+	for i := offset; i < len(rows) && i < want; i++ {
+		page = append(page, rows[i].answer(id))
+	}
+	return page, int(total), nil
 }
 
 // snapshot are the options of a read-only transaction that sees one

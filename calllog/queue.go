@@ -2,7 +2,6 @@ package calllog
 
 import (
 	"sync"
-	"time"
 
 	"github.com/authrpc/authrpc/rpc"
 )
@@ -29,9 +28,6 @@ func (e *entry) micros() int64 {
 	}
 	return us
 }
-
-// time is the entry's start.
-func (e *entry) time() time.Time { return time.Unix(0, e.start).UTC() }
 
 // The flags of an entry, and of a stored row.
 const (

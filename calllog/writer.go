@@ -1,7 +1,6 @@
 package calllog
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -23,8 +22,7 @@ type rowWriter struct {
 	names []string // method names for the entries of pend
 	token string   // the flush mark of pend[next], once it was tried
 	ids   methodIDs
-	ins   inserter     // INSERT's statements and parameters
-	buf   bytes.Buffer // COPY data
+	pack  packer
 	logs  rateLog
 	drops uint64 // dropped records already logged
 }
@@ -34,7 +32,6 @@ type rowWriter struct {
 func (m *Module) runWriter() {
 	defer m.writerWG.Done()
 	w := &rowWriter{m: m}
-	defer w.ins.close()
 	back := backoff{}
 	t := time.NewTimer(m.opts.FlushInterval)
 	defer t.Stop()
@@ -144,10 +141,8 @@ func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	ctx, cancel := context.WithTimeout(ctx, w.m.opts.writeTimeout)
 	defer cancel()
 	err := w.ids.resolve(ctx, w.m.db, w.m.tables, w.names)
-	if err == nil && w.m.pg && !w.m.opts.insert {
-		err = w.copy(ctx, group, retry)
-	} else if err == nil {
-		err = w.insert(ctx, group, retry)
+	if err == nil {
+		err = w.store(ctx, group, retry)
 	}
 	if err != nil {
 		return fmt.Errorf("calllog: write %d rows: %w", rowsOf(group), err)

@@ -130,10 +130,10 @@ func TestRetention(t *testing.T) {
 	})
 }
 
-// TestRetentionInChunks removes more batches than one DELETE takes: 25,000
-// old rows of one method (three batches: a write takes at most 10,000)
-// and one old row of each of 2,500 other methods (a batch each), beside a
-// new row.
+// TestRetentionInChunks removes more batches than one DELETE takes: one
+// old row of each of 2,500 methods (a batch each), beside 25,000 old rows
+// and a new one of another method, written together (one batch, from which
+// retention trims the old rows).
 func TestRetentionInChunks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 27,500 rows")

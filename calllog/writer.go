@@ -27,8 +27,11 @@ type rowWriter struct {
 	drops uint64 // dropped records already logged
 }
 
-// runWriter writes queued rows every FlushInterval, or at once when a chunk
-// is full, until Close; then it drains the queue.
+// runWriter writes the full chunks at once and every FlushInterval the
+// one being filled too, until Close; then it drains the queue. A chunk
+// being filled waits for the tick (or to fill) even while full ones are
+// written: writing whatever arrived during the last write would commit
+// a few rows at a time under load, and a commit costs more than its rows.
 func (m *Module) runWriter() {
 	defer m.writerWG.Done()
 	w := &rowWriter{m: m}
@@ -40,14 +43,16 @@ func (m *Module) runWriter() {
 		if back.failing() {
 			wake = nil // wait out the back-off
 		}
+		partial := false
 		select {
 		case <-m.stop:
 			w.drain()
 			return
 		case <-t.C:
+			partial = true
 		case <-wake:
 		}
-		err := w.flush(m.bg, true)
+		err := w.flush(m.bg, true, partial)
 		next := m.opts.FlushInterval
 		if err != nil {
 			next = back.next()
@@ -61,14 +66,16 @@ func (m *Module) runWriter() {
 	}
 }
 
-// flush writes every queued chunk. With stoppable it returns early when
-// Close begins, so that the drain takes over with Close's context.
-func (w *rowWriter) flush(ctx context.Context, stoppable bool) error {
+// flush writes the full chunks queued, and with partial first the one
+// being filled. With stoppable it returns early when Close begins, so that
+// the drain takes over with Close's context.
+func (w *rowWriter) flush(ctx context.Context, stoppable, partial bool) error {
 	m := w.m
 	for {
 		if w.next == len(w.pend) {
 			clear(w.pend)
-			w.pend, w.names = m.q.take(w.pend[:0])
+			w.pend, w.names = m.q.take(w.pend[:0], partial)
+			partial = false
 			w.next = 0
 			if len(w.pend) == 0 {
 				return nil
@@ -207,7 +214,7 @@ func (w *rowWriter) drain() {
 	ctx := m.closeCtx
 	back := backoff{}
 	for {
-		err := w.flush(ctx, false)
+		err := w.flush(ctx, false, true)
 		if err == nil && m.q.closeIfEmpty() {
 			w.logDrops(true)
 			return

@@ -173,7 +173,16 @@ func (m *Module) readLatestStat(ctx context.Context, methodID *string) (rpc.Resu
 	if err != nil {
 		return rpc.Result{}, err
 	}
-	return rpc.Result{Data: m.latestJSON(g, now, methodID == nil)}, nil
+	active := func(string) *rpc.ActiveCalls { return nil }
+	if methodID == nil {
+		active = func(id string) *rpc.ActiveCalls {
+			if a, ok := m.reg.Active(id); ok {
+				return &a
+			}
+			return nil
+		}
+	}
+	return rpc.Result{Data: latestJSON(g, now, active)}, nil
 }
 
 // readHistoryStat answers the last 30 days of one method in ten-minute buckets.

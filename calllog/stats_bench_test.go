@@ -14,9 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
-	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
@@ -26,14 +24,6 @@ import (
 // into the table, with runtimes that differ from bucket to bucket (so
 // that the averages are numbers of many digits, as real ones are).
 func latestEnv(t testing.TB, db *bun.DB, methods int) *env {
-	t.Helper()
-	e := newEnv(t, db, calllog.Options{})
-	for i := range methods {
-		e.reg.Register(rpc.Method{ID: fmt.Sprintf("/v1/m/%03d", i), Title: "M", Permissions: []string{auth.Anyone},
-			Handler: func(ctx context.Context) error { return nil }})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	fill := `
 INSERT INTO calllog_stat_1m (method_id, date, total_accepted, total_declined, total_errors,
 	total_exceptions, runtime_sum_ns, runtime_max_ns)
@@ -53,9 +43,7 @@ SELECT '/v1/m/' || printf('%03d', m), datetime(d, 'unixepoch') || '+00:00', 100 
 FROM m, d;
 ANALYZE`
 	}
-	_, err := db.ExecContext(ctx, fill, methods-1)
-	require.NoError(t, err)
-	return e
+	return statsEnv(t, db, methods, fill)
 }
 
 // BenchmarkReadLatestStat times read-latest-stat of every method through

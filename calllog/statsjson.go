@@ -198,20 +198,17 @@ func avgRuntimeMS(c *counts) float64 {
 	return float64(c.runtimeSum) / float64(c.accepted) / float64(time.Millisecond)
 }
 
-// latestJSON answers every method of g as a JSON array; with active, each
-// with its bounds on calls in flight and their count now.
-func (m *Module) latestJSON(g *statsGrid, now time.Time, active bool) json.RawMessage {
+// latestJSON answers every method of g as a JSON array, each with the
+// bounds on calls in flight and their count now that active tells (nil:
+// none).
+func latestJSON(g *statsGrid, now time.Time, active func(id string) *rpc.ActiveCalls) json.RawMessage {
 	e := newStatsEncoder(g, now)
 	e.b = append(e.b, '[')
 	for i, id := range g.ids {
 		if i > 0 {
 			e.b = append(e.b, ',')
 		}
-		var ac *rpc.ActiveCalls
-		if a, ok := m.reg.Active(id); ok && active {
-			ac = &a
-		}
-		e.method(g, i, ac)
+		e.method(g, i, active(id))
 	}
 	e.b = append(e.b, ']')
 	return e.b

@@ -107,14 +107,17 @@ func TestSigninPeakHeap(t *testing.T) {
 	assert.Less(t, peakAlloc.Load(), uint64(200*mib), "peak HeapAlloc")
 }
 
-// searchCases are searches over the seeded users: what each finds, and
+// searchCase is a search over the seeded users: what it finds, and
 // whether a trigram index narrows it (a pattern of three characters or
 // more that few rows match).
-var searchCases = []struct {
+type searchCase struct {
 	search  string
 	what    string
 	indexed bool
-}{
+}
+
+// searchCases are the searches the plan tests and BenchmarkSearch run.
+var searchCases = []searchCase{
 	{"a3f9", "a fragment of a few names", true},
 	{"u4241", "a user's name", true},
 	{"tg_4f", "a fragment of a telegram name", true},
@@ -133,28 +136,12 @@ func TestSearchUsesTrigramIndexesPostgres(t *testing.T) {
 		t.Skip("seeds 100,000 users: skipped with -short")
 	}
 	db := storagetest.Postgres(t) // skips, saying so, without TEST_POSTGRES_DSN
-	db, queries := storagetest.RecordQueries(db)
-	e := newEnv(t, db)
-	root := e.root(t)
-	seedUsers(t, db, 100_000)
-
-	for _, c := range searchCases {
-		before := len(queries.All())
-		a := e.ok(t, root, "/v1/admin/users/read", searchOptions(c.search))
-		total := int(a.Meta["total"].(float64))
-		require.Positive(t, total, "search %q finds %s", c.search, c.what)
-		reads := selectsOfUsers(queries.All()[before:])
-		require.Len(t, reads, 2, "search %q: the page and its count", c.search)
-		if !c.indexed {
-			continue
-		}
-		for _, q := range reads {
-			plan := explain(t, db, q)
-			t.Logf("search %-8q (%s, %d found):\n%s", c.search, c.what, total, plan)
+	checkSearchPlans(t, db, 100_000, explain, func(c searchCase, plan, q string) {
+		if c.indexed {
 			assert.Contains(t, plan, "_trgm_idx", "search %q: plan of %s", c.search, q)
 			assert.NotContains(t, plan, "Seq Scan on users", "search %q: plan of %s", c.search, q)
 		}
-	}
+	})
 }
 
 // On SQLite the FTS5 trigram index (users_search) takes the place of
@@ -170,11 +157,24 @@ func TestSearchUsesTrigramIndexSQLite(t *testing.T) {
 		// takes minutes. Every selective search finds someone in 10,000.
 		n = 10_000
 	}
-	db, queries := storagetest.RecordQueries(storagetest.SQLite(t))
+	checkSearchPlans(t, storagetest.SQLite(t), n, explainSQLite, func(c searchCase, plan, q string) {
+		if c.indexed {
+			assert.Contains(t, plan, "users_search VIRTUAL TABLE INDEX", "search %q: plan of %s", c.search, q)
+			assert.NotRegexp(t, `SCAN u\b`, plan, "search %q: plan of %s", c.search, q)
+		} else {
+			assert.NotContains(t, plan, "users_search", "search %q: plan of %s", c.search, q)
+		}
+	})
+}
+
+// checkSearchPlans seeds n users on db and runs each of searchCases
+// through users/read: each finds someone, with two statements (the page
+// and its count), whose plans, as explain gives them, check judges.
+func checkSearchPlans(t *testing.T, db *bun.DB, n int, explain func(testing.TB, *bun.DB, string) string, check func(c searchCase, plan, q string)) {
+	db, queries := storagetest.RecordQueries(db)
 	e := newEnv(t, db)
 	root := e.root(t)
 	seedUsers(t, db, n)
-
 	for _, c := range searchCases {
 		before := len(queries.All())
 		a := e.ok(t, root, "/v1/admin/users/read", searchOptions(c.search))
@@ -183,14 +183,9 @@ func TestSearchUsesTrigramIndexSQLite(t *testing.T) {
 		reads := selectsOfUsers(queries.All()[before:])
 		require.Len(t, reads, 2, "search %q: the page and its count", c.search)
 		for _, q := range reads {
-			plan := explainSQLite(t, db, q)
+			plan := explain(t, db, q)
 			t.Logf("search %-8q (%s, %d found):\n%s", c.search, c.what, total, plan)
-			if c.indexed {
-				assert.Contains(t, plan, "users_search VIRTUAL TABLE INDEX", "search %q: plan of %s", c.search, q)
-				assert.NotRegexp(t, `SCAN u\b`, plan, "search %q: plan of %s", c.search, q)
-			} else {
-				assert.NotContains(t, plan, "users_search", "search %q: plan of %s", c.search, q)
-			}
+			check(c, plan, q)
 		}
 	}
 }

@@ -12,5 +12,11 @@ import (
 // MigrateTo applies the module's migrations up to version, as a database
 // made by an older release has them.
 func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
-	return storage.Migrate(ctx, db, "users", migrations(slog.New(slog.DiscardHandler), "")[:version])
+	var upTo []storage.Migration
+	for _, m := range migrations(slog.New(slog.DiscardHandler), "") {
+		if m.Version <= version {
+			upTo = append(upTo, m)
+		}
+	}
+	return storage.Migrate(ctx, db, "users", upTo)
 }

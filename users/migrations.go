@@ -127,12 +127,12 @@ func migrations(log *slog.Logger, prefix string) []storage.Migration {
 		{Version: 1, Name: "create users and user_sessions", Up: sql(createPostgres, createSQLite)},
 		{Version: 2, Name: "trigram search indexes", Up: func(ctx context.Context, tx bun.Tx) error {
 			if !storage.IsPostgres(tx) {
-				return nil // SQLite's trigram index is migration 4's
+				return nil // SQLite's trigram index is migration 5's
 			}
 			return createSearchIndexes(ctx, tx, log, prefix)
 		}},
 		{Version: 3, Name: "create user_tokens", Up: sql(createTokensPostgres, createTokensSQLite)},
-		{Version: 4, Name: "SQLite trigram search index", Up: sql("", createSearchSQLite)},
+		{Version: 5, Name: "SQLite trigram search index", Up: sql("", createSearchSQLite)},
 	}
 }
 

@@ -33,7 +33,7 @@ type userSearch struct {
 
 // searchFor prepares the search for search, lower-cased by takeSearch. On
 // SQLite a search of three characters or more asks the trigram index
-// (migration 4's users_search) first how many users it finds, up to
+// (migration 5's users_search) first how many users it finds, up to
 // maxIndexedMatches: a selective search then reads only those. PostgreSQL
 // plans the same LIKE with its own trigram indexes.
 func (m *Module) searchFor(ctx context.Context, search string) (userSearch, error) {

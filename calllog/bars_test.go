@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +23,6 @@ import (
 // /v1/m/000 on, and 30 days of ten-minute buckets for each (432,000 rows
 // for 100), written straight into the table.
 func historyEnv(t testing.TB, db *bun.DB, methods int) *env {
-	t.Helper()
-	e := newEnv(t, db, calllog.Options{})
-	for i := range methods {
-		e.reg.Register(rpc.Method{ID: fmt.Sprintf("/v1/m/%03d", i), Title: "M", Permissions: []string{auth.Anyone},
-			Handler: func(ctx context.Context) error { return nil }})
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	fill := `
 INSERT INTO calllog_stat_10m (method_id, date, total_accepted, total_declined, total_errors,
 	total_exceptions, runtime_sum_ns, runtime_max_ns)
@@ -53,6 +43,21 @@ SELECT '/v1/m/' || printf('%03d', m), datetime(d, 'unixepoch') || '+00:00', 100 
 FROM m, d;
 ANALYZE`
 	}
+	return statsEnv(t, db, methods, fill)
+}
+
+// statsEnv mounts the call log with methods registered methods, named
+// /v1/m/000 on, and runs fill, which stores their buckets, with the number
+// of the last method as its argument.
+func statsEnv(t testing.TB, db *bun.DB, methods int, fill string) *env {
+	t.Helper()
+	e := newEnv(t, db, calllog.Options{})
+	for i := range methods {
+		e.reg.Register(rpc.Method{ID: fmt.Sprintf("/v1/m/%03d", i), Title: "M", Permissions: []string{auth.Anyone},
+			Handler: func(ctx context.Context) error { return nil }})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	_, err := db.ExecContext(ctx, fill, methods-1)
 	require.NoError(t, err)
 	return e
@@ -150,16 +155,4 @@ func sqlitePlan(t *testing.T, db *bun.DB, query string) string {
 	}
 	require.NoError(t, rows.Err())
 	return strings.Join(lines, "\n")
-}
-
-// readHistoryOnce calls read-history-stat through the handler.
-func readHistoryOnce(t testing.TB, e *env, method string) {
-	req := httptest.NewRequest(http.MethodPost, readHistory, strings.NewReader(`["`+method+`"]`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+e.admin)
-	rec := httptest.NewRecorder()
-	e.reg.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("read-history-stat: %d %s", rec.Code, rec.Body)
-	}
 }

@@ -3,7 +3,6 @@ package calllog_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,14 +40,6 @@ func BenchmarkCallLog(b *testing.B) {
 	b.Run("on", func(b *testing.B) {
 		reg, token := benchRegistry(b, false)
 		mod := benchMount(b, reg, benchDB(b), calllog.Options{})
-		benchCalls(b, reg, token)
-		b.StopTimer()
-		b.ReportMetric(float64(mod.Stats().Dropped)/float64(b.N), "dropped/op")
-	})
-	b.Run("on-insert", func(b *testing.B) {
-		// As "on", with the writer using INSERT instead of COPY on PostgreSQL.
-		reg, token := benchRegistry(b, false)
-		mod := benchMount(b, reg, storagetest.Postgres(b), calllog.WithInsert(calllog.Options{}))
 		benchCalls(b, reg, token)
 		b.StopTimer()
 		b.ReportMetric(float64(mod.Stats().Dropped)/float64(b.N), "dropped/op")
@@ -136,9 +127,7 @@ func benchCalls(b *testing.B, h http.Handler, token string) {
 // BenchmarkWriter measures the rows per second the writer sustains, and
 // the CPU time it spends per row (and on PostgreSQL the server's backends,
 // server-cpu-ns/op): b.N records are queued at once and the clock stops
-// when the last is written. On PostgreSQL "copy" is what the
-// writer does and "insert" the multi-row INSERT it would do otherwise
-// (the bar: at least 50,000 rows/s); "sqlite" is the prepared INSERT.
+// when the last is written (the bar: at least 50,000 rows/s).
 func BenchmarkWriter(b *testing.B) {
 	for _, c := range []struct {
 		name string
@@ -146,8 +135,7 @@ func BenchmarkWriter(b *testing.B) {
 		opts func(calllog.Options) calllog.Options
 	}{
 		{"sqlite", storagetest.SQLite, func(o calllog.Options) calllog.Options { return o }},
-		{"postgres-copy", storagetest.Postgres, func(o calllog.Options) calllog.Options { return o }},
-		{"postgres-insert", storagetest.Postgres, calllog.WithInsert},
+		{"postgres", storagetest.Postgres, func(o calllog.Options) calllog.Options { return o }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			db := c.db(b)
@@ -174,26 +162,6 @@ func BenchmarkWriter(b *testing.B) {
 				b.ReportMetric(float64(d)/float64(b.N), "server-cpu-ns/op")
 			}
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rows/s")
-		})
-	}
-}
-
-// BenchmarkReadHistoryStat reports the time of one read-history-stat call
-// through the handler, with 30 days of buckets for 100 methods: the
-// answer, 4,320 buckets, is about 1.3 MiB of JSON.
-func BenchmarkReadHistoryStat(b *testing.B) {
-	for _, c := range []struct {
-		name string
-		db   func(testing.TB) *bun.DB
-	}{{"sqlite", storagetest.SQLite}, {"postgres", storagetest.Postgres}} {
-		b.Run(c.name, func(b *testing.B) {
-			e := historyEnv(b, c.db(b), 100)
-			readHistoryOnce(b, e, "/v1/m/001")
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				readHistoryOnce(b, e, fmt.Sprintf("/v1/m/%03d", i%100))
-			}
 		})
 	}
 }

@@ -30,7 +30,7 @@ type Options struct {
 	// BatchSize is how many queued rows make a batch, which the writer
 	// writes at once rather than at the next FlushInterval. A batch is
 	// written in one transaction (a backlog in transactions of up to
-	// 10,000 rows). Default: 1,000.
+	// 100,000 rows). Default: 1,000.
 	BatchSize int
 
 	// FlushInterval is how often queued rows are written when fewer than
@@ -70,7 +70,6 @@ type Options struct {
 	// and so on.
 	TablePrefix string
 
-	insert       bool          // write with INSERT on PostgreSQL too (benchmarks compare)
 	writeTimeout time.Duration // bounds one batch or merge; tests shorten it
 }
 

@@ -12,12 +12,6 @@ import (
 // RunRetention runs the retention job once, as its timer would.
 func (m *Module) RunRetention(ctx context.Context) error { return m.retain(ctx) }
 
-// WithInsert makes the writer use multi-row INSERT on PostgreSQL instead of COPY.
-func WithInsert(o Options) Options {
-	o.insert = true
-	return o
-}
-
 // WithWriteTimeout bounds each batch write and statistics merge by d.
 func WithWriteTimeout(o Options, d time.Duration) Options {
 	o.writeTimeout = d
@@ -36,6 +30,6 @@ var HistoryBuckets = historyWindow(tables{}).n
 // HistoryStatQuery is the query read-history-stat of method runs now.
 func (m *Module) HistoryStatQuery(method string) string {
 	first, last := m.history.bounds(m.opts.Now().UTC())
-	var rows []bucketRow
-	return m.statsQuery(&rows, m.history, []string{method}, false, first, last).String()
+	query, args := m.statsQuery(m.history, []string{method}, false, first, last)
+	return m.db.QueryGen().FormatQuery(query, args...)
 }

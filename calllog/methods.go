@@ -3,8 +3,10 @@ package calllog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -43,6 +45,7 @@ func (m *Module) register() {
 		Description: "Statistics updated every 10 seconds. Data resolution is 1 minute.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "method_id?"}},
+		DataType:    reflect.TypeFor[[]MethodStats](),
 		Handler:     m.readLatestStat,
 	})
 	mod.Register(rpc.Method{
@@ -51,6 +54,7 @@ func (m *Module) register() {
 		Description: "Statistics updated every 1 minute. Data resolution is 10 minutes.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "method_id"}},
+		DataType:    reflect.TypeFor[MethodStats](),
 		Handler:     m.readHistoryStat,
 	})
 }
@@ -85,37 +89,61 @@ func (m *Module) readLog(ctx context.Context, opts read.Options) (rpc.Result, er
 }
 
 // readRows reads a page of the rows of the method named id, newest first,
-// and how many it has in all. The method's number is looked up in the
-// same statement, so that a method without rows (and without a number)
-// simply has none.
+// and how many it has in all: the sum of its batches' counts, and of its
+// batches, newest first, as many as hold the page. A batch can hold rows
+// older than some of an older batch's (a long call is written after
+// shorter ones that started later), so the batches are read until the
+// next one's newest row is older than the page's last. A method without
+// a number has no rows.
 func readRows(ctx context.Context, tx bun.Tx, t tables, id string, limit, offset int) ([]Row, int, error) {
-	const method = "method = (SELECT id FROM ? WHERE name = ?)"
-	var total int
-	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ? WHERE "+method,
-		bun.Ident(t.calls), bun.Ident(t.methods), id).Scan(&total)
+	var method int64
+	err := tx.QueryRowContext(ctx, "SELECT id FROM ? WHERE name = ?", bun.Ident(t.methods), id).Scan(&method)
+	if errors.Is(err, sql.ErrNoRows) {
+		return []Row{}, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("method: %w", err)
+	}
+	var total int64
+	err = tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(n), 0) FROM ? WHERE method = ?", bun.Ident(t.batches), method).Scan(&total)
 	if err != nil {
 		return nil, 0, fmt.Errorf("count: %w", err)
 	}
 	// The options' limit is 1..MaxLimit; the offset is not negative.
-	page := "SELECT " + storedColumns + " FROM ? WHERE " + method + " ORDER BY date DESC, id DESC LIMIT ? OFFSET ?"
-	args := []any{bun.Ident(t.calls), bun.Ident(t.methods), id, limit, offset}
-	q, err := tx.QueryContext(ctx, page, args...)
+	want := offset + limit
+	q, err := tx.QueryContext(ctx, "SELECT id, first_date, last_date, n, data FROM ? WHERE method = ? ORDER BY last_date DESC, id DESC",
+		bun.Ident(t.batches), method)
 	if err != nil {
 		return nil, 0, fmt.Errorf("select: %w", err)
 	}
 	defer q.Close()
-	rows := []Row{}
+	var rows []packedRow
 	for q.Next() {
-		var r storedRow
-		if err := r.scan(q); err != nil {
+		var b packedBatch
+		var last int64
+		if err := q.Scan(&b.id, &b.firstDate, &last, &b.n, &b.data); err != nil {
 			return nil, 0, fmt.Errorf("scan: %w", err)
 		}
-		rows = append(rows, r.answer(id))
+		if len(rows) >= want && rows[want-1].date > last {
+			break
+		}
+		if rows, _, _, err = b.unpack(rows); err != nil {
+			return nil, 0, err
+		}
+		if len(rows) >= want {
+			slices.SortFunc(rows, batchRowsOrder)
+			rows = rows[:want]
+		}
 	}
 	if err := q.Err(); err != nil {
 		return nil, 0, fmt.Errorf("select: %w", err)
 	}
-	return rows, total, nil
+	slices.SortFunc(rows, batchRowsOrder)
+	page := []Row{}
+	for i := offset; i < len(rows) && i < want; i++ {
+		page = append(page, rows[i].answer(id))
+	}
+	return page, int(total), nil
 }
 
 // snapshot are the options of a read-only transaction that sees one
@@ -130,41 +158,44 @@ func (m *Module) snapshot() *sql.TxOptions {
 
 // readLatestStat answers the last hour in minute buckets for one method, or
 // for every method with the call log on.
-func (m *Module) readLatestStat(ctx context.Context, methodID *string) ([]MethodStats, error) {
+func (m *Module) readLatestStat(ctx context.Context, methodID *string) (rpc.Result, error) {
 	var ids []string
 	if methodID != nil {
 		if !m.registered(*methodID) {
-			return nil, rpc.NotFound("method %s not found", rpc.Quote(*methodID))
+			return rpc.Result{}, rpc.NotFound("method %s not found", rpc.Quote(*methodID))
 		}
 		ids = []string{*methodID}
 	} else {
 		ids = m.loggedMethods()
 	}
-	list, err := m.readStats(ctx, m.latest, ids, methodID == nil)
-	if err != nil || methodID != nil {
-		return list, err
+	now := m.opts.Now().UTC()
+	g, err := m.readGrid(ctx, m.latest, ids, methodID == nil, now)
+	if err != nil {
+		return rpc.Result{}, err
 	}
-	for i := range list {
-		st := &list[i]
-		if a, ok := m.reg.Active(st.MethodID); ok {
-			st.ActiveRequestsLimit = &a.Limit
-			st.ActiveRequestsUserLimit = &a.UserLimit
-			st.TotalActiveRequests = &a.Total
+	active := func(string) *rpc.ActiveCalls { return nil }
+	if methodID == nil {
+		active = func(id string) *rpc.ActiveCalls {
+			if a, ok := m.reg.Active(id); ok {
+				return &a
+			}
+			return nil
 		}
 	}
-	return list, nil
+	return rpc.Result{Data: latestJSON(g, now, active)}, nil
 }
 
 // readHistoryStat answers the last 30 days of one method in ten-minute buckets.
-func (m *Module) readHistoryStat(ctx context.Context, methodID string) (MethodStats, error) {
+func (m *Module) readHistoryStat(ctx context.Context, methodID string) (rpc.Result, error) {
 	if !m.registered(methodID) {
-		return MethodStats{}, rpc.NotFound("method %s not found", rpc.Quote(methodID))
+		return rpc.Result{}, rpc.NotFound("method %s not found", rpc.Quote(methodID))
 	}
-	list, err := m.readStats(ctx, m.history, []string{methodID}, false)
+	now := m.opts.Now().UTC()
+	g, err := m.readGrid(ctx, m.history, []string{methodID}, false, now)
 	if err != nil {
-		return MethodStats{}, err
+		return rpc.Result{}, err
 	}
-	return list[0], nil
+	return rpc.Result{Data: historyJSON(g, now)}, nil
 }
 
 // registered reports whether the registry has a method with this id.

@@ -2,7 +2,6 @@ package calllog
 
 import (
 	"sync"
-	"time"
 
 	"github.com/authrpc/authrpc/rpc"
 )
@@ -29,9 +28,6 @@ func (e *entry) micros() int64 {
 	}
 	return us
 }
-
-// time is the entry's start.
-func (e *entry) time() time.Time { return time.Unix(0, e.start).UTC() }
 
 // The flags of an entry, and of a stored row.
 const (
@@ -174,16 +170,16 @@ func (q *queue) signal() {
 	}
 }
 
-// take hands the writer every waiting chunk, the one being filled included,
-// and the method names their entries refer to. The entries stay counted
-// against the bound until done or lost reports them.
-func (q *queue) take(into []*chunk) ([]*chunk, []string) {
+// take hands the writer every full chunk, with partial the one being
+// filled too, and the method names their entries refer to. The entries
+// stay counted against the bound until done or lost reports them.
+func (q *queue) take(into []*chunk, partial bool) ([]*chunk, []string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	into = append(into, q.full...)
 	clear(q.full)
 	q.full = q.full[:0]
-	if q.cur != nil && len(q.cur.entries) > 0 {
+	if partial && q.cur != nil && len(q.cur.entries) > 0 {
 		into = append(into, q.cur)
 		q.cur = nil
 	}

@@ -8,9 +8,9 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// retentionChunk bounds the rows one DELETE removes, so that a large backlog
-// is removed in short transactions that do not hold up the writer.
-const retentionChunk = 10_000
+// retentionChunk bounds the batches one DELETE removes, so that a large
+// backlog is removed in short transactions that do not hold up the writer.
+const retentionChunk = 1_000
 
 // retentionTimeout bounds one run of the job; what it did not remove is
 // removed by the next.
@@ -68,25 +68,23 @@ func (m *Module) retain(ctx context.Context) error {
 	return nil
 }
 
-// retainRows removes rows older than cutoff, method by method through the
-// index that read-log uses (an index on date alone would cost every insert
-// more than this hourly job saves), retentionChunk rows per statement.
-// PostgreSQL finds the rows again by their physical address, ctid (the
-// table has no other index, and its rows never change); SQLite by rowid.
+// retainRows removes the rows older than cutoff, method by method through
+// the index on (method, last_date): the batches whose newest row is older,
+// retentionChunk batches per statement, and then, from the few batches
+// that hold rows on both sides of the cutoff, the older rows (found
+// through the index on (method, first_date); a batch's rows are in date
+// order, so they are its first ones).
 func (m *Module) retainRows(ctx context.Context, cutoff time.Time) error {
 	var methods []int64
 	if err := m.db.NewSelect().TableExpr("?", bun.Ident(m.tables.methods)).Column("id").Scan(ctx, &methods); err != nil {
 		return fmt.Errorf("calllog: retention: list methods: %w", err)
 	}
-	key, match := "id", "id IN (?)"
-	if m.pg {
-		key, match = "ctid", "ctid = ANY(ARRAY(?))"
-	}
+	c := cutoff.UnixMicro()
 	for _, method := range methods {
 		for {
-			res, err := m.db.NewDelete().TableExpr("?", bun.Ident(m.tables.calls)).
-				Where(match, m.db.NewSelect().TableExpr("?", bun.Ident(m.tables.calls)).Column(key).
-					Where("method = ?", method).Where("date < ?", m.dateArg(cutoff)).Limit(retentionChunk)).
+			res, err := m.db.NewDelete().TableExpr("?", bun.Ident(m.tables.batches)).
+				Where("id IN (?)", m.db.NewSelect().TableExpr("?", bun.Ident(m.tables.batches)).Column("id").
+					Where("method = ?", method).Where("last_date < ?", c).Limit(retentionChunk)).
 				Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("calllog: retention: delete rows of method %d: %w", method, err)
@@ -94,6 +92,48 @@ func (m *Module) retainRows(ctx context.Context, cutoff time.Time) error {
 			if n, err := res.RowsAffected(); err != nil || n < retentionChunk {
 				break
 			}
+		}
+		if err := m.trimBatches(ctx, method, c); err != nil {
+			return fmt.Errorf("calllog: retention: trim rows of method %d: %w", method, err)
+		}
+	}
+	return nil
+}
+
+// trimBatches removes the rows older than cutoff (Unix microseconds) from
+// the batches of method that also hold newer ones. Each keeps its ids.
+func (m *Module) trimBatches(ctx context.Context, method, cutoff int64) error {
+	var batches []struct {
+		ID        int64  `bun:"id"`
+		FirstDate int64  `bun:"first_date"`
+		N         int    `bun:"n"`
+		Data      []byte `bun:"data"`
+	}
+	err := m.db.NewSelect().TableExpr("?", bun.Ident(m.tables.batches)).Column("id", "first_date", "n", "data").
+		Where("method = ?", method).Where("first_date < ?", cutoff).Scan(ctx, &batches)
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		p := packedBatch{id: b.ID, firstDate: b.FirstDate, n: b.N, data: b.Data}
+		rows, explicit, first, err := p.unpack(nil)
+		if err != nil {
+			return err
+		}
+		old := 0
+		for old < len(rows) && rows[old].date < cutoff {
+			old++
+		}
+		if old == len(rows) {
+			continue // removed with the batches of older rows next time
+		}
+		rows = rows[old:]
+		data := appendPacked(nil, rows, explicit, first+old)
+		_, err = m.db.NewUpdate().TableExpr("?", bun.Ident(m.tables.batches)).
+			Set("first_date = ?", rows[0].date).Set("n = ?", len(rows)).Set("data = ?", data).
+			Where("id = ?", b.ID).Exec(ctx)
+		if err != nil {
+			return err
 		}
 	}
 	return nil

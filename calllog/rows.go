@@ -2,7 +2,6 @@ package calllog
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -14,8 +13,7 @@ import (
 // methodIDs maps the queue's method names, by their index, to their numbers
 // in the methods table, which every instance sharing the database agrees on.
 type methodIDs struct {
-	ids   []int64 // by queue index
-	boxed []any   // ids, boxed once for INSERT's parameters
+	ids []int64 // by queue index
 }
 
 // resolve numbers the names not numbered yet, adding those that
@@ -56,73 +54,32 @@ func (m *methodIDs) resolve(ctx context.Context, db bun.IDB, t tables, names []s
 	}
 	for _, n := range fresh {
 		m.ids = append(m.ids, byName[n])
-		m.boxed = append(m.boxed, byName[n])
 	}
 	return nil
-}
-
-// dateArg is t as the calls table stores it: Unix microseconds on SQLite.
-func (m *Module) dateArg(t time.Time) any {
-	if m.pg {
-		return t.UTC()
-	}
-	return t.UnixMicro()
-}
-
-// dbTime scans a stored date: Unix microseconds on SQLite, a timestamptz
-// on PostgreSQL.
-type dbTime struct{ time.Time }
-
-func (t *dbTime) Scan(v any) error {
-	switch v := v.(type) {
-	case int64:
-		t.Time = time.UnixMicro(v).UTC()
-	case time.Time:
-		t.Time = v.UTC()
-	default:
-		return fmt.Errorf("calllog: a date stored as %T", v)
-	}
-	return nil
-}
-
-// storedRow is a row of the calls table as read-log reads it.
-type storedRow struct {
-	id      int64
-	user    sql.NullInt64
-	date    dbTime
-	runtime int64 // nanoseconds
-	status  int64
-	text    sql.NullString // NULL: rpc.StatusText(status)
-	flags   int64
-}
-
-// storedColumns are the columns of storedRow, in the order scan takes them.
-const storedColumns = "id, user_id, date, runtime, status, status_text, flags"
-
-func (r *storedRow) scan(rows *sql.Rows) error {
-	return rows.Scan(&r.id, &r.user, &r.date, &r.runtime, &r.status, &r.text, &r.flags)
 }
 
 // answer is the row as read-log answers it.
-func (r *storedRow) answer(method string) Row {
+func (r *packedRow) answer(method string) Row {
+	date := time.UnixMicro(r.date).UTC()
 	out := Row{
 		ID:          r.id,
 		MethodID:    method,
-		Date:        r.date.Time,
+		Date:        date,
 		Runtime:     float64(r.runtime) / float64(time.Millisecond),
 		Status:      int(r.status),
-		StatusText:  r.text.String,
+		StatusText:  r.text,
 		IsDeclined:  r.flags&flagDeclined != 0,
 		IsError:     r.flags&flagError != 0,
 		IsException: r.flags&flagException != 0,
-		Started:     r.date.Time,
-		Finished:    r.date.Add(time.Duration(r.runtime)),
+		Started:     date,
+		Finished:    date.Add(time.Duration(r.runtime)),
 	}
-	if !r.text.Valid {
+	if !r.hasText {
 		out.StatusText = rpc.StatusText(out.Status)
 	}
-	if r.user.Valid {
-		out.UserID = &r.user.Int64
+	if r.user != 0 {
+		user := r.user
+		out.UserID = &user
 	}
 	return out
 }

@@ -14,6 +14,10 @@ type Result struct {
 	// Code is CodeOK (the default when zero) or CodeNoContent, "OK,
 	// nothing changed", which is sent as HTTP 200 with status 204 in the body.
 	Code int
+	// Data is encoded with encoding/json, but for a json.RawMessage, which
+	// is sent as it is, unchecked: it must be valid JSON. (encoding/json
+	// checks and compacts one byte by byte, which for a large answer made
+	// by hand costs more than making it.)
 	Data any
 	// Meta carries extras, such as {"total": N} for read methods.
 	Meta map[string]any

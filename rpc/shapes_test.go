@@ -119,6 +119,32 @@ func TestResultFieldsLeaveTheEnvelopeAlone(t *testing.T) {
 	assert.JSONEq(t, `{"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"extra":"x","data":1,"meta":{}}}`, a.Raw)
 }
 
+// Data given as a json.RawMessage is sent as it is: neither compacted nor
+// escaped, as encoding/json would; an empty one is null.
+func TestRawMessageDataIsSentAsItIs(t *testing.T) {
+	reg := rpc.New(rpc.Options{})
+	raw := json.RawMessage(`{"b": [1, 2], "a": "<x>"}`)
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
+		ID: "raw", Title: "Raw", Permissions: []string{auth.Anyone},
+		Handler: func(ctx context.Context) (rpc.Result, error) {
+			return rpc.Result{Data: raw, Meta: map[string]any{"n": 1}}, nil
+		},
+	})
+	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
+		ID: "empty", Title: "Empty", Permissions: []string{auth.Anyone},
+		Handler: func(ctx context.Context) (rpc.Result, error) {
+			return rpc.Result{Data: json.RawMessage(nil)}, nil
+		},
+	})
+	c := rpctest.New(reg)
+	a := c.Call(t, "/v1/s/raw")
+	require.Equal(t, 200, a.HTTP, a.Raw)
+	assert.Equal(t, `{"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"data":{"b": [1, 2], "a": "<x>"},"meta":{"n":1}}}`, a.Raw)
+	a = c.Call(t, "/v1/s/empty")
+	require.Equal(t, 200, a.HTTP, a.Raw)
+	assert.Equal(t, `{"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"data":null,"meta":{}}}`, a.Raw)
+}
+
 // blocker is a method that holds its calls until released.
 type blocker struct {
 	entered chan struct{}

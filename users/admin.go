@@ -150,11 +150,14 @@ func (m *Module) registerAdmin() {
 // read lists users (never root, never password hashes) with meta.total.
 func (m *Module) read(ctx context.Context, opts read.Options) (rpc.Result, error) {
 	opts, search := takeSearch(opts)
+	match, err := m.searchFor(ctx, search)
+	if err != nil {
+		return rpc.Result{}, fmt.Errorf("users: read: %w", err)
+	}
 	base := func(q *bun.SelectQuery) *bun.SelectQuery {
 		q = q.Where("u.id <> ?", auth.RootUserID)
 		if search != "" {
-			p := "%" + storage.EscapeLike(search) + "%"
-			q = q.Where(`(u.name LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.telegram_name LIKE ? ESCAPE '\')`, p, p, p)
+			q = match.where(q)
 		}
 		return q
 	}

@@ -29,7 +29,8 @@
 // constraint the module creates, for a host that has tables of those names
 // of its own, or that mounts the module twice on one database: with
 // "auth_", the tables are auth_users, auth_user_sessions and
-// auth_user_tokens (with their trigram indexes on PostgreSQL), the rate
+// auth_user_tokens (with their trigram indexes on PostgreSQL, and on SQLite
+// the trigram index auth_users_search with its triggers), the rate
 // limits are in auth_authrpc_rate_limits and the migrations are recorded in
 // auth_authrpc_migrations. Two prefixes share no user, session, token or
 // rate limit. The tokens module follows it (Module.TablePrefix); settings
@@ -45,6 +46,15 @@
 // hash, which never leaves the module. Names are lower-cased and are 3 to 32
 // of a-z 0-9 _ . @ - (not all digits, which would read as an id) or an email
 // address; a user_id parameter is an id or a name everywhere.
+//
+// admin/users/read's search is a case-insensitive substring match over the
+// name, email and telegram name (LIKE, % and _ matching themselves),
+// served by trigram indexes: pg_trgm's on PostgreSQL, an FTS5 trigram index
+// on SQLite, which triggers keep in step with every change of users. On
+// SQLite a search of three characters or more that the index finds in
+// fewer than 1,000 users reads only those; a shorter or commoner one reads
+// the table, as it then costs less. Either way every row is checked with
+// LIKE, so the answer does not depend on the path.
 //
 // Root holds every declared permission. Nobody changes root's name,
 // permissions or enabled flag, or deletes root; only root sets root's

@@ -130,7 +130,7 @@ func migrations(log *slog.Logger, prefix string) []storage.Migration {
 		{Version: 1, Name: "create users and user_sessions", Up: sql(createPostgres, createSQLite)},
 		{Version: 2, Name: "trigram search indexes", Up: func(ctx context.Context, tx bun.Tx) error {
 			if !storage.IsPostgres(tx) {
-				return nil // SQLite scans; LIKE has no index that helps a substring
+				return nil // SQLite's trigram index is migration 5's
 			}
 			return createSearchIndexes(ctx, tx, log, prefix)
 		}},
@@ -139,8 +139,40 @@ func migrations(log *slog.Logger, prefix string) []storage.Migration {
 			`ALTER TABLE {prefix}users ADD COLUMN signin_addrs JSONB NOT NULL DEFAULT '[]'`,
 			`ALTER TABLE {prefix}users ADD COLUMN signin_addrs TEXT NOT NULL DEFAULT '[]'`,
 		)},
+		{Version: 5, Name: "SQLite trigram search index", Up: sql("", createSearchSQLite)},
 	}
 }
+
+// createSearchSQLite gives SQLite what pg_trgm's indexes give PostgreSQL: an
+// FTS5 index of the trigrams of the searchable columns (name, email,
+// telegram name), which finds the rows holding a substring of three
+// characters or more without reading the table. It is an external-content
+// table over users (it stores the index, not the text), kept in step by
+// triggers on every insert, delete and change of those columns, whoever
+// makes them; the existing rows are indexed by 'rebuild'. Its tokenizer
+// folds case as users' text is folded already; it never finds less than
+// LIKE does, and read checks every row it finds with LIKE as well.
+const createSearchSQLite = `
+CREATE VIRTUAL TABLE {prefix}users_search USING fts5(
+	name, email, telegram_name,
+	content='{prefix}users', content_rowid='id', tokenize='trigram'
+);
+CREATE TRIGGER {prefix}users_search_insert AFTER INSERT ON {prefix}users BEGIN
+	INSERT INTO {prefix}users_search (rowid, name, email, telegram_name)
+	VALUES (new.id, new.name, new.email, new.telegram_name);
+END;
+CREATE TRIGGER {prefix}users_search_delete AFTER DELETE ON {prefix}users BEGIN
+	INSERT INTO {prefix}users_search ({prefix}users_search, rowid, name, email, telegram_name)
+	VALUES ('delete', old.id, old.name, old.email, old.telegram_name);
+END;
+CREATE TRIGGER {prefix}users_search_update AFTER UPDATE OF id, name, email, telegram_name ON {prefix}users BEGIN
+	INSERT INTO {prefix}users_search ({prefix}users_search, rowid, name, email, telegram_name)
+	VALUES ('delete', old.id, old.name, old.email, old.telegram_name);
+	INSERT INTO {prefix}users_search (rowid, name, email, telegram_name)
+	VALUES (new.id, new.name, new.email, new.telegram_name);
+END;
+INSERT INTO {prefix}users_search ({prefix}users_search) VALUES ('rebuild');
+`
 
 // createSearchIndexes enables pg_trgm and indexes the searchable columns. The
 // extension needs postgresql-contrib and the right to create it; without

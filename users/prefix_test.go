@@ -98,8 +98,29 @@ func TestTablePrefixEveryPath(t *testing.T) {
 				trigramIndexesOn(t, own, "app_users"))
 			assert.NotContains(t, e.logs.String(), "trigram indexes are missing", "the check at start finds the prefixed indexes")
 			assert.NotContains(t, e.logs.String(), "no trigram indexes")
+		} else {
+			assert.Equal(t, []string{"table app_users_search app_users_search", "trigger app_users_search_delete app_users",
+				"trigger app_users_search_insert app_users", "trigger app_users_search_update app_users"}, searchObjects(t, own))
 		}
 	})
+}
+
+// searchObjects lists SQLite's trigram search index and its triggers:
+// type, name and table.
+func searchObjects(t *testing.T, db *bun.DB) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT type || ' ' || name || ' ' || tbl_name FROM sqlite_master
+		WHERE type = 'trigger' OR sql LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	require.NoError(t, rows.Err())
+	return out
 }
 
 // Mounted twice under two prefixes, the module keeps two sets of users,

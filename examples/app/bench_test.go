@@ -75,44 +75,52 @@ func checkGreet(p greetParams) bool {
 // what app-sqlite costs beyond it is what storing a row costs. On
 // PostgreSQL the server does part of the work in processes of its own, on
 // the same cores: server-cpu-ns/op is what its backends spent per call.
+// The "-parallel" cases call from GOMAXPROCS goroutines at once
+// (benchkit.PostParallel), so that the writer competes with the calls for
+// every core.
 func BenchmarkAppStruct(b *testing.B) {
 	body := []byte(`[{"name":"world","count":3}]`)
 	const path, want = "/api/v1/bench/greet", `"data":{"greeting":"Hello, world","count":3}`
-	b.Run("hand", func(b *testing.B) {
-		token, _, err := auth.NewToken(auth.KindSession)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchkit.Post(b, benchkit.HandWritten(token, checkGreet, greet), path, token, body, want)
-	})
-	for _, db := range []struct {
-		name  string
-		dsn   func(testing.TB) string
-		noLog bool
-	}{{"app-nolog", storagetest.SQLiteDSN, true}, {"app-sqlite", storagetest.SQLiteDSN, false}, {"app-postgres", storagetest.PostgresDSN, false}} {
-		b.Run(db.name, func(b *testing.B) {
-			a, token := benchAppSignedIn(b, db.dsn(b))
-			a.reg.Register(rpc.Method{
-				ID: "/v1/bench/greet", Title: "Greet", Permissions: []string{auth.User}, NoCallLog: db.noLog,
-				Params:  []rpc.Param{{Name: "params"}},
-				Handler: func(ctx context.Context, p greetParams) (greeting, error) { return greet(p), nil },
-			})
-			before := a.calls.Stats()
-			server := benchkit.SampleServerCPU(b.Context(), a.db)
-			cpu := benchkit.ProcessCPU()
-			benchkit.Post(b, a.Handler(), path, token, body, want)
-			for a.calls.Stats().Queued >= calllogBatch {
-				time.Sleep(100 * time.Microsecond)
+	for _, mode := range []struct {
+		suffix string
+		post   func(b *testing.B, h http.Handler, path, token string, body []byte, want string)
+	}{{"", benchkit.Post}, {"-parallel", benchkit.PostParallel}} {
+		b.Run("hand"+mode.suffix, func(b *testing.B) {
+			token, _, err := auth.NewToken(auth.KindSession)
+			if err != nil {
+				b.Fatal(err)
 			}
-			benchkit.ReportCPU(b, cpu) // the writer's work included
-			b.StopTimer()
-			if storage.IsPostgres(a.db) {
-				d := benchkit.SampleServerCPU(b.Context(), a.db).Since(server)
-				b.ReportMetric(float64(d)/float64(b.N), "server-cpu-ns/op")
-			}
-			s := a.calls.Stats()
-			b.ReportMetric(float64(s.Dropped-before.Dropped)/float64(b.N), "dropped/op")
+			mode.post(b, benchkit.HandWritten(token, checkGreet, greet), path, token, body, want)
 		})
+		for _, db := range []struct {
+			name  string
+			dsn   func(testing.TB) string
+			noLog bool
+		}{{"app-nolog", storagetest.SQLiteDSN, true}, {"app-sqlite", storagetest.SQLiteDSN, false}, {"app-postgres", storagetest.PostgresDSN, false}} {
+			b.Run(db.name+mode.suffix, func(b *testing.B) {
+				a, token := benchAppSignedIn(b, db.dsn(b))
+				a.reg.Register(rpc.Method{
+					ID: "/v1/bench/greet", Title: "Greet", Permissions: []string{auth.User}, NoCallLog: db.noLog,
+					Params:  []rpc.Param{{Name: "params"}},
+					Handler: func(ctx context.Context, p greetParams) (greeting, error) { return greet(p), nil },
+				})
+				before := a.calls.Stats()
+				server := benchkit.SampleServerCPU(b.Context(), a.db)
+				cpu := benchkit.ProcessCPU()
+				mode.post(b, a.Handler(), path, token, body, want)
+				for a.calls.Stats().Queued >= calllogBatch {
+					time.Sleep(100 * time.Microsecond)
+				}
+				benchkit.ReportCPU(b, cpu) // the writer's work included
+				b.StopTimer()
+				if storage.IsPostgres(a.db) {
+					d := benchkit.SampleServerCPU(b.Context(), a.db).Since(server)
+					b.ReportMetric(float64(d)/float64(b.N), "server-cpu-ns/op")
+				}
+				s := a.calls.Stats()
+				b.ReportMetric(float64(s.Dropped-before.Dropped)/float64(b.N), "dropped/op")
+			})
+		}
 	}
 }
 

@@ -200,6 +200,14 @@ func snapshot(t *testing.T, db *bun.DB) map[string][]string {
 		if strings.HasPrefix(table, "calllog_") || table == "authrpc_rate_limits" || table == "authrpc_sync_payloads" {
 			continue
 		}
+		if strings.HasPrefix(table, "users_search_") {
+			// FTS5's storage of SQLite's search index: its bytes change with
+			// every write to users, even one undone. Whether the index holds
+			// what users does is its integrity check's to say.
+			_, err := db.ExecContext(ctx, "INSERT INTO users_search (users_search, rank) VALUES ('integrity-check', 1)")
+			require.NoError(t, err, "the search index is out of step with users")
+			continue
+		}
 		rows, err := db.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
 		require.NoError(t, err, table)
 		cols, err := rows.Columns()

@@ -1,0 +1,22 @@
+package users
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/storage"
+)
+
+// MigrateTo applies the module's migrations up to version, as a database
+// made by an older release has them.
+func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
+	var upTo []storage.Migration
+	for _, m := range migrations(slog.New(slog.DiscardHandler), "") {
+		if m.Version <= version {
+			upTo = append(upTo, m)
+		}
+	}
+	return storage.Migrate(ctx, db, "users", upTo)
+}

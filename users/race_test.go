@@ -1,0 +1,5 @@
+//go:build race
+
+package users_test
+
+const raceEnabled = true

@@ -306,5 +306,5 @@ func TestSignupTakenNameAndEmailAnswerAlike(t *testing.T) {
 		assert.Equal(t, name.Raw, both.Raw)
 		assert.NotContains(t, email.Raw, "carol@example.com")
 		assert.Equal(t, before, e.snapshot(t), "nothing stored")
-	})
+	}, openSignup)
 }

@@ -193,7 +193,7 @@ func ExampleModule_Create() {
 	// Output:
 	// alice true
 	// alice true
-	// rpc: 400: password must be at least 8 characters
-	// rpc: 403: the root user cannot be deleted
+	// users: password must be at least 8 characters
+	// users: the root user cannot be deleted
 	// signed in: alice
 }

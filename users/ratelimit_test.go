@@ -195,8 +195,9 @@ func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
 }
 
 // The default limits at work: 200 parallel wrong sign-ins for one user from
-// one address. Most are turned away with 429 before any hashing; another
-// user from another address signs in meanwhile, and quickly.
+// one address. Most are turned away with 429 before any hashing, so
+// another user from another address, signing in meanwhile, waits behind
+// at most a burst of hashes: the bound is the count of 401s, not a clock.
 func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
@@ -210,19 +211,16 @@ func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
 				codes <- signinFrom(t, e, "203.0.113.66", "ann", "wrong-password").Code
 			})
 		}
-		start := time.Now()
 		a := signinFrom(t, e, "203.0.113.7", "bob", "bob-password")
-		took := time.Since(start)
 		wg.Wait()
 		close(codes)
 		assert.Equal(t, 200, a.Code, a.Raw)
-		assert.Less(t, took, 5*time.Second)
 
 		count := map[int]int{}
 		for c := range codes {
 			count[c]++
 		}
-		t.Logf("answers to the flood: %v; bob signed in after %v", count, took)
+		t.Logf("answers to the flood: %v", count)
 		assert.Equal(t, 200, count[401]+count[429])
 		assert.LessOrEqual(t, count[401], users.DefaultSigninLimitPerName.Burst, "only a burst reaches the hasher")
 	})

@@ -125,6 +125,7 @@ var searchCases = []struct {
 // table. The plan is checked, not the clock (BenchmarkSearchPostgres times
 // it): the read's own SQL, recorded as the handler ran it, is explained.
 func TestSearchUsesTrigramIndexesPostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("seeds 100,000 users: skipped with -short")
 	}

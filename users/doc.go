@@ -16,8 +16,8 @@
 //
 // Mount migrates the tables users, user_sessions and user_tokens, creates
 // the root user (id 1, named root) on first start, registers the methods and
-// the session authenticator, and starts deleting expired sessions and tokens
-// in the background.
+// the session authenticator, deletes expired sessions and tokens, and
+// starts doing so in the background every Options.CleanupInterval.
 //
 // Signup (/v1/session/signup) is closed unless Options.SignupEnabled opens
 // it: the settings module's SignupEnabled (the signup_enabled setting, which

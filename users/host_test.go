@@ -25,6 +25,7 @@ func reason(t *testing.T, err error) error {
 }
 
 func TestCreateAndFindFromGo(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		u, generated, err := e.mod.Create(ctx, users.NewUser{Username: "Alice", Password: "correct horse", Email: "Alice@Example.com",
@@ -63,6 +64,7 @@ func TestCreateAndFindFromGo(t *testing.T) {
 }
 
 func TestCreateFromGoKeepsTheAPIsRules(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		before := e.snapshot(t)
@@ -84,6 +86,7 @@ func TestCreateFromGoKeepsTheAPIsRules(t *testing.T) {
 }
 
 func TestChangesFromGoEndSessionsAndCaches(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		u, _, err := e.mod.Create(ctx, users.NewUser{Username: "dave", Password: "first password"})
@@ -117,6 +120,7 @@ func TestChangesFromGoEndSessionsAndCaches(t *testing.T) {
 }
 
 func TestRootIsProtectedFromGo(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		assert.Equal(t, users.ErrForbidden, reason(t, e.mod.Delete(ctx, auth.RootUserID)))
@@ -131,6 +135,7 @@ func TestRootIsProtectedFromGo(t *testing.T) {
 }
 
 func TestHooks(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		var mu sync.Mutex
 		var got []string

@@ -24,6 +24,7 @@ func signinFrom(t *testing.T, e *env, addr, name, password string) *rpctest.Answ
 
 // One address guessing at one name is stopped hard; others are not.
 func TestSigninLimitPerNameAddr(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		for range 3 {
@@ -52,6 +53,7 @@ func TestSigninLimitPerNameAddr(t *testing.T) {
 }
 
 func TestSigninSuccessRefillsThePair(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		signinFrom(t, e, "198.51.100.1", "ann", "wrong-password")
@@ -73,6 +75,7 @@ func TestSigninSuccessRefillsThePair(t *testing.T) {
 // the owner signs in from an address that has not been failing, however
 // the name is hammered.
 func TestSigninHammeredNameDoesNotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		codes := map[int]int{}
@@ -100,6 +103,7 @@ func TestSigninHammeredNameDoesNotLockTheOwnerOut(t *testing.T) {
 // Distributed guessing is still slowed: once the name's budget is spent,
 // each address gets only SigninLimitUnderAttack at that name.
 func TestSigninNameUnderAttack(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		for i := range 4 { // the name's budget, from four addresses
@@ -127,6 +131,7 @@ func TestSigninNameUnderAttack(t *testing.T) {
 }
 
 func TestSigninLimitPerAddress(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		e.create(t, root, "ann", "ann-password", nil)
@@ -151,6 +156,7 @@ func TestSigninLimitPerAddress(t *testing.T) {
 // The client address comes from the connection unless the host names a
 // trusted proxy header; a client cannot dodge the limit by sending one.
 func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
+	t.Parallel()
 	limits := func(o *users.Options) {
 		o.SigninLimitPerAddr = rpc.RateLimit{Burst: 2, PerSecond: 0.001}
 		o.SigninLimitPerName.Burst = -1
@@ -199,6 +205,7 @@ func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
 // another user from another address, signing in meanwhile, waits behind
 // at most a burst of hashes: the bound is the count of 401s, not a clock.
 func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		e.create(t, root, "ann", "ann-password", nil)

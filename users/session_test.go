@@ -20,6 +20,7 @@ import (
 )
 
 func TestSigninRoot(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		a := e.ok(t, "", "/v1/session/signin", map[string]string{"username": "ROOT", "password": rootPassword})
 		var s signin
@@ -49,6 +50,7 @@ func TestSigninRoot(t *testing.T) {
 }
 
 func TestSigninDescribesTheCaller(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		a := e.ok(t, s.adminTok, "/v1/session/signin")
@@ -71,6 +73,7 @@ func TestSigninDescribesTheCaller(t *testing.T) {
 }
 
 func TestSigninBadCredentialsLookAlike(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		e.ok(t, s.rootTok, "/v1/admin/users/set-enabled", "bob", false)
@@ -135,6 +138,7 @@ func TestSigninUnknownUserDoesTheHashingWork(t *testing.T) {
 }
 
 func TestSigninPermissions(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		n := e.count(t, "user_sessions")
@@ -163,6 +167,7 @@ func TestSigninPermissions(t *testing.T) {
 }
 
 func TestSignout(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		e.ok(t, s.userTok, "/v1/profile/read") // cached now
@@ -183,6 +188,7 @@ func TestSignout(t *testing.T) {
 }
 
 func TestSessionExpires(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		tok := e.root(t)
 		e.ok(t, tok, "/v1/profile/read")
@@ -195,6 +201,7 @@ func TestSessionExpires(t *testing.T) {
 }
 
 func TestSessionTTLOption(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		tok := e.root(t)
 		e.clock.Add(59 * time.Minute)
@@ -205,6 +212,7 @@ func TestSessionTTLOption(t *testing.T) {
 }
 
 func TestExpiredSessionsAreDeleted(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		e.root(t)
@@ -220,6 +228,7 @@ func TestExpiredSessionsAreDeleted(t *testing.T) {
 }
 
 func TestSignup(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		a := e.ok(t, "", "/v1/session/signup", map[string]any{
 			"username": "Carol", "password": "carol-password", "email": "Carol@Example.COM", "telegram_name": "@Carol_TG",
@@ -257,6 +266,7 @@ func TestSignup(t *testing.T) {
 // Signup is closed unless Options.SignupEnabled opens it, and follows it
 // from call to call.
 func TestSignupDisabled(t *testing.T) {
+	t.Parallel()
 	carol := map[string]any{"username": "carol", "password": "carol-password"}
 	t.Run("by default", func(t *testing.T) {
 		run(t, func(t *testing.T, e *env) {
@@ -287,6 +297,7 @@ func TestSignupDisabled(t *testing.T) {
 }
 
 func TestSignupIsRateLimited(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		for i := range 2 {
 			a := e.call(t, "", "/v1/session/signup", map[string]any{"username": "user" + string(rune('a'+i))})
@@ -299,6 +310,7 @@ func TestSignupIsRateLimited(t *testing.T) {
 // Signup must not tell whether an email address has an account: a taken
 // name and a taken email are answered alike, byte for byte.
 func TestSignupTakenNameAndEmailAnswerAlike(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.ok(t, "", "/v1/session/signup", map[string]any{"username": "carol", "password": "carol-password", "email": "carol@example.com"})
 		before := e.snapshot(t)

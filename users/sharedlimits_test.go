@@ -30,6 +30,7 @@ func twoInstances(t *testing.T, db *bun.DB, tweak ...func(*users.Options)) [2]*e
 // counters are in the database. With LocalLimits each instance counts
 // alone, which is the defect this guards against.
 func TestSigninLimitsSharedByInstances(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		count := func(t *testing.T, in [2]*env, name string) map[int]int {
 			codes := map[int]int{}
@@ -50,6 +51,7 @@ func TestSigninLimitsSharedByInstances(t *testing.T) {
 }
 
 func TestSignupLimitSharedByInstances(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		in := twoInstances(t, db, openSignup, func(o *users.Options) { o.SignupLimit = rpc.RateLimit{Burst: 2, PerSecond: 0.001} })
 		codes := map[int]int{}
@@ -65,6 +67,7 @@ func TestSignupLimitSharedByInstances(t *testing.T) {
 }
 
 func TestMailLimitsSharedByInstances(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		srv := mailertest.NewServer(t, mailertest.Options{Username: smtpUser, Password: smtpPassword})
 		in := twoInstances(t, db, withMail(srv), func(o *users.Options) {
@@ -88,6 +91,7 @@ func TestMailLimitsSharedByInstances(t *testing.T) {
 // whatever lines the client sent before it (issue 11, 5c): changing its
 // own X-Forwarded-For line used to give a client a fresh bucket each time.
 func TestSigninLimitKeysOnTheProxysEntry(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnvRPC(t, db, func(o *rpc.Options) {
 			o.TrustedProxyHeader = "X-Forwarded-For"
@@ -112,6 +116,7 @@ func TestSigninLimitKeysOnTheProxysEntry(t *testing.T) {
 // An IPv6 client has a whole /64 to pick addresses from; they share one
 // bucket (issue 11, 5e). Another /64 has its own.
 func TestSigninLimitKeysIPv6OnThe64(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		codes := map[int]int{}
 		for i := range 6 {
@@ -135,7 +140,6 @@ func TestSigninFloodCannotDelayARealOne(t *testing.T) {
 	t.Parallel()
 	const maxQueue = 4
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		t.Parallel()
 		// MaxWait is a guard: the queue's bound decides, not the machine.
 		hasher := auth.NewHasher(auth.HasherOptions{Params: fastParams, MaxConcurrent: 1, MaxQueue: maxQueue, MaxWait: time.Minute})
 		e := newEnv(t, db, func(o *users.Options) {

@@ -64,8 +64,10 @@ type Options struct {
 	// SessionTTL is how long a session lasts after sign-in. Default 30 days.
 	SessionTTL time.Duration
 
-	// CleanupInterval is how often expired sessions are deleted (they stop
-	// working when they expire; this only reclaims the rows). Default 1 hour.
+	// CleanupInterval is how often expired sessions and mailed links, and
+	// refilled rate-limit buckets, are deleted, after a first round in
+	// Mount (they stop working when they expire; this only reclaims the
+	// rows). Default 1 hour.
 	CleanupInterval time.Duration
 
 	// Hasher hashes and verifies passwords; its options also set the minimum
@@ -319,6 +321,9 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if interval <= 0 {
 		interval = DefaultCleanupInterval
 	}
+	// One round now, before serving, so that no round races the first
+	// calls; then one every interval.
+	m.cleanup(ctx)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop, m.done = stop, make(chan struct{})
 	go m.cleanupLoop(bg, interval)
@@ -348,18 +353,18 @@ func (m *Module) Close(ctx context.Context) error {
 // tables start with. Modules whose tables reference users take it too.
 func (m *Module) TablePrefix() string { return m.tables.prefix }
 
-// cleanupLoop runs cleanup now and every interval, until ctx ends.
+// cleanupLoop runs cleanup every interval, until ctx ends.
 func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 	defer close(m.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		m.cleanup(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		m.cleanup(ctx)
 	}
 }
 

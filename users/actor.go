@@ -25,10 +25,12 @@ type Actor struct {
 
 // As returns the operations as p performs them; nil is a guest, who may do
 // none of them.
-func (m *Module) As(p *auth.Principal) Actor { return Actor{m: m, by: p} }
-
-// Principal returns who acts.
-func (a Actor) Principal() *auth.Principal { return a.by }
+func (m *Module) As(p *auth.Principal) Actor {
+	if p == nil {
+		p = &auth.Principal{} // a guest, whose fields the rules may read
+	}
+	return Actor{m: m, by: p}
+}
 
 // host is who the host's own code acts as (the Module's methods of the
 // same names): root, through no session, so that root's grants apply and

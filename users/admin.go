@@ -200,9 +200,11 @@ func takeSearch(opts read.Options) (read.Options, string) {
 // create answers /v1/admin/users/create: the new user, with the password
 // generated when none was given, answered once.
 func (m *Module) create(ctx context.Context, f createFields) (record, error) {
-	nu := NewUser{Username: f.Username, Email: deref(f.Email), TelegramName: deref(f.TelegramName), Permissions: f.Permissions}
-	nu.Password = deref(f.Password)
-	nu.Disabled = f.Enabled != nil && !*f.Enabled
+	nu := NewUser{
+		Username: f.Username, Password: deref(f.Password),
+		Email: deref(f.Email), TelegramName: deref(f.TelegramName),
+		Disabled: f.Enabled != nil && !*f.Enabled, Permissions: f.Permissions,
+	}
 	row, generated, err := m.As(auth.FromContext(ctx)).create(ctx, nu, f.Password == nil)
 	if err != nil {
 		return record{}, rpcError(err)

@@ -7,7 +7,9 @@
 // A Principal is the caller: user, token kind and effective permissions; a
 // nil *Principal is a guest. Methods list tags (Anyone, Guest, User, Root or
 // a name the host declared in a Permissions set), and Principal.Allowed
-// checks them.
+// checks them. CheckGrant and CheckChange hold the rule for changing what
+// someone holds: a caller grants only what it holds, and a call made with
+// an API token grants nothing.
 //
 // Tokens are "<kind>_" and 32 random bytes in base64url (NewToken). Only
 // their SHA-256 Digest is stored, and TokenKind recognises one by its shape

@@ -138,10 +138,12 @@ func (m *Module) changePermissions(ctx context.Context, tokenID string, change m
 		if maps.Equal(old, next) {
 			return nil
 		}
-		for _, p := range m.perms.List() { // in name order, for a stable message
-			if next[p.Name] && !old[p.Name] && !owner[p.Name] {
-				return rpc.BadRequest("permission %q cannot be given to the token: you do not hold it", p.Name)
-			}
+		// The owner as it is now (the principal's permissions may be a
+		// cached call's); requireSession has refused calls made with a token.
+		held := &auth.Principal{UserID: caller.UserID, Permissions: owner}
+		var refused *auth.GrantError
+		if errors.As(auth.CheckGrant(held, old, next), &refused) {
+			return rpc.BadRequest("permission %q cannot be given to the token: you do not hold it", refused.Permission)
 		}
 		// Keep grants of names no longer declared, as users does: a host that
 		// declares a permission only in some deployments should not lose them.

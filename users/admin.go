@@ -2,11 +2,8 @@ package users
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/invopop/jsonschema"
@@ -199,248 +196,60 @@ func takeSearch(opts read.Options) (read.Options, string) {
 	return opts, search
 }
 
-// create adds a user. Without a password one is generated and answered once.
-// Permissions start from the declared defaults, overlaid with the given ones;
-// the caller may grant (or withhold a default) only what it holds itself.
+// The handlers below are adapters: they resolve the user_id parameter,
+// call the operation as the caller (As) and answer its refusals as
+// rpcError does.
+
+// create answers /v1/admin/users/create: the new user, with the password
+// generated when none was given, answered once.
 func (m *Module) create(ctx context.Context, f createFields) (record, error) {
-	caller := auth.FromContext(ctx)
-	nu, rerr := m.newUserFields(f.Username, f.Password, f.Email, f.TelegramName)
-	if rerr != nil {
-		return record{}, rerr
+	nu := NewUser{
+		Username: f.Username, Password: deref(f.Password),
+		Email: deref(f.Email), TelegramName: deref(f.TelegramName),
+		Disabled: f.Enabled != nil && !*f.Enabled, Permissions: f.Permissions,
 	}
-	if rerr := m.checkDeclared(f.Permissions); rerr != nil {
-		return record{}, rerr
-	}
-	defaults := m.perms.Defaults()
-	nu.permissions = m.perms.Apply(defaults, f.Permissions, false)
-	if rerr := m.checkGrants(caller, defaults, nu.permissions); rerr != nil {
-		return record{}, rerr
-	}
-	if rerr := m.checkTokenGrants(caller, defaults, nu.permissions); rerr != nil {
-		return record{}, rerr
-	}
-	nu.enabled = f.Enabled == nil || *f.Enabled
-	generated := ""
-	if f.Password == nil {
-		generated = auth.GeneratePassword()
-		nu.password = generated
-	}
-	row, err := m.insertUser(callerHashCtx(ctx), nu)
+	row, generated, err := m.As(auth.FromContext(ctx)).create(ctx, nu, f.Password == nil)
 	if err != nil {
-		return record{}, err
+		return record{}, rpcError(err)
 	}
 	rec := m.record(row)
 	rec.Password = generated
 	return rec, nil
 }
 
-// resolve finds the user a user_id parameter names (an id, or a name), or
-// answers 404.
-func (m *Module) resolve(ctx context.Context, userID string) (*userRow, error) {
-	ref := parseUserRef(userID)
-	if !ref.ok {
-		return nil, ref.notFound()
-	}
-	var row *userRow
-	var err error
-	if ref.byID {
-		row, err = m.findByID(ctx, m.db, ref.id, false)
-	} else {
-		row, err = m.findByName(ctx, m.db, ref.name, false)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if row == nil {
-		return nil, ref.notFound()
-	}
-	return row, nil
-}
-
-// modify runs fn on the user with the given id, locked, in a transaction;
-// after it commits, and if fn reports a change, the user's cached principals
-// are dropped so that the next call sees the change, and the user's open
-// sockets close: the change ends or narrows what the user's credentials
-// may do.
-func (m *Module) modify(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
-	return m.modifyAs(ctx, id, false, fn)
-}
-
-// modifyProfile is modify for a change that leaves the user's credentials
-// as valid as they were (an email, a telegram name): the cached principals
-// are refreshed, and the sockets stay open.
-func (m *Module) modifyProfile(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
-	return m.modifyAs(ctx, id, true, fn)
-}
-
-func (m *Module) modifyAs(ctx context.Context, id int64, refresh bool, fn func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error)) (bool, error) {
-	var changed bool
-	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		row, err := m.findByID(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		if row == nil { // deleted since it was resolved
-			return rpc.NotFound("user %q not found", strconv.FormatInt(id, 10))
-		}
-		changed, err = fn(ctx, tx, row)
-		return err
-	})
-	if err != nil {
-		var rerr *rpc.Error
-		switch {
-		case errors.As(err, &rerr):
-			return false, rerr
-		case storage.IsUniqueViolation(err):
-			return false, rpc.Conflict("user name, email or telegram name is taken")
-		}
-		return false, err
-	}
-	if changed {
-		m.reg.Auth().Invalidate(auth.Invalidation{UserID: id, Refresh: refresh})
-	}
-	return changed, nil
-}
-
-func changedResult(changed bool) rpc.Result {
-	if !changed {
-		return rpc.NoContent()
-	}
-	return rpc.Result{}
-}
-
-// delete removes a user with its sessions. Nobody deletes root or themselves.
 func (m *Module) delete(ctx context.Context, userID string) error {
-	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
 	if err != nil {
 		return err
 	}
-	_, err = m.modify(ctx, row.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
-		switch {
-		case row.ID == auth.RootUserID:
-			return false, rpc.Forbidden("the root user cannot be deleted")
-		case row.ID == caller.UserID:
-			return false, rpc.Forbidden("you cannot delete yourself")
-		}
-		// The foreign key cascades too; deleting here does not rely on it
-		// being enforced (SQLite needs foreign_keys on).
-		if _, err := m.tables.deleteSessions(ctx, tx, row.ID, 0); err != nil {
-			return false, err
-		}
-		if err := m.tables.deleteTokens(ctx, tx, row.ID); err != nil {
-			return false, err
-		}
-		if _, err := tx.NewDelete().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Where("id = ?", row.ID).Exec(ctx); err != nil {
-			return false, fmt.Errorf("users: delete user %d: %w", row.ID, err)
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	m.hooks.run(ctx, &m.hooks.deletion, row)
-	return nil
+	return rpcError(m.As(auth.FromContext(ctx)).delete(ctx, row.ID))
 }
 
-// setEnabled enables or disables a user. Disabling ends the user's sessions
-// and voids the links mailed to them, so that enabling again does not
-// revive them. Nobody changes root's flag or disables themselves.
 func (m *Module) setEnabled(ctx context.Context, userID string, enabled bool) (rpc.Result, error) {
-	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
 	if err != nil {
 		return rpc.Result{}, err
 	}
-	changed, err := m.modify(ctx, row.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
-		switch {
-		case row.ID == auth.RootUserID:
-			return false, rpc.Forbidden("the root user cannot be disabled or enabled")
-		case row.ID == caller.UserID && !enabled:
-			return false, rpc.Forbidden("you cannot disable yourself")
-		case row.Enabled == enabled:
-			return false, nil
-		}
-		_, err := tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("enabled = ?", enabled).Where("id = ?", row.ID).Exec(ctx)
-		if err != nil {
-			return false, fmt.Errorf("users: set enabled: %w", err)
-		}
-		if !enabled {
-			if _, err := m.tables.deleteSessions(ctx, tx, row.ID, 0); err != nil {
-				return false, err
-			}
-			if err := m.tables.deleteTokens(ctx, tx, row.ID); err != nil {
-				return false, err
-			}
-		}
-		return true, nil
-	})
-	return changedResult(changed), err
+	return changedResult(m.As(auth.FromContext(ctx)).setEnabled(ctx, row.ID, enabled))
 }
 
-// setPassword sets a user's password, or generates one and answers it. It
-// ends the user's other sessions; a caller changing its own password keeps
-// the session it called with. A call made with an API token sets neither
-// its own user's password nor root's (checkTakeover).
+// setPassword answers /v1/admin/users/set-password: nothing, or the
+// password it generated when none was given.
 func (m *Module) setPassword(ctx context.Context, userID string, password *string) (any, error) {
-	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	if rerr := m.checkTakeover(caller, row); rerr != nil {
-		return nil, rerr
-	}
 	var answer any
-	plain := ""
+	plain := deref(password)
 	if password == nil {
 		plain = auth.GeneratePassword()
 		answer = generatedPassword{Password: plain}
-	} else {
-		if rerr := m.checkPassword(*password); rerr != nil {
-			return nil, rerr
-		}
-		plain = *password
 	}
-	hash, err := m.hasher.Hash(callerHashCtx(ctx), plain)
-	if err != nil {
-		return nil, busy(fmt.Errorf("users: set password: hash: %w", err))
-	}
-	_, err = m.modify(ctx, row.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
-		if rerr := m.checkTakeover(caller, row); rerr != nil { // again, under the lock
-			return false, rerr
-		}
-		return true, m.storePassword(ctx, tx, caller, row.ID, hash)
-	})
-	if err != nil {
-		return nil, err
+	if err := m.As(auth.FromContext(ctx)).setPassword(ctx, row, plain); err != nil {
+		return nil, rpcError(err)
 	}
 	return answer, nil
-}
-
-// storePassword stores a new hash and ends the user's sessions, but the
-// caller's own current one, and the credentials other modules hold for the
-// user (API tokens; see OnCredentialsReset and
-// Options.KeepTokensOnAdminSetPassword): a password set by an
-// administrator is how an account is recovered. It voids the password
-// reset links mailed before: they were asked for to replace the password
-// this one replaces.
-func (m *Module) storePassword(ctx context.Context, tx bun.Tx, caller *auth.Principal, id int64, hash string) error {
-	_, err := tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("password_hash = ?", hash).Where("id = ?", id).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("users: set password: %w", err)
-	}
-	if err := m.tables.deleteTokens(ctx, tx, id, auth.KindResetPass); err != nil {
-		return err
-	}
-	var keep int64
-	if caller.UserID == id && caller.Kind == auth.KindSession {
-		keep = caller.TokenID
-	}
-	if _, err := m.tables.deleteSessions(ctx, tx, id, keep); err != nil {
-		return err
-	}
-	return m.credentialsReset(ctx, tx, CredentialsReset{UserID: id})
 }
 
 func (m *Module) getPermissions(ctx context.Context, userID string) ([]permissionState, error) {
@@ -448,54 +257,21 @@ func (m *Module) getPermissions(ctx context.Context, userID string) ([]permissio
 	if err != nil {
 		return nil, err
 	}
-	return m.permissionStates(auth.FromContext(ctx), row), nil
+	return m.permissionStates(auth.FromContext(ctx), row.user()), nil
 }
 
-// changePermissions replaces (set-permissions) or merges (update-permissions)
-// a user's permissions. Nobody changes root's or their own permissions, and
-// a caller changes only the permissions it holds.
+// changePermissions answers set-permissions (replace) and
+// update-permissions.
 func (m *Module) changePermissions(ctx context.Context, userID string, change map[string]bool, replace bool) (rpc.Result, error) {
-	caller := auth.FromContext(ctx)
-	if rerr := m.checkDeclared(change); rerr != nil {
-		return rpc.Result{}, rerr
+	// An undeclared name is refused before the user is looked for.
+	if err := m.checkDeclared(change); err != nil {
+		return rpc.Result{}, rpcError(err)
 	}
 	row, err := m.resolve(ctx, userID)
 	if err != nil {
 		return rpc.Result{}, err
 	}
-	changed, err := m.modify(ctx, row.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
-		switch {
-		case row.ID == auth.RootUserID:
-			return false, rpc.Forbidden("the root user's permissions cannot be changed")
-		case row.ID == caller.UserID:
-			return false, rpc.Forbidden("you cannot change your own permissions")
-		}
-		old := m.declaredOnly(row.Permissions)
-		next := m.perms.Apply(row.Permissions, change, replace)
-		if maps.Equal(old, next) {
-			return false, nil
-		}
-		if rerr := m.checkGrants(caller, old, next); rerr != nil {
-			return false, rerr
-		}
-		if rerr := m.checkTokenGrants(caller, old, next); rerr != nil {
-			return false, rerr
-		}
-		// Keep grants of names no longer declared: a host that declares a
-		// permission only in some deployments should not lose them.
-		stored := maps.Clone(next)
-		for name, on := range row.Permissions {
-			if _, declared := m.perms.Lookup(name); !declared && on {
-				stored[name] = true
-			}
-		}
-		_, err := tx.NewUpdate().Model(&userRow{ID: row.ID, Permissions: stored}).ModelTableExpr(m.tables.users).Column("permissions").WherePK().Exec(ctx)
-		if err != nil {
-			return false, fmt.Errorf("users: set permissions: %w", err)
-		}
-		return true, nil
-	})
-	return changedResult(changed), err
+	return changedResult(m.As(auth.FromContext(ctx)).changePermissions(ctx, row.ID, change, replace))
 }
 
 // suggest answers up to 100 user names (root's excepted, as in read) that
@@ -524,66 +300,12 @@ func (m *Module) suggest(ctx context.Context, opts *suggestOptions) ([]string, e
 	return names, nil
 }
 
-// setUsername renames a user and, when new_password is given, sets the
-// password as set-password does. Nobody renames root, and a call made with
-// an API token does not rename its own user: the name is what signs in.
+// setUsername answers /v1/admin/users/set-username: a new name and, when
+// new_password is given, a new password.
 func (m *Module) setUsername(ctx context.Context, userID, newUsername string, newPassword *string) (rpc.Result, error) {
-	caller := auth.FromContext(ctx)
 	row, err := m.resolve(ctx, userID)
 	if err != nil {
 		return rpc.Result{}, err
 	}
-	if row.ID == auth.RootUserID {
-		return rpc.Result{}, rpc.Forbidden("the root user's name cannot be changed")
-	}
-	what := "user name"
-	if newPassword != nil {
-		what = "user name or password"
-	}
-	if rerr := checkTokenCredentials(caller, row.ID, what); rerr != nil {
-		return rpc.Result{}, rerr
-	}
-	name, ok := normalizeUsername(newUsername)
-	if !ok {
-		return rpc.Result{}, badUsername(newUsername)
-	}
-	hash := ""
-	if newPassword != nil {
-		if rerr := m.checkTakeover(caller, row); rerr != nil {
-			return rpc.Result{}, rerr
-		}
-		if rerr := m.checkPassword(*newPassword); rerr != nil {
-			return rpc.Result{}, rerr
-		}
-		if hash, err = m.hasher.Hash(callerHashCtx(ctx), *newPassword); err != nil {
-			return rpc.Result{}, busy(fmt.Errorf("users: set username: hash: %w", err))
-		}
-	}
-	changed, err := m.modify(ctx, row.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
-		changed := false
-		if row.Name != name {
-			field, err := m.taken(ctx, tx, row.ID, name, "", "")
-			if err != nil {
-				return false, err
-			}
-			if rerr := takenError(field, name, "", ""); rerr != nil {
-				return false, rerr
-			}
-			if _, err := tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("name = ?", name).Where("id = ?", row.ID).Exec(ctx); err != nil {
-				return false, fmt.Errorf("users: set username: %w", err)
-			}
-			changed = true
-		}
-		if hash != "" {
-			if rerr := m.checkTakeover(caller, row); rerr != nil {
-				return false, rerr
-			}
-			if err := m.storePassword(ctx, tx, caller, row.ID, hash); err != nil {
-				return false, err
-			}
-			changed = true
-		}
-		return changed, nil
-	})
-	return changedResult(changed), err
+	return changedResult(m.As(auth.FromContext(ctx)).rename(ctx, row, newUsername, newPassword))
 }

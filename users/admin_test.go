@@ -16,6 +16,7 @@ import (
 // a plain user; each calls what it may and is refused what it may not with
 // the API v1 reference's codes; a disabled user is refused at once.
 func TestScenario(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		var admin userRec
@@ -95,6 +96,7 @@ func names(rows []userRec) []string {
 }
 
 func TestRead(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		for _, f := range []map[string]any{
@@ -171,6 +173,7 @@ func TestRead(t *testing.T) {
 }
 
 func TestReadLimitIs100(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		values := make([]string, 0, 120)
@@ -188,6 +191,7 @@ func TestReadLimitIs100(t *testing.T) {
 }
 
 func TestCreate(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		var u userRec
@@ -224,6 +228,7 @@ func TestCreate(t *testing.T) {
 }
 
 func TestSetEnabled(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		a := e.ok(t, s.adminTok, "/v1/admin/users/set-enabled", s.user.ID, true)
@@ -240,6 +245,7 @@ func TestSetEnabled(t *testing.T) {
 }
 
 func TestSetPassword(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		other := e.signin(t, "bob", "bob-password")
@@ -281,6 +287,7 @@ func TestSetPassword(t *testing.T) {
 }
 
 func TestPermissionsMethods(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		get := func(user string) []map[string]any {
@@ -328,6 +335,7 @@ func states(list []map[string]any) map[string]bool {
 }
 
 func TestSuggest(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		for _, n := range []string{"mark", "omar", "marta", "rosemary", "x_y", "xay"} {
@@ -367,6 +375,7 @@ func TestSuggest(t *testing.T) {
 }
 
 func TestSetUsername(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		e.ok(t, s.userTok, "/v1/profile/read")
@@ -402,6 +411,7 @@ func TestSetUsername(t *testing.T) {
 }
 
 func TestUserIDIsAnIDOrAName(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		for _, id := range []string{s.user.ID, "bob", "BOB"} {

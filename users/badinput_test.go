@@ -158,6 +158,7 @@ func badCases() []struct {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		// bob's profile methods are called as bob; admin methods as root.

@@ -132,6 +132,7 @@ var searchCases = []searchCase{
 // table. The plan is checked, not the clock (BenchmarkSearch times it): the
 // read's own SQL, recorded as the handler ran it, is explained.
 func TestSearchUsesTrigramIndexesPostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("seeds 100,000 users: skipped with -short")
 	}

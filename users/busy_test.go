@@ -17,6 +17,7 @@ import (
 // Every call that hashes a password answers a full hashing queue with 429
 // and Retry-After, as sign-in does, never with an internal error.
 func TestSetPasswordWhileHasherBusy(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, func(o *users.Options) {
 			o.Hasher = auth.NewHasher(auth.HasherOptions{

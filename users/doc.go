@@ -16,8 +16,8 @@
 //
 // Mount migrates the tables users, user_sessions and user_tokens, creates
 // the root user (id 1, named root) on first start, registers the methods and
-// the session authenticator, and starts deleting expired sessions and tokens
-// in the background.
+// the session authenticator, deletes expired sessions and tokens, and
+// starts doing so in the background every Options.CleanupInterval.
 //
 // Signup (/v1/session/signup) is closed unless Options.SignupEnabled opens
 // it: the settings module's SignupEnabled (the signup_enabled setting, which
@@ -166,10 +166,24 @@
 //
 // # From Go
 //
-// Create, FindByName, FindByEmail, Lookup, SetPassword, SetEnabled,
-// SetPermissions and Delete manage users from the host's code with the
-// API's rules, acting as root; OnSignup, OnSignin and OnDelete add hooks
-// that run after the change commits.
+// The methods are thin adapters over operations on ids, which the host
+// calls too. Create, Delete, SetEnabled, SetPassword, SetPermissions,
+// UpdatePermissions, Rename, SetEmail and SetTelegramName act as root
+// through no session, with the API's rules; As(principal) returns an
+// Actor whose methods of the same names act as that caller, with the rules
+// that depend on who acts (see Actor), for a host's own methods. SignIn,
+// SignUp, SendConfirmationEmail, SendPasswordResetEmail, ConfirmEmail and
+// ResetPassword are the session methods' operations; Actor.SignOut ends
+// the caller's session. Lookup, FindByName and FindByEmail find a user.
+// OnSignup, OnSignin and OnDelete add hooks that run after the change
+// commits.
+//
+// A refusal is an *Error whose Reason callers branch on with errors.Is:
+// ErrNotFound, ErrInvalid, ErrConflict, ErrForbidden, ErrUnauthenticated,
+// ErrLimited (with RetryAfter), ErrInvalidToken, ErrMailNotConfigured; its
+// Message is what the API answers. A full hashing queue is auth.ErrBusy;
+// anything else is a failure, wrapped with context. The methods answer
+// the reasons as 404, 400, 409, 403, 401, 429 and 400.
 //
 // # For other modules
 //

@@ -3,6 +3,7 @@ package users_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -193,7 +194,81 @@ func ExampleModule_Create() {
 	// Output:
 	// alice true
 	// alice true
-	// rpc: 400: password must be at least 8 characters
-	// rpc: 403: the root user cannot be deleted
+	// users: password must be at least 8 characters
+	// users: the root user cannot be deleted
 	// signed in: alice
+}
+
+// A host's own method administers users as its caller, with the module's
+// rules: here a support desk's "disable", which refuses what
+// /v1/admin/users/set-enabled refuses (nobody disables themselves, and
+// administering takes the admin permission), with the same messages.
+func ExampleModule_As() {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, ":memory:")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	reg := rpc.New(rpc.Options{
+		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	mod, err := users.Mount(ctx, reg, db, users.Options{RootPassword: "correct horse battery staple"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reg.Shutdown(ctx)
+
+	reg.Section("/v1/support", "Support desk").Register(rpc.Method{
+		ID: "disable", Title: "Disable a user", Permissions: []string{"admin"},
+		Params: []rpc.Param{{Name: "username"}},
+		Handler: func(ctx context.Context, name string) error {
+			u, err := mod.FindByName(ctx, name)
+			if err == nil {
+				_, err = mod.As(auth.FromContext(ctx)).SetEnabled(ctx, u.ID, false)
+			}
+			var refused *users.Error
+			switch {
+			case errors.Is(err, users.ErrNotFound):
+				return rpc.NotFound("no user %s", rpc.Quote(name))
+			case errors.As(err, &refused):
+				return rpc.Forbidden("%s", refused.Message)
+			}
+			return err
+		},
+	})
+
+	if _, _, err := mod.Create(ctx, users.NewUser{Username: "bob", Password: "bob's password"}); err != nil {
+		log.Fatal(err)
+	}
+	ann, _, err := mod.Create(ctx, users.NewUser{Username: "ann", Password: "ann's password", Permissions: map[string]bool{"admin": true}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := mod.SignIn(ctx, users.SignIn{Username: "ann", Password: "ann's password", Addr: "192.0.2.1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(s.User.Name == ann.Name, s.Expires.Sub(s.Created))
+
+	call := func(params string) {
+		req := httptest.NewRequest(http.MethodPost, "/v1/support/disable", strings.NewReader(params))
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		w := httptest.NewRecorder()
+		reg.ServeHTTP(w, req)
+		fmt.Println(strings.TrimSpace(w.Body.String()))
+	}
+	call(`["bob"]`)
+	call(`["ann"]`)
+
+	// Without the admin permission, the operation refuses too.
+	bob, _ := mod.FindByName(ctx, "bob")
+	_, err = mod.As(&auth.Principal{UserID: bob.ID, Kind: auth.KindSession}).SetEnabled(ctx, ann.ID, false)
+	fmt.Println(errors.Is(err, users.ErrForbidden), err)
+	// Output:
+	// true 720h0m0s
+	// {"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"meta":{}}}
+	// {"jsonrpc":"2.0","error":{"code":403,"message":"you cannot disable yourself","data":{"exception":false,"meta":{}}}}
+	// true users: administering users takes permission "admin"
 }

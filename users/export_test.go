@@ -20,3 +20,7 @@ func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
 	}
 	return storage.Migrate(ctx, db, "users", upTo)
 }
+
+// Cleanup runs one round of the background cleanup now, so that tests
+// that move the clock need not wait for the ticker.
+func (m *Module) Cleanup(ctx context.Context) { m.cleanup(ctx) }

@@ -131,6 +131,7 @@ func (f *signinFlood) end() {
 // outcome depends on who gets a place in the queue, not on the machine's
 // speed.
 func TestSigninFloodFromManyAddresses(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		addrs := make([]string, 200)
 		for i := range addrs {
@@ -145,6 +146,7 @@ func TestSigninFloodFromManyAddresses(t *testing.T) {
 // signed in from before, still gets in 8 times in 9 or more. bob, from new
 // addresses, competes with the flood on equal terms; his figure is logged.
 func TestSigninFloodFromFreshAddresses(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		addrs := make([]string, 4000)
 		for i := range addrs {
@@ -216,6 +218,7 @@ func signinsUnderFlood(t *testing.T, e *env, addrs []string, tried bool) {
 // A user's sign-in addresses are kept newest first, by address key (an
 // IPv6 address by its /64), at most 8; failed sign-ins add none.
 func TestSigninAddressesRemembered(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		addrs := func() []string {

@@ -35,15 +35,6 @@ func hashCtx(ctx context.Context, prio auth.HashPriority) context.Context {
 	return auth.WithHashClaim(ctx, auth.HashClaim{Key: auth.AddrKey(clientAddr(ctx)), Priority: prio})
 }
 
-// callerHashCtx is hashCtx for a call that sets a password: a signed-in
-// caller waits ahead.
-func callerHashCtx(ctx context.Context) context.Context {
-	if auth.FromContext(ctx).Authenticated() {
-		return hashCtx(ctx, auth.HashPriorityHigh)
-	}
-	return hashCtx(ctx, auth.HashPriorityNormal)
-}
-
 // signinPriority is the place in the hashing queue of a sign-in as row
 // (nil when the name is nobody's) from the address addr (an address key):
 // ahead from an address the user signed in from before, behind from one

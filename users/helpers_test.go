@@ -115,7 +115,10 @@ func newEnvRPC(t *testing.T, db *bun.DB, rpcTweak func(*rpc.Options), tweak ...f
 // openSignup opens /v1/session/signup, which is closed by default.
 func openSignup(o *users.Options) { o.SignupEnabled = users.SignupOpen }
 
-// run runs fn on SQLite and PostgreSQL with a fresh env each.
+// run runs fn on SQLite and PostgreSQL with a fresh env each, one after
+// the other. The tests themselves run in parallel (t.Parallel), each on
+// databases of its own; their subtests do not, so that a test holds at most
+// one database at a time rather than every paused one holding its own.
 func run(t *testing.T, fn func(t *testing.T, e *env), tweak ...func(*users.Options)) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		fn(t, newEnv(t, db, tweak...))

@@ -14,14 +14,18 @@ import (
 	"github.com/authrpc/authrpc/users"
 )
 
-func code(t *testing.T, err error) int {
+// reason is why an operation was refused: the Reason of the *users.Error
+// it returned.
+func reason(t *testing.T, err error) error {
 	t.Helper()
-	var e *rpc.Error
-	require.True(t, errors.As(err, &e), "not an *rpc.Error: %v", err)
-	return e.Code
+	var e *users.Error
+	require.True(t, errors.As(err, &e), "not a *users.Error: %v", err)
+	require.ErrorIs(t, err, e.Reason)
+	return e.Reason
 }
 
 func TestCreateAndFindFromGo(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		u, generated, err := e.mod.Create(ctx, users.NewUser{Username: "Alice", Password: "correct horse", Email: "Alice@Example.com",
@@ -60,6 +64,7 @@ func TestCreateAndFindFromGo(t *testing.T) {
 }
 
 func TestCreateFromGoKeepsTheAPIsRules(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		before := e.snapshot(t)
@@ -72,16 +77,16 @@ func TestCreateFromGoKeepsTheAPIsRules(t *testing.T) {
 		} {
 			_, _, err := e.mod.Create(ctx, nu)
 			require.Error(t, err, "%+v", nu)
-			c := code(t, err)
-			assert.True(t, c == rpc.CodeBadRequest || c == rpc.CodeInvalidParams, "%+v: code %d", nu, c)
+			assert.Equal(t, users.ErrInvalid, reason(t, err), "%+v", nu)
 		}
 		assert.Equal(t, before, e.snapshot(t), "nothing stored")
 		_, _, err := e.mod.Create(ctx, users.NewUser{Username: "root", Password: "long enough"})
-		assert.Equal(t, rpc.CodeConflict, code(t, err))
+		assert.Equal(t, users.ErrConflict, reason(t, err))
 	})
 }
 
 func TestChangesFromGoEndSessionsAndCaches(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		u, _, err := e.mod.Create(ctx, users.NewUser{Username: "dave", Password: "first password"})
@@ -93,10 +98,10 @@ func TestChangesFromGoEndSessionsAndCaches(t *testing.T) {
 		e.refused(t, rpc.CodeInsufficientPermissions, tok, "/v1/admin/users/read")
 		require.NoError(t, e.mod.SetPermissions(ctx, u.ID, map[string]bool{"admin": true}))
 		e.ok(t, tok, "/v1/admin/users/read")
-		assert.Equal(t, rpc.CodeBadRequest, code(t, e.mod.SetPermissions(ctx, u.ID, map[string]bool{"nope": true})), "an undeclared name, as the API answers it")
+		assert.Equal(t, users.ErrInvalid, reason(t, e.mod.SetPermissions(ctx, u.ID, map[string]bool{"nope": true})), "an undeclared name, as the API answers it")
 
 		// A new password ends the session; a short one is refused.
-		assert.Equal(t, rpc.CodeBadRequest, code(t, e.mod.SetPassword(ctx, u.ID, "short")))
+		assert.Equal(t, users.ErrInvalid, reason(t, e.mod.SetPassword(ctx, u.ID, "short")))
 		e.ok(t, tok, "/v1/profile/read")
 		require.NoError(t, e.mod.SetPassword(ctx, u.ID, "second password"))
 		e.refused(t, rpc.CodeInsufficientPermissions, tok, "/v1/profile/read")
@@ -115,11 +120,12 @@ func TestChangesFromGoEndSessionsAndCaches(t *testing.T) {
 }
 
 func TestRootIsProtectedFromGo(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		assert.Equal(t, rpc.CodeForbidden, code(t, e.mod.Delete(ctx, auth.RootUserID)))
-		assert.Equal(t, rpc.CodeForbidden, code(t, e.mod.SetEnabled(ctx, auth.RootUserID, false)))
-		assert.Equal(t, rpc.CodeForbidden, code(t, e.mod.SetPermissions(ctx, auth.RootUserID, map[string]bool{})))
+		assert.Equal(t, users.ErrForbidden, reason(t, e.mod.Delete(ctx, auth.RootUserID)))
+		assert.Equal(t, users.ErrForbidden, reason(t, e.mod.SetEnabled(ctx, auth.RootUserID, false)))
+		assert.Equal(t, users.ErrForbidden, reason(t, e.mod.SetPermissions(ctx, auth.RootUserID, map[string]bool{})))
 		tok := e.root(t)
 		// The host may set root's password (it sets the first one at Mount): root's sessions end.
 		require.NoError(t, e.mod.SetPassword(ctx, auth.RootUserID, "a new root password"))
@@ -129,6 +135,7 @@ func TestRootIsProtectedFromGo(t *testing.T) {
 }
 
 func TestHooks(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		var mu sync.Mutex
 		var got []string

@@ -17,6 +17,7 @@ import (
 // not answer with the old principal.
 
 func TestDisabledUserIsRefusedOnTheNextCall(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		e.ok(t, s.userTok, "/v1/profile/read")
@@ -28,6 +29,7 @@ func TestDisabledUserIsRefusedOnTheNextCall(t *testing.T) {
 }
 
 func TestDeletedUserIsRefusedOnTheNextCall(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		e.ok(t, s.userTok, "/v1/profile/read")
@@ -41,6 +43,7 @@ func TestDeletedUserIsRefusedOnTheNextCall(t *testing.T) {
 }
 
 func TestRevokedPermissionIsRefusedOnTheNextCall(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		e.ok(t, s.adminTok, "/v1/admin/users/read")
@@ -55,6 +58,7 @@ func TestRevokedPermissionIsRefusedOnTheNextCall(t *testing.T) {
 }
 
 func TestChangedPasswordEndsSessionsOnTheNextCall(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		e.ok(t, s.userTok, "/v1/profile/read")
@@ -68,6 +72,7 @@ func TestChangedPasswordEndsSessionsOnTheNextCall(t *testing.T) {
 // refreshes what is known of them (auth.Invalidation.Refresh): an email or
 // a telegram name changes nothing a credential may do.
 func TestInvalidationsSayWhetherTheyEnd(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		var mu sync.Mutex

@@ -2,11 +2,53 @@ package users
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 )
+
+// limiter returns the limiter of limit l (def filling its zero fields),
+// shared through the database under name unless LocalLimits, or nil when
+// l turns it off.
+func (m *Module) limiter(name string, l, def rpc.RateLimit) auth.RateLimiter {
+	l = rateLimitOr(l, def)
+	switch {
+	case l.Burst < 0:
+		return nil // an interface holding a nil *Limiter would not be nil
+	case m.limits == nil:
+		return auth.NewLimiter(auth.LimiterOptions{Rate: l.PerSecond, Burst: l.Burst, Now: m.now})
+	}
+	return m.limits.Limiter(name, l.PerSecond, l.Burst)
+}
+
+// rateLimitOr fills a zero limit, or a zero field of one, from def.
+func rateLimitOr(l, def rpc.RateLimit) rpc.RateLimit {
+	if l.Burst == 0 {
+		l.Burst = def.Burst
+	}
+	if l.PerSecond <= 0 {
+		l.PerSecond = def.PerSecond
+	}
+	return l
+}
+
+// limit takes an event of l for key, and refuses with ErrLimited, msg and
+// when to retry when there is none. A nil l (a limit turned off) allows.
+func limit(ctx context.Context, l auth.RateLimiter, key, msg string) error {
+	if l == nil {
+		return nil
+	}
+	ok, retry, err := l.Take(ctx, key)
+	if err != nil {
+		return fmt.Errorf("users: rate limit: %w", err)
+	}
+	if !ok {
+		return &Error{Reason: ErrLimited, Message: msg, RetryAfter: retry}
+	}
+	return nil
+}
 
 // signinLimits are the four limits of sign-in (see Options): each nil when
 // turned off.

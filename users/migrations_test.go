@@ -25,6 +25,7 @@ func trigramIndexes(t *testing.T, db *bun.DB) []string {
 }
 
 func TestMigrationsMakeTrigramIndexes(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Postgres(t)
 	newEnv(t, db)
 	assert.Equal(t, []string{"users_email_trgm_idx", "users_name_trgm_idx", "users_telegram_name_trgm_idx"}, trigramIndexes(t, db))
@@ -34,6 +35,7 @@ func TestMigrationsMakeTrigramIndexes(t *testing.T) {
 // migration warns and carries on, every start warns again, and search works
 // (by scanning).
 func TestMigrationsWithoutTrigram(t *testing.T) {
+	t.Parallel()
 	server := storagetest.PostgresDSN(t) // skips without TEST_POSTGRES_DSN
 	ctx := context.Background()
 	admin, err := storage.Open(ctx, server, storage.WithMaxOpenConns(1))

@@ -2,13 +2,9 @@ package users
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun"
-
-	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/storage"
 )
 
 // newUser is a validated user to insert.
@@ -20,23 +16,23 @@ type newUser struct {
 	permissions           map[string]bool
 }
 
-// newUserFields validates and normalizes the fields create and signup share.
-// An empty email or telegram name means none; a password, when given, must
-// pass the hasher's rules.
-func (m *Module) newUserFields(username string, password, email, telegram *string) (*newUser, *rpc.Error) {
+// newUserFields validates and normalizes the fields Create and SignUp
+// share. An empty email or telegram name means none; a password, when
+// given (not nil), must pass the hasher's rules.
+func (m *Module) newUserFields(username string, password *string, email, telegram string) (*newUser, error) {
 	nu := &newUser{}
 	var ok bool
 	if nu.name, ok = normalizeUsername(username); !ok {
 		return nil, badUsername(username)
 	}
-	if email != nil && *email != "" {
-		if nu.email, ok = normalizeEmail(*email); !ok {
-			return nil, badEmail(*email)
+	if email != "" {
+		if nu.email, ok = normalizeEmail(email); !ok {
+			return nil, badEmail(email)
 		}
 	}
-	if telegram != nil && *telegram != "" {
-		if nu.telegram, ok = normalizeTelegram(*telegram); !ok {
-			return nil, badTelegram(*telegram)
+	if telegram != "" {
+		if nu.telegram, ok = normalizeTelegram(telegram); !ok {
+			return nil, badTelegram(telegram)
 		}
 	}
 	if password != nil {
@@ -50,7 +46,8 @@ func (m *Module) newUserFields(username string, password, email, telegram *strin
 
 // insertUser hashes the password (outside the transaction: it is slow, and
 // SQLite's write lock would be held meanwhile) and inserts the user,
-// answering 409 when the name, email or telegram name is taken.
+// refusing with ErrConflict when the name, email or telegram name is
+// taken.
 func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) {
 	row := &userRow{
 		Name:         nu.name,
@@ -67,7 +64,7 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 		// ctx carries the caller's claim on the hashing queue (hashCtx).
 		hash, err := m.hasher.Hash(ctx, nu.password)
 		if err != nil {
-			return nil, busy(fmt.Errorf("users: hash password: %w", err))
+			return nil, fmt.Errorf("users: hash password: %w", err)
 		}
 		row.PasswordHash = hash
 	}
@@ -76,34 +73,30 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 		if err != nil {
 			return err
 		}
-		if e := takenError(field, row.Name, row.Email, row.TelegramName); e != nil {
-			return e
+		if err := takenError(field, row.Name, row.Email, row.TelegramName); err != nil {
+			return err
 		}
-		_, err = tx.NewInsert().Model(row).ModelTableExpr(m.tables.users).Returning("id").Exec(ctx)
-		return err
+		if _, err := tx.NewInsert().Model(row).ModelTableExpr(m.tables.users).Returning("id").Exec(ctx); err != nil {
+			return fmt.Errorf("users: insert user: %w", err)
+		}
+		return nil
 	})
-	if storage.IsUniqueViolation(err) {
-		return nil, rpc.Conflict("user name, email or telegram name is taken")
-	}
-	var rerr *rpc.Error
-	if errors.As(err, &rerr) {
-		return nil, rerr
-	}
 	if err != nil {
-		return nil, fmt.Errorf("users: insert user: %w", err)
+		return nil, txError(err)
 	}
 	return row, nil
 }
 
-// takenError answers 409 for the field taken reports, or nil.
-func takenError(field, name, email, telegram string) *rpc.Error {
+// takenError refuses with ErrConflict for the field taken reports, or
+// returns nil.
+func takenError(field, name, email, telegram string) error {
 	switch field {
 	case "name":
-		return rpc.Conflict("user name %q is taken", name)
+		return refuse(ErrConflict, "user name %q is taken", name)
 	case "email":
-		return rpc.Conflict("email %q is taken", email)
+		return refuse(ErrConflict, "email %q is taken", email)
 	case "telegram_name":
-		return rpc.Conflict("telegram name %q is taken", telegram)
+		return refuse(ErrConflict, "telegram name %q is taken", telegram)
 	}
 	return nil
 }

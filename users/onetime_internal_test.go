@@ -50,6 +50,7 @@ func issue(t *testing.T, m *Module, userID int64, kind auth.Kind, now time.Time,
 // Many concurrent consumers of each of several tokens: each token is taken
 // exactly once.
 func TestConsumeTokenOnceUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		m, ids := mountForTokens(t, db, nil)
 		now := time.Now().UTC()
@@ -88,6 +89,7 @@ func TestConsumeTokenOnceUnderConcurrency(t *testing.T) {
 }
 
 func TestTokenStorageRules(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Microsecond)

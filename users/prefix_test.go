@@ -28,6 +28,7 @@ func withPrefix(prefix string) func(*users.Options) {
 // the prefixed tables only, beside a host's own users table, which stays
 // as it was.
 func TestTablePrefixEveryPath(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		own := bun.NewDB(db.DB, db.Dialect()) // the test's queries, unrecorded
@@ -126,6 +127,7 @@ func searchObjects(t *testing.T, db *bun.DB) []string {
 // Mounted twice under two prefixes, the module keeps two sets of users,
 // sessions and mail tokens; a session of one is a guest in the other.
 func TestTablePrefixTwice(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		a := newEnv(t, db, withPrefix("a_"))
 		b := newEnv(t, db, withPrefix("b_"), func(o *users.Options) { o.RootPassword = "root-password-b" })

@@ -2,9 +2,6 @@ package users
 
 import (
 	"context"
-	"fmt"
-
-	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
@@ -49,73 +46,22 @@ func (m *Module) profileRead(ctx context.Context) (record, error) {
 }
 
 // profileSetEmail sets the caller's email (unconfirmed), or clears it when
-// none (or an empty one) is given. The same address again changes nothing
-// and keeps it confirmed. A call made with an API token is refused: the
-// email is where a password reset link goes, so setting it would trade the
-// token for the password.
+// none (or an empty one) is given.
 func (m *Module) profileSetEmail(ctx context.Context, email *string) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
-	if rerr := checkTokenCredentials(caller, caller.UserID, "email"); rerr != nil {
-		return rpc.Result{}, rerr
-	}
-	next := ""
-	if email != nil && *email != "" {
-		var ok bool
-		if next, ok = normalizeEmail(*email); !ok {
-			return rpc.Result{}, badEmail(*email)
-		}
-	}
-	changed, err := m.modifyProfile(ctx, caller.UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
-		if row.Email == next {
-			return false, nil
-		}
-		if next != "" {
-			field, err := m.taken(ctx, tx, row.ID, "", next, "")
-			if err != nil {
-				return false, err
-			}
-			if rerr := takenError(field, "", next, ""); rerr != nil {
-				return false, rerr
-			}
-		}
-		row.Email, row.EmailConfirmed = next, false
-		_, err := tx.NewUpdate().Model(row).ModelTableExpr(m.tables.users).Column("email", "email_confirmed").WherePK().Exec(ctx)
-		if err != nil {
-			return false, fmt.Errorf("users: set email: %w", err)
-		}
-		return true, nil
-	})
-	return changedResult(changed), err
+	return changedResult(m.As(caller).SetEmail(ctx, caller.UserID, deref(email)))
 }
 
 // profileSetTelegram sets or clears the caller's telegram name.
 func (m *Module) profileSetTelegram(ctx context.Context, name *string) (rpc.Result, error) {
-	next := ""
-	if name != nil && *name != "" {
-		var ok bool
-		if next, ok = normalizeTelegram(*name); !ok {
-			return rpc.Result{}, badTelegram(*name)
-		}
+	caller := auth.FromContext(ctx)
+	return changedResult(m.As(caller).SetTelegramName(ctx, caller.UserID, deref(name)))
+}
+
+// deref is an optional parameter's value, "" when it was not sent.
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	changed, err := m.modifyProfile(ctx, auth.FromContext(ctx).UserID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
-		if row.TelegramName == next {
-			return false, nil
-		}
-		if next != "" {
-			field, err := m.taken(ctx, tx, row.ID, "", "", next)
-			if err != nil {
-				return false, err
-			}
-			if rerr := takenError(field, "", "", next); rerr != nil {
-				return false, rerr
-			}
-		}
-		row.TelegramName = next
-		_, err := tx.NewUpdate().Model(row).ModelTableExpr(m.tables.users).Column("telegram_name").WherePK().Exec(ctx)
-		if err != nil {
-			return false, fmt.Errorf("users: set telegram name: %w", err)
-		}
-		return true, nil
-	})
-	return changedResult(changed), err
+	return *s
 }

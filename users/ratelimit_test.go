@@ -24,6 +24,7 @@ func signinFrom(t *testing.T, e *env, addr, name, password string) *rpctest.Answ
 
 // One address guessing at one name is stopped hard; others are not.
 func TestSigninLimitPerNameAddr(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		for range 3 {
@@ -52,6 +53,7 @@ func TestSigninLimitPerNameAddr(t *testing.T) {
 }
 
 func TestSigninSuccessRefillsThePair(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		signinFrom(t, e, "198.51.100.1", "ann", "wrong-password")
@@ -73,6 +75,7 @@ func TestSigninSuccessRefillsThePair(t *testing.T) {
 // the owner signs in from an address that has not been failing, however
 // the name is hammered.
 func TestSigninHammeredNameDoesNotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		codes := map[int]int{}
@@ -100,6 +103,7 @@ func TestSigninHammeredNameDoesNotLockTheOwnerOut(t *testing.T) {
 // Distributed guessing is still slowed: once the name's budget is spent,
 // each address gets only SigninLimitUnderAttack at that name.
 func TestSigninNameUnderAttack(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		e.create(t, e.root(t), "ann", "ann-password", nil)
 		for i := range 4 { // the name's budget, from four addresses
@@ -127,6 +131,7 @@ func TestSigninNameUnderAttack(t *testing.T) {
 }
 
 func TestSigninLimitPerAddress(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		e.create(t, root, "ann", "ann-password", nil)
@@ -151,6 +156,7 @@ func TestSigninLimitPerAddress(t *testing.T) {
 // The client address comes from the connection unless the host names a
 // trusted proxy header; a client cannot dodge the limit by sending one.
 func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
+	t.Parallel()
 	limits := func(o *users.Options) {
 		o.SigninLimitPerAddr = rpc.RateLimit{Burst: 2, PerSecond: 0.001}
 		o.SigninLimitPerName.Burst = -1
@@ -195,9 +201,11 @@ func TestSigninLimitUsesTheTrustedAddress(t *testing.T) {
 }
 
 // The default limits at work: 200 parallel wrong sign-ins for one user from
-// one address. Most are turned away with 429 before any hashing; another
-// user from another address signs in meanwhile, and quickly.
+// one address. Most are turned away with 429 before any hashing, so
+// another user from another address, signing in meanwhile, waits behind
+// at most a burst of hashes: the bound is the count of 401s, not a clock.
 func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		e.create(t, root, "ann", "ann-password", nil)
@@ -210,19 +218,16 @@ func TestSigninFloodDoesNotLockOthersOut(t *testing.T) {
 				codes <- signinFrom(t, e, "203.0.113.66", "ann", "wrong-password").Code
 			})
 		}
-		start := time.Now()
 		a := signinFrom(t, e, "203.0.113.7", "bob", "bob-password")
-		took := time.Since(start)
 		wg.Wait()
 		close(codes)
 		assert.Equal(t, 200, a.Code, a.Raw)
-		assert.Less(t, took, 5*time.Second)
 
 		count := map[int]int{}
 		for c := range codes {
 			count[c]++
 		}
-		t.Logf("answers to the flood: %v; bob signed in after %v", count, took)
+		t.Logf("answers to the flood: %v", count)
 		assert.Equal(t, 200, count[401]+count[429])
 		assert.LessOrEqual(t, count[401], users.DefaultSigninLimitPerName.Burst, "only a burst reaches the hasher")
 	})

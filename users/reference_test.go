@@ -18,6 +18,7 @@ import (
 // descriptions, schemas; the method descriptions that text lacks are added
 // (referencetest.WithDescriptions).
 func TestEmailMethodsReference(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storagetest.SQLite(t))
 	var b strings.Builder
 	require.NoError(t, e.reg.WriteMarkdown(&b))

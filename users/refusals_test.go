@@ -19,6 +19,7 @@ func (s *staffed) refuse(t *testing.T, code int, token, contains, method string,
 }
 
 func TestRefuseDeleteRoot(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "root user cannot be deleted", "/v1/admin/users/delete", "root")
@@ -27,6 +28,7 @@ func TestRefuseDeleteRoot(t *testing.T) {
 }
 
 func TestRefuseDisableRoot(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "root user cannot be disabled", "/v1/admin/users/set-enabled", "root", false)
@@ -36,6 +38,7 @@ func TestRefuseDisableRoot(t *testing.T) {
 }
 
 func TestRefuseRenameRoot(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "root user's name cannot be changed", "/v1/admin/users/set-username", "root", "groot")
@@ -44,6 +47,7 @@ func TestRefuseRenameRoot(t *testing.T) {
 }
 
 func TestRefuseChangeRootPermissions(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "root user's permissions cannot be changed", "/v1/admin/users/set-permissions", "root", map[string]bool{})
@@ -53,6 +57,7 @@ func TestRefuseChangeRootPermissions(t *testing.T) {
 }
 
 func TestRefuseRootPasswordByOthers(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "only root may set root's password", "/v1/admin/users/set-password", "root", "new-root-password")
@@ -63,6 +68,7 @@ func TestRefuseRootPasswordByOthers(t *testing.T) {
 }
 
 func TestRefuseDeleteSelf(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "you cannot delete yourself", "/v1/admin/users/delete", "ann")
@@ -71,6 +77,7 @@ func TestRefuseDeleteSelf(t *testing.T) {
 }
 
 func TestRefuseDisableSelf(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "you cannot disable yourself", "/v1/admin/users/set-enabled", "ann", false)
@@ -78,6 +85,7 @@ func TestRefuseDisableSelf(t *testing.T) {
 }
 
 func TestRefuseChangeOwnPermissions(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, "you cannot change your own permissions", "/v1/admin/users/update-permissions", "ann", map[string]bool{"reports": false})
@@ -86,6 +94,7 @@ func TestRefuseChangeOwnPermissions(t *testing.T) {
 }
 
 func TestRefuseGrantUnheldPermission(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, `you may not grant permission "billing": you do not hold it`,
@@ -98,6 +107,7 @@ func TestRefuseGrantUnheldPermission(t *testing.T) {
 }
 
 func TestRefuseRevokeUnheldPermission(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.ok(t, s.rootTok, "/v1/admin/users/update-permissions", "bob", map[string]bool{"billing": true})
@@ -112,6 +122,7 @@ func TestRefuseRevokeUnheldPermission(t *testing.T) {
 }
 
 func TestRefuseCreateWithUnheldPermission(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 403, s.adminTok, `you may not grant permission "billing"`,
@@ -125,6 +136,7 @@ func TestRefuseCreateWithUnheldPermission(t *testing.T) {
 }
 
 func TestRefuseUndeclaredPermission(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.refuse(t, 400, s.rootTok, `permission "superpowers" is not declared`,
@@ -140,6 +152,7 @@ func TestRefuseUndeclaredPermission(t *testing.T) {
 // the caller sign in as them: the general form of "only root sets root's
 // password".
 func TestRefuseTakeOverMorePrivilegedUser(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		s.ok(t, s.rootTok, "/v1/admin/users/update-permissions", "bob", map[string]bool{"billing": true})

@@ -51,6 +51,7 @@ func id(t *testing.T, s string) int64 {
 
 // An administrator's new password runs the hooks; a rename alone does not.
 func TestCredentialsResetHooks(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		var r resets
@@ -73,6 +74,7 @@ func TestCredentialsResetHooks(t *testing.T) {
 // A hook that fails fails the reset: the password, the sessions and the
 // hook's own store stay as they were.
 func TestCredentialsResetHookFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		r := resets{fail: true}
@@ -89,6 +91,7 @@ func TestCredentialsResetHookFailureRollsBack(t *testing.T) {
 // KeepTokensOnAdminSetPassword skips the hooks on an administrator's
 // change, not the end of the sessions.
 func TestKeepTokensOnAdminSetPasswordSkipsHooks(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		var r resets
@@ -101,6 +104,7 @@ func TestKeepTokensOnAdminSetPasswordSkipsHooks(t *testing.T) {
 
 // A reset by mail runs the hooks, ByMail, whatever the option says.
 func TestCredentialsResetHooksByMail(t *testing.T) {
+	t.Parallel()
 	runMail(t, func(t *testing.T, e *env, srv *mailertest.Server) {
 		root := e.root(t)
 		carol := e.createWithEmail(t, root, "carol", "carol-password", "carol@example.com")

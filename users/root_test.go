@@ -37,6 +37,7 @@ func mount(t *testing.T, db *bun.DB, opts users.Options) (*rpc.Registry, *users.
 }
 
 func TestRootIsCreatedWithAGeneratedPassword(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		out := new(logbuf.Buffer)
 		_, m, err := mount(t, db, users.Options{Out: out})
@@ -64,6 +65,7 @@ func TestRootIsCreatedWithAGeneratedPassword(t *testing.T) {
 }
 
 func TestRootPasswordFromTheHost(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		_, _, err := mount(t, db, users.Options{RootPassword: "short"})
 		require.Error(t, err)
@@ -79,6 +81,7 @@ func TestRootPasswordFromTheHost(t *testing.T) {
 // Two processes starting at once on an empty database: one creates root,
 // and only that one prints the password.
 func TestRootCreationRace(t *testing.T) {
+	t.Parallel()
 	dsns := map[string]func(testing.TB) string{"sqlite": storagetest.SQLiteDSN, "postgres": storagetest.PostgresDSN}
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
@@ -110,6 +113,7 @@ func TestRootCreationRace(t *testing.T) {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		s := newStaffed(t, e)
 		u, err := e.mod.Lookup(t.Context(), mustID(t, s.admin.ID))

@@ -31,6 +31,7 @@ type seedAuth struct {
 }
 
 func TestSigninAnswersTheSeedsSession(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		root := e.root(t)
 		e.ok(t, root, "/v1/admin/users/create", map[string]any{"username": "ann", "password": "ann-password", "email": "Ann@Example.com"})
@@ -65,6 +66,7 @@ func TestSigninAnswersTheSeedsSession(t *testing.T) {
 }
 
 func TestAvatarURLOption(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		var p map[string]any
 		e.ok(t, e.root(t), "/v1/profile/read").Decode(t, &p)

@@ -2,7 +2,6 @@ package users
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,15 +40,8 @@ var (
 	DefaultSignupLimit            = rpc.RateLimit{Burst: 10, PerSecond: 1.0 / 30}
 )
 
-// hashBusyRetry is the Retry-After of a sign-in or sign-up refused because
-// the hasher's queue is full: a few hashes' time.
-const hashBusyRetry = time.Second
-
 // SignupOpen fits Options.SignupEnabled: signup is always open.
 func SignupOpen(context.Context) (bool, error) { return true, nil }
-
-// ErrNotFound is returned by Lookup for a user that does not exist.
-var ErrNotFound = errors.New("users: user not found")
 
 // Options configure the module. The zero value is valid; every field
 // documents its default.
@@ -72,8 +64,10 @@ type Options struct {
 	// SessionTTL is how long a session lasts after sign-in. Default 30 days.
 	SessionTTL time.Duration
 
-	// CleanupInterval is how often expired sessions are deleted (they stop
-	// working when they expire; this only reclaims the rows). Default 1 hour.
+	// CleanupInterval is how often expired sessions and mailed links, and
+	// refilled rate-limit buckets, are deleted, after a first round in
+	// Mount (they stop working when they expire; this only reclaims the
+	// rows). Default 1 hour.
 	CleanupInterval time.Duration
 
 	// Hasher hashes and verifies passwords; its options also set the minimum
@@ -205,7 +199,11 @@ type Options struct {
 	// tables: existing rows are not moved. Default "": the names as they are.
 	TablePrefix string
 
-	// Now tells the time; tests set it. Default time.Now.
+	// Now tells the time: when sessions and mailed links expire, the
+	// creation times stored, and the sign-in, sign-up and mail limits (in
+	// process or in the database) all read it, so a test moves one clock
+	// instead of waiting. The cleanup runs every CleanupInterval of real
+	// time and deletes what has expired by Now. Default (nil): time.Now.
 	Now func() time.Time
 }
 
@@ -228,7 +226,7 @@ type Module struct {
 	hasty     *auth.Limiter    // sign-in attempts per address key, in process: see signinPriority
 	signupLim auth.RateLimiter // nil when off
 
-	mail *mailFlows
+	links *linkMail // the mails with a link
 
 	resets                       resetHooks
 	hooks                        userHooks
@@ -239,24 +237,6 @@ type Module struct {
 	done      chan struct{}
 	closeOnce sync.Once
 }
-
-// User is a user record as other modules see it. Optional fields are empty
-// when unset.
-type User struct {
-	ID             int64
-	Name           string
-	Email          string
-	EmailConfirmed bool
-	TelegramName   string
-	Enabled        bool
-	// Permissions are as stored: the names set to true, possibly including
-	// names no longer declared. See Module.Permissions for what they mean.
-	Permissions map[string]bool
-	Created     time.Time
-}
-
-// IsRoot reports whether u is the root user.
-func (u *User) IsRoot() bool { return u.ID == auth.RootUserID }
 
 // Mount runs the module's migrations, creates the root user on first start,
 // registers the /v1/admin/users, /v1/profile and /v1/session methods on reg
@@ -315,11 +295,11 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
 	m.hasty = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / hastyForgiven.Seconds(), Burst: hastyAfter, Now: m.now})
-	mail, err := m.newMailFlows(ctx, opts)
+	links, err := m.newLinkMail(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	m.mail = mail
+	m.links = links
 
 	if err := storage.Migrate(ctx, db, "users", migrations(m.log, opts.TablePrefix),
 		storage.WithLogger(m.log), storage.WithTablePrefix(opts.TablePrefix)); err != nil {
@@ -341,6 +321,9 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if interval <= 0 {
 		interval = DefaultCleanupInterval
 	}
+	// One round now, before serving, so that no round races the first
+	// calls; then one every interval.
+	m.cleanup(ctx)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop, m.done = stop, make(chan struct{})
 	go m.cleanupLoop(bg, interval)
@@ -355,7 +338,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 // more mail; the database stays open.
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(m.stop)
-	if err := m.closeMail(ctx); err != nil {
+	if err := m.links.queue.close(ctx); err != nil {
 		return err
 	}
 	select {
@@ -370,105 +353,35 @@ func (m *Module) Close(ctx context.Context) error {
 // tables start with. Modules whose tables reference users take it too.
 func (m *Module) TablePrefix() string { return m.tables.prefix }
 
-// Lookup returns the user with the given id, or ErrNotFound.
-func (m *Module) Lookup(ctx context.Context, id int64) (*User, error) {
-	row, err := m.findByID(ctx, m.db, id, false)
-	if err != nil {
-		return nil, err
-	}
-	if row == nil {
-		return nil, ErrNotFound
-	}
-	return row.user(), nil
-}
-
-// Permissions returns u's effective permissions: the declared ones u holds,
-// each set to true. Root holds every declared permission.
-func (m *Module) Permissions(u *User) map[string]bool {
-	if u.IsRoot() {
-		return m.perms.All()
-	}
-	out := make(map[string]bool, len(u.Permissions))
-	for name, on := range u.Permissions {
-		if _, declared := m.perms.Lookup(name); declared && on {
-			out[name] = true
-		}
-	}
-	return out
-}
-
-// limiter returns the limiter of limit l (def filling its zero fields),
-// shared through the database under name unless LocalLimits, or nil when
-// l turns it off.
-func (m *Module) limiter(name string, l, def rpc.RateLimit) auth.RateLimiter {
-	l = rateLimitOr(l, def)
-	switch {
-	case l.Burst < 0:
-		return nil // an interface holding a nil *Limiter would not be nil
-	case m.limits == nil:
-		return auth.NewLimiter(auth.LimiterOptions{Rate: l.PerSecond, Burst: l.Burst, Now: m.now})
-	}
-	return m.limits.Limiter(name, l.PerSecond, l.Burst)
-}
-
-// limit takes an event of l for key, and answers 429 with msg and a
-// Retry-After when there is none. A nil l (a limit turned off) allows.
-func limit(ctx context.Context, l auth.RateLimiter, key, msg string) error {
-	if l == nil {
-		return nil
-	}
-	ok, retry, err := l.Take(ctx, key)
-	if err != nil {
-		return fmt.Errorf("users: rate limit: %w", err)
-	}
-	if !ok {
-		return rpc.TooManyRequests("%s", msg).WithRetryAfter(retry)
-	}
-	return nil
-}
-
-// busy answers auth.ErrBusy from the hasher with 429, at once: the flood
-// that filled its queue gets refusals rather than everyone a long wait.
-func busy(err error) error {
-	if errors.Is(err, auth.ErrBusy) {
-		return rpc.TooManyRequests("too many sign-ins at once: try again in a moment").WithRetryAfter(hashBusyRetry)
-	}
-	return err
-}
-
-// rateLimitOr fills a zero limit, or a zero field of one, from def.
-func rateLimitOr(l, def rpc.RateLimit) rpc.RateLimit {
-	if l.Burst == 0 {
-		l.Burst = def.Burst
-	}
-	if l.PerSecond <= 0 {
-		l.PerSecond = def.PerSecond
-	}
-	return l
-}
-
-// cleanupLoop deletes expired sessions and one-time tokens now and then,
-// until ctx ends.
+// cleanupLoop runs cleanup every interval, until ctx ends.
 func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 	defer close(m.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := m.deleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
-			m.log.Warn("users: delete expired sessions", "err", err)
-		}
-		if _, err := m.deleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
-			m.log.Warn("users: delete expired tokens", "err", err)
-		}
-		if m.limits != nil {
-			if _, err := m.limits.Prune(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("users: prune rate limits", "err", err)
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		m.cleanup(ctx)
+	}
+}
+
+// cleanup deletes the sessions and one-time tokens expired by Now, and the
+// rate-limit buckets that have refilled. Failures are logged: the next
+// round tries again, and expired rows stop working whether or not they are
+// deleted.
+func (m *Module) cleanup(ctx context.Context) {
+	if _, err := m.deleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("users: delete expired sessions", "err", err)
+	}
+	if _, err := m.deleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("users: delete expired tokens", "err", err)
+	}
+	if m.limits != nil {
+		if _, err := m.limits.Prune(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("users: prune rate limits", "err", err)
 		}
 	}
 }

@@ -3,12 +3,11 @@ package users
 import (
 	"errors"
 	"net/mail"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/authrpc/authrpc/auth"
-	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/internal/quote"
 )
 
 // Limits of the stored text fields.
@@ -34,8 +33,8 @@ func normalizeUsername(s string) (string, bool) {
 	return "", false
 }
 
-func badUsername(s string) *rpc.Error {
-	return rpc.BadRequest("user name %s is not valid: use 3 to 32 of a-z, 0-9, _ . @ - (not only digits), or an email address", rpc.Quote(s))
+func badUsername(s string) *Error {
+	return refuse(ErrInvalid, "user name %s is not valid: use 3 to 32 of a-z, 0-9, _ . @ - (not only digits), or an email address", quote.Short(s))
 }
 
 // normalizeEmail checks that s is a bare email address (user@domain, no
@@ -63,8 +62,8 @@ func normalizeEmail(s string) (string, bool) {
 	return strings.ToLower(s), true
 }
 
-func badEmail(s string) *rpc.Error {
-	return rpc.BadRequest("email %s is not a valid address: send a bare address such as user@example.com, at most %d bytes", rpc.Quote(s), maxEmailLength)
+func badEmail(s string) *Error {
+	return refuse(ErrInvalid, "email %s is not a valid address: send a bare address such as user@example.com, at most %d bytes", quote.Short(s), maxEmailLength)
 }
 
 // normalizeTelegram strips a leading @, lower-cases, and checks 5 to 32 of
@@ -77,44 +76,20 @@ func normalizeTelegram(s string) (string, bool) {
 	return name, true
 }
 
-func badTelegram(s string) *rpc.Error {
-	return rpc.BadRequest("telegram name %s is not valid: use 5 to 32 of a-z, 0-9 and _ (a leading @ is dropped)", rpc.Quote(s))
+func badTelegram(s string) *Error {
+	return refuse(ErrInvalid, "telegram name %s is not valid: use 5 to 32 of a-z, 0-9 and _ (a leading @ is dropped)", quote.Short(s))
 }
 
 // checkPassword applies the hasher's length rules to a new password.
-func (m *Module) checkPassword(password string) *rpc.Error {
+func (m *Module) checkPassword(password string) *Error {
 	if err := m.hasher.CheckPassword(password); err != nil {
 		var pe *auth.PasswordError
 		if errors.As(err, &pe) {
-			return rpc.BadRequest("%s", pe.Error())
+			return refuse(ErrInvalid, "%s", pe.Error())
 		}
-		return rpc.BadRequest("password is not valid")
+		return refuse(ErrInvalid, "password is not valid")
 	}
 	return nil
-}
-
-// userRef is a parsed user_id parameter: an id (all digits) or a name.
-type userRef struct {
-	raw  string
-	id   int64  // when byID
-	name string // normalized, when !byID and valid
-	byID bool
-	ok   bool // false: it cannot name any user
-}
-
-func parseUserRef(s string) userRef {
-	ref := userRef{raw: s}
-	if s != "" && allDigits(s) {
-		id, err := strconv.ParseInt(s, 10, 64)
-		ref.byID, ref.id, ref.ok = true, id, err == nil && id > 0
-		return ref
-	}
-	ref.name, ref.ok = normalizeUsername(s)
-	return ref
-}
-
-func (r userRef) notFound() *rpc.Error {
-	return rpc.NotFound("user %s not found", rpc.Quote(r.raw))
 }
 
 func isNameByte(c byte) bool {

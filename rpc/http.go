@@ -17,17 +17,6 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Headers that ask for a void call: answered at once, run in the background.
-const (
-	HeaderVoidCall    = "X-API-Void-Call"
-	headerVoidCallAlt = "API-Call-Void"
-
-	// The same in the canonical form net/http stores them in, so that
-	// looking them up costs no canonicalisation on every call.
-	canonicalVoidCall    = "X-Api-Void-Call"
-	canonicalVoidCallAlt = "Api-Call-Void"
-)
-
 // ServeHTTP serves the method named by the request path (or by a JSON-RPC
 // request object in the body). It reads the request and hands the call to
 // the pipeline that every transport shares (see exchange.run); a GET with
@@ -149,53 +138,6 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 		x.fail(Errorf(CodeUnsupportedMediaType, "unsupported content type %q: send application/json, application/msgpack, or multipart/form-data to an upload method", ct))
 		return nil, false
 	}
-}
-
-// runVoid answers at once and runs the call in the background, within the
-// registry's bound on void calls.
-func (x *exchange) runVoid(ctx context.Context, cl *Call, release func()) {
-	r, m := x.r, x.m
-	if m.NoVoid {
-		release()
-		x.fail(BadRequest("method %s does not accept void calls", m.ID))
-		return
-	}
-	if !r.startVoid() {
-		release()
-		x.decline(TooManyRequests("too many void calls in flight"))
-		return
-	}
-	r.writeResult(x.w, x.rpcID, Result{})
-	go func() {
-		defer r.endVoid()
-		defer release()
-		res, err := m.serve(ctx, cl)
-		code := res.Code
-		if err != nil {
-			code = x.errorFor(err).Code
-		}
-		x.record(code, err)
-	}()
-}
-
-func (r *Registry) startVoid() bool {
-	r.voidMu.Lock()
-	defer r.voidMu.Unlock()
-	if r.voidClosed {
-		return false
-	}
-	select {
-	case r.voidSem <- struct{}{}:
-		r.voidWG.Add(1)
-		return true
-	default:
-		return false
-	}
-}
-
-func (r *Registry) endVoid() {
-	<-r.voidSem
-	r.voidWG.Done()
 }
 
 // OnShutdown adds fn to what Shutdown stops, after the void calls and open

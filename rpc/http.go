@@ -3,12 +3,8 @@ package rpc
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 )
 
 // ServeHTTP serves the method named by the request path (or by a JSON-RPC
@@ -206,89 +202,4 @@ func mediaType(v string) string {
 		v = v[:i]
 	}
 	return strings.TrimSpace(v)
-}
-
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= 64<<10 {
-		b.Reset()
-		bufferPool.Put(b)
-	}
-}
-
-// readBody reads a JSON body of at most limit bytes within timeout. A
-// declared Content-Length is only checked: the buffer grows with the bytes
-// that arrive, so a client cannot make the server reserve memory by
-// promising a large body and sending none of it.
-func (r *Registry) readBody(w http.ResponseWriter, req *http.Request, limit int64, timeout time.Duration) (*bytes.Buffer, *Error) {
-	buf := bufferPool.Get().(*bytes.Buffer)
-	if req.ContentLength > limit {
-		putBuffer(buf)
-		w.Header().Set("Connection", "close")
-		return nil, Errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
-	}
-	if req.Body == nil || req.Body == http.NoBody {
-		return buf, nil
-	}
-	deadline := r.limitBodyTime(w, req, timeout)
-	if err := readLimited(buf, req.Body, limit); err != nil {
-		putBuffer(buf)
-		if isBodyTimeout(err) {
-			return nil, bodyTimedOut(w, timeout)
-		}
-		if errors.Is(err, errTooLarge) {
-			// Like http.MaxBytesReader: the rest of the body is not read, so
-			// the connection cannot be reused.
-			w.Header().Set("Connection", "close")
-			return nil, Errorf(CodeTooLarge, "request body is larger than %d bytes", limit)
-		}
-		return nil, BadRequest("could not read the request body")
-	}
-	deadline.lift()
-	return buf, nil
-}
-
-var errTooLarge = errors.New("rpc: body too large")
-
-// readLimited reads r to its end into buf, failing with errTooLarge past
-// limit bytes. It is http.MaxBytesReader without the allocation.
-func readLimited(buf *bytes.Buffer, r io.Reader, limit int64) error {
-	for {
-		if int64(buf.Len()) > limit {
-			return errTooLarge
-		}
-		if buf.Available() == 0 && int64(buf.Cap()) <= limit {
-			growWithin(buf, limit+1)
-		}
-		free := buf.AvailableBuffer()[:buf.Available()]
-		if room := limit + 1 - int64(buf.Len()); int64(len(free)) > room {
-			free = free[:room]
-		}
-		n, err := r.Read(free)
-		buf.Write(free[:n])
-		if err == io.EOF {
-			if int64(buf.Len()) > limit {
-				return errTooLarge
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// growWithin makes room in buf for more bytes: it doubles it, as Grow
-// would, but never past max bytes, and goes to max at once from past half
-// of it: a body of the limit costs about twice its bytes to read, not
-// three times, and is held in the limit, not in twice it.
-func growWithin(buf *bytes.Buffer, max int64) {
-	n := 2*int64(buf.Cap()) + 512
-	if n > max/2 {
-		n = max
-	}
-	b := make([]byte, buf.Len(), n)
-	copy(b, buf.Bytes())
-	*buf = *bytes.NewBuffer(b)
 }

@@ -266,56 +266,6 @@ func (x *exchange) decline(e *Error) {
 	x.recordDeclined(e.Code)
 }
 
-func (x *exchange) record(code int, err error) {
-	if code == 0 {
-		code = CodeOK
-	}
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	isErr := code < 0 || code >= 400
-	x.r.observe(CallRecord{
-		Method:     x.m.ID,
-		UserID:     uid,
-		Start:      x.start,
-		Runtime:    time.Since(x.start),
-		Code:       code,
-		StatusText: statusTextOf(code, err),
-		Error:      isErr,
-		Exception:  code == CodeInternal && err != nil,
-		Void:       x.void,
-	})
-}
-
-func (x *exchange) recordDeclined(code int) {
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	x.r.observe(CallRecord{
-		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: time.Since(x.start),
-		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
-	})
-}
-
-func statusTextOf(code int, err error) string {
-	if err == nil {
-		return StatusText(code)
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Code == code {
-		return e.Message
-	}
-	return StatusText(code)
-}
-
 func rateKey(p *auth.Principal, addr string) string {
 	if p.Authenticated() {
 		return "u:" + strconv.FormatInt(p.UserID, 10)

@@ -181,14 +181,6 @@ func (x *exchange) run(ctx context.Context, c *call) {
 // authenticate (malformed, unknown, expired, revoked or disabled).
 const invalidTokenChallenge = `Bearer error="invalid_token"`
 
-// removeUpload removes the call's spooled upload, if it has one, once the
-// call no longer needs it.
-func (c *Call) removeUpload() {
-	if c.Upload != nil {
-		c.Upload.remove()
-	}
-}
-
 type panicError struct {
 	value any
 	stack []byte

@@ -1,10 +1,6 @@
 package rpc
 
 import (
-	"context"
-	"reflect"
-
-	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc/read"
 )
 
@@ -51,36 +47,3 @@ func ReadPage[T any](o read.Options, rows []T, total int) (Result, error) {
 
 // NoContent answers 204: the call succeeded and changed nothing.
 func NoContent() Result { return Result{Code: CodeNoContent} }
-
-// Call describes the call a handler is serving.
-type Call struct {
-	// Method is the id of the method called.
-	Method string
-	// ClientAddr is the caller's IP address (see Options.TrustedProxyHeader).
-	ClientAddr string
-	// Void is set when the caller does not wait for the answer.
-	Void bool
-	// Upload is the uploaded file of an upload method, or nil.
-	Upload *Upload
-	// Caller is who called: nil or an unauthenticated principal for a guest.
-	Caller *auth.Principal
-
-	args []reflect.Value // the handler's arguments, after the context; see Params
-	ctx  context.Context // the handler's context, where args[0] points
-}
-
-type callKey struct{}
-
-// CallFromContext returns the call a handler is serving, or nil outside one.
-func CallFromContext(ctx context.Context) *Call {
-	c, _ := ctx.Value(callKey{}).(*Call)
-	return c
-}
-
-// UploadFromContext returns the file uploaded with the call, or nil.
-func UploadFromContext(ctx context.Context) *Upload {
-	if c := CallFromContext(ctx); c != nil {
-		return c.Upload
-	}
-	return nil
-}

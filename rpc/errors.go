@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -188,3 +190,32 @@ func InvalidParams(format string, args ...any) *Error {
 // Quote quotes a string taken from a request for an error message, cut short
 // (with an ellipsis) so that a hostile request cannot make the answer large.
 func Quote(s string) string { return quote.Short(s) }
+
+type panicError struct {
+	value any
+	stack []byte
+}
+
+var (
+	errInternal = NewError(CodeInternal, "")
+	// errDeadline answers a call that did not finish within its deadline:
+	// generic, as the cause (a silent database, a slow dependency) is the
+	// server's to log, not the caller's to read.
+	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
+)
+
+// errorFor returns what the caller is told of err: a handler's *Error as it
+// is, anything else as an opaque internal error, logged with the method id.
+func (r *Registry) errorFor(ctx context.Context, m *method, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var pe *panicError
+	if errors.As(err, &pe) {
+		r.log.ErrorContext(ctx, "rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
+	} else {
+		r.log.ErrorContext(ctx, "rpc: handler failed", "method", m.ID, "err", err)
+	}
+	return errInternal
+}

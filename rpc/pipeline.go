@@ -181,36 +181,7 @@ func (x *exchange) run(ctx context.Context, c *call) {
 // authenticate (malformed, unknown, expired, revoked or disabled).
 const invalidTokenChallenge = `Bearer error="invalid_token"`
 
-type panicError struct {
-	value any
-	stack []byte
-}
-
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
-
-var (
-	errInternal = NewError(CodeInternal, "")
-	// errDeadline answers a call that did not finish within its deadline:
-	// generic, as the cause (a silent database, a slow dependency) is the
-	// server's to log, not the caller's to read.
-	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
-)
-
-// errorFor returns what the caller is told of err: a handler's *Error as it
-// is, anything else as an opaque internal error, logged with the method id.
-func (r *Registry) errorFor(ctx context.Context, m *method, err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	var pe *panicError
-	if errors.As(err, &pe) {
-		r.log.ErrorContext(ctx, "rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
-	} else {
-		r.log.ErrorContext(ctx, "rpc: handler failed", "method", m.ID, "err", err)
-	}
-	return errInternal
-}
 
 // errorFor is Registry.errorFor for this call: a call that failed once its
 // deadline passed answers 503, whatever error reported it.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"iter"
 	"unicode/utf8"
+
+	"github.com/authrpc/authrpc/rpc/internal/jsoncheck"
 )
 
 // body is a parsed request body.
@@ -95,30 +97,30 @@ func parseBodyInto(b []byte, raws []json.RawMessage, pre *predecoded) (body, *Er
 // An element that pre's method decodes with a compiled check is decoded
 // in the same pass (see predecoded).
 func splitValid(b []byte, raws []json.RawMessage, pre *predecoded) ([]json.RawMessage, bool) {
-	s := scanner{b: b, syntaxOnly: true}
-	if s.next() != '[' {
+	s := jsoncheck.NewScanner(b)
+	if s.Peek() != '[' {
 		return raws, false
 	}
-	s.i++
-	if s.next() == ']' {
-		s.i++
-		s.space()
-		return raws, s.i == len(b)
+	s.Advance()
+	if s.Peek() == ']' {
+		s.Advance()
+		s.Space()
+		return raws, s.AtEnd()
 	}
 	for {
-		s.space()
-		start := s.i
-		if !pre.decode(&s, len(raws)) && !s.any(2) { // the array is 1 deep: an element's nesting counts from 2
+		s.Space()
+		start := s.Offset()
+		if !pre.decode(&s, len(raws)) && !s.SkipValue(2) { // the array is 1 deep: an element's nesting counts from 2
 			return raws, false
 		}
-		raws = appendParam(raws, b[start:s.i])
-		switch s.next() {
+		raws = appendParam(raws, b[start:s.Offset()])
+		switch s.Peek() {
 		case ',':
-			s.i++
+			s.Advance()
 		case ']':
-			s.i++
-			s.space()
-			return raws, s.i == len(b)
+			s.Advance()
+			s.Space()
+			return raws, s.AtEnd()
 		default:
 			return raws, false
 		}

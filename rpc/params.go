@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/authrpc/authrpc/rpc/internal/jsoncheck"
 	"github.com/invopop/jsonschema"
 	sjs "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -31,8 +32,8 @@ type param struct {
 	simple    string
 	anything  bool // the schema accepts any value
 	validator *sjs.Schema
-	nullOK    bool   // null is a value of the schema, not an omitted parameter
-	check     *check // the schema compiled for raw bytes, when it can be
+	nullOK    bool             // null is a value of the schema, not an omitted parameter
+	check     *jsoncheck.Check // the schema compiled for raw bytes, when it can be
 }
 
 func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) {
@@ -82,9 +83,7 @@ func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) 
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
 	cp.nullOK = cp.validator.Validate(nil) == nil
-	if cp.check = compileCheck(raw); cp.check != nil {
-		cp.check.dec = compileDecoder(cp.check.root, t, 0)
-	}
+	cp.check = jsoncheck.Compile(raw, t)
 	return cp, nil
 }
 
@@ -140,7 +139,7 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 		return reflect.Zero(p.typ), nil
 	}
 	if p.check != nil {
-		if v, ok := p.check.decode(raw); ok {
+		if v, ok := p.check.Decode(raw); ok {
 			return v, nil // checked and decoded in one pass
 		}
 	}
@@ -150,7 +149,7 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 			return reflect.Value{}, InvalidParams("%s: expected %s, got %s", p.label(), article(p.simple), article(got))
 		}
 	case p.anything:
-	case p.check != nil && p.check.accepts(raw):
+	case p.check != nil && p.check.Accepts(raw):
 		// Valid for sure; a refusal goes on to the full validator, which
 		// decides and words the message.
 	default:

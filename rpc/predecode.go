@@ -1,6 +1,10 @@
 package rpc
 
-import "reflect"
+import (
+	"reflect"
+
+	"github.com/authrpc/authrpc/rpc/internal/jsoncheck"
+)
 
 // predecoded holds the parameters of m decoded by their compiled checks as
 // the body was split, by position: read once, before the permission check
@@ -26,30 +30,23 @@ func predecode(m *method, args []reflect.Value) predecoded {
 	return predecoded{m: m, vals: args[m.firstParam : m.firstParam+len(m.params)]}
 }
 
-// decode decodes the element at s.i, parameter i of pre.m, if its compiled
-// check can, and reports whether it did; s is left where it was if not.
-func (pre *predecoded) decode(s *scanner, i int) bool {
+// decode decodes the element at s's offset, parameter i of pre.m, if its
+// compiled check can, and reports whether it did; s is left where it was if
+// not. Decoded before the caller is known to be allowed: a small body must
+// not make the server allocate much more than itself.
+func (pre *predecoded) decode(s *jsoncheck.Scanner, i int) bool {
 	if pre == nil || i >= len(pre.vals) {
 		return false
 	}
 	c := pre.m.params[i].check
-	if c == nil || c.dec == nil {
+	if c == nil {
 		return false
 	}
-	// Decoded before the caller is known to be allowed: a small body must
-	// not make the server allocate much more than itself.
-	start := s.i
-	s.budget = predecodeBudget
-	defer func() { s.budget = 0 }()
-	if !s.spend(int(c.dec.typ.Size())) {
+	v, ok := c.DecodeAt(s, predecodeBudget)
+	if !ok {
 		return false
 	}
-	ptr := reflect.New(c.dec.typ)
-	if !s.decode(c.dec, ptr.Elem(), 1) {
-		s.i = start
-		return false
-	}
-	pre.vals[i], pre.done = ptr.Elem(), pre.done|1<<i
+	pre.vals[i], pre.done = v, pre.done|1<<i
 	return true
 }
 

@@ -1,10 +1,11 @@
-package rpc
+package jsoncheck
 
 import (
 	"bytes"
 	"encoding/json"
 	"math"
 	"math/big"
+	"reflect"
 	"regexp"
 	"strconv"
 	"unicode/utf8"
@@ -12,20 +13,20 @@ import (
 	sjs "github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// check is a parameter schema compiled to work on the raw JSON bytes: it
-// tells whether a value is valid in one pass over them, without building a
+// Check is a JSON Schema compiled to work on the raw JSON bytes: it tells
+// whether a value is valid in one pass over them, without building a
 // generic value and without math/big. It covers what reflection from Go
 // types and jsonschema tags produces (types, properties, required,
 // additionalProperties, lengths, numeric bounds, enum, pattern, format,
-// items and their counts); compileCheck returns nil for a schema with
-// anything else, which the full validator then checks alone.
+// items and their counts); Compile returns nil for a schema with anything
+// else, which a full validator then checks alone.
 //
 // When unsure (a duplicate or escaped-and-odd key, an integer written 1.0,
 // a number equal to its bound once rounded) a check refuses: a refusal is
-// handed to the full validator, which has the last word and words the
-// message. A check never accepts what the full validator refuses;
-// FuzzCompiledCheck holds it to that.
-type check struct {
+// for the full validator, which has the last word and words the message.
+// A check never accepts what the full validator refuses; FuzzCheck holds
+// it to that.
+type Check struct {
 	root *checkNode
 	dec  *decoder // nil when the Go type is not covered
 }
@@ -84,11 +85,12 @@ type bound struct {
 	exact     *big.Rat
 }
 
-// maxSchemaDepth bounds the nesting of a compiled schema, maxValueDepth
-// that of the values it reads; deeper goes to the full validator.
+// maxSchemaDepth bounds the nesting of a compiled schema, MaxDepth that of
+// the values a Scanner reads (encoding/json's own bound); deeper goes to the
+// full validator.
 const (
 	maxSchemaDepth = 32
-	maxValueDepth  = 10000
+	MaxDepth       = 10000
 )
 
 // annotations are keywords that never refuse a value.
@@ -109,9 +111,11 @@ var keywords = map[string]map[string]bool{
 	"object":  {"properties": true, "required": true, "additionalProperties": true},
 }
 
-// compileCheck compiles a schema given as JSON, or returns nil when it uses
-// a keyword or a form the compiled check does not cover.
-func compileCheck(schema []byte) *check {
+// Compile compiles a schema given as JSON, or returns nil when it uses a
+// keyword or a form a Check does not cover. With t, the Go type values of
+// the schema are decoded into, the check also decodes them when it can
+// (see Decode); t may be nil.
+func Compile(schema []byte, t reflect.Type) *Check {
 	dec := json.NewDecoder(bytes.NewReader(schema))
 	dec.UseNumber()
 	var doc any
@@ -122,7 +126,11 @@ func compileCheck(schema []byte) *check {
 	if !ok {
 		return nil
 	}
-	return &check{root: root}
+	c := &Check{root: root}
+	if t != nil {
+		c.dec = compileDecoder(root, t, 0)
+	}
+	return c
 }
 
 func compileNode(v any, depth int) (*checkNode, bool) {
@@ -447,9 +455,9 @@ func (n *checkNode) propIndex(name string) int {
 	return -1
 }
 
-// accepts reports whether raw, one JSON value, is valid for sure.
-func (c *check) accepts(raw []byte) bool {
-	s := scanner{b: raw}
+// Accepts reports whether raw, one JSON value, is valid for sure.
+func (c *Check) Accepts(raw []byte) bool {
+	s := Scanner{b: raw}
 	s.space()
 	if !s.value(c.root, 0) {
 		return false
@@ -458,8 +466,10 @@ func (c *check) accepts(raw []byte) bool {
 	return s.i == len(s.b)
 }
 
-// scanner reads a JSON value from b at i.
-type scanner struct {
+// Scanner reads JSON from b at i. A caller splitting a document (such as a
+// request body into its parameters) walks it with Peek, Advance, Space and
+// SkipValue, and hands values to Check.DecodeAt on the way.
+type Scanner struct {
 	b []byte
 	i int
 	// syntaxOnly makes any check the strings it skips for JSON's syntax
@@ -470,7 +480,31 @@ type scanner struct {
 	budget int
 }
 
-func (s *scanner) space() {
+// NewScanner returns a scanner of b that checks the strings it skips for
+// JSON's syntax alone (b is known to be UTF-8).
+func NewScanner(b []byte) Scanner { return Scanner{b: b, syntaxOnly: true} }
+
+// Peek skips white space and returns the byte there, or 0 at the end.
+func (s *Scanner) Peek() byte { return s.next() }
+
+// Advance moves past the byte Peek returned.
+func (s *Scanner) Advance() { s.i++ }
+
+// Space skips white space.
+func (s *Scanner) Space() { s.space() }
+
+// Offset is where the scanner is in b.
+func (s *Scanner) Offset() int { return s.i }
+
+// AtEnd reports whether the scanner read all of b.
+func (s *Scanner) AtEnd() bool { return s.i == len(s.b) }
+
+// SkipValue moves over the well-formed value at the scanner's offset,
+// nested depth deep in its document, and reports whether there was one.
+// It refuses nesting past MaxDepth.
+func (s *Scanner) SkipValue(depth int) bool { return s.any(depth) }
+
+func (s *Scanner) space() {
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\r', '\n':
@@ -482,7 +516,7 @@ func (s *scanner) space() {
 }
 
 // next skips white space and returns the byte there, or 0 at the end.
-func (s *scanner) next() byte {
+func (s *Scanner) next() byte {
 	s.space()
 	if s.i < len(s.b) {
 		return s.b[s.i]
@@ -490,8 +524,8 @@ func (s *scanner) next() byte {
 	return 0
 }
 
-func (s *scanner) value(n *checkNode, depth int) bool {
-	if depth > maxValueDepth || s.i >= len(s.b) {
+func (s *Scanner) value(n *checkNode, depth int) bool {
+	if depth > MaxDepth || s.i >= len(s.b) {
 		return false
 	}
 	switch n.kind {
@@ -517,8 +551,8 @@ func (s *scanner) value(n *checkNode, depth int) bool {
 }
 
 // any skips over any well-formed value.
-func (s *scanner) any(depth int) bool {
-	if depth > maxValueDepth || s.i >= len(s.b) {
+func (s *Scanner) any(depth int) bool {
+	if depth > MaxDepth || s.i >= len(s.b) {
 		return false
 	}
 	switch c := s.b[s.i]; {
@@ -586,7 +620,7 @@ func (s *scanner) any(depth int) bool {
 	return false
 }
 
-func (s *scanner) literal(word string) bool {
+func (s *Scanner) literal(word string) bool {
 	if bytes.HasPrefix(s.b[s.i:], []byte(word)) {
 		s.i += len(word)
 		return true
@@ -596,7 +630,7 @@ func (s *scanner) literal(word string) bool {
 
 // skipString skips a string: s.string, or with syntaxOnly the same check of
 // escapes and control bytes without decoding.
-func (s *scanner) skipString() bool {
+func (s *Scanner) skipString() bool {
 	if !s.syntaxOnly {
 		_, ok := s.string()
 		return ok
@@ -641,7 +675,7 @@ func isHex4(b []byte) bool {
 
 // string reads a string and returns its text: the bytes between the quotes
 // when it has no escape, else the decoded text.
-func (s *scanner) string() ([]byte, bool) {
+func (s *Scanner) string() ([]byte, bool) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false
 	}
@@ -677,7 +711,7 @@ func (s *scanner) string() ([]byte, bool) {
 
 // number reads a number; plain reports an integer written without fraction
 // or exponent.
-func (s *scanner) number() (tok []byte, plain, ok bool) {
+func (s *Scanner) number() (tok []byte, plain, ok bool) {
 	b, i := s.b, s.i
 	if i < len(b) && b[i] == '-' {
 		i++
@@ -721,7 +755,7 @@ func (s *scanner) number() (tok []byte, plain, ok bool) {
 	return tok, plain, true
 }
 
-func (s *scanner) array(n *checkNode, depth int) bool {
+func (s *Scanner) array(n *checkNode, depth int) bool {
 	if s.b[s.i] != '[' {
 		return false
 	}
@@ -752,7 +786,7 @@ func (s *scanner) array(n *checkNode, depth int) bool {
 	return items >= n.minItems
 }
 
-func (s *scanner) object(n *checkNode, depth int) bool {
+func (s *Scanner) object(n *checkNode, depth int) bool {
 	if s.b[s.i] != '{' {
 		return false
 	}

@@ -1,4 +1,4 @@
-package rpc
+package jsoncheck
 
 import (
 	"encoding"
@@ -19,7 +19,7 @@ import (
 // is no property, which json.Unmarshal may match to a field regardless of
 // case; an integer too large for its Go type) it gives up, and the
 // parameter takes the slower path: the check, then json.Unmarshal.
-// FuzzCompiledCheck holds both paths to the same value or message.
+// FuzzCheck holds it to the value json.Unmarshal gives.
 type decoder struct {
 	node *checkNode
 	typ  reflect.Type
@@ -129,14 +129,21 @@ func plainName(name string) bool {
 	return true
 }
 
-// decode checks raw, one JSON value, and decodes it, reporting false when
-// it is refused or not surely decoded as json.Unmarshal would.
-func (c *check) decode(raw []byte) (reflect.Value, bool) {
+// Decodes reports whether the check decodes values into the Go type it was
+// compiled with: whether Decode and DecodeAt can succeed.
+func (c *Check) Decodes() bool { return c.dec != nil }
+
+// Decode checks raw, one JSON value, and decodes it into the Go type the
+// check was compiled with, as json.Unmarshal would, in the same pass. It
+// reports false when the value is refused, or not surely decoded as
+// json.Unmarshal would decode it; the caller then checks and decodes it the
+// slower way.
+func (c *Check) Decode(raw []byte) (reflect.Value, bool) {
 	if c.dec == nil {
 		return reflect.Value{}, false
 	}
 	ptr := reflect.New(c.dec.typ)
-	s := scanner{b: raw}
+	s := Scanner{b: raw}
 	s.space()
 	if !s.decode(c.dec, ptr.Elem(), 0) {
 		return reflect.Value{}, false
@@ -148,9 +155,31 @@ func (c *check) decode(raw []byte) (reflect.Value, bool) {
 	return ptr.Elem(), true
 }
 
+// DecodeAt decodes the value at s's offset, as Decode does raw, allocating
+// at most about budget bytes for it (its slices and pointers); past that,
+// or when the value is not decoded, it reports false and leaves s where it
+// was. The value is an item of the document (depth 1).
+func (c *Check) DecodeAt(s *Scanner, budget int) (reflect.Value, bool) {
+	if c.dec == nil {
+		return reflect.Value{}, false
+	}
+	start := s.i
+	s.budget = budget
+	defer func() { s.budget = 0 }()
+	if !s.spend(int(c.dec.typ.Size())) {
+		return reflect.Value{}, false
+	}
+	ptr := reflect.New(c.dec.typ)
+	if !s.decode(c.dec, ptr.Elem(), 1) {
+		s.i = start
+		return reflect.Value{}, false
+	}
+	return ptr.Elem(), true
+}
+
 // decode reads one value at s.i into v, checking d.node's rules on it.
-func (s *scanner) decode(d *decoder, v reflect.Value, depth int) bool {
-	if depth > maxValueDepth || s.i >= len(s.b) {
+func (s *Scanner) decode(d *decoder, v reflect.Value, depth int) bool {
+	if depth > MaxDepth || s.i >= len(s.b) {
 		return false
 	}
 	n := d.node
@@ -204,7 +233,7 @@ func (s *scanner) decode(d *decoder, v reflect.Value, depth int) bool {
 
 // spend takes n bytes from the budget, if there is one, and reports whether
 // they were there.
-func (s *scanner) spend(n int) bool {
+func (s *Scanner) spend(n int) bool {
 	if s.budget <= 0 {
 		return true
 	}
@@ -216,7 +245,7 @@ func (s *scanner) spend(n int) bool {
 }
 
 // integer reads a plain integer that n allows.
-func (s *scanner) integer(n *checkNode) (int64, bool) {
+func (s *Scanner) integer(n *checkNode) (int64, bool) {
 	tok, plain, ok := s.number()
 	if !ok || !plain || !n.checkInteger(tok) {
 		return 0, false
@@ -225,7 +254,7 @@ func (s *scanner) integer(n *checkNode) (int64, bool) {
 }
 
 // float reads a number that n allows into v, as json.Unmarshal rounds it.
-func (s *scanner) float(n *checkNode, bits int, v reflect.Value) bool {
+func (s *Scanner) float(n *checkNode, bits int, v reflect.Value) bool {
 	tok, plain, ok := s.number()
 	switch {
 	case !ok:
@@ -243,7 +272,7 @@ func (s *scanner) float(n *checkNode, bits int, v reflect.Value) bool {
 	return true
 }
 
-func (s *scanner) decodeArray(d *decoder, v reflect.Value, depth int) bool {
+func (s *Scanner) decodeArray(d *decoder, v reflect.Value, depth int) bool {
 	n := d.node
 	if s.b[s.i] != '[' {
 		return false
@@ -281,7 +310,7 @@ func (s *scanner) decodeArray(d *decoder, v reflect.Value, depth int) bool {
 	}
 }
 
-func (s *scanner) decodeObject(d *decoder, v reflect.Value, depth int) bool {
+func (s *Scanner) decodeObject(d *decoder, v reflect.Value, depth int) bool {
 	n := d.node
 	if s.b[s.i] != '{' {
 		return false

@@ -3,18 +3,38 @@ package rpc
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
+
+// reply is a call's answer as the pipeline hands it to the transport.
+type reply struct {
+	status int    // the HTTP status of the answer's code
+	body   []byte // the envelope in JSON; valid only while replier.reply runs
+	// retryAfter is how long the error answered asks the caller to wait
+	// (Error.WithRetryAfter); HTTP sends it as Retry-After.
+	retryAfter time.Duration
+	// badToken: the call's bearer token did not authenticate; HTTP sends
+	// WWW-Authenticate (see invalidTokenChallenge).
+	badToken bool
+}
+
+// replier sends the answers of a transport's calls, each in the encoding
+// and the framing of the transport: an HTTP response in JSON or MessagePack
+// (httpReplier), a WebSocket message (socketReplier).
+type replier interface {
+	reply(rp *reply)
+}
 
 // writeResult sends a successful answer:
 //
 //	{"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"data":…,"meta":{…}}}
 //
 // The data and meta are encoded straight into the pooled answer buffer.
-func (r *Registry) writeResult(w http.ResponseWriter, id json.RawMessage, res Result) error {
+// badToken is reply.badToken.
+func (r *Registry) writeResult(w replier, id json.RawMessage, res Result, badToken bool) error {
 	code := res.Code
 	if code == 0 {
 		code = CodeOK
@@ -43,7 +63,7 @@ func (r *Registry) writeResult(w http.ResponseWriter, id json.RawMessage, res Re
 		return err
 	}
 	buf.WriteString("}}")
-	send(w, HTTPStatus(code), buf.Bytes())
+	w.reply(&reply{status: HTTPStatus(code), body: buf.Bytes(), badToken: badToken})
 	return nil
 }
 
@@ -117,7 +137,7 @@ func (a *answer) writeMeta(meta map[string]any) error {
 // writeError sends a failure:
 //
 //	{"jsonrpc":"2.0","error":{"code":401,"message":"…","data":{"exception":false,"meta":{}}}}
-func (r *Registry) writeError(w http.ResponseWriter, id json.RawMessage, e *Error) {
+func (r *Registry) writeError(w replier, id json.RawMessage, e *Error, badToken bool) {
 	a := getAnswer()
 	defer putAnswer(a)
 	buf := &a.buf
@@ -135,22 +155,7 @@ func (r *Registry) writeError(w http.ResponseWriter, id json.RawMessage, e *Erro
 		buf.WriteString("{}")
 	}
 	buf.WriteString("}}}")
-	setRetryAfter(w.Header(), e)
-	send(w, HTTPStatus(e.Code), buf.Bytes())
-}
-
-// Header values shared by every answer; net/http only reads them.
-var (
-	jsonContentType = []string{"application/json"}
-	noStore         = []string{"no-store"}
-)
-
-func send(w http.ResponseWriter, status int, b []byte) {
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Cache-Control"] = noStore
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	w.reply(&reply{status: HTTPStatus(e.Code), body: buf.Bytes(), retryAfter: e.RetryAfter, badToken: badToken})
 }
 
 func writeID(buf *bytes.Buffer, id json.RawMessage) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/authrpc/authrpc/internal/quote"
@@ -148,14 +147,6 @@ func (e *Error) WithRetryAfter(d time.Duration) *Error {
 	c := *e
 	c.RetryAfter = d
 	return &c
-}
-
-// setRetryAfter sets the Retry-After header an error asks for.
-func setRetryAfter(h http.Header, e *Error) {
-	if e.RetryAfter > 0 {
-		secs := (e.RetryAfter + time.Second - 1) / time.Second
-		h.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
-	}
 }
 
 // Shorthands for the codes handlers use most.

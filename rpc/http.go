@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ServeHTTP serves the method named by the request path (or by a JSON-RPC
@@ -20,7 +22,8 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveWebSocket(w, req)
 		return
 	}
-	x := r.newExchange(w)
+	hx := r.newHTTPExchange(w)
+	x := &hx.exchange
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		x.fail(Errorf(CodeMethodNotAllowed, "HTTP method %s is not allowed: POST the parameters, or GET a method that takes none", req.Method))
@@ -36,10 +39,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		clientAddr: r.clientAddr(req),
 		void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
 	}
-	buf, ok := r.readRequest(x, req, &c)
-	if mw, isMsgpack := x.w.(*msgpackWriter); isMsgpack {
-		defer mw.flush()
-	}
+	buf, ok := hx.readRequest(req, &c)
 	if buf != nil {
 		defer putBuffer(buf) // the raw parameters point into it until decoded
 	}
@@ -70,13 +70,76 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	x.run(ctx, &c)
 }
 
+// httpExchange is the call of an HTTP request on its way to an answer: the
+// exchange and the replier that answers the request, in one allocation.
+type httpExchange struct {
+	exchange
+	replier httpReplier
+}
+
+func (r *Registry) newHTTPExchange(w http.ResponseWriter) *httpExchange {
+	hx := &httpExchange{replier: httpReplier{w: w}}
+	hx.exchange.init(r, &hx.replier)
+	return hx
+}
+
+// httpReplier answers an HTTP request: in JSON, or in MessagePack for a
+// request whose body was.
+type httpReplier struct {
+	w       http.ResponseWriter
+	msgpack bool
+}
+
+// invalidTokenChallenge answers a call whose bearer token did not
+// authenticate (malformed, unknown, expired, revoked or disabled).
+const invalidTokenChallenge = `Bearer error="invalid_token"`
+
+// Header values shared by every answer; net/http only reads them.
+var (
+	jsonContentType    = []string{"application/json"}
+	msgpackContentType = []string{ContentTypeMsgpack}
+	noStore            = []string{"no-store"}
+)
+
+// msgpackFailed answers, in JSON, a request whose answer did not convert to
+// MessagePack.
+var msgpackFailed = []byte(`{"jsonrpc":"2.0","error":{"code":500,"message":"Internal Server Error","data":{"exception":true,"meta":{}}}}`)
+
+func (h *httpReplier) reply(rp *reply) {
+	hd := h.w.Header()
+	if rp.retryAfter > 0 {
+		secs := (rp.retryAfter + time.Second - 1) / time.Second
+		hd.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
+	}
+	if rp.badToken {
+		// RFC 6750: the client is to get a new token, which a guest's
+		// -32801 alone does not tell it.
+		hd.Set("WWW-Authenticate", invalidTokenChallenge)
+	}
+	hd["Cache-Control"] = noStore
+	body, ct := rp.body, jsonContentType
+	if h.msgpack {
+		b, err := jsonToMsgpack(rp.body)
+		if err != nil {
+			hd["Content-Type"] = jsonContentType
+			h.w.WriteHeader(http.StatusInternalServerError)
+			_, _ = h.w.Write(msgpackFailed)
+			return
+		}
+		body, ct = b, msgpackContentType
+	}
+	hd["Content-Type"] = ct
+	h.w.WriteHeader(rp.status)
+	_, _ = h.w.Write(body)
+}
+
 // readRequest reads what a request carries into c: nothing for a GET, the
-// parameters of a JSON or MessagePack body, or a reader of an upload. It
-// returns the body's buffer, which the parameters point into until they
-// are decoded, and a MessagePack body makes x.w a msgpackWriter, to flush
-// once answered. On a fault it answers and reports false.
-func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *bytes.Buffer, ok bool) {
-	w := x.w
+// parameters of a JSON or MessagePack body (which the answer then comes
+// in), or a reader of an upload. It returns the body's buffer, which the
+// parameters point into until they are decoded. On a fault it answers and
+// reports false.
+func (hx *httpExchange) readRequest(req *http.Request, c *call) (buf *bytes.Buffer, ok bool) {
+	r, x, w := hx.r, &hx.exchange, hx.replier.w
 	if req.Method == http.MethodGet {
 		if req.URL.RawQuery != "" {
 			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))
@@ -87,9 +150,7 @@ func (r *Registry) readRequest(x *exchange, req *http.Request, c *call) (buf *by
 	switch ct := mediaType(headerValue(req.Header, "Content-Type")); {
 	case ct == "" || strings.EqualFold(ct, "application/json"), strings.EqualFold(ct, ContentTypeMsgpack):
 		isMsgpack := strings.EqualFold(ct, ContentTypeMsgpack)
-		if isMsgpack {
-			x.w = newMsgpackWriter(w)
-		}
+		hx.replier.msgpack = isMsgpack
 		limit := r.opts.MaxBodyBytes
 		if x.m != nil && x.m.MaxBodyBytes > 0 {
 			limit = x.m.MaxBodyBytes

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -724,40 +723,4 @@ func encodeNumber(enc *msgpack.Encoder, s string) error {
 		return err
 	}
 	return enc.EncodeFloat64(f)
-}
-
-// msgpackWriter answers an HTTP request in MessagePack: it keeps the JSON
-// answer the pipeline writes, and flush sends it converted.
-type msgpackWriter struct {
-	http.ResponseWriter
-	status int
-	buf    bytes.Buffer
-}
-
-func newMsgpackWriter(w http.ResponseWriter) *msgpackWriter {
-	return &msgpackWriter{ResponseWriter: w}
-}
-
-func (w *msgpackWriter) WriteHeader(status int) { w.status = status }
-
-func (w *msgpackWriter) Write(b []byte) (int, error) {
-	return w.buf.Write(b)
-}
-
-var msgpackContentType = []string{ContentTypeMsgpack}
-
-func (w *msgpackWriter) flush() {
-	if w.status == 0 {
-		return // nothing was answered
-	}
-	b, err := jsonToMsgpack(w.buf.Bytes())
-	if err != nil {
-		w.Header()["Content-Type"] = jsonContentType
-		w.ResponseWriter.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.ResponseWriter.Write([]byte(`{"jsonrpc":"2.0","error":{"code":500,"message":"Internal Server Error","data":{"exception":true,"meta":{}}}}`))
-		return
-	}
-	w.Header()["Content-Type"] = msgpackContentType
-	w.ResponseWriter.WriteHeader(w.status)
-	_, _ = w.ResponseWriter.Write(b)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"strconv"
 	"time"
@@ -34,13 +33,14 @@ type call struct {
 // exchange is one call on its way to an answer.
 type exchange struct {
 	r         *Registry
-	w         http.ResponseWriter
+	w         replier // the transport's
 	m         *method
 	ctx       context.Context // the call's, with its deadline; nil before authentication
 	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
 	start     time.Time
 	principal *auth.Principal
 	void      bool
+	badToken  bool // the bearer token did not authenticate
 
 	// Room for what a call of a few parameters needs, so that it costs no
 	// allocations of its own: the Call handed to the handler, its
@@ -52,8 +52,10 @@ type exchange struct {
 	pre      predecoded // of args
 }
 
-func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
-	return &exchange{r: r, w: w, start: time.Now()}
+// init readies the zero x for a call answered through w. A transport holds
+// x in a struct of its own beside w, so that both cost one allocation.
+func (x *exchange) init(r *Registry, w replier) {
+	x.r, x.w, x.start = r, w, time.Now()
 }
 
 // run is the call pipeline, for x.m: the method the transport found named
@@ -74,11 +76,7 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		return
 	}
 	x.principal = p
-	if p == nil && c.token != "" {
-		// The token did not authenticate: RFC 6750 tells the client to
-		// get a new one, which a guest's -32801 alone does not.
-		x.w.Header().Set("WWW-Authenticate", invalidTokenChallenge)
-	}
+	x.badToken = p == nil && c.token != "" // said in every answer from here on
 	cl := &x.call
 	*cl = Call{Method: m.ID, ClientAddr: c.clientAddr, Void: c.void}
 	x.void = c.void
@@ -177,10 +175,6 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	x.finish(res, err)
 }
 
-// invalidTokenChallenge answers a call whose bearer token did not
-// authenticate (malformed, unknown, expired, revoked or disabled).
-const invalidTokenChallenge = `Bearer error="invalid_token"`
-
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
 // errorFor is Registry.errorFor for this call: a call that failed once its
@@ -194,17 +188,25 @@ func (x *exchange) errorFor(err error) *Error {
 	return x.r.errorFor(x.ctx, x.m, err)
 }
 
+// writeResult answers with res.
+func (x *exchange) writeResult(res Result) error {
+	return x.r.writeResult(x.w, x.rpcID, res, x.badToken)
+}
+
+// writeError answers with e.
+func (x *exchange) writeError(e *Error) { x.r.writeError(x.w, x.rpcID, e, x.badToken) }
+
 // finish answers with the handler's result or error and records the call.
 func (x *exchange) finish(res Result, err error) {
 	if err != nil {
 		e := x.errorFor(err)
-		x.r.writeError(x.w, x.rpcID, e)
+		x.writeError(e)
 		x.record(e.Code, err)
 		return
 	}
-	if werr := x.r.writeResult(x.w, x.rpcID, res); werr != nil {
+	if werr := x.writeResult(res); werr != nil {
 		x.r.log.ErrorContext(x.ctx, "rpc: encode result", "method", x.m.ID, "err", werr)
-		x.r.writeError(x.w, x.rpcID, errInternal)
+		x.writeError(errInternal)
 		x.record(CodeInternal, werr)
 		return
 	}
@@ -217,7 +219,7 @@ func (x *exchange) finish(res Result, err error) {
 
 // fail answers an error found before the handler ran.
 func (x *exchange) fail(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
+	x.writeError(e)
 	if x.m != nil {
 		x.record(e.Code, e)
 	}
@@ -225,7 +227,7 @@ func (x *exchange) fail(e *Error) {
 
 // decline answers a refusal for permissions or rate, which the call log counts apart.
 func (x *exchange) decline(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
+	x.writeError(e)
 	x.recordDeclined(e.Code)
 }
 

@@ -33,15 +33,15 @@ func reservedName(path string, mounted bool, in *body) string {
 func (x *exchange) reserved(ctx context.Context, id string) bool {
 	switch id {
 	case MethodPing:
-		x.r.writeResult(x.w, x.rpcID, Result{})
+		x.writeResult(Result{})
 		return true
 	case MethodHealthcheck:
 		if err := x.r.healthcheck(ctx); err != nil {
 			x.r.log.ErrorContext(ctx, "rpc: healthcheck failed", "err", err)
-			x.r.writeError(x.w, x.rpcID, NewError(CodeServiceUnavailable, ""))
+			x.writeError(NewError(CodeServiceUnavailable, ""))
 			return true
 		}
-		x.r.writeResult(x.w, x.rpcID, Result{})
+		x.writeResult(Result{})
 		return true
 	}
 	return false

@@ -27,7 +27,7 @@ func (x *exchange) runVoid(ctx context.Context, cl *Call, release func()) {
 		x.decline(TooManyRequests("too many void calls in flight"))
 		return
 	}
-	r.writeResult(x.w, x.rpcID, Result{})
+	x.writeResult(Result{})
 	go func() {
 		defer r.endVoid()
 		defer release()

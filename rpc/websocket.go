@@ -402,8 +402,9 @@ func (s *socket) handle(binary bool, data []byte) {
 		s.replyVoid(binary, f.ID, in.paramsErr)
 		return
 	}
-	rec := newReplyRecorder()
-	x := s.r.newExchange(rec)
+	sx := &socketExchange{replier: socketReplier{s: s, binary: binary}}
+	x := &sx.exchange
+	x.init(s.r, &sx.replier)
 	x.rpcID = in.id
 	if x.m = s.r.lookup(in.method); x.m == nil {
 		if !x.reserved(s.ctx, in.method) {
@@ -418,8 +419,55 @@ func (s *socket) handle(binary bool, data []byte) {
 			noUploads:  true,
 		})
 	}
-	if f.ID != nil {
-		s.send(binary, rec.buf.Bytes())
+	sx.replier.flush(f.ID != nil) // a message without an id gets no answer
+}
+
+// socketExchange is the call of a message on its way to an answer: the
+// exchange and the replier that answers on the socket, in one allocation.
+type socketExchange struct {
+	exchange
+	replier socketReplier
+}
+
+// socketReplier holds a call's answer until the call is over, and its record
+// observed, as HTTP's is before the response leaves the handler; flush then
+// sends it. It sends the JSON the pipeline wrote, or, for a message that
+// came in binary, that JSON converted to MessagePack.
+type socketReplier struct {
+	s      *socket
+	binary bool
+	msg    []byte
+	buf    *bytes.Buffer // holds msg for text, from bufferPool
+}
+
+func (sr *socketReplier) reply(rp *reply) {
+	if sr.binary {
+		b, err := jsonToMsgpack(rp.body)
+		if err != nil {
+			sr.s.r.log.ErrorContext(sr.s.ctx, "rpc: websocket: encode MessagePack", "err", err)
+			sr.msg = nil
+			return
+		}
+		sr.msg = b
+		return
+	}
+	if sr.buf == nil {
+		sr.buf = bufferPool.Get().(*bytes.Buffer)
+	}
+	sr.buf.Reset()
+	sr.buf.Write(rp.body) // rp.body is the pool's once reply returns
+	sr.msg = sr.buf.Bytes()
+}
+
+// flush sends the answer held, if send and there is one, and lets it go.
+func (sr *socketReplier) flush(send bool) {
+	if send && sr.msg != nil {
+		sr.s.write(sr.msg, sr.binary)
+	}
+	sr.msg = nil
+	if sr.buf != nil {
+		putBuffer(sr.buf)
+		sr.buf = nil
 	}
 }
 
@@ -442,12 +490,11 @@ func frameBody(method string, params, id json.RawMessage) (body, *Error) {
 	return in, nil
 }
 
-// reply sends an error answer found before a call was made; errors of
-// messages without an id are not answered.
+// reply sends an error answer found before a call was made.
 func (s *socket) reply(binary bool, id json.RawMessage, e *Error) {
-	rec := newReplyRecorder()
-	s.r.writeError(rec, id, e)
-	s.send(binary, rec.buf.Bytes())
+	sr := socketReplier{s: s, binary: binary}
+	s.r.writeError(&sr, id, e, false)
+	sr.flush(true)
 }
 
 // replyVoid answers a message of the socket's own that has an id: e, or
@@ -457,13 +504,13 @@ func (s *socket) replyVoid(binary bool, id json.RawMessage, e *Error) {
 	if id == nil {
 		return
 	}
-	rec := newReplyRecorder()
+	sr := socketReplier{s: s, binary: binary}
 	if e != nil {
-		s.r.writeError(rec, id, e)
+		s.r.writeError(&sr, id, e, false)
 	} else {
-		s.r.writeResult(rec, id, Result{})
+		s.r.writeResult(&sr, id, Result{}, false)
 	}
-	s.send(binary, rec.buf.Bytes())
+	sr.flush(true)
 }
 
 // send writes one JSON message, as MessagePack when binary is set.
@@ -503,19 +550,4 @@ func (s *socket) writeCtx(ctx context.Context, msg []byte, binary bool) {
 	if err := s.conn.Write(ctx, typ, msg); err != nil {
 		s.cancel()
 	}
-}
-
-// replyRecorder is the http.ResponseWriter a WebSocket call answers into:
-// the pipeline writes the envelope HTTP would send, and the socket sends it.
-type replyRecorder struct {
-	h   http.Header
-	buf bytes.Buffer
-}
-
-func newReplyRecorder() *replyRecorder { return &replyRecorder{h: make(http.Header, 2)} }
-
-func (w *replyRecorder) Header() http.Header { return w.h }
-func (w *replyRecorder) WriteHeader(int)     {}
-func (w *replyRecorder) Write(b []byte) (int, error) {
-	return w.buf.Write(b)
 }

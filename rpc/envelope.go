@@ -25,7 +25,7 @@ type reply struct {
 // and the framing of the transport: an HTTP response in JSON or MessagePack
 // (httpReplier), a WebSocket message (socketReplier).
 type replier interface {
-	reply(rp *reply)
+	reply(rp reply)
 }
 
 // writeResult sends a successful answer:
@@ -63,7 +63,7 @@ func (r *Registry) writeResult(w replier, id json.RawMessage, res Result, badTok
 		return err
 	}
 	buf.WriteString("}}")
-	w.reply(&reply{status: HTTPStatus(code), body: buf.Bytes(), badToken: badToken})
+	w.reply(reply{status: HTTPStatus(code), body: buf.Bytes(), badToken: badToken})
 	return nil
 }
 
@@ -155,7 +155,7 @@ func (r *Registry) writeError(w replier, id json.RawMessage, e *Error, badToken 
 		buf.WriteString("{}")
 	}
 	buf.WriteString("}}}")
-	w.reply(&reply{status: HTTPStatus(e.Code), body: buf.Bytes(), retryAfter: e.RetryAfter, badToken: badToken})
+	w.reply(reply{status: HTTPStatus(e.Code), body: buf.Bytes(), retryAfter: e.RetryAfter, badToken: badToken})
 }
 
 func writeID(buf *bytes.Buffer, id json.RawMessage) {

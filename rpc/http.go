@@ -105,7 +105,7 @@ var (
 // MessagePack.
 var msgpackFailed = []byte(`{"jsonrpc":"2.0","error":{"code":500,"message":"Internal Server Error","data":{"exception":true,"meta":{}}}}`)
 
-func (h *httpReplier) reply(rp *reply) {
+func (h *httpReplier) reply(rp reply) {
 	hd := h.w.Header()
 	if rp.retryAfter > 0 {
 		secs := (rp.retryAfter + time.Second - 1) / time.Second
@@ -119,14 +119,15 @@ func (h *httpReplier) reply(rp *reply) {
 	hd["Cache-Control"] = noStore
 	body, ct := rp.body, jsonContentType
 	if h.msgpack {
-		b, err := jsonToMsgpack(rp.body)
-		if err != nil {
+		out := bufferPool.Get().(*bytes.Buffer)
+		defer putBuffer(out)
+		if err := appendMsgpack(out, rp.body); err != nil {
 			hd["Content-Type"] = jsonContentType
 			h.w.WriteHeader(http.StatusInternalServerError)
 			_, _ = h.w.Write(msgpackFailed)
 			return
 		}
-		body, ct = b, msgpackContentType
+		body, ct = out.Bytes(), msgpackContentType
 	}
 	hd["Content-Type"] = ct
 	h.w.WriteHeader(rp.status)

@@ -436,39 +436,35 @@ type socketExchange struct {
 type socketReplier struct {
 	s      *socket
 	binary bool
-	msg    []byte
-	buf    *bytes.Buffer // holds msg for text, from bufferPool
+	msg    *bytes.Buffer // the answer held, from bufferPool; nil for none
 }
 
-func (sr *socketReplier) reply(rp *reply) {
-	if sr.binary {
-		b, err := jsonToMsgpack(rp.body)
-		if err != nil {
-			sr.s.r.log.ErrorContext(sr.s.ctx, "rpc: websocket: encode MessagePack", "err", err)
-			sr.msg = nil
-			return
-		}
-		sr.msg = b
+func (sr *socketReplier) reply(rp reply) {
+	if sr.msg == nil {
+		sr.msg = bufferPool.Get().(*bytes.Buffer)
+	}
+	sr.msg.Reset()
+	if !sr.binary {
+		sr.msg.Write(rp.body) // rp.body is the pool's again once reply returns
 		return
 	}
-	if sr.buf == nil {
-		sr.buf = bufferPool.Get().(*bytes.Buffer)
+	if err := appendMsgpack(sr.msg, rp.body); err != nil {
+		sr.s.r.log.ErrorContext(sr.s.ctx, "rpc: websocket: encode MessagePack", "err", err)
+		putBuffer(sr.msg)
+		sr.msg = nil
 	}
-	sr.buf.Reset()
-	sr.buf.Write(rp.body) // rp.body is the pool's once reply returns
-	sr.msg = sr.buf.Bytes()
 }
 
 // flush sends the answer held, if send and there is one, and lets it go.
 func (sr *socketReplier) flush(send bool) {
-	if send && sr.msg != nil {
-		sr.s.write(sr.msg, sr.binary)
+	if sr.msg == nil {
+		return
 	}
+	if send {
+		sr.s.write(sr.msg.Bytes(), sr.binary)
+	}
+	putBuffer(sr.msg)
 	sr.msg = nil
-	if sr.buf != nil {
-		putBuffer(sr.buf)
-		sr.buf = nil
-	}
 }
 
 // frameBody reads a frame's method and params: an array of positional

@@ -299,3 +299,22 @@ func (m *method) hasParam(name string) bool {
 	}
 	return false
 }
+
+// frameBody reads a frame's method and params: an array of positional
+// parameters, any other value as the only one, nothing as none.
+func frameBody(method string, params, id json.RawMessage) (body, *Error) {
+	in, e := parseRequestObject(method, nil, id)
+	if e != nil {
+		return in, e
+	}
+	params = bytes.TrimSpace(params)
+	switch {
+	case len(params) == 0 || string(params) == "null":
+	case params[0] == '[':
+		in.raws = splitArray(params) // well formed: the frame was decoded
+		in.boundParams()
+	default:
+		in.raws = []json.RawMessage{params}
+	}
+	return in, nil
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/authrpc/authrpc/auth"
@@ -229,11 +228,4 @@ func (x *exchange) fail(e *Error) {
 func (x *exchange) decline(e *Error) {
 	x.writeError(e)
 	x.recordDeclined(e.Code)
-}
-
-func rateKey(p *auth.Principal, addr string) string {
-	if p.Authenticated() {
-		return "u:" + strconv.FormatInt(p.UserID, 10)
-	}
-	return "a:" + auth.AddrKey(addr) // an IPv6 guest keys on its /64
 }

@@ -39,6 +39,7 @@ func (r *Registry) writeResult(w replier, id json.RawMessage, res Result, badTok
 	if code == 0 {
 		code = CodeOK
 	}
+	status, text := HTTPStatus(code), StatusText(code)
 	a := getAnswer()
 	defer putAnswer(a)
 	buf := &a.buf
@@ -47,7 +48,7 @@ func (r *Registry) writeResult(w replier, id json.RawMessage, res Result, badTok
 	buf.WriteString(`"result":{"status":`)
 	buf.Write(strconv.AppendInt(buf.AvailableBuffer(), int64(code), 10))
 	buf.WriteString(`,"status_text":`)
-	writeString(buf, StatusText(code))
+	writeString(buf, text)
 	buf.WriteString(`,"exception":false`)
 	if err := a.writeFields(res.Fields); err != nil {
 		return err
@@ -63,7 +64,7 @@ func (r *Registry) writeResult(w replier, id json.RawMessage, res Result, badTok
 		return err
 	}
 	buf.WriteString("}}")
-	w.reply(reply{status: HTTPStatus(code), body: buf.Bytes(), badToken: badToken})
+	w.reply(reply{status: status, body: buf.Bytes(), badToken: badToken})
 	return nil
 }
 
@@ -138,6 +139,7 @@ func (a *answer) writeMeta(meta map[string]any) error {
 //
 //	{"jsonrpc":"2.0","error":{"code":401,"message":"…","data":{"exception":false,"meta":{}}}}
 func (r *Registry) writeError(w replier, id json.RawMessage, e *Error, badToken bool) {
+	status := HTTPStatus(e.Code)
 	a := getAnswer()
 	defer putAnswer(a)
 	buf := &a.buf
@@ -155,7 +157,7 @@ func (r *Registry) writeError(w replier, id json.RawMessage, e *Error, badToken 
 		buf.WriteString("{}")
 	}
 	buf.WriteString("}}}")
-	w.reply(reply{status: HTTPStatus(e.Code), body: buf.Bytes(), retryAfter: e.RetryAfter, badToken: badToken})
+	w.reply(reply{status: status, body: buf.Bytes(), retryAfter: e.RetryAfter, badToken: badToken})
 }
 
 func writeID(buf *bytes.Buffer, id json.RawMessage) {

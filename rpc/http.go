@@ -14,16 +14,17 @@ import (
 // the pipeline that every transport shares (see exchange.run); a GET with
 // Upgrade: websocket at the mount root opens a WebSocket instead.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	path, mounted := r.methodPath(req.URL.Path)
 	if r.servedCORS(w, req) {
 		return // a preflight
 	}
-	path, mounted := r.methodPath(req.URL.Path)
 	if mounted && (path == "/" || path == "") && !r.opts.WebSocket.Disabled && isUpgrade(req) {
 		r.serveWebSocket(w, req)
 		return
 	}
-	hx := r.newHTTPExchange(w)
+	hx := &httpExchange{exchange: exchange{r: r, start: time.Now()}, replier: httpReplier{w: w}}
 	x := &hx.exchange
+	x.w = &hx.replier
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		x.fail(Errorf(CodeMethodNotAllowed, "HTTP method %s is not allowed: POST the parameters, or GET a method that takes none", req.Method))
@@ -34,11 +35,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		pathMethod = r.lookup(path)
 	}
 	x.m = pathMethod
-	c := call{
-		token:      bearerToken(headerValue(req.Header, "Authorization")),
-		clientAddr: r.clientAddr(req),
-		void:       isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt)),
-	}
+	c := call{clientAddr: r.clientAddr(req)}
 	buf, ok := hx.readRequest(req, &c)
 	if buf != nil {
 		defer putBuffer(buf) // the raw parameters point into it until decoded
@@ -75,12 +72,6 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 type httpExchange struct {
 	exchange
 	replier httpReplier
-}
-
-func (r *Registry) newHTTPExchange(w http.ResponseWriter) *httpExchange {
-	hx := &httpExchange{replier: httpReplier{w: w}}
-	hx.exchange.init(r, &hx.replier)
-	return hx
 }
 
 // httpReplier answers an HTTP request: in JSON, or in MessagePack for a
@@ -134,13 +125,15 @@ func (h *httpReplier) reply(rp reply) {
 	_, _ = h.w.Write(body)
 }
 
-// readRequest reads what a request carries into c: nothing for a GET, the
-// parameters of a JSON or MessagePack body (which the answer then comes
-// in), or a reader of an upload. It returns the body's buffer, which the
-// parameters point into until they are decoded. On a fault it answers and
-// reports false.
+// readRequest reads what a request carries into c: its bearer token, whether
+// it asks for a void call, and nothing more for a GET; the parameters of a
+// JSON or MessagePack body (which the answer then comes in), or a reader of
+// an upload. It returns the body's buffer, which the parameters point into
+// until they are decoded. On a fault it answers and reports false.
 func (hx *httpExchange) readRequest(req *http.Request, c *call) (buf *bytes.Buffer, ok bool) {
 	r, x, w := hx.r, &hx.exchange, hx.replier.w
+	c.token = bearerToken(headerValue(req.Header, "Authorization"))
+	c.void = isTrue(headerValue(req.Header, canonicalVoidCall)) || isTrue(headerValue(req.Header, canonicalVoidCallAlt))
 	if req.Method == http.MethodGet {
 		if req.URL.RawQuery != "" {
 			x.fail(BadRequest("a GET takes no query string: POST the parameters as a JSON array"))

@@ -51,12 +51,6 @@ type exchange struct {
 	pre      predecoded // of args
 }
 
-// init readies the zero x for a call answered through w. A transport holds
-// x in a struct of its own beside w, so that both cost one allocation.
-func (x *exchange) init(r *Registry, w replier) {
-	x.r, x.w, x.start = r, w, time.Now()
-}
-
 // run is the call pipeline, for x.m: the method the transport found named
 // (and while it read the request, logged its faults against).
 func (x *exchange) run(ctx context.Context, c *call) {

@@ -402,10 +402,9 @@ func (s *socket) handle(binary bool, data []byte) {
 		s.replyVoid(binary, f.ID, in.paramsErr)
 		return
 	}
-	sx := &socketExchange{replier: socketReplier{s: s, binary: binary}}
+	sx := &socketExchange{exchange: exchange{r: s.r, start: time.Now(), rpcID: in.id}, replier: socketReplier{s: s, binary: binary}}
 	x := &sx.exchange
-	x.init(s.r, &sx.replier)
-	x.rpcID = in.id
+	x.w = &sx.replier
 	if x.m = s.r.lookup(in.method); x.m == nil {
 		if !x.reserved(s.ctx, in.method) {
 			x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method)))

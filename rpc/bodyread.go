@@ -121,7 +121,7 @@ func (r *Registry) bodyTimeout(m *method) time.Duration {
 // failed read: the connection is closed after the answer, and net/http
 // would first drain what a trickling client still sends.
 func (r *Registry) limitBodyTime(w http.ResponseWriter, req *http.Request, d time.Duration) bodyLimit {
-	at := time.Now().Add(d)
+	at := time.Now().Add(d) // the connection's deadline: the real clock's
 	wt := reflect.TypeOf(w)
 	if known, _ := r.noDeadline.Load().(reflect.Type); known != wt {
 		err := http.NewResponseController(w).SetReadDeadline(at)
@@ -140,7 +140,7 @@ func (r *Registry) limitBodyTime(w http.ResponseWriter, req *http.Request, d tim
 			})
 		}
 	}
-	req.Body = &deadlineBody{ReadCloser: req.Body, at: at}
+	req.Body = &deadlineBody{ReadCloser: req.Body, clock: r.clock, at: r.clock.Now().Add(d)}
 	return bodyLimit{}
 }
 
@@ -160,11 +160,12 @@ func (l bodyLimit) lift() {
 // deadlineBody fails every read that starts past its deadline.
 type deadlineBody struct {
 	io.ReadCloser
-	at time.Time
+	clock Clock
+	at    time.Time
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
-	if time.Now().After(b.at) {
+	if b.clock.Now().After(b.at) {
 		return 0, errBodyTimeout
 	}
 	return b.ReadCloser.Read(p)

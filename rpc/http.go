@@ -22,7 +22,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveWebSocket(w, req)
 		return
 	}
-	hx := &httpExchange{exchange: exchange{r: r, start: time.Now()}, replier: httpReplier{w: w}}
+	hx := &httpExchange{exchange: exchange{r: r, start: r.clock.Now()}, replier: httpReplier{w: w}}
 	x := &hx.exchange
 	x.w = &hx.replier
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {

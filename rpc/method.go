@@ -206,7 +206,7 @@ func (r *Registry) compile(def Method, section string) (*method, error) {
 	}
 	m.call = chain(m.handler, r.opts.Middleware, def.Middleware)
 	if def.RateLimit != nil {
-		m.limiter = auth.NewLimiter(auth.LimiterOptions{Rate: def.RateLimit.PerSecond, Burst: def.RateLimit.Burst})
+		m.limiter = auth.NewLimiter(auth.LimiterOptions{Rate: def.RateLimit.PerSecond, Burst: def.RateLimit.Burst, Now: r.clock.Now})
 	}
 	if def.MaxActive < 0 || def.MaxActivePerUser < 0 {
 		return nil, fmt.Errorf("MaxActive and MaxActivePerUser are bounds: 0 or more")

@@ -65,7 +65,7 @@ func (x *exchange) record(code int, err error) {
 		Method:     x.m.ID,
 		UserID:     uid,
 		Start:      x.start,
-		Runtime:    time.Since(x.start),
+		Runtime:    x.r.clock.Now().Sub(x.start),
 		Code:       code,
 		StatusText: statusTextOf(code, err),
 		Error:      isErr,
@@ -83,7 +83,7 @@ func (x *exchange) recordDeclined(code int) {
 		uid = x.principal.UserID
 	}
 	x.r.observe(CallRecord{
-		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: time.Since(x.start),
+		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: x.r.clock.Now().Sub(x.start),
 		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
 	})
 }

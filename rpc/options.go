@@ -143,6 +143,10 @@ type Options struct {
 	// Version is the OpenAPI document's info.version. Default: "1".
 	Version string
 
+	// Clock is the time the registry reads and waits on (see Clock).
+	// Default: the real clock.
+	Clock Clock
+
 	// Middleware wraps every method's calls, the first outermost, around
 	// each Method.Middleware (see Middleware). It is read when a method is
 	// registered. Default: none.

@@ -23,6 +23,7 @@ import (
 type Registry struct {
 	opts      Options
 	log       *slog.Logger
+	clock     Clock
 	perms     *auth.Permissions
 	auth      *auth.Mux
 	reflector *jsonschema.Reflector
@@ -103,6 +104,9 @@ func New(opts Options) *Registry {
 	if len(opts.TrustedProxies) == 0 {
 		opts.TrustedProxies = loopback()
 	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
 	opts.WebSocket = opts.WebSocket.withDefaults(opts.MaxBodyBytes)
 	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
 	if opts.Version == "" {
@@ -113,6 +117,7 @@ func New(opts Options) *Registry {
 		cors:     newCORS(opts.CORS),
 		opts:     opts,
 		log:      opts.Logger,
+		clock:    opts.Clock,
 		perms:    opts.Permissions,
 		auth:     opts.Auth,
 		sections: make(map[string]string),

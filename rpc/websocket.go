@@ -232,10 +232,13 @@ type socket struct {
 
 	slots chan struct{} // calls in flight
 
-	pingTimer *time.Timer
-	expiry    *time.Timer // closes the socket when its session runs out
-	closing   atomic.Bool
+	pingTimer Timer
+	expiry    Timer        // closes the socket when its session runs out
 	inflight  atomic.Int32 // messages being handled
+	// drained is set when the socket starts closing; it is closed once
+	// no message is being handled (see close).
+	drained     atomic.Pointer[chan struct{}]
+	drainedShut atomic.Bool
 
 	outMu   sync.Mutex // guards out and writing
 	out     []*event
@@ -248,10 +251,10 @@ func (s *socket) serve() {
 	defer s.conn.CloseNow()
 	o := &s.r.opts.WebSocket
 	// Set before it can fire: ping resets it.
-	s.pingTimer = time.AfterFunc(time.Hour, s.ping)
+	s.pingTimer = s.r.clock.AfterFunc(time.Hour, s.ping)
 	s.pingTimer.Reset(o.PingInterval)
 	defer s.pingTimer.Stop()
-	rate := newBucket(o.MaxMessagesPerSecond)
+	rate := newBucket(o.MaxMessagesPerSecond, s.r.clock)
 	for {
 		if !rate.wait(s.ctx) {
 			return
@@ -270,14 +273,14 @@ func (s *socket) serve() {
 		s.pingTimer.Reset(o.PingInterval)
 		s.binary.Store(typ == websocket.MessageBinary) // in the order the frames came
 
-		if s.closing.Load() {
+		if s.closing() {
 			<-s.slots
 			continue // read on, so that the client's close is seen
 		}
 		s.inflight.Add(1)
 		go func() {
 			defer func() { <-s.slots }()
-			defer s.inflight.Add(-1)
+			defer s.endMessage()
 			s.handle(typ == websocket.MessageBinary, data)
 		}()
 	}
@@ -313,8 +316,10 @@ func (s *socket) ping() {
 		s.pingTimer.Reset(o.PingInterval)
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, o.PingTimeout)
+	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	timeout := s.r.clock.AfterFunc(o.PingTimeout, cancel)
+	defer timeout.Stop()
 	if err := s.conn.Ping(ctx); err != nil {
 		s.cancel()
 		return
@@ -330,16 +335,37 @@ const closeGrace = 500 * time.Millisecond
 // after the calls in flight answered (within closeGrace), so that the call
 // that revoked the socket's own session gets its answer.
 func (s *socket) close(code websocket.StatusCode, reason string) {
-	if !s.closing.CompareAndSwap(false, true) {
-		return
+	drained := make(chan struct{})
+	if !s.drained.CompareAndSwap(nil, &drained) {
+		return // closing already
 	}
 	go func() {
-		for deadline := time.Now().Add(closeGrace); s.inflight.Load() > 0 && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
+		if s.inflight.Load() > 0 {
+			grace := s.r.clock.AfterFunc(closeGrace, s.shutDrained)
+			<-drained
+			grace.Stop()
 		}
 		_ = s.conn.Close(code, reason)
 		s.cancel()
 	}()
+}
+
+// closing reports whether the socket is closing.
+func (s *socket) closing() bool { return s.drained.Load() != nil }
+
+// endMessage counts a message handled; the last one in flight on a closing
+// socket lets the close go on.
+func (s *socket) endMessage() {
+	if s.inflight.Add(-1) == 0 && s.closing() {
+		s.shutDrained()
+	}
+}
+
+// shutDrained closes drained, once.
+func (s *socket) shutDrained() {
+	if p := s.drained.Load(); p != nil && s.drainedShut.CompareAndSwap(false, true) {
+		close(*p)
+	}
 }
 
 // frame is a message from the client.
@@ -402,7 +428,7 @@ func (s *socket) handle(binary bool, data []byte) {
 		s.replyVoid(binary, f.ID, in.paramsErr)
 		return
 	}
-	sx := &socketExchange{exchange: exchange{r: s.r, start: time.Now(), rpcID: in.id}, replier: socketReplier{s: s, binary: binary}}
+	sx := &socketExchange{exchange: exchange{r: s.r, start: s.r.clock.Now(), rpcID: in.id}, replier: socketReplier{s: s, binary: binary}}
 	x := &sx.exchange
 	x.w = &sx.replier
 	if x.m = s.r.lookup(in.method); x.m == nil {

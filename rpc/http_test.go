@@ -256,6 +256,7 @@ func bearer(token string) map[string]string {
 }
 
 func TestRequestShapes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	cases := []struct {
 		name string
@@ -289,6 +290,7 @@ func TestRequestShapes(t *testing.T) {
 }
 
 func TestJSONRPCRequestObject(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	t.Run("id echoed, method from the body", func(t *testing.T) {
 		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["hey"],"id":17}`)
@@ -335,6 +337,7 @@ func TestJSONRPCRequestObject(t *testing.T) {
 
 // TestStatusTable walks every row of the wire format's status table.
 func TestStatusTable(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	cases := []struct {
 		name     string
@@ -417,6 +420,7 @@ func TestStatusTable(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	admin := f.c.As(f.user)
 	cases := []struct {
@@ -450,6 +454,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestPermissions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	a := f.c.As(f.plain).Call(t, "/v1/t/whoami")
 	require.Equal(t, 200, a.HTTP, a.Raw)
@@ -473,6 +478,7 @@ func TestPermissions(t *testing.T) {
 }
 
 func TestAuthenticatorFailureIsInternal(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	f.reg.Auth().Handle(auth.KindAPIToken, auth.AuthenticatorFunc(func(ctx context.Context, token string) (*auth.Principal, error) {
 		return nil, errors.New("connection refused")
@@ -486,6 +492,7 @@ func TestAuthenticatorFailureIsInternal(t *testing.T) {
 }
 
 func TestResultMeta(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	a := f.c.Call(t, "/v1/t/page")
 	require.Equal(t, 200, a.HTTP)
@@ -543,6 +550,7 @@ func TestVoidCall(t *testing.T) {
 }
 
 func TestCallRecords(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	f.c.As(f.plain).Call(t, "/v1/t/whoami")
 	rec := f.obs.last()
@@ -591,6 +599,7 @@ func multipartRequest(t *testing.T, path string, parts map[string]string, filena
 }
 
 func TestUpload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f := newFixture(t, rpc.Options{UploadDir: dir})
 	empty := func() {
@@ -631,6 +640,7 @@ func TestUpload(t *testing.T) {
 }
 
 func TestClientAddress(t *testing.T) {
+	t.Parallel()
 	plain := newFixture(t, rpc.Options{})
 	req := httptest.NewRequest(http.MethodPost, "/v1/t/addr", nil)
 	req.RemoteAddr = "192.0.2.7:5555"
@@ -647,6 +657,7 @@ func TestClientAddress(t *testing.T) {
 }
 
 func TestRegisterRefusesMistakes(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{})
 	ok := func(ctx context.Context, s string) error { return nil }
 	cases := map[string]rpc.Method{
@@ -671,6 +682,7 @@ func TestRegisterRefusesMistakes(t *testing.T) {
 }
 
 func TestTwoRegistriesAreIndependent(t *testing.T) {
+	t.Parallel()
 	a, b := rpc.New(rpc.Options{}), rpc.New(rpc.Options{})
 	a.Register(rpc.Method{ID: "/v1/only-a", Permissions: []string{"*"}, Handler: func(ctx context.Context) error { return nil }})
 	assert.Equal(t, 200, rpctest.New(a).Call(t, "/v1/only-a").HTTP)
@@ -678,6 +690,7 @@ func TestTwoRegistriesAreIndependent(t *testing.T) {
 }
 
 func TestPrefix(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{Prefix: "/api/"})
 	a := f.c.Post(t, "/api/v1/t/echo", `["hi"]`)
 	require.Equal(t, 200, a.Code, a.Raw)

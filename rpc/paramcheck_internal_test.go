@@ -80,6 +80,7 @@ func FuzzCompiledCheck(f *testing.F) {
 // the same message every time: the validator meets an object's properties
 // in no fixed order, and the message lists them sorted.
 func TestRefusalMessageStable(t *testing.T) {
+	t.Parallel()
 	compiled, _ := checkParams(t)
 	const want = `parameter 1 "p": at /count: must be at most 1000, got 2000; at /name: must be at least 1 characters long, got 0; unknown properties not allowed: "a", "b", "c", and 1 more`
 	for range 20 {
@@ -93,6 +94,7 @@ func TestRefusalMessageStable(t *testing.T) {
 // TestPredecoded checks that the parameters decoded as a body is split are
 // those decodeParams gives from the raw elements.
 func TestPredecoded(t *testing.T) {
+	t.Parallel()
 	r := New(Options{})
 	r.Register(Method{
 		ID: "/v1/p", Title: "P", Permissions: []string{"*"},
@@ -135,6 +137,7 @@ func TestPredecoded(t *testing.T) {
 // permission check cannot make the server allocate much more than the
 // body: a long array of small objects is left for after it.
 func TestPredecodedBudget(t *testing.T) {
+	t.Parallel()
 	type big struct {
 		Pad [512]byte `json:"-"`
 		N   int       `json:"n"`

@@ -20,6 +20,7 @@ import (
 // only at the mount root; elsewhere it cannot call another method than the
 // path's, so rules applied by path (a proxy's, a method's body limit) hold.
 func TestRequestObjectOnlyAtRoot(t *testing.T) {
+	t.Parallel()
 	whoami := `{"jsonrpc":"2.0","method":"/v1/t/whoami","id":1}`
 	for _, prefix := range []string{"", "/api"} {
 		f := newFixture(t, rpc.Options{Prefix: prefix})
@@ -57,6 +58,7 @@ func TestRequestObjectOnlyAtRoot(t *testing.T) {
 // TestRequestObjectAtRootKeepsMethodBodyLimit: a body posted to the root is
 // read within the registry's limit, then held to the named method's.
 func TestRequestObjectAtRootKeepsMethodBodyLimit(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/small","params":["`+strings.Repeat("x", 100)+`"],"id":1}`)
 	assert.Equal(t, 413, a.HTTP, a.Raw)
@@ -69,6 +71,7 @@ func TestRequestObjectAtRootKeepsMethodBodyLimit(t *testing.T) {
 // TestRequestObjectID: an id is a string, a number or null; anything else
 // is refused with 400 and not echoed.
 func TestRequestObjectID(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	for _, id := range []string{`"abc"`, `17`, `-1.5e3`, `null`, `""`} {
 		a := f.c.Post(t, "/", `{"jsonrpc":"2.0","method":"/v1/t/echo","params":["x"],"id":`+id+`}`)

@@ -64,6 +64,7 @@ func FuzzSplitArray(f *testing.F) {
 // TestSplitValidDepth checks the nesting splitValid leaves to
 // encoding/json: it never accepts an array json.Valid refuses as too deep.
 func TestSplitValidDepth(t *testing.T) {
+	t.Parallel()
 	for _, depth := range []int{9998, 9999, 10000, 10001, 10002} {
 		b := []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
 		if _, ok := splitValid(b, nil, nil); ok && !json.Valid(b) {

@@ -1,8 +1,11 @@
 package rpc
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/authrpc/authrpc/auth"
 )
 
 // activeCalls counts a method's calls in flight, in all and per caller, and
@@ -79,4 +82,11 @@ func (r *Registry) Active(methodID string) (ActiveCalls, bool) {
 		return ActiveCalls{}, false
 	}
 	return ActiveCalls{Limit: m.MaxActive, UserLimit: m.MaxActivePerUser, Total: m.active.total.Load()}, true
+}
+
+func rateKey(p *auth.Principal, addr string) string {
+	if p.Authenticated() {
+		return "u:" + strconv.FormatInt(p.UserID, 10)
+	}
+	return "a:" + auth.AddrKey(addr) // an IPv6 guest keys on its /64
 }

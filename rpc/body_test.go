@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,16 +29,26 @@ import (
 // request has begun.
 func serve(t *testing.T, h http.Handler) (addr string, active *atomic.Int64) {
 	t.Helper()
-	active = new(atomic.Int64)
+	addr, active, _ = serveCounted(t, h)
+	return addr, active
+}
+
+// serveCounted is serve counting the connections closed too.
+func serveCounted(t *testing.T, h http.Handler) (addr string, active, closed *atomic.Int64) {
+	t.Helper()
+	active, closed = new(atomic.Int64), new(atomic.Int64)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateActive {
+		switch s {
+		case http.StateActive:
 			active.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
 		}
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String(), active
+	return srv.Listener.Addr().String(), active, closed
 }
 
 func heapInUse() uint64 {
@@ -61,18 +73,22 @@ func answerOf(t *testing.T, c net.Conn) (a *rpctest.Answer, closed bool) {
 
 // TestStalledBodiesHoldNoMemory: issue 11, item 1. Anonymous connections
 // that declare a 1 MiB body and send one byte make the server reserve
-// nothing for the bytes promised, and each is answered 408 and closed once
-// the body timeout passes.
+// nothing for the bytes promised, and each is answered 408 for the body
+// timeout, and closed.
 func TestStalledBodiesHoldNoMemory(t *testing.T) {
+	// Not parallel: it measures the heap.
 	const (
 		conns   = 200
 		timeout = 3 * time.Second
 	)
 	f := newFixture(t, rpc.Options{BodyTimeout: timeout})
-	addr, active := serve(t, f.reg)
+	var reading atomic.Int64 // requests in ServeHTTP, which reads the body at once
+	addr, _, closed := serveCounted(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reading.Add(1)
+		f.reg.ServeHTTP(w, r)
+	}))
 
 	before := heapInUse()
-	start := time.Now()
 	cs := make([]net.Conn, conns)
 	for i := range cs {
 		c, err := net.Dial("tcp", addr)
@@ -82,49 +98,45 @@ func TestStalledBodiesHoldNoMemory(t *testing.T) {
 		require.NoError(t, err)
 		cs[i] = c
 	}
-	dialed := time.Since(start)
-	require.Eventually(t, func() bool { return active.Load() == conns }, timeout/2, 5*time.Millisecond)
-	time.Sleep(200 * time.Millisecond) // every handler is reading its body
+	require.Eventually(t, func() bool { return reading.Load() == conns }, time.Minute, 5*time.Millisecond)
 	during := heapInUse()
-	require.Less(t, time.Since(start), timeout, "measured while every body is still awaited")
+	require.Zero(t, closed.Load(), "measured while every body is still awaited")
 	grown := int64(during) - int64(before)
 	t.Logf("heap before %.1f MB, with %d stalled 1 MiB bodies %.1f MB (grown %.1f MB)",
 		float64(before)/1e6, conns, float64(during)/1e6, float64(grown)/1e6)
 	assert.Less(t, grown, int64(30<<20), "memory follows the bytes received")
 
 	for _, c := range cs {
-		require.NoError(t, c.SetReadDeadline(start.Add(timeout+5*time.Second)))
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Minute))) // fails the test only if never answered
 		a, closed := answerOf(t, c)
 		assert.Equal(t, http.StatusRequestTimeout, a.HTTP, a.Raw)
 		assert.Equal(t, rpc.CodeRequestTimeout, a.Code)
-		assert.Contains(t, a.Message, "did not arrive within 3s")
+		assert.Contains(t, a.Message, "did not arrive within 3s", "ended by the body timeout")
 		assert.True(t, closed, "the connection is closed")
 	}
-	elapsed := time.Since(start)
-	t.Logf("all %d answered after %v (body timeout %v)", conns, elapsed.Round(time.Millisecond), timeout)
-	assert.GreaterOrEqual(t, elapsed, timeout)
-	assert.Less(t, elapsed, dialed+timeout+time.Second, "answered within a second of the deadline")
 }
 
 // trickle sends a request whose 1 KiB body arrives a byte every interval,
-// until the server answers; it returns the answer, how long it took, and
-// whether the server then closed the connection (waiting up to 2 s for that).
-func trickle(t *testing.T, addr string, interval time.Duration) (*rpctest.Answer, time.Duration, bool) {
+// until the server answers; it returns the answer and, when waitClose is
+// set, whether the server then closed the connection. An answer before the
+// whole body means the server cut it.
+func trickle(t *testing.T, addr string, interval time.Duration, waitClose bool) (*rpctest.Answer, bool) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer c.Close()
-	start := time.Now()
 	_, err = fmt.Fprintf(c, "POST /v1/t/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\n\r\n[")
 	require.NoError(t, err)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
 				return
-			case <-time.After(interval):
+			case <-tick.C:
 				if _, err := c.Write([]byte(" ")); err != nil {
 					return
 				}
@@ -132,46 +144,72 @@ func trickle(t *testing.T, addr string, interval time.Duration) (*rpctest.Answer
 		}
 	}()
 	br := bufio.NewReader(c)
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second))) // fails the test only if never answered
 	res, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
 	a, err := rpctest.ReadAnswer(res)
 	require.NoError(t, err)
-	took := time.Since(start)
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(2*time.Second)))
+	if !waitClose {
+		return a, false
+	}
 	_, err = br.ReadByte()
-	return a, took, err == io.EOF
+	// Closed with bytes of the body still unread, the connection may be
+	// reset rather than ended: closed all the same.
+	return a, err == io.EOF || errors.Is(err, syscall.ECONNRESET)
 }
 
 // TestTricklingBodyIsCut: a body that keeps arriving, a byte at a time, is
 // cut at the deadline, not at a quiet spell; so it is behind a writer
-// that cannot set read deadlines (checked at every read), and the registry
-// says once that it could not set them.
+// that cannot set read deadlines (checked at every read, on the registry's
+// clock), and the registry says once that it could not set them.
 func TestTricklingBodyIsCut(t *testing.T) {
+	t.Parallel()
 	const timeout = 500 * time.Millisecond
 	t.Run("deadline on the connection", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t, rpc.Options{BodyTimeout: timeout})
 		addr, _ := serve(t, f.reg)
-		a, took, closed := trickle(t, addr, 50*time.Millisecond)
+		a, closed := trickle(t, addr, 50*time.Millisecond, true)
 		assert.Equal(t, rpc.CodeRequestTimeout, a.Code, a.Raw)
-		assert.Less(t, took, timeout+time.Second)
+		assert.Contains(t, a.Message, "did not arrive within 500ms")
 		assert.True(t, closed, "the connection is closed")
 		assert.NotContains(t, f.logs.String(), "cannot set read deadlines")
 	})
 	t.Run("writer without deadlines", func(t *testing.T) {
-		f := newFixture(t, rpc.Options{BodyTimeout: timeout})
+		t.Parallel()
+		clock := rpctest.NewClock()
+		f := newFixture(t, rpc.Options{BodyTimeout: timeout, Clock: clock})
 		hide := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			f.reg.ServeHTTP(struct{ http.ResponseWriter }{w}, r) // no Unwrap: no deadlines
 		})
 		addr, _ := serve(t, hide)
-		a, took, _ := trickle(t, addr, 50*time.Millisecond)
-		assert.Equal(t, rpc.CodeRequestTimeout, a.Code, a.Raw)
-		assert.Less(t, took, timeout+time.Second)
-		a, _, _ = trickle(t, addr, 50*time.Millisecond)
-		assert.Equal(t, rpc.CodeRequestTimeout, a.Code, a.Raw)
+		for range 2 {
+			// The body's bytes keep coming; once its deadline is set, the
+			// first read after the clock passes it fails.
+			answered := make(chan struct{})
+			go func() {
+				tick := time.NewTicker(5 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-answered:
+						return
+					case <-tick.C:
+						clock.Advance(timeout)
+					}
+				}
+			}()
+			// net/http drains the rest of the body before it closes the
+			// connection, as nothing ends the read there: not waited for.
+			a, _ := trickle(t, addr, 10*time.Millisecond, false)
+			close(answered)
+			assert.Equal(t, rpc.CodeRequestTimeout, a.Code, a.Raw)
+			assert.Contains(t, a.Message, "did not arrive within 500ms")
+		}
 		assert.Equal(t, 1, strings.Count(f.logs.String(), "cannot set read deadlines"), "warned once")
 	})
 	t.Run("method's own timeout", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t, rpc.Options{BodyTimeout: time.Hour})
 		f.reg.Register(rpc.Method{
 			ID: "/v1/t/quick", Title: "Quick body", Permissions: []string{"*"}, BodyTimeout: timeout,
@@ -183,9 +221,10 @@ func TestTricklingBodyIsCut(t *testing.T) {
 		defer c.Close()
 		_, err = fmt.Fprintf(c, "POST /v1/t/quick HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n[")
 		require.NoError(t, err)
-		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second))) // fails the test only if never answered
 		a, _ := answerOf(t, c)
 		assert.Equal(t, rpc.CodeRequestTimeout, a.Code, a.Raw)
+		assert.Contains(t, a.Message, "did not arrive within 500ms")
 	})
 }
 
@@ -193,12 +232,14 @@ func TestTricklingBodyIsCut(t *testing.T) {
 // the body is read, so a handler that runs past it keeps its context and
 // answers on a connection that is reused.
 func TestBodyDeadlineDoesNotReachTheHandler(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{BodyTimeout: 100 * time.Millisecond})
 	f.reg.Register(rpc.Method{
 		ID: "/v1/t/long", Title: "Long", Permissions: []string{"*"},
 		Handler: func(ctx context.Context) (string, error) {
 			select {
-			case <-time.After(400 * time.Millisecond):
+			case <-time.After(400 * time.Millisecond): // past the connection's read deadline, the kernel's to keep
+
 				return "done", nil
 			case <-ctx.Done():
 				return "", ctx.Err()
@@ -240,71 +281,77 @@ func stallUpload(t *testing.T, addr, path string, size int) net.Conn {
 // is refused at once, with nothing written; the body timeout ends the
 // stalled ones and removes what they spooled.
 func TestStalledUploadsAreBounded(t *testing.T) {
+	t.Parallel()
 	const timeout = 2 * time.Second
-	dir := t.TempDir()
-	spooled := func() int {
-		entries, err := os.ReadDir(dir)
-		require.NoError(t, err)
-		return len(entries)
+	spooledIn := func(t *testing.T, dir string) func() int {
+		return func() int {
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			return len(entries)
+		}
 	}
-	upload := func(c *rpctest.Client) *rpctest.Answer {
+	upload := func(t *testing.T, c *rpctest.Client) *rpctest.Answer {
 		return c.Do(t, multipartRequest(t, "/v1/t/upload", nil, "small.txt", []byte("small")))
 	}
 
 	t.Run("in number", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		spooled := spooledIn(t, dir)
 		// One address here: its own bounds are those in all.
 		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxUploads: 3, MaxUploadsPerAddr: 3})
 		addr, _ := serve(t, f.reg)
-		start := time.Now()
 		var stalled []net.Conn
 		for range 3 {
 			stalled = append(stalled, stallUpload(t, addr, "/v1/t/upload", 900))
 		}
-		require.Eventually(t, func() bool { return spooled() == 3 }, timeout/2, 5*time.Millisecond)
+		require.Eventually(t, func() bool { return spooled() == 3 }, timeout, 5*time.Millisecond)
 
-		began := time.Now()
-		a := upload(f.c)
+		a := upload(t, f.c)
 		assert.Equal(t, 503, a.HTTP, a.Raw)
 		assert.Equal(t, rpc.CodeServiceUnavailable, a.Code)
 		assert.NotEmpty(t, a.Header.Get("Retry-After"))
-		assert.Less(t, time.Since(began), 100*time.Millisecond, "refused at once")
-		assert.Equal(t, 3, spooled(), "nothing of the refused upload is written")
+		assert.Equal(t, 3, spooled(), "nothing of the refused upload is written, and the others still stall: refused at once")
 
 		for _, c := range stalled {
-			require.NoError(t, c.SetReadDeadline(start.Add(timeout+3*time.Second)))
+			require.NoError(t, c.SetReadDeadline(time.Now().Add(time.Minute))) // fails the test only if never answered
 			a, closed := answerOf(t, c)
 			assert.Equal(t, rpc.CodeRequestTimeout, a.Code, a.Raw)
+			assert.Contains(t, a.Message, "did not arrive within 2s", "ended by the body timeout")
 			assert.True(t, closed)
 		}
-		assert.Less(t, time.Since(start), timeout+time.Second)
 		assert.Zero(t, spooled(), "the stalled uploads' files are removed")
-		a = upload(f.c)
+		a = upload(t, f.c)
 		require.Equal(t, 200, a.HTTP, "room again once they ended: %s", a.Raw)
 	})
 
 	t.Run("in bytes", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		spooled := spooledIn(t, dir)
 		// The method takes up to 1000 bytes; two declared uploads of 1200
 		// bytes count 1001 each.
 		f := newFixture(t, rpc.Options{UploadDir: dir, BodyTimeout: timeout, MaxSpooledBytes: 2500, MaxSpooledBytesPerAddr: 2500})
 		addr, _ := serve(t, f.reg)
 		stallUpload(t, addr, "/v1/t/upload", 1200)
 		stallUpload(t, addr, "/v1/t/upload", 1200)
-		require.Eventually(t, func() bool { return spooled() == 2 }, timeout/2, 5*time.Millisecond)
+		require.Eventually(t, func() bool { return spooled() == 2 }, timeout, 5*time.Millisecond)
 
 		big := multipartRequest(t, "/v1/t/upload", nil, "big.bin", bytes.Repeat([]byte("x"), 900))
 		a := f.c.Do(t, big)
 		assert.Equal(t, rpc.CodeServiceUnavailable, a.Code, "no room for %d bytes more: %s", big.ContentLength, a.Raw)
 		assert.Equal(t, 2, spooled())
-		a = upload(f.c)
+		a = upload(t, f.c)
 		require.Equal(t, 200, a.HTTP, "a small one fits: %s", a.Raw)
 		assert.Equal(t, 2, spooled(), "and is removed after its handler")
 
-		require.Eventually(t, func() bool { return spooled() == 0 }, timeout+time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool { return spooled() == 0 }, time.Minute, 10*time.Millisecond) // the body timeout ends them
 		a = f.c.Do(t, multipartRequest(t, "/v1/t/upload", nil, "big.bin", bytes.Repeat([]byte("x"), 900)))
 		assert.Equal(t, 200, a.HTTP, a.Raw)
 	})
 
 	t.Run("a method's limit must fit the budget", func(t *testing.T) {
+		t.Parallel()
 		reg := rpc.New(rpc.Options{MaxSpooledBytes: 1 << 20})
 		assert.Panics(t, func() {
 			reg.Register(rpc.Method{ID: "/v1/big", Permissions: []string{"*"}, MaxUploadBytes: 2 << 20, Handler: func(ctx context.Context) error { return nil }})

@@ -2,374 +2,55 @@ package rpc
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net/http"
 	"reflect"
-	"strconv"
-	"time"
 
 	"github.com/authrpc/authrpc/auth"
 )
 
-// call is a call as its transport read it: everything the pipeline needs to
-// know of how it arrived. HTTP and WebSocket fill it in and hand it to
-// exchange.run, so that what a call is (authentication, permissions, rate
-// limits, parameters, the handler or a void run, the envelope and the call
-// record) is one piece of code whatever carried it.
-type call struct {
-	body       body   // params, and the id of a request object
-	token      string // the bearer token; empty for none
-	clientAddr string
-	void       bool
-	// upload reads the file of an upload method, once the caller may call
-	// it; nil when the call carries none.
-	upload func(m *method) ([]json.RawMessage, *Upload, *Error)
-	// noUploads is set by a transport that carries no files (WebSocket):
-	// an upload method answers CodeUploadOverWebSocket.
-	noUploads bool
+// Call describes the call a handler is serving.
+type Call struct {
+	// Method is the id of the method called.
+	Method string
+	// ClientAddr is the caller's IP address (see Options.TrustedProxyHeader).
+	ClientAddr string
+	// Void is set when the caller does not wait for the answer.
+	Void bool
+	// Upload is the uploaded file of an upload method, or nil.
+	Upload *Upload
+	// Caller is who called: nil or an unauthenticated principal for a guest.
+	Caller *auth.Principal
+
+	args []reflect.Value // the handler's arguments, after the context; see Params
+	ctx  context.Context // the handler's context, where args[0] points
 }
 
-// exchange is one call on its way to an answer.
-type exchange struct {
-	r         *Registry
-	w         http.ResponseWriter
-	m         *method
-	ctx       context.Context // the call's, with its deadline; nil before authentication
-	rpcID     json.RawMessage // the id of a JSON-RPC request object, echoed
-	start     time.Time
-	principal *auth.Principal
-	void      bool
+type callKey struct{}
 
-	// Room for what a call of a few parameters needs, so that it costs no
-	// allocations of its own: the Call handed to the handler, its
-	// arguments, and the raw parameters of a JSON body.
-	call     Call
-	args     [4]reflect.Value
-	raws     [4]json.RawMessage
-	deadline callDeadline
-	pre      predecoded // of args
+// CallFromContext returns the call a handler is serving, or nil outside one.
+func CallFromContext(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
 }
 
-func (r *Registry) newExchange(w http.ResponseWriter) *exchange {
-	return &exchange{r: r, w: w, start: time.Now()}
+// UploadFromContext returns the file uploaded with the call, or nil.
+func UploadFromContext(ctx context.Context) *Upload {
+	if c := CallFromContext(ctx); c != nil {
+		return c.Upload
+	}
+	return nil
 }
 
-// run is the call pipeline, for x.m: the method the transport found named
-// (and while it read the request, logged its faults against).
-func (x *exchange) run(ctx context.Context, c *call) {
-	r, m, in := x.r, x.m, &c.body
-
-	// The deadline starts before authentication, so that it reaches the
-	// auth cache's read-through as well as the handler's queries.
-	base := ctx
-	dl := &x.deadline
-	dl.start(base, r.callTimeout(m))
-	defer func() { dl.cancel() }()
-	ctx, x.ctx = dl, dl
-	ctx, p, err := r.caller(ctx, c.token) // the one place a call is authenticated
-	if err != nil {
-		x.finish(Result{}, fmt.Errorf("rpc: authenticate: %w", err))
-		return
-	}
-	x.principal = p
-	if p == nil && c.token != "" {
-		// The token did not authenticate: RFC 6750 tells the client to
-		// get a new one, which a guest's -32801 alone does not.
-		x.w.Header().Set("WWW-Authenticate", invalidTokenChallenge)
-	}
-	cl := &x.call
-	*cl = Call{Method: m.ID, ClientAddr: c.clientAddr, Void: c.void}
-	x.void = c.void
-	if !p.Allowed(m.Permissions) {
-		x.decline(NewError(CodeInsufficientPermissions, ""))
-		return
-	}
-	key := rateKey(p, cl.ClientAddr)
-	if m.limiter != nil && !m.limiter.Allow(key) {
-		x.decline(TooManyRequests("too many calls of %s: slow down", m.ID))
-		return
-	}
-	if !m.active.enter(key) {
-		x.decline(Errorf(CodeTooManyActive, "too many calls of %s in flight: try again shortly", m.ID))
-		return
-	}
-	counted := true // until a void call takes its count into the background
-	defer func() {
-		if counted {
-			m.active.leave(key)
-		}
-	}()
-
-	if c.noUploads && m.MaxUploadBytes > 0 {
-		x.fail(Errorf(CodeUploadOverWebSocket, "method %s takes an upload: call it over HTTP", m.ID))
-		return
-	}
-	if c.upload != nil {
-		raws, up, e := c.upload(m)
-		if e != nil {
-			x.fail(e)
-			return
-		}
-		in.raws, cl.Upload = raws, up
-		// The handler's time starts once the upload is in (BodyTimeout
-		// bounded that); authentication had the deadline before it.
-		dl.cancel()
-		dl = r.callContext(base, m)
-		ctx, x.ctx = dl, dl
-		if p != nil || auth.FromContext(ctx) != nil {
-			ctx = auth.NewContext(ctx, p) // again: the fresh deadline starts from before caller
-		}
-	}
-
-	if in.paramsErr != nil {
-		cl.removeUpload()
-		x.fail(in.paramsErr)
-		return
-	}
-	if m.file != nil && c.upload == nil && in.named == nil {
-		if in.raws, err = m.withoutFile(in.raws); err != nil {
-			cl.removeUpload()
-			x.fail(err.(*Error))
-			return
-		}
-	}
-	if in.named != nil {
-		if in.raws, err = m.positional(in.named); err != nil {
-			cl.removeUpload()
-			x.fail(err.(*Error))
-			return
-		}
-	}
-	var args []reflect.Value
-	if n := m.firstParam + len(m.params); n <= len(x.args) {
-		args = x.args[:n]
-	} else {
-		args = make([]reflect.Value, n)
-	}
-	pre := &x.pre
-	if pre.m != m || in.named != nil || c.upload != nil {
-		pre = nil // decoded for another method, or for parameters not these
-	}
-	if e := m.decodeParams(in.raws, args, pre); e != nil {
-		cl.removeUpload()
-		x.fail(e)
-		return
-	}
-	if m.firstParam == 2 {
-		args[1] = reflect.ValueOf(cl.Upload)
-	}
-
-	cl.Caller, cl.args = p, args
-	dl.call.Store(cl) // CallFromContext finds it from here on
-	if x.void {
-		// Detached from the request, whose context ends with the answer;
-		// a deadline of its own from now.
-		bg := r.callContext(context.WithoutCancel(ctx), m)
-		x.ctx = bg
-		counted = false // a void call is in flight until it ends
-		x.runVoid(bg, cl, func() { bg.cancel(); cl.removeUpload(); m.active.leave(key) })
-		return
-	}
-	res, err := m.serve(ctx, cl)
-	cl.removeUpload()
-	x.finish(res, err)
-}
-
-// invalidTokenChallenge answers a call whose bearer token did not
-// authenticate (malformed, unknown, expired, revoked or disabled).
-const invalidTokenChallenge = `Bearer error="invalid_token"`
-
-// removeUpload removes the call's spooled upload, if it has one, once the
-// call no longer needs it.
-func (c *Call) removeUpload() {
-	if c.Upload != nil {
-		c.Upload.remove()
-	}
-}
-
-// Reserved method ids, answered by the registry itself unless a method of
-// that id is registered.
-const (
-	MethodPing        = "/ping"
-	MethodPong        = "/pong"
-	MethodHealthcheck = "/healthcheck"
-)
-
-// healthcheckTimeout bounds Options.Healthcheck.
-const healthcheckTimeout = 5 * time.Second
-
-// reservedName returns the id an HTTP request names that may be a
-// reserved method: a request object's at the mount root, else the path's.
-func reservedName(path string, mounted bool, in *body) string {
-	switch {
-	case !mounted:
-		return ""
-	case in.request && (path == "/" || path == ""):
-		return in.method
-	}
-	return path
-}
-
-// reserved answers the registry's own methods, for probes: /ping and
-// /healthcheck. It reports whether id was one of them.
-func (x *exchange) reserved(ctx context.Context, id string) bool {
-	switch id {
-	case MethodPing:
-		x.r.writeResult(x.w, x.rpcID, Result{})
-		return true
-	case MethodHealthcheck:
-		if err := x.r.healthcheck(ctx); err != nil {
-			x.r.log.ErrorContext(ctx, "rpc: healthcheck failed", "err", err)
-			x.r.writeError(x.w, x.rpcID, NewError(CodeServiceUnavailable, ""))
-			return true
-		}
-		x.r.writeResult(x.w, x.rpcID, Result{})
-		return true
-	}
-	return false
-}
-
-func (r *Registry) healthcheck(ctx context.Context) error {
-	if r.opts.Healthcheck == nil {
+// Params returns the call's decoded parameters, one per Method.Params, as
+// the handler receives them (omitted optional ones as their zero values).
+// The slice is new on every call; the values are the handler's, so a
+// middleware must not change what they point to.
+func (c *Call) Params() []any {
+	if len(c.args) < 2 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
-	defer cancel()
-	return r.opts.Healthcheck(ctx)
-}
-
-type panicError struct {
-	value any
-	stack []byte
-}
-
-func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
-
-var (
-	errInternal = NewError(CodeInternal, "")
-	// errDeadline answers a call that did not finish within its deadline:
-	// generic, as the cause (a silent database, a slow dependency) is the
-	// server's to log, not the caller's to read.
-	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
-)
-
-// errorFor returns what the caller is told of err: a handler's *Error as it
-// is, anything else as an opaque internal error, logged with the method id.
-func (r *Registry) errorFor(ctx context.Context, m *method, err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
+	out := make([]any, len(c.args)-1)
+	for i, v := range c.args[1:] {
+		out[i] = v.Interface()
 	}
-	var pe *panicError
-	if errors.As(err, &pe) {
-		r.log.ErrorContext(ctx, "rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
-	} else {
-		r.log.ErrorContext(ctx, "rpc: handler failed", "method", m.ID, "err", err)
-	}
-	return errInternal
-}
-
-// errorFor is Registry.errorFor for this call: a call that failed once its
-// deadline passed answers 503, whatever error reported it.
-func (x *exchange) errorFor(err error) *Error {
-	var e *Error
-	if !errors.As(err, &e) && (errors.Is(err, context.DeadlineExceeded) || x.ctx != nil && x.ctx.Err() == context.DeadlineExceeded) {
-		x.r.log.WarnContext(x.ctx, "rpc: call passed its deadline", "method", x.m.ID, "timeout", x.r.callTimeout(x.m), "err", err)
-		return errDeadline
-	}
-	return x.r.errorFor(x.ctx, x.m, err)
-}
-
-// finish answers with the handler's result or error and records the call.
-func (x *exchange) finish(res Result, err error) {
-	if err != nil {
-		e := x.errorFor(err)
-		x.r.writeError(x.w, x.rpcID, e)
-		x.record(e.Code, err)
-		return
-	}
-	if werr := x.r.writeResult(x.w, x.rpcID, res); werr != nil {
-		x.r.log.ErrorContext(x.ctx, "rpc: encode result", "method", x.m.ID, "err", werr)
-		x.r.writeError(x.w, x.rpcID, errInternal)
-		x.record(CodeInternal, werr)
-		return
-	}
-	code := res.Code
-	if code == 0 {
-		code = CodeOK
-	}
-	x.record(code, nil)
-}
-
-// fail answers an error found before the handler ran.
-func (x *exchange) fail(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
-	if x.m != nil {
-		x.record(e.Code, e)
-	}
-}
-
-// decline answers a refusal for permissions or rate, which the call log counts apart.
-func (x *exchange) decline(e *Error) {
-	x.r.writeError(x.w, x.rpcID, e)
-	x.recordDeclined(e.Code)
-}
-
-func (x *exchange) record(code int, err error) {
-	if code == 0 {
-		code = CodeOK
-	}
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	isErr := code < 0 || code >= 400
-	x.r.observe(CallRecord{
-		Method:     x.m.ID,
-		UserID:     uid,
-		Start:      x.start,
-		Runtime:    time.Since(x.start),
-		Code:       code,
-		StatusText: statusTextOf(code, err),
-		Error:      isErr,
-		Exception:  code == CodeInternal && err != nil,
-		Void:       x.void,
-	})
-}
-
-func (x *exchange) recordDeclined(code int) {
-	if !x.m.logged {
-		return
-	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	x.r.observe(CallRecord{
-		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: time.Since(x.start),
-		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
-	})
-}
-
-func statusTextOf(code int, err error) string {
-	if err == nil {
-		return StatusText(code)
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Code == code {
-		return e.Message
-	}
-	return StatusText(code)
-}
-
-func rateKey(p *auth.Principal, addr string) string {
-	if p.Authenticated() {
-		return "u:" + strconv.FormatInt(p.UserID, 10)
-	}
-	return "a:" + auth.AddrKey(addr) // an IPv6 guest keys on its /64
+	return out
 }

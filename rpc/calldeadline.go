@@ -139,3 +139,11 @@ var closedDone = func() chan struct{} {
 func (e endedContext) Done() <-chan struct{} { return closedDone }
 
 func (e endedContext) Err() error { return e.err }
+
+// callTimeout returns the deadline of a call of m.
+func (r *Registry) callTimeout(m *method) time.Duration {
+	if m.Timeout > 0 {
+		return m.Timeout
+	}
+	return r.opts.CallTimeout
+}

@@ -90,6 +90,7 @@ func newAdminRegistry() *rpc.Registry {
 }
 
 func TestHostAuthenticator(t *testing.T) {
+	t.Parallel()
 	reg := newAdminRegistry()
 	whoami(reg)
 	hs := &signedTokens{key: []byte("test key, 32 bytes long........."), revoked: map[int64]bool{}}
@@ -137,6 +138,7 @@ func withPrincipal(p *auth.Principal, next http.Handler) http.Handler {
 }
 
 func TestPrincipalFromContext(t *testing.T) {
+	t.Parallel()
 	reg := newAdminRegistry()
 	whoami(reg)
 	sessions := map[string]*auth.Principal{}

@@ -56,6 +56,7 @@ func addrOf(t *testing.T, c *rpctest.Client, remote, header string, lines ...str
 // must not pick its address: the trusted proxy appends to the last line, so
 // the right-most entry across all lines is the one it wrote.
 func TestClientAddressAcrossHeaderLines(t *testing.T) {
+	t.Parallel()
 	c := addrRegistry(rpc.Options{TrustedProxyHeader: "X-Forwarded-For", TrustedProxies: proxyNet})
 	const proxy = "10.0.0.1:5555"
 	for name, tc := range map[string]struct {
@@ -90,6 +91,7 @@ var proxyNet = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 // proxy: a client that reaches the second proxy directly is keyed on its
 // own address, not on the entry it wrote.
 func TestClientAddressHops(t *testing.T) {
+	t.Parallel()
 	c := addrRegistry(rpc.Options{TrustedProxyHeader: "X-Forwarded-For", TrustedProxies: proxyNet, TrustedProxyHops: 2})
 	const proxy = "10.0.0.2:5555"
 	assert.Equal(t, "203.0.113.9", addrOf(t, c, proxy, "X-Forwarded-For", "198.51.100.66, 203.0.113.9, 10.0.0.1"))
@@ -137,6 +139,7 @@ func TestTrustedProxies(t *testing.T) {
 }
 
 func TestRetryAfterHeader(t *testing.T) {
+	t.Parallel()
 	c := addrRegistry(rpc.Options{})
 	a := c.Post(t, "/v1/busy", "[]")
 	assert.Equal(t, 429, a.HTTP)

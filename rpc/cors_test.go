@@ -58,6 +58,7 @@ func corsHeaders(h http.Header) []string {
 }
 
 func TestCORSPreflight(t *testing.T) {
+	t.Parallel()
 	srv := corsServer(t, &rpc.CORSOptions{AllowedOrigins: []string{"https://app.example.com", "https://*.example.org"}})
 	url := srv.URL + "/api/v1/echo"
 
@@ -91,6 +92,7 @@ func TestCORSPreflight(t *testing.T) {
 }
 
 func TestCORSCalls(t *testing.T) {
+	t.Parallel()
 	srv := corsServer(t, &rpc.CORSOptions{AllowedOrigins: []string{"https://app.example.com"}, AllowCredentials: true,
 		ExposedHeaders: []string{"X-Request-Id"}, MaxAge: -1})
 
@@ -118,6 +120,7 @@ func TestCORSCalls(t *testing.T) {
 }
 
 func TestCORSOff(t *testing.T) {
+	t.Parallel()
 	for name, opts := range map[string]*rpc.CORSOptions{"no option": nil, "no origins": {MaxAge: time.Hour}} {
 		srv := corsServer(t, opts)
 		res, body := preflight(t, srv.URL+"/api/v1/echo", "https://app.example.com", "authorization")

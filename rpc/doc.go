@@ -59,11 +59,21 @@
 // At its mount root the registry also accepts WebSockets (subprotocol
 // "jsonrpc_2.0", the bearer token offered second), whose calls run through
 // the same pipeline as HTTP and answer the same bodies, in JSON text frames
-// or MessagePack binary ones (WebSocketOptions). Publish sends events to the
+// or MessagePack binary ones (WebSocketOptions). Whatever carried it, a call
+// is authenticated, checked against the method's permissions, rate limit
+// and bounds on calls in flight, its parameters checked and decoded, its
+// handler run (or run in the background, for a void call), its answer sent
+// in the encoding the call came in, and its CallRecord handed to the
+// observers. Publish sends events to the
 // sockets of groups of callers, on every instance with ShareEvents; the
 // sockets of an auth the auth cache invalidates are closed with 4000, unless
 // the invalidation is a refresh (auth.Invalidation.Refresh).
 // Bodies of type application/msgpack are read and answered in MessagePack.
+//
+// Options.Clock is the time the registry reads and waits on (the call
+// records' times, rate limits, a socket's message rate, pings and expiry);
+// a test passes rpctest.Clock and moves it, so that it waits for no time
+// to pass.
 //
 // What a request may cost is bounded before it is allocated: a MessagePack
 // body or message converts to JSON within the limit a JSON body has, a body

@@ -1,9 +1,10 @@
 package rpc
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/authrpc/authrpc/internal/quote"
@@ -148,14 +149,6 @@ func (e *Error) WithRetryAfter(d time.Duration) *Error {
 	return &c
 }
 
-// setRetryAfter sets the Retry-After header an error asks for.
-func setRetryAfter(h http.Header, e *Error) {
-	if e.RetryAfter > 0 {
-		secs := (e.RetryAfter + time.Second - 1) / time.Second
-		h.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
-	}
-}
-
 // Shorthands for the codes handlers use most.
 
 // BadRequest answers 400: a rule of the method was broken; the message says which.
@@ -188,3 +181,32 @@ func InvalidParams(format string, args ...any) *Error {
 // Quote quotes a string taken from a request for an error message, cut short
 // (with an ellipsis) so that a hostile request cannot make the answer large.
 func Quote(s string) string { return quote.Short(s) }
+
+type panicError struct {
+	value any
+	stack []byte
+}
+
+var (
+	errInternal = NewError(CodeInternal, "")
+	// errDeadline answers a call that did not finish within its deadline:
+	// generic, as the cause (a silent database, a slow dependency) is the
+	// server's to log, not the caller's to read.
+	errDeadline = NewError(CodeServiceUnavailable, "the call did not finish in time: try again later")
+)
+
+// errorFor returns what the caller is told of err: a handler's *Error as it
+// is, anything else as an opaque internal error, logged with the method id.
+func (r *Registry) errorFor(ctx context.Context, m *method, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var pe *panicError
+	if errors.As(err, &pe) {
+		r.log.ErrorContext(ctx, "rpc: handler panicked", "method", m.ID, "panic", fmt.Sprint(pe.value), "stack", string(pe.stack))
+	} else {
+		r.log.ErrorContext(ctx, "rpc: handler failed", "method", m.ID, "err", err)
+	}
+	return errInternal
+}

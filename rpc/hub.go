@@ -85,7 +85,7 @@ func (h *hub) open(ctx context.Context, s *socket) {
 	}
 	if p := s.principal; p != nil && !p.ExpiresAt.IsZero() {
 		// A session that runs out closes its sockets, as a revocation would.
-		s.expiry = time.AfterFunc(time.Until(p.ExpiresAt), func() { s.close(CloseSignedOut, "Signed out") })
+		s.expiry = h.r.clock.AfterFunc(p.ExpiresAt.Sub(h.r.clock.Now()), func() { s.close(CloseSignedOut, "Signed out") })
 	}
 }
 

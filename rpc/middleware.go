@@ -33,21 +33,6 @@ func chain(h CallFunc, mws ...[]Middleware) CallFunc {
 	return h
 }
 
-// Params returns the call's decoded parameters, one per Method.Params, as
-// the handler receives them (omitted optional ones as their zero values).
-// The slice is new on every call; the values are the handler's, so a
-// middleware must not change what they point to.
-func (c *Call) Params() []any {
-	if len(c.args) < 2 {
-		return nil
-	}
-	out := make([]any, len(c.args)-1)
-	for i, v := range c.args[1:] {
-		out[i] = v.Interface()
-	}
-	return out
-}
-
 // serve runs the method's middleware and handler for c, turning a panic in
 // either into an error.
 func (m *method) serve(ctx context.Context, c *Call) (res Result, err error) {

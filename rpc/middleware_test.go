@@ -112,6 +112,7 @@ func middlewareRegistry(t *testing.T, tr *trail, logger *slog.Logger) (*rpc.Regi
 }
 
 func TestMiddlewareSeesAndWraps(t *testing.T) {
+	t.Parallel()
 	tr := &trail{}
 	reg, _ := middlewareRegistry(t, tr, slog.New(slog.DiscardHandler))
 	c := rpctest.New(reg).As(plainToken)
@@ -129,6 +130,7 @@ func TestMiddlewareSeesAndWraps(t *testing.T) {
 }
 
 func TestMiddlewareRunsAfterThePermissionAndParameterChecks(t *testing.T) {
+	t.Parallel()
 	tr := &trail{}
 	reg, _ := middlewareRegistry(t, tr, slog.New(slog.DiscardHandler))
 	c := rpctest.New(reg)
@@ -143,6 +145,7 @@ func TestMiddlewareRunsAfterThePermissionAndParameterChecks(t *testing.T) {
 }
 
 func TestMiddlewareRefusal(t *testing.T) {
+	t.Parallel()
 	tr := &trail{}
 	reg, obs := middlewareRegistry(t, tr, slog.New(slog.DiscardHandler))
 	a := rpctest.New(reg).As(plainToken).Call(t, "/v1/echo", 13)
@@ -160,6 +163,7 @@ func TestMiddlewareRefusal(t *testing.T) {
 }
 
 func TestMiddlewarePanicIsAnInternalError(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	reg := rpc.New(rpc.Options{
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -175,6 +179,7 @@ func TestMiddlewarePanicIsAnInternalError(t *testing.T) {
 }
 
 func TestMiddlewareOverWebSocketAndVoid(t *testing.T) {
+	t.Parallel()
 	tr := &trail{}
 	reg, obs := middlewareRegistry(t, tr, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(reg)
@@ -218,6 +223,7 @@ func (h requestIDs) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func TestHandlerFailureLogsCarryTheRequestContext(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	tr := &trail{}
 	reg, _ := middlewareRegistry(t, tr, slog.New(requestIDs{slog.NewTextHandler(&logs, nil)}))

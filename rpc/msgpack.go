@@ -514,16 +514,28 @@ func appendJSONString(dst, s []byte) []byte {
 func jsonToMsgpack(j []byte) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(len(j))
-	c := jsonConv{src: j, enc: msgpack.NewEncoder(&out)}
-	c.enc.UseCompactInts(true)
-	c.space()
-	if err := c.value(0); err != nil {
-		return nil, fmt.Errorf("rpc: msgpack: %w", err)
-	}
-	if c.space(); c.i != len(c.src) {
-		return nil, errors.New("rpc: msgpack: data after the JSON value")
+	if err := appendMsgpack(&out, j); err != nil {
+		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// appendMsgpack is jsonToMsgpack writing to out, with a pooled encoder. On
+// an error, out holds a part of the conversion.
+func appendMsgpack(out *bytes.Buffer, j []byte) error {
+	enc := msgpack.GetEncoder()
+	defer msgpack.PutEncoder(enc)
+	enc.Reset(out)
+	enc.UseCompactInts(true)
+	c := jsonConv{src: j, enc: enc}
+	c.space()
+	if err := c.value(0); err != nil {
+		return fmt.Errorf("rpc: msgpack: %w", err)
+	}
+	if c.space(); c.i != len(c.src) {
+		return errors.New("rpc: msgpack: data after the JSON value")
+	}
+	return nil
 }
 
 type jsonConv struct {

@@ -15,6 +15,7 @@ import (
 // jsonToMsgpack gives what MessagePack-decoding the same value gives, for
 // the shapes answers take.
 func TestJSONToMsgpack(t *testing.T) {
+	t.Parallel()
 	for _, j := range []string{
 		`{}`, `[]`, `[ ]`, `{ }`, `null`, `true`, `false`, `0`, `-1`, `127`, `128`, `-33`, `65536`,
 		`1.5`, `-2e10`, `""`, `"a\"b\\c\u00e9\ud83d\ude00"`,
@@ -59,6 +60,7 @@ func TestJSONToMsgpack(t *testing.T) {
 // msgpackToJSON gives the JSON encoding/json gives for the value msgpack/v5
 // decodes: the same text, byte for byte, for every type and escape.
 func TestMsgpackToJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	for _, v := range []any{
 		nil, true, false, 0, 127, 128, 255, 256, 65535, 65536, 1 << 32, uint64(1) << 63, -1, -32, -33, -128, -129, -32768, -32769, -1 << 31, int64(-1) << 62,
 		1.5, -2e10, 1e21, 1e-7, float32(0.5), "", "abc", "a\"b\\c", "\x00\x01\x1f\b\f\n\r\t", "<a href='x'>&</a>", "\u2028\u2029", "é😀\u2027\u202a",
@@ -90,6 +92,7 @@ func TestMsgpackToJSONMatchesEncodingJSON(t *testing.T) {
 // The budget holds to the byte, and a declared count or length that could
 // not fit is refused before anything is converted.
 func TestMsgpackToJSONBudget(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		v    any
 		json string

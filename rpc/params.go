@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/authrpc/authrpc/rpc/internal/jsoncheck"
 	"github.com/invopop/jsonschema"
 	sjs "github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -31,8 +32,8 @@ type param struct {
 	simple    string
 	anything  bool // the schema accepts any value
 	validator *sjs.Schema
-	nullOK    bool   // null is a value of the schema, not an omitted parameter
-	check     *check // the schema compiled for raw bytes, when it can be
+	nullOK    bool             // null is a value of the schema, not an omitted parameter
+	check     *jsoncheck.Check // the schema compiled for raw bytes, when it can be
 }
 
 func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) {
@@ -82,9 +83,7 @@ func (r *Registry) compileParam(i int, p Param, t reflect.Type) (*param, error) 
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
 	cp.nullOK = cp.validator.Validate(nil) == nil
-	if cp.check = compileCheck(raw); cp.check != nil {
-		cp.check.dec = compileDecoder(cp.check.root, t, 0)
-	}
+	cp.check = jsoncheck.Compile(raw, t)
 	return cp, nil
 }
 
@@ -140,7 +139,7 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 		return reflect.Zero(p.typ), nil
 	}
 	if p.check != nil {
-		if v, ok := p.check.decode(raw); ok {
+		if v, ok := p.check.Decode(raw); ok {
 			return v, nil // checked and decoded in one pass
 		}
 	}
@@ -150,7 +149,7 @@ func (p *param) decode(raw json.RawMessage) (reflect.Value, *Error) {
 			return reflect.Value{}, InvalidParams("%s: expected %s, got %s", p.label(), article(p.simple), article(got))
 		}
 	case p.anything:
-	case p.check != nil && p.check.accepts(raw):
+	case p.check != nil && p.check.Accepts(raw):
 		// Valid for sure; a refusal goes on to the full validator, which
 		// decides and words the message.
 	default:
@@ -337,4 +336,56 @@ func ratString(r *big.Rat) string {
 	}
 	f, _ := r.Float64()
 	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// predecoded holds the parameters of m decoded by their compiled checks as
+// the body was split, by position: read once, before the permission check
+// that may refuse the call. What a decoder gives up on is decoded again,
+// from its raw bytes, once the call is allowed, where a refusal answers.
+type predecoded struct {
+	m    *method
+	vals []reflect.Value // by parameter: the handler's arguments after the context
+	done uint8           // bit i: vals[i] holds parameter i
+}
+
+// predecodeBudget bounds what decoding a parameter before the permission
+// check may allocate for slices and pointers; a larger one is decoded
+// after it.
+const predecodeBudget = 64 << 10
+
+// predecode returns a predecoded for m, writing into args from
+// m.firstParam on, or nil when args has no room for m's parameters.
+func predecode(m *method, args []reflect.Value) predecoded {
+	if m == nil || m.file != nil || m.firstParam+len(m.params) > min(len(args), 8) {
+		return predecoded{}
+	}
+	return predecoded{m: m, vals: args[m.firstParam : m.firstParam+len(m.params)]}
+}
+
+// decode decodes the element at s's offset, parameter i of pre.m, if its
+// compiled check can, and reports whether it did; s is left where it was if
+// not. Decoded before the caller is known to be allowed: a small body must
+// not make the server allocate much more than itself.
+func (pre *predecoded) decode(s *jsoncheck.Scanner, i int) bool {
+	if pre == nil || i >= len(pre.vals) {
+		return false
+	}
+	c := pre.m.params[i].check
+	if c == nil {
+		return false
+	}
+	v, ok := c.DecodeAt(s, predecodeBudget)
+	if !ok {
+		return false
+	}
+	pre.vals[i], pre.done = v, pre.done|1<<i
+	return true
+}
+
+// value returns parameter i, if pre holds it.
+func (pre *predecoded) value(i int) (reflect.Value, bool) {
+	if pre == nil || i >= len(pre.vals) || pre.done&(1<<i) == 0 {
+		return reflect.Value{}, false
+	}
+	return pre.vals[i], true
 }

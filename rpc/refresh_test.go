@@ -15,6 +15,7 @@ import (
 // the sockets of the callers it covers open; an invalidation that ends
 // them closes those sockets.
 func TestWebSocketRefreshKeepsSockets(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()

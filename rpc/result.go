@@ -1,11 +1,6 @@
 package rpc
 
 import (
-	"context"
-	"reflect"
-	"time"
-
-	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc/read"
 )
 
@@ -56,80 +51,3 @@ func ReadPage[T any](o read.Options, rows []T, total int) (Result, error) {
 
 // NoContent answers 204: the call succeeded and changed nothing.
 func NoContent() Result { return Result{Code: CodeNoContent} }
-
-// CallRecord describes a finished call, for observers such as the call log.
-type CallRecord struct {
-	Method     string
-	UserID     int64 // 0 for a guest
-	Start      time.Time
-	Runtime    time.Duration
-	Code       int
-	StatusText string
-	// Declined: refused for permissions or a rate limit; the handler did not run.
-	Declined bool
-	// Error: the answer is an error (the handler's, or a refusal).
-	Error bool
-	// Exception: an internal error or a panic.
-	Exception bool
-	Void      bool
-}
-
-// Observer watches finished calls. ObserveCall runs on the request's
-// goroutine after the answer is written, so it must not block: queue the
-// record and return.
-type Observer interface {
-	ObserveCall(CallRecord)
-}
-
-// Observe adds an observer of every call of a method with the call log on.
-func (r *Registry) Observe(o Observer) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var list []Observer
-	if old := r.observers.Load(); old != nil {
-		list = append(list, *old...)
-	}
-	list = append(list, o)
-	r.observers.Store(&list)
-}
-
-func (r *Registry) observe(rec CallRecord) {
-	if list := r.observers.Load(); list != nil {
-		for _, o := range *list {
-			o.ObserveCall(rec)
-		}
-	}
-}
-
-// Call describes the call a handler is serving.
-type Call struct {
-	// Method is the id of the method called.
-	Method string
-	// ClientAddr is the caller's IP address (see Options.TrustedProxyHeader).
-	ClientAddr string
-	// Void is set when the caller does not wait for the answer.
-	Void bool
-	// Upload is the uploaded file of an upload method, or nil.
-	Upload *Upload
-	// Caller is who called: nil or an unauthenticated principal for a guest.
-	Caller *auth.Principal
-
-	args []reflect.Value // the handler's arguments, after the context; see Params
-	ctx  context.Context // the handler's context, where args[0] points
-}
-
-type callKey struct{}
-
-// CallFromContext returns the call a handler is serving, or nil outside one.
-func CallFromContext(ctx context.Context) *Call {
-	c, _ := ctx.Value(callKey{}).(*Call)
-	return c
-}
-
-// UploadFromContext returns the file uploaded with the call, or nil.
-func UploadFromContext(ctx context.Context) *Upload {
-	if c := CallFromContext(ctx); c != nil {
-		return c.Upload
-	}
-	return nil
-}

@@ -56,6 +56,7 @@ func shapeRegistry(t *testing.T) *rpc.Registry {
 }
 
 func TestReadAnswersTotalAtTheTop(t *testing.T) {
+	t.Parallel()
 	c := rpctest.New(shapeRegistry(t))
 	a := c.Call(t, "/v1/s/read")
 	require.Equal(t, 200, a.HTTP, a.Raw)
@@ -75,6 +76,7 @@ func TestReadAnswersTotalAtTheTop(t *testing.T) {
 }
 
 func TestReadByOptionsID(t *testing.T) {
+	t.Parallel()
 	c := rpctest.New(shapeRegistry(t))
 	a := c.Call(t, "/v1/s/read", map[string]any{"id": "2"})
 	require.Equal(t, 200, a.HTTP, a.Raw)
@@ -93,6 +95,7 @@ func TestReadByOptionsID(t *testing.T) {
 }
 
 func TestOptionsIDOnlyWhereAFieldIsNamedID(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{})
 	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "read", Title: "Read", Permissions: []string{auth.Anyone},
@@ -107,6 +110,7 @@ func TestOptionsIDOnlyWhereAFieldIsNamedID(t *testing.T) {
 }
 
 func TestResultFieldsLeaveTheEnvelopeAlone(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{})
 	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "f", Title: "Fields", Permissions: []string{auth.Anyone},
@@ -189,6 +193,7 @@ func (b *blocker) start(t *testing.T, c *rpctest.Client, wg *sync.WaitGroup, add
 }
 
 func TestMaxActive(t *testing.T) {
+	t.Parallel()
 	reg, b := activeRegistry(t, 2, 0)
 	c := rpctest.New(reg)
 	var wg sync.WaitGroup
@@ -211,6 +216,7 @@ func TestMaxActive(t *testing.T) {
 }
 
 func TestMaxActivePerUser(t *testing.T) {
+	t.Parallel()
 	reg, b := activeRegistry(t, 0, 1)
 	c := rpctest.New(reg)
 	var wg sync.WaitGroup
@@ -232,6 +238,7 @@ func TestMaxActivePerUser(t *testing.T) {
 }
 
 func TestActiveCountsVoidCallsUntilTheyEnd(t *testing.T) {
+	t.Parallel()
 	reg, b := activeRegistry(t, 1, 0)
 	c := rpctest.New(reg)
 	a := c.With("X-API-Void-Call", "true").Call(t, "/v1/s/slow")
@@ -244,6 +251,7 @@ func TestActiveCountsVoidCallsUntilTheyEnd(t *testing.T) {
 }
 
 func TestUploadComesFirst(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{UploadDir: t.TempDir()})
 	reg.Section("/v1/s", "Shapes").Register(rpc.Method{
 		ID: "upload", Title: "Upload", Permissions: []string{auth.Anyone}, MaxUploadBytes: 1000,

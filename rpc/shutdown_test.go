@@ -17,6 +17,7 @@ import (
 )
 
 func TestShutdownStopsInReverseOrderAfterVoidCalls(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
 	var mu sync.Mutex
 	var order []string
@@ -31,6 +32,7 @@ func TestShutdownStopsInReverseOrderAfterVoidCalls(t *testing.T) {
 		note("void call done")
 		return nil
 	}})
+	reg.Register(rpc.Method{ID: "/v1/probe", Permissions: []string{auth.Anyone}, Handler: func(ctx context.Context) error { return nil }})
 	boom := errors.New("second module failed to close")
 	reg.OnShutdown(func(context.Context) error { note("first mounted"); return nil })
 	reg.OnShutdown(func(context.Context) error { note("second mounted"); return boom })
@@ -39,7 +41,10 @@ func TestShutdownStopsInReverseOrderAfterVoidCalls(t *testing.T) {
 	require.Equal(t, rpc.CodeOK, rpctest.New(reg).With(rpc.HeaderVoidCall, "true").Call(t, "/v1/slow").Code)
 	done := make(chan error, 1)
 	go func() { done <- reg.Shutdown(context.Background()) }()
-	time.Sleep(50 * time.Millisecond)
+	// Shutdown refuses void calls from when it starts waiting for those running.
+	require.Eventually(t, func() bool {
+		return rpctest.New(reg).With(rpc.HeaderVoidCall, "true").Call(t, "/v1/probe").HTTP == 429
+	}, time.Minute, time.Millisecond)
 	mu.Lock()
 	assert.Empty(t, order, "a module stopped while a void call ran")
 	mu.Unlock()
@@ -54,6 +59,7 @@ func TestShutdownStopsInReverseOrderAfterVoidCalls(t *testing.T) {
 }
 
 func TestShutdownRunsClosersWhenVoidCallsOutlastIt(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler)})
 	release := make(chan struct{})
 	defer close(release)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/authrpc/authrpc/rpc/internal/jsoncheck"
 )
 
 var splitSeeds = []string{
@@ -36,7 +38,7 @@ func FuzzSplitArray(f *testing.F) {
 		if len(b) == 0 || b[0] != '[' || !valid {
 			return
 		}
-		if !ok && strings.Count(string(b), "[")+strings.Count(string(b), "{") < maxValueDepth {
+		if !ok && strings.Count(string(b), "[")+strings.Count(string(b), "{") < jsoncheck.MaxDepth {
 			t.Fatalf("%s: splitValid refuses a well-formed array", b)
 		}
 		var want []json.RawMessage
@@ -62,6 +64,7 @@ func FuzzSplitArray(f *testing.F) {
 // TestSplitValidDepth checks the nesting splitValid leaves to
 // encoding/json: it never accepts an array json.Valid refuses as too deep.
 func TestSplitValidDepth(t *testing.T) {
+	t.Parallel()
 	for _, depth := range []int{9998, 9999, 10000, 10001, 10002} {
 		b := []byte(strings.Repeat("[", depth) + strings.Repeat("]", depth))
 		if _, ok := splitValid(b, nil, nil); ok && !json.Valid(b) {

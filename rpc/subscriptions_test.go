@@ -92,7 +92,7 @@ func TestSubscriptionBounds(t *testing.T) {
 	for _, name := range []string{"b", "c", "d"} {
 		assert.Equal(t, `{"jsonrpc":"2.0","method":"/publish","params":["`+name+`"]}`, s.readText())
 	}
-	s.quiet(50 * time.Millisecond)
+	s.quiet()
 }
 
 // TestSubscriptionsChangeWhileEventsFlow changes a socket's subscriptions

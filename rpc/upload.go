@@ -301,3 +301,11 @@ func (m *method) withoutFile(raws []json.RawMessage) ([]json.RawMessage, error) 
 	}
 	return raws[1:], nil
 }
+
+// removeUpload removes the call's spooled upload, if it has one, once the
+// call no longer needs it.
+func (c *Call) removeUpload() {
+	if c.Upload != nil {
+		c.Upload.remove()
+	}
+}

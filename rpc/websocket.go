@@ -232,10 +232,13 @@ type socket struct {
 
 	slots chan struct{} // calls in flight
 
-	pingTimer *time.Timer
-	expiry    *time.Timer // closes the socket when its session runs out
-	closing   atomic.Bool
+	pingTimer Timer
+	expiry    Timer        // closes the socket when its session runs out
 	inflight  atomic.Int32 // messages being handled
+	// drained is set when the socket starts closing; it is closed once
+	// no message is being handled (see close).
+	drained     atomic.Pointer[chan struct{}]
+	drainedShut atomic.Bool
 
 	outMu   sync.Mutex // guards out and writing
 	out     []*event
@@ -248,10 +251,10 @@ func (s *socket) serve() {
 	defer s.conn.CloseNow()
 	o := &s.r.opts.WebSocket
 	// Set before it can fire: ping resets it.
-	s.pingTimer = time.AfterFunc(time.Hour, s.ping)
+	s.pingTimer = s.r.clock.AfterFunc(time.Hour, s.ping)
 	s.pingTimer.Reset(o.PingInterval)
 	defer s.pingTimer.Stop()
-	rate := newBucket(o.MaxMessagesPerSecond)
+	rate := newBucket(o.MaxMessagesPerSecond, s.r.clock)
 	for {
 		if !rate.wait(s.ctx) {
 			return
@@ -270,14 +273,14 @@ func (s *socket) serve() {
 		s.pingTimer.Reset(o.PingInterval)
 		s.binary.Store(typ == websocket.MessageBinary) // in the order the frames came
 
-		if s.closing.Load() {
+		if s.closing() {
 			<-s.slots
 			continue // read on, so that the client's close is seen
 		}
 		s.inflight.Add(1)
 		go func() {
 			defer func() { <-s.slots }()
-			defer s.inflight.Add(-1)
+			defer s.endMessage()
 			s.handle(typ == websocket.MessageBinary, data)
 		}()
 	}
@@ -304,37 +307,6 @@ func (s *socket) read() (websocket.MessageType, []byte, error) {
 	return typ, buf.Bytes(), nil
 }
 
-// bucket is a token bucket of messages, for one goroutine: perSecond
-// tokens a second, as many at most.
-type bucket struct {
-	perSecond float64
-	tokens    float64
-	last      time.Time
-}
-
-func newBucket(perSecond int) *bucket {
-	return &bucket{perSecond: float64(perSecond), tokens: float64(perSecond), last: time.Now()}
-}
-
-// wait takes a token, waiting for one if need be; false when ctx ended first.
-func (b *bucket) wait(ctx context.Context) bool {
-	now := time.Now()
-	b.tokens = min(b.perSecond, b.tokens+now.Sub(b.last).Seconds()*b.perSecond)
-	b.last = now
-	if b.tokens < 1 {
-		t := time.NewTimer(time.Duration((1 - b.tokens) / b.perSecond * float64(time.Second)))
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return false
-		}
-		b.tokens, b.last = 1, time.Now()
-	}
-	b.tokens--
-	return true
-}
-
 // ping checks that the client still answers, and closes the socket if not.
 func (s *socket) ping() {
 	o := &s.r.opts.WebSocket
@@ -344,8 +316,10 @@ func (s *socket) ping() {
 		s.pingTimer.Reset(o.PingInterval)
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, o.PingTimeout)
+	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	timeout := s.r.clock.AfterFunc(o.PingTimeout, cancel)
+	defer timeout.Stop()
 	if err := s.conn.Ping(ctx); err != nil {
 		s.cancel()
 		return
@@ -361,16 +335,37 @@ const closeGrace = 500 * time.Millisecond
 // after the calls in flight answered (within closeGrace), so that the call
 // that revoked the socket's own session gets its answer.
 func (s *socket) close(code websocket.StatusCode, reason string) {
-	if !s.closing.CompareAndSwap(false, true) {
-		return
+	drained := make(chan struct{})
+	if !s.drained.CompareAndSwap(nil, &drained) {
+		return // closing already
 	}
 	go func() {
-		for deadline := time.Now().Add(closeGrace); s.inflight.Load() > 0 && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
+		if s.inflight.Load() > 0 {
+			grace := s.r.clock.AfterFunc(closeGrace, s.shutDrained)
+			<-drained
+			grace.Stop()
 		}
 		_ = s.conn.Close(code, reason)
 		s.cancel()
 	}()
+}
+
+// closing reports whether the socket is closing.
+func (s *socket) closing() bool { return s.drained.Load() != nil }
+
+// endMessage counts a message handled; the last one in flight on a closing
+// socket lets the close go on.
+func (s *socket) endMessage() {
+	if s.inflight.Add(-1) == 0 && s.closing() {
+		s.shutDrained()
+	}
+}
+
+// shutDrained closes drained, once.
+func (s *socket) shutDrained() {
+	if p := s.drained.Load(); p != nil && s.drainedShut.CompareAndSwap(false, true) {
+		close(*p)
+	}
 }
 
 // frame is a message from the client.
@@ -433,9 +428,9 @@ func (s *socket) handle(binary bool, data []byte) {
 		s.replyVoid(binary, f.ID, in.paramsErr)
 		return
 	}
-	rec := newReplyRecorder()
-	x := s.r.newExchange(rec)
-	x.rpcID = in.id
+	sx := &socketExchange{exchange: exchange{r: s.r, start: s.r.clock.Now(), rpcID: in.id}, replier: socketReplier{s: s, binary: binary}}
+	x := &sx.exchange
+	x.w = &sx.replier
 	if x.m = s.r.lookup(in.method); x.m == nil {
 		if !x.reserved(s.ctx, in.method) {
 			x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method)))
@@ -449,36 +444,59 @@ func (s *socket) handle(binary bool, data []byte) {
 			noUploads:  true,
 		})
 	}
-	if f.ID != nil {
-		s.send(binary, rec.buf.Bytes())
+	sx.replier.flush(f.ID != nil) // a message without an id gets no answer
+}
+
+// socketExchange is the call of a message on its way to an answer: the
+// exchange and the replier that answers on the socket, in one allocation.
+type socketExchange struct {
+	exchange
+	replier socketReplier
+}
+
+// socketReplier holds a call's answer until the call is over, and its record
+// observed, as HTTP's is before the response leaves the handler; flush then
+// sends it. It sends the JSON the pipeline wrote, or, for a message that
+// came in binary, that JSON converted to MessagePack.
+type socketReplier struct {
+	s      *socket
+	binary bool
+	msg    *bytes.Buffer // the answer held, from bufferPool; nil for none
+}
+
+func (sr *socketReplier) reply(rp reply) {
+	if sr.msg == nil {
+		sr.msg = bufferPool.Get().(*bytes.Buffer)
+	}
+	sr.msg.Reset()
+	if !sr.binary {
+		sr.msg.Write(rp.body) // rp.body is the pool's again once reply returns
+		return
+	}
+	if err := appendMsgpack(sr.msg, rp.body); err != nil {
+		sr.s.r.log.ErrorContext(sr.s.ctx, "rpc: websocket: encode MessagePack", "err", err)
+		putBuffer(sr.msg)
+		sr.msg = nil
 	}
 }
 
-// frameBody reads a frame's method and params: an array of positional
-// parameters, any other value as the only one, nothing as none.
-func frameBody(method string, params, id json.RawMessage) (body, *Error) {
-	in, e := parseRequestObject(method, nil, id)
-	if e != nil {
-		return in, e
+// flush sends the answer held, if send and there is one, and lets it go.
+func (sr *socketReplier) flush(send bool) {
+	if sr.msg == nil {
+		return
 	}
-	params = bytes.TrimSpace(params)
-	switch {
-	case len(params) == 0 || string(params) == "null":
-	case params[0] == '[':
-		in.raws = splitArray(params) // well formed: the frame was decoded
-		in.boundParams()
-	default:
-		in.raws = []json.RawMessage{params}
+	if send {
+		sr.s.write(sr.msg.Bytes(), sr.binary)
 	}
-	return in, nil
+	putBuffer(sr.msg)
+	sr.msg = nil
 }
 
-// reply sends an error answer found before a call was made; errors of
-// messages without an id are not answered.
+// reply sends an error answer found before a call was made.
 func (s *socket) reply(binary bool, id json.RawMessage, e *Error) {
-	rec := newReplyRecorder()
-	s.r.writeError(rec, id, e)
-	s.send(binary, rec.buf.Bytes())
+	sr := socketReplier{s: s, binary: binary}
+	s.r.writeError(&sr, id, e, false)
+	sr.flush(true)
 }
 
 // replyVoid answers a message of the socket's own that has an id: e, or
@@ -488,13 +506,13 @@ func (s *socket) replyVoid(binary bool, id json.RawMessage, e *Error) {
 	if id == nil {
 		return
 	}
-	rec := newReplyRecorder()
+	sr := socketReplier{s: s, binary: binary}
 	if e != nil {
-		s.r.writeError(rec, id, e)
+		s.r.writeError(&sr, id, e, false)
 	} else {
-		s.r.writeResult(rec, id, Result{})
+		s.r.writeResult(&sr, id, Result{}, false)
 	}
-	s.send(binary, rec.buf.Bytes())
+	sr.flush(true)
 }
 
 // send writes one JSON message, as MessagePack when binary is set.
@@ -534,54 +552,4 @@ func (s *socket) writeCtx(ctx context.Context, msg []byte, binary bool) {
 	if err := s.conn.Write(ctx, typ, msg); err != nil {
 		s.cancel()
 	}
-}
-
-// replyRecorder is the http.ResponseWriter a WebSocket call answers into:
-// the pipeline writes the envelope HTTP would send, and the socket sends it.
-type replyRecorder struct {
-	h   http.Header
-	buf bytes.Buffer
-}
-
-func newReplyRecorder() *replyRecorder { return &replyRecorder{h: make(http.Header, 2)} }
-
-func (w *replyRecorder) Header() http.Header { return w.h }
-func (w *replyRecorder) WriteHeader(int)     {}
-func (w *replyRecorder) Write(b []byte) (int, error) {
-	return w.buf.Write(b)
-}
-
-// msgpackWriter answers an HTTP request in MessagePack: it keeps the JSON
-// answer the pipeline writes, and flush sends it converted.
-type msgpackWriter struct {
-	http.ResponseWriter
-	status int
-	buf    bytes.Buffer
-}
-
-func newMsgpackWriter(w http.ResponseWriter) *msgpackWriter {
-	return &msgpackWriter{ResponseWriter: w}
-}
-
-func (w *msgpackWriter) WriteHeader(status int) { w.status = status }
-func (w *msgpackWriter) Write(b []byte) (int, error) {
-	return w.buf.Write(b)
-}
-
-var msgpackContentType = []string{ContentTypeMsgpack}
-
-func (w *msgpackWriter) flush() {
-	if w.status == 0 {
-		return // nothing was answered
-	}
-	b, err := jsonToMsgpack(w.buf.Bytes())
-	if err != nil {
-		w.Header()["Content-Type"] = jsonContentType
-		w.ResponseWriter.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.ResponseWriter.Write([]byte(`{"jsonrpc":"2.0","error":{"code":500,"message":"Internal Server Error","data":{"exception":true,"meta":{}}}}`))
-		return
-	}
-	w.Header()["Content-Type"] = msgpackContentType
-	w.ResponseWriter.WriteHeader(w.status)
-	_, _ = w.ResponseWriter.Write(b)
 }

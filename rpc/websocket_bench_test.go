@@ -239,6 +239,7 @@ func rss(b *testing.B) int64 {
 // sockets by hand (a handshake and nothing more: no goroutine per socket),
 // says "ready", and holds them until its stdin closes.
 func TestIdleSocketClients(t *testing.T) {
+	t.Parallel()
 	spec := os.Getenv(idleClientsEnv)
 	if spec == "" {
 		t.Skip("run by BenchmarkIdleSockets")

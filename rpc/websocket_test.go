@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type wsClient struct {
 	msgs   chan wsMessage
 	closed chan struct{} // closed when reading ends; err says why
 	err    error
+	pings  atomic.Int64 // quiet's
 }
 
 type wsMessage struct {
@@ -104,14 +106,14 @@ func (c *wsClient) readText() string {
 	return string(b)
 }
 
-// quiet asserts that nothing arrives for d.
-func (c *wsClient) quiet(d time.Duration) {
+// quiet asserts that nothing was sent to the socket: the next message is
+// the answer to a ping it sends now. What the server sent or queued for it
+// before (a reply, a published event) is written before that answer.
+func (c *wsClient) quiet() {
 	c.t.Helper()
-	select {
-	case m := <-c.msgs:
-		c.t.Fatalf("unexpected message %s", m.data)
-	case <-time.After(d):
-	}
+	id := c.pings.Add(1) + 1000
+	c.sendText(fmt.Sprintf(`{"jsonrpc":"2.0","method":"/ping","id":%d}`, id))
+	require.Equal(c.t, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"/pong"}`, id), c.readText(), "a message before the answer to a ping")
 }
 
 // closeStatus waits for the server to close the socket and returns the
@@ -160,6 +162,7 @@ func overHTTP(t *testing.T, h http.Handler, c callCase) string {
 }
 
 func TestWebSocketAnswersAsHTTP(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -219,6 +222,7 @@ func TestWebSocketAnswersAsHTTP(t *testing.T) {
 }
 
 func TestWebSocketCallRecordsMatchHTTP(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -247,6 +251,7 @@ func paramsField(p string) string {
 }
 
 func TestWebSocketMessagePack(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -301,6 +306,7 @@ func normalize(t *testing.T, v any) any {
 }
 
 func TestWebSocketReservedAndVoid(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -321,7 +327,7 @@ func TestWebSocketReservedAndVoid(t *testing.T) {
 	}
 	// Recorded once the handler returned, just after it said it ran.
 	assert.Eventually(t, func() bool { r := f.obs.last(); return r.Method == "/v1/t/slow" && r.Void }, 2*time.Second, 5*time.Millisecond)
-	sock.quiet(100 * time.Millisecond)
+	sock.quiet()
 
 	sock.sendText(`{"jsonrpc":"2.0","method":"/v1/t/upload","id":4}`)
 	assert.Contains(t, sock.readText(), `"code":-32900`)
@@ -342,6 +348,7 @@ func TestWebSocketReservedAndVoid(t *testing.T) {
 }
 
 func TestHealthcheckFails(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{Healthcheck: func(ctx context.Context) error { return errors.New("db down") }})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -355,6 +362,7 @@ func TestHealthcheckFails(t *testing.T) {
 }
 
 func TestWebSocketUpgradeRules(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxSockets: 2, MaxSocketsPerAddr: 2, AllowedOrigins: []string{"app.example.com"}}})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -389,6 +397,7 @@ func TestWebSocketUpgradeRules(t *testing.T) {
 }
 
 func TestWebSocketMessageBound(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxMessageBytes: 1024}})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -399,6 +408,7 @@ func TestWebSocketMessageBound(t *testing.T) {
 }
 
 func TestWebSocketBoundsCallsInFlight(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{WebSocket: rpc.WebSocketOptions{MaxCallsInFlight: 2}})
 	var running, peak atomic.Int32
 	release := make(chan struct{})
@@ -423,17 +433,16 @@ func TestWebSocketBoundsCallsInFlight(t *testing.T) {
 	for i := range 10 {
 		sock.sendText(fmt.Sprintf(`{"jsonrpc":"2.0","method":"/block","id":%d}`, i))
 	}
-	require.Eventually(t, func() bool { return running.Load() == 2 }, 5*time.Second, 5*time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
-	assert.EqualValues(t, 2, running.Load(), "the socket stops reading past its bound")
+	require.Eventually(t, func() bool { return running.Load() == 2 }, time.Minute, 5*time.Millisecond)
 	close(release)
 	for range 10 {
 		sock.readText()
 	}
-	assert.EqualValues(t, 2, peak.Load())
+	assert.EqualValues(t, 2, peak.Load(), "the socket stops reading past its bound")
 }
 
 func TestWebSocketRevocation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -446,12 +455,10 @@ func TestWebSocketRevocation(t *testing.T) {
 		s.readText()
 	}
 
-	start := time.Now()
 	f.reg.Auth().Invalidate(auth.Invalidation{UserID: 7})
-	code, reason := ann.closeStatus(2 * time.Second)
+	code, reason := ann.closeStatus(time.Minute) // no call in flight: closed at once, not after a grace
 	assert.Equal(t, rpc.CloseSignedOut, code)
 	assert.Equal(t, "Signed out", reason)
-	assert.Less(t, time.Since(start), time.Second)
 
 	// The others stay open.
 	bob.sendText(`{"jsonrpc":"2.0","method":"/v1/t/whoami","id":2}`)
@@ -464,6 +471,7 @@ func TestWebSocketRevocation(t *testing.T) {
 }
 
 func TestWebSocketEvents(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -493,14 +501,14 @@ func TestWebSocketEvents(t *testing.T) {
 	var wantV any
 	require.NoError(t, json.Unmarshal([]byte(want), &wantV))
 	assert.Equal(t, normalize(t, wantV), normalize(t, got))
-	plain.quiet(50 * time.Millisecond)
-	guest.quiet(10 * time.Millisecond)
+	plain.quiet()
+	guest.quiet()
 
 	require.NoError(t, f.reg.Publish(ctx, "hello", []string{rpc.GroupGuest, rpc.UserGroup(8)}))
 	assert.Equal(t, `{"jsonrpc":"2.0","method":"/event","params":["hello"]}`, guest.readText())
 	assert.Equal(t, `{"jsonrpc":"2.0","method":"/event","params":["hello"]}`, plain.readText())
-	sixer.quiet(50 * time.Millisecond) // not subscribed to it
-	admin.quiet(10 * time.Millisecond)
+	sixer.quiet() // not subscribed to it
+	admin.quiet()
 }
 
 func pingMsgpack(t *testing.T, s *wsClient) {
@@ -512,6 +520,7 @@ func pingMsgpack(t *testing.T, s *wsClient) {
 }
 
 func TestWebSocketClientEvents(t *testing.T) {
+	t.Parallel()
 	type got struct {
 		user string
 		name string
@@ -546,6 +555,7 @@ func (c *sharedChannel) Publish(ctx context.Context, payload string) error {
 func (c *sharedChannel) Subscribe(fn func(string)) { c.subs = append(c.subs, fn) }
 
 func TestEventsReachOtherInstances(t *testing.T) {
+	t.Parallel()
 	ch := &sharedChannel{}
 	a := newFixture(t, rpc.Options{})
 	b := newFixture(t, rpc.Options{})
@@ -563,10 +573,11 @@ func TestEventsReachOtherInstances(t *testing.T) {
 	want := `{"jsonrpc":"2.0","method":"/event","params":["x",1]}`
 	assert.Equal(t, want, onA.readText())
 	assert.Equal(t, want, onB.readText())
-	onA.quiet(50 * time.Millisecond) // once, not again through the channel
+	onA.quiet() // once, not again through the channel
 }
 
 func TestMessagePackOverHTTP(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	body, err := msgpack.Marshal([]any{"n", true})
 	require.NoError(t, err)
@@ -595,6 +606,7 @@ func TestMessagePackOverHTTP(t *testing.T) {
 }
 
 func TestMessagePackParamsPart(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -617,36 +629,92 @@ func TestMessagePackParamsPart(t *testing.T) {
 }
 
 func TestWebSocketMessageRate(t *testing.T) {
-	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxMessagesPerSecond: 5}})
+	t.Parallel()
+	clock := rpctest.NewClock()
+	f := newFixture(t, rpc.Options{Clock: clock, WebSocket: rpc.WebSocketOptions{MaxMessagesPerSecond: 5}})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
 	sock := dialWS(t, srv, "")
-	start := time.Now()
 	for i := range 10 {
 		sock.sendText(fmt.Sprintf(`{"jsonrpc":"2.0","method":"/ping","id":%d}`, i))
 	}
-	for range 10 {
+	// A burst of 5, with the clock standing still.
+	for range 5 {
 		sock.readText()
 	}
-	// A burst of 5, then 5 more at 5 a second.
-	assert.GreaterOrEqual(t, time.Since(start), 800*time.Millisecond)
+	// Then 5 more at 5 a second: each waits for a token, 200 ms, on a timer
+	// of its own beside the socket's ping timer.
+	for range 5 {
+		clock.Timers(t, 2)
+		assert.Equal(t, 200*time.Millisecond, clock.Next(t))
+		sock.readText()
+	}
 }
 
 func TestWebSocketDeadClientsAreClosed(t *testing.T) {
-	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond}})
+	t.Parallel()
+	const interval, timeout = time.Second, 100 * time.Millisecond
+	clock := rpctest.NewClock()
+	f := newFixture(t, rpc.Options{Clock: clock, WebSocket: rpc.WebSocketOptions{PingInterval: interval, PingTimeout: timeout}})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
 	alive := dialWS(t, srv, "") // its reader answers pings
 	dead, _ := bareSocket(t, srv.Listener.Addr().String())
 	defer dead.Close() // never reads, so never answers a ping
-	require.Eventually(t, func() bool { return f.reg.Sockets() == 2 }, 2*time.Second, 5*time.Millisecond)
-	require.Eventually(t, func() bool { return f.reg.Sockets() == 1 }, 2*time.Second, 10*time.Millisecond)
-	time.Sleep(200 * time.Millisecond)
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 2 }, time.Minute, 5*time.Millisecond)
+
+	// Both ping; the alive one's is answered and its next ping set, the
+	// dead one's waits for its timeout.
+	pending(t, clock, interval, interval)
+	clock.Advance(interval)
+	pending(t, clock, timeout, interval)
+	clock.Advance(timeout)
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 1 }, time.Minute, 5*time.Millisecond)
+
+	// The alive one lives on, ping after ping.
+	for range 3 {
+		pending(t, clock, interval)
+		clock.Advance(interval)
+	}
 	alive.sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
 	assert.Contains(t, alive.readText(), "/pong")
+	assert.Equal(t, 1, f.reg.Sockets())
+}
+
+// pending waits until the clock's pending timers are those of want, in the
+// order they fire.
+func pending(t *testing.T, clock *rpctest.Clock, want ...time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool { return slices.Equal(clock.Pending(), want) },
+		time.Minute, time.Millisecond, "pending %v, want %v", clock.Pending(), want)
+}
+
+// TestWebSocketSessionExpiry: a socket whose session runs out is closed as
+// a signed-out one, when the clock passes the session's end.
+func TestWebSocketSessionExpiry(t *testing.T) {
+	t.Parallel()
+	clock := rpctest.NewClock()
+	reg := rpc.New(rpc.Options{Clock: clock, WebSocket: rpc.WebSocketOptions{PingInterval: 24 * time.Hour}})
+	token, _, err := auth.NewToken(auth.KindSession)
+	require.NoError(t, err)
+	ends := clock.Now().Add(time.Hour)
+	reg.Auth().Handle(auth.KindSession, auth.AuthenticatorFunc(func(context.Context, string) (*auth.Principal, error) {
+		return &auth.Principal{UserID: 5, Username: "eve", Kind: auth.KindSession, ExpiresAt: ends}, nil
+	}))
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	sock := dialWS(t, srv, token)
+	pending(t, clock, time.Hour, 24*time.Hour) // the session's end, and the ping
+	clock.Advance(time.Hour - time.Nanosecond)
+	sock.quiet()
+	clock.Advance(time.Nanosecond)
+	code, reason := sock.closeStatus(time.Minute)
+	assert.Equal(t, rpc.CloseSignedOut, code)
+	assert.Equal(t, "Signed out", reason)
 }
 
 func TestShutdownClosesSockets(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	srv := httptest.NewServer(f.reg)
 	defer srv.Close()
@@ -658,6 +726,7 @@ func TestShutdownClosesSockets(t *testing.T) {
 }
 
 func TestMessagePackAbsentBody(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, rpc.Options{})
 	r := httptest.NewRequest(http.MethodPost, "/v1/t/echo", bytes.NewReader([]byte{0xd4, 0x00, 0x00}))
 	r.Header.Set("Content-Type", rpc.ContentTypeMsgpack)
@@ -670,6 +739,7 @@ func TestMessagePackAbsentBody(t *testing.T) {
 }
 
 func TestWebSocketCallDeadline(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{CallTimeout: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	reg.Register(rpc.Method{
 		ID: "/hang", Title: "Hang", Permissions: []string{auth.Anyone},
@@ -711,6 +781,7 @@ func (c *stateChannel) set(listening bool) {
 // once it listens again, the sockets are checked again, and those of a
 // credential that no longer authenticates are closed.
 func TestWebSocketRecheckAfterMissedInvalidations(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ch := &stateChannel{}
 	reg.Auth().Share(ch)
@@ -737,7 +808,7 @@ func TestWebSocketRecheckAfterMissedInvalidations(t *testing.T) {
 	mu.Lock()
 	delete(valid, ended) // signed out on another instance; its message is lost
 	mu.Unlock()
-	a.quiet(50 * time.Millisecond)
+	a.quiet()
 	ch.set(true)
 	code, _ := a.closeStatus(2 * time.Second)
 	assert.Equal(t, rpc.CloseSignedOut, code)
@@ -748,25 +819,33 @@ func TestWebSocketRecheckAfterMissedInvalidations(t *testing.T) {
 // A client that stops reading while events pile up stalls the socket's
 // writer; the next ping cannot be sent either, and the socket is closed.
 func TestWebSocketStalledEventWriteIsClosed(t *testing.T) {
-	reg := rpc.New(rpc.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WebSocket: rpc.WebSocketOptions{
-		PingInterval: 50 * time.Millisecond, PingTimeout: 100 * time.Millisecond, MaxQueuedEvents: 100_000,
+	t.Parallel()
+	const interval, timeout = time.Second, 100 * time.Millisecond
+	clock := rpctest.NewClock()
+	reg := rpc.New(rpc.Options{Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), WebSocket: rpc.WebSocketOptions{
+		PingInterval: interval, PingTimeout: timeout, MaxQueuedEvents: 100_000,
 	}})
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 	stalled, _ := bareSocket(t, srv.Listener.Addr().String())
 	defer stalled.Close()
-	require.Eventually(t, func() bool { return reg.Sockets() == 1 }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return reg.Sockets() == 1 }, time.Minute, 5*time.Millisecond)
 	big := strings.Repeat("x", 64<<10)
 	for range 400 { // 25 MiB: more than the connection's buffers hold
 		require.NoError(t, reg.Publish(context.Background(), "big", []string{rpc.GroupAll}, big))
 	}
-	require.Eventually(t, func() bool { return reg.Sockets() == 0 }, 5*time.Second, 10*time.Millisecond)
+	pending(t, clock, interval)
+	clock.Advance(interval) // the ping waits behind the stalled writer ...
+	pending(t, clock, timeout)
+	clock.Advance(timeout) // ... until its timeout closes the socket
+	require.Eventually(t, func() bool { return reg.Sockets() == 0 }, time.Minute, 10*time.Millisecond)
 }
 
 // A principal the host's middleware put on the upgrade request counts for the
 // socket as for its calls (one rule, rpc's caller): its groups get the
 // events, and the client's own events reach the hook as that caller.
 func TestWebSocketMiddlewarePrincipal(t *testing.T) {
+	t.Parallel()
 	seen := make(chan string, 1)
 	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{
 		OnEvent: func(ctx context.Context, name string, args []json.RawMessage) {

@@ -80,6 +80,7 @@ func utc(s string) time.Time {
 }
 
 func TestSpecCheck(t *testing.T) {
+	t.Parallel()
 	for _, spec := range []*read.Spec{itemsSpec(), usersSpec(), callLogSpec(), {}} {
 		require.NoError(t, spec.Check())
 	}
@@ -301,6 +302,7 @@ func badCases() []parseCase {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	spec := itemsSpec()
 	require.NoError(t, spec.Check())
 	validator := compileSchema(t, spec)
@@ -334,6 +336,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseUsersAndCallLog(t *testing.T) {
+	t.Parallel()
 	users := usersSpec()
 	require.NoError(t, users.Check())
 	_, err := users.Parse(json.RawMessage(`{"where":{"name":"x"}}`))
@@ -370,6 +373,7 @@ func TestParseUsersAndCallLog(t *testing.T) {
 }
 
 func TestParseOptionsID(t *testing.T) {
+	t.Parallel()
 	spec := itemsSpec()
 	for _, raw := range []string{`{"id":"3","where":{"name":"x"}}`, `{"where":{"name":"x"},"id":3}`} {
 		o, err := spec.Parse(json.RawMessage(raw))
@@ -386,6 +390,7 @@ func TestParseOptionsID(t *testing.T) {
 }
 
 func TestValue(t *testing.T) {
+	t.Parallel()
 	spec := itemsSpec()
 	o, err := spec.Parse(json.RawMessage(`{"where":{"id":["<","5"],"email":null,"score":7}}`))
 	require.NoError(t, err)
@@ -416,6 +421,7 @@ func compileSchema(t testing.TB, spec *read.Spec) *sjs.Schema {
 }
 
 func TestSchema(t *testing.T) {
+	t.Parallel()
 	validate := func(s *sjs.Schema, raw string) error {
 		doc, err := sjs.UnmarshalJSON(strings.NewReader(raw))
 		require.NoError(t, err)
@@ -484,6 +490,7 @@ const (
 )
 
 func TestReference(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, seedCallLog, (&read.Spec{
 		Fields: []read.Field{{Name: "method_id", Conditions: []string{"="}, Required: true}},
 	}).Reference())

@@ -43,4 +43,14 @@
 //	s := rpctest.Serve(t, reg, "/api")
 //	ws := s.WebSocket(client.Options{Token: token})
 //	ws.Notify("settings/update", updates)
+//
+// Clock is an rpc.Clock (rpc.Options.Clock) that moves only when the test
+// moves it: a test of a socket's pings, its message rate or a session's
+// expiry sees each timer the registry sets (Timers) and fires it (Advance,
+// Next), and waits for no time to pass.
+//
+//	clock := rpctest.NewClock()
+//	reg := rpc.New(rpc.Options{Clock: clock})
+//	…
+//	clock.Advance(time.Hour) // the session ends: its sockets close with 4000
 package rpctest

@@ -68,6 +68,7 @@ const (
 // TestChecksFire answers envelopes that break each rule of the wire format:
 // each call must fail the test, naming the rule and quoting the body.
 func TestChecksFire(t *testing.T) {
+	t.Parallel()
 	const json = "application/json"
 	cases := []struct {
 		name   string
@@ -150,6 +151,7 @@ func TestChecksFire(t *testing.T) {
 // TestWellFormed answers envelopes that keep the rules, including their
 // corners (a 204 sent as 200, an internal error, an id, no data).
 func TestWellFormed(t *testing.T) {
+	t.Parallel()
 	t.Run("result", func(t *testing.T) {
 		a := rpctest.New(sends(200, "application/json", okBody)).Call(t, "/v1/x")
 		assert.False(t, a.Err())
@@ -194,6 +196,7 @@ func TestWellFormed(t *testing.T) {
 }
 
 func TestDecodeFails(t *testing.T) {
+	t.Parallel()
 	for name, c := range map[string]struct {
 		status int
 		body   string
@@ -217,6 +220,7 @@ func TestDecodeFails(t *testing.T) {
 }
 
 func TestCallFailsOnParamsItCannotMarshal(t *testing.T) {
+	t.Parallel()
 	msg := fatal(t, func(tb testing.TB) {
 		rpctest.New(sends(200, "application/json", okBody)).Call(tb, "/v1/x", make(chan int))
 	})
@@ -245,6 +249,7 @@ func saw(t *testing.T, a *rpctest.Answer) seen {
 }
 
 func TestRequests(t *testing.T) {
+	t.Parallel()
 	c := rpctest.New(echo)
 	t.Run("Call marshals the positional array", func(t *testing.T) {
 		s := saw(t, c.Call(t, "/v1/a/b", "x", 2, map[string]bool{"y": true}, nil))
@@ -329,6 +334,7 @@ func TestRequests(t *testing.T) {
 // TestRegistry calls a real registry: every code of the wire format it
 // sends passes the checks.
 func TestRegistry(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{})
 	token, digest, err := auth.NewToken(auth.KindSession)
 	require.NoError(t, err)

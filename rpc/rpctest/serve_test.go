@@ -17,6 +17,7 @@ import (
 // A registry under a prefix answers the Go client alike over HTTP and
 // WebSocket, and a socket from WebSocket is ready for events at once.
 func TestServe(t *testing.T) {
+	t.Parallel()
 	reg := rpc.New(rpc.Options{Prefix: "/api"})
 	reg.Register(rpc.Method{
 		ID: "/v1/hello", Title: "Hello", Permissions: []string{auth.Anyone},

@@ -20,8 +20,9 @@ import (
 
 // eventWait bounds the wait for an event that takes milliseconds (a
 // message or a state change between instances): generous, so that only a
-// broken Sync runs it out, however loaded the machine. How long a message
-// takes is measured by BenchmarkSyncPropagation.
+// broken Sync runs it out, however loaded the machine. How long an
+// invalidation takes from one instance to another is measured by
+// BenchmarkInvalidationLatency (pubsub/natspubsub), on PostgreSQL and NATS.
 const eventWait = 10 * time.Second
 
 func TestSyncChannelNames(t *testing.T) {

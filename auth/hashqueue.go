@@ -67,6 +67,7 @@ type hashQueue struct {
 	slots    int
 	maxQueue int
 	perKey   int
+	after    func(time.Duration) <-chan time.Time // times maxWait
 
 	mu      sync.Mutex
 	running int           // slots taken
@@ -81,8 +82,12 @@ type hashWaiter struct {
 	turn chan error
 }
 
-func newHashQueue(slots, maxQueue, perKey int) *hashQueue {
-	return &hashQueue{slots: slots, maxQueue: maxQueue, perKey: perKey, places: make(map[string]int)}
+// newHashQueue returns a queue; after nil means time.After.
+func newHashQueue(slots, maxQueue, perKey int, after func(time.Duration) <-chan time.Time) *hashQueue {
+	if after == nil {
+		after = time.After
+	}
+	return &hashQueue{slots: slots, maxQueue: maxQueue, perKey: perKey, after: after, places: make(map[string]int)}
 }
 
 // acquire takes a slot for c, or gives up when ctx ends, when the queue has
@@ -96,14 +101,14 @@ func (q *hashQueue) acquire(ctx context.Context, c HashClaim, maxWait time.Durat
 	if w == nil {
 		return err // nil: a slot was free
 	}
-	timer := time.NewTimer(maxWait)
-	defer timer.Stop()
+	// A timer left running is collected once unreferenced (Go 1.23).
+	expired := q.after(maxWait)
 	select {
 	case err := <-w.turn:
 		return err
 	case <-ctx.Done():
 		return q.leave(w, ctx.Err())
-	case <-timer.C:
+	case <-expired:
 		return q.leave(w, ErrBusy)
 	}
 }

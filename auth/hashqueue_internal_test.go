@@ -17,7 +17,7 @@ import (
 // full returns a queue whose one slot is taken.
 func full(t *testing.T, maxQueue, perKey int) *hashQueue {
 	t.Helper()
-	q := newHashQueue(1, maxQueue, perKey)
+	q := newHashQueue(1, maxQueue, perKey, nil)
 	w, err := q.enter(HashClaim{})
 	require.NoError(t, err)
 	require.Nil(t, w, "the free slot is taken at once")
@@ -53,6 +53,7 @@ func turn(w *hashWaiter) string {
 }
 
 func TestHashQueuePerKeyBound(t *testing.T) {
+	t.Parallel()
 	q := full(t, 8, 2)
 	a := HashClaim{Key: "192.0.2.1"}
 	enters(t, q, a)
@@ -68,6 +69,7 @@ func TestHashQueuePerKeyBound(t *testing.T) {
 // In a full queue, a newcomer of the same priority takes a place from the
 // key holding the most, until the two hold about as many.
 func TestHashQueueFairShare(t *testing.T) {
+	t.Parallel()
 	q := full(t, 4, 4)
 	a, b := HashClaim{Key: "a"}, HashClaim{Key: "b"}
 	as := []*hashWaiter{enters(t, q, a), enters(t, q, a), enters(t, q, a), enters(t, q, a)}
@@ -87,6 +89,7 @@ func TestHashQueueFairShare(t *testing.T) {
 // A newcomer takes the place of a waiter of lower priority, and goes
 // before it; a higher one keeps its place.
 func TestHashQueuePriority(t *testing.T) {
+	t.Parallel()
 	q := full(t, 2, 2)
 	low1 := enters(t, q, HashClaim{Key: "x", Priority: HashPriorityLow})
 	low2 := enters(t, q, HashClaim{Key: "y", Priority: HashPriorityLow})
@@ -109,6 +112,7 @@ func TestHashQueuePriority(t *testing.T) {
 
 // Within a priority, the first to come is served first.
 func TestHashQueueArrivalOrder(t *testing.T) {
+	t.Parallel()
 	q := full(t, 8, 8)
 	var ws []*hashWaiter
 	for i := range 4 {
@@ -127,6 +131,7 @@ func TestHashQueueArrivalOrder(t *testing.T) {
 // addresses. A caller of normal priority, and one of high, each get in
 // and are served next, every time.
 func TestHashQueueFloodFromManyAddresses(t *testing.T) {
+	t.Parallel()
 	q := full(t, 16, 4)
 	for i := range 200 {
 		q.enter(HashClaim{Key: fmt.Sprintf("198.51.100.%d", i), Priority: HashPriorityLow})
@@ -147,6 +152,7 @@ func TestHashQueueFloodFromManyAddresses(t *testing.T) {
 // A waiter that gives up leaves the queue and holds nothing; one whose
 // slot came just as it gave up hands the slot on.
 func TestHashQueueLeave(t *testing.T) {
+	t.Parallel()
 	q := full(t, 4, 4)
 	w1 := enters(t, q, HashClaim{Key: "a"})
 	w2 := enters(t, q, HashClaim{Key: "b"})
@@ -158,9 +164,17 @@ func TestHashQueueLeave(t *testing.T) {
 	running, waiting := q.stats()
 	assert.Equal(t, [2]int{0, 0}, [2]int{running, waiting}, "the slot went back")
 
-	// Through acquire, with the timer and the context.
+	// Through acquire, with the timer (already run out) and the context.
 	q = full(t, 4, 4)
-	assert.ErrorIs(t, q.acquire(context.Background(), HashClaim{}, time.Millisecond), ErrBusy)
+	var asked []time.Duration
+	q.after = func(d time.Duration) <-chan time.Time {
+		asked = append(asked, d)
+		ch := make(chan time.Time, 1)
+		ch <- time.Time{}
+		return ch
+	}
+	assert.ErrorIs(t, q.acquire(context.Background(), HashClaim{}, time.Minute), ErrBusy)
+	assert.Equal(t, []time.Duration{time.Minute}, asked, "the wait is timed by maxWait")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	assert.ErrorIs(t, q.acquire(ctx, HashClaim{}, time.Hour), context.Canceled)
@@ -169,6 +183,7 @@ func TestHashQueueLeave(t *testing.T) {
 }
 
 func TestHashClaimOnContext(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	assert.Equal(t, HashClaim{}, hashClaimFrom(ctx))
 	c := HashClaim{Key: "2001:db8::/64", Priority: HashPriorityHigh}

@@ -27,6 +27,7 @@ func allowed(l *auth.Limiter, key string, n int) int {
 }
 
 func TestLimiterBurstThenRefusal(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 3, Now: c.Now})
 	assert.True(t, l.Allow("ip:1"))
@@ -37,6 +38,7 @@ func TestLimiterBurstThenRefusal(t *testing.T) {
 }
 
 func TestLimiterRefill(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 2, Burst: 4, Now: c.Now})
 	require.Equal(t, 4, allowed(l, "k", 10))
@@ -52,6 +54,7 @@ func TestLimiterRefill(t *testing.T) {
 }
 
 func TestLimiterSpent(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 2, Now: c.Now})
 	assert.False(t, l.Spent("k"), "an unknown key has a full bucket")
@@ -67,6 +70,7 @@ func TestLimiterSpent(t *testing.T) {
 }
 
 func TestLimiterSlowRate(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1.0 / 60, Now: c.Now}) // Burst defaults to 1
 	assert.True(t, l.Allow("user:ann"))
@@ -78,6 +82,7 @@ func TestLimiterSlowRate(t *testing.T) {
 }
 
 func TestLimiterIndependentKeys(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 2, Now: c.Now})
 	assert.Equal(t, 2, allowed(l, "a", 5))
@@ -87,6 +92,7 @@ func TestLimiterIndependentKeys(t *testing.T) {
 }
 
 func TestLimiterReset(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 2, Now: c.Now})
 	assert.Equal(t, 2, allowed(l, "a", 5))
@@ -98,6 +104,7 @@ func TestLimiterReset(t *testing.T) {
 }
 
 func TestLimiterClockStepsBack(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 1, Now: c.Now})
 	assert.True(t, l.Allow("k"))
@@ -108,6 +115,7 @@ func TestLimiterClockStepsBack(t *testing.T) {
 }
 
 func TestLimiterOptions(t *testing.T) {
+	t.Parallel()
 	for _, rate := range []float64{0, -1, math.NaN()} {
 		assert.Panics(t, func() { auth.NewLimiter(auth.LimiterOptions{Rate: rate}) }, "rate %v", rate)
 	}
@@ -119,6 +127,7 @@ func TestLimiterOptions(t *testing.T) {
 }
 
 func TestLimiterBoundedKeys(t *testing.T) {
+	t.Parallel()
 	for _, maxKeys := range []int{1, 10, 100, 5000} {
 		t.Run(fmt.Sprint(maxKeys), func(t *testing.T) {
 			c := newClock()
@@ -133,6 +142,7 @@ func TestLimiterBoundedKeys(t *testing.T) {
 }
 
 func TestLimiterDropsStaleKeys(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 1, Now: c.Now})
 	assert.True(t, l.Allow("limited"))
@@ -153,6 +163,7 @@ func TestLimiterDropsStaleKeys(t *testing.T) {
 }
 
 func TestLimiterConcurrent(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 100, MaxKeys: 50, Now: c.Now})
 	var ok atomic.Int64
@@ -177,6 +188,7 @@ func TestLimiterConcurrent(t *testing.T) {
 }
 
 func TestLimiterConcurrentExact(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	l := auth.NewLimiter(auth.LimiterOptions{Rate: 1, Burst: 100, Now: c.Now})
 	var ok atomic.Int64
@@ -209,6 +221,7 @@ func BenchmarkLimiterAllow(b *testing.B) {
 }
 
 func TestLimiterTakeSaysWhenToRetry(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	var l auth.RateLimiter = auth.NewLimiter(auth.LimiterOptions{Rate: 0.5, Burst: 2, Now: c.Now})
 	ctx := context.Background()
@@ -231,6 +244,7 @@ func TestLimiterTakeSaysWhenToRetry(t *testing.T) {
 }
 
 func TestAddrKey(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"192.0.2.7":            "192.0.2.7",
 		"::ffff:192.0.2.7":     "192.0.2.7",

@@ -91,6 +91,7 @@ func authenticate(t testing.TB, m *auth.Mux, token string) *auth.Principal {
 }
 
 func TestMuxGuest(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{})
 	p, err := m.Authenticate(context.Background(), "")
@@ -100,6 +101,7 @@ func TestMuxGuest(t *testing.T) {
 }
 
 func TestMuxUnknownToken(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	m := auth.NewMux(auth.MuxOptions{})
 	m.Handle(auth.KindSession, s)
@@ -133,6 +135,7 @@ func TestMuxUnknownToken(t *testing.T) {
 }
 
 func TestMuxDispatchByKind(t *testing.T) {
+	t.Parallel()
 	var sessions, apiTokens atomic.Int64
 	m := auth.NewMux(auth.MuxOptions{})
 	m.Handle(auth.KindSession, auth.AuthenticatorFunc(func(_ context.Context, token string) (*auth.Principal, error) {
@@ -158,6 +161,7 @@ func TestMuxDispatchByKind(t *testing.T) {
 }
 
 func TestMuxCacheHit(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{})
 	token := s.issue(t, auth.KindSession, auth.Principal{UserID: 5, Username: "ann", TokenID: 9})
@@ -172,6 +176,7 @@ func TestMuxCacheHit(t *testing.T) {
 }
 
 func TestMuxAuthenticatorErrors(t *testing.T) {
+	t.Parallel()
 	token, _, err := auth.NewToken(auth.KindSession)
 	require.NoError(t, err)
 	errDown := errors.New("database is away")
@@ -209,6 +214,7 @@ func TestMuxAuthenticatorErrors(t *testing.T) {
 }
 
 func TestMuxInvalidate(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{})
 	annSession := s.issue(t, auth.KindSession, auth.Principal{UserID: 5, TokenID: 1})
@@ -258,6 +264,7 @@ func TestMuxInvalidate(t *testing.T) {
 }
 
 func TestMuxInvalidateShowsChange(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{})
 	token := s.issue(t, auth.KindSession, auth.Principal{UserID: 5, TokenID: 1, Permissions: map[string]bool{"admin": true}})
@@ -277,6 +284,7 @@ func TestMuxInvalidateShowsChange(t *testing.T) {
 // TestMuxInvalidateRace: an authentication that read the old state before an
 // Invalidate must not cache it after.
 func TestMuxInvalidateRace(t *testing.T) {
+	t.Parallel()
 	for name, invalidate := range map[string]func(m *auth.Mux){
 		"by user":     func(m *auth.Mux) { m.Invalidate(auth.Invalidation{UserID: 5}) },
 		"other user":  func(m *auth.Mux) { m.Invalidate(auth.Invalidation{UserID: 6}) }, // one global generation: conservative
@@ -320,6 +328,7 @@ func TestMuxInvalidateRace(t *testing.T) {
 }
 
 func TestMuxTTL(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{TTL: time.Minute, Now: c.Now})
@@ -335,6 +344,7 @@ func TestMuxTTL(t *testing.T) {
 }
 
 func TestMuxDefaultTTL(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{Now: c.Now})
@@ -349,6 +359,7 @@ func TestMuxDefaultTTL(t *testing.T) {
 }
 
 func TestMuxExpiresAtCapsTTL(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{TTL: time.Hour, Now: c.Now})
@@ -379,6 +390,7 @@ func TestMuxExpiresAtCapsTTL(t *testing.T) {
 }
 
 func TestMuxSetCaching(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{})
 	token := s.issue(t, auth.KindSession, auth.Principal{UserID: 5})
@@ -401,6 +413,7 @@ func TestMuxSetCaching(t *testing.T) {
 }
 
 func TestMuxBounded(t *testing.T) {
+	t.Parallel()
 	for _, maxEntries := range []int{1, 10, 5000} {
 		t.Run(fmt.Sprint(maxEntries), func(t *testing.T) {
 			c := newClock()
@@ -418,6 +431,7 @@ func TestMuxBounded(t *testing.T) {
 }
 
 func TestMuxEvictsExpiredFirst(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{MaxEntries: 4, TTL: time.Hour, Now: c.Now})
@@ -434,6 +448,7 @@ func TestMuxEvictsExpiredFirst(t *testing.T) {
 }
 
 func TestMuxHandle(t *testing.T) {
+	t.Parallel()
 	m := auth.NewMux(auth.MuxOptions{})
 	s := newStore()
 	for _, kind := range []auth.Kind{auth.KindNone, auth.KindConfirmEmail, auth.KindResetPass, "Bad", "a:b", "seventeen-letters"} {
@@ -459,6 +474,7 @@ func TestMuxHandle(t *testing.T) {
 }
 
 func TestMuxConcurrent(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	m := newMux(s, auth.MuxOptions{MaxEntries: 50})
 	tokens := make([]string, 100)
@@ -576,6 +592,7 @@ func (h *hostStore) Authenticate(_ context.Context, token string) (*auth.Princip
 }
 
 func TestMuxHostKinds(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	m := auth.NewMux(auth.MuxOptions{})
 	sessions := newStore()

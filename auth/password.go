@@ -77,6 +77,10 @@ type HasherOptions struct {
 	// ErrBusy. Default DefaultMaxHashWait (1 s).
 	MaxWait time.Duration
 
+	// After times MaxWait: the channel it returns receives once the wait
+	// is over. Tests set it to a fake clock's. Default time.After.
+	After func(d time.Duration) <-chan time.Time
+
 	// MinLength is the least number of characters (not bytes) a new password
 	// may have. Default 8.
 	MinLength int
@@ -115,7 +119,7 @@ func NewHasher(opts HasherOptions) *Hasher {
 	maxQueue := max(0, cmp.Or(opts.MaxQueue, DefaultHashQueuePerSlot*slots))
 	h := &Hasher{
 		params:    p,
-		queue:     newHashQueue(slots, maxQueue, positiveOr(opts.MaxQueuePerKey, max(1, maxQueue/4))),
+		queue:     newHashQueue(slots, maxQueue, positiveOr(opts.MaxQueuePerKey, max(1, maxQueue/4)), opts.After),
 		maxWait:   opts.MaxWait,
 		minLength: positiveOr(opts.MinLength, DefaultMinPasswordLength),
 		maxLength: positiveOr(opts.MaxLength, DefaultMaxPasswordLength),

@@ -8,17 +8,22 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authrpc/authrpc/internal/fakeclock"
 )
 
 // These tests hold the Hasher's slots themselves, so they see the bound
-// deterministically: no timing, and argon2 itself is not mocked.
+// deterministically: no timing, and argon2 itself is not mocked. The
+// Hasher's clock is a fake one: a run that waits for a slot asks it for its
+// MaxWait timer, which is how a test knows the run is queued.
+
+var fastParams = &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 func TestHasherBoundHolds(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	h := NewHasher(HasherOptions{
-		Params:        &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-		MaxConcurrent: 2,
-	})
+	clock := fakeclock.New()
+	h := NewHasher(HasherOptions{Params: fastParams, MaxConcurrent: 2, After: clock.After})
 	require.Equal(t, 2, h.queue.slots)
 	hash, err := h.Hash(ctx, "password1")
 	require.NoError(t, err)
@@ -31,30 +36,31 @@ func TestHasherBoundHolds(t *testing.T) {
 
 	// With both taken, every kind of run waits, and gives up with its context.
 	hold(t, h)
+	queued := 0 // runs that asked for a MaxWait timer
 	for name, run := range map[string]func(context.Context) error{
 		"Hash":        func(ctx context.Context) error { _, err := h.Hash(ctx, "password1"); return err },
 		"Verify":      func(ctx context.Context) error { _, err := h.Verify(ctx, "password1", hash); return err },
 		"VerifyDummy": func(ctx context.Context) error { return h.VerifyDummy(ctx, "password1") },
 	} {
-		ctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-		err := run(ctx)
+		ctx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() { errc <- run(ctx) }()
+		queued++
+		clock.Waits(t, queued) // it waits for a slot
 		cancel()
-		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+		assert.ErrorIs(t, <-errc, context.Canceled, name)
 	}
 	assert.Equal(t, HasherStats{Running: 2}, h.Stats(), "a run that gave up must not hold or free a slot")
 
 	// A waiting run goes ahead as soon as a slot frees.
-	done := make(chan bool)
+	done := make(chan bool, 1)
 	go func() {
 		ok, err := h.Verify(ctx, "password1", hash)
 		assert.NoError(t, err)
 		done <- ok
 	}()
-	select {
-	case <-done:
-		t.Fatal("Verify ran with every slot taken")
-	case <-time.After(20 * time.Millisecond):
-	}
+	clock.Waits(t, queued+1)
+	assert.Empty(t, done, "Verify ran with every slot taken")
 	h.release()
 	assert.True(t, <-done)
 	h.release()
@@ -68,7 +74,9 @@ func hold(t *testing.T, h *Hasher) {
 }
 
 func TestHasherCancelWhileWaiting(t *testing.T) {
-	h := NewHasher(HasherOptions{MaxConcurrent: 1})
+	t.Parallel()
+	clock := fakeclock.New()
+	h := NewHasher(HasherOptions{MaxConcurrent: 1, After: clock.After})
 	hold(t, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
@@ -76,12 +84,36 @@ func TestHasherCancelWhileWaiting(t *testing.T) {
 		_, err := h.Hash(ctx, "password1")
 		errc <- err
 	}()
-	time.Sleep(10 * time.Millisecond) // let it reach the wait; the outcome is the same if not
+	clock.Waits(t, 1) // it waits for the slot
 	cancel()
 	assert.ErrorIs(t, <-errc, context.Canceled)
+	assert.Equal(t, HasherStats{Running: 1}, h.Stats(), "it left the queue")
+}
+
+// A malformed or unreasonable hash is refused before the run asks for a
+// slot: with every slot taken and no queue, the answer is the hash's
+// error, not ErrBusy. So no argon2 run can start on a planted row's
+// parameters (t=4000000000 would hold a slot for hours).
+func TestHasherRefusesBadHashesWithoutASlot(t *testing.T) {
+	t.Parallel()
+	h := NewHasher(HasherOptions{Params: fastParams, MaxConcurrent: 1, MaxQueue: -1})
+	hold(t, h)
+	for _, hash := range []string{
+		"garbage",
+		"$argon2id$v=19$m=4000000000,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$c29tZWtleXNvbWVrZXlzb21la2V5c29tZWtleQ",
+		"$argon2id$v=19$m=1024,t=4000000000,p=1$c29tZXNhbHRzb21lc2FsdA$c29tZWtleXNvbWVrZXlzb21la2V5c29tZWtleQ",
+		"$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$c29tZWtleQ",
+	} {
+		ok, err := h.Verify(context.Background(), "password1", hash)
+		require.Error(t, err, hash)
+		assert.NotErrorIs(t, err, ErrBusy, "refused before asking for a slot: %s", hash)
+		assert.ErrorContains(t, err, "auth: verify password: ", hash)
+		assert.False(t, ok)
+	}
 }
 
 func TestHasherDummyMatchesParams(t *testing.T) {
+	t.Parallel()
 	// VerifyDummy costs what Verify costs only if the dummy hash carries the
 	// Hasher's own parameters.
 	for _, p := range []*argon2id.Params{nil, {Memory: 1024, Iterations: 3, Parallelism: 2, SaltLength: 8, KeyLength: 64}} {
@@ -95,30 +127,30 @@ func TestHasherDummyMatchesParams(t *testing.T) {
 // waiters the next caller is refused at once, and a waiter gives up after
 // MaxWait, both with ErrBusy, holding no slot.
 func TestHasherQueueIsBounded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	h := NewHasher(HasherOptions{
-		Params:        &argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32},
-		MaxConcurrent: 1,
-		MaxQueue:      2,
-		MaxWait:       300 * time.Millisecond,
-	})
+	const maxWait = 300 * time.Millisecond
+	clock := fakeclock.New()
+	h := NewHasher(HasherOptions{Params: fastParams, MaxConcurrent: 1, MaxQueue: 2, MaxWait: maxWait, After: clock.After})
 	hold(t, h) // every slot taken
 
 	errc := make(chan error, 2)
 	for range 2 {
 		go func() { errc <- h.VerifyDummy(ctx, "password1") }()
 	}
-	require.Eventually(t, func() bool { return h.Stats().Waiting == 2 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, []time.Duration{maxWait, maxWait}, clock.Waits(t, 2), "both wait, for MaxWait at most")
+	assert.Equal(t, HasherStats{Running: 1, Waiting: 2}, h.Stats())
 
-	start := time.Now()
-	err := h.VerifyDummy(ctx, "password1")
-	assert.ErrorIs(t, err, ErrBusy, "the queue is full")
-	assert.Less(t, time.Since(start), 50*time.Millisecond, "refused at once")
+	// The clock stands still: a caller that waited would never return.
+	assert.ErrorIs(t, h.VerifyDummy(ctx, "password1"), ErrBusy, "the queue is full: refused at once")
+	assert.Len(t, clock.Pending(), 2, "the refused caller asked for no timer")
 
+	clock.Advance(maxWait - time.Nanosecond)
+	assert.Equal(t, HasherStats{Running: 1, Waiting: 2}, h.Stats(), "still waiting just before MaxWait")
+	clock.Advance(time.Nanosecond)
 	for range 2 {
 		assert.ErrorIs(t, <-errc, ErrBusy, "waited MaxWait")
 	}
-	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
 	assert.Equal(t, HasherStats{Running: 1}, h.Stats(), "a refused run must not hold or free a slot")
 
 	// Once the slot frees, work goes on.
@@ -128,6 +160,7 @@ func TestHasherQueueIsBounded(t *testing.T) {
 
 // A negative MaxQueue lets nobody wait.
 func TestHasherNoQueue(t *testing.T) {
+	t.Parallel()
 	h := NewHasher(HasherOptions{MaxConcurrent: 1, MaxQueue: -1})
 	hold(t, h)
 	_, err := h.Hash(context.Background(), "password1")

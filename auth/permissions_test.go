@@ -13,6 +13,7 @@ import (
 )
 
 func TestPermissionsDeclare(t *testing.T) {
+	t.Parallel()
 	s := auth.NewPermissions(
 		auth.Permission{Name: "admin", Title: "Administrator"},
 		auth.Permission{Name: "reports.read", Title: "Read reports", Default: true},
@@ -53,6 +54,7 @@ func TestPermissionsDeclare(t *testing.T) {
 }
 
 func TestPermissionsZeroValue(t *testing.T) {
+	t.Parallel()
 	var s auth.Permissions
 	assert.Empty(t, s.List())
 	assert.Empty(t, s.All())
@@ -62,6 +64,7 @@ func TestPermissionsZeroValue(t *testing.T) {
 }
 
 func TestPermissionsReservedAndBadNames(t *testing.T) {
+	t.Parallel()
 	bad := []string{
 		auth.Anyone, auth.Guest, auth.User, auth.Root, // built-in tags
 		"", "Admin", "1admin", "_admin", "-admin", "ad min", "admin!", "adm/in", "ädmin",
@@ -87,6 +90,7 @@ func TestPermissionsReservedAndBadNames(t *testing.T) {
 }
 
 func TestPermissionsConcurrent(t *testing.T) {
+	t.Parallel()
 	s := auth.NewPermissions()
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -106,6 +110,7 @@ func TestPermissionsConcurrent(t *testing.T) {
 }
 
 func TestPermissionsApplyAndUndeclared(t *testing.T) {
+	t.Parallel()
 	ps := auth.NewPermissions(auth.Permission{Name: "admin"}, auth.Permission{Name: "reports"})
 	name, ok := ps.Undeclared(map[string]bool{"admin": true, "ghost": false})
 	assert.True(t, ok)
@@ -121,6 +126,7 @@ func TestPermissionsApplyAndUndeclared(t *testing.T) {
 }
 
 func TestPermissionsCheckTag(t *testing.T) {
+	t.Parallel()
 	ps := auth.NewPermissions(auth.Permission{Name: "admin"})
 	for _, tag := range []string{auth.Anyone, auth.Guest, auth.User, auth.Root, "admin"} {
 		assert.NoError(t, ps.CheckTag(tag), tag)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestPrincipalAllowed(t *testing.T) {
+	t.Parallel()
 	var (
 		guest        *auth.Principal
 		emptyCaller  = &auth.Principal{} // no user: counts as a guest
@@ -75,6 +76,7 @@ func TestPrincipalAllowed(t *testing.T) {
 }
 
 func TestPrincipalNilIsGuest(t *testing.T) {
+	t.Parallel()
 	var p *auth.Principal
 	assert.False(t, p.Authenticated())
 	assert.False(t, p.IsRoot())
@@ -82,6 +84,7 @@ func TestPrincipalNilIsGuest(t *testing.T) {
 }
 
 func TestPrincipalContext(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	assert.Nil(t, auth.FromContext(ctx))
 	p := &auth.Principal{UserID: 5}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestInvalidationEncoding(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		inv  Invalidation
 		text string

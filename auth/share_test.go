@@ -112,6 +112,7 @@ func (in *instance) asked(t *testing.T, tokens ...string) []string {
 }
 
 func TestMuxShare(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	b := newBus()
 	a, other := newInstance(s, auth.MuxOptions{}), newInstance(s, auth.MuxOptions{})
@@ -153,6 +154,7 @@ func TestMuxShare(t *testing.T) {
 
 // The other instances' watchers (open sockets) are told a refresh is one.
 func TestMuxShareRefresh(t *testing.T) {
+	t.Parallel()
 	b := newBus()
 	a, other := auth.NewMux(auth.MuxOptions{}), auth.NewMux(auth.MuxOptions{})
 	a.Share(b)
@@ -166,6 +168,7 @@ func TestMuxShareRefresh(t *testing.T) {
 }
 
 func TestMuxShareReceived(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	b := newBus()
 	in := newInstance(s, auth.MuxOptions{})
@@ -190,6 +193,7 @@ func TestMuxShareReceived(t *testing.T) {
 }
 
 func TestMuxShareState(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	b := newBus()
 	in := newInstance(s, auth.MuxOptions{})
@@ -218,6 +222,7 @@ func (c *silent) Subscribe(func(string))                {}
 func (c *silent) OnState(fn func(bool))                 { c.state = fn }
 
 func TestMuxShareUntrustedUntilListening(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	in := newInstance(s, auth.MuxOptions{})
 	token := s.issue(t, auth.KindSession, auth.Principal{UserID: 5})
@@ -229,6 +234,7 @@ func TestMuxShareUntrustedUntilListening(t *testing.T) {
 }
 
 func TestMuxSharePublishError(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	s := newStore()
 	b := newBus()
@@ -246,6 +252,7 @@ func TestMuxSharePublishError(t *testing.T) {
 }
 
 func TestMuxShareOnlyInvalidatePublishes(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	b := newBus()
 	in := newInstance(s, auth.MuxOptions{})
@@ -261,6 +268,7 @@ func TestMuxShareOnlyInvalidatePublishes(t *testing.T) {
 }
 
 func TestMuxShareConcurrent(t *testing.T) {
+	t.Parallel()
 	s := newStore()
 	b := newBus()
 	a, other := newInstance(s, auth.MuxOptions{}), newInstance(s, auth.MuxOptions{})

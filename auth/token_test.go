@@ -15,6 +15,7 @@ import (
 var tokenKinds = []auth.Kind{auth.KindSession, auth.KindAPIToken, auth.KindConfirmEmail, auth.KindResetPass}
 
 func TestNewTokenShape(t *testing.T) {
+	t.Parallel()
 	for _, kind := range tokenKinds {
 		t.Run(string(kind), func(t *testing.T) {
 			plain, digest, err := auth.NewToken(kind)
@@ -38,6 +39,7 @@ func TestNewTokenShape(t *testing.T) {
 }
 
 func TestNewTokenUnknownKind(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []auth.Kind{auth.KindNone, "xyz", "ses_", "SES"} {
 		_, _, err := auth.NewToken(kind)
 		assert.Error(t, err, "kind %q", kind)
@@ -45,6 +47,7 @@ func TestNewTokenUnknownKind(t *testing.T) {
 }
 
 func TestNewTokenUnique(t *testing.T) {
+	t.Parallel()
 	const n = 1000
 	seen := make(map[string]bool, n)
 	for range n {
@@ -56,6 +59,7 @@ func TestNewTokenUnique(t *testing.T) {
 }
 
 func TestDigestCoversPrefix(t *testing.T) {
+	t.Parallel()
 	plain, _, err := auth.NewToken(auth.KindSession)
 	require.NoError(t, err)
 	// The same random part under another kind is another token.
@@ -65,6 +69,7 @@ func TestDigestCoversPrefix(t *testing.T) {
 }
 
 func TestTokenKindRejectsMalformed(t *testing.T) {
+	t.Parallel()
 	good, _, err := auth.NewToken(auth.KindAPIToken)
 	require.NoError(t, err)
 	body := strings.TrimPrefix(good, "tok_")
@@ -104,6 +109,7 @@ func TestTokenKindRejectsMalformed(t *testing.T) {
 }
 
 func TestTokenKindAcceptsEveryAlphabetCharacter(t *testing.T) {
+	t.Parallel()
 	// Underscores and dashes in the body must not confuse the prefix split.
 	body := "_-_-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLA"
 	require.Len(t, body, 43)

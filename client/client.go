@@ -32,6 +32,10 @@ type Options struct {
 	// Reconnect paces a WebSocket's reconnects; the zero value is
 	// Backoff{Min: 100 * time.Millisecond, Max: 10 * time.Second}.
 	Reconnect Backoff
+	// After times the waits between reconnects: the channel it returns
+	// receives once the wait is over. Tests set it to a fake clock's, to
+	// see each wait and end it. Nil means time.After.
+	After func(d time.Duration) <-chan time.Time
 	// PingInterval is how often a socket is checked with a protocol-level
 	// ping; a ping not answered within the interval drops the socket, and
 	// the client reconnects. Zero means 30 seconds; negative sends no pings.
@@ -108,6 +112,9 @@ func New(rawURL string, opts Options) (*Client, error) {
 	}
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = 32 << 20
+	}
+	if opts.After == nil {
+		opts.After = time.After
 	}
 	log := opts.Logger
 	if log == nil {

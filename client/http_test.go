@@ -27,6 +27,7 @@ func answers(t *testing.T, ct, body string) string {
 // that is not a *client.Error, and the client reads no more of it than
 // MaxMessageBytes.
 func TestHTTPAnswersOutsideTheFormat(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cases := []struct {
 		name, ct, body, want string
@@ -53,6 +54,7 @@ func TestHTTPAnswersOutsideTheFormat(t *testing.T) {
 
 // An error answer without data or meta still gives a usable *Error.
 func TestHTTPErrorAnswer(t *testing.T) {
+	t.Parallel()
 	c, err := client.New(answers(t, "application/json", `{"jsonrpc":"2.0","error":{"code":404,"message":"user \"x\" not found"}}`), client.Options{})
 	require.NoError(t, err)
 	_, err = c.Call(context.Background(), "/v1/x")

@@ -102,10 +102,8 @@ func (s *socket) run() {
 }
 
 func (s *socket) sleep(fails int) {
-	t := time.NewTimer(s.c.opts.Reconnect.delay(fails))
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-s.c.opts.After(s.c.opts.Reconnect.delay(fails)):
 	case <-s.ctx.Done():
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/client"
+	"github.com/authrpc/authrpc/internal/fakeclock"
 	"github.com/authrpc/authrpc/rpc"
 )
 
@@ -25,9 +26,20 @@ type server struct {
 	reg     *rpc.Registry
 	srv     *httptest.Server
 	release chan struct{} // /v1/block returns when it is closed
+	blocked chan struct{} // told when a call of /v1/block starts
 	voids   atomic.Int32  // calls of /v1/count
+	counted chan struct{} // told after each call of /v1/count
 	events  chan []any    // what clients published: name, then args
 	drop    func()        // breaks every connection, WebSockets too
+}
+
+// tell sends on ch unless its buffer is full: a test that waits for the
+// event reads it in time.
+func tell(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // trackingListener keeps the connections it accepted, so that a test can
@@ -58,7 +70,7 @@ func (l *trackingListener) drop() {
 }
 
 func newServer(t testing.TB) *server {
-	s := &server{release: make(chan struct{}), events: make(chan []any, 16)}
+	s := &server{release: make(chan struct{}), blocked: make(chan struct{}, 16), counted: make(chan struct{}, 16), events: make(chan []any, 16)}
 	s.reg = rpc.New(rpc.Options{WebSocket: rpc.WebSocketOptions{
 		// Unbounded for BenchmarkCall, which sends more than the default
 		// 1,000 a second on one socket; the bound is the server's policy.
@@ -76,6 +88,7 @@ func newServer(t testing.TB) *server {
 		Handler: func(ctx context.Context, text string) (string, error) { return text, nil }})
 	s.reg.Register(rpc.Method{ID: "/v1/block", Title: "Block", Permissions: anyone,
 		Handler: func(ctx context.Context) error {
+			tell(s.blocked)
 			select {
 			case <-s.release:
 			case <-ctx.Done():
@@ -83,7 +96,7 @@ func newServer(t testing.TB) *server {
 			return nil
 		}})
 	s.reg.Register(rpc.Method{ID: "/v1/count", Title: "Count", Permissions: anyone,
-		Handler: func(ctx context.Context) error { s.voids.Add(1); return nil }})
+		Handler: func(ctx context.Context) error { s.voids.Add(1); tell(s.counted); return nil }})
 	s.srv = httptest.NewUnstartedServer(s.reg)
 	ln := &trackingListener{Listener: s.srv.Listener}
 	s.srv.Listener = ln
@@ -116,20 +129,32 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// eventWait bounds the wait for something that takes milliseconds:
+// generous, so that only a broken client or server runs it out.
+const eventWait = 10 * time.Second
+
 func next(t *testing.T, ch <-chan client.Event) client.Event {
 	t.Helper()
+	return waitFor(t, ch, "an event")
+}
+
+// waitFor returns what ch receives, failing the test after eventWait.
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
 	select {
-	case e := <-ch:
-		return e
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event within 5s")
-		return client.Event{}
+	case v := <-ch:
+		return v
+	case <-time.After(eventWait):
+		t.Fatalf("no %s within %v", what, eventWait)
+		var zero T
+		return zero
 	}
 }
 
 // Events the server publishes reach handlers and channels, in JSON and in
 // MessagePack; a handler that is off gets nothing more.
 func TestSocketEvents(t *testing.T) {
+	t.Parallel()
 	for _, enc := range []client.Encoding{client.JSON, client.MessagePack} {
 		t.Run(enc.String(), func(t *testing.T) {
 			s := newServer(t)
@@ -178,6 +203,7 @@ func TestSocketEvents(t *testing.T) {
 
 // Publish reaches the host's hook with the event's name and arguments.
 func TestSocketPublish(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	ctx := ctxFor(t, 10*time.Second)
 	c := dial(t, s.ws(), client.Options{Encoding: client.MessagePack})
@@ -192,23 +218,27 @@ func TestSocketPublish(t *testing.T) {
 
 // A void call is sent and runs; over a WebSocket it is not answered.
 func TestSocketVoidCall(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	ctx := ctxFor(t, 10*time.Second)
 	c := dial(t, s.ws(), client.Options{})
 	require.NoError(t, c.VoidCall(ctx, "/v1/count"))
-	require.Eventually(t, func() bool { return s.voids.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+	waitFor(t, s.counted, "call of /v1/count")
+	assert.EqualValues(t, 1, s.voids.Load())
 	assert.NoError(t, c.VoidCall(ctx, "/v1/echo", 5), "over a WebSocket nothing is answered")
 
 	// Over HTTP the answer comes at once: a refusal is an *Error.
 	h := dial(t, s.srv.URL, client.Options{})
 	require.NoError(t, h.VoidCall(ctx, "/v1/count"))
-	require.Eventually(t, func() bool { return s.voids.Load() == 2 }, 5*time.Second, 10*time.Millisecond)
+	waitFor(t, s.counted, "call of /v1/count")
+	assert.EqualValues(t, 2, s.voids.Load())
 	assert.Equal(t, -32808, client.Code(h.VoidCall(ctx, "/v1/echo", 5)))
 }
 
 // A socket that drops fails the calls out on it with a *CloseError, says
 // so with EventDisconnect, reconnects, and serves the next calls.
 func TestSocketReconnect(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	ctx := ctxFor(t, 10*time.Second)
 	c := dial(t, s.ws(), client.Options{Reconnect: client.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
@@ -223,8 +253,7 @@ func TestSocketReconnect(t *testing.T) {
 		_, err := c.Call(ctx, "/v1/block")
 		errc <- err
 	}()
-	require.Eventually(t, func() bool { return s.reg.Sockets() == 1 }, 5*time.Second, 10*time.Millisecond)
-	time.Sleep(50 * time.Millisecond) // the call is out
+	waitFor(t, s.blocked, "call of /v1/block") // the call is out
 	s.drop()
 
 	var ce *client.CloseError
@@ -242,18 +271,23 @@ func TestSocketReconnect(t *testing.T) {
 // Calls made while the server is down wait for the socket, and are
 // answered once the server is back on the same address.
 func TestSocketCallsWaitForTheServer(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	addr := s.srv.Listener.Addr().String()
 	s.srv.Close()
 
-	c := dial(t, "ws://"+addr+"/", client.Options{Reconnect: client.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
+	clock := fakeclock.New()
+	c := dial(t, "ws://"+addr+"/", client.Options{Reconnect: client.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}, After: clock.After})
 	ctx := ctxFor(t, 10*time.Second)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Call(ctx, "/v1/echo", "waited")
 		errc <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
+	for range 3 { // three attempts fail, each followed by a wait
+		clock.Next(t)
+	}
+	clock.Waits(t, 1)
 	select {
 	case err := <-errc:
 		t.Fatalf("the call ended while the server was down: %v", err)
@@ -264,7 +298,8 @@ func TestSocketCallsWaitForTheServer(t *testing.T) {
 	srv := &http.Server{Handler: s.reg, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	require.NoError(t, <-errc)
+	clock.Next(t)
+	require.NoError(t, waitFor(t, errc, "answer"))
 
 	// A call that waits no longer than its context.
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -277,19 +312,27 @@ func TestSocketCallsWaitForTheServer(t *testing.T) {
 // a tight loop: the @softvisio/core client against a server without WebSocket
 // reconnected a thousand times a second.
 func TestSocketBackoff(t *testing.T) {
+	t.Parallel()
 	var upgrades atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		upgrades.Add(1)
 		http.NotFound(w, r)
 	}))
 	defer srv.Close()
-	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), client.Options{Reconnect: client.Backoff{Min: 20 * time.Millisecond, Max: 80 * time.Millisecond}})
-	time.Sleep(time.Second)
+	clock := fakeclock.New()
+	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), client.Options{Reconnect: client.Backoff{Min: 20 * time.Millisecond, Max: 80 * time.Millisecond}, After: clock.After})
+	// Each refusal is followed by one wait, of 10–20, 20–40, then 40–80 ms
+	// for ever; the next try comes only once it is over.
+	for i := range 6 {
+		backoff := min(20*time.Millisecond<<i, 80*time.Millisecond)
+		waited := clock.Waits(t, 1)[0]
+		assert.EqualValues(t, i+1, upgrades.Load(), "one try per wait")
+		assert.True(t, waited >= backoff/2 && waited <= backoff, "wait %d: %v, want half of %v to all of it", i, waited, backoff)
+		clock.Next(t)
+	}
+	clock.Waits(t, 1)
+	assert.EqualValues(t, 7, upgrades.Load(), "it keeps trying")
 	require.NoError(t, c.Close())
-	// Waits of 10–20, 20–40, then 40–80 ms: about 15 tries in a second.
-	n := upgrades.Load()
-	assert.GreaterOrEqual(t, n, int32(8), "it keeps trying")
-	assert.LessOrEqual(t, n, int32(30), "it backs off")
 	_, err := c.Call(context.Background(), "/v1/echo", "x")
 	assert.ErrorIs(t, err, client.ErrClosed)
 }
@@ -297,6 +340,7 @@ func TestSocketBackoff(t *testing.T) {
 // An answer past MaxMessageBytes closes the socket (1009) instead of
 // being read whole; the call fails with a *CloseError.
 func TestSocketMaxMessageBytes(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	ctx := ctxFor(t, 10*time.Second)
 	c := dial(t, s.ws(), client.Options{MaxMessageBytes: 1000})

@@ -25,6 +25,7 @@ func get(t *testing.T, h http.Handler, method, path string) (*http.Response, str
 }
 
 func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	h := console.New(console.Options{})
 	for _, c := range []struct {
 		method, path string
@@ -47,6 +48,7 @@ func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
 }
 
 func TestThePageNamesTheAPIAndHasNoInlineCode(t *testing.T) {
+	t.Parallel()
 	h := console.New(console.Options{API: "/rpc/", Title: `Ops <&> "admin"`})
 	res, page := get(t, h, "GET", "/")
 	assert.Equal(t, "text/html; charset=utf-8", res.Header.Get("Content-Type"))
@@ -63,6 +65,7 @@ func TestThePageNamesTheAPIAndHasNoInlineCode(t *testing.T) {
 
 // The admin pages follow the permission the host's modules require.
 func TestAdminPermission(t *testing.T) {
+	t.Parallel()
 	_, page := get(t, console.New(console.Options{AdminPermission: "staff"}), "GET", "/")
 	assert.Contains(t, page, `<meta name="authrpc-admin-permission" content="staff">`)
 	_, js := get(t, console.New(console.Options{}), "GET", "/app.js")
@@ -71,6 +74,7 @@ func TestAdminPermission(t *testing.T) {
 }
 
 func TestTheFirstLoadIsUnder200KB(t *testing.T) {
+	t.Parallel()
 	h := console.New(console.Options{})
 	_, page := get(t, h, "GET", "/admin/")
 	total := len(page)
@@ -101,6 +105,7 @@ func TestTheFirstLoadIsUnder200KB(t *testing.T) {
 }
 
 func TestScriptsAreServedAsJavaScript(t *testing.T) {
+	t.Parallel()
 	h := console.New(console.Options{})
 	res, _ := get(t, h, "GET", "/admin/app.js")
 	assert.Equal(t, "text/javascript; charset=utf-8", res.Header.Get("Content-Type"))

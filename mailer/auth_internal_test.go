@@ -10,6 +10,7 @@ import (
 )
 
 func TestAuthenticatorChoosesAMechanism(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		host   string
@@ -46,6 +47,7 @@ func TestAuthenticatorChoosesAMechanism(t *testing.T) {
 }
 
 func TestUntil(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	for d, want := range map[time.Duration]string{
 		30 * 24 * time.Hour:          "30 days",

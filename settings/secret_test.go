@@ -52,6 +52,7 @@ func setStoredValue(t *testing.T, db *bun.DB, name, value string) {
 // Before Options.Keys the row held the password itself ("\"Sm7p-…\"");
 // with a key it holds only a sealed value, and every use still works.
 func TestSecretsEncryptedAtRest(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		srv := mailertest.NewServer(t, mailertest.Options{Mode: mailertest.StartTLS, Username: smtpUser, Password: smtpPassword})
 		keys := newKeys(t, settings.GenerateKey())
@@ -99,6 +100,7 @@ func TestSecretsEncryptedAtRest(t *testing.T) {
 }
 
 func TestWrongOrMissingKey(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		srv := mailertest.NewServer(t, mailertest.Options{Mode: mailertest.StartTLS, Username: smtpUser, Password: smtpPassword})
 		right := newKeys(t, settings.GenerateKey())
@@ -164,6 +166,7 @@ func TestWrongOrMissingKey(t *testing.T) {
 }
 
 func TestTamperedSecretsDoNotDecrypt(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		keys := newKeys(t, settings.GenerateKey())
 		opts := settings.Options{Keys: keys, Extra: &Vault{}}
@@ -201,6 +204,7 @@ func flip(c byte) string {
 // A password stored in plain text before Options.Keys keeps working, and
 // the next update (of any field) encrypts it.
 func TestPlainSecretsAreEncryptedOnTheNextWrite(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		plain := newEnv(t, db, settings.Options{Extra: &Vault{}})
 		plain.ok(t, "update", `[{"smtp_password":"pw-plain","api_key":"key-plain"}]`)
@@ -229,6 +233,7 @@ func TestPlainSecretsAreEncryptedOnTheNextWrite(t *testing.T) {
 // Rotation: the new key current and the old one kept to decrypt, then
 // Reencrypt, then the old key dropped.
 func TestKeyRotation(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		oldKey, newKey := settings.GenerateKey(), settings.GenerateKey()
 		e := newEnv(t, db, settings.Options{Keys: newKeys(t, oldKey), Extra: &Vault{}})
@@ -264,6 +269,7 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func TestKeyring(t *testing.T) {
+	t.Parallel()
 	raw := make([]byte, settings.KeySize)
 	for i := range raw {
 		raw[i] = byte(i)
@@ -297,6 +303,7 @@ type embeddedSecret struct {
 }
 
 func TestSecretHostFields(t *testing.T) {
+	t.Parallel()
 	type host struct {
 		embeddedSecret
 		Name string `json:"name"`

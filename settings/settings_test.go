@@ -23,6 +23,7 @@ const defaultsJSON = `{"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port
 	"smtp_password_set":false,"signup_enabled":false}`
 
 func TestReadDefaults(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, settings.Options{})
 		assert.JSONEq(t, defaultsJSON, e.ok(t, "read", ``))
@@ -41,6 +42,7 @@ func TestReadDefaults(t *testing.T) {
 }
 
 func TestOnlyAdminsCall(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storagetest.SQLite(t), settings.Options{})
 	for _, m := range []struct{ method, body string }{{"read", ``}, {"update", `[{"signup_enabled":true}]`}, {"test-smtp", `[{}]`}} {
 		for _, token := range []string{"", e.plain, "ses_not-a-token"} {
@@ -52,6 +54,7 @@ func TestOnlyAdminsCall(t *testing.T) {
 }
 
 func TestCustomPermissionAndDefaults(t *testing.T) {
+	t.Parallel()
 	reg := quietRegistry()
 	_, err := settings.Mount(context.Background(), reg, storagetest.SQLite(t), settings.Options{Permission: "settings-admin"})
 	require.ErrorContains(t, err, `permission "settings-admin" is not declared`)
@@ -79,6 +82,7 @@ func TestCustomPermissionAndDefaults(t *testing.T) {
 }
 
 func TestUpdatePartial(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, settings.Options{})
 		ctx := context.Background()
@@ -121,6 +125,7 @@ func TestUpdatePartial(t *testing.T) {
 }
 
 func TestUpdateRefusesBadValues(t *testing.T) {
+	t.Parallel()
 	long := func(n int) string { return `"` + strings.Repeat("a", n) + `"` }
 	bad := map[string][]string{
 		"app_url": {`"example.com"`, `"ftp://example.com"`, `"https://user:pw@example.com"`, `"https://example.com/?a=1"`,
@@ -171,6 +176,7 @@ func TestUpdateRefusesBadValues(t *testing.T) {
 }
 
 func TestUpdateRefusesUnknownKeysAndBadShapes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storagetest.SQLite(t), settings.Options{})
 	for _, body := range []string{
 		`[{"smtp_pasword":"x"}]`, `[{"smtp_password_set":true}]`, `[{"app_url":"https://a.example","admin":true}]`,
@@ -188,6 +194,7 @@ func TestUpdateRefusesUnknownKeysAndBadShapes(t *testing.T) {
 }
 
 func TestHostileStrings(t *testing.T) {
+	t.Parallel()
 	hostile := []string{
 		`Robert'); DROP TABLE authrpc_settings;--`,
 		`"quoted" \ back\slash`,
@@ -232,6 +239,7 @@ func TestHostileStrings(t *testing.T) {
 }
 
 func TestChangingHostnameClearsPassword(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, settings.Options{})
 		set := func(body string) bool {
@@ -263,6 +271,7 @@ type Branding struct {
 }
 
 func TestHostFields(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		opts := settings.Options{Extra: &Branding{SiteName: "Acme", Theme: "light", MaxUploads: 5}}
 		e := newEnv(t, db, opts)
@@ -300,6 +309,7 @@ func TestHostFields(t *testing.T) {
 }
 
 func TestHostFieldsInTheSchema(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storagetest.SQLite(t), settings.Options{Extra: Branding{}})
 	var update, test rpc.ParamInfo
 	for _, m := range e.reg.Methods() {
@@ -353,6 +363,7 @@ func TestHostFieldsInTheSchema(t *testing.T) {
 }
 
 func TestBadHostFields(t *testing.T) {
+	t.Parallel()
 	for _, extra := range []any{
 		"a string",
 		42,
@@ -369,6 +380,7 @@ func TestBadHostFields(t *testing.T) {
 }
 
 func TestConcurrentPartialUpdates(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, settings.Options{Extra: &Branding{Theme: "light"}})
 		// A second instance on the same database.
@@ -414,6 +426,7 @@ func TestConcurrentPartialUpdates(t *testing.T) {
 }
 
 func TestUpdatesAreSeenInOrder(t *testing.T) {
+	t.Parallel()
 	// Within one process the last update to commit is the one in memory.
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, settings.Options{})
@@ -434,6 +447,7 @@ func TestUpdatesAreSeenInOrder(t *testing.T) {
 }
 
 func TestReloadSeesAnotherInstance(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		a := newEnv(t, db, settings.Options{})
 		b := newEnv(t, db, settings.Options{})

@@ -14,6 +14,7 @@ import (
 )
 
 func TestConstraintErrors(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		for _, q := range []string{
@@ -67,6 +68,7 @@ func TestConstraintErrors(t *testing.T) {
 }
 
 func TestConstraintErrorsOther(t *testing.T) {
+	t.Parallel()
 	assert.False(t, storage.IsUniqueViolation(nil))
 	assert.False(t, storage.IsForeignKeyViolation(nil))
 	assert.False(t, storage.IsUniqueViolation(errors.New("UNIQUE constraint failed")))

@@ -12,6 +12,7 @@ import (
 )
 
 func TestEscapeLike(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "plain", storage.EscapeLike("plain"))
 	assert.Equal(t, `100\% \_ \\d`, storage.EscapeLike(`100% _ \d`))
 

@@ -52,6 +52,7 @@ func take(t *testing.T, l *storage.Limiter, key string) (bool, time.Duration) {
 }
 
 func TestLimiterBucket(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		c := &fakeTime{now: time.Unix(1_800_000_000, 0)}
 		l := newLimits(t, db, c).Limiter("test", 0.5, 3) // 3 at once, then one per 2 s
@@ -96,6 +97,7 @@ func TestLimiterBucket(t *testing.T) {
 // Limiters of one name share buckets wherever they are made (two instances
 // on one database); limiters of two names never do.
 func TestLimiterSharedByName(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		c := &fakeTime{now: time.Unix(1_800_000_000, 0)}
 		a := newLimits(t, db, c).Limiter("signin", 0.001, 4)
@@ -120,6 +122,7 @@ func TestLimiterSharedByName(t *testing.T) {
 // Racing takes of the last events: exactly the burst wins, on PostgreSQL
 // across the connections of the pool.
 func TestLimiterConcurrentTakes(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		l := newLimits(t, db, &fakeTime{now: time.Unix(1_800_000_000, 0)}).Limiter("race", 0.0001, 7)
 		var won atomic.Int64
@@ -139,6 +142,7 @@ func TestLimiterConcurrentTakes(t *testing.T) {
 }
 
 func TestLimitsPrune(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		c := &fakeTime{now: time.Unix(1_800_000_000, 0)}
 		limits := newLimits(t, db, c)

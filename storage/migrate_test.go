@@ -56,6 +56,7 @@ func tableExists(t *testing.T, db *bun.DB, name string) bool {
 }
 
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		var order []int
@@ -123,6 +124,7 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestMigrateFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		boom := errors.New("boom")
@@ -176,6 +178,7 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 }
 
 func TestMigrateRefusesBadLists(t *testing.T) {
+	t.Parallel()
 	db := storagetest.SQLite(t)
 	up := storage.SQL("", "")
 	for name, tc := range map[string]struct {
@@ -200,6 +203,7 @@ func TestMigrateRefusesBadLists(t *testing.T) {
 }
 
 func TestMigrateEmptyList(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		require.NoError(t, storage.Migrate(t.Context(), db, "m", nil, quiet))
 		assert.True(t, tableExists(t, db, "authrpc_migrations"))
@@ -207,6 +211,7 @@ func TestMigrateEmptyList(t *testing.T) {
 }
 
 func TestMigrateLogs(t *testing.T) {
+	t.Parallel()
 	db := storagetest.SQLite(t)
 	var buf bytes.Buffer
 	logger := storage.WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))
@@ -229,6 +234,7 @@ func TestMigrateLogs(t *testing.T) {
 // one pool and over two pools (as two processes would): every migration
 // runs exactly once.
 func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		dsn  func(testing.TB) string

@@ -128,10 +128,37 @@ func IsPostgres(db bun.IDB) bool {
 }
 
 func openPostgres(ctx context.Context, dsn string, cfg config) (*bun.DB, error) {
+	pgcfg, secrets, err := postgresConfig(dsn, cfg)
+	if err != nil {
+		return nil, err
+	}
+	sqldb := stdlib.OpenDB(*pgcfg)
+	n := cfg.maxOpenConns
+	if n <= 0 {
+		n = defaultPostgresConns
+	}
+	sqldb.SetMaxOpenConns(n)
+	sqldb.SetMaxIdleConns(n)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	// Recycle connections now and then, so that a pool follows a failover
+	// or a changed pg_hba/DNS.
+	sqldb.SetConnMaxLifetime(30 * time.Minute)
+
+	if err := sqldb.PingContext(ctx); err != nil {
+		_ = sqldb.Close()
+		return nil, fmt.Errorf("storage: open postgres: %w", redact(err, secrets))
+	}
+	return bun.NewDB(sqldb, pgdialect.New()), nil
+}
+
+// postgresConfig parses dsn into the configuration of the pool's
+// connections, with the connect bound and the query mode Open sets, and
+// returns the secrets its errors must never show.
+func postgresConfig(dsn string, cfg config) (*pgx.ConnConfig, []string, error) {
 	secrets := dsnSecrets(dsn)
 	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open postgres: %w", redact(err, secrets))
+		return nil, nil, fmt.Errorf("storage: open postgres: %w", redact(err, secrets))
 	}
 	// The password may also come from PGPASSWORD or a passfile.
 	secrets = append(secrets, pgcfg.Password)
@@ -152,24 +179,7 @@ func openPostgres(ctx context.Context, dsn string, cfg config) (*bun.DB, error) 
 	if !strings.Contains(dsn, "default_query_exec_mode") {
 		pgcfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
-
-	sqldb := stdlib.OpenDB(*pgcfg)
-	n := cfg.maxOpenConns
-	if n <= 0 {
-		n = defaultPostgresConns
-	}
-	sqldb.SetMaxOpenConns(n)
-	sqldb.SetMaxIdleConns(n)
-	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	// Recycle connections now and then, so that a pool follows a failover
-	// or a changed pg_hba/DNS.
-	sqldb.SetConnMaxLifetime(30 * time.Minute)
-
-	if err := sqldb.PingContext(ctx); err != nil {
-		_ = sqldb.Close()
-		return nil, fmt.Errorf("storage: open postgres: %w", redact(err, secrets))
-	}
-	return bun.NewDB(sqldb, pgdialect.New()), nil
+	return pgcfg, secrets, nil
 }
 
 // hasConnectTimeout reports whether the dsn or the environment bounds the

@@ -17,6 +17,7 @@ import (
 )
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		require.NoError(t, db.PingContext(ctx))
@@ -45,6 +46,7 @@ func sqlitePragma(t *testing.T, db bun.IDB, name string) string {
 }
 
 func TestOpenSQLiteSettings(t *testing.T) {
+	t.Parallel()
 	db := storagetest.SQLite(t)
 	ctx := t.Context()
 
@@ -67,6 +69,7 @@ func TestOpenSQLiteSettings(t *testing.T) {
 }
 
 func TestOpenSQLiteDSNParametersWin(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.db")
 	db, err := storage.Open(t.Context(), path+"?_busy_timeout=500&_pragma=synchronous(FULL)", storage.WithMaxOpenConns(2))
 	require.NoError(t, err)
@@ -79,6 +82,7 @@ func TestOpenSQLiteDSNParametersWin(t *testing.T) {
 }
 
 func TestOpenSQLiteFileURI(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.db")
 	db, err := storage.Open(t.Context(), "file:"+path+"?cache=private")
 	require.NoError(t, err)
@@ -90,6 +94,7 @@ func TestOpenSQLiteFileURI(t *testing.T) {
 }
 
 func TestOpenSQLiteMemory(t *testing.T) {
+	t.Parallel()
 	db, err := storage.Open(t.Context(), ":memory:")
 	require.NoError(t, err)
 	defer db.Close()
@@ -104,6 +109,7 @@ func TestOpenSQLiteMemory(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	_, err := storage.Open(ctx, "")
 	assert.Error(t, err)
@@ -116,6 +122,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestOpenPostgresErrorsHidePassword(t *testing.T) {
+	t.Parallel()
 	const pw = "s3cr3t-Pa55"
 	dsns := []string{
 		"postgres://alice:" + pw + "@127.0.0.1:1/db?connect_timeout=2",          // refused
@@ -138,6 +145,7 @@ func TestOpenPostgresErrorsHidePassword(t *testing.T) {
 }
 
 func TestOpenPostgresMissingDatabase(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.PostgresDSN(t)
 	i := strings.LastIndex(dsn, "/")
 	missing := dsn[:i] + "/authrpc_no_such_database"
@@ -150,6 +158,7 @@ func TestOpenPostgresMissingDatabase(t *testing.T) {
 // statements and with transactions that read before they write (the case
 // that fails at once with SQLITE_BUSY under deferred transactions).
 func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		_, err := db.ExecContext(ctx, "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")

@@ -14,6 +14,7 @@ import (
 )
 
 func TestCheckTablePrefix(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"", "app_", "a", "_x", "t2_", "abcdefghij0123456789"} {
 		assert.NoError(t, storage.CheckTablePrefix(ok), "%q", ok)
 	}
@@ -26,6 +27,7 @@ func TestCheckTablePrefix(t *testing.T) {
 }
 
 func TestPrefixed(t *testing.T) {
+	t.Parallel()
 	text := "CREATE TABLE {prefix}notes (id INT); CREATE INDEX {prefix}notes_id ON {prefix}notes (id)"
 	assert.Equal(t, "CREATE TABLE app_notes (id INT); CREATE INDEX app_notes_id ON app_notes (id)", storage.Prefixed("app_", text))
 	assert.Equal(t, "CREATE TABLE notes (id INT); CREATE INDEX notes_id ON notes (id)", storage.Prefixed("", text))
@@ -35,6 +37,7 @@ func TestPrefixed(t *testing.T) {
 // sets of tables, index names included (PostgreSQL wants them unique per
 // schema); the unprefixed record table stays out of it.
 func TestMigrateTablePrefix(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		notes := func(prefix string) []storage.Migration {
@@ -69,6 +72,7 @@ func TestMigrateTablePrefix(t *testing.T) {
 // Limits under two prefixes keep their buckets in two tables: spending one
 // limit's bucket leaves the other's full.
 func TestLimitsTablePrefix(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		c := &fakeTime{now: time.Unix(1_800_000_000, 0)}
@@ -107,6 +111,7 @@ func TestLimitsTablePrefix(t *testing.T) {
 // Syncs under different channel prefixes on one PostgreSQL database do not
 // hear each other; under the same one they do.
 func TestSyncChannelPrefix(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.PostgresDSN(t)
 	db1, db2 := openPostgres(t, dsn), openPostgres(t, dsn)
 	a := newSync(t, db1, storage.SyncOptions{ChannelPrefix: "a_"})
@@ -116,24 +121,19 @@ func TestSyncChannelPrefix(t *testing.T) {
 
 	inB, inA2, inPlain := subscribe(b.Channel("auth")), subscribe(a2.Channel("auth")), subscribe(plain.Channel("auth"))
 	for _, s := range []*storage.Sync{b, a2, plain} {
-		waitListening(t, s)
+		watch(s.Channel("auth")).until(t, true, eventWait)
 	}
 	require.NoError(t, a.Channel("auth").Publish(t.Context(), "user 100"))
-	assert.Equal(t, "user 100", inA2.next(t, 5*time.Second).payload)
-	inB.none(t, 300*time.Millisecond)
-	inPlain.none(t, 0)
+	assert.Equal(t, "user 100", inA2.next(t, eventWait).payload)
+	inB.nothingBefore(t, db1, "b_authrpc_auth")
+	inPlain.nothingBefore(t, db1, "authrpc_auth")
 
 	// An operator's hand-made NOTIFY names the prefixed channel.
 	_, err := db1.ExecContext(t.Context(), "SELECT pg_notify('b_authrpc_auth', '*')")
 	require.NoError(t, err)
-	assert.Equal(t, "*", inB.next(t, 5*time.Second).payload)
-	inA2.none(t, 300*time.Millisecond)
+	assert.Equal(t, "*", inB.next(t, eventWait).payload)
+	inA2.nothingBefore(t, db1, "a_authrpc_auth")
 
 	_, err = storage.NewSync(t.Context(), db1, storage.SyncOptions{ChannelPrefix: strings.Repeat("x", storage.MaxTablePrefix+1)})
 	assert.Error(t, err)
-}
-
-func waitListening(t *testing.T, s *storage.Sync) {
-	t.Helper()
-	require.Eventually(t, s.Listening, 5*time.Second, 10*time.Millisecond)
 }

@@ -73,6 +73,11 @@ type SyncOptions struct {
 	// the same moment. Defaults 100 ms and 5 s.
 	MinBackoff, MaxBackoff time.Duration
 
+	// After times the waits between those attempts: the channel it returns
+	// receives once the wait is over. Tests set it to a fake clock's, to
+	// see each wait and end it. Default time.After.
+	After func(d time.Duration) <-chan time.Time
+
 	// PingInterval is how long the notification connection may stay silent
 	// before the Sync checks it with a round trip (which then has as long
 	// to answer). A connection that the network dropped without a word is
@@ -141,6 +146,7 @@ type Sync struct {
 	connConfig   *pgx.ConnConfig
 	minBackoff   time.Duration
 	maxBackoff   time.Duration
+	after        func(time.Duration) <-chan time.Time
 	pingInterval time.Duration
 	stop         context.CancelFunc
 	done         chan struct{}
@@ -194,6 +200,7 @@ func NewSync(ctx context.Context, db *bun.DB, opts SyncOptions) (*Sync, error) {
 		origin:       newOrigin(),
 		minBackoff:   opts.MinBackoff,
 		maxBackoff:   opts.MaxBackoff,
+		after:        opts.After,
 		pingInterval: opts.PingInterval,
 		channels:     make(map[string]*Channel),
 		payloads:     opts.ChannelPrefix + syncPayloadsTable,
@@ -214,6 +221,9 @@ func NewSync(ctx context.Context, db *bun.DB, opts SyncOptions) (*Sync, error) {
 		s.maxBackoff = defaultMaxBackoff
 	}
 	s.maxBackoff = max(s.maxBackoff, s.minBackoff)
+	if s.after == nil {
+		s.after = time.After
+	}
 	if s.pingInterval <= 0 {
 		s.pingInterval = defaultPingInterval
 	}
@@ -540,12 +550,10 @@ func (s *Sync) run(ctx context.Context, conn *pgx.Conn) {
 		// Wait between half and all of delay: jitter keeps instances that
 		// lost the server together from returning together.
 		wait := delay/2 + mathrand.N(delay/2+1)
-		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		case <-s.after(wait):
 		}
 		delay = min(2*delay, s.maxBackoff)
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
@@ -80,14 +81,15 @@ func (in *inbox) next(t testing.TB, timeout time.Duration) message {
 	}
 }
 
-// none checks that nothing arrives for a while.
-func (in *inbox) none(t testing.TB, d time.Duration) {
+// nothingBefore checks that nothing reached in so far: it sends a marker
+// on in's PostgreSQL channel pgChannel through db, which must then be the
+// next message. PostgreSQL delivers notifications in the order their
+// transactions committed, so anything sent before would arrive first.
+func (in *inbox) nothingBefore(t testing.TB, db *bun.DB, pgChannel string) {
 	t.Helper()
-	select {
-	case m := <-in.ch:
-		t.Fatalf("unexpected message %q", m.payload)
-	case <-time.After(d):
-	}
+	_, err := db.ExecContext(t.Context(), "SELECT pg_notify(?, 'marker')", pgChannel)
+	require.NoError(t, err)
+	assert.Equal(t, "marker", in.next(t, eventWait).payload, "nothing before the marker")
 }
 
 // states collects what a channel's state subscriber is told, and when.
@@ -164,9 +166,10 @@ func terminate(t testing.TB, db *bun.DB, pid int) {
 // connections or silently swallow the traffic of the open ones: the
 // network failures that a test cannot get from the server itself.
 type proxy struct {
-	ln     net.Listener
-	target string
-	refuse atomic.Bool
+	ln      net.Listener
+	target  string
+	refuse  atomic.Bool
+	refused atomic.Int32 // connections refused
 
 	mu     sync.Mutex
 	conns  map[*proxyConn]struct{}
@@ -202,6 +205,7 @@ func (p *proxy) accept() {
 		}
 		if p.refuse.Load() {
 			client.Close()
+			p.refused.Add(1)
 			continue
 		}
 		server, err := net.Dial("tcp", p.target)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/fakeclock"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
@@ -44,14 +45,17 @@ func (tt *tokenTable) setPermissions(token string, perms map[string]bool) {
 }
 
 // instance is one copy of the service: a Mux whose authenticator counts
-// the lookups it makes.
+// the lookups it makes, and which tells each invalidation its cache
+// applies.
 type instance struct {
-	mux   *auth.Mux
-	calls atomic.Int64
+	mux         *auth.Mux
+	calls       atomic.Int64
+	invalidated chan auth.Invalidation
 }
 
 func newInstance(tt *tokenTable) *instance {
-	in := &instance{mux: auth.NewMux(auth.MuxOptions{})}
+	in := &instance{mux: auth.NewMux(auth.MuxOptions{}), invalidated: make(chan auth.Invalidation, 100)}
+	in.mux.OnInvalidate(func(inv auth.Invalidation) { in.invalidated <- inv })
 	a := auth.AuthenticatorFunc(func(_ context.Context, token string) (*auth.Principal, error) {
 		in.calls.Add(1)
 		tt.mu.Lock()
@@ -80,31 +84,35 @@ func (in *instance) lookups(t *testing.T, token string, n int) int64 {
 	return in.calls.Load() - before
 }
 
-// refetchedWithin polls until in asks its authenticator about token again,
-// which it does once its cached entry is gone, and returns how long after
-// since that was.
-func (in *instance) refetchedWithin(t *testing.T, token string, since time.Time, timeout time.Duration) time.Duration {
+// applied waits until in's cache has applied want (its own, or one from
+// another instance), skipping any other, and returns how long after since
+// that was.
+func (in *instance) applied(t *testing.T, want auth.Invalidation, since time.Time) time.Duration {
 	t.Helper()
+	deadline := time.After(eventWait)
 	for {
-		if in.lookups(t, token, 1) == 1 {
-			return time.Since(since)
+		select {
+		case inv := <-in.invalidated:
+			if inv == want {
+				return time.Since(since)
+			}
+		case <-deadline:
+			t.Fatalf("invalidation %+v not applied within %v", want, eventWait)
 		}
-		if time.Since(since) > timeout {
-			t.Fatalf("still cached after %v", timeout)
-		}
-		time.Sleep(200 * time.Microsecond)
 	}
 }
 
 // TestSyncMuxPostgres runs two instances, each a Mux shared through its own
 // Sync, on one PostgreSQL database.
 func TestSyncMuxPostgres(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.PostgresDSN(t)
 	dbA := openPostgres(t, dsn)
 	p, proxied := startProxy(t, dsn) // B reaches the server through it
 	syncA := newSync(t, dbA, storage.SyncOptions{ApplicationName: "mux_a"})
+	clock := fakeclock.New()
 	syncB := newSync(t, openPostgres(t, proxied), storage.SyncOptions{
-		ApplicationName: "mux_b", MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		ApplicationName: "mux_b", MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, After: clock.After,
 	})
 
 	var tt tokenTable
@@ -112,8 +120,8 @@ func TestSyncMuxPostgres(t *testing.T) {
 	a.mux.Share(syncA.Channel("auth"))
 	b.mux.Share(syncB.Channel("auth"))
 	bState := watch(syncB.Channel("auth")) // after Share: told after the Mux is
-	bState.until(t, true, 5*time.Second)
-	require.Eventually(t, syncA.Listening, 5*time.Second, time.Millisecond)
+	bState.until(t, true, eventWait)
+	watch(syncA.Channel("auth")).until(t, true, eventWait)
 
 	ann := tt.issue(t, auth.KindSession, auth.Principal{UserID: 5, TokenID: 1})
 	bob := tt.issue(t, auth.KindAPIToken, auth.Principal{UserID: 6, TokenID: 3})
@@ -122,19 +130,22 @@ func TestSyncMuxPostgres(t *testing.T) {
 		assert.EqualValues(t, 1, in.lookups(t, bob, 3), "cached")
 	}
 
-	// A user changed on A: A drops its entries at once, B within the bound.
+	// A user changed on A: A drops its entries at once, B once the
+	// invalidation reaches it.
 	start := time.Now()
-	a.mux.Invalidate(auth.Invalidation{UserID: 5})
+	user5 := auth.Invalidation{UserID: 5}
+	a.mux.Invalidate(user5)
 	assert.EqualValues(t, 1, a.lookups(t, ann, 2))
-	took := b.refetchedWithin(t, ann, start, bound)
-	t.Logf("user invalidation on A seen by B after %v", took)
+	t.Logf("user invalidation on A applied by B after %v", b.applied(t, user5, start))
+	assert.EqualValues(t, 1, b.lookups(t, ann, 2), "B asks again, once")
 	assert.Zero(t, b.lookups(t, bob, 1), "another user's entry stays")
 
 	// A token changed on B: the other way round.
 	start = time.Now()
-	b.mux.Invalidate(auth.Invalidation{Kind: auth.KindAPIToken, TokenID: 3})
-	took = a.refetchedWithin(t, bob, start, bound)
-	t.Logf("token invalidation on B seen by A after %v", took)
+	token3 := auth.Invalidation{Kind: auth.KindAPIToken, TokenID: 3}
+	b.mux.Invalidate(token3)
+	t.Logf("token invalidation on B applied by A after %v", a.applied(t, token3, start))
+	assert.EqualValues(t, 1, a.lookups(t, bob, 2), "A asks again, once")
 	assert.Zero(t, a.lookups(t, ann, 1))
 
 	// B's notification connection dies and the server stays out of B's
@@ -142,7 +153,7 @@ func TestSyncMuxPostgres(t *testing.T) {
 	// the changes whose invalidations it misses.
 	p.refuse.Store(true)
 	terminate(t, dbA, listenPID(t, dbA, "mux_b"))
-	v, _ := bState.next(t, time.Now(), bound)
+	v, _ := bState.next(t, time.Now(), eventWait)
 	require.False(t, v)
 	assert.EqualValues(t, 3, b.lookups(t, ann, 3), "not listening: every call reads through")
 	assert.Zero(t, b.mux.Len())
@@ -153,26 +164,30 @@ func TestSyncMuxPostgres(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, pb.Has("admin"))
 
-	time.Sleep(200 * time.Millisecond) // B keeps trying meanwhile
+	for range 3 { // B keeps trying meanwhile, in vain
+		clock.Next(t)
+	}
+	clock.Waits(t, 1)
 	assert.EqualValues(t, 2, b.lookups(t, bob, 2), "still not listening")
 
 	// The server is back: B listens again and caches again.
 	p.refuse.Store(false)
-	v, took = bState.next(t, time.Now(), 5*time.Second)
+	clock.Next(t)
+	v, _ = bState.next(t, time.Now(), eventWait)
 	require.True(t, v)
-	t.Logf("B listening again %v after the server came back", took)
 	assert.EqualValues(t, 1, b.lookups(t, ann, 3), "caching again")
 	assert.EqualValues(t, 1, b.lookups(t, bob, 3), "caching again")
 
 	start = time.Now()
-	a.mux.Invalidate(auth.Invalidation{UserID: 5})
-	took = b.refetchedWithin(t, ann, start, bound)
-	t.Logf("after the reconnect, user invalidation on A seen by B after %v", took)
+	a.mux.Invalidate(user5)
+	t.Logf("after the reconnect, user invalidation on A applied by B after %v", b.applied(t, user5, start))
+	assert.EqualValues(t, 1, b.lookups(t, ann, 2), "B asks again, once")
 }
 
 // TestSyncMuxSQLite: one process, two Muxes on one Sync (say, two
 // registries): invalidations reach the other before Invalidate returns.
 func TestSyncMuxSQLite(t *testing.T) {
+	t.Parallel()
 	s := newSync(t, storagetest.SQLite(t), storage.SyncOptions{})
 	var tt tokenTable
 	a, b := newInstance(&tt), newInstance(&tt)

@@ -101,6 +101,7 @@ func badCases(mine, theirs string) []badCase {
 // Every method, given wrong types, missing, extra, hostile or huge
 // parameters, or ids it may not touch, answers a 4xx and stores nothing.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		mine := e.newToken(t, c.ann, "taken")
@@ -127,6 +128,7 @@ func TestBadInput(t *testing.T) {
 // Guests are refused every method; a void create is refused, since its
 // answer is the only copy of the token.
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.newToken(t, c.ann, "ci")

@@ -27,6 +27,7 @@ func (e *env) signinFails(t *testing.T, name, password string) {
 // revocation and locks the owner out. Every credential of the token's own
 // user (password, name, email) is out of a token's reach.
 func TestTokenCannotChangeItsOwnCredentials(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		// The token holds all that ann holds: it is an admin token.
@@ -72,6 +73,7 @@ func TestTokenCannotChangeItsOwnCredentials(t *testing.T) {
 // The attack on root: root's token, given admin, sets root's
 // password (or name) and signs in as root. Root's tokens are not root.
 func TestRootTokenCannotChangeRootCredentials(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.grantedToken(t, c.root, "root's", map[string]bool{"admin": true, "billing": true, "reports": true})
@@ -100,6 +102,7 @@ func TestRootTokenCannotChangeRootCredentials(t *testing.T) {
 // users as its permissions allow, passwords included (the session it could
 // gain holds no more than the token, and the user's own recovery ends it).
 func TestTokenAdministersOtherUsers(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.grantedToken(t, c.ann, "provisioning", map[string]bool{"admin": true, "reports": true})

@@ -30,6 +30,7 @@ func adminToken(t *testing.T, e *env, c cast) tokenRec {
 }
 
 func TestTokenChangesTakeEffectOnTheNextCall(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		const insufficient = rpc.CodeInsufficientPermissions
@@ -63,6 +64,7 @@ func TestTokenChangesTakeEffectOnTheNextCall(t *testing.T) {
 // The users module invalidates by user id only; that must drop the owner's
 // cached token callers too.
 func TestOwnerChangesTakeEffectOnTheNextCall(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		const insufficient = rpc.CodeInsufficientPermissions
@@ -104,6 +106,7 @@ func TestOwnerChangesTakeEffectOnTheNextCall(t *testing.T) {
 // after it returns: no authentication that read the token before the change
 // may cache the old caller after it.
 func TestDisableUnderLoad(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := adminToken(t, e, c)
@@ -137,6 +140,7 @@ func TestDisableUnderLoad(t *testing.T) {
 
 // Tokens that are malformed, unknown, or of another kind make a guest.
 func TestUnknownTokensAreGuests(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.newToken(t, c.ann, "ci")

@@ -39,6 +39,7 @@ var unprefixed = []string{
 // the handler; the host's tables stay as they were and the two services
 // see nothing of each other.
 func TestTablePrefix(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		// The test's own queries go through a handle without the recorder.
@@ -133,6 +134,7 @@ func TestTablePrefix(t *testing.T) {
 // A prefix that is not a plain lower-case name is refused before anything
 // is stored.
 func TestTablePrefixRefused(t *testing.T) {
+	t.Parallel()
 	db := storagetest.SQLite(t)
 	reg := rpc.New(rpc.Options{Permissions: declared()})
 	for _, bad := range []string{"App_", "a-b_", "x; DROP TABLE users; --", strings.Repeat("a", storage.MaxTablePrefix+1)} {

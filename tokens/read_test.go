@@ -26,6 +26,7 @@ func names(list []tokenRec) []string {
 }
 
 func TestRead(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		made := map[string]tokenRec{}
@@ -102,6 +103,7 @@ func TestRead(t *testing.T) {
 // Neither the plain token nor its digest ever leaves create's answer; the
 // table holds the digest only.
 func TestSecretsStayHidden(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.newToken(t, c.ann, "secret keeper")
@@ -143,6 +145,7 @@ func TestSecretsStayHidden(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		assert.Equal(t, "ci", e.newToken(t, c.ann, "  ci \t").Name, "trimmed")
@@ -163,6 +166,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestMaxPerUser(t *testing.T) {
+	t.Parallel()
 	runWith(t, tokens.Options{MaxPerUser: 2}, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		first := e.newToken(t, c.ann, "one")

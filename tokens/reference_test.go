@@ -35,6 +35,7 @@ const (
 // and types; only read's options differ, as above, and the descriptions the
 // section lacks are added (referencetest.WithDescriptions).
 func TestReference(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storagetest.SQLite(t), tokens.Options{})
 	var doc strings.Builder
 	require.NoError(t, e.reg.WriteMarkdown(&doc))

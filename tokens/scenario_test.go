@@ -14,6 +14,7 @@ import (
 // disables the token and is refused on the next call; another user cannot
 // see or touch it.
 func TestTokenLifecycle(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.newToken(t, c.ann, "deploy bot")
@@ -81,6 +82,7 @@ func TestTokenLifecycle(t *testing.T) {
 
 // A token's effective permissions are its owner's intersected with its own.
 func TestEffectivePermissions(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		// ann: admin, reports (the default).
@@ -135,6 +137,7 @@ type permState struct {
 // Root holds every permission, so its tokens may be given any; but a root
 // token is not root: the root tag is not something a token can be given.
 func TestRootTokens(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.newToken(t, c.root, "root's")
@@ -153,6 +156,7 @@ func TestRootTokens(t *testing.T) {
 
 // Changing 'nothing' answers 204 and drops nothing.
 func TestNothingChanged(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.newToken(t, c.ann, "ci")
@@ -179,6 +183,7 @@ func TestNothingChanged(t *testing.T) {
 // a leaked token could otherwise mint a successor before it is disabled,
 // or raise its own permissions up to its owner's.
 func TestTokensCannotManageTokens(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		tok := e.newToken(t, c.ann, "ci")

@@ -16,6 +16,7 @@ import (
 // password of a user who holds admin already. A call made with an API token
 // does none of them; sessions still may.
 func TestTokenCannotMintASuccessor(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
 		c := newCast(t, e)
 		e.createUser(t, c.root, "dave", "dave-password", map[string]bool{"admin": true})

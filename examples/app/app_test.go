@@ -11,12 +11,45 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
+
+// eventWait bounds the wait for an event that takes milliseconds, such as
+// a change on one instance reaching another (which the contract promises
+// within a second): generous, so that only a broken app runs it out,
+// however loaded the machine. How long such a change takes is measured by
+// BenchmarkInvalidationLatency (pubsub/natspubsub); the tests log it.
+const eventWait = 10 * time.Second
+
+// until calls cond, at first every few milliseconds and then less often,
+// until it reports true, and fails the test if it has not within
+// eventWait; it returns how long that took. It is for a change that no
+// event announces, such as another instance's stored state; cond runs on
+// the test's goroutine, so it may use require.
+func until(t *testing.T, what string, cond func() bool) time.Duration {
+	t.Helper()
+	return untilWithin(t, eventWait, what, cond)
+}
+
+// untilWithin is until with a deadline of its own.
+func untilWithin(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := time.After(d)
+	for pause := 5 * time.Millisecond; !cond(); pause = min(2*pause, 100*time.Millisecond) {
+		select {
+		case <-time.After(pause):
+		case <-deadline:
+			t.Fatalf("%s: not within %v", what, d)
+		}
+	}
+	return time.Since(start)
+}
 
 // testApp is the example app on a real HTTP server.
 type testApp struct {
@@ -113,6 +146,7 @@ func (a *testApp) send(t *testing.T, req *http.Request) reply {
 }
 
 func TestTestModule(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		r := a.call(t, "", "/v1/test/test", `["hello"]`)
 		require.Equal(t, 200, r.HTTP, r.Raw)
@@ -143,6 +177,7 @@ func TestTestModule(t *testing.T) {
 }
 
 func TestUploadLimit(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, storagetest.SQLiteDSN(t))
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
@@ -168,6 +203,7 @@ func TestUploadLimit(t *testing.T) {
 }
 
 func TestReferenceCommands(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.SQLiteDSN(t)
 	var out, errs bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"-db", dsn, "markdown"}, &out, &errs), errs.String())

@@ -34,6 +34,7 @@ func (s callStats) totals() [4]int {
 // show up in read-log and in both statistics within the stated lag (10 s for
 // the latest, a minute for the history).
 func TestCallLog(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")
 		for range 3 {

@@ -109,6 +109,7 @@ func missingPath(v any, path string) string {
 // names as ours is in the answer, and the front ends' are among ours. Every
 // method the app serves has a section.
 func TestCompatDocIsTrue(t *testing.T) {
+	t.Parallel()
 	doc := readCompatDoc(t)
 	a := startApp(t, storagetest.SQLiteDSN(t))
 	var ids []string
@@ -243,6 +244,7 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 // The sections of docs/compat.md name methods in the order the app's
 // reference lists them, so that a reader finds them where they expect.
 func TestCompatDocOrder(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(compatDoc)
 	require.NoError(t, err)
 	var got []string

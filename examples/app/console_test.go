@@ -215,6 +215,7 @@ func (s shooter) shot(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	b := newBrowser(t)
 	a := startApp(t, storagetest.SQLiteDSN(t))
 	base := strings.TrimSuffix(a.url, "/api") + "/admin/"
@@ -391,6 +392,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // TestConsoleOverHTTP refuses the console's WebSocket: the console calls over
 // HTTP POST instead. A caller without admin sees only its own pages.
 func TestConsoleOverHTTP(t *testing.T) {
+	t.Parallel()
 	b := newBrowser(t)
 	a := startApp(t, storagetest.SQLiteDSN(t))
 	rootToken := a.signin(t, "root", "root-password-for-tests")

@@ -16,6 +16,7 @@ import (
 )
 
 func TestCORSOriginFlag(t *testing.T) {
+	t.Parallel()
 	var o origins
 	fs := flag.NewFlagSet("app", flag.ContinueOnError)
 	fs.Var(&o, "cors-origin", "")

@@ -17,6 +17,7 @@ import (
 // signs in with it; a password reset leaves the tokens made before it
 // working. Neither holds now.
 func TestTokenCredentialAttacks(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		const rootPass = "root-password-for-tests"
 		root := a.signin(t, "root", rootPass)
@@ -64,6 +65,7 @@ func TestTokenCredentialAttacks(t *testing.T) {
 // its holder's server, asks for its own user's password reset and reads
 // the link there. A token may not change where mail goes.
 func TestTokenCannotRedirectResetMail(t *testing.T) {
+	t.Parallel()
 	eachMail(t, func(t *testing.T, m *mailApp) {
 		m.ok(t, m.admin, "/v1/profile/set-email", `["admin1@example.com"]`)
 		r := m.ok(t, m.admin, "/v1/api-tokens/create", `["stolen"]`)

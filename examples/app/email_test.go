@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authrpc/authrpc/internal/longtest"
 	"github.com/authrpc/authrpc/mailer/mailertest"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
@@ -222,6 +223,7 @@ func quoted(s string) string {
 // for, the mail received, a new password set with its token and signed in
 // with; the token does not work twice; the SMTP password is never answered.
 func TestEmailPasswordReset(t *testing.T) {
+	t.Parallel()
 	eachMail(t, func(t *testing.T, m *mailApp) {
 		root := m.signin(t, "root", "root-password-for-tests")
 		m.ok(t, root, "/v1/admin/users/create", `[{"username":"carol","password":"carol-old-password","email":"carol@example.com"}]`)
@@ -255,6 +257,7 @@ func TestEmailPasswordReset(t *testing.T) {
 }
 
 func TestEmailConfirmation(t *testing.T) {
+	t.Parallel()
 	eachMail(t, func(t *testing.T, m *mailApp) {
 		root := m.signin(t, "root", "root-password-for-tests")
 		m.ok(t, root, "/v1/admin/users/create", `[{"username":"dave","password":"dave-password","email":"dave@example.com"}]`)
@@ -281,6 +284,7 @@ func TestEmailConfirmation(t *testing.T) {
 // A second link voids the first; the send methods answer alike whoever is
 // named, and are rate limited alike.
 func TestEmailLinksVoidingAnswersAndLimits(t *testing.T) {
+	t.Parallel()
 	eachMail(t, func(t *testing.T, m *mailApp) {
 		root := m.signin(t, "root", "root-password-for-tests")
 		for _, u := range []string{
@@ -328,6 +332,7 @@ func TestEmailLinksVoidingAnswersAndLimits(t *testing.T) {
 // is quoted) and a port where nothing listens; mail to them fails in the
 // log, never in the answer.
 func TestEmailSMTPFailures(t *testing.T) {
+	t.Parallel()
 	eachMail(t, func(t *testing.T, m *mailApp) {
 		root := m.signin(t, "root", "root-password-for-tests")
 		m.ok(t, root, "/v1/admin/users/create", `[{"username":"carol","password":"carol-password","email":"carol@example.com"}]`)
@@ -354,19 +359,16 @@ func TestEmailSMTPFailures(t *testing.T) {
 	})
 }
 
-// test-smtp against a server that never says a word answers within the
-// mailer's bound (10 s in the example app), with the reason.
+// test-smtp against a server that never says a word answers once the
+// mailer's bound (10 s in the example app) runs out, with the reason: the
+// message names the bound that ended the wait (the call's own deadline is
+// longer).
 func TestEmailSMTPSilentServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the 10 s SMTP timeout: skipped with -short")
-	}
+	longtest.Skip(t, "waits for the app's 10 s SMTP timeout")
 	t.Parallel()
 	m := startMailApp(t, storagetest.SQLiteDSN(t))
 	host, port := mailertest.Silent(t)
-	start := time.Now()
 	r := m.refused(t, 400, 400, m.admin, "/v1/admin/settings/test-smtp",
 		fmt.Sprintf(`[{"smtp_hostname":%q,"smtp_port":%d,"smtp_password":"x"}]`, host, port))
-	elapsed := time.Since(start)
 	assert.Contains(t, r.Error.Message, "greeting: no answer within 10s")
-	assert.Less(t, elapsed, 12*time.Second)
 }

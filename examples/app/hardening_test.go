@@ -956,6 +956,7 @@ func check(t *testing.T, method string, c caller, allowed bool, bc badCase, r re
 
 // TestHardening walks every method with bad input generated from its schemas.
 func TestHardening(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		f := newFixture(t, a)
 		methods := a.reg.Methods()

@@ -69,6 +69,7 @@ func hostileJSON(s string) json.RawMessage {
 }
 
 func TestInjection(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		f := newFixture(t, a)
 		for _, u := range injUsers {

@@ -16,6 +16,7 @@ import (
 // /v1/test/publish sends an event from outside, as root, to the sockets in
 // its groups; bad input is refused with a 4xx and publishes nothing.
 func TestTestPublish(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")
 		sock := a.dial(t, root, "/api/")
@@ -62,6 +63,7 @@ func TestTestPublish(t *testing.T) {
 // too, and a signout made while the NATS server is down still closes the
 // socket once it is back.
 func TestTwoInstancesOverNATS(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.PostgresDSN(t)
 	srv := natstest.Start(t, natstest.Options{})
 	a := startAppWith(t, config{DB: dsn, NATS: srv.URL()})
@@ -82,13 +84,13 @@ func TestTwoInstancesOverNATS(t *testing.T) {
 	assert.Contains(t, ev, `"settings/update"`)
 	assert.Contains(t, ev, `https://nats.example`)
 	// The settings travel on a channel of their own, not behind the event.
-	require.Eventually(t, func() bool {
+	until(t, "b reads the settings stored on a", func() bool {
 		return strings.Contains(b.call(t, root, "/v1/admin/settings/read", ``).Raw, "https://nats.example")
-	}, time.Second, 5*time.Millisecond, "b reads the settings stored on a")
+	})
 
 	start := time.Now()
 	require.Equal(t, 200, a.call(t, root, "/v1/session/signout", ``).code())
-	assert.Equal(t, websocket.StatusCode(4000), onB.closedWith(time.Second))
+	assert.Equal(t, websocket.StatusCode(4000), onB.closedWith(eventWait))
 	t.Logf("closed on b %s after the signout on a", time.Since(start))
 
 	// The NATS server goes away; a signout on a meanwhile still closes the
@@ -100,6 +102,6 @@ func TestTwoInstancesOverNATS(t *testing.T) {
 	require.Equal(t, 200, a.call(t, again, "/v1/session/signout", ``).code())
 	srv.Start()
 	start = time.Now()
-	assert.Equal(t, websocket.StatusCode(4000), onB.closedWith(10*time.Second))
+	assert.Equal(t, websocket.StatusCode(4000), onB.closedWith(eventWait))
 	t.Logf("closed on b %s after the NATS server came back", time.Since(start))
 }

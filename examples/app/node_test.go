@@ -22,6 +22,7 @@ const nodeCheckEnv = "AUTHRPC_NODE_CHECK"
 // when its session is ended from another connection; on PostgreSQL across two
 // instances.
 func TestNodeClient(t *testing.T) {
+	t.Parallel()
 	dir, err := filepath.Abs(filepath.Join("..", "..", "testdata", "node"))
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 // SQLite file that must not come to exist and a PostgreSQL server that is
 // not there.
 func TestReferenceTouchesNoDatabase(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "app.db")
 	for _, dsn := range []string{file, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"} {
 		for _, cmd := range []string{"markdown", "openapi"} {
@@ -46,6 +47,7 @@ func TestReferenceTouchesNoDatabase(t *testing.T) {
 // (OpenAPI 3.1), then holds real calls of the running app, successes and
 // refusals, to it: each request and answer must be what the document says.
 func TestOpenAPIDescribesTheApp(t *testing.T) {
+	t.Parallel()
 	var out, errs bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"-base-url", "https://api.example.com", "openapi"}, &out, &errs), errs.String())
 	doc, err := libopenapi.NewDocument(out.Bytes())

@@ -53,6 +53,7 @@ func TestProxyFlags(t *testing.T) {
 // header gets no fresh sign-in allowance; the clients behind the proxy are
 // told apart (and so do not share one allowance).
 func TestProxyHeaderIsBelievedOnlyFromTheProxy(t *testing.T) {
+	t.Parallel()
 	flags, err := parseFlags(t, "-proxy-header", "X-Forwarded-For", "-trusted-proxy", "10.0.0.1")
 	require.NoError(t, err)
 	each(t, func(t *testing.T, a *testApp) {

@@ -20,6 +20,7 @@ import (
 // optionality. Any drift, a method added or renamed, a parameter made
 // optional, fails here.
 func TestReferenceMatchesSeed(t *testing.T) {
+	t.Parallel()
 	golden, err := os.ReadFile("../../testdata/seed_methods.txt")
 	require.NoError(t, err)
 	var want []string

@@ -26,6 +26,7 @@ func (a *testApp) postAt(t *testing.T, token, path, body string) reply {
 // TestRequestObjectDoesNotOverridePath: the attack of issue 11, item 4. A
 // request object naming users/read runs it only at the mount root.
 func TestRequestObjectDoesNotOverridePath(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")
 		read := `{"jsonrpc":"2.0","method":"/v1/admin/users/read","id":1}`
@@ -46,6 +47,7 @@ func TestRequestObjectDoesNotOverridePath(t *testing.T) {
 // TestServerTimeouts: the app's http.Server bounds every phase of a
 // request, each past the registry's own deadline for it.
 func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
 	srv := newServer(http.NotFoundHandler())
 	assert.Positive(t, srv.ReadHeaderTimeout)
 	assert.Greater(t, srv.ReadTimeout, srv.ReadHeaderTimeout+rpc.DefaultBodyTimeout)

@@ -14,6 +14,7 @@ import (
 // or disabling the token refuses the very next call; bob can neither see
 // nor touch it; bad input stores nothing; deleting ann ends the token.
 func TestTokensModule(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")
 		for _, body := range []string{

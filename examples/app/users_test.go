@@ -25,6 +25,7 @@ func (a *testApp) signin(t *testing.T, name, password string) string {
 // A fresh app answers 403 to signup until an administrator opens it with
 // the signup_enabled setting; closing it again refuses the next signup.
 func TestSignupClosedUntilEnabled(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		carol := `[{"username":"carol","password":"carol-password"}]`
 		r := a.call(t, "", "/v1/session/signup", carol)
@@ -51,6 +52,7 @@ func TestSignupClosedUntilEnabled(t *testing.T) {
 // refused what it may not; a disabled user is refused at once; bad input
 // stores nothing; a flood of wrong sign-ins does not lock others out.
 func TestUsersModule(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")
 

@@ -80,8 +80,8 @@ func (s *appSocket) next() []byte {
 		return b
 	case <-s.closed:
 		s.t.Fatalf("socket closed: %v", s.err)
-	case <-time.After(5 * time.Second):
-		s.t.Fatal("no message within 5 s")
+	case <-time.After(eventWait):
+		s.t.Fatalf("no message within %v", eventWait)
 	}
 	return nil
 }
@@ -126,6 +126,7 @@ func (a *testApp) httpBody(t *testing.T, token, method, params string, id int64)
 // settings/update, and its socket closes with 4000 when its session ends
 // elsewhere.
 func TestWebSocketFrontEnd(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")
 		sock := a.dial(t, root, "/api?persistent=true")
@@ -158,8 +159,8 @@ func TestWebSocketFrontEnd(t *testing.T) {
 		// The session ends from another connection: its sockets close.
 		start := time.Now()
 		require.Equal(t, 200, a.call(t, root, "/v1/session/signout", ``).code())
-		assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(time.Second))
-		assert.Equal(t, websocket.StatusCode(4000), six.closedWith(time.Second))
+		assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(eventWait))
+		assert.Equal(t, websocket.StatusCode(4000), six.closedWith(eventWait))
 		t.Logf("closed %s after the signout", time.Since(start))
 		assert.Contains(t, guest.call("/ping", `[]`), `"method":"/pong"`)
 
@@ -172,6 +173,7 @@ func TestWebSocketFrontEnd(t *testing.T) {
 // A session that signs itself out over its own socket gets its answer
 // before the socket closes.
 func TestWebSocketSignoutOverItsOwnSocket(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, storagetest.SQLiteDSN(t))
 	root := a.signin(t, "root", "root-password-for-tests")
 	sock := a.dial(t, root, "/api/")
@@ -180,13 +182,14 @@ func TestWebSocketSignoutOverItsOwnSocket(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(sock.call("/v1/session/signout", `[]`)), &r))
 	assert.Equal(t, 200, r.Result.Status)
-	assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(time.Second))
+	assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(eventWait))
 }
 
 // Two instances on one PostgreSQL: a signout on one closes the socket on
 // the other within a second, and an event published on one reaches the
 // sockets of the other.
 func TestWebSocketTwoInstances(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.PostgresDSN(t)
 	a, b := startApp(t, dsn), startApp(t, dsn)
 	root := a.signin(t, "root", "root-password-for-tests")
@@ -207,7 +210,7 @@ func TestWebSocketTwoInstances(t *testing.T) {
 
 	start := time.Now()
 	require.Equal(t, 200, a.call(t, root, "/v1/session/signout", ``).code())
-	assert.Equal(t, websocket.StatusCode(4000), onB.closedWith(time.Second))
+	assert.Equal(t, websocket.StatusCode(4000), onB.closedWith(eventWait))
 	t.Logf("closed on b %s after the signout on a", time.Since(start))
 }
 
@@ -217,6 +220,7 @@ func TestWebSocketTwoInstances(t *testing.T) {
 // later signout has closed another socket, the set-email's has been
 // handled. A signout over the socket still closes it with 4000.
 func TestWebSocketSetEmailKeepsTheSocket(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, a *testApp) {
 		root := a.signin(t, "root", "root-password-for-tests")
 		require.Equal(t, 200, a.call(t, root, "/v1/admin/users/create", `[{"username":"ann","password":"ann-password"}]`).code())
@@ -228,19 +232,20 @@ func TestWebSocketSetEmailKeepsTheSocket(t *testing.T) {
 		require.Equal(t, 200, a.call(t, ann, "/v1/profile/set-email", `["ann@example.org"]`).code(), "over HTTP")
 
 		require.Equal(t, 200, a.call(t, annElsewhere, "/v1/session/signout", ``).code())
-		assert.Equal(t, websocket.StatusCode(4000), other.closedWith(time.Second))
+		assert.Equal(t, websocket.StatusCode(4000), other.closedWith(eventWait))
 		r := sock.call("/v1/profile/read", `[]`)
 		assert.Contains(t, r, `"email":"ann@example.org"`)
 		assert.Contains(t, r, `"telegram_name":"ann_tg"`)
 
 		assert.Contains(t, sock.call("/v1/session/signout", `[]`), `"status":200`)
-		assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(time.Second))
+		assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(eventWait))
 	})
 }
 
 // The same across two instances on one PostgreSQL: set-email on a leaves
 // the socket on b open, a signout on a still closes b's.
 func TestWebSocketSetEmailKeepsTheSocketOnEveryInstance(t *testing.T) {
+	t.Parallel()
 	dsn := storagetest.PostgresDSN(t)
 	a, b := startApp(t, dsn), startApp(t, dsn)
 	root := a.signin(t, "root", "root-password-for-tests")
@@ -252,9 +257,9 @@ func TestWebSocketSetEmailKeepsTheSocketOnEveryInstance(t *testing.T) {
 
 	require.Equal(t, 200, a.call(t, ann, "/v1/profile/set-email", `["ann@example.com"]`).code())
 	require.Equal(t, 200, a.call(t, annElsewhere, "/v1/session/signout", ``).code())
-	assert.Equal(t, websocket.StatusCode(4000), other.closedWith(time.Second), "closed on b")
+	assert.Equal(t, websocket.StatusCode(4000), other.closedWith(eventWait), "closed on b")
 	assert.Contains(t, sock.call("/v1/profile/read", `[]`), `"email":"ann@example.com"`)
 
 	require.Equal(t, 200, a.call(t, ann, "/v1/session/signout", ``).code())
-	assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(time.Second), "closed on b")
+	assert.Equal(t, websocket.StatusCode(4000), sock.closedWith(eventWait), "closed on b")
 }

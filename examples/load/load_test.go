@@ -21,6 +21,7 @@ import (
 )
 
 func TestDriveBare(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.StripPrefix("/api", benchkit.BareHandler()))
 	defer srv.Close()
 	var out bytes.Buffer
@@ -31,6 +32,7 @@ func TestDriveBare(t *testing.T) {
 }
 
 func TestBadParamsCountAsErrors(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.StripPrefix("/api", benchkit.BareHandler()))
 	defer srv.Close()
 	var callers []*client.Client
@@ -58,6 +60,7 @@ func echoRegistry() *rpc.Registry {
 
 // Every transport and encoding drives a registry without errors.
 func TestDriveRegistry(t *testing.T) {
+	t.Parallel()
 	api := rpctest.Serve(t, echoRegistry(), "/api").APIURL()
 	for _, args := range [][]string{
 		{"-transport", "http"},

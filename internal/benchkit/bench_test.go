@@ -16,6 +16,7 @@ import (
 // The yardsticks answer in the registry's envelope, which rpctest checks,
 // so that a benchmark compares the same bytes on the wire.
 func TestBareHandlerAnswersTheEnvelope(t *testing.T) {
+	t.Parallel()
 	a := rpctest.New(benchkit.BareHandler()).Call(t, "/v1/echo", "world")
 	var got string
 	a.Decode(t, &got)
@@ -27,6 +28,7 @@ type greet struct {
 }
 
 func TestHandWrittenChecksTokenAndParams(t *testing.T) {
+	t.Parallel()
 	h := benchkit.HandWritten("tok", func(p greet) bool { return p.Name != "" },
 		func(p greet) string { return "Hello, " + p.Name })
 
@@ -61,6 +63,7 @@ func BenchmarkPost(b *testing.B) {
 }
 
 func TestProcessCPUGrows(t *testing.T) {
+	t.Parallel()
 	start := benchkit.ProcessCPU()
 	if start == 0 {
 		t.Skip("the system does not report CPU time")

@@ -10,6 +10,7 @@ import (
 )
 
 func TestValidName(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"a", "auth", "settings_v2", strings.Repeat("x", chansubs.MaxName)} {
 		assert.True(t, chansubs.ValidName(name), name)
 	}
@@ -19,6 +20,7 @@ func TestValidName(t *testing.T) {
 }
 
 func TestSubscribers(t *testing.T) {
+	t.Parallel()
 	var p chansubs.Payloads
 	p.Deliver("nobody hears it")
 	var got []string

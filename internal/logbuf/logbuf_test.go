@@ -13,6 +13,7 @@ import (
 
 // Writes from many goroutines all arrive, whole (run with -race).
 func TestConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	var b logbuf.Buffer
 	var wg sync.WaitGroup
 	for i := range 8 {

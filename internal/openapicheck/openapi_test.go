@@ -129,6 +129,7 @@ func dataSchema(t *testing.T, raw []byte, path string) string {
 }
 
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	reg := openAPIRegistry(rpc.Options{Prefix: "/api", BaseURL: "https://api.example.com/", Version: "2.3.0"})
 	raw, err := reg.OpenAPI()
 	require.NoError(t, err)
@@ -196,6 +197,7 @@ func TestOpenAPIDocument(t *testing.T) {
 }
 
 func TestOpenAPIServerDefaults(t *testing.T) {
+	t.Parallel()
 	for prefix, want := range map[string]string{"": "/", "/api/": "/api"} {
 		raw, err := openAPIRegistry(rpc.Options{Prefix: prefix}).OpenAPI()
 		require.NoError(t, err)
@@ -212,6 +214,7 @@ func TestOpenAPIServerDefaults(t *testing.T) {
 // TestOpenAPIAnswers holds real answers to the document: requests and
 // responses, successes and failures, must match what it says.
 func TestOpenAPIAnswers(t *testing.T) {
+	t.Parallel()
 	reg := openAPIRegistry(rpc.Options{Prefix: "/api", Auth: nil})
 	reg.Auth().HandlePrefix("ext", "ext.", auth.AuthenticatorFunc(func(context.Context, string) (*auth.Principal, error) {
 		return &auth.Principal{UserID: 5, Username: "ann", Permissions: map[string]bool{"admin": true}}, nil

@@ -10,6 +10,7 @@ import (
 )
 
 func TestShort(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, `"a\"b"`, quote.Short(`a"b`))
 	forty := strings.Repeat("x", 40)
 	assert.Equal(t, `"`+forty+`"`, quote.Short(forty))

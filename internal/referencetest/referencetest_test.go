@@ -10,6 +10,7 @@ import (
 )
 
 func TestWithDescriptionsAddsWhatIsMissingOnce(t *testing.T) {
+	t.Parallel()
 	section := "## Things\n\n### Read\n\n<!-- tabs:start -->\ncode\n<!-- tabs:end -->\n\nPermissions\n" +
 		"\n### Write\n\n<!-- tabs:start -->\ncode\n<!-- tabs:end -->\n\nWrites.\n\nPermissions\n"
 	methods := []rpc.MethodInfo{

@@ -50,6 +50,7 @@ func roundTrip(c net.Conn, r *bufio.Reader, within time.Duration) (string, error
 }
 
 func TestBlackHoleHoldsBytesUntilRestore(t *testing.T) {
+	t.Parallel()
 	p := tcpproxy.New(t, echoServer(t))
 	c, err := net.Dial("tcp", p.Addr())
 	require.NoError(t, err)
@@ -81,6 +82,7 @@ func TestBlackHoleHoldsBytesUntilRestore(t *testing.T) {
 }
 
 func TestCutClosesAndRefuses(t *testing.T) {
+	t.Parallel()
 	p := tcpproxy.New(t, echoServer(t))
 	c, err := net.Dial("tcp", p.Addr())
 	require.NoError(t, err)

@@ -78,6 +78,13 @@ type Options struct {
 	// may end it sooner). Default 10 s.
 	ConnectTimeout time.Duration
 
+	// After times ConnectTimeout, and the pause before subscriptions the
+	// server did not confirm are tried again (MinBackoff): the channel it
+	// returns receives once the wait is over. The waits between reconnects
+	// are nats.go's own. Tests set it to a fake clock's. Default
+	// time.After.
+	After func(d time.Duration) <-chan time.Time
+
 	// NATS holds further options of the connection, such as credentials
 	// (nats.UserCredentials) or TLS (nats.RootCAs). They are applied before
 	// the Sync's own, which set the name, the reconnection, the pings, the
@@ -94,6 +101,7 @@ type Sync struct {
 	prefix       string
 	minBackoff   time.Duration
 	maxBackoff   time.Duration
+	after        func(time.Duration) <-chan time.Time
 	pingInterval time.Duration
 	maxPending   int
 	maxPendingB  int
@@ -155,6 +163,7 @@ func Connect(ctx context.Context, url string, opts Options) (*Sync, error) {
 		prefix:       prefix,
 		minBackoff:   opts.MinBackoff,
 		maxBackoff:   opts.MaxBackoff,
+		after:        opts.After,
 		pingInterval: opts.PingInterval,
 		maxPending:   cmp.Or(max(opts.MaxPending, 0), defaultMaxPending),
 		maxPendingB:  cmp.Or(max(opts.MaxPendingBytes, 0), defaultMaxPendingSize),
@@ -168,6 +177,9 @@ func Connect(ctx context.Context, url string, opts Options) (*Sync, error) {
 	}
 	if s.minBackoff <= 0 {
 		s.minBackoff = defaultMinBackoff
+	}
+	if s.after == nil {
+		s.after = time.After
 	}
 	if s.maxBackoff <= 0 {
 		s.maxBackoff = defaultMaxBackoff
@@ -219,14 +231,13 @@ func Connect(ctx context.Context, url string, opts Options) (*Sync, error) {
 	}
 	s.nc = nc
 
-	wait := time.NewTimer(timeout)
-	defer wait.Stop()
+	expired := s.after(timeout)
 	select {
 	case <-connected:
 	case <-ctx.Done():
 		nc.Close()
 		return nil, fmt.Errorf("natspubsub: connect: %w (last error: %v)", ctx.Err(), nc.LastError())
-	case <-wait.C:
+	case <-expired:
 		nc.Close()
 		return nil, fmt.Errorf("natspubsub: connect: no server answered within %v (last error: %v)", timeout, nc.LastError())
 	}
@@ -437,12 +448,10 @@ func (s *Sync) run() {
 		if !s.confirm() {
 			// The connection is up but the server did not answer in time:
 			// try again shortly (a lost connection pokes by itself).
-			t := time.NewTimer(s.minBackoff)
 			select {
 			case <-s.stop:
-				t.Stop()
 				return
-			case <-t.C:
+			case <-s.after(s.minBackoff):
 				s.poke()
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authrpc/authrpc/internal/fakeclock"
 	"github.com/authrpc/authrpc/internal/tcpproxy"
 	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/pubsub/natspubsub"
@@ -46,7 +47,7 @@ func TestNames(t *testing.T) {
 }
 
 // TestPropagation, on the machine's server: what one instance publishes
-// reaches the others within the bound, intact, on its own channel only,
+// reaches the others, intact, on its own channel only,
 // not back to itself a second time, and not to a service under another
 // prefix.
 func TestPropagation(t *testing.T) {
@@ -78,21 +79,21 @@ func TestPropagation(t *testing.T) {
 		default:
 			t.Fatal("local delivery was not synchronous")
 		}
-		assert.Equal(t, payload, bAuth.next(t, bound))
+		assert.Equal(t, payload, bAuth.next(t, eventWait))
 		if i == 0 {
 			t.Logf("first message reached b after %v", time.Since(start))
 		}
 	}
 	for _, payload := range []string{"", `it's "quoted" \ and $1 ?`, "ünïcødé ✓", "nul\x00byte", strings.Repeat("y", 64<<10)} {
 		require.NoError(t, a.Channel("settings").Publish(t.Context(), payload))
-		assert.Equal(t, payload, bSettings.next(t, bound))
+		assert.Equal(t, payload, bSettings.next(t, eventWait))
 	}
 
 	// Both ways; a's own messages never came back to it (it got b's, sent
 	// after them, and nothing before).
 	require.NoError(t, b.Channel("auth").Publish(t.Context(), "from b"))
 	assert.Equal(t, "from b", bAuth.next(t, 0))
-	assert.Equal(t, "from b", aAuth.next(t, bound))
+	assert.Equal(t, "from b", aAuth.next(t, eventWait))
 	assert.Empty(t, aAuth.ch)
 	assert.Empty(t, bSettings.ch)
 	assert.Empty(t, otherAuth.ch, "another prefix hears nothing")
@@ -103,8 +104,8 @@ func TestPropagation(t *testing.T) {
 	defer nc.Close()
 	require.NoError(t, nc.Publish(prefix+"auth", []byte("*")))
 	require.NoError(t, nc.Flush())
-	assert.Equal(t, "*", bAuth.next(t, bound))
-	assert.Equal(t, "*", aAuth.next(t, bound))
+	assert.Equal(t, "*", bAuth.next(t, eventWait))
+	assert.Equal(t, "*", aAuth.next(t, eventWait))
 }
 
 // TestMaxPayload: past the server's max_payload, Publish says so and
@@ -125,7 +126,7 @@ func TestMaxPayload(t *testing.T) {
 	full := strings.Repeat("z", 4096)
 	require.NoError(t, a.Channel("events").Publish(t.Context(), full))
 	assert.Equal(t, full, local.next(t, 0))
-	assert.Equal(t, full, remote.next(t, bound))
+	assert.Equal(t, full, remote.next(t, eventWait))
 	assert.Empty(t, remote.ch)
 }
 
@@ -186,9 +187,9 @@ func TestPartition(t *testing.T) {
 	p.Restore()
 	require.True(t, st.next(t, 10*time.Second))
 	require.NoError(t, a.Channel("auth").Publish(t.Context(), "through"))
-	got := in.next(t, bound)
+	got := in.next(t, eventWait)
 	if got == "lost" { // the proxy let the held bytes through before the old connection closed
-		got = in.next(t, bound)
+		got = in.next(t, eventWait)
 	}
 	assert.Equal(t, "through", got)
 }
@@ -227,12 +228,23 @@ func TestConnectFails(t *testing.T) {
 	url := srv.URL()
 	srv.Stop()
 
-	_, err := natspubsub.Connect(t.Context(), url, natspubsub.Options{ConnectTimeout: 200 * time.Millisecond, Logger: testLogger(t)})
-	assert.ErrorContains(t, err, "natspubsub: connect: no server answered within 200ms")
+	clock := fakeclock.New()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := natspubsub.Connect(t.Context(), url, natspubsub.Options{ConnectTimeout: 200 * time.Millisecond, After: clock.After, Logger: testLogger(t)})
+		errc <- err
+	}()
+	assert.Equal(t, 200*time.Millisecond, clock.Next(t), "Connect waits ConnectTimeout")
+	select {
+	case err := <-errc:
+		assert.ErrorContains(t, err, "natspubsub: connect: no server answered within 200ms")
+	case <-time.After(eventWait):
+		t.Fatal("Connect still waits after its timeout")
+	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	_, err = natspubsub.Connect(ctx, url, natspubsub.Options{Logger: testLogger(t)})
+	_, err := natspubsub.Connect(ctx, url, natspubsub.Options{Logger: testLogger(t)})
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 
 	_, err = natspubsub.Connect(t.Context(), "http://[::1", natspubsub.Options{Logger: testLogger(t)})
@@ -257,7 +269,7 @@ func TestClose(t *testing.T) {
 		st.until(t, true, 5*time.Second)
 		require.NoError(t, c.Publish(t.Context(), "x"))
 		assert.Equal(t, "x", in.next(t, 0))
-		assert.Equal(t, "x", otherIn.next(t, bound))
+		assert.Equal(t, "x", otherIn.next(t, eventWait))
 
 		require.NoError(t, s.Close(context.Background()))
 		assert.False(t, st.next(t, 0), "reported before Close returned")

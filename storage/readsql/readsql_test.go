@@ -148,6 +148,7 @@ func applyCases() []applyCase {
 }
 
 func TestApply(t *testing.T) {
+	t.Parallel()
 	spec := itemsSpec()
 	spec.MaxLimit = 100
 	require.NoError(t, spec.Check())
@@ -216,6 +217,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestApplyPanicsOnForeignOptions(t *testing.T) {
+	t.Parallel()
 	db := offlineDB(t)
 	assert.Panics(t, func() {
 		readsql.Apply(db.NewSelect().Table("items"), read.Options{Where: []read.Condition{{Field: "id", Op: "=", Value: 1}}})
@@ -229,6 +231,7 @@ func TestApplyPanicsOnForeignOptions(t *testing.T) {
 }
 
 func TestApplySQL(t *testing.T) {
+	t.Parallel()
 	db := offlineDB(t)
 	spec := itemsSpec()
 	o, err := spec.Parse(json.RawMessage(`{"where":{"search":["like","a%b_c\\d'e"],"email":["not in",["x"]],"id":"1"},"order_by":[["name","desc"],"id"],"limit":3,"offset":4}`))

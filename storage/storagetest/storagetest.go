@@ -35,7 +35,10 @@ const postgresConns = 4
 
 // Run runs fn as the subtest "sqlite" on a fresh SQLite database and as the
 // subtest "postgres" on a fresh PostgreSQL database; the latter is skipped,
-// saying so, when TEST_POSTGRES_DSN is not set.
+// saying so, when TEST_POSTGRES_DSN is not set. The two run one after the
+// other, so that the caller may look at what fn did once Run returns; a
+// test that calls t.Parallel() before Run runs beside the other parallel
+// tests of its package, each on databases of its own.
 func Run(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })

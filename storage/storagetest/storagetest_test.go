@@ -25,6 +25,7 @@ func TestRunWithoutPostgres(t *testing.T) {
 }
 
 func TestRunFreshDatabases(t *testing.T) {
+	t.Parallel()
 	// Each call starts from an empty database, so creating the same table
 	// twice works.
 	for range 2 {
@@ -38,6 +39,7 @@ func TestRunFreshDatabases(t *testing.T) {
 // TestPostgresDSN creates databases from parallel tests and checks that each
 // is dropped when its test ends.
 func TestPostgresDSN(t *testing.T) {
+	t.Parallel()
 	server := storagetest.Postgres(t)
 
 	var mu sync.Mutex
@@ -90,6 +92,7 @@ func TestPostgresDSN(t *testing.T) {
 }
 
 func TestRecordQueries(t *testing.T) {
+	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		db, q := storagetest.RecordQueries(db)
 		ctx := t.Context()

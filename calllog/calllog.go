@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -51,6 +52,12 @@ type Options struct {
 	// RetentionInterval, if shorter). Default: 1h.
 	RetentionInterval time.Duration
 
+	// StallAfter is how long queued rows may wait with none written before
+	// Ready reports the writer stalled: the database refuses the writes or
+	// does not answer them. Default: 30s, or three FlushIntervals when that
+	// is longer.
+	StallAfter time.Duration
+
 	// Logger receives write failures and dropped records.
 	// Default: the registry's logger.
 	Logger *slog.Logger
@@ -82,6 +89,7 @@ const (
 	DefaultStatsInterval     = 5 * time.Second
 	DefaultRetention         = 30 * 24 * time.Hour
 	DefaultRetentionInterval = time.Hour
+	DefaultStallAfter        = 30 * time.Second
 )
 
 func (o *Options) setDefaults(reg *rpc.Registry) {
@@ -105,6 +113,9 @@ func (o *Options) setDefaults(reg *rpc.Registry) {
 	}
 	if o.RetentionInterval <= 0 {
 		o.RetentionInterval = DefaultRetentionInterval
+	}
+	if o.StallAfter <= 0 {
+		o.StallAfter = max(DefaultStallAfter, 3*o.FlushInterval)
 	}
 	if o.Logger == nil {
 		o.Logger = reg.Logger()
@@ -135,6 +146,9 @@ type Module struct {
 	latest, history window // read-latest-stat's and read-history-stat's buckets
 
 	q *queue
+	// progress is when (Options.Now, Unix nanoseconds) the writer last
+	// wrote a group or found nothing to write, for Ready.
+	progress atomic.Int64
 
 	bg       context.Context // the background work's context, until Close ends
 	cancelBg context.CancelFunc
@@ -175,11 +189,12 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		tables:   t,
 		latest:   latestWindow(t),
 		history:  historyWindow(t),
-		q:        newQueue(opts.QueueSize, opts.BatchSize),
+		q:        newQueue(opts.QueueSize, opts.BatchSize, opts.Now),
 		bg:       bg,
 		cancelBg: cancel,
 		stop:     make(chan struct{}),
 	}
+	m.progressed()
 	m.register()
 	reg.Observe(m)
 

@@ -2,6 +2,7 @@ package calllog
 
 import (
 	"sync"
+	"time"
 
 	"github.com/authrpc/authrpc/rpc"
 )
@@ -65,6 +66,10 @@ type queue struct {
 	closed  bool
 	written uint64
 	dropped uint64
+	// waiting is when (now, Unix nanoseconds) count last rose from zero:
+	// how long the oldest queued row may have waited.
+	waiting int64
+	now     func() time.Time
 
 	methods map[string]*methodState
 	names   []string // method names by index; only appended to
@@ -73,10 +78,11 @@ type queue struct {
 	wake chan struct{} // tells the writer a chunk is full
 }
 
-func newQueue(max, batch int) *queue {
+func newQueue(max, batch int, now func() time.Time) *queue {
 	return &queue{
 		max:     max,
 		batch:   batch,
+		now:     now,
 		methods: make(map[string]*methodState),
 		agg:     make(map[aggKey]*counts),
 		wake:    make(chan struct{}, 1),
@@ -145,6 +151,9 @@ func (q *queue) push(rec *rpc.CallRecord) bool {
 		e.text = uint32(len(c.texts))
 	}
 	c.entries = append(c.entries, e)
+	if q.count == 0 {
+		q.waiting = q.now().UnixNano()
+	}
 	q.count++
 	if len(c.entries) == q.batch {
 		q.full = append(q.full, c)
@@ -263,6 +272,14 @@ func (q *queue) droppedCount() uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.dropped
+}
+
+// waitingSince reports how many entries are queued and since when some
+// have been (Unix nanoseconds).
+func (q *queue) waitingSince() (int, int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.count, q.waiting
 }
 
 func (q *queue) stats() Stats {

@@ -78,6 +78,7 @@ func (w *rowWriter) flush(ctx context.Context, stoppable, partial bool) error {
 			partial = false
 			w.next = 0
 			if len(w.pend) == 0 {
+				m.progressed()
 				return nil
 			}
 		}
@@ -98,6 +99,7 @@ func (w *rowWriter) flush(ctx context.Context, stoppable, partial bool) error {
 				m.q.done(c) // c is reused from here on
 			}
 		}
+		m.progressed()
 		clear(group)
 		w.next += len(group)
 		if stoppable {

@@ -14,6 +14,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/console"
+	"github.com/authrpc/authrpc/health"
 	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/pubsub/natspubsub"
 	"github.com/authrpc/authrpc/rpc"
@@ -59,6 +60,8 @@ type app struct {
 	// channel names a channel between instances; closeChannels stops them.
 	channel       func(name string) pubsub.Channel
 	closeChannels func(context.Context) error
+	listening     health.Sync // the channels' state, for readiness
+	ready         *health.Readiness
 	reg           *rpc.Registry
 	calls         *calllog.Module
 	settings      *settings.Module
@@ -123,7 +126,26 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		return nil, err
 	}
 	registerTestModule(a.reg)
+	if a.ready, err = a.readiness(ctx, cfg.Logger); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// readiness composes the checks of /readyz: the database answers, it still
+// has every migration the modules applied at start, the channel between
+// instances listens, and the call log's writer keeps up.
+func (a *app) readiness(ctx context.Context, logger *slog.Logger) (*health.Readiness, error) {
+	applied, err := storage.ReadApplied(ctx, a.db)
+	if err != nil {
+		return nil, err
+	}
+	return health.NewReadiness(health.Options{Logger: logger},
+		health.Check{Name: "database", Func: health.Ping(a.db)},
+		health.Check{Name: "migrations", Func: func(ctx context.Context) error { return applied.Check(ctx, a.db) }},
+		health.Check{Name: "channel", Func: health.Listening(a.listening)},
+		health.Check{Name: "call_log", Func: a.calls.Ready},
+	), nil
 }
 
 // openChannels opens the channels between instances, which keep their
@@ -137,7 +159,7 @@ func (a *app) openChannels(ctx context.Context, cfg config) error {
 			return err
 		}
 		a.channel = func(name string) pubsub.Channel { return ns.Channel(name) }
-		a.closeChannels = ns.Close
+		a.closeChannels, a.listening = ns.Close, ns
 		return nil
 	}
 	sync, err := storage.NewSync(ctx, a.db, storage.SyncOptions{Logger: cfg.Logger})
@@ -145,7 +167,7 @@ func (a *app) openChannels(ctx context.Context, cfg config) error {
 		return err
 	}
 	a.channel = func(name string) pubsub.Channel { return sync.Channel(name) }
-	a.closeChannels = sync.Close
+	a.closeChannels, a.listening = sync.Close, sync
 	return nil
 }
 
@@ -165,14 +187,19 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 	return keys, nil
 }
 
-// Handler serves the admin console under /admin/ and the API everywhere
-// else: a path outside /api/ and /admin/ answers -32809 in JSON, and API
-// paths are matched exactly (an http.ServeMux would redirect /api/v1//read
-// to a cleaned path).
+// Handler serves the admin console under /admin/, liveness at /healthz,
+// readiness at /readyz, and the API everywhere else: a path outside those
+// answers -32809 in JSON, and API paths are matched exactly (an
+// http.ServeMux would redirect /api/v1//read to a cleaned path).
 func (a *app) Handler() http.Handler {
 	admin := console.New(console.Options{API: "/api/", AdminPermission: adminPermission})
+	live := health.Liveness()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.URL.Path == "/healthz":
+			live.ServeHTTP(w, r)
+		case r.URL.Path == "/readyz":
+			a.ready.ServeHTTP(w, r)
 		case r.URL.Path == "/admin":
 			http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
 		case strings.HasPrefix(r.URL.Path, "/admin/"):

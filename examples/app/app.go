@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/apiref"
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/console"
@@ -187,12 +188,15 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 	return keys, nil
 }
 
-// Handler serves the admin console under /admin/, liveness at /healthz,
-// readiness at /readyz, and the API everywhere else: a path outside those
-// answers -32809 in JSON, and API paths are matched exactly (an
-// http.ServeMux would redirect /api/v1//read to a cleaned path).
+// Handler serves the admin console under /admin/, the interactive API
+// reference under /docs/ and its OpenAPI document at /api/openapi.json,
+// liveness at /healthz, readiness at /readyz, and the API everywhere else:
+// a path outside those answers -32809 in JSON, and API paths are matched
+// exactly (an http.ServeMux would redirect /api/v1//read to a cleaned path).
 func (a *app) Handler() http.Handler {
 	admin := console.New(console.Options{API: "/api/", AdminPermission: adminPermission})
+	docs := apiref.New(apiref.Options{OpenAPI: "/api/openapi.json", Title: "authrpc example API"})
+	openapi := a.reg.OpenAPIHandler()
 	live := health.Liveness()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
@@ -200,6 +204,12 @@ func (a *app) Handler() http.Handler {
 			live.ServeHTTP(w, r)
 		case r.URL.Path == "/readyz":
 			a.ready.ServeHTTP(w, r)
+		case r.URL.Path == "/api/openapi.json":
+			openapi.ServeHTTP(w, r)
+		case r.URL.Path == "/docs":
+			http.Redirect(w, r, "/docs/", http.StatusMovedPermanently)
+		case strings.HasPrefix(r.URL.Path, "/docs/"):
+			docs.ServeHTTP(w, r)
 		case r.URL.Path == "/admin":
 			http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
 		case strings.HasPrefix(r.URL.Path, "/admin/"):

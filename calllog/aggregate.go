@@ -31,6 +31,9 @@ func minuteOf(t time.Time) int64 {
 type counts struct {
 	accepted, declined, errors, exceptions int64
 	runtimeSum, runtimeMax                 int64 // nanoseconds, accepted calls only
+	// bins count the accepted calls' runtimes (made at the first one);
+	// merge leaves them alone: they are stored as rows of their own.
+	bins *binCounts
 }
 
 func (c *counts) add(runtime time.Duration, flags uint8) {
@@ -48,6 +51,10 @@ func (c *counts) add(runtime time.Duration, flags uint8) {
 	ns := max(int64(runtime), 0)
 	c.runtimeSum += ns
 	c.runtimeMax = max(c.runtimeMax, ns)
+	if c.bins == nil {
+		c.bins = new(binCounts)
+	}
+	c.bins[runtimeBin(ns)]++
 }
 
 func (c *counts) merge(o *counts) {
@@ -66,6 +73,7 @@ type statBatch struct {
 	token    string
 	minute   []bucketRow
 	tenMin   []bucketRow
+	bins     []binRow // of the minutes
 	attempts int
 }
 
@@ -108,7 +116,43 @@ func newStatBatch(agg map[aggKey]*counts, names []string) *statBatch {
 	}
 	slices.SortFunc(b.minute, byKey)
 	slices.SortFunc(b.tenMin, byKey)
+	b.bins = binRows(agg, names)
 	return b
+}
+
+// binRows are the runtime bins of agg as rows, in key order.
+func binRows(agg map[aggKey]*counts, names []string) []binRow {
+	type key struct {
+		method string
+		minute int64
+		bin    int16
+	}
+	sums := make(map[key]int64)
+	for k, c := range agg {
+		if c.bins == nil {
+			continue
+		}
+		name := cleanText(names[k.method])
+		for bin, n := range c.bins {
+			if n > 0 {
+				sums[key{name, k.minute, int16(bin)}] += int64(n)
+			}
+		}
+	}
+	rows := make([]binRow, 0, len(sums))
+	for k, n := range sums {
+		rows = append(rows, binRow{MethodID: k.method, Date: time.Unix(k.minute*60, 0).UTC(), Bin: k.bin, N: n})
+	}
+	slices.SortFunc(rows, func(a, b binRow) int {
+		if c := cmp.Compare(a.MethodID, b.MethodID); c != 0 {
+			return c
+		}
+		if c := a.Date.Compare(b.Date); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Bin, b.Bin)
+	})
+	return rows
 }
 
 func mod(a, n int64) int64 { return ((a % n) + n) % n }
@@ -193,6 +237,11 @@ func (m *Module) writeStats(ctx context.Context, b *statBatch) error {
 				}
 			}
 		}
+		for rows := range slices.Chunk(b.bins, statUpsertChunk) {
+			if err := m.upsertBins(ctx, tx, rows); err != nil {
+				return err
+			}
+		}
 		return m.markFlushed(ctx, tx, b.token)
 	})
 	if err != nil {
@@ -216,6 +265,19 @@ func (m *Module) upsertBuckets(ctx context.Context, tx bun.Tx, table string, row
 	}
 	q = q.Set("runtime_max_ns = "+greatest+"(?.runtime_max_ns, EXCLUDED.runtime_max_ns)", bun.Ident(table))
 	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("upsert %s: %w", table, err)
+	}
+	return nil
+}
+
+// upsertBins adds rows to the stored runtime bins.
+func (m *Module) upsertBins(ctx context.Context, tx bun.Tx, rows []binRow) error {
+	table := m.tables.runtime1m
+	_, err := tx.NewInsert().Model(&rows).ModelTableExpr(table).
+		On("CONFLICT (method_id, date, bin) DO UPDATE").
+		Set("n = ?.n + EXCLUDED.n", bun.Ident(table)).
+		Returning("NULL").Exec(ctx)
+	if err != nil {
 		return fmt.Errorf("upsert %s: %w", table, err)
 	}
 	return nil

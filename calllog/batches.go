@@ -18,6 +18,7 @@ type packer struct {
 	methods  []uint32
 	data     []byte
 	args     []any
+	addrs    addrTable
 }
 
 // batchesPerInsert bounds the batches one INSERT stores (5 parameters each).
@@ -35,7 +36,7 @@ func (w *rowWriter) store(ctx context.Context, group []*chunk, retry bool) error
 	for _, c := range group {
 		for i := range c.entries {
 			e := &c.entries[i]
-			r := packedRow{date: e.micros(), runtime: e.runtime, user: e.user, status: int64(e.code), flags: e.flags, seq: seq}
+			r := packedRow{date: e.micros(), runtime: e.runtime, user: e.user, status: int64(e.code), flags: e.flags, addr: e.addr, seq: seq}
 			if e.text != 0 {
 				r.hasText, r.text = true, cleanText(c.texts[e.text-1])
 			}
@@ -62,7 +63,7 @@ func (w *rowWriter) store(ctx context.Context, group []*chunk, retry bool) error
 		sortRows(rows)
 		for part := range slices.Chunk(rows, maxBatchRows) {
 			from := len(p.data)
-			p.data = appendPacked(p.data, part, false, 0)
+			p.data = appendPacked(p.data, part, false, 0, &p.addrs)
 			batches = append(batches, batch{w.ids.ids[method], part[0].date, part[len(part)-1].date, len(part), from, len(p.data)})
 		}
 	}

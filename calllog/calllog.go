@@ -78,6 +78,7 @@ type Options struct {
 	TablePrefix string
 
 	writeTimeout time.Duration // bounds one batch or merge; tests shorten it
+	maxScanRows  int           // see maxScanRows; tests lower it
 }
 
 // Defaults of Options.
@@ -125,6 +126,9 @@ func (o *Options) setDefaults(reg *rpc.Registry) {
 	}
 	if o.writeTimeout <= 0 {
 		o.writeTimeout = writeTimeout
+	}
+	if o.maxScanRows <= 0 {
+		o.maxScanRows = maxScanRows
 	}
 }
 

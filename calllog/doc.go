@@ -1,10 +1,10 @@
 // Package calllog records every call of an API's logged methods and serves
 // the log and its statistics under /v1/admin/api-call-log.
 //
-// Mount it on a registry and a database; it registers three methods
-// (read-log, read-latest-stat, read-history-stat, each needing the "admin"
-// permission by default) and observes every call of a method whose
-// rpc.Method.NoCallLog is false:
+// Mount it on a registry and a database; it registers four methods
+// (read-log, read-latest-stat, read-history-stat and read-overview, each
+// needing the "admin" permission by default) and observes every call of a
+// method whose rpc.Method.NoCallLog is false:
 //
 //	log, err := calllog.Mount(ctx, reg, db, calllog.Options{})
 //	…
@@ -17,8 +17,9 @@
 // (Options.TablePrefix goes before it, as before every name the module
 // creates) holding that method's calls packed into bytes: the method is a
 // number that calllog_methods names, dates are Unix microseconds, each
-// call's start, runtime, user, status, flags and (when it is not the
-// status's own) status text take about a dozen bytes. The database then
+// call's start, runtime, user, status, flags, client address (an index
+// into the batch's list of addresses) and (when it is not the status's
+// own) status text take about a dozen bytes. The database then
 // stores a row and two index entries, (method, newest date) for read-log
 // and the retention job and (method, oldest date) for the retention job,
 // per method and write rather than per call, which costs it and the writer
@@ -26,11 +27,19 @@
 // newest first, unpacking as many as its page needs, and counts its rows
 // from the batches' counts; a row's id is its batch's id times 65,536
 // plus its place in the batch, so ids grow with the writes and break ties
-// between calls of one microsecond in the order they were written. A
-// call's statistics are added to per-minute
+// between calls of one microsecond in the order they were written.
+// read-log's filters (status, user, client address, flags, a range of
+// start dates) narrow the batches it reads by their dates in SQL and the
+// rows as it unpacks them; a range of dates alone is counted from the
+// batches' counts but for the few that straddle its ends, any other
+// filter by reading the rows, at most 1,000,000 past its page (the answer
+// then says how far it counted). A call's statistics are added to per-minute
 // counters in memory that are merged every Options.StatsInterval into
 // stored one-minute and ten-minute buckets by upserts that add counts and
-// runtime sums and keep the maximum. Several instances sharing a database therefore add up, and the
+// runtime sums and keep the maximum, and, for the accepted calls' runtimes,
+// into a histogram per method and minute (four bins per doubling, kept two
+// hours) from which read-overview estimates the 95th percentile of the
+// last hour within a quarter. Several instances sharing a database therefore add up, and the
 // statistics never scan the raw rows. Their answers (MethodStats, about
 // 11 MB for every method's hour at 500 methods) are written straight from
 // the stored buckets into one buffer: each bucket's numbers are formatted
@@ -40,7 +49,8 @@
 // A call is declined when it was refused for permissions or a rate limit;
 // every other call is accepted. Errors are accepted calls answered with an
 // error (exceptions included), exceptions are internal errors and panics,
-// and runtimes are averaged over accepted calls.
+// and runtimes are averaged over accepted calls. So calls = accepted +
+// declined, accepted = ok + errors, as read-overview answers them.
 //
 // While the database is away, queued rows wait and are written when it
 // returns, with retries backing off up to 5 seconds; each batch is written
@@ -48,6 +58,8 @@
 // is not written twice. Past QueueSize new rows are dropped, counted in
 // Stats and logged, but still counted in the statistics, which stay in
 // memory until they are merged. Close writes everything that is queued.
+// Ready reports the writer stalled when rows have waited, none written,
+// for longer than Options.StallAfter: a readiness check (package health).
 // Rows and buckets older than Options.Retention (30 days) are removed by a
 // job that runs every Options.RetentionInterval.
 //

@@ -18,6 +18,12 @@ func WithWriteTimeout(o Options, d time.Duration) Options {
 	return o
 }
 
+// WithMaxScanRows bounds the rows a filtered read-log counts through by n.
+func WithMaxScanRows(o Options, n int) Options {
+	o.maxScanRows = n
+	return o
+}
+
 // MigrateTo applies the call log's migrations up to version, as a database
 // made by an older release has them.
 func MigrateTo(ctx context.Context, db *bun.DB, version int) error {

@@ -375,7 +375,7 @@ func TestBadInputs(t *testing.T) {
 			{readLog, `[{"where":{"method_id":5}}]`, rpc.CodeInvalidParams, "expected a string"},
 			{readLog, `[{"where":{"method_id":null}}]`, rpc.CodeInvalidParams, "method_id"},
 			{readLog, `[{"where":{"method_id":["like","ok"]}}]`, rpc.CodeInvalidParams, "not allowed"},
-			{readLog, `[{"where":{"method_id":["=","` + mOK + `"],"user_id":"7"}}]`, rpc.CodeInvalidParams, "unknown field"},
+			{readLog, `[{"where":{"method_id":["=","` + mOK + `"],"runtime":7}}]`, rpc.CodeInvalidParams, "unknown field"},
 			{readLog, `[{"where":{"method_id":"` + mOK + `"},"extra":1}]`, rpc.CodeInvalidParams, "unknown key"},
 			{readLog, `[{"where":{"method_id":"` + mOK + `"},"order_by":"date"}]`, rpc.CodeInvalidParams, "order_by"},
 			{readLog, `[{"where":{"method_id":"` + mOK + `"},"limit":0}]`, rpc.CodeInvalidParams, "limit"},
@@ -403,6 +403,8 @@ func TestBadInputs(t *testing.T) {
 			{readHistory, `["` + mOK + `", "` + mOK + `"]`, rpc.CodeInvalidParams, "too many parameters"},
 			{readHistory, `["\u0000"]`, 404, "not found"},
 			{readHistory, `["/v1/t/ok\"); DELETE FROM calllog_stat_10m; --"]`, 404, "not found"},
+			{readOverview, `["` + mOK + `"]`, rpc.CodeInvalidParams, "too many parameters"},
+			{readOverview, `{"method_id":"x"}`, rpc.CodeInvalidParams, ""},
 		} {
 			a := e.c.As(e.admin).Post(t, c.method, c.body)
 			assert.Equal(t, c.code, a.Code, "%s %.80s: %s", c.method, c.body, a.Raw)

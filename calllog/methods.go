@@ -3,37 +3,26 @@ package calllog
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"reflect"
-	"slices"
-
-	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/rpc"
-	"github.com/authrpc/authrpc/rpc/read"
 )
 
 // Prefix is the path of the call log's methods.
 const Prefix = "/v1/admin/api-call-log"
 
-// readLogSpec declares read-log's options as the API v1 reference's apiRead
-// does: rows of one method, named with "=". They come newest first; there is
-// nothing else to sort by.
-var readLogSpec = &read.Spec{
-	Fields: []read.Field{
-		{Name: "method_id", Type: read.String, Conditions: []string{"="}, Required: true},
-	},
-	MaxLimit: 100,
-}
-
 func (m *Module) register() {
 	perms := []string{m.opts.Permission}
 	mod := m.reg.Section(Prefix, "Application API call log")
 	mod.Register(rpc.Method{
-		ID:          "read-log",
-		Title:       "Read API method access log",
-		Description: "Answers the logged calls of one method (`method_id` is required in `where`), newest first, the total in `meta.total`.",
+		ID:    "read-log",
+		Title: "Read API method access log",
+		Description: "Answers the logged calls of one method (`method_id` is required in `where`), newest first, the total in `meta.total`. " +
+			"`where` narrows them by `status` and `user_id` (`=`, `!=`, `in`, `not in`; a `user_id` of null is a guest), " +
+			"by when they started (`date_from` with `>=` or `>`, `date_to` with `<` or `<=`, RFC 3339 times), " +
+			"by `is_error`, `is_declined` and `is_exception`, and by `remote_address` (`=`, `!=`; null: not known). " +
+			"A filter on more than dates counts its matches by reading the rows; past 1,000,000 rows it stops, " +
+			"and `meta.partial` is true and `meta.scanned_to` says from when on down the rows were not examined.",
 		Permissions: perms,
 		Params:      []rpc.Param{{Name: "options?", Read: readLogSpec}},
 		DataType:    reflect.TypeFor[[]Row](),
@@ -57,93 +46,17 @@ func (m *Module) register() {
 		DataType:    reflect.TypeFor[MethodStats](),
 		Handler:     m.readHistoryStat,
 	})
-}
-
-// readLog answers the rows of one method, newest first, with meta.total.
-func (m *Module) readLog(ctx context.Context, opts read.Options) (rpc.Result, error) {
-	// The registry hands an omitted options parameter over as defaults,
-	// without checking required fields, so check here too.
-	v, ok := opts.Value("method_id")
-	if !ok {
-		return rpc.Result{}, rpc.InvalidParams(`parameter 1 "options": options.where.method_id is required`)
-	}
-	id, ok := v.(string)
-	if !ok {
-		return rpc.Result{}, rpc.InvalidParams(`parameter 1 "options": options.where.method_id: expected a string, got null`)
-	}
-	if !m.registered(id) {
-		return rpc.Result{}, rpc.NotFound("method %s not found", rpc.Quote(id))
-	}
-	var rows []Row
-	var total int
-	// One snapshot, so that meta.total agrees with the page while rows arrive.
-	err := m.db.RunInTx(ctx, m.snapshot(), func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		rows, total, err = readRows(ctx, tx, m.tables, id, opts.Limit, opts.Offset)
-		return err
+	mod.Register(rpc.Method{
+		ID:    "read-overview",
+		Title: "Read an overview of every method for the last 60 minutes",
+		Description: "Answers, for every logged method, its calls over the window of `read-latest-stat`: " +
+			"`calls` = `ok` + `errors` + `declined`, `accepted` = `ok` + `errors` (`exceptions` are some of the `errors`), " +
+			"and the accepted calls' `avg_runtime`, `p95_runtime` (estimated, within a quarter) and `max_runtime` in milliseconds. " +
+			"`meta.from` and `meta.to` bound the window. Updated every 10 seconds.",
+		Permissions: perms,
+		DataType:    reflect.TypeFor[[]Overview](),
+		Handler:     m.readOverview,
 	})
-	if err != nil {
-		return rpc.Result{}, fmt.Errorf("calllog: read log: %w", err)
-	}
-	return rpc.Page(rows, total), nil
-}
-
-// readRows reads a page of the rows of the method named id, newest first,
-// and how many it has in all: the sum of its batches' counts, and of its
-// batches, newest first, as many as hold the page. A batch can hold rows
-// older than some of an older batch's (a long call is written after
-// shorter ones that started later), so the batches are read until the
-// next one's newest row is older than the page's last. A method without
-// a number has no rows.
-func readRows(ctx context.Context, tx bun.Tx, t tables, id string, limit, offset int) ([]Row, int, error) {
-	var method int64
-	err := tx.QueryRowContext(ctx, "SELECT id FROM ? WHERE name = ?", bun.Ident(t.methods), id).Scan(&method)
-	if errors.Is(err, sql.ErrNoRows) {
-		return []Row{}, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("method: %w", err)
-	}
-	var total int64
-	err = tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(n), 0) FROM ? WHERE method = ?", bun.Ident(t.batches), method).Scan(&total)
-	if err != nil {
-		return nil, 0, fmt.Errorf("count: %w", err)
-	}
-	// The options' limit is 1..MaxLimit; the offset is not negative.
-	want := offset + limit
-	q, err := tx.QueryContext(ctx, "SELECT id, first_date, last_date, n, data FROM ? WHERE method = ? ORDER BY last_date DESC, id DESC",
-		bun.Ident(t.batches), method)
-	if err != nil {
-		return nil, 0, fmt.Errorf("select: %w", err)
-	}
-	defer q.Close()
-	var rows []packedRow
-	for q.Next() {
-		var b packedBatch
-		var last int64
-		if err := q.Scan(&b.id, &b.firstDate, &last, &b.n, &b.data); err != nil {
-			return nil, 0, fmt.Errorf("scan: %w", err)
-		}
-		if len(rows) >= want && rows[want-1].date > last {
-			break
-		}
-		if rows, _, _, err = b.unpack(rows); err != nil {
-			return nil, 0, err
-		}
-		if len(rows) >= want {
-			slices.SortFunc(rows, batchRowsOrder)
-			rows = rows[:want]
-		}
-	}
-	if err := q.Err(); err != nil {
-		return nil, 0, fmt.Errorf("select: %w", err)
-	}
-	slices.SortFunc(rows, batchRowsOrder)
-	page := []Row{}
-	for i := offset; i < len(rows) && i < want; i++ {
-		page = append(page, rows[i].answer(id))
-	}
-	return page, int(total), nil
 }
 
 // snapshot are the options of a read-only transaction that sees one

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 )
 
@@ -16,21 +17,29 @@ import (
 //
 // data is a version byte, a header and n packed rows, oldest first:
 //
-//	header: flags (uvarint); with implicit ids, the index of the first row (uvarint)
+//	header: flags (uvarint); with implicit ids, the index of the first row
+//	        (uvarint); the client addresses the rows name (uvarint count,
+//	        then each as its length, 4 or 16, and its bytes)
 //	row:    date (uvarint, microseconds after the previous row's date, the
 //	        first row's after first_date), with explicit ids the id
 //	        (zigzag varint, the difference from the previous row's id; the
 //	        first row's is the id), runtime (uvarint, nanoseconds), user
 //	        (zigzag varint; 0 a guest), status (zigzag varint), flags
 //	        (one byte), status text (uvarint length plus one, then the
-//	        text; 0 for the status's own text)
+//	        text; 0 for the status's own text), client address (uvarint:
+//	        its place in the header's list plus one; 0 for none)
+//
+// Version 1, which batches written before the client address was stored
+// have, lacks the addresses in the header and the rows; its rows read as
+// having none.
 //
 // With implicit ids, row i of batch b has the id b<<batchIDShift | (first
 // index + i): ids grow with the batches, so they break ties between rows
 // of one microsecond in the order they were written. Rows carried over
 // from the previous schema keep their ids, explicitly.
 const (
-	packVersion   = 1
+	packV1        = 1
+	packVersion   = 2
 	packExplicit  = 1 // header flag: every row has its id
 	batchIDShift  = 16
 	maxBatchRows  = 1<<batchIDShift - 1
@@ -47,7 +56,71 @@ type packedRow struct {
 	flags   uint8
 	hasText bool   // text is set: not the status's own text
 	text    string // valid UTF-8, at most maxStatusText bytes
-	seq     int    // the order rows were queued in, for sorting only
+	addr    clientAddr
+	seq     int // the order rows were queued in, for sorting only
+}
+
+// clientAddr is a client's IP address without pointers, so that queued
+// entries keep none: n is 0 (unknown), 4 or 16 bytes of b.
+type clientAddr struct {
+	b [16]byte
+	n uint8
+}
+
+// parseClientAddr reads an address as rpc.CallRecord has it; anything else
+// is unknown. IPv4-mapped IPv6 addresses are stored as IPv4; zones are not
+// stored.
+func parseClientAddr(s string) clientAddr {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return clientAddr{}
+	}
+	a = a.Unmap()
+	var c clientAddr
+	if a.Is4() {
+		v := a.As4()
+		copy(c.b[:], v[:])
+		c.n = 4
+	} else {
+		c.b, c.n = a.As16(), 16
+	}
+	return c
+}
+
+// String is the address as text; "" when unknown.
+func (c clientAddr) String() string {
+	switch c.n {
+	case 4:
+		return netip.AddrFrom4([4]byte(c.b[:4])).String()
+	case 16:
+		return netip.AddrFrom16(c.b).String()
+	}
+	return ""
+}
+
+// addrTable numbers the distinct addresses of a batch's rows, for the
+// header; the writer keeps one to reuse.
+type addrTable struct {
+	index map[clientAddr]uint64 // place + 1
+	list  []clientAddr
+}
+
+func (t *addrTable) build(rows []packedRow) {
+	if t.index == nil {
+		t.index = make(map[clientAddr]uint64)
+	}
+	clear(t.index)
+	t.list = t.list[:0]
+	for i := range rows {
+		a := rows[i].addr
+		if a.n == 0 {
+			continue
+		}
+		if _, ok := t.index[a]; !ok {
+			t.list = append(t.list, a)
+			t.index[a] = uint64(len(t.list))
+		}
+	}
 }
 
 // sortRows orders rows by date, and rows of one date by id, then as they
@@ -66,14 +139,24 @@ func sortRows(rows []packedRow) {
 
 // appendPacked appends rows, sorted by sortRows, as a batch's data from
 // firstDate (rows[0].date): with explicit, with their ids; else their ids
-// are implicit from first, the index of rows[0].
-func appendPacked(b []byte, rows []packedRow, explicit bool, first int) []byte {
+// are implicit from first, the index of rows[0]. t is scratch space for
+// the addresses (nil: its own).
+func appendPacked(b []byte, rows []packedRow, explicit bool, first int, t *addrTable) []byte {
+	if t == nil {
+		t = new(addrTable)
+	}
+	t.build(rows)
 	b = append(b, packVersion)
 	if explicit {
 		b = binary.AppendUvarint(b, packExplicit)
 	} else {
 		b = binary.AppendUvarint(b, 0)
 		b = binary.AppendUvarint(b, uint64(first))
+	}
+	b = binary.AppendUvarint(b, uint64(len(t.list)))
+	for _, a := range t.list {
+		b = append(b, a.n)
+		b = append(b, a.b[:a.n]...)
 	}
 	prevDate, prevID := int64(0), int64(0)
 	if len(rows) > 0 {
@@ -97,6 +180,11 @@ func appendPacked(b []byte, rows []packedRow, explicit bool, first int) []byte {
 		} else {
 			b = append(b, 0)
 		}
+		if r.addr.n == 0 {
+			b = append(b, 0)
+		} else {
+			b = binary.AppendUvarint(b, t.index[r.addr])
+		}
 	}
 	return b
 }
@@ -113,13 +201,18 @@ type packedBatch struct {
 // It tells whether their ids were explicit and the index of the first.
 func (p *packedBatch) unpack(rows []packedRow) (out []packedRow, explicit bool, first int, err error) {
 	d := unpacker{b: p.data}
-	if v := d.byte(); v != packVersion {
-		return rows, false, 0, fmt.Errorf("calllog: batch %d: unknown packing %d", p.id, v)
+	version := d.byte()
+	if version != packVersion && version != packV1 {
+		return rows, false, 0, fmt.Errorf("calllog: batch %d: unknown packing %d", p.id, version)
 	}
 	flags := d.uvarint()
 	explicit = flags&packExplicit != 0
 	if !explicit {
 		first = int(d.uvarint())
+	}
+	var addrs []clientAddr
+	if version >= 2 {
+		addrs = d.addrs()
 	}
 	date, id := p.firstDate, int64(0)
 	for i := range p.n {
@@ -139,6 +232,15 @@ func (p *packedBatch) unpack(rows []packedRow) (out []packedRow, explicit bool, 
 		if n := d.uvarint(); n > 0 {
 			r.hasText, r.text = true, d.text(int(n-1))
 		}
+		if version >= 2 {
+			if i := d.uvarint(); i > 0 {
+				if i > uint64(len(addrs)) {
+					d.err = errBadAddress
+				} else {
+					r.addr = addrs[i-1]
+				}
+			}
+		}
 		if d.err != nil {
 			break
 		}
@@ -150,7 +252,10 @@ func (p *packedBatch) unpack(rows []packedRow) (out []packedRow, explicit bool, 
 	return rows, explicit, first, nil
 }
 
-var errShortBatch = errors.New("packed rows end early")
+var (
+	errShortBatch = errors.New("packed rows end early")
+	errBadAddress = errors.New("a packed row names an address the batch lacks")
+)
 
 // unpacker reads a batch's data; the first read past its end sets err.
 type unpacker struct {
@@ -186,6 +291,32 @@ func (d *unpacker) varint() int64 {
 	}
 	d.b = d.b[n:]
 	return v
+}
+
+// addrs reads a header's list of addresses.
+func (d *unpacker) addrs() []clientAddr {
+	n := d.uvarint()
+	if n > uint64(len(d.b))/5 { // each takes at least 5 bytes
+		d.err = errShortBatch
+		return nil
+	}
+	out := make([]clientAddr, 0, n)
+	for range n {
+		var a clientAddr
+		a.n = d.byte()
+		if a.n != 4 && a.n != 16 {
+			d.err = errBadAddress
+			return nil
+		}
+		if int(a.n) > len(d.b) {
+			d.err = errShortBatch
+			return nil
+		}
+		copy(a.b[:], d.b[:a.n])
+		d.b = d.b[a.n:]
+		out = append(out, a)
+	}
+	return out
 }
 
 func (d *unpacker) text(n int) string {

@@ -19,6 +19,7 @@ type entry struct {
 	method  uint32
 	text    uint32 // 1-based index into chunk.texts; 0: rpc.StatusText(code)
 	flags   uint8
+	addr    clientAddr
 }
 
 // micros is the entry's start in Unix microseconds, rounded down.
@@ -104,6 +105,7 @@ func (q *queue) push(rec *rpc.CallRecord) bool {
 	if rec.Exception {
 		flags |= flagException
 	}
+	addr := parseClientAddr(rec.ClientAddr)
 
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -145,6 +147,7 @@ func (q *queue) push(rec *rpc.CallRecord) bool {
 		code:    int32(rec.Code),
 		method:  ms.index,
 		flags:   flags,
+		addr:    addr,
 	}
 	if !defaultText {
 		c.texts = append(c.texts, rec.StatusText)

@@ -47,8 +47,9 @@ func (m *Module) runRetention() {
 	}
 }
 
-// retain removes rows and buckets older than Retention, and flush marks
-// older than a day (or than Retention, if shorter).
+// retain removes rows and buckets older than Retention, runtime bins older
+// than two hours and flush marks older than a day (or than Retention, if
+// shorter).
 func (m *Module) retain(ctx context.Context) error {
 	now := m.opts.Now().UTC()
 	cutoff := now.Add(-m.opts.Retention)
@@ -60,6 +61,10 @@ func (m *Module) retain(ctx context.Context) error {
 		if _, err := m.db.NewDelete().TableExpr(table).Where("date < ?", cutoff).Exec(ctx); err != nil {
 			return fmt.Errorf("calllog: retention: delete %s: %w", table, err)
 		}
+	}
+	bins := now.Add(-min(runtimeRetention, m.opts.Retention))
+	if _, err := m.db.NewDelete().TableExpr(m.tables.runtime1m).Where("date < ?", bins).Exec(ctx); err != nil {
+		return fmt.Errorf("calllog: retention: delete %s: %w", m.tables.runtime1m, err)
 	}
 	marks := now.Add(-min(markRetention, m.opts.Retention))
 	if _, err := m.db.NewDelete().TableExpr(m.tables.flushes).Where("date < ?", marks).Exec(ctx); err != nil {
@@ -128,7 +133,7 @@ func (m *Module) trimBatches(ctx context.Context, method, cutoff int64) error {
 			continue // removed with the batches of older rows next time
 		}
 		rows = rows[old:]
-		data := appendPacked(nil, rows, explicit, first+old)
+		data := appendPacked(nil, rows, explicit, first+old, nil)
 		_, err = m.db.NewUpdate().TableExpr("?", bun.Ident(m.tables.batches)).
 			Set("first_date = ?", rows[0].date).Set("n = ?", len(rows)).Set("data = ?", data).
 			Where("id = ?", b.ID).Exec(ctx)

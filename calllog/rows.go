@@ -81,5 +81,8 @@ func (r *packedRow) answer(method string) Row {
 		user := r.user
 		out.UserID = &user
 	}
+	if a := r.addr.String(); a != "" {
+		out.RemoteAddress = &a
+	}
 	return out
 }

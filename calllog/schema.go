@@ -103,8 +103,34 @@ CREATE INDEX {prefix}calllog_flushes_date ON {prefix}calllog_flushes (date);
 			}
 			return packCalls(ctx, tx, t)
 		}},
+		{Version: 5, Name: "call log runtime bins by method and minute", Up: storage.SQL(storage.Prefixed(t.prefix, runtimePostgres), storage.Prefixed(t.prefix, runtimeSQLite))},
 	}
 }
+
+// The runtime bins of version 5 (see runtime.go): a row per method,
+// minute and bin that calls fell in, which merges add to like the buckets.
+// The overview reads an hour of them through the index on date.
+const runtimePostgres = `
+CREATE TABLE {prefix}calllog_runtime_1m (
+	method_id TEXT        NOT NULL,
+	date      TIMESTAMPTZ NOT NULL,
+	bin       SMALLINT    NOT NULL,
+	n         BIGINT      NOT NULL,
+	PRIMARY KEY (method_id, date, bin)
+);
+CREATE INDEX {prefix}calllog_runtime_1m_date ON {prefix}calllog_runtime_1m (date);
+`
+
+const runtimeSQLite = `
+CREATE TABLE {prefix}calllog_runtime_1m (
+	method_id TEXT      NOT NULL,
+	date      TIMESTAMP NOT NULL,
+	bin       INTEGER   NOT NULL,
+	n         INTEGER   NOT NULL,
+	PRIMARY KEY (method_id, date, bin)
+);
+CREATE INDEX {prefix}calllog_runtime_1m_date ON {prefix}calllog_runtime_1m (date);
+`
 
 // The batches of version 4 (see pack.go) cost the database a row and two
 // index entries per method and write instead of a row and an index entry
@@ -174,7 +200,7 @@ func packCalls(ctx context.Context, tx bun.Tx, t tables) error {
 			return nil
 		}
 		sortRows(rows)
-		data = appendPacked(data[:0], rows, true, 0)
+		data = appendPacked(data[:0], rows, true, 0, nil)
 		_, err := tx.ExecContext(ctx, "INSERT INTO ? (id, method, first_date, last_date, n, data) VALUES (?, ?, ?, ?, ?, ?)",
 			bun.Ident(t.batches), next, method, rows[0].date, rows[len(rows)-1].date, len(rows), data)
 		next++
@@ -366,6 +392,9 @@ type Row struct {
 	// @softvisio/core front ends.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
+	// RemoteAddress is the client's IP address (rpc.Call.ClientAddr); nil
+	// when not known, as for calls logged before it was stored.
+	RemoteAddress *string `json:"remote_address"`
 }
 
 // bucketRow is a stored bucket of either table.

@@ -8,6 +8,7 @@ type tables struct {
 	methods    string // the method numbers of batches
 	stat1m     string // minute buckets
 	stat10m    string // ten-minute buckets
+	runtime1m  string // runtime bins by minute
 	flushes    string // the flush marks
 	flushMarks string // flushes AS fm, flushMark's table expression
 }
@@ -16,13 +17,14 @@ type tables struct {
 // accepted: the names need no quoting.
 func newTables(prefix string) tables {
 	t := tables{
-		prefix:  prefix,
-		batches: prefix + "calllog_batches",
-		calls:   prefix + "calllog_calls",
-		methods: prefix + "calllog_methods",
-		stat1m:  prefix + "calllog_stat_1m",
-		stat10m: prefix + "calllog_stat_10m",
-		flushes: prefix + "calllog_flushes",
+		prefix:    prefix,
+		batches:   prefix + "calllog_batches",
+		calls:     prefix + "calllog_calls",
+		methods:   prefix + "calllog_methods",
+		stat1m:    prefix + "calllog_stat_1m",
+		stat10m:   prefix + "calllog_stat_10m",
+		runtime1m: prefix + "calllog_runtime_1m",
+		flushes:   prefix + "calllog_flushes",
 	}
 	t.flushMarks = t.flushes + " AS fm"
 	return t

@@ -20,6 +20,8 @@ type CallRecord struct {
 	// Exception: an internal error or a panic.
 	Exception bool
 	Void      bool
+	// ClientAddr is the caller's IP address, as Call.ClientAddr has it.
+	ClientAddr string
 }
 
 // Observer watches finished calls. ObserveCall runs on the request's
@@ -71,6 +73,7 @@ func (x *exchange) record(code int, err error) {
 		Error:      isErr,
 		Exception:  code == CodeInternal && err != nil,
 		Void:       x.void,
+		ClientAddr: x.call.ClientAddr,
 	})
 }
 
@@ -85,6 +88,7 @@ func (x *exchange) recordDeclined(code int) {
 	x.r.observe(CallRecord{
 		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: x.r.clock.Now().Sub(x.start),
 		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
+		ClientAddr: x.call.ClientAddr,
 	})
 }
 

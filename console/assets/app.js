@@ -2,7 +2,7 @@
 // the console works under whatever path the host mounts it at.
 import { Client } from "./rpc.js";
 import { h, field, checkbox, when, dialog, pager } from "./dom.js";
-import { chart, callSeries, runtimeSeries } from "./charts.js";
+import { callsPage } from "./calls.js";
 
 const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
 const adminPermission = document.querySelector('meta[name="authrpc-admin-permission"]').content;
@@ -50,7 +50,7 @@ const pages = [
   { path: "users", label: "Users", perm: adminPermission, render: usersPage },
   { path: "tokens", label: "API tokens", perm: "user", render: tokensPage },
   { path: "settings", label: "Settings", perm: adminPermission, render: settingsPage },
-  { path: "calls", label: "Call log", perm: adminPermission, render: callsPage },
+  { path: "calls", label: "Call log", perm: adminPermission, render: (query) => callsPage(app, query) },
   { path: "profile", label: "Profile", perm: "user", render: profilePage },
 ];
 
@@ -61,7 +61,7 @@ function allowed(p) {
 function renderNav() {
   nav.replaceChildren();
   if (!state.auth) return;
-  const current = location.hash.replace(/^#\/?/, "");
+  const [current] = location.hash.replace(/^#\/?/, "").split("?");
   for (const p of pages.filter(allowed)) {
     nav.append(h("a", { href: "#/" + p.path, "aria-current": p.path === current ? "page" : false }, p.label));
   }
@@ -82,7 +82,8 @@ async function route() {
     signinPage();
     return;
   }
-  const name = location.hash.replace(/^#\/?/, "");
+  // A page's own state may follow its name: #/calls?method=/v1/x.
+  const [name, search = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const list = pages.filter(allowed);
   const page = list.find((p) => p.path === name) || list[0];
   if (page.path !== name) {
@@ -92,7 +93,7 @@ async function route() {
   document.title = page.label + " · " + document.querySelector("title").dataset.base;
   main.replaceChildren(h("h1", {}, page.label));
   main.focus({ preventScroll: true });
-  await page.render();
+  await page.render(new URLSearchParams(page.path === name ? search : ""));
 }
 
 // --- Sign in ----------------------------------------------------------------
@@ -391,70 +392,15 @@ async function settingsPage() {
 
 // --- Call log -------------------------------------------------------------------
 
-async function callsPage() {
-  const res = await run(() => client.call("/v1/admin/api-call-log/read-latest-stat"));
-  if (!res) return;
-  const methods = (Array.isArray(res.data) ? res.data : []).map((s) => s.method_id ?? s.id).sort();
-  const wanted = sessionStorage.getItem("authrpc.console.method");
-  const select = h("select", { id: "method", name: "method" }, methods.map((m) => h("option", { value: m, selected: m === wanted }, m)));
-  const latest = h("div", { class: "charts", id: "latest" });
-  const history = h("div", { class: "charts", id: "history" });
-  const log = h("div", { class: "list", id: "log" });
-  const updated = h("p", { class: "muted", "aria-live": "off" });
-  let offset = 0;
-  let timers = [];
-
-  const ms = (v) => (Math.round(v * 100) / 100).toString();
-  const count = (v) => String(Math.round(v));
-  function draw(into, buckets, span) {
-    into.replaceChildren(
-      chart(`Calls, ${span}`, buckets, callSeries, "calls", count),
-      chart(`Runtime, ${span}`, buckets, runtimeSeries, "ms", ms));
-  }
-  const bucketsOf = (data) => (Array.isArray(data) ? data[0] : data)?.buckets ?? [];
-
-  async function pollLatest() {
-    const r = await run(() => client.call("/v1/admin/api-call-log/read-latest-stat", select.value));
-    if (!r) return;
-    draw(latest, bucketsOf(r.data), "last 60 minutes");
-    if (offset === 0) loadLog(); // the newest calls, as they are written
-    updated.textContent = "Updated " + new Date().toLocaleTimeString();
-  }
-  async function pollHistory() {
-    const r = await run(() => client.call("/v1/admin/api-call-log/read-history-stat", select.value));
-    if (r) draw(history, bucketsOf(r.data), "last 30 days");
-  }
-  async function loadLog() {
-    const r = await run(() => client.call("/v1/admin/api-call-log/read-log", { where: { method_id: select.value }, limit: pageSize, offset }));
-    if (!r) return;
-    const rows = Array.isArray(r.data) ? r.data : [];
-    log.replaceChildren(
-      h("div", { class: "scroll" }, h("table", {},
-        h("thead", {}, h("tr", {}, h("th", {}, "Started"), h("th", {}, "User"), h("th", {}, "Status"), h("th", {}, "Message"), h("th", {}, "Runtime, ms"))),
-        h("tbody", {}, rows.map((c) => h("tr", { class: c.is_exception ? "exception" : c.is_error ? "failed" : "" },
-          h("td", {}, when(c.date ?? c.started)), h("td", {}, c.user_id ?? "guest"), h("td", {}, c.status),
-          h("td", {}, c.status_text), h("td", {}, ms(Number(c.runtime) || 0))))))),
-      pager(offset, pageSize, r.meta?.total ?? rows.length, (o) => { offset = o; loadLog(); }));
-  }
-  function start() {
-    for (const t of timers) clearInterval(t);
-    sessionStorage.setItem("authrpc.console.method", select.value);
-    offset = 0;
-    pollLatest();
-    pollHistory();
-    loadLog();
-    timers = [setInterval(pollLatest, pollEvery), setInterval(pollHistory, 60000)];
-  }
-  select.addEventListener("change", start);
-  state.stop.push(() => timers.forEach(clearInterval));
-
-  main.append(
-    h("div", { class: "card stack" }, h("div", { class: "field" }, h("label", { for: "method" }, "Method"), select), updated),
-    h("section", { class: "card" }, h("h2", {}, "Last 60 minutes"), latest),
-    h("section", { class: "card" }, h("h2", {}, "Last 30 days"), history),
-    h("section", { class: "card stack" }, h("h2", {}, "Log"), h("button", { type: "button", onclick: loadLog }, "Refresh log"), log));
-  if (methods.length) start();
-}
+// app is what the call log's pages (calls.js) use of the console.
+const app = {
+  client, run, main, pageSize,
+  // every calls fn every ms (pollEvery by default) until the page is left.
+  every(fn, ms = pollEvery) {
+    const t = setInterval(fn, ms);
+    state.stop.push(() => clearInterval(t));
+  },
+};
 
 // --- Profile ---------------------------------------------------------------------
 

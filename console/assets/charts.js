@@ -11,9 +11,14 @@ function svg(tag, attrs) {
   return el;
 }
 
-// chart draws series [{key, label, cls}] of buckets; unit names the values.
-export function chart(title, buckets, series, unit, format) {
-  const peak = Math.max(0, ...buckets.flatMap((b) => series.map((s) => Number(b[s.key]) || 0)));
+// valueOf is a series' value in bucket b: its own function's, or b's field.
+const valueOf = (s, b) => Number(s.value ? s.value(b) : b[s.key]) || 0;
+
+// chart draws series [{key, label, cls, value?, inTotal?}] of buckets;
+// unit names the values. With total, the legend starts with that label
+// and the sum of the series marked inTotal.
+export function chart(title, buckets, series, unit, format, total) {
+  const peak = Math.max(0, ...buckets.flatMap((b) => series.map((s) => valueOf(s, b))));
   const max = peak > 0 ? peak : 1; // an empty chart keeps a scale
   const n = Math.max(1, buckets.length - 1);
   const pic = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", class: "plot" });
@@ -27,7 +32,7 @@ export function chart(title, buckets, series, unit, format) {
     let sum = 0;
     let peak = 0;
     const pts = buckets.map((b, i) => {
-      const v = Number(b[s.key]) || 0;
+      const v = valueOf(s, b);
       sum += v;
       peak = Math.max(peak, v);
       return `${((i * W) / n).toFixed(1)},${(H - (v / max) * (H - 4) - 2).toFixed(1)}`;
@@ -46,6 +51,15 @@ export function chart(title, buckets, series, unit, format) {
   axis.append(span(first ? first.toLocaleString() : ""), span(`max ${format(max)} ${unit}`), span(last ? last.toLocaleString() : ""));
   const legend = document.createElement("ul");
   legend.className = "legend";
+  if (total) {
+    const sum = series.filter((s) => s.inTotal).reduce((n, s) => n + totals[s.key].sum, 0);
+    const li = document.createElement("li");
+    li.className = "s-total";
+    li.dataset.series = "total";
+    li.dataset.sum = String(sum);
+    li.textContent = `${total}: ${format(sum)} =`;
+    legend.append(li);
+  }
   for (const s of series) {
     const li = document.createElement("li");
     li.className = s.cls;
@@ -53,6 +67,7 @@ export function chart(title, buckets, series, unit, format) {
     const t = totals[s.key];
     li.dataset.sum = String(t.sum);
     li.textContent = s.summary === "peak" ? `${s.label}: peak ${format(t.peak)} ${unit}` : `${s.label}: ${format(t.sum)}`;
+    if (total && s.inTotal && s !== series.filter((x) => x.inTotal).at(-1)) li.textContent += " +";
     legend.append(li);
   }
   figure.append(cap, pic, axis, legend);
@@ -65,11 +80,14 @@ function span(text) {
   return s;
 }
 
+// callSeries split the calls so that they add up: OK + Errors + Declined
+// are all the calls (OK and Errors are the accepted ones); Exceptions are
+// some of the Errors, drawn apart.
 export const callSeries = [
-  { key: "total_accepted", label: "Accepted", cls: "s-accepted" },
-  { key: "total_declined", label: "Declined", cls: "s-declined" },
-  { key: "total_errors", label: "Errors", cls: "s-errors" },
-  { key: "total_exceptions", label: "Exceptions", cls: "s-exceptions" },
+  { key: "ok", label: "OK", cls: "s-ok", inTotal: true, value: (b) => (Number(b.total_accepted) || 0) - (Number(b.total_errors) || 0) },
+  { key: "total_errors", label: "Errors", cls: "s-errors", inTotal: true },
+  { key: "total_declined", label: "Declined", cls: "s-declined", inTotal: true },
+  { key: "total_exceptions", label: "of the errors, exceptions", cls: "s-exceptions" },
 ];
 
 export const runtimeSeries = [

@@ -322,34 +322,6 @@ func TestConsoleInBrowser(t *testing.T) {
 		)
 	})
 
-	t.Run("call log charts", func(t *testing.T) {
-		for i := range 7 {
-			got := a.call(t, "", "/v1/test/test", fmt.Sprintf(`["call %d"]`, i))
-			require.Equal(t, 200, got.code(), got.Raw)
-		}
-		for range 2 {
-			a.call(t, "", "/v1/admin/users/read", `[]`) // a guest is declined
-		}
-		browse(t, one, 20*time.Second,
-			chromedp.Click(`//nav/a[text()="Call log"]`, chromedp.BySearch),
-			chromedp.WaitVisible(`#method`),
-			chromedp.Evaluate(`(() => { const s = document.getElementById('method'); s.value = '/v1/test/test'; s.dispatchEvent(new Event('change')); })()`, nil),
-			chromedp.WaitVisible(`#log table`),
-		)
-		// Statistics lag the calls by up to 10 seconds; the page polls.
-		browse(t, one, 30*time.Second, waitJS(`Number(document.querySelector('#latest li[data-series="total_accepted"]')?.dataset.sum) === 7`),
-			waitJS(`document.querySelectorAll('#log tbody tr').length === 7`))
-		browse(t, one, 30*time.Second,
-			chromedp.Evaluate(`(() => { const s = document.getElementById('method'); s.value = '/v1/admin/users/read'; s.dispatchEvent(new Event('change')); })()`, nil),
-			waitJS(`Number(document.querySelector('#latest li[data-series="total_declined"]')?.dataset.sum) >= 2`))
-		var lines int
-		browse(t, one, 5*time.Second, chromedp.Evaluate(`document.querySelectorAll('#latest svg polyline, #history svg polyline').length`, &lines))
-		assert.Equal(t, 12, lines, "two charts of two spans: four call series and two runtime series")
-		browse(t, one, 5*time.Second, chromedp.Evaluate(`(() => { const s = document.getElementById('method'); s.value = '/v1/test/test'; s.dispatchEvent(new Event('change')); })()`, nil),
-			waitJS(`Number(document.querySelector('#latest li[data-series="total_accepted"]')?.dataset.sum) === 7`))
-		shots.shot(t, one, "calls")
-	})
-
 	t.Run("profile", func(t *testing.T) {
 		browse(t, one, 20*time.Second,
 			chromedp.Click(`//nav/a[text()="Profile"]`, chromedp.BySearch),

@@ -15,9 +15,9 @@ const columns = [
   { key: "errors", label: "Errors", format: count },
   { key: "exceptions", label: "Exceptions", format: count },
   { key: "declined", label: "Declined", format: count },
-  { key: "avg_runtime", label: "Average, ms", format: ms },
-  { key: "p95_runtime", label: "95th percentile, ms", format: ms },
-  { key: "max_runtime", label: "Maximum, ms", format: ms },
+  { key: "avg_runtime", label: "Average, ms", format: ms, runtime: true },
+  { key: "p95_runtime", label: "95th percentile, ms", format: ms, runtime: true },
+  { key: "max_runtime", label: "Maximum, ms", format: ms, runtime: true },
 ];
 
 const legend = "Calls = OK + Errors + Declined. OK and Errors are the accepted calls: the method ran, or refused its parameters; " +
@@ -26,9 +26,11 @@ const legend = "Calls = OK + Errors + Declined. OK and Errors are the accepted c
 
 const methodLink = (id) => "#/calls?method=" + encodeURIComponent(id);
 
+// cell draws a row's number of col; a runtime without accepted calls is none.
 function cell(col, row) {
   const v = row[col.key];
-  return h("td", { class: "num", "data-col": col.key, "data-value": v ?? "" }, v === null || v === undefined ? "—" : col.format(v));
+  const none = v === null || v === undefined || (col.runtime && !(row.ok + row.errors));
+  return h("td", { class: "num", "data-col": col.key, "data-value": v ?? "" }, none ? "—" : col.format(v));
 }
 
 // callsPage draws the overview, or with ?method= that method.

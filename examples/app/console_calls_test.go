@@ -95,6 +95,8 @@ func TestConsoleCallLog(t *testing.T) {
 			assert.Equal(t, strconv.FormatFloat(values[col], 'f', -1, 64), texts[col], "%s %s", m, col)
 		}
 	}
+	shots := newShooter(t)
+	shots.shot(t, tab, "calls-overview")
 	o := api["/v1/test/test"]
 	assert.Equal(t, [5]int64{8, 7, 1, 0, 0}, [5]int64{o.Calls, o.OK, o.Errors, o.Exceptions, o.Declined})
 	assert.Equal(t, int64(2), api["/v1/admin/users/read"].Declined)
@@ -116,7 +118,7 @@ func TestConsoleCallLog(t *testing.T) {
 	var lines int
 	browse(t, tab, 5*time.Second, chromedp.Evaluate(`document.querySelectorAll('#latest svg polyline, #history svg polyline').length`, &lines))
 	assert.Equal(t, 12, lines, "two charts of two spans: four call series and two runtime series")
-	newShooter(t).shot(t, tab, "calls")
+	shots.shot(t, tab, "calls")
 
 	// Filters: the errors, a user, an address.
 	logRows := func(n int) chromedp.Action {

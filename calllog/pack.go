@@ -71,6 +71,9 @@ type clientAddr struct {
 // is unknown. IPv4-mapped IPv6 addresses are stored as IPv4; zones are not
 // stored.
 func parseClientAddr(s string) clientAddr {
+	if s == "" {
+		return clientAddr{} // without the error ParseAddr would allocate
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return clientAddr{}

@@ -2,7 +2,6 @@ package calllog_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,26 +10,9 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/calllog"
+	"github.com/authrpc/authrpc/internal/fakeclock"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
-
-// stoppedClock is a time that moves only when the test moves it.
-type stoppedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stoppedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stoppedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // Ready reports the writer stalled once rows have waited, unwritten, for
 // longer than StallAfter on the module's clock: by default 30 s, or three
@@ -39,7 +21,7 @@ func (c *stoppedClock) Advance(d time.Duration) {
 func TestReady(t *testing.T) {
 	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		clk := &stoppedClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+		clk := fakeclock.New()
 		e := newEnv(t, db, calllog.Options{Now: clk.Now, FlushInterval: time.Hour, StatsInterval: time.Hour})
 		ctx := t.Context()
 		require.NoError(t, e.mod.Ready(ctx))

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,32 +16,13 @@ import (
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/health"
+	"github.com/authrpc/authrpc/internal/fakeclock"
 	"github.com/authrpc/authrpc/internal/tcpproxy"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
-
-// clock is a time that moves only when the test moves it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // service is a registry with a call log and a channel between instances
 // on a database, and the readiness a host composes of them.
@@ -56,7 +36,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // newService mounts the call log on db (with clk, and writes every 10 ms)
 // and a Sync on syncDB, and composes the four checks of a host.
-func newService(t *testing.T, db, syncDB *bun.DB, clk *clock) *service {
+func newService(t *testing.T, db, syncDB *bun.DB, clk *fakeclock.Clock) *service {
 	t.Helper()
 	ctx := t.Context()
 	reg := rpc.New(rpc.Options{Logger: quiet, Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Admin"})})
@@ -123,7 +103,7 @@ func (s *service) waitFailing(t *testing.T, names ...string) answer {
 func TestReadinessDatabaseOutage(t *testing.T) {
 	t.Parallel()
 	db, p := proxied(t)
-	clk := newClock()
+	clk := fakeclock.New()
 	s := newService(t, db, db, clk)
 	s.waitFailing(t)
 
@@ -149,7 +129,7 @@ func TestReadinessChannelNotListening(t *testing.T) {
 	t.Parallel()
 	db := storagetest.Postgres(t)
 	syncDB, p := proxied(t)
-	s := newService(t, db, syncDB, newClock())
+	s := newService(t, db, syncDB, fakeclock.New())
 	s.waitFailing(t)
 
 	p.Cut()
@@ -163,7 +143,7 @@ func TestReadinessChannelNotListening(t *testing.T) {
 func TestReadinessMigrations(t *testing.T) {
 	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		s := newService(t, db, db, newClock())
+		s := newService(t, db, db, fakeclock.New())
 		s.waitFailing(t)
 
 		ctx := t.Context()

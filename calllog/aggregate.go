@@ -220,13 +220,7 @@ func (m *Module) writeStats(ctx context.Context, b *statBatch) error {
 	b.attempts++
 	ctx, cancel := context.WithTimeout(ctx, m.opts.writeTimeout)
 	defer cancel()
-	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if retry {
-			done, err := m.flushed(ctx, tx, b.token)
-			if err != nil || done {
-				return err
-			}
-		}
+	err := m.inFlushTx(ctx, b.token, retry, func(ctx context.Context, tx bun.Tx) error {
 		for _, t := range []struct {
 			name string
 			rows []bucketRow
@@ -242,7 +236,7 @@ func (m *Module) writeStats(ctx context.Context, b *statBatch) error {
 				return err
 			}
 		}
-		return m.markFlushed(ctx, tx, b.token)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("calllog: merge statistics: %w", err)
@@ -283,20 +277,30 @@ func (m *Module) upsertBins(ctx context.Context, tx bun.Tx, rows []binRow) error
 	return nil
 }
 
-func (m *Module) flushed(ctx context.Context, tx bun.Tx, token string) (bool, error) {
-	ok, err := tx.NewSelect().Model((*flushMark)(nil)).ModelTableExpr(m.tables.flushMarks).Where("token = ?", token).Exists(ctx)
-	if err != nil {
-		return false, fmt.Errorf("check flush mark: %w", err)
-	}
-	return ok, nil
-}
-
-func (m *Module) markFlushed(ctx context.Context, tx bun.Tx, token string) error {
-	mark := flushMark{Token: token, Date: m.opts.Now().UTC()}
-	if _, err := tx.NewInsert().Model(&mark).ModelTableExpr(m.tables.flushMarks).Exec(ctx); err != nil {
-		return fmt.Errorf("mark flush: %w", err)
-	}
-	return nil
+// inFlushTx runs write in a transaction that also records the flush mark
+// token, so that a batch is stored once however often it is tried. On a
+// retry the mark is looked up first: an earlier attempt may have committed
+// although its answer was lost, and then write is skipped.
+func (m *Module) inFlushTx(ctx context.Context, token string, retry bool, write func(ctx context.Context, tx bun.Tx) error) error {
+	return m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if retry {
+			done, err := tx.NewSelect().Model((*flushMark)(nil)).ModelTableExpr(m.tables.flushMarks).Where("token = ?", token).Exists(ctx)
+			if err != nil {
+				return fmt.Errorf("check flush mark: %w", err)
+			}
+			if done {
+				return nil
+			}
+		}
+		if err := write(ctx, tx); err != nil {
+			return err
+		}
+		mark := flushMark{Token: token, Date: m.opts.Now().UTC()}
+		if _, err := tx.NewInsert().Model(&mark).ModelTableExpr(m.tables.flushMarks).Exec(ctx); err != nil {
+			return fmt.Errorf("mark flush: %w", err)
+		}
+		return nil
+	})
 }
 
 // runStats merges the statistics every StatsInterval until Close.

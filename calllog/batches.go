@@ -67,7 +67,7 @@ func (w *rowWriter) store(ctx context.Context, group []*chunk, retry bool) error
 			batches = append(batches, batch{w.ids.ids[method], part[0].date, part[len(part)-1].date, len(part), from, len(p.data)})
 		}
 	}
-	return w.inFlushTx(ctx, retry, func(ctx context.Context, tx bun.Tx) error {
+	return w.m.inFlushTx(ctx, w.token, retry, func(ctx context.Context, tx bun.Tx) error {
 		for part := range slices.Chunk(batches, batchesPerInsert) {
 			p.args = p.args[:0]
 			for _, b := range part {

@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/uptrace/bun"
 )
 
 // rowWriter is the state of the goroutine that writes queued entries: the
@@ -160,24 +159,6 @@ func (w *rowWriter) write(ctx context.Context, group []*chunk) error {
 	}
 	w.token = ""
 	return nil
-}
-
-// inFlushTx runs write in a transaction that also records the batch's flush
-// mark; a retry that finds the mark there already skips the write, which
-// reached the database before its answer was lost.
-func (w *rowWriter) inFlushTx(ctx context.Context, retry bool, write func(ctx context.Context, tx bun.Tx) error) error {
-	return w.m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if retry {
-			done, err := w.m.flushed(ctx, tx, w.token)
-			if err != nil || done {
-				return err
-			}
-		}
-		if err := write(ctx, tx); err != nil {
-			return err
-		}
-		return w.m.markFlushed(ctx, tx, w.token)
-	})
 }
 
 // maxStatusText bounds the stored status text; a handler's message can be long.

@@ -16,13 +16,6 @@ import (
 var wallClockBound = regexp.MustCompile(`((Less|Greater|LessOrEqual|GreaterOrEqual|InDelta|WithinDuration)\(t, *(time\.Since|elapsed|took|dur\b|d,))` +
 	`|((time\.Since\([^)]*\)|elapsed|took)[[:space:]]*[<>]=?[[:space:]]*[0-9]*[[:space:]]*\*?[[:space:]]*time\.)`)
 
-// notYet are the directories whose tests still compare elapsed time with
-// bounds: reported, not failed, while they are reworked. Remove an entry
-// once its directory is clean.
-//
-// TODO: empty this list.
-var notYet = []string{"calllog"}
-
 func TestNoWallClockBounds(t *testing.T) {
 	t.Parallel()
 	root := filepath.Join("..", "..")
@@ -47,28 +40,14 @@ func TestNoWallClockBounds(t *testing.T) {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, path)
-		report := t.Errorf
-		if isNotYet(rel) {
-			report = t.Logf
-		}
 		for line, text := range matches(t, path) {
-			report("%s:%d: a wall-clock bound (wait for the event, or move a fake clock): %s", rel, line, strings.TrimSpace(text))
+			t.Errorf("%s:%d: a wall-clock bound (wait for the event, or move a fake clock): %s", rel, line, strings.TrimSpace(text))
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func isNotYet(rel string) bool {
-	first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-	for _, dir := range notYet {
-		if first == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // matches returns the lines of path that wallClockBound matches, by

@@ -30,12 +30,6 @@ import (
 // (after SyncOptions.ChannelPrefix) and the NOTIFY carries its id.
 const MaxInlinePayload = 7900
 
-// MaxSyncPayload is the former name of MaxInlinePayload, from when Publish
-// refused bigger payloads.
-//
-// Deprecated: Publish takes payloads of any size; use MaxInlinePayload.
-const MaxSyncPayload = MaxInlinePayload
-
 // syncPayloadsTable holds the payloads too big for a NOTIFY, after
 // SyncOptions.ChannelPrefix.
 const syncPayloadsTable = "authrpc_sync_payloads"

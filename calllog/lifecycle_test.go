@@ -1,7 +1,6 @@
 package calllog_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -148,8 +147,7 @@ func TestRetentionInChunks(t *testing.T) {
 			e.mod.ObserveCall(rpc.CallRecord{Method: fmt.Sprintf("/v1/old/%d", i), Start: old, Code: 200, StatusText: "OK"})
 		}
 		e.mod.ObserveCall(rpc.CallRecord{Method: mOK, Start: time.Now(), Code: 200, StatusText: "OK"})
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		defer cancel()
+		ctx := t.Context() // bounded by the test's timeout: a loaded machine takes minutes here
 		require.NoError(t, e.mod.Close(ctx))
 		require.Equal(t, 25_001, stored(t, db, mOK))
 		batches := func() int {

@@ -240,8 +240,11 @@ func TestHasherCancelledContext(t *testing.T) {
 func TestHasherConcurrentUse(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	// A queue for all 20, so that none is refused as busy.
-	h := newFastHasher(auth.HasherOptions{MaxConcurrent: 2, MaxQueue: 20})
+	// A queue for all 20, so that none is refused as busy: they share one key
+	// (no HashClaim), which by default holds only a quarter of the queue, and
+	// MaxWait never passes (a loaded machine may take longer than its default).
+	never := func(time.Duration) <-chan time.Time { return nil }
+	h := newFastHasher(auth.HasherOptions{MaxConcurrent: 2, MaxQueue: 20, MaxQueuePerKey: 20, After: never})
 	hash, err := h.Hash(ctx, "password1")
 	require.NoError(t, err)
 

@@ -40,6 +40,12 @@ type Principal struct {
 	// ExpiresAt, when set, is when the credential stops being valid; caches
 	// must not keep the principal beyond it.
 	ExpiresAt time.Time
+
+	// AuthorizedAt, when set, is when the caller last proved again who it
+	// is for its session (the users module's /v1/session/authorize): the
+	// registry lets it call methods that require a recent authorization
+	// for rpc.Options.AuthorizedMaxAge after. Never set for an API token.
+	AuthorizedAt time.Time
 }
 
 // Authenticated reports whether the caller is a signed-in user rather than a guest.

@@ -9,7 +9,9 @@
 // socket cannot open, and refreshes on events such as settings/update. It
 // shows only what the signed-in caller's permissions allow, and the server
 // still checks every call. The Users, Settings and Call log pages need
-// Options.AdminPermission ("admin" by default, as in the modules).
+// Options.AdminPermission ("admin" by default, as in the modules); API
+// tokens, Profile and Security (the caller's sessions) are every
+// signed-in user's.
 //
 // Mount it under a path of its own, on the same origin as the API:
 //

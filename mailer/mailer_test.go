@@ -284,6 +284,38 @@ func TestRenderBuiltins(t *testing.T) {
 	assert.Contains(t, msg.Text, "for 15 minutes")
 }
 
+func TestRenderNotices(t *testing.T) {
+	t.Parallel()
+	m := mailer.New(nil, mailer.Options{})
+	at := time.Date(2026, 12, 6, 18, 30, 0, 0, time.UTC)
+	msg, err := m.Render(mailer.TemplateNewSignin, mailer.NoticeData{
+		Username: "ann", Time: at, Device: "iPhone", Browser: "Safari 17", OS: "iOS 17.1",
+		Address: "198.51.100.7", Link: "https://a.example/#/security?x=<1>",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "New sign-in to your account", msg.Subject)
+	for _, want := range []string{"iPhone", "Safari 17", "iOS 17.1", "198.51.100.7", "2026-12-06 18:30 UTC", "https://a.example/#/security?x=<1>"} {
+		assert.Contains(t, msg.Text, want)
+	}
+	assert.Contains(t, msg.HTML, `href="https://a.example/#/security?x=%3c1%3e"`)
+
+	msg, err = m.Render(mailer.TemplateNewSignin, mailer.NoticeData{Username: "ann", Time: at})
+	require.NoError(t, err)
+	assert.Contains(t, msg.Text, "Device:  unknown")
+	assert.NotContains(t, msg.Text, "See your sessions", "no link without an app URL")
+
+	msg, err = m.Render(mailer.TemplatePasswordChanged, mailer.NoticeData{Username: "ann", Time: at})
+	require.NoError(t, err)
+	assert.Contains(t, msg.Text, "password of your account was changed at 2026-12-06 18:30 UTC")
+
+	msg, err = m.Render(mailer.TemplateEmailChanged, mailer.NoticeData{Username: "ann", Time: at, NewEmail: "new@example.org"})
+	require.NoError(t, err)
+	assert.Contains(t, msg.Text, "changed to new@example.org")
+	msg, err = m.Render(mailer.TemplateEmailChanged, mailer.NoticeData{Username: "ann", Time: at})
+	require.NoError(t, err)
+	assert.Contains(t, msg.Text, "was removed")
+}
+
 func TestSendRefusals(t *testing.T) {
 	t.Parallel()
 	srv := mailertest.NewServer(t, mailertest.Options{Username: user, Password: password})

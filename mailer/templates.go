@@ -12,11 +12,38 @@ import (
 	"time"
 )
 
-// Names of the built-in templates. Their data is a LinkData.
+// Names of the built-in templates. The data of the first two is a
+// LinkData, of the others a NoticeData.
 const (
 	TemplateConfirmEmail  = "confirm-email"
 	TemplateResetPassword = "reset-password"
+	// TemplateNewSignin tells a user of a sign-in from a device and network
+	// not seen before.
+	TemplateNewSignin = "new-signin"
+	// TemplatePasswordChanged tells a user that their password changed.
+	TemplatePasswordChanged = "password-changed"
+	// TemplateEmailChanged tells a user, at the address they had, that
+	// their email address changed.
+	TemplateEmailChanged = "email-changed"
 )
+
+// NoticeData is the data of the security notices: something happened to
+// a user's account, and here is where to look if it was not them.
+type NoticeData struct {
+	Username string    // the user's name, to greet them
+	Time     time.Time // when it happened
+	// Of a sign-in: where from, as the session list shows it; "" for
+	// what the user agent did not say.
+	Device  string
+	Browser string
+	OS      string
+	Address string
+	// NewEmail is the address an email change set ("" when it was cleared).
+	NewEmail string
+	// Link is where the user sees and ends their sessions; "" when the app
+	// has no URL.
+	Link string
+}
 
 // LinkData is the data of the built-in templates: a link that does
 // something for a user, once, until it expires.
@@ -163,7 +190,79 @@ func builtinTemplates() map[string]*compiled {
 
 const expiryText = `{{if not .ExpiresAt.IsZero}} It works once, for {{until .ExpiresAt}} (until {{.ExpiresAt.UTC.Format "2006-01-02 15:04 MST"}}).{{else}} It works once.{{end}}`
 
+const noticeLink = `{{if .Link}}
+
+See your sessions and sign out the ones you do not know: {{.Link}}{{end}}`
+
+const noticeLinkHTML = `{{if .Link}}<p><a href="{{.Link}}">See your sessions</a> and sign out the ones you do not know.</p>{{end}}`
+
+const noticeTime = `{{.Time.UTC.Format "2006-01-02 15:04 MST"}}`
+
 var builtins = map[string]Template{
+	TemplateNewSignin: {
+		Subject: `New sign-in to your account`,
+		Text: `Hello {{.Username}},
+
+your account was signed in to from a device we have not seen before:
+
+Time:    ` + noticeTime + `
+Device:  {{or .Device "unknown"}}
+Browser: {{or .Browser "unknown"}}
+System:  {{or .OS "unknown"}}
+Address: {{or .Address "unknown"}}
+
+If this was you, there is nothing to do. If not, change your password now.` + noticeLink + `
+`,
+		HTML: `<!DOCTYPE html>
+<html><body>
+<p>Hello {{.Username}},</p>
+<p>your account was signed in to from a device we have not seen before:</p>
+<table>
+<tr><td>Time</td><td>` + noticeTime + `</td></tr>
+<tr><td>Device</td><td>{{or .Device "unknown"}}</td></tr>
+<tr><td>Browser</td><td>{{or .Browser "unknown"}}</td></tr>
+<tr><td>System</td><td>{{or .OS "unknown"}}</td></tr>
+<tr><td>Address</td><td>{{or .Address "unknown"}}</td></tr>
+</table>
+<p>If this was you, there is nothing to do. If not, change your password now.</p>
+` + noticeLinkHTML + `
+</body></html>
+`,
+	},
+	TemplatePasswordChanged: {
+		Subject: `Your password was changed`,
+		Text: `Hello {{.Username}},
+
+the password of your account was changed at ` + noticeTime + `.
+
+If this was you, there is nothing to do. If not, reset your password now and check your sessions.` + noticeLink + `
+`,
+		HTML: `<!DOCTYPE html>
+<html><body>
+<p>Hello {{.Username}},</p>
+<p>the password of your account was changed at ` + noticeTime + `.</p>
+<p>If this was you, there is nothing to do. If not, reset your password now and check your sessions.</p>
+` + noticeLinkHTML + `
+</body></html>
+`,
+	},
+	TemplateEmailChanged: {
+		Subject: `Your email address was changed`,
+		Text: `Hello {{.Username}},
+
+the email address of your account was {{if .NewEmail}}changed to {{.NewEmail}}{{else}}removed{{end}} at ` + noticeTime + `. This address will get no more mail about the account.
+
+If this was not you, sign in, set your address again and change your password.` + noticeLink + `
+`,
+		HTML: `<!DOCTYPE html>
+<html><body>
+<p>Hello {{.Username}},</p>
+<p>the email address of your account was {{if .NewEmail}}changed to {{.NewEmail}}{{else}}removed{{end}} at ` + noticeTime + `. This address will get no more mail about the account.</p>
+<p>If this was not you, sign in, set your address again and change your password.</p>
+` + noticeLinkHTML + `
+</body></html>
+`,
+	},
 	TemplateConfirmEmail: {
 		Subject: `Confirm your email address`,
 		Text: `Hello {{.Username}},

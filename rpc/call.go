@@ -13,6 +13,9 @@ type Call struct {
 	Method string
 	// ClientAddr is the caller's IP address (see Options.TrustedProxyHeader).
 	ClientAddr string
+	// UserAgent is the request's User-Agent header; over WebSocket, the
+	// upgrade request's.
+	UserAgent string
 	// Void is set when the caller does not wait for the answer.
 	Void bool
 	// Upload is the uploaded file of an upload method, or nil.

@@ -47,6 +47,15 @@
 // func(http.Handler) http.Handler wraps a request: it sees the method, the
 // caller and the decoded parameters (Call), and may refuse or time it.
 //
+// A method with RequireAuthorization (or made to require it later with
+// Registry.RequireAuthorization, by a host that did not define it) refuses
+// a caller whose auth.Principal.AuthorizedAt is older than
+// Options.AuthorizedMaxAge (5 minutes) with 403 and
+// error.data.meta.authorization_required true: a step-up, which the users
+// module's /v1/session/authorize grants to a session. API tokens are never
+// authorized. OnActivity tells a module of every signed-in call, on the
+// call's goroutine, as the users module keeps its sessions' last activity.
+//
 // Shutdown closes the sockets, waits for the void calls and then stops, last
 // first, what OnShutdown was given: each module's Mount gives it the
 // module's Close.

@@ -35,7 +35,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		pathMethod = r.lookup(path)
 	}
 	x.m = pathMethod
-	c := call{clientAddr: r.clientAddr(req)}
+	c := call{clientAddr: r.clientAddr(req), userAgent: req.Header.Get("User-Agent")}
 	buf, ok := hx.readRequest(req, &c)
 	if buf != nil {
 		defer putBuffer(buf) // the raw parameters point into it until decoded

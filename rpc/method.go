@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authrpc/authrpc/auth"
@@ -79,6 +80,16 @@ type Method struct {
 	MaxActive        int
 	MaxActivePerUser int
 
+	// RequireAuthorization refuses a caller whose session was not
+	// authorized (/v1/session/authorize, auth.Principal.AuthorizedAt)
+	// within Options.AuthorizedMaxAge: 403 with
+	// error.data.meta.authorization_required true, after the permission
+	// check. For sensitive changes (ending every other session, enrolling
+	// a second factor) that a stolen, still signed-in session should not
+	// make alone. An API token is never authorized. A host requires it of
+	// methods it did not define with Registry.RequireAuthorization.
+	RequireAuthorization bool
+
 	// DataType is the Go type of the data of a handler that returns a
 	// Result, such as reflect.TypeFor[[]Row]() for one that answers
 	// ReadPage(o, rows, n), so that the OpenAPI document describes the data
@@ -135,6 +146,9 @@ type method struct {
 	// the upload comes first (a *Upload at 1, described by file).
 	firstParam int
 	file       *Param
+	// fresh: calls need a recent authorization (Method.RequireAuthorization,
+	// or Registry.RequireAuthorization after Register).
+	fresh atomic.Bool
 }
 
 var uploadType = reflect.TypeFor[*Upload]()
@@ -173,6 +187,7 @@ func (r *Registry) compile(def Method, section string) (*method, error) {
 		return nil, fmt.Errorf("the handler must take (context.Context, …) with one argument per param (%d params)", len(def.Params))
 	}
 	m := &method{Method: def, section: section, fn: fn, logged: !def.NoCallLog, firstParam: first}
+	m.fresh.Store(def.RequireAuthorization)
 	switch {
 	case ft.NumOut() == 1 && ft.Out(0) == errorType:
 	case ft.NumOut() == 2 && ft.Out(1) == errorType:

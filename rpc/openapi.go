@@ -135,6 +135,9 @@ func operationDescription(m MethodInfo) string {
 		tags[i] = "`" + t + "`"
 	}
 	perms := "Permissions: " + strings.Join(tags, ", ") + "."
+	if m.RequiresAuthorization {
+		perms += "\n\n" + requiresAuthorizationText
+	}
 	if d := strings.TrimSpace(m.Description); d != "" {
 		return d + "\n\n" + perms
 	}
@@ -162,6 +165,12 @@ func responses(m MethodInfo, data any) map[string]any {
 	}
 	if m.RateLimited {
 		out["429"] = ref("TooManyRequests")
+	}
+	if m.RequiresAuthorization {
+		out["403"] = map[string]any{
+			"description": "Forbidden: the session was not authorized recently (`error.data.meta.authorization_required` is true): call `/v1/session/authorize`, then again.",
+			"content":     map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Failure"}}},
+		}
 	}
 	return out
 }

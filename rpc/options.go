@@ -147,6 +147,12 @@ type Options struct {
 	// Default: the real clock.
 	Clock Clock
 
+	// AuthorizedMaxAge is how long a session's authorization
+	// (auth.Principal.AuthorizedAt, set by /v1/session/authorize) lets it
+	// call the methods that require one (Method.RequireAuthorization).
+	// Default DefaultAuthorizedMaxAge, 5 minutes.
+	AuthorizedMaxAge time.Duration
+
 	// Middleware wraps every method's calls, the first outermost, around
 	// each Method.Middleware (see Middleware). It is read when a method is
 	// registered. Default: none.
@@ -159,4 +165,6 @@ const (
 	DefaultCallTimeout     = 30 * time.Second
 	DefaultMaxUploads      = 16
 	DefaultMaxSpooledBytes = 256 << 20
+	// DefaultAuthorizedMaxAge is the default Options.AuthorizedMaxAge.
+	DefaultAuthorizedMaxAge = 5 * time.Minute
 )

@@ -20,6 +20,7 @@ type call struct {
 	body       body   // params, and the id of a request object
 	token      string // the bearer token; empty for none
 	clientAddr string
+	userAgent  string // the User-Agent header (of the upgrade, for a socket)
 	void       bool
 	// upload reads the file of an upload method, once the caller may call
 	// it; nil when the call carries none.
@@ -70,11 +71,18 @@ func (x *exchange) run(ctx context.Context, c *call) {
 	}
 	x.principal = p
 	x.badToken = p == nil && c.token != "" // said in every answer from here on
+	if p != nil {
+		r.active(p, x.start)
+	}
 	cl := &x.call
-	*cl = Call{Method: m.ID, ClientAddr: c.clientAddr, Void: c.void}
+	*cl = Call{Method: m.ID, ClientAddr: c.clientAddr, UserAgent: c.userAgent, Void: c.void}
 	x.void = c.void
 	if !p.Allowed(m.Permissions) {
 		x.decline(NewError(CodeInsufficientPermissions, ""))
+		return
+	}
+	if m.fresh.Load() && !r.authorized(p, x.start) {
+		x.decline(AuthorizationRequired())
 		return
 	}
 	key := rateKey(p, cl.ClientAddr)

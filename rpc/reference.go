@@ -102,6 +102,9 @@ func writeMethodMarkdown(b *strings.Builder, m MethodInfo, url string) {
 		tags[i] = "`" + t + "`"
 	}
 	b.WriteString("\n**Permissions:** " + strings.Join(tags, ", ") + "\n")
+	if m.RequiresAuthorization {
+		b.WriteString("\n" + requiresAuthorizationText + "\n")
+	}
 	if len(m.Params) == 0 {
 		return
 	}

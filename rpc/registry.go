@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/invopop/jsonschema"
 	"github.com/rs/cors"
@@ -34,6 +35,7 @@ type Registry struct {
 	sections map[string]string // prefix -> title
 
 	observers atomic.Pointer[[]Observer]
+	activity  atomic.Pointer[[]func(*auth.Principal, time.Time)] // see OnActivity
 
 	proxyKey  string    // Options.TrustedProxyHeader in canonical form
 	warnProxy sync.Once // the first proxy header from a peer not trusted
@@ -106,6 +108,9 @@ func New(opts Options) *Registry {
 	}
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
+	}
+	if opts.AuthorizedMaxAge <= 0 {
+		opts.AuthorizedMaxAge = DefaultAuthorizedMaxAge
 	}
 	opts.WebSocket = opts.WebSocket.withDefaults(opts.MaxBodyBytes)
 	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
@@ -216,8 +221,11 @@ type MethodInfo struct {
 	Params      []ParamInfo
 	Upload      bool
 	CallLog     bool
-	RateLimited bool               // the method has a RateLimit
-	Result      *jsonschema.Schema // the answer's data, reflected from the handler's R; nil for none
+	RateLimited bool // the method has a RateLimit
+	// RequiresAuthorization: the method refuses a caller without a recent
+	// authorization (Method.RequireAuthorization).
+	RequiresAuthorization bool
+	Result                *jsonschema.Schema // the answer's data, reflected from the handler's R; nil for none
 }
 
 // ParamInfo describes a method's parameter.
@@ -246,7 +254,9 @@ func (r *Registry) Methods() []MethodInfo {
 			Upload:      m.MaxUploadBytes > 0,
 			CallLog:     m.logged,
 			RateLimited: m.limiter != nil,
-			Result:      m.result,
+
+			RequiresAuthorization: m.fresh.Load(),
+			Result:                m.result,
 		}
 		if m.file != nil {
 			info.Params = append(info.Params, ParamInfo{Name: m.file.Name, Description: m.file.Description, Optional: m.file.Optional, File: true})

@@ -208,6 +208,7 @@ func (r *Registry) serveWebSocket(w http.ResponseWriter, req *http.Request) {
 		cancel:     cancel,
 		token:      token,
 		clientAddr: addr,
+		userAgent:  req.Header.Get("User-Agent"),
 		slots:      make(chan struct{}, o.MaxCallsInFlight),
 	}
 	r.hub.open(ctx, s)
@@ -223,6 +224,7 @@ type socket struct {
 	cancel     context.CancelFunc
 	token      string
 	clientAddr string
+	userAgent  string
 
 	principal *auth.Principal // as of the upgrade; set before the socket joins the hub
 	groups    []string
@@ -440,6 +442,7 @@ func (s *socket) handle(binary bool, data []byte) {
 			body:       in,
 			token:      s.token,
 			clientAddr: s.clientAddr,
+			userAgent:  s.userAgent,
 			void:       f.ID == nil,
 			noUploads:  true,
 		})

@@ -19,9 +19,15 @@ const (
 	keySMTPPassword    = "smtp_password"
 	keySignupEnabled   = "signup_enabled"
 	keySMTPPasswordSet = "smtp_password_set" // read only
+
+	// The security notices' off switches: false (the zero value) sends.
+	keyNoNewSigninMail       = "no_new_signin_mail"
+	keyNoPasswordChangedMail = "no_password_changed_mail"
+	keyNoEmailChangedMail    = "no_email_changed_mail"
 )
 
-var builtinKeys = []string{keyAppURL, keySMTPFrom, keySMTPHostname, keySMTPPort, keySMTPUsername, keySMTPPassword, keySignupEnabled}
+var builtinKeys = []string{keyAppURL, keySMTPFrom, keySMTPHostname, keySMTPPort, keySMTPUsername, keySMTPPassword, keySignupEnabled,
+	keyNoNewSigninMail, keyNoPasswordChangedMail, keyNoEmailChangedMail}
 
 // patch is the update parameter's built-in part: a field left out is nil.
 // Its schema is reflected like a method parameter's; the rules that a
@@ -34,6 +40,10 @@ type patch struct {
 	SMTPUsername  *string `json:"smtp_username,omitempty" jsonschema_description:"The SMTP account; empty: no AUTH."`
 	SMTPPassword  *string `json:"smtp_password,omitempty" jsonschema_description:"Write only: read answers smtp_password_set. Empty clears it; changing smtp_hostname without giving it clears it too."`
 	SignupEnabled *bool   `json:"signup_enabled,omitempty" jsonschema_description:"Whether /v1/session/signup is open."`
+
+	NoNewSigninMail       *bool `json:"no_new_signin_mail,omitempty" jsonschema_description:"True: no mail to a user who signs in from a device and network not seen lately."`
+	NoPasswordChangedMail *bool `json:"no_password_changed_mail,omitempty" jsonschema_description:"True: no mail to a user whose password changed."`
+	NoEmailChangedMail    *bool `json:"no_email_changed_mail,omitempty" jsonschema_description:"True: no mail to the address a user had when it changes."`
 }
 
 // smtpTest is the test-smtp parameter, as the API v1 reference gives it.

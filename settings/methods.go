@@ -153,7 +153,7 @@ func (m *Module) values(in map[string]json.RawMessage) (map[string]json.RawMessa
 			var n int
 			err = json.Unmarshal(raw, &n)
 			rule, v = checkPort(n), n
-		case keySignupEnabled:
+		case keySignupEnabled, keyNoNewSigninMail, keyNoPasswordChangedMail, keyNoEmailChangedMail:
 			var b bool
 			err, v = json.Unmarshal(raw, &b), b
 		default:

@@ -84,6 +84,12 @@ type Settings struct {
 	SMTPPassword  string `json:"-"` // never in JSON
 	SignupEnabled bool   `json:"signup_enabled"`
 
+	// The security notices the users module mails (users.Options.SecurityMail)
+	// are on unless one of these turns its off.
+	NoNewSigninMail       bool `json:"no_new_signin_mail"`
+	NoPasswordChangedMail bool `json:"no_password_changed_mail"`
+	NoEmailChangedMail    bool `json:"no_email_changed_mail"`
+
 	extra json.RawMessage // the host's fields, a JSON object; nil without them
 }
 
@@ -266,6 +272,27 @@ func (m *Module) SignupEnabled(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return snap.settings.SignupEnabled, nil
+}
+
+// SecurityMail says whether the users module sends the security notice
+// template (mailer.TemplateNewSignin, TemplatePasswordChanged,
+// TemplateEmailChanged) now: yes unless its no_…_mail setting says no. It
+// fits users.Options.SecurityMail. Other templates are sent.
+func (m *Module) SecurityMail(ctx context.Context, template string) (bool, error) {
+	snap, err := m.current(ctx)
+	if err != nil {
+		return false, err
+	}
+	s := snap.settings
+	switch template {
+	case mailer.TemplateNewSignin:
+		return !s.NoNewSigninMail, nil
+	case mailer.TemplatePasswordChanged:
+		return !s.NoPasswordChangedMail, nil
+	case mailer.TemplateEmailChanged:
+		return !s.NoEmailChangedMail, nil
+	}
+	return true, nil
 }
 
 // AppURL returns the app_url setting, the base of links sent by mail, or

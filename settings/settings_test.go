@@ -14,13 +14,15 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/mailer"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
 const defaultsJSON = `{"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"",
-	"smtp_password_set":false,"signup_enabled":false}`
+	"smtp_password_set":false,"signup_enabled":false,
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`
 
 func TestReadDefaults(t *testing.T) {
 	t.Parallel()
@@ -89,7 +91,8 @@ func TestUpdatePartial(t *testing.T) {
 
 		got := e.ok(t, "update", `[{"app_url":"https://app.example.com/base","signup_enabled":true}]`)
 		want := `{"app_url":"https://app.example.com/base","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"",
-			"smtp_password_set":false,"signup_enabled":true}`
+			"smtp_password_set":false,"signup_enabled":true,
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`
 		assert.JSONEq(t, want, got, "update answers the settings as read does")
 		assert.JSONEq(t, want, e.ok(t, "read", ``))
 
@@ -103,7 +106,8 @@ func TestUpdatePartial(t *testing.T) {
 
 		got = e.ok(t, "update", `{"smtp_hostname":"smtp.example.com","smtp_port":2525,"smtp_username":"mailer","smtp_password":"pw-1","smtp_from":"Example <noreply@example.com>"}`)
 		assert.JSONEq(t, `{"app_url":"https://app.example.com/base","smtp_from":"Example <noreply@example.com>","smtp_hostname":"smtp.example.com",
-			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":true,"signup_enabled":true}`, got)
+			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":true,"signup_enabled":true,
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`, got)
 		cfg, err := e.mod.SMTP(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, "smtp.example.com", cfg.Host)
@@ -116,7 +120,8 @@ func TestUpdatePartial(t *testing.T) {
 		assert.JSONEq(t, got, e.ok(t, "update", `[{}]`))
 		got = e.ok(t, "update", `[{"smtp_password":"","app_url":"","signup_enabled":false}]`)
 		assert.JSONEq(t, `{"app_url":"","smtp_from":"Example <noreply@example.com>","smtp_hostname":"smtp.example.com",
-			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":false,"signup_enabled":false}`, got)
+			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":false,"signup_enabled":false,
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`, got)
 
 		// What is stored outlives the process.
 		fresh := newEnv(t, db, settings.Options{})
@@ -275,7 +280,7 @@ func TestHostFields(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		opts := settings.Options{Extra: &Branding{SiteName: "Acme", Theme: "light", MaxUploads: 5}}
 		e := newEnv(t, db, opts)
-		const builtins = `"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"","smtp_password_set":false,"signup_enabled":false`
+		const builtins = `"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"","smtp_password_set":false,"signup_enabled":false,"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false`
 		read := e.ok(t, "read", ``)
 		assert.Equal(t, `{`+builtins+`,"site_name":"Acme","theme":"light","max_uploads":5}`, read,
 			"host fields follow the built-in ones, in the struct's order, with their defaults")
@@ -465,4 +470,28 @@ func TestReloadSeesAnotherInstance(t *testing.T) {
 
 func quietRegistry() *rpc.Registry {
 	return rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), Permissions: auth.NewPermissions(auth.Permission{Name: "admin"})})
+}
+
+// The security notices are on until a setting turns one off.
+func TestSecurityMail(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		e := newEnv(t, db, settings.Options{})
+		ctx := context.Background()
+		on := func(template string) bool {
+			ok, err := e.mod.SecurityMail(ctx, template)
+			require.NoError(t, err)
+			return ok
+		}
+		for _, tpl := range []string{mailer.TemplateNewSignin, mailer.TemplatePasswordChanged, mailer.TemplateEmailChanged, mailer.TemplateConfirmEmail} {
+			assert.True(t, on(tpl), tpl)
+		}
+		e.ok(t, "update", `[{"no_new_signin_mail":true,"no_email_changed_mail":true}]`)
+		assert.False(t, on(mailer.TemplateNewSignin))
+		assert.True(t, on(mailer.TemplatePasswordChanged))
+		assert.False(t, on(mailer.TemplateEmailChanged))
+		assert.True(t, on(mailer.TemplateConfirmEmail), "not a notice")
+		a := e.c.As(e.admin).Call(t, "/v1/admin/settings/update", map[string]any{"no_password_changed_mail": "yes"})
+		assert.Equal(t, rpc.CodeInvalidParams, a.Code, a.Raw)
+	})
 }

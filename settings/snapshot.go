@@ -38,6 +38,10 @@ type view struct {
 	SMTPUsername    string `json:"smtp_username"`
 	SMTPPasswordSet bool   `json:"smtp_password_set"`
 	SignupEnabled   bool   `json:"signup_enabled"`
+
+	NoNewSigninMail       bool `json:"no_new_signin_mail"`
+	NoPasswordChangedMail bool `json:"no_password_changed_mail"`
+	NoEmailChangedMail    bool `json:"no_email_changed_mail"`
 }
 
 // build makes a snapshot of the stored rows over the defaults. A stored
@@ -54,6 +58,9 @@ func (m *Module) build(ctx context.Context, stored map[string]json.RawMessage) *
 	load(m, ctx, rows, keySMTPUsername, &s.SMTPUsername)
 	load(m, ctx, rows, keySMTPPassword, &s.SMTPPassword)
 	load(m, ctx, rows, keySignupEnabled, &s.SignupEnabled)
+	load(m, ctx, rows, keyNoNewSigninMail, &s.NoNewSigninMail)
+	load(m, ctx, rows, keyNoPasswordChangedMail, &s.NoPasswordChangedMail)
+	load(m, ctx, rows, keyNoEmailChangedMail, &s.NoEmailChangedMail)
 
 	f := m.schema
 	if f.extraType != nil {
@@ -83,7 +90,8 @@ func (m *Module) build(ctx context.Context, stored map[string]json.RawMessage) *
 	b, _ := json.Marshal(view{
 		AppURL: s.AppURL, SMTPFrom: s.SMTPFrom, SMTPHostname: s.SMTPHostname, SMTPPort: s.SMTPPort,
 		SMTPUsername: s.SMTPUsername, SMTPPasswordSet: s.SMTPPassword != "" || unreadable[keySMTPPassword] != nil,
-		SignupEnabled: s.SignupEnabled,
+		SignupEnabled:   s.SignupEnabled,
+		NoNewSigninMail: s.NoNewSigninMail, NoPasswordChangedMail: s.NoPasswordChangedMail, NoEmailChangedMail: s.NoEmailChangedMail,
 	})
 	// Secret host fields are write-only, as smtp_password is.
 	if extra := withoutKeys(s.extra, f.hostSecrets); len(extra) > 2 { // more than "{}": the host's fields follow the built-in ones

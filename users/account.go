@@ -32,10 +32,12 @@ func (a Actor) SetEmail(ctx context.Context, id int64, email string) (bool, erro
 		}
 	}
 	m := a.m
-	return m.modifyProfile(ctx, id, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
+	var name, old string
+	changed, err := m.modifyProfile(ctx, id, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		if row.Email == next {
 			return false, nil
 		}
+		name, old = row.Name, row.Email
 		if next != "" {
 			field, err := m.taken(ctx, tx, row.ID, "", next, "")
 			if err != nil {
@@ -52,6 +54,10 @@ func (a Actor) SetEmail(ctx context.Context, id int64, email string) (bool, erro
 		}
 		return true, nil
 	})
+	if changed {
+		m.notifyEmailChanged(name, old, next)
+	}
+	return changed, err
 }
 
 // SetTelegramName sets a user's telegram name, or clears it when name is

@@ -142,6 +142,7 @@ func (m *Module) registerAdmin() {
 		Handler: m.setUsername,
 		NoVoid:  true,
 	})
+	m.registerAdminSessions(mod)
 }
 
 // read lists users (never root, never password hashes) with meta.total.
@@ -159,7 +160,7 @@ func (m *Module) read(ctx context.Context, opts read.Options) (rpc.Result, error
 		return q
 	}
 	var rows []userRow
-	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash", "signin_addrs"))
+	q := base(m.db.NewSelect().Model(&rows).ModelTableExpr(m.tables.users).ExcludeColumn("password_hash", "signin_addrs", "signin_devices"))
 	// id last, so that pages sorted by a column with ties are stable.
 	if err := readsql.Apply(q, opts).OrderExpr("u.id ASC").Scan(ctx); err != nil {
 		return rpc.Result{}, fmt.Errorf("users: read: %w", err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/authrpc/authrpc/auth"
 )
 
@@ -17,6 +19,7 @@ func (m *Module) authenticate(ctx context.Context, token string) (*auth.Principa
 	var r struct {
 		SessionID   int64           `bun:"session_id"`
 		Expires     time.Time       `bun:"expires"`
+		Authorized  bun.NullTime    `bun:"authorized"`
 		UserID      int64           `bun:"user_id"`
 		Name        string          `bun:"name"`
 		Enabled     bool            `bun:"enabled"`
@@ -25,7 +28,7 @@ func (m *Module) authenticate(ctx context.Context, token string) (*auth.Principa
 	err := m.db.NewSelect().
 		TableExpr(m.tables.sessions).
 		Join("JOIN "+m.tables.users+" ON u.id = s.user_id").
-		ColumnExpr("s.id AS session_id, s.expires, u.id AS user_id, u.name, u.enabled, u.permissions").
+		ColumnExpr("s.id AS session_id, s.expires, s.authorized, u.id AS user_id, u.name, u.enabled, u.permissions").
 		Where("s.digest = ?", auth.Digest(token)).
 		Scan(ctx, &r)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -38,7 +41,11 @@ func (m *Module) authenticate(ctx context.Context, token string) (*auth.Principa
 		return nil, auth.ErrUnknownToken
 	}
 	row := &userRow{ID: r.UserID, Name: r.Name, Enabled: r.Enabled, Permissions: r.Permissions}
-	return m.principal(row, r.SessionID, r.Expires.UTC()), nil
+	p := m.principal(row, r.SessionID, r.Expires.UTC())
+	if !r.Authorized.IsZero() {
+		p.AuthorizedAt = r.Authorized.UTC()
+	}
+	return p, nil
 }
 
 // principal is the caller a session of row stands for.

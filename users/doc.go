@@ -139,6 +139,46 @@
 // deleting, a new password, name or permissions, signing out) drops the
 // cached entries after it commits, so the next call sees it.
 //
+// # The session list
+//
+// Each session records its creation, its last activity, the client address
+// of its sign-in (the registry's trusted-proxy rule) and its User-Agent,
+// with the device, browser and OS parsed from it
+// (github.com/mileusna/useragent). /v1/profile/get-sessions lists the
+// caller's sessions (rows {id, current, created, last_activity, expires,
+// remote_address, user_agent, device, browser, os}; the id is the
+// session's, never its token), sign-out-session(session_id) ends one (404
+// when it is not the caller's) and sign-out-all-sessions ends all but the
+// current one. /v1/admin/users/get-sessions(user_id),
+// sign-out-session(user_id, session_id) and sign-out-all-sessions(user_id)
+// do the same for administrators (ending all of them); only root ends
+// root's. An ended session's cached callers are dropped and its sockets
+// closed with 4000 on every instance; the user's other sessions and API
+// tokens go on.
+//
+// The last activity costs a call no write: the registry tells the module
+// of every signed-in call (rpc.Registry.OnActivity), which remembers per
+// session when it last asked for a write and, at most once a minute,
+// queues the session for a writer goroutine. Its UPDATE skips the rows
+// another instance wrote within the minute, so a session's last_activity
+// is written at most once a minute by all instances together.
+//
+// # Step-up authorization
+//
+// /v1/session/authorize(credentials) proves again that the caller is the
+// session's user ({"password": "…"}) and marks the session authorized
+// (auth.Principal.AuthorizedAt): for rpc.Options.AuthorizedMaxAge (5
+// minutes) it may call the methods that require a recent authorization
+// (rpc.Method.RequireAuthorization), which answer 403 with
+// error.data.meta.authorization_required true otherwise.
+// profile/sign-out-all-sessions requires it; a host requires it of any
+// other method with rpc.Registry.RequireAuthorization. API tokens never
+// authorize. Attempts count against the sign-in limits of the user's name
+// and the client's address. Module.AddVerifier adds other kinds of
+// credentials (a second factor, a passkey, an OAuth code) beside the
+// password: a Verifier names the field that selects it and checks the
+// credentials for the user.
+//
 // # Email
 //
 // /v1/session/send-confirmation-email and send-password-reset-email take a
@@ -174,7 +214,9 @@
 // that depend on who acts (see Actor), for a host's own methods. SignIn,
 // SignUp, SendConfirmationEmail, SendPasswordResetEmail, ConfirmEmail and
 // ResetPassword are the session methods' operations; Actor.SignOut ends
-// the caller's session. Lookup, FindByName and FindByEmail find a user.
+// the caller's session. Actor.Sessions, EndSession, EndOtherSessions,
+// EndAllSessions and Authorize are the session list's and the step-up's
+// (Module.Sessions, EndSession and EndAllSessions act as the host). Lookup, FindByName and FindByEmail find a user.
 // OnSignup, OnSignin and OnDelete add hooks that run after the change
 // commits.
 //

@@ -48,12 +48,18 @@ func withMail(srv *mailertest.Server) func(*users.Options) {
 }
 
 // runMail is run with an SMTP server (AUTH on) per database that the
-// module mails through.
+// module mails through; the security notices are off (notices_test.go
+// turns them on), so that the links are the only mail.
 func runMail(t *testing.T, fn func(t *testing.T, e *env, srv *mailertest.Server), tweak ...func(*users.Options)) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		srv := mailertest.NewServer(t, mailertest.Options{Username: smtpUser, Password: smtpPassword})
-		fn(t, newEnv(t, db, append([]func(*users.Options){withMail(srv)}, tweak...)...), srv)
+		fn(t, newEnv(t, db, append([]func(*users.Options){withMail(srv), noNotices}, tweak...)...), srv)
 	})
+}
+
+// noNotices turns the security notices off.
+func noNotices(o *users.Options) {
+	o.SecurityMail = func(context.Context, string) (bool, error) { return false, nil }
 }
 
 // createWithEmail makes an enabled user with a password and an email.

@@ -24,3 +24,11 @@ func MigrateTo(ctx context.Context, db *bun.DB, version int) error {
 // Cleanup runs one round of the background cleanup now, so that tests
 // that move the clock need not wait for the ticker.
 func (m *Module) Cleanup(ctx context.Context) { m.cleanup(ctx) }
+
+// ActivityWritten returns a channel closed after the next write of the
+// sessions' last activity.
+func (m *Module) ActivityWritten() <-chan struct{} { return m.activity.written() }
+
+// ActivityQueued counts the sessions queued for a write of their last
+// activity so far.
+func (m *Module) ActivityQueued() int64 { return m.activity.queued.Load() }

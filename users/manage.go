@@ -172,12 +172,17 @@ func (a Actor) setPassword(ctx context.Context, target *userRow, password string
 	if err != nil {
 		return fmt.Errorf("users: set password: hash: %w", err)
 	}
+	var stored *userRow
 	_, err = m.modify(ctx, target.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		if err := a.checkTakeover(row); err != nil { // again, under the lock
 			return false, err
 		}
+		stored = row
 		return true, a.storePassword(ctx, tx, row.ID, hash)
 	})
+	if err == nil {
+		m.notifyPasswordChanged(stored)
+	}
 	return err
 }
 
@@ -319,7 +324,8 @@ func (a Actor) rename(ctx context.Context, target *userRow, newName string, pass
 			return false, fmt.Errorf("users: set username: hash: %w", err)
 		}
 	}
-	return m.modify(ctx, target.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
+	var stored *userRow
+	changed, err := m.modify(ctx, target.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		changed := false
 		if row.Name != name {
 			field, err := m.taken(ctx, tx, row.ID, name, "", "")
@@ -341,8 +347,14 @@ func (a Actor) rename(ctx context.Context, target *userRow, newName string, pass
 			if err := a.storePassword(ctx, tx, row.ID, hash); err != nil {
 				return false, err
 			}
+			stored = row
 			changed = true
 		}
 		return changed, nil
 	})
+	if err == nil && stored != nil {
+		stored.Name = name
+		m.notifyPasswordChanged(stored)
+	}
+	return changed, err
 }

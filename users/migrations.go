@@ -22,6 +22,12 @@ import (
 //   - signin_addrs (migration 4) is a JSON array of the address keys
 //     (auth.AddrKey) the user last signed in from, newest first: sign-in
 //     from one of them waits ahead of others for the hasher.
+//   - user_sessions' last_activity, remote_address, user_agent, device,
+//     browser and os (migration 6) describe a session for the session
+//     list; last_activity is written at most once a minute (activity.go).
+//     authorized is when the session last passed /v1/session/authorize.
+//   - signin_devices (migration 7) is a JSON array of the devices with
+//     networks the user last signed in from (notices.go).
 //   - user_tokens holds the one-time tokens sent by mail (email
 //     confirmation, password reset), by digest only. email is the address
 //     the mail went to: a token acts only while the user still has it.
@@ -111,6 +117,35 @@ CREATE INDEX {prefix}user_tokens_expires_idx ON {prefix}user_tokens (expires);
 `
 )
 
+// sessionColumns add what the session list shows, and the step-up's time.
+// Sessions made before have their creation as their last activity, and no
+// address or device.
+const (
+	sessionColumnsPostgres = `
+ALTER TABLE {prefix}user_sessions
+	ADD COLUMN last_activity  TIMESTAMPTZ,
+	ADD COLUMN remote_address TEXT NOT NULL DEFAULT '',
+	ADD COLUMN user_agent     TEXT NOT NULL DEFAULT '',
+	ADD COLUMN device         TEXT NOT NULL DEFAULT '',
+	ADD COLUMN browser        TEXT NOT NULL DEFAULT '',
+	ADD COLUMN os             TEXT NOT NULL DEFAULT '',
+	ADD COLUMN authorized     TIMESTAMPTZ;
+UPDATE {prefix}user_sessions SET last_activity = created;
+ALTER TABLE {prefix}user_sessions ALTER COLUMN last_activity SET NOT NULL;
+`
+	// SQLite adds a column at a time, and cannot make one NOT NULL later.
+	sessionColumnsSQLite = `
+ALTER TABLE {prefix}user_sessions ADD COLUMN last_activity  TIMESTAMP;
+ALTER TABLE {prefix}user_sessions ADD COLUMN remote_address TEXT NOT NULL DEFAULT '';
+ALTER TABLE {prefix}user_sessions ADD COLUMN user_agent     TEXT NOT NULL DEFAULT '';
+ALTER TABLE {prefix}user_sessions ADD COLUMN device         TEXT NOT NULL DEFAULT '';
+ALTER TABLE {prefix}user_sessions ADD COLUMN browser        TEXT NOT NULL DEFAULT '';
+ALTER TABLE {prefix}user_sessions ADD COLUMN os             TEXT NOT NULL DEFAULT '';
+ALTER TABLE {prefix}user_sessions ADD COLUMN authorized     TIMESTAMP;
+UPDATE {prefix}user_sessions SET last_activity = created;
+`
+)
+
 // searchIndexes are the trigram indexes that let PostgreSQL answer
 // ILIKE '%x%' over the searchable columns from an index; their names follow
 // the table prefix.
@@ -140,6 +175,11 @@ func migrations(log *slog.Logger, prefix string) []storage.Migration {
 			`ALTER TABLE {prefix}users ADD COLUMN signin_addrs TEXT NOT NULL DEFAULT '[]'`,
 		)},
 		{Version: 5, Name: "SQLite trigram search index", Up: sql("", createSearchSQLite)},
+		{Version: 6, Name: "sessions' activity, address, device and authorization", Up: sql(sessionColumnsPostgres, sessionColumnsSQLite)},
+		{Version: 7, Name: "add users.signin_devices", Up: sql(
+			`ALTER TABLE {prefix}users ADD COLUMN signin_devices JSONB NOT NULL DEFAULT '[]'`,
+			`ALTER TABLE {prefix}users ADD COLUMN signin_devices TEXT NOT NULL DEFAULT '[]'`,
+		)},
 	}
 }
 

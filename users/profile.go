@@ -30,6 +30,7 @@ func (m *Module) registerProfile() {
 		}},
 		Handler: m.profileSetTelegram,
 	})
+	m.registerProfileSessions(mod)
 }
 
 // profileRead answers the caller's own user record.

@@ -83,6 +83,7 @@ func (m *Module) ResetPassword(ctx context.Context, token, password string) erro
 		return fmt.Errorf("users: set password by token: hash: %w", err)
 	}
 	var id int64
+	var stored *userRow
 	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		t, err := m.tables.consumeToken(ctx, tx, token, auth.KindResetPass, m.now())
 		if err != nil {
@@ -113,12 +114,13 @@ func (m *Module) ResetPassword(ctx context.Context, token, password string) erro
 		if err := m.credentialsReset(ctx, tx, CredentialsReset{UserID: row.ID, ByMail: true}); err != nil {
 			return err
 		}
-		id = row.ID
+		id, stored = row.ID, row
 		return nil
 	})
 	if err != nil {
 		return txError(err)
 	}
 	m.invalidateUser(id)
+	m.notifyPasswordChanged(stored)
 	return nil
 }

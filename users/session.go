@@ -79,7 +79,37 @@ func (m *Module) registerSession() {
 		// The limit is the handler's, not the registry's RateLimit: this
 		// one is shared by the instances.
 	})
+	mod.Register(rpc.Method{
+		ID:          "authorize",
+		Title:       "Authorize session",
+		Description: authorizeDescription,
+		Permissions: []string{auth.User},
+		Params:      []rpc.Param{{Name: "credentials", Description: "What proves the caller is the session's user: `{password}` (other kinds as the host enables them).", Schema: credentialsSchema}},
+		Handler:     m.authorize,
+		NoVoid:      true,
+	})
 	m.registerEmail(mod)
+}
+
+const authorizeDescription = "Proves again that the caller is the session's user, with `credentials` such as `{\"password\": \"…\"}`, and marks the session authorized: for a few minutes (5 by default) it may call the methods that require a recent authorization, which otherwise answer 403 with `error.data.meta.authorization_required: true`. Rate limited as sign-in is. API tokens never authorize.\n\n" +
+	"**Returns**:\n\n" +
+	"-   `200`: The session is authorized.\n\n" +
+	"-   `401`: Bad credentials.\n\n" +
+	"-   `403`: Made with an API token.\n\n" +
+	"-   `429`: Too many attempts."
+
+// credentialsSchema is authorize's parameter: an object naming one kind of
+// credentials. The password is the module's; the fields of the kinds a
+// Verifier adds are checked by it, so the schema lets them through.
+var credentialsSchema = func() *jsonschema.Schema {
+	s := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties(), MinProperties: ptr(uint64(1))}
+	s.Properties.Set("password", &jsonschema.Schema{Type: "string"})
+	return s
+}()
+
+// authorize marks the caller's session authorized (Actor.Authorize).
+func (m *Module) authorize(ctx context.Context, creds Credentials) error {
+	return rpcError(m.As(auth.FromContext(ctx)).Authorize(ctx, creds, clientAddr(ctx)))
 }
 
 // The handlers below are adapters over SignIn, SignUp (signin.go,
@@ -91,7 +121,7 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	if creds == nil {
 		return m.describe(ctx, signinPerms)
 	}
-	s, err := m.SignIn(ctx, SignIn{Username: creds.Username, Password: creds.Password, Addr: clientAddr(ctx), AnyOf: anyOf(signinPerms)})
+	s, err := m.SignIn(ctx, SignIn{Username: creds.Username, Password: creds.Password, Addr: clientAddr(ctx), UserAgent: userAgent(ctx), AnyOf: anyOf(signinPerms)})
 	if err != nil {
 		return signinAnswer{}, rpcError(err)
 	}

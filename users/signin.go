@@ -10,6 +10,7 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/internal/quote"
+	"github.com/authrpc/authrpc/mailer"
 )
 
 // Signing in and out: sessions.
@@ -22,6 +23,10 @@ type SignIn struct {
 	// limits and the hashing queue key on it, and the user's known
 	// addresses are remembered by it.
 	Addr string
+	// UserAgent is the client's User-Agent header (rpc.Call.UserAgent),
+	// stored with the session and parsed into its device, browser and OS
+	// for the session list.
+	UserAgent string
 	// AnyOf, when not nil, are permission tags of which the user must hold
 	// one (auth.Principal.Allowed), else the sign-in is refused with
 	// ErrForbidden and no session: a console for administrators, say. An
@@ -64,15 +69,26 @@ func (m *Module) SignIn(ctx context.Context, in SignIn) (*Session, error) {
 	}
 	m.signinLim.succeeded(ctx, m.log, keys)
 	m.rememberAddr(ctx, row, keys.addr)
+	dev := parseDevice(in.UserAgent)
+	newDevice := m.rememberDevice(ctx, row, dev, keys.addr)
 
 	token, digest, err := auth.NewToken(auth.KindSession)
 	if err != nil {
 		return nil, fmt.Errorf("users: signin: %w", err)
 	}
 	now := m.stamp()
-	ses := &sessionRow{UserID: row.ID, Digest: digest, Created: now, Expires: now.Add(m.sessionTTL)}
+	ses := &sessionRow{
+		UserID: row.ID, Digest: digest, Created: now, Expires: now.Add(m.sessionTTL), LastActivity: now,
+		RemoteAddress: in.Addr, UserAgent: dev.UserAgent, Device: dev.Device, Browser: dev.Browser, OS: dev.OS,
+	}
 	if _, err := m.db.NewInsert().Model(ses).ModelTableExpr(m.tables.sessions).Returning("id").Exec(ctx); err != nil {
 		return nil, fmt.Errorf("users: signin: create session: %w", err)
+	}
+	m.activity.seen(ses.ID, now)
+	if newDevice {
+		m.notify(row.Email, mailer.TemplateNewSignin, mailer.NoticeData{
+			Username: row.Name, Time: now, Device: dev.Device, Browser: dev.Browser, OS: dev.OS, Address: in.Addr,
+		})
 	}
 	m.hooks.run(ctx, &m.hooks.signin, row)
 	return &Session{ID: ses.ID, Token: token, User: row.user(), Created: ses.Created, Expires: ses.Expires}, nil
@@ -153,7 +169,7 @@ func (a Actor) SignOut(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("users: signout: %w", err)
 	}
-	m.reg.Auth().Invalidate(auth.Invalidation{Kind: auth.KindSession, TokenID: p.TokenID})
+	m.sessionEnded(p.UserID, p.TokenID)
 	n, _ := res.RowsAffected()
 	return n > 0, nil
 }

@@ -28,6 +28,10 @@ type userRow struct {
 	Created        time.Time       `bun:"created,notnull"`
 	// SigninAddrs are the address keys the user last signed in from.
 	SigninAddrs addrList `bun:"signin_addrs,notnull"`
+	// SigninDevices are the devices with networks (address key, device,
+	// browser, OS) the user last signed in from, newest first: a sign-in
+	// from another is mailed to the user.
+	SigninDevices addrList `bun:"signin_devices,notnull"`
 }
 
 func (r *userRow) user() *User {
@@ -58,6 +62,17 @@ type sessionRow struct {
 	Digest  []byte    `bun:"digest,notnull"`
 	Created time.Time `bun:"created,notnull"`
 	Expires time.Time `bun:"expires,notnull"`
+	// Written at most once a minute while the session calls (activity.go).
+	LastActivity time.Time `bun:"last_activity,notnull"`
+	// The client address and user agent of the sign-in, and what the
+	// user agent says (useragent.go).
+	RemoteAddress string `bun:"remote_address,notnull"`
+	UserAgent     string `bun:"user_agent,notnull"`
+	Device        string `bun:"device,notnull"`
+	Browser       string `bun:"browser,notnull"`
+	OS            string `bun:"os,notnull"`
+	// Authorized is when the session last passed /v1/session/authorize.
+	Authorized time.Time `bun:"authorized,nullzero"`
 }
 
 // selectUser starts a query for one user row, locked for update when asked
@@ -168,6 +183,13 @@ func (m *Module) deleteExpiredSessions(ctx context.Context) (int64, error) {
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// sessionEnded forgets a session that was deleted, and drops it from the
+// caches and closes its sockets on every instance: only its own.
+func (m *Module) sessionEnded(userID, id int64) {
+	m.activity.forget(id)
+	m.reg.Auth().Invalidate(auth.Invalidation{UserID: userID, Kind: auth.KindSession, TokenID: id})
 }
 
 // invalidateUser drops every cached principal of a user and closes its

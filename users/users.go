@@ -146,6 +146,23 @@ type Options struct {
 	// configured" (and the cause is logged).
 	AppURL func(ctx context.Context) (string, error)
 
+	// SecurityMail says whether to send a security notice now: template is
+	// mailer.TemplateNewSignin (a sign-in from a device and network the
+	// user has not signed in from lately), mailer.TemplatePasswordChanged
+	// or mailer.TemplateEmailChanged (sent to the address the user had).
+	// The settings module's SecurityMail method fits (the
+	// no_new_signin_mail, no_password_changed_mail and
+	// no_email_changed_mail settings). An error skips the notice and is
+	// logged. The notices go through Mailer, off the request path, to
+	// users with an email address. Default nil: all three are sent.
+	SecurityMail func(ctx context.Context, template string) (bool, error)
+
+	// SessionListPath follows the app URL in the notices' link to the
+	// page where a user sees and ends its sessions; it starts with "/" and
+	// may hold a query or a fragment ("/admin/#/security"). Without an app
+	// URL the notices carry no link. Default DefaultSessionListPath.
+	SessionListPath string
+
 	// ConfirmEmailPath and ResetPasswordPath follow the app URL in the
 	// links, before "?token=…": "<app_url>/confirm-email?token=cnf_…".
 	// They start with "/" and may hold a query of their own. Defaults
@@ -226,12 +243,16 @@ type Module struct {
 	hasty     *auth.Limiter    // sign-in attempts per address key, in process: see signinPriority
 	signupLim auth.RateLimiter // nil when off
 
-	links *linkMail // the mails with a link
+	links     *linkMail // the mails with a link
+	activity  *activity // the sessions' last activity
+	verifiers verifiers // the credentials Authorize takes
 
 	resets                       resetHooks
 	hooks                        userHooks
 	keepTokensOnAdminSetPassword bool
 	avatarURL                    string // empty: no avatars
+	securityMail                 func(ctx context.Context, template string) (bool, error)
+	sessionListPath              string
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -266,6 +287,14 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 
 		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
 		avatarURL:                    avatarURL(opts),
+		securityMail:                 opts.SecurityMail,
+		sessionListPath:              opts.SessionListPath,
+	}
+	if m.sessionListPath == "" {
+		m.sessionListPath = DefaultSessionListPath
+	}
+	if !validLinkPath(m.sessionListPath) {
+		return nil, fmt.Errorf("users: mount: Options.SessionListPath %q: it must start with / and hold no spaces or control characters", m.sessionListPath)
 	}
 	if m.hasher == nil {
 		m.hasher = auth.NewHasher(auth.HasherOptions{MaxConcurrent: DefaultMaxConcurrentHashes})
@@ -312,10 +341,18 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		return nil, fmt.Errorf("users: mount: %w", err)
 	}
 
+	m.verifiers.add(Verifier{Field: "password", Verify: m.verifyPassword})
+	m.activity = newActivity(m.now)
+	m.activity.write = m.writeActivity
+	m.activity.log = func(err error, n int) {
+		m.log.Warn("users: sessions' last activity not stored", "sessions", n, "err", err)
+	}
+
 	m.registerAdmin()
 	m.registerProfile()
 	m.registerSession()
 	reg.Auth().Handle(auth.KindSession, auth.AuthenticatorFunc(m.authenticate))
+	reg.OnActivity(m.activity.touch)
 
 	interval := opts.CleanupInterval
 	if interval <= 0 {
@@ -327,13 +364,15 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stop, m.done = stop, make(chan struct{})
 	go m.cleanupLoop(bg, interval)
+	go m.activity.run(bg, activityFlush)
 	m.startMail()
 	reg.OnShutdown(m.Close)
 	return m, nil
 }
 
 // Close stops the background cleanup of expired sessions and tokens, waits
-// for the mails in flight to be sent, and waits for both until ctx ends
+// for the mails in flight to be sent and for the sessions' last activity
+// to be written (for at most activityFlush), and waits for them until ctx ends
 // (then the mails are canceled). The methods stay registered, but send no
 // more mail; the database stays open.
 func (m *Module) Close(ctx context.Context) error {
@@ -341,12 +380,14 @@ func (m *Module) Close(ctx context.Context) error {
 	if err := m.links.queue.close(ctx); err != nil {
 		return err
 	}
-	select {
-	case <-m.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("users: close: %w", ctx.Err())
+	for _, done := range []chan struct{}{m.done, m.activity.done} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("users: close: %w", ctx.Err())
+		}
 	}
+	return nil
 }
 
 // TablePrefix returns Options.TablePrefix: what the names of the module's
@@ -379,6 +420,7 @@ func (m *Module) cleanup(ctx context.Context) {
 	if _, err := m.deleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
 		m.log.Warn("users: delete expired tokens", "err", err)
 	}
+	m.activity.prune()
 	if m.limits != nil {
 		if _, err := m.limits.Prune(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn("users: prune rate limits", "err", err)

@@ -3,6 +3,7 @@
 import { Client } from "./rpc.js";
 import { h, field, checkbox, when, dialog, pager } from "./dom.js";
 import { callsPage } from "./calls.js";
+import { securityPage, userSessions } from "./security.js";
 
 const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
 const adminPermission = document.querySelector('meta[name="authrpc-admin-permission"]').content;
@@ -52,6 +53,7 @@ const pages = [
   { path: "settings", label: "Settings", perm: adminPermission, render: settingsPage },
   { path: "calls", label: "Call log", perm: adminPermission, render: (query) => callsPage(app, query) },
   { path: "profile", label: "Profile", perm: "user", render: profilePage },
+  { path: "security", label: "Security", perm: "user", render: () => securityPage(app) },
 ];
 
 function allowed(p) {
@@ -183,6 +185,7 @@ async function usersPage() {
         act("Password", () => setPassword(u), { "aria-label": `Set password of ${u.name}` }),
         act("Permissions", () => editPermissions(u), { disabled: self, "aria-label": `Permissions of ${u.name}` }),
         act("Rename", () => rename(u), { "aria-label": `Rename ${u.name}` }),
+        act("Sessions", () => userSessions(app, u), { "aria-label": `Sessions of ${u.name}` }),
         act("Delete", () => remove(u), { disabled: self, class: "danger", "aria-label": `Delete ${u.name}` })));
   }
 
@@ -394,7 +397,7 @@ async function settingsPage() {
 
 // app is what the call log's pages (calls.js) use of the console.
 const app = {
-  client, run, main, pageSize,
+  client, run, say, main, pageSize, signedOut,
   // every calls fn every ms (pollEvery by default) until the page is left.
   every(fn, ms = pollEvery) {
     const t = setInterval(fn, ms);

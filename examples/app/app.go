@@ -119,6 +119,8 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		SignupEnabled:   a.settings.SignupEnabled,
 		Mailer:          a.settings.Mailer(),
 		AppURL:          a.settings.AppURL,
+		SecurityMail:    a.settings.SecurityMail, // new-device, password and email notices, each off by a setting
+		SessionListPath: "/admin/#/security",     // the console's Security page, linked from the notices
 	})
 	if err != nil {
 		return nil, err

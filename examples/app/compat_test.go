@@ -183,7 +183,7 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/admin/users/read", `[{"where":{"search":["like","ann"]}}]`)
 	call(root, "/v1/admin/users/suggest", `[{"where":{"name":["like","an"]}}]`)
 	call(root, "/v1/admin/users/set-enabled", `["ann", true]`)
-	call(root, "/v1/admin/users/set-password", `["ann"]`)
+	annPassword := call(root, "/v1/admin/users/set-password", `["ann"]`)["data"].(map[string]any)["password"].(string)
 	perms := call(root, "/v1/admin/users/get-permissions", `["ann"]`)
 	// The front ends' permissions dialog sends back {id: enabled} of the rows
 	// it got.
@@ -194,6 +194,26 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/admin/users/set-permissions", `["ann", `+str(back)+`]`)
 	call(root, "/v1/admin/users/update-permissions", `["ann", {"admin": false}]`)
 	call(root, "/v1/admin/users/set-username", `["ann", "anna"]`)
+	annCreds := `[{"username":"anna","password":` + str(annPassword) + `}]`
+	ann := call("", "/v1/session/signin", annCreds)["data"].(map[string]any)["token"].(string)
+	call("", "/v1/session/signin", annCreds)
+	sessions := call(ann, "/v1/profile/get-sessions", ``)
+	call(root, "/v1/admin/users/get-sessions", `["anna"]`)
+	other := ""
+	for _, s := range sessions["data"].([]any) {
+		if row := s.(map[string]any); row["current"] == false {
+			other = row["id"].(string)
+		}
+	}
+	call(ann, "/v1/profile/sign-out-session", `["`+other+`"]`)
+	call(ann, "/v1/session/authorize", `[{"password":`+str(annPassword)+`}]`)
+	call("", "/v1/session/signin", annCreds)
+	call(ann, "/v1/profile/sign-out-all-sessions", ``)
+	ann2 := call("", "/v1/session/signin", annCreds)["data"].(map[string]any)["token"].(string)
+	ses2 := call(ann2, "/v1/profile/get-sessions", ``)["data"].([]any)[0].(map[string]any)["id"].(string)
+	call(root, "/v1/admin/users/sign-out-session", `["anna", "`+ses2+`"]`)
+	call("", "/v1/session/signin", annCreds)
+	call(root, "/v1/admin/users/sign-out-all-sessions", `["anna"]`)
 
 	tok := call(root, "/v1/api-tokens/create", `["bot"]`)
 	tokID := tok["data"].(map[string]any)["id"].(string)

@@ -9,7 +9,10 @@
 // settings/update, and sees "signout" when its session is ended from
 // another connection. With a second URL (another instance on the same
 // database) the WebSocket goes there, so the event and the signout cross
-// instances. It prints each step and exits non-zero at the first that fails.
+// instances. Over WebSocket it lists root's sessions and ends another one
+// (profile/get-sessions, sign-out-session): that session's socket closes,
+// this one stays open. It prints each step and exits non-zero at the first
+// that fails.
 
 import Api from "@softvisio/core/api";
 
@@ -171,6 +174,27 @@ await within("ws settings/update event", resolve => {
 });
 if (updates[0][0]?.app_url !== "https://example.com/node") fail(`ws settings/update event: unexpected arguments ${JSON.stringify(updates[0])}`);
 console.log("ok   ws settings/update event");
+
+// The session list over WebSocket: a second session of root's with a socket
+// of its own, ended from the first socket with sign-out-session. Its socket
+// closes ("signout"); the first socket stays open.
+const second = ok("http session/signin (a second session)", await Api.new(base).call("/v1/session/signin", { "username": "root", "password": rootPassword }), res => res.data.token);
+const ws2 = Api.new(url.href, { "token": second.data.token });
+const secondOut = new Promise(resolve => ws2.once("signout", resolve));
+let firstOut = false;
+ws.once("signout", () => { firstOut = true; });
+await within("ws2 connect", resolve => ws2.waitConnect().then(resolve));
+const mine = ok("ws2 profile/get-sessions", await ws2.call("/v1/profile/get-sessions"), res => res.data.length >= 2 && res.data.filter(s => s.current).length === 1 && res.data.every(s => typeof s.id === "string" && !s.id.startsWith("ses_") && "last_activity" in s && "device" in s));
+const secondID = mine.data.find(s => s.current).id;
+ok("ws profile/get-sessions", await ws.call("/v1/profile/get-sessions"), res => res.data.some(s => s.id === secondID && !s.current));
+refused("ws profile/sign-out-session of no session", await ws.call("/v1/profile/sign-out-session", "999999999"), 404);
+ok("ws profile/sign-out-session", await ws.call("/v1/profile/sign-out-session", secondID));
+await within("ws2 signout", resolve => secondOut.then(resolve));
+console.log("ok   ws2 signout: the ended session's socket closed");
+ok("ws profile/read after ending another session", await ws.call("/v1/profile/read"), res => res.data.name === "root");
+if (firstOut) fail("ws signout: the first socket closed with the other session");
+console.log("ok   ws stays open");
+ws2.disconnect?.();
 
 // The session ended over HTTP closes the socket with 4000: "signout".
 ok("http session/signout", await http.call("/v1/session/signout"));

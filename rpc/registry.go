@@ -34,6 +34,7 @@ type Registry struct {
 	sections map[string]string // prefix -> title
 
 	observers atomic.Pointer[[]Observer]
+	hooks     atomic.Pointer[[]CallHook]
 
 	proxyKey  string    // Options.TrustedProxyHeader in canonical form
 	warnProxy sync.Once // the first proxy header from a peer not trusted

@@ -16,6 +16,7 @@ import (
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/console"
 	"github.com/authrpc/authrpc/health"
+	"github.com/authrpc/authrpc/metrics"
 	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/pubsub/natspubsub"
 	"github.com/authrpc/authrpc/rpc"
@@ -48,6 +49,8 @@ type config struct {
 	// invalidations, settings and events between instances instead of
 	// PostgreSQL's LISTEN/NOTIFY.
 	NATS string
+	// NoMetrics turns /metrics off (-metrics=false).
+	NoMetrics bool
 }
 
 // adminPermission is the permission that administers users, settings and
@@ -67,6 +70,7 @@ type app struct {
 	calls         *calllog.Module
 	settings      *settings.Module
 	users         *users.Module
+	metrics       *metrics.Metrics // nil with NoMetrics
 }
 
 func newApp(ctx context.Context, cfg config) (_ *app, err error) {
@@ -130,6 +134,17 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if a.ready, err = a.readiness(ctx, cfg.Logger); err != nil {
 		return nil, err
 	}
+	if !cfg.NoMetrics {
+		// After the modules: their methods' series start at zero.
+		a.metrics, err = metrics.New(a.reg, metrics.Options{
+			CallLog: func() metrics.CallLogStats { return metrics.CallLogStats(a.calls.Stats()) },
+			Hasher:  a.users.Hasher(),
+			Sync:    a.listening,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -190,7 +205,8 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 
 // Handler serves the admin console under /admin/, the interactive API
 // reference under /docs/ and its OpenAPI document at /api/openapi.json,
-// liveness at /healthz, readiness at /readyz, and the API everywhere else:
+// liveness at /healthz, readiness at /readyz, the Prometheus metrics at
+// /metrics (unless NoMetrics), and the API everywhere else:
 // a path outside those answers -32809 in JSON, and API paths are matched
 // exactly (an http.ServeMux would redirect /api/v1//read to a cleaned path).
 func (a *app) Handler() http.Handler {
@@ -198,10 +214,16 @@ func (a *app) Handler() http.Handler {
 	docs := apiref.New(apiref.Options{OpenAPI: "/api/openapi.json", Title: "authrpc example API"})
 	openapi := a.reg.OpenAPIHandler()
 	live := health.Liveness()
+	var metricsHandler http.Handler
+	if a.metrics != nil {
+		metricsHandler = a.metrics.Handler()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/healthz":
 			live.ServeHTTP(w, r)
+		case r.URL.Path == "/metrics" && metricsHandler != nil:
+			metricsHandler.ServeHTTP(w, r)
 		case r.URL.Path == "/readyz":
 			a.ready.ServeHTTP(w, r)
 		case r.URL.Path == "/api/openapi.json":

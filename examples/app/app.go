@@ -10,6 +10,11 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authrpc/authrpc/apiref"
 	"github.com/authrpc/authrpc/auth"
@@ -23,6 +28,7 @@ import (
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/tokens"
+	"github.com/authrpc/authrpc/tracing"
 	"github.com/authrpc/authrpc/users"
 )
 
@@ -51,6 +57,12 @@ type config struct {
 	NATS string
 	// NoMetrics turns /metrics off (-metrics=false).
 	NoMetrics bool
+	// Trace names where the spans of calls and queries go: "" nowhere,
+	// "stdout" printed as JSON to TraceOut (-trace stdout). TracerProvider,
+	// when set, is used instead (the tests' in-memory exporter).
+	Trace          string
+	TraceOut       io.Writer
+	TracerProvider trace.TracerProvider
 }
 
 // adminPermission is the permission that administers users, settings and
@@ -78,6 +90,16 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	tp, err := tracerProvider(cfg)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	var traceOpts tracing.Options
+	if tp != nil {
+		traceOpts.TracerProvider = tp
+		db = db.WithQueryHook(tracing.QueryHook(traceOpts)) // the same pool, traced, for every module
+	}
 	a := &app{db: db}
 	defer func() {
 		if err != nil {
@@ -103,6 +125,12 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
 	})
 	a.reg.OnShutdown(a.closeChannels) // first in, last out: after the modules that use it
+	if tp != nil {
+		tracing.New(a.reg, traceOpts)
+		if sdk, ok := tp.(*sdktrace.TracerProvider); ok && cfg.TracerProvider == nil {
+			a.reg.OnShutdown(sdk.Shutdown) // the spans batched, exported
+		}
+	}
 	a.reg.Auth().Share(a.channel("auth"))
 	a.reg.ShareEvents(a.channel("events")) // events reach the sockets of every instance
 
@@ -185,6 +213,29 @@ func (a *app) openChannels(ctx context.Context, cfg config) error {
 	a.channel = func(name string) pubsub.Channel { return sync.Channel(name) }
 	a.closeChannels, a.listening = sync.Close, sync
 	return nil
+}
+
+// tracerProvider returns what traces the calls and queries as cfg asks,
+// or nil for no tracing.
+func tracerProvider(cfg config) (trace.TracerProvider, error) {
+	switch {
+	case cfg.TracerProvider != nil:
+		return cfg.TracerProvider, nil
+	case cfg.Trace == "":
+		return nil, nil
+	case cfg.Trace == "stdout":
+		out := cfg.TraceOut
+		if out == nil {
+			out = io.Discard
+		}
+		exp, err := stdouttrace.New(stdouttrace.WithWriter(out))
+		if err != nil {
+			return nil, fmt.Errorf("trace: %w", err)
+		}
+		return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+			sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "authrpc-example")))), nil
+	}
+	return nil, fmt.Errorf("-trace %q: the example app traces to stdout or nowhere (a host plugs in its exporter, such as OTLP)", cfg.Trace)
 }
 
 // settingsKeys returns the keyring of cfg's settings keys, or nil when no

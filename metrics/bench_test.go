@@ -5,7 +5,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/internal/benchkit"
@@ -69,4 +72,79 @@ func BenchmarkCallParallel(b *testing.B) {
 		}
 		benchkit.PostParallel(b, reg, "/v1/echo", token, body, `"data":"world"`)
 	})
+}
+
+// BenchmarkCallAlternating runs the same call on a registry without
+// metrics and on one with them in turn, in blocks of 500 calls, each
+// first every other block, so that the load of the shared machine drifts
+// over both alike. b.N calls go to
+// each; it reports each side's CPU time and wall time per call, and their
+// ratios (metrics over baseline).
+func BenchmarkCallAlternating(b *testing.B) {
+	body := []byte(`["world"]`)
+	base, baseToken := benchRegistry(b)
+	with, withToken := benchRegistry(b)
+	if _, err := metrics.New(with, metrics.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	sides := []struct {
+		h        http.Handler
+		req      *http.Request
+		cpu, all time.Duration
+	}{
+		{h: base, req: newPost(baseToken)},
+		{h: with, req: newPost(withToken)},
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	const block = 500
+	for done := 0; done < b.N; done += block {
+		n := min(block, b.N-done)
+		for j := range sides {
+			i := (j + done/block) % 2 // each side first every other block
+			s := &sides[i]
+			cpu, start := benchkit.ProcessCPU(), time.Now()
+			for range n {
+				s.req.Body = io.NopCloser(bytes.NewReader(body))
+				s.h.ServeHTTP(httptest.NewRecorder(), s.req)
+			}
+			s.all += time.Since(start)
+			s.cpu += benchkit.ProcessCPU() - cpu
+		}
+	}
+	perCall := func(d time.Duration) float64 { return float64(d) / float64(b.N) }
+	b.ReportMetric(perCall(sides[0].cpu), "base-cpu-ns/op")
+	b.ReportMetric(perCall(sides[1].cpu), "metrics-cpu-ns/op")
+	b.ReportMetric(float64(sides[1].cpu)/float64(sides[0].cpu), "cpu-ratio")
+	b.ReportMetric(float64(sides[1].all)/float64(sides[0].all), "wall-ratio")
+}
+
+// newPost is a JSON POST of /v1/echo as the bearer of token; each use sets
+// its Body.
+func newPost(token string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/v1/echo", nil)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	return req
+}
+
+// BenchmarkHook is what the metrics add to a call, alone: StartCall and
+// EndCall of an accepted call of a registered method. Beside BenchmarkCall's time per call it is the overhead, where
+// the machine's load swamps a difference of a few percent between two
+// runs of the whole call.
+func BenchmarkHook(b *testing.B) {
+	reg, _ := benchRegistry(b)
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := rpc.CallRecord{Method: "/v1/echo", Code: rpc.CodeOK, Runtime: 40 * time.Microsecond, CallerKind: auth.KindSession}
+	start := rpc.CallStart{Transport: rpc.TransportHTTP}
+	ctx := context.Background()
+	b.ReportAllocs()
+	cpu := benchkit.ProcessCPU()
+	for b.Loop() {
+		m.EndCall(m.StartCall(ctx, start), rec)
+	}
+	benchkit.ReportCPU(b, cpu)
 }

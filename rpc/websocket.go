@@ -378,9 +378,20 @@ type frame struct {
 	// The W3C trace context of a call, as HTTP carries it in the headers
 	// of these names: members beside the request's (a client that sends
 	// none is unchanged, and one that sends them to a server that does not
-	// read them is ignored there).
-	TraceParent string `json:"traceparent"`
-	TraceState  string `json:"tracestate"`
+	// read them is ignored there). Raw, so that a member that is not a
+	// string is ignored as any other unknown member is, not refused.
+	TraceParent json.RawMessage `json:"traceparent"`
+	TraceState  json.RawMessage `json:"tracestate"`
+}
+
+// jsonString returns the string a raw JSON value holds, or "" when it is
+// not a string.
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // handle serves one message: a call, a void call, or one of the messages
@@ -440,7 +451,11 @@ func (s *socket) handle(binary bool, data []byte) {
 	x.w = &sx.replier
 	ctx := s.ctx
 	if hooks := s.r.hooks.Load(); hooks != nil {
-		ctx = x.startHooks(ctx, hooks, CallStart{Transport: TransportWebSocket, TraceParent: f.TraceParent, TraceState: f.TraceState})
+		ctx = x.startHooks(ctx, hooks, CallStart{
+			Transport:   TransportWebSocket,
+			TraceParent: jsonString(f.TraceParent),
+			TraceState:  jsonString(f.TraceState),
+		})
 	}
 	if x.m = s.r.lookup(in.method); x.m == nil {
 		if !x.reserved(ctx, in.method) {

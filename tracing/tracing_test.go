@@ -234,3 +234,18 @@ func TestSpanStatus(t *testing.T) {
 		}
 	}
 }
+
+// A frame's traceparent that is not a string is ignored as any unknown
+// member is: the call is answered, and its span starts a trace of its own.
+func TestWebSocketTraceparentNotAString(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c := dial(t, f)
+	ctx := context.Background()
+	require.NoError(t, c.Write(ctx, websocket.MessageText,
+		[]byte(`{"jsonrpc":"2.0","method":"/v1/query","params":[],"id":1,"traceparent":{"id":5},"tracestate":7}`)))
+	_, msg, err := c.Read(ctx)
+	require.NoError(t, err)
+	require.Contains(t, string(msg), `"status":200`)
+	assert.False(t, f.wait(t, "/v1/query").Parent.IsValid())
+}

@@ -73,7 +73,10 @@
 // and bounds on calls in flight, its parameters checked and decoded, its
 // handler run (or run in the background, for a void call), its answer sent
 // in the encoding the call came in, and its CallRecord handed to the
-// observers. Publish sends events to the
+// observers. Hooks (CallHook, Registry.Hook) see every call from before it
+// is authenticated to after it is answered, with the W3C trace context it
+// came with (the traceparent header, or a WebSocket frame's member): the
+// metrics and tracing packages are hooks. Publish sends events to the
 // sockets of groups of callers, on every instance with ShareEvents; the
 // sockets of an auth the auth cache invalidates are closed with 4000, unless
 // the invalidation is a refresh (auth.Invalidation.Refresh).

@@ -33,10 +33,32 @@ type EventChannel interface {
 	Subscribe(fn func(payload string))
 }
 
-// eventShare is the channel events travel on between instances.
+// eventShare is the channel events travel on between instances, and the
+// counts of events.
 type eventShare struct {
 	origin string // this registry's id, to know its own payloads
 	ch     atomic.Pointer[EventChannel]
+
+	published, received, delivered atomic.Uint64
+}
+
+// EventStats counts a registry's events since it was made, for a metrics
+// exporter to read (see Registry.EventStats).
+type EventStats struct {
+	// Published counts the events Publish sent from this instance.
+	Published uint64
+	// Received counts the events other instances published that reached
+	// this one.
+	Received uint64
+	// Delivered counts the events queued on this instance's sockets: an
+	// event that reaches ten sockets counts ten.
+	Delivered uint64
+}
+
+// EventStats returns the counts of events so far.
+func (r *Registry) EventStats() EventStats {
+	e := &r.hub.events
+	return EventStats{Published: e.published.Load(), Received: e.received.Load(), Delivered: e.delivered.Load()}
 }
 
 func newOrigin() string {
@@ -87,6 +109,7 @@ func (r *Registry) Publish(ctx context.Context, name string, groups []string, ar
 	if err != nil {
 		return fmt.Errorf("rpc: publish %s: encode args: %w", name, err)
 	}
+	r.hub.events.published.Add(1)
 	r.hub.deliver(newEvent(name, params), groups)
 	ch := r.hub.events.ch.Load()
 	if ch == nil {
@@ -118,6 +141,7 @@ func (h *hub) receive(payload string) {
 		h.r.log.Warn("rpc: event from another instance without a name")
 		return
 	}
+	h.events.received.Add(1)
 	h.deliver(newEvent(name, se.Params), se.Groups)
 }
 
@@ -182,22 +206,30 @@ func (h *hub) deliver(e *event, groups []string) {
 		}
 	}
 	h.mu.RUnlock()
+	var n uint64
 	for _, s := range targets {
-		s.push(e)
+		if s.push(e) {
+			n++
+		}
 	}
+	h.events.delivered.Add(n)
 }
 
 // push queues e for the socket, unless the client subscribed to other
-// events only. A socket that falls MaxQueuedEvents behind is closed.
-func (s *socket) push(e *event) {
+// events only, and reports whether it did. A socket that falls
+// MaxQueuedEvents behind is closed.
+func (s *socket) push(e *event) bool {
 	if !s.subs.wants(e.name) {
-		return
+		return false
 	}
 	s.outMu.Lock()
 	if len(s.out) >= s.r.opts.WebSocket.MaxQueuedEvents {
 		s.outMu.Unlock()
+		if !s.closing() {
+			s.r.refused.eventQueue.Add(1)
+		}
 		s.close(websocket.StatusPolicyViolation, "events are not read")
-		return
+		return false
 	}
 	s.out = append(s.out, e)
 	start := !s.writing
@@ -206,6 +238,7 @@ func (s *socket) push(e *event) {
 	if start {
 		go s.drain()
 	}
+	return true
 }
 
 // drain writes the queued events, and ends when none are left: an idle

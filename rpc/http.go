@@ -25,6 +25,14 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hx := &httpExchange{exchange: exchange{r: r, start: r.clock.Now()}, replier: httpReplier{w: w}}
 	x := &hx.exchange
 	x.w = &hx.replier
+	ctx := req.Context()
+	if hooks := r.hooks.Load(); hooks != nil {
+		ctx = x.startHooks(ctx, hooks, CallStart{
+			Transport:   TransportHTTP,
+			TraceParent: headerValue(req.Header, "Traceparent"),
+			TraceState:  headerValue(req.Header, "Tracestate"),
+		})
+	}
 	if req.Method != http.MethodPost && req.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		x.fail(Errorf(CodeMethodNotAllowed, "HTTP method %s is not allowed: POST the parameters, or GET a method that takes none", req.Method))
@@ -47,7 +55,6 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if buf != nil {
 		bodyLen = int64(buf.Len())
 	}
-	ctx := req.Context()
 	m, e := r.resolveMethod(path, mounted, pathMethod, &c.body)
 	if e != nil {
 		if id := reservedName(path, mounted, &c.body); id != "" && x.reserved(ctx, id) {

@@ -3,6 +3,8 @@ package rpc
 import (
 	"errors"
 	"time"
+
+	"github.com/authrpc/authrpc/auth"
 )
 
 // CallRecord describes a finished call, for observers such as the call log.
@@ -22,6 +24,9 @@ type CallRecord struct {
 	Void      bool
 	// ClientAddr is the caller's IP address, as Call.ClientAddr has it.
 	ClientAddr string
+	// CallerKind is what the caller authenticated with (auth.KindSession,
+	// auth.KindAPIToken, a host's kind); empty for a guest.
+	CallerKind auth.Kind
 }
 
 // Observer watches finished calls. ObserveCall runs on the request's
@@ -51,45 +56,50 @@ func (r *Registry) observe(rec CallRecord) {
 	}
 }
 
+// record reports the finished call to the observers (when its method keeps
+// a call log) and to the hooks.
 func (x *exchange) record(code int, err error) {
 	if code == 0 {
 		code = CodeOK
 	}
-	if !x.m.logged {
+	x.report(code, err, false)
+}
+
+// recordDeclined records a call refused for permissions or a rate limit.
+func (x *exchange) recordDeclined(code int) { x.report(code, nil, true) }
+
+func (x *exchange) report(code int, err error, declined bool) {
+	logged := x.m != nil && x.m.logged
+	if !logged && x.hooks == nil {
 		return
 	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
-	}
-	isErr := code < 0 || code >= 400
-	x.r.observe(CallRecord{
-		Method:     x.m.ID,
-		UserID:     uid,
+	rec := CallRecord{
 		Start:      x.start,
 		Runtime:    x.r.clock.Now().Sub(x.start),
 		Code:       code,
-		StatusText: statusTextOf(code, err),
-		Error:      isErr,
-		Exception:  code == CodeInternal && err != nil,
+		Declined:   declined,
+		Error:      declined || code < 0 || code >= 400,
+		Exception:  !declined && code == CodeInternal && err != nil,
 		Void:       x.void,
 		ClientAddr: x.call.ClientAddr,
-	})
-}
-
-func (x *exchange) recordDeclined(code int) {
-	if !x.m.logged {
-		return
 	}
-	var uid int64
-	if x.principal != nil {
-		uid = x.principal.UserID
+	if x.m != nil {
+		rec.Method = x.m.ID
+	} else {
+		rec.Method = x.reservedID
 	}
-	x.r.observe(CallRecord{
-		Method: x.m.ID, UserID: uid, Start: x.start, Runtime: x.r.clock.Now().Sub(x.start),
-		Code: code, StatusText: StatusText(code), Declined: true, Error: true, Void: x.void,
-		ClientAddr: x.call.ClientAddr,
-	})
+	if declined {
+		rec.StatusText = StatusText(code)
+	} else {
+		rec.StatusText = statusTextOf(code, err)
+	}
+	if p := x.principal; p != nil {
+		rec.UserID, rec.CallerKind = p.UserID, p.Kind
+	}
+	if logged {
+		x.r.observe(rec)
+	}
+	x.endHooks(rec)
 }
 
 func statusTextOf(code int, err error) string {

@@ -42,6 +42,12 @@ type exchange struct {
 	void      bool
 	badToken  bool // the bearer token did not authenticate
 
+	// The hooks that started the call (see startHooks), and the context
+	// they returned; nil without hooks.
+	hooks      *[]CallHook
+	hookCtx    context.Context
+	reservedID string // MethodPing or MethodHealthcheck, answered by the registry
+
 	// Room for what a call of a few parameters needs, so that it costs no
 	// allocations of its own: the Call handed to the handler, its
 	// arguments, and the raw parameters of a JSON body.
@@ -221,9 +227,7 @@ func (x *exchange) finish(res Result, err error) {
 // fail answers an error found before the handler ran.
 func (x *exchange) fail(e *Error) {
 	x.writeError(e)
-	if x.m != nil {
-		x.record(e.Code, e)
-	}
+	x.record(e.Code, e)
 }
 
 // decline answers a refusal for permissions or rate, which the call log counts apart.

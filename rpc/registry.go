@@ -36,6 +36,7 @@ type Registry struct {
 
 	observers atomic.Pointer[[]Observer]
 	activity  atomic.Pointer[[]func(*auth.Principal, time.Time)] // see OnActivity
+	hooks     atomic.Pointer[[]CallHook]
 
 	proxyKey  string    // Options.TrustedProxyHeader in canonical form
 	warnProxy sync.Once // the first proxy header from a peer not trusted

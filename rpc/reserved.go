@@ -30,18 +30,25 @@ func reservedName(path string, mounted bool, in *body) string {
 
 // reserved answers the registry's own methods, for probes: /ping and
 // /healthcheck. It reports whether id was one of them.
+// The hooks see it as a call of id.
 func (x *exchange) reserved(ctx context.Context, id string) bool {
 	switch id {
 	case MethodPing:
+		x.m, x.reservedID = nil, MethodPing
 		x.writeResult(Result{})
+		x.record(CodeOK, nil)
 		return true
 	case MethodHealthcheck:
+		x.m, x.reservedID = nil, MethodHealthcheck
 		if err := x.r.healthcheck(ctx); err != nil {
 			x.r.log.ErrorContext(ctx, "rpc: healthcheck failed", "err", err)
-			x.writeError(NewError(CodeServiceUnavailable, ""))
+			e := NewError(CodeServiceUnavailable, "")
+			x.writeError(e)
+			x.record(e.Code, e)
 			return true
 		}
 		x.writeResult(Result{})
+		x.record(CodeOK, nil)
 		return true
 	}
 	return false

@@ -179,6 +179,7 @@ func (r *Registry) serveWebSocket(w http.ResponseWriter, req *http.Request) {
 	addr := r.clientAddr(req)
 	addrKey := auth.AddrKey(addr)
 	if ok, perAddr := r.hub.reserve(addrKey); !ok {
+		r.refused.sockets.Add(1)
 		msg := "websocket: too many open sockets"
 		if perAddr {
 			msg += " from your address"
@@ -376,6 +377,23 @@ type frame struct {
 	Method  *string         `json:"method"`
 	Params  json.RawMessage `json:"params"`
 	ID      json.RawMessage `json:"id"`
+	// The W3C trace context of a call, as HTTP carries it in the headers
+	// of these names: members beside the request's (a client that sends
+	// none is unchanged, and one that sends them to a server that does not
+	// read them is ignored there). Raw, so that a member that is not a
+	// string is ignored as any other unknown member is, not refused.
+	TraceParent json.RawMessage `json:"traceparent"`
+	TraceState  json.RawMessage `json:"tracestate"`
+}
+
+// jsonString returns the string a raw JSON value holds, or "" when it is
+// not a string.
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // handle serves one message: a call, a void call, or one of the messages
@@ -433,12 +451,20 @@ func (s *socket) handle(binary bool, data []byte) {
 	sx := &socketExchange{exchange: exchange{r: s.r, start: s.r.clock.Now(), rpcID: in.id}, replier: socketReplier{s: s, binary: binary}}
 	x := &sx.exchange
 	x.w = &sx.replier
+	ctx := s.ctx
+	if hooks := s.r.hooks.Load(); hooks != nil {
+		ctx = x.startHooks(ctx, hooks, CallStart{
+			Transport:   TransportWebSocket,
+			TraceParent: jsonString(f.TraceParent),
+			TraceState:  jsonString(f.TraceState),
+		})
+	}
 	if x.m = s.r.lookup(in.method); x.m == nil {
-		if !x.reserved(s.ctx, in.method) {
+		if !x.reserved(ctx, in.method) {
 			x.fail(Errorf(CodeMethodNotFound, "method %s not found", Quote(in.method)))
 		}
 	} else {
-		x.run(s.ctx, &call{
+		x.run(ctx, &call{
 			body:       in,
 			token:      s.token,
 			clientAddr: s.clientAddr,

@@ -394,6 +394,10 @@ func (m *Module) Close(ctx context.Context) error {
 // tables start with. Modules whose tables reference users take it too.
 func (m *Module) TablePrefix() string { return m.tables.prefix }
 
+// Hasher returns the password hasher the module uses (Options.Hasher, or
+// its default), whose Stats a metrics exporter reads.
+func (m *Module) Hasher() *auth.Hasher { return m.hasher }
+
 // cleanupLoop runs cleanup every interval, until ctx ends.
 func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 	defer close(m.done)

@@ -10,18 +10,25 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authrpc/authrpc/apiref"
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/console"
 	"github.com/authrpc/authrpc/health"
+	"github.com/authrpc/authrpc/metrics"
 	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/pubsub/natspubsub"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/tokens"
+	"github.com/authrpc/authrpc/tracing"
 	"github.com/authrpc/authrpc/users"
 )
 
@@ -48,6 +55,14 @@ type config struct {
 	// invalidations, settings and events between instances instead of
 	// PostgreSQL's LISTEN/NOTIFY.
 	NATS string
+	// NoMetrics turns /metrics off (-metrics=false).
+	NoMetrics bool
+	// Trace names where the spans of calls and queries go: "" nowhere,
+	// "stdout" printed as JSON to TraceOut (-trace stdout). TracerProvider,
+	// when set, is used instead (the tests' in-memory exporter).
+	Trace          string
+	TraceOut       io.Writer
+	TracerProvider trace.TracerProvider
 }
 
 // adminPermission is the permission that administers users, settings and
@@ -67,12 +82,23 @@ type app struct {
 	calls         *calllog.Module
 	settings      *settings.Module
 	users         *users.Module
+	metrics       *metrics.Metrics // nil with NoMetrics
 }
 
 func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	db, err := storage.Open(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
+	}
+	tp, err := tracerProvider(cfg)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	var traceOpts tracing.Options
+	if tp != nil {
+		traceOpts.TracerProvider = tp
+		db = db.WithQueryHook(tracing.QueryHook(traceOpts)) // the same pool, traced, for every module
 	}
 	a := &app{db: db}
 	defer func() {
@@ -99,6 +125,12 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		Healthcheck: db.PingContext, // /api/healthcheck for load balancers
 	})
 	a.reg.OnShutdown(a.closeChannels) // first in, last out: after the modules that use it
+	if tp != nil {
+		tracing.New(a.reg, traceOpts)
+		if sdk, ok := tp.(*sdktrace.TracerProvider); ok && cfg.TracerProvider == nil {
+			a.reg.OnShutdown(sdk.Shutdown) // the spans batched, exported
+		}
+	}
 	a.reg.Auth().Share(a.channel("auth"))
 	a.reg.ShareEvents(a.channel("events")) // events reach the sockets of every instance
 
@@ -131,6 +163,17 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	registerTestModule(a.reg)
 	if a.ready, err = a.readiness(ctx, cfg.Logger); err != nil {
 		return nil, err
+	}
+	if !cfg.NoMetrics {
+		// After the modules: their methods' series start at zero.
+		a.metrics, err = metrics.New(a.reg, metrics.Options{
+			CallLog: func() metrics.CallLogStats { return metrics.CallLogStats(a.calls.Stats()) },
+			Hasher:  a.users.Hasher(),
+			Sync:    a.listening,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -174,6 +217,29 @@ func (a *app) openChannels(ctx context.Context, cfg config) error {
 	return nil
 }
 
+// tracerProvider returns what traces the calls and queries as cfg asks,
+// or nil for no tracing.
+func tracerProvider(cfg config) (trace.TracerProvider, error) {
+	switch {
+	case cfg.TracerProvider != nil:
+		return cfg.TracerProvider, nil
+	case cfg.Trace == "":
+		return nil, nil
+	case cfg.Trace == "stdout":
+		out := cfg.TraceOut
+		if out == nil {
+			out = io.Discard
+		}
+		exp, err := stdouttrace.New(stdouttrace.WithWriter(out))
+		if err != nil {
+			return nil, fmt.Errorf("trace: %w", err)
+		}
+		return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+			sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "authrpc-example")))), nil
+	}
+	return nil, fmt.Errorf("-trace %q: the example app traces to stdout or nowhere (a host plugs in its exporter, such as OTLP)", cfg.Trace)
+}
+
 // settingsKeys returns the keyring of cfg's settings keys, or nil when no
 // key is given.
 func settingsKeys(cfg config) (*settings.Keyring, error) {
@@ -192,7 +258,8 @@ func settingsKeys(cfg config) (*settings.Keyring, error) {
 
 // Handler serves the admin console under /admin/, the interactive API
 // reference under /docs/ and its OpenAPI document at /api/openapi.json,
-// liveness at /healthz, readiness at /readyz, and the API everywhere else:
+// liveness at /healthz, readiness at /readyz, the Prometheus metrics at
+// /metrics (unless NoMetrics), and the API everywhere else:
 // a path outside those answers -32809 in JSON, and API paths are matched
 // exactly (an http.ServeMux would redirect /api/v1//read to a cleaned path).
 func (a *app) Handler() http.Handler {
@@ -200,10 +267,16 @@ func (a *app) Handler() http.Handler {
 	docs := apiref.New(apiref.Options{OpenAPI: "/api/openapi.json", Title: "authrpc example API"})
 	openapi := a.reg.OpenAPIHandler()
 	live := health.Liveness()
+	var metricsHandler http.Handler
+	if a.metrics != nil {
+		metricsHandler = a.metrics.Handler()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/healthz":
 			live.ServeHTTP(w, r)
+		case r.URL.Path == "/metrics" && metricsHandler != nil:
+			metricsHandler.ServeHTTP(w, r)
 		case r.URL.Path == "/readyz":
 			a.ready.ServeHTTP(w, r)
 		case r.URL.Path == "/api/openapi.json":

@@ -5,6 +5,8 @@
 //	go run ./examples/app -db postgres://…     # serve on PostgreSQL
 //	go run ./examples/app -db postgres://… -nats nats://127.0.0.1:4222
 //	                                           # instances talk over NATS
+//	go run ./examples/app -metrics=false       # no Prometheus metrics at /metrics
+//	go run ./examples/app -trace stdout        # OpenTelemetry spans of calls and queries, as JSON on stderr
 //	go run ./examples/app markdown             # print the Markdown reference
 //	go run ./examples/app openapi              # print the OpenAPI 3.1 document
 //	go run ./examples/app reencrypt-settings   # rewrite the secret settings under AUTHRPC_SETTINGS_KEY
@@ -33,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -65,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.Logger = logger
 	cfg.Out = stdout
+	cfg.TraceOut = stderr
 
 	cmd := fs.Arg(0)
 	switch cmd {
@@ -76,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The reference needs the methods, not the data: the modules mount on
 		// a throwaway in-memory database, so -db is never opened, migrated or
 		// seeded, and nothing they print reaches the document.
-		cfg.DB, cfg.Out, cfg.NATS = ":memory:", io.Discard, ""
+		cfg.DB, cfg.Out, cfg.NATS, cfg.Trace = ":memory:", io.Discard, "", ""
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	case "reencrypt-settings":
 		if cfg.SettingsKey == "" {
@@ -125,7 +129,31 @@ func defineFlags(fs *flag.FlagSet, cfg *config) {
 	fs.StringVar(&cfg.ProxyHeader, "proxy-header", "", "the header in which a reverse proxy in front passes the client address, such as X-Forwarded-For or X-Real-IP; empty: the connection's address")
 	fs.Var(&cfg.TrustedProxies, "trusted-proxy", "an address or CIDR of a reverse proxy whose -proxy-header is believed (repeatable, or comma-separated); default: loopback only")
 	fs.IntVar(&cfg.ProxyHops, "proxy-hops", 1, "how many trusted proxies in a row append to -proxy-header")
+	fs.Var(offFlag{&cfg.NoMetrics}, "metrics", "serve Prometheus metrics at /metrics (-metrics=false: not)")
+	fs.StringVar(&cfg.Trace, "trace", "", "where the OpenTelemetry spans of calls and queries go: stdout (printed as JSON to standard error), or empty for nowhere")
 }
+
+// offFlag is a boolean flag, true by default, that sets *off when it is
+// turned off.
+type offFlag struct{ off *bool }
+
+func (f offFlag) String() string {
+	if f.off != nil && *f.off {
+		return "false"
+	}
+	return "true"
+}
+
+func (f offFlag) Set(s string) error {
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*f.off = !on
+	return nil
+}
+
+func (offFlag) IsBoolFlag() bool { return true }
 
 // The environment variables that hold the settings keys.
 const (

@@ -21,7 +21,8 @@ import (
 // Mailer sends a mail rendered from a named template. *mailer.Mailer is
 // one (the settings module's Mailer method returns it). The module sends
 // mailer.TemplateConfirmEmail and mailer.TemplateResetPassword with a
-// mailer.LinkData.
+// mailer.LinkData, and the security notices (mailer.TemplateNewSignin,
+// TemplatePasswordChanged, TemplateEmailChanged) with a mailer.NoticeData.
 type Mailer interface {
 	SendTemplate(ctx context.Context, to, name string, data any) error
 }

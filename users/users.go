@@ -135,8 +135,9 @@ type Options struct {
 	// Mailer sends the mails of /v1/session/send-confirmation-email and
 	// send-password-reset-email: the templates mailer.TemplateConfirmEmail
 	// and mailer.TemplateResetPassword with a mailer.LinkData. The settings
-	// module's Mailer method fits. Nil: those two methods answer 400 "mail
-	// is not configured".
+	// module's Mailer method fits; the security notices go through it too
+	// (see SecurityMail). Nil: those two methods answer 400 "mail is not
+	// configured", and no notice is sent.
 	Mailer Mailer
 
 	// AppURL returns the base of the links in those mails; the settings

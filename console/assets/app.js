@@ -323,6 +323,12 @@ const settingFields = [
   { key: "smtp_username", label: "SMTP user name", autocomplete: "off" },
 ];
 
+const noticeFields = [
+  { key: "no_new_signin_mail", label: "Mail a sign-in from a new device" },
+  { key: "no_password_changed_mail", label: "Mail a changed password" },
+  { key: "no_email_changed_mail", label: "Mail a changed email to the old address" },
+];
+
 async function settingsPage() {
   const inputs = {};
   const dirty = new Set();
@@ -336,8 +342,11 @@ async function settingsPage() {
   const signup = checkbox("Signup enabled", { name: "signup_enabled" });
   inputs.smtp_password = pass.input;
   inputs.signup_enabled = signup.input;
+  // The security notices, each on unless its no_…_mail setting is set.
+  const notices = noticeFields.map((n) => ({ ...n, box: checkbox(n.label, { name: n.key }) }));
   const status = h("p", { class: "muted", id: "settings-status", "aria-live": "polite" });
   form.append(pass.el, signup.el,
+    h("fieldset", { class: "stack" }, h("legend", {}, "Security mail"), notices.map((n) => n.box.el)),
     h("div", { class: "actions" },
       h("button", { type: "submit", class: "primary" }, "Save"),
       h("button", { type: "button", onclick: testSMTP }, "Test SMTP")),
@@ -350,6 +359,9 @@ async function settingsPage() {
       inputs[f.key].value = s[f.key] ?? "";
     }
     if (!(onlyClean && dirty.has("signup_enabled"))) inputs.signup_enabled.checked = !!s.signup_enabled;
+    for (const n of notices) {
+      if (!(onlyClean && dirty.has(n.key))) n.box.input.checked = !s[n.key];
+    }
     if (!dirty.has("smtp_password")) {
       pass.input.value = "";
       pass.input.placeholder = s.smtp_password_set ? "stored; type to replace" : "not set";
@@ -360,6 +372,7 @@ async function settingsPage() {
     const v = {};
     for (const f of settingFields) v[f.key] = f.type === "number" ? Number(inputs[f.key].value || 0) : inputs[f.key].value.trim();
     v.signup_enabled = inputs.signup_enabled.checked;
+    for (const n of notices) v[n.key] = !n.box.input.checked;
     if (dirty.has("smtp_password")) v.smtp_password = pass.input.value;
     return v;
   }

@@ -393,7 +393,7 @@ func TestConsoleOverHTTP(t *testing.T) {
 		chromedp.Click(button("Create token"), chromedp.BySearch),
 		chromedp.WaitVisible(`tr[data-token="ci"]`),
 	)...)
-	assert.Equal(t, []string{"API tokens", "Profile"}, links, "a caller without admin sees only its own pages")
+	assert.Equal(t, []string{"API tokens", "Profile", "Security"}, links, "a caller without admin sees only its own pages")
 	assert.GreaterOrEqual(t, posts.Load(), int64(3), "sign in, read and create went over HTTP")
 	for _, e := range b.errors() {
 		// The refused handshake is the only error the browser may report.

@@ -98,5 +98,17 @@ func TestConsoleSecurity(t *testing.T) {
 		chromedp.Click(`//dialog`+button("Sign out all"), chromedp.BySearch),
 		waitJS(`!document.querySelector('dialog')`))
 	assert.Equal(t, 401, a.call(t, fourth, "/v1/profile/read", ``).HTTP, "bob's sessions ended")
+
+	// The security mail is on until a box on the settings page is cleared.
+	browse(t, tab, 20*time.Second,
+		chromedp.Click(`//nav/a[text()="Settings"]`, chromedp.BySearch),
+		chromedp.WaitVisible(byLabel("Mail a changed password"), chromedp.BySearch),
+		waitJS(`document.querySelector('input[name="no_password_changed_mail"]').checked`),
+		chromedp.Click(byLabel("Mail a changed password"), chromedp.BySearch),
+		chromedp.Click(button("Save"), chromedp.BySearch),
+		waitJS(`document.getElementById('notice').textContent === 'Settings saved.'`))
+	read := a.call(t, root, "/v1/admin/settings/read", ``).Raw
+	assert.Contains(t, read, `"no_password_changed_mail":true`)
+	assert.Contains(t, read, `"no_new_signin_mail":false`)
 	assert.Empty(t, b.errors(), "the browser reported errors")
 }

@@ -237,3 +237,33 @@ func (m *Module) openSession(ctx context.Context, row *userRow) (*Session, error
 	m.hooks.run(ctx, &m.hooks.signin, row)
 	return &Session{ID: ses.ID, Token: token, User: row.user(), Created: ses.Created, Expires: ses.Expires}, nil
 }
+
+// VerifyOAuth completes an OAuth attempt and checks that the identity it
+// answers is linked to the actor's user: the proof a step-up
+// authorization takes from OAuth credentials. It links, signs up and opens
+// nothing; any other identity is refused with ErrUnauthenticated.
+//
+// TODO(sessions): /v1/session/authorize(credentials) takes
+// {oauth_provider, oauth_code, oauth_redirect_url, oauth_state} through
+// this, once the sessions work (its credentials seam) is on main.
+func (a Actor) VerifyOAuth(ctx context.Context, c oauth.Credentials) error {
+	m := a.m
+	if !a.by.Authenticated() || a.by.Kind != auth.KindSession {
+		return refuse(ErrForbidden, "only a session can be authorized")
+	}
+	if m.oauth == nil {
+		return refuse(ErrInvalid, "OAuth sign-in is not configured")
+	}
+	id, err := m.oauth.Exchange(ctx, c)
+	if err != nil {
+		return oauthError(err)
+	}
+	linked, err := m.findIdentity(ctx, m.db, id.Provider, id.Subject)
+	if err != nil {
+		return err
+	}
+	if linked == nil || linked.UserID != a.by.UserID {
+		return refuse(ErrUnauthenticated, "this %s account is not linked to you", id.Provider)
+	}
+	return nil
+}

@@ -241,3 +241,28 @@ func TestNoOAuthKeepsCredentials(t *testing.T) {
 	e.refused(t, rpc.CodeInvalidParams, "", "/v1/session/signup", map[string]string{"oauth_provider": "op", "oauth_code": "x", "oauth_redirect_url": oauthRedirect, "oauth_state": "y"})
 	e.refused(t, rpc.CodeMethodNotFound, "", "/v1/profile/get-identities")
 }
+
+// The step-up proof: a fresh code of the user's own identity, and no other.
+func TestVerifyOAuth(t *testing.T) {
+	t.Parallel()
+	e := newOAuthEnv(t, storagetest.SQLite(t), false, openSignup)
+	ctx := context.Background()
+	cred := func(u oauthtest.User) oauth.Credentials {
+		c := e.creds(t, u)
+		return oauth.Credentials{Provider: c["oauth_provider"], Code: c["oauth_code"], RedirectURL: c["oauth_redirect_url"], State: c["oauth_state"]}
+	}
+	alice, err := e.mod.SignInOAuth(ctx, users.OAuthSignIn{Credentials: cred(opAlice)})
+	require.NoError(t, err)
+	_, err = e.mod.SignInOAuth(ctx, users.OAuthSignIn{Credentials: cred(opCarl)})
+	require.NoError(t, err)
+	as := e.mod.As(&auth.Principal{UserID: alice.User.ID, Username: "alice", Kind: auth.KindSession, TokenID: alice.ID})
+
+	require.NoError(t, as.VerifyOAuth(ctx, cred(opAlice)))
+	err = as.VerifyOAuth(ctx, cred(opCarl))
+	require.ErrorIs(t, err, users.ErrUnauthenticated)
+	assert.Contains(t, err.Error(), "not linked to you")
+	c := cred(opAlice)
+	require.NoError(t, as.VerifyOAuth(ctx, c))
+	require.ErrorIs(t, as.VerifyOAuth(ctx, c), users.ErrUnauthenticated, "a code works once")
+	require.ErrorIs(t, e.mod.As(nil).VerifyOAuth(ctx, cred(opAlice)), users.ErrForbidden)
+}

@@ -14,6 +14,14 @@ type URL struct {
 }
 
 func (m *Module) register(reg *rpc.Registry) {
+	var limit *rpc.RateLimit
+	switch l := m.opts.URLLimit; {
+	case l.Burst < 0:
+	case l == rpc.RateLimit{}:
+		limit = &DefaultURLLimit
+	default:
+		limit = &l
+	}
 	s := reg.Section("/v1/session", "Session")
 	s.Register(rpc.Method{
 		ID:    "oauth-url",
@@ -35,7 +43,8 @@ func (m *Module) register(reg *rpc.Registry) {
 			}
 			return URL{URL: u}, nil
 		},
-		NoVoid: true,
+		NoVoid:    true,
+		RateLimit: limit,
 	})
 	s.Register(rpc.Method{
 		ID:          "get-oauth-providers",

@@ -23,6 +23,10 @@ const (
 	DefaultHTTPTimeout = 10 * time.Second
 )
 
+// DefaultURLLimit bounds oauth-url per caller: each call stores an attempt
+// for AttemptTTL, so a guest may not fill the table.
+var DefaultURLLimit = rpc.RateLimit{Burst: 20, PerSecond: 1.0 / 6}
+
 // Options configure Mount. Zero Options are valid: no providers until
 // Source names some.
 type Options struct {
@@ -51,6 +55,11 @@ type Options struct {
 	// HTTPTimeout bounds each call of the default HTTPClient. Default
 	// DefaultHTTPTimeout, 10 s.
 	HTTPTimeout time.Duration
+
+	// URLLimit limits oauth-url per caller (the user, or the client
+	// address for guests); past it 429. Default DefaultURLLimit: 20 at
+	// once, then one per 6 s. A negative Burst turns it off.
+	URLLimit rpc.RateLimit
 
 	// TablePrefix goes before the name of the attempts table and the
 	// record of its migrations, as users.Options.TablePrefix does: give it

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/oauth"
+	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
@@ -244,4 +245,13 @@ func requireRefused(t *testing.T, err error, msg string) {
 	var oe *oauth.Error
 	require.ErrorAs(t, err, &oe)
 	assert.Contains(t, oe.Message, msg)
+}
+
+func TestURLLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, storagetest.SQLite(t), func(o *oauth.Options) { o.URLLimit = rpc.RateLimit{Burst: 2, PerSecond: 1e-9} })
+	e.authURL(t, "op")
+	e.authURL(t, "op")
+	a := e.c.Call(t, "/v1/session/oauth-url", "op", redirectURL)
+	require.Equal(t, 429, a.HTTP, a.Raw)
 }

@@ -238,9 +238,11 @@
 // oauth.Config.LinkVerifiedEmail allows it; otherwise, when no user has
 // the email, it signs up a user without a password (the email kept only
 // when verified) while signup is open; otherwise it is refused with
-// nothing linked. /v1/profile/get-identities and remove-identity (never
-// the last way to sign in: 409) and /v1/admin/users/get-identities read
-// and unlink them.
+// nothing linked. /v1/profile/get-identities and remove-identity (which
+// requires a recent authorization, and is never the last way to sign in:
+// 409) and /v1/admin/users/get-identities read and unlink them. Authorize
+// takes the same credentials: a fresh code of an identity linked to the
+// caller (the Verifier of "oauth_code").
 //
 // # For other modules
 //

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/mailer"
 	"github.com/authrpc/authrpc/oauth"
 	"github.com/authrpc/authrpc/storage"
 )
@@ -21,9 +22,10 @@ import (
 // OAuthSignIn is what a guest signs in with through a provider.
 type OAuthSignIn struct {
 	oauth.Credentials
-	// Addr and AnyOf are SignIn's.
-	Addr  string
-	AnyOf []string
+	// Addr, UserAgent and AnyOf are SignIn's.
+	Addr      string
+	UserAgent string
+	AnyOf     []string
 }
 
 // SignInOAuth completes an OAuth attempt (see oauth.Module.Exchange) and
@@ -58,7 +60,7 @@ func (m *Module) SignInOAuth(ctx context.Context, in OAuthSignIn) (*Session, err
 		return nil, err
 	}
 	m.rememberAddr(ctx, row, addr)
-	return m.openSession(ctx, row)
+	return m.openSession(ctx, row, in.Addr, in.UserAgent)
 }
 
 // oauthError maps the flow's refusals to users' reasons.
@@ -223,36 +225,48 @@ func (m *Module) mustFind(ctx context.Context, id int64) (*userRow, error) {
 }
 
 // openSession stores a new session for the user, as SignIn does after
-// the password, and runs OnSignin's hooks.
-func (m *Module) openSession(ctx context.Context, row *userRow) (*Session, error) {
+// the password (the device remembered, a new one mailed about), and runs
+// OnSignin's hooks.
+func (m *Module) openSession(ctx context.Context, row *userRow, addr, userAgent string) (*Session, error) {
+	dev := parseDevice(userAgent)
+	newDevice := m.rememberDevice(ctx, row, dev, auth.AddrKey(addr))
 	token, digest, err := auth.NewToken(auth.KindSession)
 	if err != nil {
 		return nil, fmt.Errorf("users: signin: %w", err)
 	}
 	now := m.stamp()
-	ses := &sessionRow{UserID: row.ID, Digest: digest, Created: now, Expires: now.Add(m.sessionTTL)}
+	ses := &sessionRow{
+		UserID: row.ID, Digest: digest, Created: now, Expires: now.Add(m.sessionTTL), LastActivity: now,
+		RemoteAddress: addr, UserAgent: dev.UserAgent, Device: dev.Device, Browser: dev.Browser, OS: dev.OS,
+	}
 	if _, err := m.db.NewInsert().Model(ses).ModelTableExpr(m.tables.sessions).Returning("id").Exec(ctx); err != nil {
 		return nil, fmt.Errorf("users: signin: create session: %w", err)
+	}
+	m.activity.seen(ses.ID, now)
+	if newDevice {
+		m.notify(row.Email, mailer.TemplateNewSignin, mailer.NoticeData{
+			Username: row.Name, Time: now, Device: dev.Device, Browser: dev.Browser, OS: dev.OS, Address: addr,
+		})
 	}
 	m.hooks.run(ctx, &m.hooks.signin, row)
 	return &Session{ID: ses.ID, Token: token, User: row.user(), Created: ses.Created, Expires: ses.Expires}, nil
 }
 
-// VerifyOAuth completes an OAuth attempt and checks that the identity it
-// answers is linked to the actor's user: the proof a step-up
-// authorization takes from OAuth credentials. It links, signs up and opens
-// nothing; any other identity is refused with ErrUnauthenticated.
-//
-// TODO(sessions): /v1/session/authorize(credentials) takes
-// {oauth_provider, oauth_code, oauth_redirect_url, oauth_state} through
-// this, once the sessions work (its credentials seam) is on main.
-func (a Actor) VerifyOAuth(ctx context.Context, c oauth.Credentials) error {
-	m := a.m
-	if !a.by.Authenticated() || a.by.Kind != auth.KindSession {
-		return refuse(ErrForbidden, "only a session can be authorized")
-	}
-	if m.oauth == nil {
-		return refuse(ErrInvalid, "OAuth sign-in is not configured")
+// verifyOAuth is the Verifier of OAuth credentials ({oauth_provider,
+// oauth_code, oauth_redirect_url, oauth_state}) for Authorize: the attempt
+// completed, and the identity it answers linked to u. It links, signs up
+// and opens nothing; any other identity is ErrUnauthenticated.
+func (m *Module) verifyOAuth(ctx context.Context, u *User, creds Credentials) error {
+	var c oauth.Credentials
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"oauth_provider", &c.Provider}, {"oauth_code", &c.Code}, {"oauth_redirect_url", &c.RedirectURL}, {"oauth_state", &c.State}} {
+		v, _, err := creds.String(f.name)
+		if err != nil {
+			return err
+		}
+		*f.dst = v
 	}
 	id, err := m.oauth.Exchange(ctx, c)
 	if err != nil {
@@ -262,7 +276,7 @@ func (a Actor) VerifyOAuth(ctx context.Context, c oauth.Credentials) error {
 	if err != nil {
 		return err
 	}
-	if linked == nil || linked.UserID != a.by.UserID {
+	if linked == nil || linked.UserID != u.ID {
 		return refuse(ErrUnauthenticated, "this %s account is not linked to you", id.Provider)
 	}
 	return nil

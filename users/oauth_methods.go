@@ -75,6 +75,7 @@ func (m *Module) mountOAuth(ctx context.Context, opts Options) error {
 		return nil
 	}
 	m.oauth = opts.OAuth
+	m.AddVerifier(Verifier{Field: "oauth_code", Fields: []string{"oauth_provider", "oauth_redirect_url", "oauth_state"}, Verify: m.verifyOAuth})
 	if err := storage.Migrate(ctx, m.db, "user_identities", identityMigrations(opts.TablePrefix),
 		storage.WithLogger(m.log), storage.WithTablePrefix(opts.TablePrefix)); err != nil {
 		return err
@@ -90,10 +91,11 @@ func (m *Module) mountOAuth(ctx context.Context, opts Options) error {
 	})
 	profile.Register(rpc.Method{
 		ID: "remove-identity", Title: "Unlink an account",
-		Description: "Unlinks one of the caller's accounts at an OAuth provider. 404 when it is not the caller's; 409 when it is the last way to sign in (no password and no other account).",
+		Description: "Unlinks one of the caller's accounts at an OAuth provider. 404 when it is not the caller's; 409 when it is the last way to sign in (no password and no other account). Requires a recent `/v1/session/authorize`.",
 		Permissions: []string{auth.User},
 		Params:      []rpc.Param{{Name: "identity_id", Description: "The identity's id, as get-identities answers it."}},
-		// TODO(sessions): mark "fresh" (a recent /v1/session/authorize) once the sessions work is on main.
+		// Unlinking is a change of how one signs in: as sure as the password.
+		RequireAuthorization: true,
 		Handler: func(ctx context.Context, identityID string) error {
 			id, err := strconv.ParseInt(identityID, 10, 64)
 			if err != nil || id <= 0 {
@@ -122,7 +124,7 @@ func (m *Module) mountOAuth(ctx context.Context, opts Options) error {
 // signinOAuth answers signin with OAuth credentials: a session, as with a
 // password.
 func (m *Module) signinOAuth(ctx context.Context, f oauthFields, signinPerms *[]string) (signinAnswer, error) {
-	s, err := m.SignInOAuth(ctx, OAuthSignIn{Credentials: f.credentials(), Addr: clientAddr(ctx), AnyOf: anyOf(signinPerms)})
+	s, err := m.SignInOAuth(ctx, OAuthSignIn{Credentials: f.credentials(), Addr: clientAddr(ctx), UserAgent: userAgent(ctx), AnyOf: anyOf(signinPerms)})
 	if err != nil {
 		return signinAnswer{}, rpcError(err)
 	}

@@ -130,6 +130,7 @@ func TestOAuthSignUpThenSignIn(t *testing.T) {
 		e.refused(t, rpc.CodeInsufficientPermissions, s.Token, "/v1/admin/users/get-identities", "alice")
 
 		// Without a password the one identity is the only way in.
+		e.ok(t, s.Token, "/v1/session/authorize", e.creds(t, opAlice))
 		r = e.refused(t, 409, s.Token, "/v1/profile/remove-identity", ids[0].ID)
 		assert.Contains(t, r.Message, "last way to sign in")
 		assert.Len(t, e.identities(t, s.Token, "/v1/profile/get-identities"), 1)
@@ -185,6 +186,7 @@ func TestOAuthLinkByEmail(t *testing.T) {
 			ids := e.identities(t, s.Token, "/v1/profile/get-identities")
 			require.Len(t, ids, 1)
 			// She has a password: the identity can go.
+			e.ok(t, s.Token, "/v1/session/authorize", map[string]string{"password": "alison-password"})
 			e.ok(t, s.Token, "/v1/profile/remove-identity", ids[0].ID)
 			assert.Empty(t, e.identities(t, s.Token, "/v1/profile/get-identities"))
 		}
@@ -199,6 +201,8 @@ func TestOAuthBadInputs(t *testing.T) {
 		e.ok(t, "", "/v1/session/signin", e.creds(t, opAlice)).Decode(t, &s)
 		ids := e.identities(t, s.Token, "/v1/profile/get-identities")
 		root := e.root(t)
+		e.ok(t, s.Token, "/v1/session/authorize", e.creds(t, opAlice))
+		e.ok(t, root, "/v1/session/authorize", map[string]string{"password": rootPassword})
 		before := e.snapshot(t)
 
 		good := e.creds(t, opAlice)
@@ -243,26 +247,25 @@ func TestNoOAuthKeepsCredentials(t *testing.T) {
 }
 
 // The step-up proof: a fresh code of the user's own identity, and no other.
-func TestVerifyOAuth(t *testing.T) {
+func TestAuthorizeWithOAuth(t *testing.T) {
 	t.Parallel()
 	e := newOAuthEnv(t, storagetest.SQLite(t), false, openSignup)
-	ctx := context.Background()
-	cred := func(u oauthtest.User) oauth.Credentials {
-		c := e.creds(t, u)
-		return oauth.Credentials{Provider: c["oauth_provider"], Code: c["oauth_code"], RedirectURL: c["oauth_redirect_url"], State: c["oauth_state"]}
-	}
-	alice, err := e.mod.SignInOAuth(ctx, users.OAuthSignIn{Credentials: cred(opAlice)})
-	require.NoError(t, err)
-	_, err = e.mod.SignInOAuth(ctx, users.OAuthSignIn{Credentials: cred(opCarl)})
-	require.NoError(t, err)
-	as := e.mod.As(&auth.Principal{UserID: alice.User.ID, Username: "alice", Kind: auth.KindSession, TokenID: alice.ID})
+	var alice signin
+	e.ok(t, "", "/v1/session/signin", e.creds(t, opAlice)).Decode(t, &alice)
+	e.ok(t, "", "/v1/session/signin", e.creds(t, opCarl))
+	ids := e.identities(t, alice.Token, "/v1/profile/get-identities")
 
-	require.NoError(t, as.VerifyOAuth(ctx, cred(opAlice)))
-	err = as.VerifyOAuth(ctx, cred(opCarl))
-	require.ErrorIs(t, err, users.ErrUnauthenticated)
-	assert.Contains(t, err.Error(), "not linked to you")
-	c := cred(opAlice)
-	require.NoError(t, as.VerifyOAuth(ctx, c))
-	require.ErrorIs(t, as.VerifyOAuth(ctx, c), users.ErrUnauthenticated, "a code works once")
-	require.ErrorIs(t, e.mod.As(nil).VerifyOAuth(ctx, cred(opAlice)), users.ErrForbidden)
+	r := e.refused(t, 403, alice.Token, "/v1/profile/remove-identity", ids[0].ID)
+	assert.Equal(t, true, r.Meta["authorization_required"], r.Raw)
+
+	r = e.refused(t, 401, alice.Token, "/v1/session/authorize", e.creds(t, opCarl))
+	assert.Contains(t, r.Message, "not linked to you")
+	c := e.creds(t, opAlice)
+	e.ok(t, alice.Token, "/v1/session/authorize", c)
+	r = e.refused(t, 401, alice.Token, "/v1/session/authorize", c)
+	assert.Contains(t, r.Message, "unknown, used or expired OAuth state", "a code works once")
+
+	// Authorized: the last way in is still refused, for its own reason.
+	r = e.refused(t, 409, alice.Token, "/v1/profile/remove-identity", ids[0].ID)
+	assert.Contains(t, r.Message, "last way to sign in")
 }

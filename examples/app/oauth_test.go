@@ -53,10 +53,10 @@ func TestConsoleSignInWithOpenIDProvider(t *testing.T) {
 	assert.Equal(t, "alice", name)
 	assert.NotContains(t, url, "code=", "the code left the address bar")
 
-	// Unlinking the only way in is refused, with the server's message.
+	// Unlinking takes a recent authorization: refused, with the server's message.
 	browse(t, tab, 10*time.Second,
 		chromedp.Click(button("Unlink"), chromedp.BySearch),
-		waitJS(`document.getElementById("notice").textContent.includes("last way to sign in")`),
+		waitJS(`document.getElementById("notice").textContent.includes("requires a recent authorization")`),
 		chromedp.WaitVisible(`tr[data-identity="testop"]`),
 	)
 

@@ -3,7 +3,10 @@
 //
 // The settings object holds app_url (the base of links sent by mail),
 // smtp_from, smtp_hostname, smtp_port, smtp_username, smtp_password,
-// signup_enabled, and whatever fields the host adds through a struct of its
+// signup_enabled, the OAuth providers (oauth_providers: {"<name>": {type,
+// issuer, client_id, client_secret, scopes}}, oauth_redirect_urls,
+// oauth_link_verified_email; Module.OAuth fits oauth.Options.Source), and
+// whatever fields the host adds through a struct of its
 // own (Options.Extra), which are reflected into the update method's schema
 // like any parameter:
 //
@@ -21,12 +24,17 @@
 // The methods, for callers holding Options.Permission ("admin"):
 //
 //   - read answers the settings; never the SMTP password, only
-//     smtp_password_set, and never a secret host field (see below).
+//     smtp_password_set, never an OAuth client secret, only each
+//     provider's client_secret_set, and never a secret host field (see
+//     below).
 //   - update(settings) stores the fields given (unknown ones are refused
 //     with -32808) and answers the settings as read does. An empty
 //     smtp_password clears it, and so does changing smtp_hostname without
 //     giving a password: a stored password is only ever sent to the server
-//     it was entered for. Values a field does not take are refused with
+//     it was entered for. oauth_providers replaces the providers whole; a
+//     provider given without client_secret keeps its stored one while its
+//     type, issuer and client_id stay the same (a secret is only ever
+//     sent to the issuer it was entered for). Values a field does not take are refused with
 //     -32808 naming the field and the rule. A call made with an API token
 //     may not give app_url, smtp_hostname, smtp_port, smtp_username or
 //     smtp_password (403): they decide where the password reset mail and
@@ -46,7 +54,8 @@
 //
 // # Secrets at rest
 //
-// smtp_password and the host fields tagged settings:"secret" are secret:
+// smtp_password, oauth_providers (it holds the client secrets) and the host
+// fields tagged settings:"secret" are secret:
 // write-only (read never answers them) and, with Options.Keys, encrypted
 // in the database with AES-256-GCM under a key the host holds, typically
 // from its environment:

@@ -27,7 +27,8 @@ const (
 )
 
 var builtinKeys = []string{keyAppURL, keySMTPFrom, keySMTPHostname, keySMTPPort, keySMTPUsername, keySMTPPassword, keySignupEnabled,
-	keyNoNewSigninMail, keyNoPasswordChangedMail, keyNoEmailChangedMail}
+	keyNoNewSigninMail, keyNoPasswordChangedMail, keyNoEmailChangedMail,
+	keyOAuthProviders, keyOAuthRedirectURLs, keyOAuthLinkVerifiedEmail}
 
 // patch is the update parameter's built-in part: a field left out is nil.
 // Its schema is reflected like a method parameter's; the rules that a
@@ -44,6 +45,10 @@ type patch struct {
 	NoNewSigninMail       *bool `json:"no_new_signin_mail,omitempty" jsonschema_description:"True: no mail to a user who signs in from a device and network not seen lately."`
 	NoPasswordChangedMail *bool `json:"no_password_changed_mail,omitempty" jsonschema_description:"True: no mail to a user whose password changed."`
 	NoEmailChangedMail    *bool `json:"no_email_changed_mail,omitempty" jsonschema_description:"True: no mail to the address a user had when it changes."`
+
+	OAuthProviders         *map[string]oauthProviderPatch `json:"oauth_providers,omitempty" jsonschema_description:"The OAuth providers by the name the API uses as oauth_provider (1 to 32 of a-z, 0-9, _ and -); replaces the stored ones."`
+	OAuthRedirectURLs      *[]string                      `json:"oauth_redirect_urls,omitempty" jsonschema_description:"The only URLs a provider may send the browser back to, matched exactly."`
+	OAuthLinkVerifiedEmail *bool                          `json:"oauth_link_verified_email,omitempty" jsonschema_description:"Whether a first sign-in through a provider links to the existing user of the email the provider says is verified. Default false."`
 }
 
 // smtpTest is the test-smtp parameter, as the API v1 reference gives it.
@@ -127,9 +132,10 @@ func newFields(extra any) (*fields, error) {
 }
 
 // secret says whether the setting named key is encrypted at rest (when
-// Options.Keys is set): smtp_password and the host's secret fields.
+// Options.Keys is set): smtp_password, oauth_providers (which holds the
+// client secrets) and the host's secret fields.
 func (f *fields) secret(key string) bool {
-	return key == keySMTPPassword || f.hostSecrets[key]
+	return key == keySMTPPassword || key == keyOAuthProviders || f.hostSecrets[key]
 }
 
 // secretKeys returns the JSON names of the fields of struct type t tagged

@@ -27,7 +27,7 @@ func (m *Module) register(reg *rpc.Registry) {
 	mod.Register(rpc.Method{
 		ID:          "read",
 		Title:       "Read application settings",
-		Description: "Answers the settings object. The SMTP password is never sent: `smtp_password_set` says whether one is stored.",
+		Description: "Answers the settings object. The SMTP password and OAuth client secrets are never sent: `smtp_password_set` and each provider's `client_secret_set` say whether one is stored.",
 		Permissions: perms,
 		Handler:     m.read,
 	})
@@ -81,6 +81,7 @@ func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (jso
 	defer m.mu.Unlock()
 	rows, err := m.write(ctx, func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 		m.keepPasswordWithHost(stored, values)
+		m.keepOAuthSecrets(stored, values)
 		return m.sealValues(stored, values), nil
 	})
 	if err != nil {
@@ -153,9 +154,13 @@ func (m *Module) values(in map[string]json.RawMessage) (map[string]json.RawMessa
 			var n int
 			err = json.Unmarshal(raw, &n)
 			rule, v = checkPort(n), n
-		case keySignupEnabled, keyNoNewSigninMail, keyNoPasswordChangedMail, keyNoEmailChangedMail:
+		case keySignupEnabled, keyNoNewSigninMail, keyNoPasswordChangedMail, keyNoEmailChangedMail, keyOAuthLinkVerifiedEmail:
 			var b bool
 			err, v = json.Unmarshal(raw, &b), b
+		case keyOAuthProviders:
+			v, rule = checkOAuthProviders(raw)
+		case keyOAuthRedirectURLs:
+			v, rule = checkRedirectURLs(raw)
 		default:
 			if !m.schema.hostKeys[key] {
 				return nil, invalid(key, "is not a setting")

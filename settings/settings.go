@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/mailer"
+	"github.com/authrpc/authrpc/oauth"
 	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
@@ -89,6 +90,11 @@ type Settings struct {
 	NoNewSigninMail       bool `json:"no_new_signin_mail"`
 	NoPasswordChangedMail bool `json:"no_password_changed_mail"`
 	NoEmailChangedMail    bool `json:"no_email_changed_mail"`
+
+	// The OAuth settings; Module.OAuth answers them as an oauth.Config.
+	OAuthProviders         map[string]oauth.Provider `json:"-"` // client secrets inside: never in JSON
+	OAuthRedirectURLs      []string                  `json:"oauth_redirect_urls"`
+	OAuthLinkVerifiedEmail bool                      `json:"oauth_link_verified_email"`
 
 	extra json.RawMessage // the host's fields, a JSON object; nil without them
 }

@@ -22,7 +22,7 @@ import (
 
 const defaultsJSON = `{"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"",
 	"smtp_password_set":false,"signup_enabled":false,
-	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false,"oauth_providers":{},"oauth_redirect_urls":[],"oauth_link_verified_email":false}`
 
 func TestReadDefaults(t *testing.T) {
 	t.Parallel()
@@ -92,7 +92,7 @@ func TestUpdatePartial(t *testing.T) {
 		got := e.ok(t, "update", `[{"app_url":"https://app.example.com/base","signup_enabled":true}]`)
 		want := `{"app_url":"https://app.example.com/base","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"",
 			"smtp_password_set":false,"signup_enabled":true,
-	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false,"oauth_providers":{},"oauth_redirect_urls":[],"oauth_link_verified_email":false}`
 		assert.JSONEq(t, want, got, "update answers the settings as read does")
 		assert.JSONEq(t, want, e.ok(t, "read", ``))
 
@@ -107,7 +107,7 @@ func TestUpdatePartial(t *testing.T) {
 		got = e.ok(t, "update", `{"smtp_hostname":"smtp.example.com","smtp_port":2525,"smtp_username":"mailer","smtp_password":"pw-1","smtp_from":"Example <noreply@example.com>"}`)
 		assert.JSONEq(t, `{"app_url":"https://app.example.com/base","smtp_from":"Example <noreply@example.com>","smtp_hostname":"smtp.example.com",
 			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":true,"signup_enabled":true,
-	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`, got)
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false,"oauth_providers":{},"oauth_redirect_urls":[],"oauth_link_verified_email":false}`, got)
 		cfg, err := e.mod.SMTP(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, "smtp.example.com", cfg.Host)
@@ -121,7 +121,7 @@ func TestUpdatePartial(t *testing.T) {
 		got = e.ok(t, "update", `[{"smtp_password":"","app_url":"","signup_enabled":false}]`)
 		assert.JSONEq(t, `{"app_url":"","smtp_from":"Example <noreply@example.com>","smtp_hostname":"smtp.example.com",
 			"smtp_port":2525,"smtp_username":"mailer","smtp_password_set":false,"signup_enabled":false,
-	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false}`, got)
+	"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false,"oauth_providers":{},"oauth_redirect_urls":[],"oauth_link_verified_email":false}`, got)
 
 		// What is stored outlives the process.
 		fresh := newEnv(t, db, settings.Options{})
@@ -280,7 +280,7 @@ func TestHostFields(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
 		opts := settings.Options{Extra: &Branding{SiteName: "Acme", Theme: "light", MaxUploads: 5}}
 		e := newEnv(t, db, opts)
-		const builtins = `"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"","smtp_password_set":false,"signup_enabled":false,"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false`
+		const builtins = `"app_url":"","smtp_from":"","smtp_hostname":"","smtp_port":587,"smtp_username":"","smtp_password_set":false,"signup_enabled":false,"no_new_signin_mail":false,"no_password_changed_mail":false,"no_email_changed_mail":false,"oauth_providers":{},"oauth_redirect_urls":[],"oauth_link_verified_email":false`
 		read := e.ok(t, "read", ``)
 		assert.Equal(t, `{`+builtins+`,"site_name":"Acme","theme":"light","max_uploads":5}`, read,
 			"host fields follow the built-in ones, in the struct's order, with their defaults")

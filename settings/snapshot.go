@@ -39,9 +39,12 @@ type view struct {
 	SMTPPasswordSet bool   `json:"smtp_password_set"`
 	SignupEnabled   bool   `json:"signup_enabled"`
 
-	NoNewSigninMail       bool `json:"no_new_signin_mail"`
-	NoPasswordChangedMail bool `json:"no_password_changed_mail"`
-	NoEmailChangedMail    bool `json:"no_email_changed_mail"`
+	NoNewSigninMail        bool                         `json:"no_new_signin_mail"`
+	NoPasswordChangedMail  bool                         `json:"no_password_changed_mail"`
+	NoEmailChangedMail     bool                         `json:"no_email_changed_mail"`
+	OAuthProviders         map[string]oauthProviderView `json:"oauth_providers"`
+	OAuthRedirectURLs      []string                     `json:"oauth_redirect_urls"`
+	OAuthLinkVerifiedEmail bool                         `json:"oauth_link_verified_email"`
 }
 
 // build makes a snapshot of the stored rows over the defaults. A stored
@@ -61,6 +64,13 @@ func (m *Module) build(ctx context.Context, stored map[string]json.RawMessage) *
 	load(m, ctx, rows, keyNoNewSigninMail, &s.NoNewSigninMail)
 	load(m, ctx, rows, keyNoPasswordChangedMail, &s.NoPasswordChangedMail)
 	load(m, ctx, rows, keyNoEmailChangedMail, &s.NoEmailChangedMail)
+	load(m, ctx, rows, keyOAuthProviders, &s.OAuthProviders)
+	load(m, ctx, rows, keyOAuthRedirectURLs, &s.OAuthRedirectURLs)
+	load(m, ctx, rows, keyOAuthLinkVerifiedEmail, &s.OAuthLinkVerifiedEmail)
+	redirects := s.OAuthRedirectURLs
+	if redirects == nil {
+		redirects = []string{}
+	}
 
 	f := m.schema
 	if f.extraType != nil {
@@ -92,6 +102,7 @@ func (m *Module) build(ctx context.Context, stored map[string]json.RawMessage) *
 		SMTPUsername: s.SMTPUsername, SMTPPasswordSet: s.SMTPPassword != "" || unreadable[keySMTPPassword] != nil,
 		SignupEnabled:   s.SignupEnabled,
 		NoNewSigninMail: s.NoNewSigninMail, NoPasswordChangedMail: s.NoPasswordChangedMail, NoEmailChangedMail: s.NoEmailChangedMail,
+		OAuthProviders: oauthView(s.OAuthProviders), OAuthRedirectURLs: redirects, OAuthLinkVerifiedEmail: s.OAuthLinkVerifiedEmail,
 	})
 	// Secret host fields are write-only, as smtp_password is.
 	if extra := withoutKeys(s.extra, f.hostSecrets); len(extra) > 2 { // more than "{}": the host's fields follow the built-in ones

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/authrpc/authrpc/oauth"
 )
 
 // Limits of the built-in text settings, in bytes.
@@ -116,6 +118,9 @@ func checkSettings(s Settings) string {
 		if c.msg != "" {
 			return c.key + " " + c.msg
 		}
+	}
+	if msg := (oauth.Config{Providers: s.OAuthProviders, RedirectURLs: s.OAuthRedirectURLs}).Check(); msg != "" {
+		return "oauth: " + msg
 	}
 	return ""
 }

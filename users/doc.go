@@ -227,6 +227,23 @@
 // anything else is a failure, wrapped with context. The methods answer
 // the reasons as 404, 400, 409, 403, 401, 429 and 400.
 //
+// # OAuth
+//
+// With Options.OAuth (an *oauth.Module), signin and signup also take
+// {oauth_provider, oauth_code, oauth_redirect_url, oauth_state}
+// (SignInOAuth): the code is exchanged by the oauth module, and the
+// identity (provider, subject) it answers is linked to one user in the
+// table user_identities. Its first sign-in links to the existing user of
+// its email only when the provider verified the email and
+// oauth.Config.LinkVerifiedEmail allows it; otherwise, when no user has
+// the email, it signs up a user without a password (the email kept only
+// when verified) while signup is open; otherwise it is refused with
+// nothing linked. /v1/profile/get-identities and remove-identity (which
+// requires a recent authorization, and is never the last way to sign in:
+// 409) and /v1/admin/users/get-identities read and unlink them. Authorize
+// takes the same credentials: a fresh code of an identity linked to the
+// caller (the Verifier of "oauth_code").
+//
 // # For other modules
 //
 // Module.Lookup and Module.Permissions give a user and their effective

@@ -20,6 +20,7 @@ const signinDescription = "If `credentials` parameter is specified - will try to
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	oauthFields
 }
 
 // signupFields is the parameter of signup.
@@ -28,6 +29,7 @@ type signupFields struct {
 	Password     *string `json:"password,omitempty"`
 	Email        *string `json:"email,omitempty"`
 	TelegramName *string `json:"telegram_name,omitempty"`
+	oauthFields
 }
 
 // signinAnswer is what signin answers: a new session's token (only when
@@ -48,7 +50,7 @@ func (m *Module) registerSession() {
 		Description: signinDescription,
 		Permissions: []string{auth.Anyone},
 		Params: []rpc.Param{
-			{Name: "credentials?"},
+			{Name: "credentials?", Schema: m.credentialsSchema(false)},
 			{
 				Name:        "signin_permissions?",
 				Description: "Array of permissions. Only user, who has this permissions can sign in. If `null` permissions will not check.",
@@ -74,7 +76,7 @@ func (m *Module) registerSession() {
 		Title:       "Signup",
 		Description: "Creates an enabled user from `fields` (`username`, `password`, `email` optional) and answers without data. 409 when the name or email is taken, with one message for either; 403 while signup is closed, as it is until the host opens it (the `signup_enabled` setting).",
 		Permissions: []string{auth.Anyone},
-		Params:      []rpc.Param{{Name: "fields"}},
+		Params:      []rpc.Param{{Name: "fields", Schema: m.credentialsSchema(true)}},
 		Handler:     m.signup,
 		// The limit is the handler's, not the registry's RateLimit: this
 		// one is shared by the instances.
@@ -120,6 +122,9 @@ func (m *Module) authorize(ctx context.Context, creds Credentials) error {
 func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]string) (signinAnswer, error) {
 	if creds == nil {
 		return m.describe(ctx, signinPerms)
+	}
+	if creds.isOAuth() {
+		return m.signinOAuth(ctx, creds.oauthFields, signinPerms)
 	}
 	s, err := m.SignIn(ctx, SignIn{Username: creds.Username, Password: creds.Password, Addr: clientAddr(ctx), UserAgent: userAgent(ctx), AnyOf: anyOf(signinPerms)})
 	if err != nil {
@@ -171,11 +176,14 @@ func (m *Module) signout(ctx context.Context) (rpc.Result, error) {
 }
 
 // signup creates an enabled user holding the default permissions.
-func (m *Module) signup(ctx context.Context, f signupFields) error {
+func (m *Module) signup(ctx context.Context, f signupFields) (rpc.Result, error) {
+	if f.isOAuth() {
+		return m.signupOAuth(ctx, f.oauthFields)
+	}
 	_, err := m.SignUp(ctx, SignUp{
 		Username: f.Username, Password: deref(f.Password), NoPassword: f.Password == nil,
 		Email: deref(f.Email), TelegramName: deref(f.TelegramName),
 		Addr: clientAddr(ctx),
 	})
-	return rpcError(err)
+	return rpc.Result{}, rpcError(err)
 }

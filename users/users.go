@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/oauth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/storage"
 )
@@ -203,6 +204,14 @@ type Options struct {
 	AvatarURL string
 	NoAvatar  bool
 
+	// OAuth, when set, signs users in through OAuth providers: signin and
+	// signup take {oauth_provider, oauth_code, oauth_redirect_url,
+	// oauth_state}, identities are linked to users (the table
+	// user_identities), and /v1/profile/get-identities,
+	// /v1/profile/remove-identity and /v1/admin/users/get-identities are
+	// registered. Mount the oauth module first. Nil: none of it.
+	OAuth *oauth.Module
+
 	// TablePrefix goes before the name of every table, index and
 	// constraint the module creates, so that a host with tables of its own
 	// of the same names (a users table, say) can mount the module beside
@@ -228,6 +237,7 @@ type Options struct {
 // Module is the mounted users module: users administration, the profile and
 // sessions. Other modules use it to look users up.
 type Module struct {
+	oauth      *oauth.Module // Options.OAuth; nil without
 	reg        *rpc.Registry
 	db         *bun.DB
 	tables     tables
@@ -349,6 +359,9 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		m.log.Warn("users: sessions' last activity not stored", "sessions", n, "err", err)
 	}
 
+	if err := m.mountOAuth(ctx, opts); err != nil {
+		return nil, err
+	}
 	m.registerAdmin()
 	m.registerProfile()
 	m.registerSession()

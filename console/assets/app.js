@@ -8,6 +8,7 @@ import { securityPage, userSessions } from "./security.js";
 const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
 const adminPermission = document.querySelector('meta[name="authrpc-admin-permission"]').content;
 const tokenKey = "authrpc.console.token";
+const oauthKey = "authrpc.console.oauth"; // the provider of the sign-in under way
 const pageSize = 20;
 const pollEvery = 5000;
 
@@ -117,6 +118,65 @@ function signinPage() {
   });
   main.replaceChildren(form);
   user.input.focus();
+  oauthButtons(form);
+}
+
+// redirectURL is where providers send the browser back to: this page,
+// without query or fragment. The host lists it in oauth_redirect_urls.
+function redirectURL() {
+  return location.origin + location.pathname;
+}
+
+// oauthButtons adds "Sign in with …" for each configured provider.
+async function oauthButtons(form) {
+  let res;
+  try {
+    res = await client.call("/v1/session/get-oauth-providers");
+  } catch {
+    return; // no OAuth on this server
+  }
+  const providers = Array.isArray(res.data) ? res.data : [];
+  if (!providers.length) return;
+  const list = h("div", { class: "stack oauth" }, h("p", { class: "muted" }, "or"));
+  for (const p of providers) {
+    list.append(h("button", { type: "button", "data-provider": p.name, onclick: () => beginOAuth(p.name) }, "Sign in with " + p.name));
+  }
+  form.append(list);
+}
+
+async function beginOAuth(provider) {
+  const res = await run(() => client.call("/v1/session/oauth-url", provider, redirectURL()));
+  if (!res) return;
+  sessionStorage.setItem(oauthKey, provider);
+  location.assign(res.data.url);
+}
+
+// finishOAuth completes a sign-in the provider sent the browser back from
+// (?code=…&state=…, or ?error=…): the callback page. It answers whether
+// the browser came back from one.
+async function finishOAuth() {
+  const q = new URLSearchParams(location.search);
+  const provider = sessionStorage.getItem(oauthKey);
+  if (!provider || !(q.has("code") || q.has("error"))) return false;
+  sessionStorage.removeItem(oauthKey);
+  history.replaceState(null, "", location.pathname + "#/");
+  if (q.has("error")) {
+    route().then(() => say(`Sign-in with ${provider} failed: ${q.get("error_description") || q.get("error")}`, "error"));
+    return true;
+  }
+  main.replaceChildren(h("p", { class: "muted", id: "oauth-progress" }, `Signing in with ${provider}…`));
+  const res = await run(() => client.call("/v1/session/signin", {
+    oauth_provider: provider, oauth_code: q.get("code"), oauth_redirect_url: redirectURL(), oauth_state: q.get("state") || "",
+  }));
+  if (res) {
+    sessionStorage.setItem(tokenKey, res.data.token);
+    client.setToken(res.data.token);
+    state.auth = res.data.auth;
+  }
+  const message = notice.hidden ? "" : notice.textContent;
+  await route();
+  if (!res && message) say(message, "error");
+  return true;
 }
 
 async function signout() {
@@ -345,8 +405,10 @@ async function settingsPage() {
   // The security notices, each on unless its no_…_mail setting is set.
   const notices = noticeFields.map((n) => ({ ...n, box: checkbox(n.label, { name: n.key }) }));
   const status = h("p", { class: "muted", id: "settings-status", "aria-live": "polite" });
+  const oauth = oauthSettings(dirty);
   form.append(pass.el, signup.el,
     h("fieldset", { class: "stack" }, h("legend", {}, "Security mail"), notices.map((n) => n.box.el)),
+    oauth.el,
     h("div", { class: "actions" },
       h("button", { type: "submit", class: "primary" }, "Save"),
       h("button", { type: "button", onclick: testSMTP }, "Test SMTP")),
@@ -366,6 +428,7 @@ async function settingsPage() {
       pass.input.value = "";
       pass.input.placeholder = s.smtp_password_set ? "stored; type to replace" : "not set";
     }
+    oauth.fill(s, onlyClean);
   }
 
   function values() {
@@ -374,6 +437,7 @@ async function settingsPage() {
     v.signup_enabled = inputs.signup_enabled.checked;
     for (const n of notices) v[n.key] = !n.box.input.checked;
     if (dirty.has("smtp_password")) v.smtp_password = pass.input.value;
+    Object.assign(v, oauth.values());
     return v;
   }
 
@@ -404,6 +468,66 @@ async function settingsPage() {
   const res = await run(() => client.call("/v1/admin/settings/read"));
   if (res) fill(res.data, false);
   main.append(form);
+}
+
+// oauthSettings edits oauth_providers (a row per provider; a client secret
+// left empty keeps the stored one), oauth_redirect_urls (one a line) and
+// oauth_link_verified_email. Only what was changed is sent.
+function oauthSettings(dirty) {
+  const rows = h("tbody", {});
+  const urls = h("textarea", { name: "oauth_redirect_urls", rows: 3, id: "oauth-redirect-urls" });
+  const link = checkbox("Link a first sign-in to the user of an email the provider verified", { name: "oauth_link_verified_email" });
+  const add = h("button", { type: "button", onclick: () => { rows.append(providerRow("", {})); dirty.add("oauth_providers"); } }, "Add provider");
+  const el = h("fieldset", { class: "stack oauth-settings" }, h("legend", {}, "OAuth providers"),
+    h("div", { class: "scroll" }, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Type"), h("th", { class: "wide" }, "Issuer (OpenID Connect)"), h("th", {}, "Client id"), h("th", {}, "Client secret"), h("th", {}))),
+      rows)),
+    add,
+    h("label", { class: "stack" }, "Redirect URLs allowed, one a line (this console's is " + redirectURL() + ")", urls),
+    link.el);
+  el.addEventListener("input", (e) => {
+    if (e.target.closest("tr")) dirty.add("oauth_providers");
+  });
+
+  function providerRow(name, p) {
+    const input = (key, value, attrs = {}) => h("input", { name: key, value: value ?? "", autocomplete: "off", ...attrs });
+    const type = h("select", { name: "type" }, ["oidc", "github"].map((t) => h("option", { value: t, selected: p.type === t }, t)));
+    const tr = h("tr", { "data-provider": name },
+      h("td", {}, input("name", name, { "aria-label": "Provider name" })),
+      h("td", {}, type),
+      h("td", { class: "wide" }, input("issuer", p.issuer, { type: "url", "aria-label": "Issuer" })),
+      h("td", {}, input("client_id", p.client_id, { "aria-label": "Client id" })),
+      h("td", {}, input("client_secret", "", { type: "password", "aria-label": "Client secret", placeholder: p.client_secret_set ? "stored; type to replace" : "not set" })),
+      h("td", {}, h("button", { type: "button", class: "danger", onclick: () => { tr.remove(); dirty.add("oauth_providers"); } }, "Remove")));
+    return tr;
+  }
+
+  return {
+    el,
+    fill(s, onlyClean) {
+      if (!(onlyClean && dirty.has("oauth_providers"))) {
+        rows.replaceChildren(...Object.entries(s.oauth_providers || {}).map(([n, p]) => providerRow(n, p)));
+      }
+      if (!(onlyClean && dirty.has("oauth_redirect_urls"))) urls.value = (s.oauth_redirect_urls || []).join("\n");
+      if (!(onlyClean && dirty.has("oauth_link_verified_email"))) link.input.checked = !!s.oauth_link_verified_email;
+    },
+    values() {
+      const v = {};
+      if (dirty.has("oauth_providers")) {
+        v.oauth_providers = {};
+        for (const tr of rows.children) {
+          const get = (k) => tr.querySelector(`[name="${k}"]`).value.trim();
+          const p = { type: get("type"), client_id: get("client_id") };
+          if (p.type === "oidc") p.issuer = get("issuer");
+          if (get("client_secret")) p.client_secret = get("client_secret");
+          v.oauth_providers[get("name")] = p;
+        }
+      }
+      if (dirty.has("oauth_redirect_urls")) v.oauth_redirect_urls = urls.value.split("\n").map((u) => u.trim()).filter(Boolean);
+      if (dirty.has("oauth_link_verified_email")) v.oauth_link_verified_email = link.input.checked;
+      return v;
+    },
+  };
 }
 
 // --- Call log -------------------------------------------------------------------
@@ -445,6 +569,34 @@ async function profilePage() {
       h("dt", {}, "Created"), h("dd", {}, when(p.created))),
     form(email, "/v1/profile/set-email", "Save email"),
     form(tg, "/v1/profile/set-telegram-username", "Save telegram name")));
+  await identitiesSection();
+}
+
+// identitiesSection lists the caller's accounts at OAuth providers, when
+// the server has OAuth.
+async function identitiesSection() {
+  const section = h("section", { class: "card stack", id: "identities" }, h("h2", {}, "Linked accounts"));
+  async function load() {
+    let res;
+    try {
+      res = await client.call("/v1/profile/get-identities");
+    } catch {
+      section.remove(); // no OAuth on this server
+      return;
+    }
+    const rows = Array.isArray(res.data) ? res.data : [];
+    section.replaceChildren(h("h2", {}, "Linked accounts"), rows.length
+      ? h("div", { class: "scroll" }, h("table", {},
+        h("thead", {}, h("tr", {}, h("th", {}, "Provider"), h("th", { class: "wide" }, "Email"), h("th", {}, "Linked"), h("th", {}, "Actions"))),
+        h("tbody", {}, rows.map((i) => h("tr", { "data-identity": i.provider },
+          h("td", {}, i.provider), h("td", { class: "wide" }, (i.email || "") + (i.email && !i.email_verified ? " (unverified)" : "")), h("td", {}, when(i.created)),
+          h("td", { class: "actions" }, h("button", { type: "button", class: "danger", "aria-label": `Unlink ${i.provider}`, onclick: async () => {
+            if (await run(() => client.call("/v1/profile/remove-identity", i.id))) { say(`Unlinked ${i.provider}.`); load(); }
+          } }, "Unlink")))))))
+      : h("p", { class: "muted" }, "No linked accounts."));
+  }
+  main.append(section);
+  await load();
 }
 
 // --- Start --------------------------------------------------------------------------
@@ -453,6 +605,7 @@ async function start() {
   const title = document.querySelector("title");
   title.dataset.base = title.textContent;
   window.addEventListener("hashchange", route);
+  if (await finishOAuth()) return;
   const token = sessionStorage.getItem(tokenKey);
   if (token) {
     client.setToken(token);

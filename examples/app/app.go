@@ -22,6 +22,7 @@ import (
 	"github.com/authrpc/authrpc/console"
 	"github.com/authrpc/authrpc/health"
 	"github.com/authrpc/authrpc/metrics"
+	"github.com/authrpc/authrpc/oauth"
 	"github.com/authrpc/authrpc/pubsub"
 	"github.com/authrpc/authrpc/pubsub/natspubsub"
 	"github.com/authrpc/authrpc/rpc"
@@ -81,6 +82,7 @@ type app struct {
 	reg           *rpc.Registry
 	calls         *calllog.Module
 	settings      *settings.Module
+	oauth         *oauth.Module
 	users         *users.Module
 	metrics       *metrics.Metrics // nil with NoMetrics
 }
@@ -144,7 +146,13 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Permission: adminPermission, Keys: keys, Channel: a.channel("settings")}); err != nil {
 		return nil, err
 	}
+	// OAuth providers are settings (oauth_providers, oauth_redirect_urls):
+	// none until an administrator adds one.
+	if a.oauth, err = oauth.Mount(ctx, a.reg, db, oauth.Options{Source: a.settings.OAuth}); err != nil {
+		return nil, err
+	}
 	a.users, err = users.Mount(ctx, a.reg, db, users.Options{
+		OAuth:           a.oauth,
 		AdminPermission: adminPermission,
 		RootPassword:    cfg.RootPassword,
 		Out:             cfg.Out,

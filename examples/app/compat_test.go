@@ -131,11 +131,13 @@ func TestCompatDocIsTrue(t *testing.T) {
 	for id, s := range doc {
 		res, called := answers[id]
 		if !called {
-			// Only the mail flows are not called here (they need a mailer
+			// Only the mail flows (and OAuth's) are not called here (they need a mailer
 			// and the token it sends); examples/app's email tests call them.
 			assert.Contains(t, []string{"/v1/admin/settings/test-smtp", "/v1/session/send-confirmation-email",
 				"/v1/session/send-password-reset-email", "/v1/session/confirm-email-by-token",
-				"/v1/session/set-password-by-token"}, id, "%s is not called", id)
+				"/v1/session/set-password-by-token",
+				// and the OAuth flow, which needs a provider: oauth_test.go.
+				"/v1/session/oauth-url", "/v1/profile/remove-identity"}, id, "%s is not called", id)
 			continue
 		}
 		if s.noData {
@@ -176,6 +178,9 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/profile/set-email", `["root@example.com"]`)
 	call(root, "/v1/profile/set-telegram-username", `["root_gram"]`)
 	call(root, "/v1/profile/read", ``)
+	call(root, "/v1/profile/get-identities", ``)
+	call(root, "/v1/admin/users/get-identities", `["root"]`)
+	call("", "/v1/session/get-oauth-providers", ``)
 	call(root, "/v1/admin/settings/update", `[{"signup_enabled":true}]`) // signup is closed until opened
 	call("", "/v1/session/signup", `[{"username":"signed-up","password":"signed-up-password"}]`)
 

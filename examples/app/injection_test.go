@@ -99,7 +99,7 @@ func TestInjection(t *testing.T) {
 		t.Run("string parameters", func(t *testing.T) {
 			// What the walk stores on purpose it puts back: the victim's
 			// password hash and the settings rows, as they are now.
-			require.NoError(t, a.db.NewSelect().Table("users").Column("password_hash", "signin_addrs").Where("id = ?", f.victimID).Scan(t.Context(), &f.victimHash, &f.victimAddrs))
+			require.NoError(t, a.db.NewSelect().Table("users").Column("password_hash", "signin_addrs", "signin_devices").Where("id = ?", f.victimID).Scan(t.Context(), &f.victimHash, &f.victimAddrs, &f.victimDevices))
 			require.NoError(t, a.db.NewSelect().Model(&f.settings).Scan(t.Context()))
 			injStrings(t, a, f)
 		})
@@ -594,8 +594,8 @@ func injAccepted(t *testing.T, a *testApp, f *fixture, method string, sp stringS
 		require.NoError(t, json.Unmarshal(signin.Result.Data, &ses))
 		require.Equal(t, 200, a.call(t, ses.Token, "/v1/session/signout", ``).HTTP)
 		// Put the old password back as it was stored, salt and all, and
-		// the addresses it signed in from.
-		_, err := a.db.NewUpdate().Table("users").Set("password_hash = ?", f.victimHash).Set("signin_addrs = ?", f.victimAddrs).
+		// the addresses and devices it signed in from.
+		_, err := a.db.NewUpdate().Table("users").Set("password_hash = ?", f.victimHash).Set("signin_addrs = ?", f.victimAddrs).Set("signin_devices = ?", f.victimDevices).
 			Where("id = ?", f.victimID).Exec(t.Context())
 		require.NoError(t, err)
 

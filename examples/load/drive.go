@@ -53,7 +53,7 @@ func drive(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&f.method, "method", "/v1/test/test", "the method to call")
 	fs.StringVar(&f.params, "params", `["hello"]`, "the parameters, a JSON array")
 	fs.IntVar(&f.conc, "c", 32, "concurrent callers")
-	fs.DurationVar(&f.dur, "d", 10*time.Second, "how long to drive the load")
+	fs.DurationVar(&f.dur, "d", 10*time.Second, "how long to start calls (each caller makes at least one; calls in flight finish)")
 	fs.StringVar(&f.signin, "signin", "", "user:password to sign in as, once per caller, so every caller has its own session token")
 	fs.StringVar(&f.token, "token", "", "a bearer token every caller uses")
 	if err := fs.Parse(args); err != nil {
@@ -160,24 +160,25 @@ func load(ctx context.Context, callers []*client.Client, method string, params [
 	for i, p := range params {
 		args[i] = p
 	}
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
 		errs      int
 		wg        sync.WaitGroup
 	)
+	// Callers start calls until d has passed, each at least one, and wait
+	// for the calls they started: a loaded machine still reports something.
 	start := time.Now()
+	deadline := start.Add(d)
 	for _, c := range callers {
 		wg.Go(func() {
 			var mine []time.Duration
 			myErrs := 0
-			for ctx.Err() == nil {
+			for first := true; first || time.Now().Before(deadline); first = false {
 				t0 := time.Now()
 				_, err := c.Call(ctx, method, args...)
 				if ctx.Err() != nil {
-					break // cut off by the deadline: not a real answer
+					break // the run was cancelled: not a real answer
 				}
 				mine = append(mine, time.Since(t0))
 				if err != nil {

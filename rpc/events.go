@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/coder/websocket"
-
 	"github.com/authrpc/authrpc/auth"
 )
 
@@ -225,10 +223,9 @@ func (s *socket) push(e *event) bool {
 	s.outMu.Lock()
 	if len(s.out) >= s.r.opts.WebSocket.MaxQueuedEvents {
 		s.outMu.Unlock()
-		if !s.closing() {
+		if s.close(CloseTooSlow, "Too slow: events were not read") {
 			s.r.refused.eventQueue.Add(1)
 		}
-		s.close(websocket.StatusPolicyViolation, "events are not read")
 		return false
 	}
 	s.out = append(s.out, e)

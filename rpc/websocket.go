@@ -27,6 +27,13 @@ const (
 	// CloseSignedOut closes the sockets of a session or token that was
 	// invalidated (signed out, disabled, deleted, or its user changed).
 	CloseSignedOut websocket.StatusCode = 4000
+
+	// CloseTooSlow closes a socket that fell MaxQueuedEvents events behind:
+	// its client does not read what the server sends as fast as it comes.
+	// The client may reconnect (and catch up from its own state); the
+	// server keeps no more than that bound for any one socket. Counted in
+	// Registry.Refusals as EventQueue.
+	CloseTooSlow websocket.StatusCode = 4001
 )
 
 // WebSocketOptions configure the WebSocket transport at the mount root. The
@@ -74,7 +81,9 @@ type WebSocketOptions struct {
 	WriteTimeout time.Duration
 
 	// MaxQueuedEvents bounds the events waiting to be written to one socket;
-	// a socket that falls further behind is closed with 1008. Default: 256.
+	// a socket that falls further behind is closed with CloseTooSlow (4001),
+	// so that one slow client holds neither memory nor the others' events.
+	// Default: 256.
 	MaxQueuedEvents int
 
 	// MaxSubscriptions bounds the event names one socket may subscribe to
@@ -336,11 +345,12 @@ const closeGrace = 500 * time.Millisecond
 
 // close closes the socket with code and reason, on a goroutine of its own:
 // after the calls in flight answered (within closeGrace), so that the call
-// that revoked the socket's own session gets its answer.
-func (s *socket) close(code websocket.StatusCode, reason string) {
+// that revoked the socket's own session gets its answer. It reports
+// whether it closes the socket: false when it was closing already.
+func (s *socket) close(code websocket.StatusCode, reason string) bool {
 	drained := make(chan struct{})
 	if !s.drained.CompareAndSwap(nil, &drained) {
-		return // closing already
+		return false // closing already
 	}
 	go func() {
 		if s.inflight.Load() > 0 {
@@ -351,6 +361,7 @@ func (s *socket) close(code websocket.StatusCode, reason string) {
 		_ = s.conn.Close(code, reason)
 		s.cancel()
 	}()
+	return true
 }
 
 // closing reports whether the socket is closing.

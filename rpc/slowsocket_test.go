@@ -52,8 +52,9 @@ func TestWebSocketSlowClientIsClosed(t *testing.T) {
 			break
 		}
 	}
+	slow.Close()
 	fast.quiet()
-	assert.Equal(t, 1, f.reg.Sockets())
+	require.Eventually(t, func() bool { return f.reg.Sockets() == 1 }, time.Minute, 5*time.Millisecond)
 }
 
 // readOpFrame reads one unmasked frame from the server and returns its

@@ -5,13 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
-	"github.com/coder/websocket"
-
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc/internal/wsconn"
 )
 
 // Method ids of the socket's own messages.
@@ -145,21 +147,24 @@ func (h *hub) receive(payload string) {
 	h.deliver(newEvent(name, se.Params), se.Groups)
 }
 
-// event is one published event. Its messages are encoded once, in the forms
-// sockets ask for, however many sockets get it.
+// event is one published event. Its messages are encoded and framed once,
+// in the forms sockets ask for, however many sockets get it: each socket
+// is written those bytes as they are.
 type event struct {
 	name   string
 	params json.RawMessage
 
-	once [4]sync.Once // by push form: /event or /publish, JSON or MessagePack
-	msgs [4][]byte
+	once   [4]sync.Once // by push form: /event (4.x) or /publish (6.x), JSON or MessagePack
+	frames [4][]byte
 }
 
 func newEvent(name string, params json.RawMessage) *event {
 	return &event{name: name, params: params}
 }
 
-func (e *event) message(publish, binary bool) []byte {
+// frame returns the event as a WebSocket frame of the form a socket asks
+// for.
+func (e *event) frame(publish, binary bool) []byte {
 	i := 0
 	if publish {
 		i = 1
@@ -178,12 +183,14 @@ func (e *event) message(publish, binary bool) []byte {
 		msg = append(msg, `","params":`...)
 		msg = append(msg, e.params...)
 		msg = append(msg, '}')
+		op := wsconn.OpText
 		if binary {
 			msg, _ = jsonToMsgpack(msg) // the params were encoded as JSON: they convert
+			op = wsconn.OpBinary
 		}
-		e.msgs[i] = msg
+		e.frames[i] = wsconn.Frame(op, msg)
 	})
-	return e.msgs[i]
+	return e.frames[i]
 }
 
 // deliver queues e on the sockets in any of groups.
@@ -206,38 +213,81 @@ func (h *hub) deliver(e *event, groups []string) {
 		}
 	}
 	h.mu.RUnlock()
-	var n uint64
-	for _, s := range targets {
-		if s.push(e) {
-			n++
+	h.events.delivered.Add(pushAll(e, targets))
+}
+
+// pushShare is the fewest sockets one goroutine of deliver pushes to: under
+// it, a second goroutine costs more than it saves.
+const pushShare = 256
+
+// pushAll pushes e to targets, from as many goroutines as there are
+// processors when they are many: a push is mostly the write to the
+// connection (a system call), and the machine's processors write at once.
+// It returns, once every push is done, how many sockets got e.
+func pushAll(e *event, targets []*socket) uint64 {
+	pushEach := func(list []*socket) uint64 {
+		var n uint64
+		for _, s := range list {
+			if s.push(e) {
+				n++
+			}
 		}
+		return n
 	}
-	h.events.delivered.Add(n)
+	workers := min(runtime.GOMAXPROCS(0), len(targets)/pushShare)
+	if workers <= 1 {
+		return pushEach(targets)
+	}
+	var wg sync.WaitGroup
+	var n atomic.Uint64
+	per := (len(targets) + workers - 1) / workers
+	for chunk := range slices.Chunk(targets, per) {
+		wg.Go(func() { n.Add(pushEach(chunk)) })
+	}
+	wg.Wait()
+	return n.Load()
 }
 
 // push queues e for the socket, unless the client subscribed to other
 // events only, and reports whether it did. A socket that falls
-// MaxQueuedEvents behind is closed.
+// MaxQueuedEvents behind is closed. When nothing is queued and the
+// connection takes the frame at once, it is written here, with no
+// goroutine; otherwise the socket's writer goroutine writes it, so that a
+// slow socket holds up no other.
 func (s *socket) push(e *event) bool {
-	if !s.subs.wants(e.name) {
+	if !s.subs.wants(e.name) || s.closing() {
 		return false
 	}
 	s.outMu.Lock()
+	if !s.writing {
+		s.writing = true // this goroutine is the writer, for one try
+		s.outMu.Unlock()
+		written, err := s.conn.TryWriteFramed(e.frame(s.subs.active.Load(), s.binary.Load()))
+		if err != nil && !errors.Is(err, wsconn.ErrClosing) {
+			s.kill()
+		}
+		s.outMu.Lock()
+		if !written {
+			s.out = append(s.out, e)
+		}
+		if len(s.out) == 0 {
+			s.writing = false
+			s.outMu.Unlock()
+			return true
+		}
+		s.outMu.Unlock()
+		go s.drain()
+		return true
+	}
 	if len(s.out) >= s.r.opts.WebSocket.MaxQueuedEvents {
 		s.outMu.Unlock()
-		if !s.closing() {
+		if s.close(CloseTooSlow, "Too slow: events were not read") {
 			s.r.refused.eventQueue.Add(1)
 		}
-		s.close(websocket.StatusPolicyViolation, "events are not read")
 		return false
 	}
 	s.out = append(s.out, e)
-	start := !s.writing
-	s.writing = true
 	s.outMu.Unlock()
-	if start {
-		go s.drain()
-	}
 	return true
 }
 
@@ -255,9 +305,10 @@ func (s *socket) drain() {
 		}
 		s.outMu.Unlock()
 		for _, e := range batch {
-			publish := s.subs.active.Load()
-			binary := s.binary.Load()
-			s.writeEvent(e.message(publish, binary), binary)
+			if s.closing() {
+				break // the close goes next; what is queued is dropped
+			}
+			s.writeEvent(e.frame(s.subs.active.Load(), s.binary.Load()))
 		}
 	}
 }

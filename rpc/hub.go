@@ -28,6 +28,7 @@ type hub struct {
 	gen atomic.Uint64
 
 	events eventShare
+	pings  atomic.Uint64 // spreads the sockets' first pings (firstPing)
 }
 
 func newHub(r *Registry) *hub {

@@ -15,7 +15,7 @@ type Refusals struct {
 	// Sockets counts the WebSocket upgrades refused past
 	// WebSocketOptions.MaxSockets or MaxSocketsPerAddr.
 	Sockets uint64
-	// EventQueue counts the sockets closed for falling
+	// EventQueue counts the sockets closed with CloseTooSlow for falling
 	// WebSocketOptions.MaxQueuedEvents behind.
 	EventQueue uint64
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/rpc/internal/wsconn"
 )
 
 // Subprotocol is the WebSocket subprotocol of the wire format. A client
@@ -27,6 +28,13 @@ const (
 	// CloseSignedOut closes the sockets of a session or token that was
 	// invalidated (signed out, disabled, deleted, or its user changed).
 	CloseSignedOut websocket.StatusCode = 4000
+
+	// CloseTooSlow closes a socket that fell MaxQueuedEvents events behind:
+	// its client does not read what the server sends as fast as it comes.
+	// The client may reconnect (and catch up from its own state); the
+	// server keeps no more than that bound for any one socket. Counted in
+	// Registry.Refusals as EventQueue.
+	CloseTooSlow websocket.StatusCode = 4001
 )
 
 // WebSocketOptions configure the WebSocket transport at the mount root. The
@@ -63,9 +71,12 @@ type WebSocketOptions struct {
 	// the socket with 1009. Default: Options.MaxBodyBytes.
 	MaxMessageBytes int64
 
-	// PingInterval is how long a socket may go without a protocol ping from
+	// PingInterval is how long a socket goes between protocol pings from
 	// the server; PingTimeout is how long the client has to answer one
-	// before the socket is closed as dead. Defaults: 30 and 15 seconds.
+	// before the socket is closed as dead. A socket's first ping comes
+	// within PingInterval of its opening, at a point that spreads the
+	// sockets opened together over the interval, and each stays on its
+	// own cycle; no goroutine waits for a pong. Defaults: 30 and 15 seconds.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 
@@ -74,7 +85,9 @@ type WebSocketOptions struct {
 	WriteTimeout time.Duration
 
 	// MaxQueuedEvents bounds the events waiting to be written to one socket;
-	// a socket that falls further behind is closed with 1008. Default: 256.
+	// a socket that falls further behind is closed with CloseTooSlow (4001),
+	// so that one slow client holds neither memory nor the others' events.
+	// Default: 256.
 	MaxQueuedEvents int
 
 	// MaxSubscriptions bounds the event names one socket may subscribe to
@@ -188,44 +201,46 @@ func (r *Registry) serveWebSocket(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, msg, http.StatusServiceUnavailable)
 		return
 	}
-	defer r.hub.unreserve(addrKey)
-	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{
-		Subprotocols:   []string{Subprotocol},
-		OriginPatterns: o.AllowedOrigins,
-	})
-	if err != nil {
-		// Accept has answered (403 for a foreign origin).
-		r.log.DebugContext(req.Context(), "rpc: websocket upgrade refused", "err", err)
-		return
-	}
-	conn.SetReadLimit(o.MaxMessageBytes)
-	// The socket outlives nothing of the request but its address.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(req.Context()))
-	defer cancel()
 	s := &socket{
 		r:          r,
-		conn:       conn,
-		ctx:        ctx,
-		cancel:     cancel,
 		token:      token,
 		clientAddr: addr,
 		userAgent:  req.Header.Get("User-Agent"),
+		addrKey:    addrKey,
 		slots:      make(chan struct{}, o.MaxCallsInFlight),
 	}
-	r.hub.open(ctx, s)
-	defer r.hub.remove(s)
-	s.serve()
+	conn, err := wsconn.Upgrade(w, req, wsconn.Options{
+		Subprotocol:    Subprotocol,
+		OriginPatterns: o.AllowedOrigins,
+		OnPong:         s.pong,
+	})
+	if err != nil {
+		// Upgrade has answered (403 for a foreign origin).
+		r.hub.unreserve(addrKey)
+		r.log.DebugContext(req.Context(), "rpc: websocket upgrade refused", "err", err)
+		return
+	}
+	s.conn = conn
+	// The socket outlives nothing of the request but its address, its
+	// User-Agent and the values of its context (a principal the host's
+	// middleware put there).
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(req.Context()))
+	r.hub.open(s.ctx, s)
+	// A goroutine of its own that only reads, not the request's: its stack
+	// stays small while it waits for the client.
+	go s.run()
 }
 
 // socket is an open WebSocket.
 type socket struct {
 	r          *Registry
-	conn       *websocket.Conn
+	conn       *wsconn.Conn
 	ctx        context.Context // ends when the socket closes
 	cancel     context.CancelFunc
 	token      string
 	clientAddr string
 	userAgent  string
+	addrKey    string
 
 	principal *auth.Principal // as of the upgrade; set before the socket joins the hub
 	groups    []string
@@ -235,9 +250,11 @@ type socket struct {
 
 	slots chan struct{} // calls in flight
 
-	pingTimer Timer
-	expiry    Timer        // closes the socket when its session runs out
-	inflight  atomic.Int32 // messages being handled
+	pingTimer Timer                 // pings, then times the pong out (see ping)
+	awaiting  atomic.Bool           // a ping is not answered yet
+	closer    atomic.Pointer[Timer] // ends a closing socket whose client does not answer the close
+	expiry    Timer                 // closes the socket when its session runs out
+	inflight  atomic.Int32          // messages being handled
 	// drained is set when the socket starts closing; it is closed once
 	// no message is being handled (see close).
 	drained     atomic.Pointer[chan struct{}]
@@ -248,33 +265,53 @@ type socket struct {
 	writing bool
 }
 
+// run serves the socket until it closes, then lets it go.
+func (s *socket) run() {
+	h := s.r.hub
+	defer h.unreserve(s.addrKey)
+	defer h.remove(s)
+	defer s.kill()
+	s.serve()
+}
+
+// kill ends the socket at once, without a close handshake: its calls'
+// context, and the connection.
+func (s *socket) kill() {
+	s.cancel()
+	s.conn.CloseNow()
+	if t := s.closer.Load(); t != nil {
+		(*t).Stop()
+	}
+}
+
 // serve reads messages until the socket closes, each in a goroutine of its
 // own, at most MaxCallsInFlight at once.
 func (s *socket) serve() {
-	defer s.conn.CloseNow()
 	o := &s.r.opts.WebSocket
 	// Set before it can fire: ping resets it.
 	s.pingTimer = s.r.clock.AfterFunc(time.Hour, s.ping)
-	s.pingTimer.Reset(o.PingInterval)
+	s.pingTimer.Reset(s.r.hub.firstPing())
 	defer s.pingTimer.Stop()
 	rate := newBucket(o.MaxMessagesPerSecond, s.r.clock)
 	for {
 		if !rate.wait(s.ctx) {
 			return
 		}
-		select {
-		case s.slots <- struct{}{}:
-		case <-s.ctx.Done():
+		if !s.takeSlot() {
 			return
 		}
 		typ, data, err := s.read()
+		if errors.Is(err, errTooLarge) {
+			<-s.slots
+			continue // closing: read on, so that the client's close is seen
+		}
 		if err != nil {
 			<-s.slots
 			return
 		}
-		// Any message shows the client alive: the next ping can wait.
-		s.pingTimer.Reset(o.PingInterval)
-		s.binary.Store(typ == websocket.MessageBinary) // in the order the frames came
+		// Any message shows the client alive, as a pong does.
+		s.awaiting.Store(false)
+		s.binary.Store(typ == wsconn.OpBinary) // in the order the frames came
 
 		if s.closing() {
 			<-s.slots
@@ -284,8 +321,25 @@ func (s *socket) serve() {
 		go func() {
 			defer func() { <-s.slots }()
 			defer s.endMessage()
-			s.handle(typ == websocket.MessageBinary, data)
+			s.handle(typ == wsconn.OpBinary, data)
 		}()
+	}
+}
+
+// takeSlot takes a slot for a call, waiting while MaxCallsInFlight run;
+// false when the socket ends meanwhile. The context's Done channel is made
+// only for a socket that had to wait: an idle socket holds none.
+func (s *socket) takeSlot() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 
@@ -293,8 +347,8 @@ func (s *socket) serve() {
 // does, never past MaxMessageBytes: a message of the limit costs about
 // twice its bytes to read, where io.ReadAll's growth would cost five
 // times. A bigger message closes the socket with 1009.
-func (s *socket) read() (websocket.MessageType, []byte, error) {
-	typ, rd, err := s.conn.Reader(s.ctx)
+func (s *socket) read() (wsconn.Opcode, []byte, error) {
+	typ, rd, err := s.conn.NextMessage()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -302,33 +356,62 @@ func (s *socket) read() (websocket.MessageType, []byte, error) {
 	limit := s.r.opts.WebSocket.MaxMessageBytes
 	if err := readLimited(&buf, rd, limit); err != nil {
 		if errors.Is(err, errTooLarge) {
-			// The connection's own read limit lets one byte more through.
-			_ = s.conn.Close(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", limit))
+			s.close(websocket.StatusMessageTooBig, fmt.Sprintf("read limited at %d bytes", limit))
 		}
 		return 0, nil, err
 	}
 	return typ, buf.Bytes(), nil
 }
 
-// ping checks that the client still answers, and closes the socket if not.
+// firstPing is when a new socket is first pinged: within PingInterval,
+// at a point of a low-discrepancy sequence (the golden ratio's multiples),
+// so that sockets that opened together are pinged spread over the
+// interval, and stay so, each on its own cycle.
+func (h *hub) firstPing() time.Duration {
+	const phi = 0x9E3779B97F4A7C15 // 2^64 / the golden ratio
+	frac := float64(h.pings.Add(phi)) / (1 << 64)
+	interval := h.r.opts.WebSocket.PingInterval
+	return max(interval-time.Duration(frac*float64(interval)), 1)
+}
+
+// ping runs when the socket's ping timer fires: it pings, and sets the
+// timer to PingTimeout, by which the pong must have come (pong sets it to
+// the next ping), or it finds the last ping unanswered and ends the socket
+// as dead. No goroutine waits for the pong.
 func (s *socket) ping() {
 	o := &s.r.opts.WebSocket
+	if s.closing() {
+		return
+	}
 	if len(s.slots) == cap(s.slots) {
 		// Not reading (backpressure), so a pong could not be read either;
 		// the socket is busy, not dead.
+		s.awaiting.Store(false)
 		s.pingTimer.Reset(o.PingInterval)
 		return
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	defer cancel()
-	timeout := s.r.clock.AfterFunc(o.PingTimeout, cancel)
-	defer timeout.Stop()
-	if err := s.conn.Ping(ctx); err != nil {
-		s.cancel()
+	if s.awaiting.Load() {
+		s.kill()
 		return
 	}
-	s.pingTimer.Reset(o.PingInterval)
+	s.awaiting.Store(true)
+	s.pingTimer.Reset(o.PingTimeout)
+	// Behind a write under way (a stalled one holds the socket's writer),
+	// the ping goes after it: a writer stalled for PingTimeout ends the
+	// socket, as a silent client does.
+	s.conn.Ping()
 }
+
+// pong is the client's answer to a ping: the next ping is set.
+func (s *socket) pong() {
+	if s.awaiting.CompareAndSwap(true, false) && !s.closing() {
+		s.pingTimer.Reset(s.r.opts.WebSocket.PingInterval)
+	}
+}
+
+// closeTimeout is how long a closing socket waits for its client to
+// answer the close frame (or for a stalled write to let it be sent).
+const closeTimeout = 5 * time.Second
 
 // closeGrace is how long a closing socket waits for the answers of the
 // calls in flight, such as the signout that closes it.
@@ -336,11 +419,12 @@ const closeGrace = 500 * time.Millisecond
 
 // close closes the socket with code and reason, on a goroutine of its own:
 // after the calls in flight answered (within closeGrace), so that the call
-// that revoked the socket's own session gets its answer.
-func (s *socket) close(code websocket.StatusCode, reason string) {
+// that revoked the socket's own session gets its answer. It reports
+// whether it closes the socket: false when it was closing already.
+func (s *socket) close(code websocket.StatusCode, reason string) bool {
 	drained := make(chan struct{})
 	if !s.drained.CompareAndSwap(nil, &drained) {
-		return // closing already
+		return false // closing already
 	}
 	go func() {
 		if s.inflight.Load() > 0 {
@@ -348,9 +432,14 @@ func (s *socket) close(code websocket.StatusCode, reason string) {
 			<-drained
 			grace.Stop()
 		}
-		_ = s.conn.Close(code, reason)
-		s.cancel()
+		closer := s.r.clock.AfterFunc(closeTimeout, s.kill)
+		s.closer.Store(&closer)
+		if err := s.conn.Close(int(code), reason); err != nil {
+			s.kill()
+		}
+		// The socket's reader sees the client's answer, and ends it.
 	}()
+	return true
 }
 
 // closing reports whether the socket is closing.
@@ -546,39 +635,36 @@ func (s *socket) replyVoid(binary bool, id json.RawMessage, e *Error) {
 
 // send writes one JSON message, as MessagePack when binary is set.
 func (s *socket) send(binary bool, msg []byte) {
-	typ := websocket.MessageText
 	if binary {
 		b, err := jsonToMsgpack(msg)
 		if err != nil {
 			s.r.log.ErrorContext(s.ctx, "rpc: websocket: encode MessagePack", "err", err)
 			return
 		}
-		msg, typ = b, websocket.MessageBinary
+		msg = b
 	}
-	s.write(msg, typ == websocket.MessageBinary)
+	s.write(msg, binary)
 }
 
 // write writes one reply as it is, closing the socket if that fails or
 // takes longer than WriteTimeout.
 func (s *socket) write(msg []byte, binary bool) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.r.opts.WebSocket.WriteTimeout)
-	defer cancel()
-	s.writeCtx(ctx, msg, binary)
+	op := wsconn.OpText
+	if binary {
+		op = wsconn.OpBinary
+	}
+	if err := s.conn.WriteMessage(op, msg, time.Now().Add(s.r.opts.WebSocket.WriteTimeout)); err != nil && !errors.Is(err, wsconn.ErrClosing) {
+		s.kill()
+	}
 }
 
-// writeEvent writes one event. It has no timeout of its own, which would
-// cost a timer per socket and event: a write that stalls holds the socket's
-// writer, so the next protocol ping cannot be sent either and closes the
-// socket (PingInterval and PingTimeout), and events queued meanwhile past
-// MaxQueuedEvents close it sooner.
-func (s *socket) writeEvent(msg []byte, binary bool) { s.writeCtx(s.ctx, msg, binary) }
-
-func (s *socket) writeCtx(ctx context.Context, msg []byte, binary bool) {
-	typ := websocket.MessageText
-	if binary {
-		typ = websocket.MessageBinary
-	}
-	if err := s.conn.Write(ctx, typ, msg); err != nil {
-		s.cancel()
+// writeEvent writes one event, framed already. It has no deadline, which
+// would cost a timer per socket and event: a write that stalls holds the
+// socket's writer, so the next protocol ping waits behind it and its
+// timeout ends the socket (PingInterval and PingTimeout), and events
+// queued meanwhile past MaxQueuedEvents close it sooner.
+func (s *socket) writeEvent(frame []byte) {
+	if err := s.conn.WriteFramed(frame, time.Time{}); err != nil && !errors.Is(err, wsconn.ErrClosing) {
+		s.kill()
 	}
 }

@@ -664,9 +664,10 @@ func TestWebSocketDeadClientsAreClosed(t *testing.T) {
 	defer dead.Close() // never reads, so never answers a ping
 	require.Eventually(t, func() bool { return f.reg.Sockets() == 2 }, time.Minute, 5*time.Millisecond)
 
-	// Both ping; the alive one's is answered and its next ping set, the
-	// dead one's waits for its timeout.
-	pending(t, clock, interval, interval)
+	// Both are pinged within an interval (their first pings spread over
+	// it); the alive one's pong sets its next ping, the dead one's ping
+	// waits for its timeout.
+	clock.Timers(t, 2)
 	clock.Advance(interval)
 	pending(t, clock, timeout, interval)
 	clock.Advance(timeout)
@@ -705,7 +706,10 @@ func TestWebSocketSessionExpiry(t *testing.T) {
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 	sock := dialWS(t, srv, token)
-	pending(t, clock, time.Hour, 24*time.Hour) // the session's end, and the ping
+	require.Eventually(t, func() bool { // the session's end, and the first ping, later
+		p := clock.Pending()
+		return len(p) == 2 && p[0] == time.Hour
+	}, time.Minute, time.Millisecond, "pending %v", clock.Pending())
 	clock.Advance(time.Hour - time.Nanosecond)
 	sock.quiet()
 	clock.Advance(time.Nanosecond)
@@ -835,7 +839,7 @@ func TestWebSocketStalledEventWriteIsClosed(t *testing.T) {
 	for range 400 { // 25 MiB: more than the connection's buffers hold
 		require.NoError(t, reg.Publish(context.Background(), "big", []string{rpc.GroupAll}, big))
 	}
-	pending(t, clock, interval)
+	clock.Timers(t, 1)
 	clock.Advance(interval) // the ping waits behind the stalled writer ...
 	pending(t, clock, timeout)
 	clock.Advance(timeout) // ... until its timeout closes the socket

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/uptrace/bun"
@@ -15,7 +16,9 @@ import (
 // record: profile/read, signin without credentials) prepared once, on
 // SQLite: modernc's driver parses a statement on every query otherwise,
 // which cost more than running it. PostgreSQL needs none, as pgx caches
-// each statement it prepares per connection. The zero value prepares on
+// each statement it prepares per connection. A prepared statement runs
+// past bun's query hooks, so a database with hooks (tracing's spans, a
+// test's recorder) reads unprepared, as before. The zero value prepares on
 // first use; a failed prepare is tried again on the next.
 type preparedReads struct {
 	mu     sync.Mutex
@@ -30,7 +33,7 @@ func (m *Module) userByID(ctx context.Context) *sql.Stmt {
 	p := &m.reads
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.byID != nil || p.closed || storage.IsPostgres(m.db) {
+	if p.byID != nil || p.closed || storage.IsPostgres(m.db) || hasQueryHooks(m.db) {
 		return p.byID
 	}
 	query := m.tables.selectUser(m.db, new(userRow), false).Where("id = ?", bun.Safe("?")).String()
@@ -41,6 +44,14 @@ func (m *Module) userByID(ctx context.Context) *sql.Stmt {
 	}
 	p.byID = stmt
 	return stmt
+}
+
+// hasQueryHooks reports whether db runs query hooks (bun.DB.WithQueryHook),
+// which bun does not tell but in its unexported field; true when that field
+// is not found, so that a later bun errs on the side of the hooks.
+func hasQueryHooks(db *bun.DB) bool {
+	f := reflect.ValueOf(db).Elem().FieldByName("queryHooks")
+	return !f.IsValid() || f.Kind() != reflect.Slice || f.Len() > 0
 }
 
 // findByIDPrepared is findByID outside a transaction, with the prepared

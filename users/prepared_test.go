@@ -7,6 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
 // profile/read reads the caller's record through a statement prepared once
@@ -49,5 +52,20 @@ func TestProfileReadIsTheTables(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "erin2", got.Name)
 		assert.Equal(t, "erin2", read().Name)
+	})
+}
+
+// A database with query hooks reads unprepared, so that every query still
+// reaches them (tracing's spans, a test's recorder).
+func TestProfileReadReachesQueryHooks(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		hooked, queries := storagetest.RecordQueries(db)
+		e := newEnv(t, hooked)
+		tok := e.root(t)
+		e.ok(t, tok, "/v1/profile/read") // the token's principal is cached now
+		before := len(queries.Naming("users"))
+		e.ok(t, tok, "/v1/profile/read")
+		assert.Len(t, queries.Naming("users"), before+1)
 	})
 }

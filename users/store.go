@@ -87,6 +87,11 @@ func (t tables) selectUser(db bun.IDB, row *userRow, forUpdate bool) *bun.Select
 
 // findByID returns the user with the given id, or nil.
 func (m *Module) findByID(ctx context.Context, db bun.IDB, id int64, forUpdate bool) (*userRow, error) {
+	if db == bun.IDB(m.db) && !forUpdate {
+		if row, ok, err := m.findByIDPrepared(ctx, id); ok {
+			return row, err
+		}
+	}
 	row := new(userRow)
 	err := m.tables.selectUser(db, row, forUpdate).Where("id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -265,6 +265,8 @@ type Module struct {
 	securityMail                 func(ctx context.Context, template string) (bool, error)
 	sessionListPath              string
 
+	reads preparedReads // the hot reads, prepared on SQLite
+
 	stop      context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -391,6 +393,9 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 // more mail; the database stays open.
 func (m *Module) Close(ctx context.Context) error {
 	m.closeOnce.Do(m.stop)
+	if err := m.reads.close(); err != nil {
+		return fmt.Errorf("users: close: %w", err)
+	}
 	if err := m.links.queue.close(ctx); err != nil {
 		return err
 	}

@@ -83,3 +83,8 @@ func processCPU(pid int) (time.Duration, bool) {
 	}
 	return time.Duration(utime+stime) * clockTick, true
 }
+
+// ProcCPU is the CPU time (user and system) process pid has used, read from
+// /proc/<pid>/stat, in its clock ticks (10 ms); false where that cannot be
+// read. A load generator in a child process is not in its parent's time.
+func ProcCPU(pid int) (time.Duration, bool) { return processCPU(pid) }

@@ -87,6 +87,8 @@ func TestReadFilters(t *testing.T) {
 		assert.True(t, rows[0].Created.Before(rows[1].Created))
 		_, total = e.read(t, `{"where":{"created":["<","`+to+`"]}}`)
 		assert.Equal(t, 4, total)
+		_, total = e.read(t, `{"where":{"created_from":[">=","`+from+`"],"created_to":["<","`+to+`"]}}`)
+		assert.Equal(t, 3, total, "a range of times")
 
 		page1, total := e.read(t, `{"limit":2}`)
 		page2, _ := e.read(t, `{"limit":2,"offset":2}`)
@@ -114,6 +116,7 @@ func TestReadBadInput(t *testing.T) {
 		{`{"where":{"actor_id":"seven"}}`, "actor_id"},
 		{`{"where":{"created":"2030-01-01T00:00:00Z"}}`, "created"},
 		{`{"where":{"created":[">","yesterday"]}}`, "created"},
+		{`{"where":{"created_from":["<","2030-01-01T00:00:00Z"]}}`, "created_from"},
 		{`{"order_by":"actor_id"}`, "actor_id"},
 		{`{"limit":-1}`, "limit"},
 		{`"everything"`, "options"},

@@ -28,7 +28,8 @@
 //
 // /v1/admin/audit/read(options) (Options.Permission, default "admin")
 // answers the entries newest first, filtered by actor_id, target_id and
-// action ("=") and by created ("<", ">"), in pages of at most 100. Entries
+// action ("=") and by created ("<", ">"; a range as created_from and
+// created_to), in pages of at most 100. Entries
 // older than Options.Retention (365 days) are deleted every
 // Options.CleanupInterval (an hour).
 package audit

@@ -17,11 +17,15 @@ import (
 const Prefix = "/v1/admin/audit"
 
 // readSpec declares read's options: the filters SPEC §11 names, newest
-// first by default.
+// first by default. where holds one condition per field, so a range of
+// times is created_from and created_to (as the call log's read-log has
+// date_from and date_to), beside created's one bound.
 var readSpec = &read.Spec{
 	Fields: []read.Field{
 		{Name: "id", Column: "a.id", Type: read.ID, Conditions: []string{"="}, Sortable: true},
 		{Name: "created", Column: "a.created", Type: read.Time, Conditions: []string{"<", ">"}, Sortable: true},
+		{Name: "created_from", Column: "a.created", Type: read.Time, Conditions: []string{">", ">="}},
+		{Name: "created_to", Column: "a.created", Type: read.Time, Conditions: []string{"<", "<="}},
 		{Name: "action", Column: "a.action", Conditions: []string{"="}, Sortable: true},
 		{Name: "actor_id", Column: "a.actor_id", Type: read.ID, Conditions: []string{"="}},
 		{Name: "target_id", Column: "a.target_id", Conditions: []string{"="}},

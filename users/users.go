@@ -258,7 +258,7 @@ type Module struct {
 	now        func() time.Time
 	sessionTTL time.Duration
 	signupOpen func(ctx context.Context) (bool, error)
-	adminPerm  string // Options.AdminPermission
+	adminPerm  string          // Options.AdminPermission
 	audit      storage.Auditor // nil: no trail
 
 	limits    *storage.Limits // nil with LocalLimits

@@ -192,7 +192,7 @@ func TestAuditTrailOfAScriptedSession(t *testing.T) {
 			n     int
 		}{
 			{`{"actor_id":"` + annID + `"}`, 9},
-			{`{"target_id":"` + bobID + `"}`, 8},
+			{`{"target_id":"` + bobID + `"}`, 7},
 			{`{"action":"tokens.create"}`, 2},
 		} {
 			r := root.call(t, "/v1/admin/audit/read", `[{"where":`+f.where+`}]`)

@@ -18,10 +18,10 @@ import (
 // refused for its own user and root: the email is where a password reset
 // link goes, so setting it would trade the token for the password.
 func (a Actor) SetEmail(ctx context.Context, id int64, email string) (_ bool, err error) {
-	defer a.recordRefusal(ctx, "users.set-email", id, &err)
 	if err := a.administerOrSelf(id); err != nil {
 		return false, err
 	}
+	defer a.recordRefusal(ctx, "users.set-email", id, &err)
 	if err := a.checkTokenCredentials(id, "email"); err != nil {
 		return false, err
 	}

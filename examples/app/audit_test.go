@@ -120,6 +120,7 @@ func TestAuditTrailOfAScriptedSession(t *testing.T) {
 		annC.ok(t, "/v1/api-tokens/delete", `["`+tokID+`"]`)
 		root.ok(t, "/v1/admin/users/delete", `["bobby"]`)
 		root.ok(t, "/v1/admin/settings/update", `[{"smtp_hostname":"smtp2.example.com"}]`) // clears the password
+		root.ok(t, "/v1/admin/users/sign-out-all-sessions", `["ann"]`)
 
 		r := root.call(t, "/v1/admin/audit/read", `[{"order_by":[["id","asc"]]}]`)
 		require.Equal(t, http.StatusOK, r.HTTP, r.Raw)
@@ -168,6 +169,7 @@ func TestAuditTrailOfAScriptedSession(t *testing.T) {
 			{"tokens.delete", annID, "session", tokID, a5, "ok"},
 			{"users.delete", rootID, "session", bobID, r1, "ok"},
 			{"settings.update", rootID, "session", "", r1, "ok"},
+			{"users.end-sessions", rootID, "session", annID, r1, "ok"},
 		}
 		assert.Equal(t, expect, got)
 		require.Len(t, rows, len(expect))
@@ -192,6 +194,7 @@ func TestAuditTrailOfAScriptedSession(t *testing.T) {
 			n     int
 		}{
 			{`{"actor_id":"` + annID + `"}`, 9},
+			{`{"target_id":"` + annID + `"}`, 7},
 			{`{"target_id":"` + bobID + `"}`, 7},
 			{`{"action":"tokens.create"}`, 2},
 		} {

@@ -169,7 +169,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		AppURL:          a.settings.AppURL,
 		SecurityMail:    a.settings.SecurityMail, // new-device, password and email notices, each off by a setting
 		SessionListPath: "/admin/#/security",     // the console's Security page, linked from the notices
-		Audit:           a.trail, // tokens record in it too
+		Audit:           a.trail,                 // tokens record in it too
 	})
 	if err != nil {
 		return nil, err

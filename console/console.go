@@ -28,10 +28,11 @@ type Options struct {
 	API string
 	// Title is shown in the page's title and header. Default "authrpc admin".
 	Title string
-	// AdminPermission is the permission that shows the Users, Settings and
-	// Call log pages: give the one the users, settings and calllog modules
-	// require (users.Options.AdminPermission, settings.Options.Permission,
-	// calllog.Options.Permission). The server checks every call whatever
+	// AdminPermission is the permission that shows the Users, Settings,
+	// Call log and Audit trail pages: give the one the users, settings,
+	// calllog and audit modules require (users.Options.AdminPermission,
+	// settings.Options.Permission, calllog.Options.Permission,
+	// audit.Options.Permission). The server checks every call whatever
 	// the console shows. Default DefaultAdminPermission.
 	AdminPermission string
 }

@@ -29,6 +29,13 @@ type env struct {
 
 func newEnv(t *testing.T, db *bun.DB, opts settings.Options) *env {
 	t.Helper()
+	return newEnvWith(t, db, func(*rpc.Registry) settings.Options { return opts })
+}
+
+// newEnvWith is newEnv with options made on the registry (modules mounted
+// on it first).
+func newEnvWith(t *testing.T, db *bun.DB, options func(reg *rpc.Registry) settings.Options) *env {
+	t.Helper()
 	e := &env{db: db, logs: new(logbuf.Buffer)}
 	e.reg = rpc.New(rpc.Options{
 		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -55,7 +62,7 @@ func newEnv(t *testing.T, db *bun.DB, opts settings.Options) *env {
 		return nil, auth.ErrUnknownToken
 	}))
 	var err error
-	e.mod, err = settings.Mount(context.Background(), e.reg, db, opts)
+	e.mod, err = settings.Mount(context.Background(), e.reg, db, options(e.reg))
 	require.NoError(t, err)
 	return e
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/uptrace/bun"
+
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/mailer"
 	"github.com/authrpc/authrpc/rpc"
@@ -69,6 +71,7 @@ func (m *Module) read(ctx context.Context) (json.RawMessage, error) {
 
 func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (json.RawMessage, error) {
 	if rerr := checkMailRoute(auth.FromContext(ctx), in); rerr != nil {
+		m.recordRefusal(ctx, rerr)
 		return nil, rerr
 	}
 	values, err := m.values(in)
@@ -79,10 +82,14 @@ func (m *Module) update(ctx context.Context, in map[string]json.RawMessage) (jso
 	// order their transactions committed.
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	var changes map[string]any
 	rows, err := m.write(ctx, func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 		m.keepPasswordWithHost(stored, values)
 		m.keepOAuthSecrets(stored, values)
+		changes = m.changes(stored, values)
 		return m.sealValues(stored, values), nil
+	}, func(ctx context.Context, tx bun.Tx) error {
+		return m.record(ctx, tx, changes)
 	})
 	if err != nil {
 		var e *rpc.Error

@@ -23,7 +23,7 @@ func (m *Module) Reencrypt(ctx context.Context) (int, error) {
 		values, err := m.reseal(stored, nil, true)
 		n = len(values)
 		return values, err
-	})
+	}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("settings: reencrypt: %w", err)
 	}

@@ -65,6 +65,14 @@ type Options struct {
 	// database until it listens again. Use storage.Sync's Channel("settings").
 	Channel pubsub.Channel
 
+	// Audit keeps the audit trail of update: each is recorded in its
+	// transaction as "settings.update", with the fields it changed and
+	// their new values, but a secret field (smtp_password, the host's
+	// fields tagged settings:"secret") only as true (set) or false
+	// (cleared); an update an API token may not make, as "forbidden: …".
+	// Package audit's Module fits. Default nil: no trail.
+	Audit storage.Auditor
+
 	// TablePrefix goes before the name of the module's table and of the
 	// record of its migrations (see storage.CheckTablePrefix for what it
 	// may hold): with "app_", the settings are in app_authrpc_settings,

@@ -63,7 +63,10 @@ func (m *Module) readRows(ctx context.Context, db bun.IDB) (map[string]json.RawM
 // beside (an exclusive table lock on PostgreSQL, the write lock taken at
 // BEGIN on SQLite), so fn may decide on what it reads. fn returns the
 // values to store; write stores them and answers all stored rows.
-func (m *Module) write(ctx context.Context, fn func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error)) (map[string]json.RawMessage, error) {
+//
+// record, unless nil, runs after the values are stored, in the same
+// transaction: the audit trail's entry.
+func (m *Module) write(ctx context.Context, fn func(stored map[string]json.RawMessage) (map[string]json.RawMessage, error), record func(ctx context.Context, tx bun.Tx) error) (map[string]json.RawMessage, error) {
 	db := m.db
 	var after map[string]json.RawMessage
 	var opts *sql.TxOptions
@@ -100,6 +103,11 @@ func (m *Module) write(ctx context.Context, fn func(stored map[string]json.RawMe
 				Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("store settings: %w", err)
+			}
+		}
+		if record != nil {
+			if err := record(ctx, tx); err != nil {
+				return err
 			}
 		}
 		after = stored

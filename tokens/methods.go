@@ -2,9 +2,11 @@ package tokens
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -149,7 +151,7 @@ func (m *Module) record(row *tokenRow) record {
 // the plain token, which is stored only as its digest.
 func (m *Module) create(ctx context.Context, name string) (created, error) {
 	caller := auth.FromContext(ctx)
-	if rerr := requireSession(caller); rerr != nil {
+	if rerr := m.checkSession(ctx, caller, "tokens.create", 0); rerr != nil {
 		return created{}, rerr
 	}
 	name, rerr := checkName(name)
@@ -181,8 +183,10 @@ func (m *Module) create(ctx context.Context, name string) (created, error) {
 				return rpc.BadRequest("you hold %d API tokens, the most allowed: delete one first", n)
 			}
 		}
-		_, err := tx.NewInsert().Model(row).ModelTableExpr(m.table).Returning("id").Exec(ctx)
-		return err
+		if _, err := tx.NewInsert().Model(row).ModelTableExpr(m.table).Returning("id").Exec(ctx); err != nil {
+			return err
+		}
+		return m.audited(ctx, tx, "tokens.create", row.ID, map[string]any{"name": row.Name, "user_id": strconv.FormatInt(caller.UserID, 10)})
 	})
 	var rpcErr *rpc.Error
 	switch {
@@ -212,21 +216,33 @@ func (m *Module) create(ctx context.Context, name string) (created, error) {
 // delete removes one of the caller's tokens.
 func (m *Module) delete(ctx context.Context, tokenID string) error {
 	caller := auth.FromContext(ctx)
-	if rerr := requireSession(caller); rerr != nil {
-		return rerr
-	}
 	id, rerr := parseID(tokenID)
 	if rerr != nil {
 		return rerr
 	}
-	res, err := m.db.NewDelete().Model((*tokenRow)(nil)).ModelTableExpr(m.table).
-		Where("id = ? AND user_id = ?", id, caller.UserID).
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("tokens: delete token %d: %w", id, err)
+	if rerr := m.checkSession(ctx, caller, "tokens.delete", id); rerr != nil {
+		return rerr
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound(id)
+	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var name string
+		err := tx.NewDelete().Model((*tokenRow)(nil)).ModelTableExpr(m.table).
+			Where("id = ? AND user_id = ?", id, caller.UserID).
+			Returning("name").
+			Scan(ctx, &name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(id)
+		}
+		if err != nil {
+			return fmt.Errorf("tokens: delete token %d: %w", id, err)
+		}
+		return m.audited(ctx, tx, "tokens.delete", id, map[string]any{"name": name})
+	})
+	var rpcErr *rpc.Error
+	if errors.As(err, &rpcErr) {
+		return rpcErr
+	}
+	if err != nil {
+		return err
 	}
 	m.invalidate(id)
 	return nil
@@ -236,21 +252,36 @@ func (m *Module) delete(ctx context.Context, tokenID string) error {
 // already was so.
 func (m *Module) setEnabled(ctx context.Context, tokenID string, enabled bool) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
-	if rerr := requireSession(caller); rerr != nil {
-		return rpc.Result{}, rerr
-	}
 	id, rerr := parseID(tokenID)
 	if rerr != nil {
 		return rpc.Result{}, rerr
 	}
-	res, err := m.db.NewUpdate().Model((*tokenRow)(nil)).ModelTableExpr(m.table).
-		Set("enabled = ?", enabled).
-		Where("id = ? AND user_id = ? AND enabled <> ?", id, caller.UserID, enabled).
-		Exec(ctx)
-	if err != nil {
-		return rpc.Result{}, fmt.Errorf("tokens: set enabled of token %d: %w", id, err)
+	action := "tokens.disable"
+	if enabled {
+		action = "tokens.enable"
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	if rerr := m.checkSession(ctx, caller, action, id); rerr != nil {
+		return rpc.Result{}, rerr
+	}
+	var changed bool
+	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*tokenRow)(nil)).ModelTableExpr(m.table).
+			Set("enabled = ?", enabled).
+			Where("id = ? AND user_id = ? AND enabled <> ?", id, caller.UserID, enabled).
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("tokens: set enabled of token %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		changed = true
+		return m.audited(ctx, tx, action, id, map[string]any{"enabled": enabled})
+	})
+	if err != nil {
+		return rpc.Result{}, err
+	}
+	if changed {
 		m.invalidate(id)
 		return rpc.Result{}, nil
 	}

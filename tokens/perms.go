@@ -113,11 +113,11 @@ func (m *Module) checkDeclared(perms map[string]bool) *rpc.Error {
 // gives nothing while the owner lacks the permission.
 func (m *Module) changePermissions(ctx context.Context, tokenID string, change map[string]bool, replace bool) (rpc.Result, error) {
 	caller := auth.FromContext(ctx)
-	if rerr := requireSession(caller); rerr != nil {
-		return rpc.Result{}, rerr
-	}
 	id, rerr := parseID(tokenID)
 	if rerr != nil {
+		return rpc.Result{}, rerr
+	}
+	if rerr := m.checkSession(ctx, caller, "tokens.set-permissions", id); rerr != nil {
 		return rpc.Result{}, rerr
 	}
 	if rerr := m.checkDeclared(change); rerr != nil {
@@ -143,7 +143,7 @@ func (m *Module) changePermissions(ctx context.Context, tokenID string, change m
 		held := &auth.Principal{UserID: caller.UserID, Permissions: owner}
 		var refused *auth.GrantError
 		if errors.As(auth.CheckGrant(held, old, next), &refused) {
-			return rpc.BadRequest("permission %q cannot be given to the token: you do not hold it", refused.Permission)
+			return errGrant{rpc.BadRequest("permission %q cannot be given to the token: you do not hold it", refused.Permission)}
 		}
 		// Keep grants of names no longer declared, as users does: a host that
 		// declares a permission only in some deployments should not lose them.
@@ -158,10 +158,13 @@ func (m *Module) changePermissions(ctx context.Context, tokenID string, change m
 			return fmt.Errorf("tokens: set permissions of token %d: %w", id, err)
 		}
 		changed = true
-		return nil
+		return m.audited(ctx, tx, "tokens.set-permissions", id, map[string]any{"permissions": permissionChanges(old, next)})
 	})
 	var rpcErr *rpc.Error
+	var grant errGrant
 	switch {
+	case errors.As(err, &grant):
+		return rpc.Result{}, m.recordRefusal(ctx, "tokens.set-permissions", id, grant.refusal)
 	case errors.As(err, &rpcErr):
 		return rpc.Result{}, rpcErr
 	case err != nil:

@@ -17,10 +17,11 @@ import (
 // changes nothing and keeps it confirmed. A call made with an API token is
 // refused for its own user and root: the email is where a password reset
 // link goes, so setting it would trade the token for the password.
-func (a Actor) SetEmail(ctx context.Context, id int64, email string) (bool, error) {
+func (a Actor) SetEmail(ctx context.Context, id int64, email string) (_ bool, err error) {
 	if err := a.administerOrSelf(id); err != nil {
 		return false, err
 	}
+	defer a.recordRefusal(ctx, "users.set-email", id, &err)
 	if err := a.checkTokenCredentials(id, "email"); err != nil {
 		return false, err
 	}
@@ -52,7 +53,7 @@ func (a Actor) SetEmail(ctx context.Context, id int64, email string) (bool, erro
 		if err != nil {
 			return false, fmt.Errorf("users: set email: %w", err)
 		}
-		return true, nil
+		return true, a.record(ctx, tx, "users.set-email", row.ID, map[string]any{"email": nullable(next)})
 	})
 	if changed {
 		m.notifyEmailChanged(name, old, next)
@@ -93,6 +94,6 @@ func (a Actor) SetTelegramName(ctx context.Context, id int64, name string) (bool
 		if err != nil {
 			return false, fmt.Errorf("users: set telegram name: %w", err)
 		}
-		return true, nil
+		return true, a.record(ctx, tx, "users.set-telegram-name", row.ID, map[string]any{"telegram_name": nullable(next)})
 	})
 }

@@ -32,7 +32,8 @@ func (a Actor) Create(ctx context.Context, nu NewUser) (*User, string, error) {
 
 // create is Create; with generate, nu.Password is ignored and a password
 // generated, else nu.Password is checked as given.
-func (a Actor) create(ctx context.Context, nu NewUser, generate bool) (*userRow, string, error) {
+func (a Actor) create(ctx context.Context, nu NewUser, generate bool) (_ *userRow, _ string, err error) {
+	defer a.recordRefusal(ctx, "users.create", 0, &err)
 	var password *string
 	if !generate {
 		password = &nu.Password
@@ -55,7 +56,7 @@ func (a Actor) create(ctx context.Context, nu NewUser, generate bool) (*userRow,
 		generated = auth.GeneratePassword()
 		fields.password = generated
 	}
-	row, err := a.m.insertUser(a.hashCtx(ctx), fields)
+	row, err := a.m.insertUser(a.hashCtx(ctx), fields, a.by, "users.create")
 	if err != nil {
 		return nil, "", err
 	}
@@ -72,10 +73,11 @@ func (a Actor) Delete(ctx context.Context, id int64) error {
 	return a.delete(ctx, id)
 }
 
-func (a Actor) delete(ctx context.Context, id int64) error {
+func (a Actor) delete(ctx context.Context, id int64) (err error) {
+	defer a.recordRefusal(ctx, "users.delete", id, &err)
 	m := a.m
 	var deleted *userRow
-	_, err := m.modify(ctx, id, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
+	_, err = m.modify(ctx, id, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		switch {
 		case row.ID == auth.RootUserID:
 			return false, refuse(ErrForbidden, "the root user cannot be deleted")
@@ -94,7 +96,7 @@ func (a Actor) delete(ctx context.Context, id int64) error {
 			return false, fmt.Errorf("users: delete user %d: %w", row.ID, err)
 		}
 		deleted = row
-		return true, nil
+		return true, a.record(ctx, tx, "users.delete", row.ID, map[string]any{"name": row.Name})
 	})
 	if err != nil {
 		return err
@@ -115,7 +117,12 @@ func (a Actor) SetEnabled(ctx context.Context, id int64, enabled bool) (bool, er
 	return a.setEnabled(ctx, id, enabled)
 }
 
-func (a Actor) setEnabled(ctx context.Context, id int64, enabled bool) (bool, error) {
+func (a Actor) setEnabled(ctx context.Context, id int64, enabled bool) (_ bool, err error) {
+	action := "users.disable"
+	if enabled {
+		action = "users.enable"
+	}
+	defer a.recordRefusal(ctx, action, id, &err)
 	m := a.m
 	return m.modify(ctx, id, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		switch {
@@ -138,7 +145,7 @@ func (a Actor) setEnabled(ctx context.Context, id int64, enabled bool) (bool, er
 				return false, err
 			}
 		}
-		return true, nil
+		return true, a.record(ctx, tx, action, row.ID, map[string]any{"enabled": enabled})
 	})
 }
 
@@ -160,7 +167,8 @@ func (a Actor) SetPassword(ctx context.Context, id int64, password string) error
 	return a.setPassword(ctx, row, password)
 }
 
-func (a Actor) setPassword(ctx context.Context, target *userRow, password string) error {
+func (a Actor) setPassword(ctx context.Context, target *userRow, password string) (err error) {
+	defer a.recordRefusal(ctx, "users.set-password", target.ID, &err)
 	m := a.m
 	if err := a.checkTakeover(target); err != nil {
 		return err
@@ -178,7 +186,10 @@ func (a Actor) setPassword(ctx context.Context, target *userRow, password string
 			return false, err
 		}
 		stored = row
-		return true, a.storePassword(ctx, tx, row.ID, hash)
+		if err := a.storePassword(ctx, tx, row.ID, hash); err != nil {
+			return false, err
+		}
+		return true, a.record(ctx, tx, "users.set-password", row.ID, map[string]any{"password": true})
 	})
 	if err == nil {
 		m.notifyPasswordChanged(stored)
@@ -234,7 +245,8 @@ func (a Actor) UpdatePermissions(ctx context.Context, id int64, perms map[string
 	return a.changePermissions(ctx, id, perms, false)
 }
 
-func (a Actor) changePermissions(ctx context.Context, id int64, change map[string]bool, replace bool) (bool, error) {
+func (a Actor) changePermissions(ctx context.Context, id int64, change map[string]bool, replace bool) (_ bool, err error) {
+	defer a.recordRefusal(ctx, "users.set-permissions", id, &err)
 	m := a.m
 	if err := m.checkDeclared(change); err != nil {
 		return false, err
@@ -266,7 +278,7 @@ func (a Actor) changePermissions(ctx context.Context, id int64, change map[strin
 		if err != nil {
 			return false, fmt.Errorf("users: set permissions: %w", err)
 		}
-		return true, nil
+		return true, a.record(ctx, tx, "users.set-permissions", row.ID, map[string]any{"permissions": permissionChanges(old, next)})
 	})
 }
 
@@ -295,7 +307,8 @@ func (a Actor) renameByID(ctx context.Context, id int64, name string, password *
 }
 
 // rename renames target and, when password is not nil, sets it.
-func (a Actor) rename(ctx context.Context, target *userRow, newName string, password *string) (bool, error) {
+func (a Actor) rename(ctx context.Context, target *userRow, newName string, password *string) (_ bool, err error) {
+	defer a.recordRefusal(ctx, "users.rename", target.ID, &err)
 	m := a.m
 	if target.ID == auth.RootUserID {
 		return false, refuse(ErrForbidden, "the root user's name cannot be changed")
@@ -327,6 +340,7 @@ func (a Actor) rename(ctx context.Context, target *userRow, newName string, pass
 	var stored *userRow
 	changed, err := m.modify(ctx, target.ID, func(ctx context.Context, tx bun.Tx, row *userRow) (bool, error) {
 		changed := false
+		changes := map[string]any{}
 		if row.Name != name {
 			field, err := m.taken(ctx, tx, row.ID, name, "", "")
 			if err != nil {
@@ -338,7 +352,7 @@ func (a Actor) rename(ctx context.Context, target *userRow, newName string, pass
 			if _, err := tx.NewUpdate().Model((*userRow)(nil)).ModelTableExpr(m.tables.users).Set("name = ?", name).Where("id = ?", row.ID).Exec(ctx); err != nil {
 				return false, fmt.Errorf("users: set username: %w", err)
 			}
-			changed = true
+			changed, changes["name"], changes["old_name"] = true, name, row.Name
 		}
 		if hash != "" {
 			if err := a.checkTakeover(row); err != nil {
@@ -348,9 +362,12 @@ func (a Actor) rename(ctx context.Context, target *userRow, newName string, pass
 				return false, err
 			}
 			stored = row
-			changed = true
+			changed, changes["password"] = true, true
 		}
-		return changed, nil
+		if !changed {
+			return false, nil
+		}
+		return true, a.record(ctx, tx, "users.rename", row.ID, changes)
 	})
 	if err == nil && stored != nil {
 		stored.Name = name

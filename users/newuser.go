@@ -3,8 +3,12 @@ package users
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/uptrace/bun"
+
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/storage"
 )
 
 // newUser is a validated user to insert.
@@ -48,7 +52,7 @@ func (m *Module) newUserFields(username string, password *string, email, telegra
 // SQLite's write lock would be held meanwhile) and inserts the user,
 // refusing with ErrConflict when the name, email or telegram name is
 // taken.
-func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) {
+func (m *Module) insertUser(ctx context.Context, nu *newUser, by *auth.Principal, action string) (*userRow, error) {
 	row := &userRow{
 		Name:         nu.name,
 		Email:        nu.email,
@@ -79,7 +83,9 @@ func (m *Module) insertUser(ctx context.Context, nu *newUser) (*userRow, error) 
 		if _, err := tx.NewInsert().Model(row).ModelTableExpr(m.tables.users).Returning("id").Exec(ctx); err != nil {
 			return fmt.Errorf("users: insert user: %w", err)
 		}
-		return nil
+		return m.audited(ctx, tx, by, storage.AuditEntry{
+			Action: action, Target: strconv.FormatInt(row.ID, 10), Changes: createdFields(row, !nu.noPassword),
+		})
 	})
 	if err != nil {
 		return nil, txError(err)

@@ -142,7 +142,7 @@ func (m *Module) signUpIdentity(ctx context.Context, id *oauth.Identity, email, 
 		return nil, err
 	}
 	nu := &newUser{name: name, email: email, enabled: true, permissions: m.perms.Defaults(), noPassword: true}
-	row, err := m.insertUser(ctx, nu)
+	row, err := m.insertUser(ctx, nu, nil, "users.signup")
 	if err != nil {
 		return nil, err
 	}

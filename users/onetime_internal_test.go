@@ -28,7 +28,7 @@ func mountForTokens(t *testing.T, db *bun.DB, now func() time.Time) (*Module, []
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	var ids []int64
 	for i := range 4 {
-		row, err := m.insertUser(context.Background(), &newUser{name: fmt.Sprintf("user%d", i), email: fmt.Sprintf("user%d@example.com", i), noPassword: true, enabled: true})
+		row, err := m.insertUser(context.Background(), &newUser{name: fmt.Sprintf("user%d", i), email: fmt.Sprintf("user%d@example.com", i), noPassword: true, enabled: true}, nil, "users.create")
 		require.NoError(t, err)
 		ids = append(ids, row.ID)
 	}

@@ -3,10 +3,12 @@ package users
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/storage"
 )
 
 // Redeeming the one-time tokens mailed in links (links.go): each is
@@ -115,7 +117,9 @@ func (m *Module) ResetPassword(ctx context.Context, token, password string) erro
 			return err
 		}
 		id, stored = row.ID, row
-		return nil
+		return m.audited(ctx, tx, nil, storage.AuditEntry{
+			Action: "users.reset-password", Target: strconv.FormatInt(row.ID, 10), Changes: map[string]any{"password": true},
+		})
 	})
 	if err != nil {
 		return txError(err)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/authrpc/authrpc/auth"
 )
 
@@ -78,7 +80,8 @@ func (a Actor) Sessions(ctx context.Context, id int64) ([]SessionInfo, error) {
 // sessions go on. A session that is not the user's is ErrNotFound. A user
 // ends its own (the current one too, as signing out does); ending others'
 // takes the admin permission, and root's only root.
-func (a Actor) EndSession(ctx context.Context, id, sessionID int64) error {
+func (a Actor) EndSession(ctx context.Context, id, sessionID int64) (err error) {
+	defer a.recordRefusal(ctx, "users.end-session", id, &err)
 	if err := a.checkEndSessions(id); err != nil {
 		return err
 	}
@@ -86,14 +89,20 @@ func (a Actor) EndSession(ctx context.Context, id, sessionID int64) error {
 	if _, err := m.load(ctx, id); err != nil {
 		return err
 	}
-	res, err := m.db.NewDelete().Model((*sessionRow)(nil)).ModelTableExpr(m.tables.sessions).
-		Where("id = ? AND user_id = ?", sessionID, id).
-		Exec(ctx)
+	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*sessionRow)(nil)).ModelTableExpr(m.tables.sessions).
+			Where("id = ? AND user_id = ?", sessionID, id).
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("users: end session %d of user %d: %w", sessionID, id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sessionNotFound(sessionID)
+		}
+		return a.record(ctx, tx, "users.end-session", id, map[string]any{"session_id": strconv.FormatInt(sessionID, 10)})
+	})
 	if err != nil {
-		return fmt.Errorf("users: end session %d of user %d: %w", sessionID, id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return sessionNotFound(sessionID)
+		return txError(err)
 	}
 	m.sessionEnded(id, sessionID)
 	return nil
@@ -112,24 +121,25 @@ func (a Actor) EndOtherSessions(ctx context.Context) (int64, error) {
 	if a.by.Kind == auth.KindSession {
 		keep = a.by.TokenID
 	}
-	return a.m.endSessions(ctx, a.by.UserID, keep)
+	return a.endSessions(ctx, a.by.UserID, keep)
 }
 
 // EndAllSessions ends every session of user id, as
 // /v1/admin/users/sign-out-all-sessions does, and returns how many it
 // ended. It takes the admin permission (a user ends its own with
 // EndOtherSessions), and for root's sessions, root.
-func (a Actor) EndAllSessions(ctx context.Context, id int64) (int64, error) {
+func (a Actor) EndAllSessions(ctx context.Context, id int64) (_ int64, err error) {
 	if err := a.administer(); err != nil {
 		return 0, err
 	}
+	defer a.recordRefusal(ctx, "users.end-sessions", id, &err)
 	if err := a.checkEndSessions(id); err != nil {
 		return 0, err
 	}
 	if _, err := a.m.load(ctx, id); err != nil {
 		return 0, err
 	}
-	return a.m.endSessions(ctx, id, 0)
+	return a.endSessions(ctx, id, 0)
 }
 
 // checkEndSessions refuses ending user id's sessions to an actor who may
@@ -146,16 +156,28 @@ func (a Actor) checkEndSessions(id int64) error {
 
 // endSessions deletes the sessions of user id but keep (0: none), then
 // drops each from the caches and closes its sockets, leaving keep's open.
-func (m *Module) endSessions(ctx context.Context, id, keep int64) (int64, error) {
+// The ending is recorded in the audit trail (users.end-sessions) when it
+// ended any.
+func (a Actor) endSessions(ctx context.Context, id, keep int64) (int64, error) {
+	m := a.m
 	var ids []int64
-	q := m.db.NewDelete().Model((*sessionRow)(nil)).ModelTableExpr(m.tables.sessions).
-		Where("user_id = ?", id).
-		Returning("id")
-	if keep != 0 {
-		q = q.Where("id <> ?", keep)
-	}
-	if _, err := q.Exec(ctx, &ids); err != nil {
-		return 0, fmt.Errorf("users: end sessions of user %d: %w", id, err)
+	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewDelete().Model((*sessionRow)(nil)).ModelTableExpr(m.tables.sessions).
+			Where("user_id = ?", id).
+			Returning("id")
+		if keep != 0 {
+			q = q.Where("id <> ?", keep)
+		}
+		if _, err := q.Exec(ctx, &ids); err != nil {
+			return fmt.Errorf("users: end sessions of user %d: %w", id, err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		return a.record(ctx, tx, "users.end-sessions", id, map[string]any{"sessions": len(ids)})
+	})
+	if err != nil {
+		return 0, err
 	}
 	if keep == 0 && len(ids) > 0 {
 		for _, sid := range ids {

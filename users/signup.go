@@ -49,7 +49,7 @@ func (m *Module) SignUp(ctx context.Context, in SignUp) (*User, error) {
 	nu.permissions = m.perms.Defaults()
 	nu.noPassword = in.NoPassword
 	ctx = auth.WithHashClaim(ctx, auth.HashClaim{Key: auth.AddrKey(in.Addr), Priority: auth.HashPriorityNormal})
-	row, err := m.insertUser(ctx, nu)
+	row, err := m.insertUser(ctx, nu, nil, "users.signup")
 	if errors.Is(err, ErrConflict) {
 		return nil, signupTaken(nu)
 	}

@@ -226,6 +226,17 @@ type Options struct {
 	// tables: existing rows are not moved. Default "": the names as they are.
 	TablePrefix string
 
+	// Audit keeps the audit trail of the module's changes: each is
+	// recorded in its own transaction (users.create, users.delete,
+	// users.enable, users.disable, users.set-password, users.set-permissions,
+	// users.rename, users.set-email, users.set-telegram-name, users.signup,
+	// users.reset-password, users.end-session, users.end-sessions), with the refusals of the rules (deleting
+	// oneself, a grant beyond one's own, another's password) as
+	// "forbidden: …". Passwords appear only as "password": true. The tokens
+	// module records through the same one (Module.Auditor). Package audit's
+	// Module fits. Default nil: no trail.
+	Audit storage.Auditor
+
 	// Now tells the time: when sessions and mailed links expire, the
 	// creation times stored, and the sign-in, sign-up and mail limits (in
 	// process or in the database) all read it, so a test moves one clock
@@ -247,7 +258,8 @@ type Module struct {
 	now        func() time.Time
 	sessionTTL time.Duration
 	signupOpen func(ctx context.Context) (bool, error)
-	adminPerm  string // Options.AdminPermission
+	adminPerm  string          // Options.AdminPermission
+	audit      storage.Auditor // nil: no trail
 
 	limits    *storage.Limits // nil with LocalLimits
 	signinLim signinLimits
@@ -297,6 +309,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		sessionTTL: opts.SessionTTL,
 		signupOpen: opts.SignupEnabled,
 		adminPerm:  opts.AdminPermission,
+		audit:      opts.Audit,
 
 		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
 		avatarURL:                    avatarURL(opts),

@@ -4,6 +4,7 @@ import { Client } from "./rpc.js";
 import { h, field, checkbox, when, dialog, pager } from "./dom.js";
 import { callsPage } from "./calls.js";
 import { securityPage, userSessions } from "./security.js";
+import { auditPage } from "./audit.js";
 
 const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
 const adminPermission = document.querySelector('meta[name="authrpc-admin-permission"]').content;
@@ -53,6 +54,7 @@ const pages = [
   { path: "tokens", label: "API tokens", perm: "user", render: tokensPage },
   { path: "settings", label: "Settings", perm: adminPermission, render: settingsPage },
   { path: "calls", label: "Call log", perm: adminPermission, render: (query) => callsPage(app, query) },
+  { path: "audit", label: "Audit trail", perm: adminPermission, render: (query) => auditPage(app, query) },
   { path: "profile", label: "Profile", perm: "user", render: profilePage },
   { path: "security", label: "Security", perm: "user", render: () => securityPage(app) },
 ];
@@ -532,7 +534,8 @@ function oauthSettings(dirty) {
 
 // --- Call log -------------------------------------------------------------------
 
-// app is what the call log's pages (calls.js) use of the console.
+// app is what the call log's and the audit trail's pages (calls.js,
+// audit.js) use of the console.
 const app = {
   client, run, say, main, pageSize, signedOut,
   // every calls fn every ms (pollEvery by default) until the page is left.

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authrpc/authrpc/apiref"
+	"github.com/authrpc/authrpc/audit"
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/calllog"
 	"github.com/authrpc/authrpc/console"
@@ -67,7 +68,7 @@ type config struct {
 }
 
 // adminPermission is the permission that administers users, settings and
-// the call log, and shows those pages in the console. The modules' default
+// the call log, reads the audit trail, and shows those pages in the console. The modules' default
 // is the same name; it is given to each here to show where it goes.
 const adminPermission = "admin"
 
@@ -81,6 +82,7 @@ type app struct {
 	ready         *health.Readiness
 	reg           *rpc.Registry
 	calls         *calllog.Module
+	trail         *audit.Module
 	settings      *settings.Module
 	oauth         *oauth.Module
 	users         *users.Module
@@ -118,7 +120,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	perms := auth.NewPermissions(auth.Permission{
 		Name:        adminPermission,
 		Title:       "Administrator",
-		Description: "Manages users, settings and the API call log.",
+		Description: "Manages users, settings and the API call log, and reads the audit trail.",
 	})
 	a.reg = rpc.New(rpc.Options{
 		Logger: cfg.Logger, Permissions: perms, Prefix: "/api", CallTimeout: cfg.CallTimeout,
@@ -139,11 +141,17 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if a.calls, err = calllog.Mount(ctx, a.reg, db, calllog.Options{Permission: adminPermission}); err != nil {
 		return nil, err
 	}
+	// The audit trail first: the modules after it record their changes in it.
+	if a.trail, err = audit.Mount(ctx, a.reg, db, audit.Options{Permission: adminPermission}); err != nil {
+		return nil, err
+	}
 	keys, err := settingsKeys(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{Permission: adminPermission, Keys: keys, Channel: a.channel("settings")}); err != nil {
+	if a.settings, err = settings.Mount(ctx, a.reg, db, settings.Options{
+		Permission: adminPermission, Keys: keys, Channel: a.channel("settings"), Audit: a.trail,
+	}); err != nil {
 		return nil, err
 	}
 	// OAuth providers are settings (oauth_providers, oauth_redirect_urls):
@@ -161,6 +169,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		AppURL:          a.settings.AppURL,
 		SecurityMail:    a.settings.SecurityMail, // new-device, password and email notices, each off by a setting
 		SessionListPath: "/admin/#/security",     // the console's Security page, linked from the notices
+		Audit:           a.trail,                 // tokens record in it too
 	})
 	if err != nil {
 		return nil, err

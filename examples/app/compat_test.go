@@ -261,6 +261,7 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/admin/api-call-log/read-latest-stat", ``)
 	call(root, "/v1/admin/api-call-log/read-history-stat", `["/v1/test/test"]`)
 	call(root, "/v1/admin/api-call-log/read-overview", ``)
+	call(root, "/v1/admin/audit/read", `[{"where":{"action":"users.create"}}]`)
 
 	call(root, "/v1/admin/users/delete", `["anna"]`)
 	call(root, "/v1/session/signout", ``)

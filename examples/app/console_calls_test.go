@@ -115,8 +115,11 @@ func TestConsoleCallLog(t *testing.T) {
 		.map((li) => [li.dataset.series, Number(li.dataset.sum)]))`, &legend))
 	assert.Equal(t, map[string]float64{"total": 8, "ok": 7, "total_errors": 1, "total_declined": 0, "total_exceptions": 0}, legend)
 	assert.Equal(t, legend["total"], legend["ok"]+legend["total_errors"]+legend["total_declined"], "the legend adds up")
+	// The history chart is read apart from the latest one, and later: wait
+	// for its lines before counting.
+	const polylines = `document.querySelectorAll('#latest svg polyline, #history svg polyline').length`
 	var lines int
-	browse(t, tab, 5*time.Second, chromedp.Evaluate(`document.querySelectorAll('#latest svg polyline, #history svg polyline').length`, &lines))
+	browse(t, tab, 60*time.Second, waitJS(polylines+` >= 12`), chromedp.Evaluate(polylines, &lines))
 	assert.Equal(t, 12, lines, "two charts of two spans: four call series and two runtime series")
 	shots.shot(t, tab, "calls")
 

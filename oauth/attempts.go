@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/authrpc/authrpc/internal/quote"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -79,10 +80,10 @@ func (m *Module) AuthURL(ctx context.Context, provider, redirectURL string) (str
 		return "", err
 	}
 	if _, ok := c.Providers[provider]; !ok {
-		return "", invalid("unknown OAuth provider %q", provider)
+		return "", invalid("unknown OAuth provider %s", quote.Short(provider))
 	}
 	if !c.allowsRedirect(redirectURL) {
-		return "", invalid("redirect URL %q is not one the host allows", redirectURL)
+		return "", invalid("redirect URL %s is not one the host allows", quote.Short(redirectURL))
 	}
 	f, err := m.flow(ctx, c, provider)
 	if err != nil {
@@ -134,10 +135,10 @@ func (m *Module) Exchange(ctx context.Context, c Credentials) (*Identity, error)
 		return nil, err
 	}
 	if _, ok := cfg.Providers[c.Provider]; !ok {
-		return nil, invalid("unknown OAuth provider %q", c.Provider)
+		return nil, invalid("unknown OAuth provider %s", quote.Short(c.Provider))
 	}
 	if !cfg.allowsRedirect(c.RedirectURL) {
-		return nil, invalid("redirect URL %q is not one the host allows", c.RedirectURL)
+		return nil, invalid("redirect URL %s is not one the host allows", quote.Short(c.RedirectURL))
 	}
 	row, err := m.take(ctx, c.State)
 	if err != nil {

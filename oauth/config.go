@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"fmt"
+	"github.com/authrpc/authrpc/internal/quote"
 	"net/url"
 	"regexp"
 	"slices"
@@ -66,15 +67,15 @@ var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 func (c Config) Check() string {
 	for name, p := range c.Providers {
 		if !providerName.MatchString(name) {
-			return fmt.Sprintf("provider name %q must be 1 to 32 of a-z, 0-9, '_' and '-', starting with a letter or digit", name)
+			return fmt.Sprintf("provider name %s must be 1 to 32 of a-z, 0-9, '_' and '-', starting with a letter or digit", quote.Short(name))
 		}
 		if msg := p.check(); msg != "" {
-			return fmt.Sprintf("provider %q: %s", name, msg)
+			return fmt.Sprintf("provider %s: %s", quote.Short(name), msg)
 		}
 	}
 	for _, u := range c.RedirectURLs {
 		if msg := checkURL(u, true); msg != "" {
-			return fmt.Sprintf("redirect URL %q %s", u, msg)
+			return fmt.Sprintf("redirect URL %s %s", quote.Short(u), msg)
 		}
 	}
 	return ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/authrpc/authrpc/internal/quote"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -154,7 +155,7 @@ func (m *Module) Providers(ctx context.Context) ([]ProviderInfo, error) {
 func (m *Module) flow(ctx context.Context, c Config, name string) (flow, error) {
 	p, ok := c.Providers[name]
 	if !ok {
-		return nil, invalid("unknown OAuth provider %q", name)
+		return nil, invalid("unknown OAuth provider %s", quote.Short(name))
 	}
 	m.mu.Lock()
 	cf, ok := m.flows[name]

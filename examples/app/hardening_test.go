@@ -209,6 +209,12 @@ func snapshot(t *testing.T, db *bun.DB) map[string][]string {
 		if strings.HasPrefix(table, "calllog_") || table == "authrpc_rate_limits" || table == "authrpc_sync_payloads" {
 			continue
 		}
+		if table == "authrpc_audit" {
+			// The trail grows with every change, the walks' deliberate
+			// ones (and their undoing) too; what it holds is
+			// TestAuditTrailOfAScriptedSession's to check.
+			continue
+		}
 		if strings.HasPrefix(table, "users_search_") {
 			// FTS5's storage of SQLite's search index: its bytes change with
 			// every write to users, even one undone. Whether the index holds

@@ -240,6 +240,12 @@ func snapshot(t *testing.T, db *bun.DB) map[string][]string {
 			}
 			parts := make([]string, len(cols))
 			for i, v := range vals {
+				if cols[i] == "last_activity" {
+					// A session's activity moves with the walk's own calls,
+					// once a minute, by design.
+					parts[i] = cols[i] + "=…"
+					continue
+				}
 				parts[i] = cols[i] + "=" + renderValue(v)
 			}
 			list = append(list, strings.Join(parts, " | "))

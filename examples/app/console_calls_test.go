@@ -78,6 +78,10 @@ func TestConsoleCallLog(t *testing.T) {
 
 	tab := b.tab(t, nil)
 	browse(t, tab, 20*time.Second, signInActions(base)...)
+	// The console's Users page, where signing in lands, reads the users
+	// itself: wait until the statistics count that call too, so that the
+	// page and the API below see the same numbers.
+	require.Eventually(t, func() bool { return a.overviewByAPI(t, root)["/v1/admin/users/read"].OK >= 1 }, 30*time.Second, 100*time.Millisecond)
 	test := `#overview tr[data-method="/v1/test/test"]`
 	browse(t, tab, 30*time.Second,
 		chromedp.Click(`//nav/a[text()="Call log"]`, chromedp.BySearch),

@@ -162,7 +162,7 @@ func NewMux(opts MuxOptions) *Mux {
 // KindSession and KindAPIToken (whose tokens must also have the shape
 // NewToken gives them), or a kind of the host's own, 1 to 16 of [a-z0-9]
 // ("ext" takes "ext_…" tokens in any format after the underscore). It
-// panics on KindNone, KindConfirmEmail, KindResetPass (they never
+// panics on KindNone, KindConfirmEmail, KindResetPass, KindSecondFactor (they never
 // authenticate a call), a malformed kind or a nil authenticator.
 // Replacing a kind's authenticator drops the principals cached from the
 // old one.
@@ -217,7 +217,7 @@ type muxMatcher struct {
 }
 
 func (m *Mux) route(kind Kind, match func(string) bool, a Authenticator, name string) {
-	if kind == KindNone || kind == KindConfirmEmail || kind == KindResetPass || !validKind(string(kind)) {
+	if kind == KindNone || kind == KindConfirmEmail || kind == KindResetPass || kind == KindSecondFactor || !validKind(string(kind)) {
 		panic(fmt.Sprintf("auth: Mux.%s: tokens of kind %q do not authenticate calls", name, kind))
 	}
 	if a == nil {

@@ -451,7 +451,7 @@ func TestMuxHandle(t *testing.T) {
 	t.Parallel()
 	m := auth.NewMux(auth.MuxOptions{})
 	s := newStore()
-	for _, kind := range []auth.Kind{auth.KindNone, auth.KindConfirmEmail, auth.KindResetPass, "Bad", "a:b", "seventeen-letters"} {
+	for _, kind := range []auth.Kind{auth.KindNone, auth.KindConfirmEmail, auth.KindResetPass, auth.KindSecondFactor, "Bad", "a:b", "seventeen-letters"} {
 		assert.Panics(t, func() { m.Handle(kind, s) }, "kind %q", kind)
 		assert.Panics(t, func() { m.HandlePrefix(kind, "eyJ", s) }, "kind %q", kind)
 	}

@@ -21,6 +21,7 @@ const (
 	KindAPIToken     Kind = "tok" // a long-lived API access token
 	KindConfirmEmail Kind = "cnf" // an email confirmation token; never authenticates a call
 	KindResetPass    Kind = "rst" // a password reset token; never authenticates a call
+	KindSecondFactor Kind = "sfa" // a sign-in waiting for its second factor; never authenticates a call
 )
 
 // Principal is the caller of a method: who it is and what it may do.

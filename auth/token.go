@@ -22,7 +22,7 @@ const tokenBodyLen = (TokenBytes*8 + 5) / 6
 // its digest (see Digest), the only thing to store.
 //
 // Only the kinds declared in this package (KindSession, KindAPIToken,
-// KindConfirmEmail, KindResetPass) can be minted.
+// KindConfirmEmail, KindResetPass, KindSecondFactor) can be minted.
 func NewToken(kind Kind) (plain string, digest []byte, err error) {
 	if !tokenKind(kind) {
 		return "", nil, fmt.Errorf("auth: new token: unknown kind %q", kind)
@@ -89,7 +89,7 @@ func TokenKind(plain string) (Kind, bool) {
 // tokenKind reports whether k is a kind that tokens are minted for.
 func tokenKind(k Kind) bool {
 	switch k {
-	case KindSession, KindAPIToken, KindConfirmEmail, KindResetPass:
+	case KindSession, KindAPIToken, KindConfirmEmail, KindResetPass, KindSecondFactor:
 		return true
 	}
 	return false

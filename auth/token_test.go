@@ -12,7 +12,7 @@ import (
 	"github.com/authrpc/authrpc/auth"
 )
 
-var tokenKinds = []auth.Kind{auth.KindSession, auth.KindAPIToken, auth.KindConfirmEmail, auth.KindResetPass}
+var tokenKinds = []auth.Kind{auth.KindSession, auth.KindAPIToken, auth.KindConfirmEmail, auth.KindResetPass, auth.KindSecondFactor}
 
 func TestNewTokenShape(t *testing.T) {
 	t.Parallel()

@@ -46,6 +46,25 @@ func (c Credentials) String(name string) (s string, ok bool, err error) {
 // Verifier checks one kind of credentials for a user: a second factor, a
 // passkey, an OAuth provider's code. Module.AddVerifier plugs it into
 // Authorize (and so /v1/session/authorize) beside the password.
+//
+// A Verifier with a Method is a second factor (see secondfactor.go): once
+// Enrolled says a user has it, a sign-in of that user with a correct
+// password (or through OAuth) opens no session but answers
+// ErrUnauthenticated with Error.SecondFactor, a short-lived single-use
+// token and the Methods the user may complete with; Module.CompleteSignIn
+// (/v1/session/signin with {second_factor_token, <Field>, <Fields>…})
+// then dispatches the credentials to the verifier by Field, as Authorize
+// does. A passkey plugs in as
+//
+//	m.AddVerifier(users.Verifier{
+//		Field: "passkey", Fields: []string{"challenge_token"},
+//		Method: "passkey", Enrolled: hasPasskey, Verify: verifyAssertion,
+//	})
+//
+// and from then on counts in both, with nothing else to register. Its
+// Verify runs after the sign-in limits took the attempt (a refusal is a
+// failed sign-in) and must itself make a credential single-use where it
+// matters (a TOTP code's time step, a recovery code, a challenge).
 type Verifier struct {
 	// Field is the credentials' field that says they are this verifier's:
 	// "totp_code", "recovery_code", "passkey", "oauth_code". Credentials
@@ -60,6 +79,15 @@ type Verifier struct {
 	// failure. It runs after the rate limits of sign-in have taken the
 	// attempt, and a nil answer refills them for the caller's address.
 	Verify func(ctx context.Context, user *User, creds Credentials) error
+	// Method, when set, makes the verifier a second factor, named so in
+	// the second_factor.methods of a refused sign-in: "totp",
+	// "recovery_code", "passkey". Empty: a first factor only (password,
+	// OAuth), which CompleteSignIn refuses.
+	Method string
+	// Enrolled reports whether user has this factor: a second factor's
+	// Method is offered, and its credentials taken, only for users it
+	// says yes for. Required with Method.
+	Enrolled func(ctx context.Context, user *User) (bool, error)
 }
 
 // verifiers are the kinds of credentials Authorize takes, by Field.
@@ -72,13 +100,16 @@ func (vs *verifiers) add(v Verifier) {
 	if v.Field == "" || v.Verify == nil {
 		panic("users: AddVerifier: a Verifier needs a Field and a Verify")
 	}
+	if v.Method != "" && v.Enrolled == nil {
+		panic("users: AddVerifier: a second factor (Method) needs Enrolled")
+	}
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	if vs.byName == nil {
 		vs.byName = map[string]Verifier{}
 	}
 	for _, f := range append([]string{v.Field}, v.Fields...) {
-		if vs.owner(f) != "" {
+		if vs.owner(f) != "" || f == secondFactorTokenField {
 			panic(fmt.Sprintf("users: AddVerifier: credentials field %q is taken", f))
 		}
 	}
@@ -138,8 +169,11 @@ func (vs *verifiers) accepted() string {
 }
 
 // AddVerifier lets Authorize (and /v1/session/authorize) take another kind
-// of credentials, checked by v. It panics when v has no Field or Verify,
-// or reads a field another verifier reads ("password" is the module's).
+// of credentials, checked by v; with a Method, also CompleteSignIn, and
+// sign-ins of the users it is Enrolled for then need it (see Verifier). It
+// panics when v has no Field or Verify, has a Method but no Enrolled, or
+// reads a field another verifier reads ("password" is the module's,
+// "second_factor_token" CompleteSignIn's).
 func (m *Module) AddVerifier(v Verifier) { m.verifiers.add(v) }
 
 // verifyPassword is the built-in Verifier of {"password"}.
@@ -194,6 +228,9 @@ func (a Actor) Authorize(ctx context.Context, creds Credentials, addr string) er
 	}
 	row, err := m.load(ctx, p.UserID)
 	if err != nil {
+		return err
+	}
+	if err := m.checkEnrolled(ctx, v, row.user()); err != nil {
 		return err
 	}
 	keys := signinKeys(row.Name, addr)

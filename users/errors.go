@@ -44,6 +44,10 @@ type Error struct {
 	Reason     error
 	Message    string
 	RetryAfter time.Duration // with ErrLimited: when to try again
+	// SecondFactor, with ErrUnauthenticated from a sign-in, says the
+	// password was right and the sign-in waits for a second factor:
+	// complete it with Module.CompleteSignIn.
+	SecondFactor *SecondFactor
 }
 
 func (e *Error) Error() string { return "users: " + e.Message }

@@ -59,6 +59,10 @@ func (m *Module) SignInOAuth(ctx context.Context, in OAuthSignIn) (*Session, err
 	if err := checkSigninPermissions(m.principal(row, 0, time.Time{}), in.AnyOf); err != nil {
 		return nil, err
 	}
+	// A provider's word is a first factor: a second one is still asked.
+	if err := m.needSecondFactor(ctx, row); err != nil {
+		return nil, err
+	}
 	m.rememberAddr(ctx, row, addr)
 	return m.openSession(ctx, row, in.Addr, in.UserAgent)
 }

@@ -62,10 +62,32 @@ func (m *Module) credentialsSchema(signup bool) *jsonschema.Schema {
 	if signup {
 		base = reflectType(reflect.TypeFor[passwordSignupFields]())
 	}
-	if m.oauth == nil {
+	kinds := []*jsonschema.Schema{base}
+	if m.oauth != nil {
+		kinds = append(kinds, reflectType(reflect.TypeFor[oauthCredentialsParam]()))
+	}
+	if !signup {
+		kinds = append(kinds, secondFactorCredentialsSchema())
+	}
+	if len(kinds) == 1 {
 		return base
 	}
-	return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{base, reflectType(reflect.TypeFor[oauthCredentialsParam]())}}
+	return &jsonschema.Schema{AnyOf: kinds}
+}
+
+// secondFactorCredentialsSchema is signin's credentials that complete a
+// sign-in waiting for a second factor: the token and one factor's fields,
+// which their Verifier checks (a passkey's are added by its own code, so
+// the schema lets any field through).
+func secondFactorCredentialsSchema() *jsonschema.Schema {
+	s := &jsonschema.Schema{
+		Type:        "object",
+		Description: "Completes a sign-in that answered 401 with `error.data.meta.second_factor`: its `token` as `second_factor_token`, with one of the user's factors: `{totp_code}`, `{recovery_code}` or `{passkey, challenge_token}`.",
+		Properties:  jsonschema.NewProperties(),
+		Required:    []string{secondFactorTokenField},
+	}
+	s.Properties.Set(secondFactorTokenField, &jsonschema.Schema{Type: "string", MinLength: ptr(uint64(1))})
+	return s
 }
 
 // mountOAuth creates the identities table and registers the identity

@@ -29,6 +29,9 @@ func rpcError(err error) error {
 		case ErrForbidden:
 			return rpc.Forbidden("%s", e.Message)
 		case ErrUnauthenticated:
+			if e.SecondFactor != nil {
+				return rpc.Unauthorized("%s", e.Message).WithMeta(map[string]any{"second_factor": e.SecondFactor})
+			}
 			return rpc.Unauthorized("%s", e.Message)
 		case ErrLimited:
 			return rpc.TooManyRequests("%s", e.Message).WithRetryAfter(e.RetryAfter)

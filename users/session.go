@@ -2,6 +2,8 @@ package users
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 
 	"github.com/invopop/jsonschema"
 
@@ -21,6 +23,26 @@ type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	oauthFields
+	// raw is every field as sent: a second factor's are its Verifier's.
+	raw Credentials
+}
+
+// UnmarshalJSON decodes the known fields and keeps them all in raw.
+func (c *credentials) UnmarshalJSON(b []byte) error {
+	type fields credentials // the fields without this method
+	var f fields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*c = credentials(f)
+	return json.Unmarshal(b, &c.raw)
+}
+
+// isSecondFactor reports whether the credentials complete a sign-in that
+// waits for a second factor.
+func (c *credentials) isSecondFactor() bool {
+	_, ok := c.raw[secondFactorTokenField]
+	return ok
 }
 
 // signupFields is the parameter of signup.
@@ -123,6 +145,9 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	if creds == nil {
 		return m.describe(ctx, signinPerms)
 	}
+	if creds.isSecondFactor() {
+		return m.signinSecondFactor(ctx, creds, signinPerms)
+	}
 	if creds.isOAuth() {
 		return m.signinOAuth(ctx, creds.oauthFields, signinPerms)
 	}
@@ -130,9 +155,34 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	if err != nil {
 		return signinAnswer{}, rpcError(err)
 	}
+	return m.sessionAnswer(s), nil
+}
+
+// sessionAnswer is signin's answer for a new session.
+func (m *Module) sessionAnswer(s *Session) signinAnswer {
 	info := m.authInfo(s.User, m.permissionsView(s.User))
 	info.Expires = &s.Expires
-	return signinAnswer{Token: s.Token, Auth: info}, nil
+	return signinAnswer{Token: s.Token, Auth: info}
+}
+
+// signinSecondFactor completes a sign-in with its second factor
+// (CompleteSignIn).
+func (m *Module) signinSecondFactor(ctx context.Context, creds *credentials, signinPerms *[]string) (signinAnswer, error) {
+	token, _, err := creds.raw.String(secondFactorTokenField)
+	if err != nil {
+		return signinAnswer{}, rpcError(err)
+	}
+	factor := maps.Clone(creds.raw)
+	delete(factor, secondFactorTokenField)
+	delete(factor, "username")
+	s, err := m.CompleteSignIn(ctx, SecondFactorSignIn{
+		Token: token, Credentials: factor, Username: creds.Username,
+		Addr: clientAddr(ctx), UserAgent: userAgent(ctx), AnyOf: anyOf(signinPerms),
+	})
+	if err != nil {
+		return signinAnswer{}, rpcError(err)
+	}
+	return m.sessionAnswer(s), nil
 }
 
 // describe answers signin without credentials: who the caller is.

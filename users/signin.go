@@ -10,7 +10,6 @@ import (
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/internal/quote"
-	"github.com/authrpc/authrpc/mailer"
 )
 
 // Signing in and out: sessions.
@@ -49,7 +48,9 @@ type Session struct {
 // An unknown user, a wrong password and a disabled user are refused alike
 // with ErrUnauthenticated, after the same argon2 work; the sign-in limits
 // refuse with ErrLimited (see Options), a full hashing queue with
-// auth.ErrBusy. OnSignin's hooks run after the session is stored.
+// auth.ErrBusy. OnSignin's hooks run after the session is stored. A user
+// with a second factor (see Verifier) gets no session: ErrUnauthenticated
+// with Error.SecondFactor, to complete with CompleteSignIn.
 func (m *Module) SignIn(ctx context.Context, in SignIn) (*Session, error) {
 	name := strings.ToLower(in.Username)
 	keys := signinKeys(name, in.Addr)
@@ -67,31 +68,14 @@ func (m *Module) SignIn(ctx context.Context, in SignIn) (*Session, error) {
 	if err := checkSigninPermissions(m.principal(row, 0, time.Time{}), in.AnyOf); err != nil {
 		return nil, err
 	}
+	// A user with a second factor: the password is not enough, and its
+	// attempt is not forgiven (no refill) until the factor is right.
+	if err := m.needSecondFactor(ctx, row); err != nil {
+		return nil, err
+	}
 	m.signinLim.succeeded(ctx, m.log, keys)
 	m.rememberAddr(ctx, row, keys.addr)
-	dev := parseDevice(in.UserAgent)
-	newDevice := m.rememberDevice(ctx, row, dev, keys.addr)
-
-	token, digest, err := auth.NewToken(auth.KindSession)
-	if err != nil {
-		return nil, fmt.Errorf("users: signin: %w", err)
-	}
-	now := m.stamp()
-	ses := &sessionRow{
-		UserID: row.ID, Digest: digest, Created: now, Expires: now.Add(m.sessionTTL), LastActivity: now,
-		RemoteAddress: in.Addr, UserAgent: dev.UserAgent, Device: dev.Device, Browser: dev.Browser, OS: dev.OS,
-	}
-	if _, err := m.db.NewInsert().Model(ses).ModelTableExpr(m.tables.sessions).Returning("id").Exec(ctx); err != nil {
-		return nil, fmt.Errorf("users: signin: create session: %w", err)
-	}
-	m.activity.seen(ses.ID, now)
-	if newDevice {
-		m.notify(row.Email, mailer.TemplateNewSignin, mailer.NoticeData{
-			Username: row.Name, Time: now, Device: dev.Device, Browser: dev.Browser, OS: dev.OS, Address: in.Addr,
-		})
-	}
-	m.hooks.run(ctx, &m.hooks.signin, row)
-	return &Session{ID: ses.ID, Token: token, User: row.user(), Created: ses.Created, Expires: ses.Expires}, nil
+	return m.openSession(ctx, row, in.Addr, in.UserAgent)
 }
 
 // checkSigninPermissions refuses p unless anyOf is nil or p holds one of

@@ -237,6 +237,11 @@ type Options struct {
 	// Module fits. Default nil: no trail.
 	Audit storage.Auditor
 
+	// SecondFactorTTL is how long a sign-in waits for its second factor:
+	// the life of the token a correct password of a user with a second
+	// factor answers. Default DefaultSecondFactorTTL, 5 minutes.
+	SecondFactorTTL time.Duration
+
 	// Now tells the time: when sessions and mailed links expire, the
 	// creation times stored, and the sign-in, sign-up and mail limits (in
 	// process or in the database) all read it, so a test moves one clock
@@ -248,18 +253,19 @@ type Options struct {
 // Module is the mounted users module: users administration, the profile and
 // sessions. Other modules use it to look users up.
 type Module struct {
-	oauth      *oauth.Module // Options.OAuth; nil without
-	reg        *rpc.Registry
-	db         *bun.DB
-	tables     tables
-	perms      *auth.Permissions
-	log        *slog.Logger
-	hasher     *auth.Hasher
-	now        func() time.Time
-	sessionTTL time.Duration
-	signupOpen func(ctx context.Context) (bool, error)
-	adminPerm  string          // Options.AdminPermission
-	audit      storage.Auditor // nil: no trail
+	oauth           *oauth.Module // Options.OAuth; nil without
+	reg             *rpc.Registry
+	db              *bun.DB
+	tables          tables
+	perms           *auth.Permissions
+	log             *slog.Logger
+	hasher          *auth.Hasher
+	now             func() time.Time
+	sessionTTL      time.Duration
+	secondFactorTTL time.Duration
+	signupOpen      func(ctx context.Context) (bool, error)
+	adminPerm       string          // Options.AdminPermission
+	audit           storage.Auditor // nil: no trail
 
 	limits    *storage.Limits // nil with LocalLimits
 	signinLim signinLimits
@@ -299,17 +305,18 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		return nil, fmt.Errorf("users: mount: Options.AdminPermission: %w", err)
 	}
 	m := &Module{
-		reg:        reg,
-		db:         db,
-		tables:     newTables(opts.TablePrefix),
-		perms:      reg.Permissions(),
-		log:        reg.Logger(),
-		hasher:     opts.Hasher,
-		now:        opts.Now,
-		sessionTTL: opts.SessionTTL,
-		signupOpen: opts.SignupEnabled,
-		adminPerm:  opts.AdminPermission,
-		audit:      opts.Audit,
+		reg:             reg,
+		db:              db,
+		tables:          newTables(opts.TablePrefix),
+		perms:           reg.Permissions(),
+		log:             reg.Logger(),
+		hasher:          opts.Hasher,
+		now:             opts.Now,
+		sessionTTL:      opts.SessionTTL,
+		secondFactorTTL: opts.SecondFactorTTL,
+		signupOpen:      opts.SignupEnabled,
+		adminPerm:       opts.AdminPermission,
+		audit:           opts.Audit,
 
 		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
 		avatarURL:                    avatarURL(opts),
@@ -330,6 +337,9 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	if m.sessionTTL <= 0 {
 		m.sessionTTL = DefaultSessionTTL
+	}
+	if m.secondFactorTTL <= 0 {
+		m.secondFactorTTL = DefaultSecondFactorTTL
 	}
 	out := opts.Out
 	if out == nil {

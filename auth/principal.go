@@ -47,6 +47,20 @@ type Principal struct {
 	// registry lets it call methods that require a recent authorization
 	// for rpc.Options.AuthorizedMaxAge after. Never set for an API token.
 	AuthorizedAt time.Time
+
+	// Confined, when set, holds the caller to the methods it lists: the
+	// registry answers any other 403 with its Message and
+	// error.data.meta[Flag] true. The users module confines the sessions
+	// of a user who must enrol a second factor before anything else
+	// (users.Options.RequireFactorFor).
+	Confined *Confinement
+}
+
+// Confinement is what a confined caller may call (Principal.Confined).
+type Confinement struct {
+	Methods map[string]bool // method ids
+	Message string          // why the others are refused, and what to do
+	Flag    string          // the meta flag of the refusal, such as "second_factor_required"
 }
 
 // Authenticated reports whether the caller is a signed-in user rather than a guest.

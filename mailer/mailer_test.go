@@ -314,6 +314,12 @@ func TestRenderNotices(t *testing.T) {
 	msg, err = m.Render(mailer.TemplateEmailChanged, mailer.NoticeData{Username: "ann", Time: at})
 	require.NoError(t, err)
 	assert.Contains(t, msg.Text, "was removed")
+
+	msg, err = m.Render(mailer.TemplateFactorsRemoved, mailer.NoticeData{Username: "ann", Time: at})
+	require.NoError(t, err)
+	assert.Equal(t, "Your second factors were removed", msg.Subject)
+	assert.Contains(t, msg.Text, "removed the second factors of your account (authenticator app, recovery codes and passkeys) at 2026-12-06 18:30 UTC")
+	assert.Contains(t, msg.HTML, "ended your sessions")
 }
 
 func TestSendRefusals(t *testing.T) {

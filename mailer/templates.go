@@ -25,6 +25,10 @@ const (
 	// TemplateEmailChanged tells a user, at the address they had, that
 	// their email address changed.
 	TemplateEmailChanged = "email-changed"
+	// TemplateFactorsRemoved tells a user that an administrator removed
+	// their second factors (TOTP, recovery codes, passkeys) and ended
+	// their sessions.
+	TemplateFactorsRemoved = "factors-removed"
 )
 
 // NoticeData is the data of the security notices: something happened to
@@ -259,6 +263,23 @@ If this was not you, sign in, set your address again and change your password.` 
 <p>Hello {{.Username}},</p>
 <p>the email address of your account was {{if .NewEmail}}changed to {{.NewEmail}}{{else}}removed{{end}} at ` + noticeTime + `. This address will get no more mail about the account.</p>
 <p>If this was not you, sign in, set your address again and change your password.</p>
+` + noticeLinkHTML + `
+</body></html>
+`,
+	},
+	TemplateFactorsRemoved: {
+		Subject: `Your second factors were removed`,
+		Text: `Hello {{.Username}},
+
+an administrator removed the second factors of your account (authenticator app, recovery codes and passkeys) at ` + noticeTime + `, and ended your sessions. You now sign in with your password alone.
+
+If you did not ask for this, change your password and set up a second factor again.` + noticeLink + `
+`,
+		HTML: `<!DOCTYPE html>
+<html><body>
+<p>Hello {{.Username}},</p>
+<p>an administrator removed the second factors of your account (authenticator app, recovery codes and passkeys) at ` + noticeTime + `, and ended your sessions. You now sign in with your password alone.</p>
+<p>If you did not ask for this, change your password and set up a second factor again.</p>
 ` + noticeLinkHTML + `
 </body></html>
 `,

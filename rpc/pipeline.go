@@ -87,6 +87,10 @@ func (x *exchange) run(ctx context.Context, c *call) {
 		x.decline(NewError(CodeInsufficientPermissions, ""))
 		return
 	}
+	if p != nil && p.Confined != nil && !p.Confined.Methods[m.ID] {
+		x.decline(Forbidden("%s", p.Confined.Message).WithMeta(map[string]any{p.Confined.Flag: true}))
+		return
+	}
 	if m.fresh.Load() && !r.authorized(p, x.start) {
 		x.decline(AuthorizationRequired())
 		return

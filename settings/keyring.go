@@ -208,3 +208,23 @@ func (k *Keyring) open(setting string, raw []byte) ([]byte, error) {
 	}
 	return bytes.TrimRight(plain, " "), nil
 }
+
+// Seal encrypts value with the current key as secret settings are stored,
+// "enc:v1:<key id>:…", for other modules' secrets at rest (the users
+// module's TOTP secrets). purpose is bound to the value as additional
+// data: a value sealed for one purpose (one user's secret, say) does not
+// open for another. Seal fits users.Options.Keyring.
+func (k *Keyring) Seal(purpose string, value []byte) string {
+	return string(k.seal("ext\x00"+purpose, value))
+}
+
+// Open decrypts a value Seal sealed for purpose, with whichever key of the
+// ring sealed it. A value of another purpose, or under a key the ring does
+// not hold, is a *SecretError. Trailing spaces of the value are lost
+// (seal pads with them).
+func (k *Keyring) Open(purpose, sealed string) ([]byte, error) {
+	if !strings.HasPrefix(sealed, sealedPrefix) {
+		return nil, &SecretError{Setting: purpose, Err: ErrUndecryptable}
+	}
+	return k.open("ext\x00"+purpose, []byte(sealed))
+}

@@ -45,6 +45,9 @@ func (m *Module) authenticate(ctx context.Context, token string) (*auth.Principa
 	if !r.Authorized.IsZero() {
 		p.AuthorizedAt = r.Authorized.UTC()
 	}
+	if err := m.confine(ctx, row, p); err != nil {
+		return nil, fmt.Errorf("users: authenticate session: %w", err)
+	}
 	return p, nil
 }
 

@@ -201,7 +201,8 @@ func TestSessionMethodsBadInput(t *testing.T) {
 			{s.userTok, "/v1/profile/sign-out-session", `["0"]`, `session_id "0" is not a session id`},
 			{s.userTok, "/v1/profile/sign-out-session", `["99999999999999999999"]`, `is not a session id`},
 			{s.adminTok, "/v1/admin/users/sign-out-session", `["bob", "-1"]`, `is not a session id`},
-			{s.userTok, "/v1/session/authorize", `[{"totp_code": "123456"}]`, `credentials: unknown field "totp_code" (accepted: password)`},
+			{s.userTok, "/v1/session/authorize", `[{"sms_code": "123456"}]`, `credentials: unknown field "sms_code" (accepted: password, recovery_code, totp_code)`},
+			{s.userTok, "/v1/session/authorize", `[{"totp_code": "123456"}]`, `credentials: totp_code: no totp is enrolled for this user`},
 			{s.userTok, "/v1/session/authorize", `[{"password": "x", "nonce": "y"}]`, `credentials: unknown field "nonce"`},
 		} {
 			a := e.c.As(c.token).Post(t, c.method, c.body)

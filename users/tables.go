@@ -9,6 +9,8 @@ type tables struct {
 	users    string // userRow's
 	sessions string // sessionRow's
 	tokens   string // tokenRow's: the one-time tokens sent by mail
+	totp     string // totpRow's
+	recovery string // recoveryRow's
 }
 
 // newTables returns the tables under prefix, which CheckTablePrefix has
@@ -19,5 +21,7 @@ func newTables(prefix string) tables {
 		users:    prefix + "users AS u",
 		sessions: prefix + "user_sessions AS s",
 		tokens:   prefix + "user_tokens AS ut",
+		totp:     prefix + "user_totp AS ft",
+		recovery: prefix + "user_recovery_codes AS rc",
 	}
 }

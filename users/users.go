@@ -237,6 +237,28 @@ type Options struct {
 	// Module fits. Default nil: no trail.
 	Audit storage.Auditor
 
+	// Keyring seals the TOTP secrets at rest ("enc:v1:…", as the settings
+	// module stores the SMTP password); the settings module's
+	// *settings.Keyring fits. Nil: TOTP is not offered (begin-totp,
+	// confirm-totp and a totp_code answer 400 "TOTP is not available"),
+	// and no secret is ever stored in the clear. Give every instance the
+	// same keys: a secret sealed by one is opened by another.
+	Keyring Keyring
+
+	// TOTPIssuer names the service in authenticator apps (the otpauth://
+	// URI's issuer). Default: the host of AppURL, else DefaultTOTPIssuer.
+	TOTPIssuer string
+
+	// RequireFactorFor are permission tags whose holders must have a second
+	// factor: such a user without one signs in with a password as before,
+	// but the session may call only EnrolmentMethods (enrol TOTP or a
+	// passkey, authorize, read the profile, sign out); every other method
+	// answers 403 with error.data.meta.second_factor_required true until a
+	// factor is enrolled. Root holds every permission, so it is included.
+	// API tokens the user made before are left alone. Each tag must be
+	// declared. Default nil: nobody must.
+	RequireFactorFor []string
+
 	// SecondFactorTTL is how long a sign-in waits for its second factor:
 	// the life of the token a correct password of a user with a second
 	// factor answers. Default DefaultSecondFactorTTL, 5 minutes.
@@ -275,6 +297,12 @@ type Module struct {
 	links     *linkMail // the mails with a link
 	activity  *activity // the sessions' last activity
 	verifiers verifiers // the credentials Authorize takes
+
+	keyring          Keyring // Options.Keyring; nil: no TOTP
+	totpIssuerName   string
+	requireFactorFor []string
+	enrolOnly        *auth.Confinement // nil unless RequireFactorFor
+	removers         factorRemovers
 
 	resets                       resetHooks
 	hooks                        userHooks
@@ -384,12 +412,16 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		m.log.Warn("users: sessions' last activity not stored", "sessions", n, "err", err)
 	}
 
+	if err := m.mountFactors(opts); err != nil {
+		return nil, err
+	}
 	if err := m.mountOAuth(ctx, opts); err != nil {
 		return nil, err
 	}
 	m.registerAdmin()
 	m.registerProfile()
 	m.registerSession()
+	m.registerFactors()
 	reg.Auth().Handle(auth.KindSession, auth.AuthenticatorFunc(m.authenticate))
 	reg.OnActivity(m.activity.touch)
 

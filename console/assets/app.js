@@ -5,6 +5,7 @@ import { h, field, checkbox, when, dialog, pager } from "./dom.js";
 import { callsPage } from "./calls.js";
 import { securityPage, userSessions } from "./security.js";
 import { auditPage } from "./audit.js";
+import { secondStep, removeFactors } from "./factors.js";
 
 const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
 const adminPermission = document.querySelector('meta[name="authrpc-admin-permission"]').content;
@@ -111,16 +112,31 @@ function signinPage() {
     h("button", { type: "submit", class: "primary" }, "Sign in"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const res = await run(() => client.call("/v1/session/signin", { username: user.input.value, password: pass.input.value }));
-    if (!res) return;
-    sessionStorage.setItem(tokenKey, res.data.token);
-    client.setToken(res.data.token);
-    state.auth = res.data.auth;
-    route();
+    let res;
+    try {
+      res = await client.call("/v1/session/signin", { username: user.input.value, password: pass.input.value });
+    } catch (err) {
+      // A user with a second factor: the password was right, a code is next.
+      if (err.meta?.second_factor) secondStep(app, form, err.meta.second_factor, signedIn);
+      else fail(err);
+      return;
+    }
+    signedIn(res);
   });
   main.replaceChildren(form);
   user.input.focus();
   oauthButtons(form);
+}
+
+// signedIn keeps the session a sign-in answered and opens the console; a
+// user who must enrol a second factor first goes to the Security page.
+async function signedIn(res) {
+  sessionStorage.setItem(tokenKey, res.data.token);
+  client.setToken(res.data.token);
+  state.auth = res.data.auth;
+  const f = await client.call("/v1/profile/get-second-factors").catch(() => null);
+  if (f?.data?.required) history.replaceState(null, "", "#/security");
+  route();
 }
 
 // redirectURL is where providers send the browser back to: this page,
@@ -167,9 +183,19 @@ async function finishOAuth() {
     return true;
   }
   main.replaceChildren(h("p", { class: "muted", id: "oauth-progress" }, `Signing in with ${provider}…`));
-  const res = await run(() => client.call("/v1/session/signin", {
-    oauth_provider: provider, oauth_code: q.get("code"), oauth_redirect_url: redirectURL(), oauth_state: q.get("state") || "",
-  }));
+  let res;
+  try {
+    res = await client.call("/v1/session/signin", {
+      oauth_provider: provider, oauth_code: q.get("code"), oauth_redirect_url: redirectURL(), oauth_state: q.get("state") || "",
+    });
+  } catch (err) {
+    if (err.meta?.second_factor) {
+      await route();
+      secondStep(app, main.querySelector("form.signin"), err.meta.second_factor, signedIn);
+      return true;
+    }
+    fail(err);
+  }
   if (res) {
     sessionStorage.setItem(tokenKey, res.data.token);
     client.setToken(res.data.token);
@@ -248,6 +274,7 @@ async function usersPage() {
         act("Permissions", () => editPermissions(u), { disabled: self, "aria-label": `Permissions of ${u.name}` }),
         act("Rename", () => rename(u), { "aria-label": `Rename ${u.name}` }),
         act("Sessions", () => userSessions(app, u), { "aria-label": `Sessions of ${u.name}` }),
+        act("Factors", () => removeFactors(app, u), { "aria-label": `Remove second factors of ${u.name}` }),
         act("Delete", () => remove(u), { disabled: self, class: "danger", "aria-label": `Delete ${u.name}` })));
   }
 
@@ -537,7 +564,7 @@ function oauthSettings(dirty) {
 // app is what the call log's and the audit trail's pages (calls.js,
 // audit.js) use of the console.
 const app = {
-  client, run, say, main, pageSize, signedOut,
+  client, run, say, main, pageSize, signedOut, route,
   // every calls fn every ms (pollEvery by default) until the page is left.
   every(fn, ms = pollEvery) {
     const t = setInterval(fn, ms);

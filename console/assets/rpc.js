@@ -2,9 +2,11 @@
 // and HTTP POST while the socket cannot open.
 
 export class RPCError extends Error {
-  constructor(code, message) {
+  // meta is the refusal's error.data.meta: second_factor, authorization_required, …
+  constructor(code, message, meta = {}) {
     super(message);
     this.code = code;
+    this.meta = meta;
   }
 }
 
@@ -172,6 +174,6 @@ export class Client {
 }
 
 function settle(msg, resolve, reject) {
-  if (msg.error) reject(new RPCError(msg.error.code, msg.error.message));
+  if (msg.error) reject(new RPCError(msg.error.code, msg.error.message, msg.error.data?.meta || {}));
   else resolve(msg.result || {});
 }

@@ -3,6 +3,7 @@
 // (a step-up: /v1/session/authorize, then the call that requires it). And
 // the administrators' view of one user's sessions, from the users page.
 import { h, field, when, dialog } from "./dom.js";
+import { factorsSection } from "./factors.js";
 
 // sessionTable renders get-sessions rows with a sign-out button each.
 function sessionTable(rows, signOut, owner) {
@@ -59,9 +60,13 @@ export async function securityPage(app) {
     pass.input.focus();
   }
 
-  main.append(h("section", { class: "card stack" },
+  const factors = h("div");
+  main.append(factors, h("section", { class: "card stack" },
+    h("h2", {}, "Sessions"),
     h("p", { class: "muted" }, "The devices signed in as you. Sign out the ones you do not know, and change your password."),
     list, h("div", { class: "actions" }, others)));
+  // The passkeys card goes beside the second factor's (passkeys.js).
+  factors.replaceWith(await factorsSection(app));
   await load();
 }
 

@@ -159,7 +159,12 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 	if a.oauth, err = oauth.Mount(ctx, a.reg, db, oauth.Options{Source: a.settings.OAuth}); err != nil {
 		return nil, err
 	}
+	var ring users.Keyring // TOTP secrets are sealed with the settings keys; none: no TOTP
+	if keys != nil {
+		ring = keys
+	}
 	a.users, err = users.Mount(ctx, a.reg, db, users.Options{
+		Keyring:         ring,
 		OAuth:           a.oauth,
 		AdminPermission: adminPermission,
 		RootPassword:    cfg.RootPassword,

@@ -179,6 +179,44 @@
 // password: a Verifier names the field that selects it and checks the
 // credentials for the user.
 //
+// # Second factors
+//
+// A Verifier with a Method and Enrolled is a second factor: TOTP
+// ("totp_code", Method "totp") and recovery codes ("recovery_code",
+// "recovery_code") are the module's; a passkey plugs in the same way. A
+// user a second factor is Enrolled for who signs in with a correct
+// password (or through OAuth) gets no session: the answer is 401 with
+// error.data.meta.second_factor {token, methods} (Error.SecondFactor from
+// SignIn), and /v1/session/signin with {second_factor_token, totp_code |
+// recovery_code | passkey…} completes it (Module.CompleteSignIn). The
+// token is stored by digest (user_tokens, kind auth.KindSecondFactor),
+// lives Options.SecondFactorTTL (5 minutes), completes one sign-in of its
+// own user on any instance and survives wrong codes until then; a wrong
+// code is a failed sign-in of the user from that address (the sign-in
+// limits), and the correct password's attempt is forgiven only once the
+// factor is right.
+//
+// TOTP (RFC 6238, 30 s, 6 digits, SHA-1, github.com/pquerna/otp) is
+// enrolled with /v1/profile/begin-totp (a recent authorization; answers
+// the secret, its otpauth:// URI and a QR PNG) and confirm-totp(code)
+// (answers ten recovery codes when the user had none). Secrets are sealed
+// by Options.Keyring (a *settings.Keyring: "enc:v1:…", bound to the user);
+// without one TOTP is refused with 400. A code is accepted once: the time
+// step of the last accepted code is stored (user_totp.last_step) and
+// taken by a conditional update, so a replay, or an older step's code,
+// is refused on every instance. Recovery codes are stored as SHA-256
+// digests and spent by deleting their row; new-recovery-codes voids the
+// old ones; they count as a factor only beside another one.
+//
+// /v1/admin/users/remove-factors(user_id) (admin, recent authorization)
+// removes TOTP, recovery codes and whatever the FactorRemovers added with
+// OnRemoveFactors keep (passkeys), in one transaction, ends the user's
+// sessions and mails the user (mailer.TemplateFactorsRemoved).
+// Options.RequireFactorFor names permissions whose holders must have a
+// factor: such a user without one signs in, but its sessions may call only
+// EnrolmentMethods (auth.Principal.Confined); the others answer 403 with
+// error.data.meta.second_factor_required true until a factor is enrolled.
+//
 // # Email
 //
 // /v1/session/send-confirmation-email and send-password-reset-email take a

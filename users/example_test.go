@@ -12,11 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/pquerna/otp/totp"
 	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
+	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/users"
 )
@@ -271,4 +274,71 @@ func ExampleModule_As() {
 	// {"jsonrpc":"2.0","result":{"status":200,"status_text":"OK","exception":false,"meta":{}}}
 	// {"jsonrpc":"2.0","error":{"code":403,"message":"you cannot disable yourself","data":{"exception":false,"meta":{}}}}
 	// true users: administering users takes permission "admin"
+}
+
+// A second factor from Go: enrol TOTP for a user, then sign in with the
+// password, which asks for a code, and complete the sign-in with one.
+func ExampleModule_CompleteSignIn() {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, ":memory:")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	reg := rpc.New(rpc.Options{
+		Permissions: auth.NewPermissions(auth.Permission{Name: "admin", Title: "Administrator"}),
+		Logger:      slog.New(slog.DiscardHandler),
+	})
+	keys, err := settings.ParseKeyring(settings.GenerateKey()) // the settings module's keys
+	if err != nil {
+		log.Fatal(err)
+	}
+	mod, err := users.Mount(ctx, reg, db, users.Options{RootPassword: "correct horse battery staple", Keyring: keys})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reg.Shutdown(ctx)
+
+	bob, _, err := mod.Create(ctx, users.NewUser{Username: "bob", Password: "bob's password"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := mod.SignIn(ctx, users.SignIn{Username: "bob", Password: "bob's password", Addr: "192.0.2.1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	as := mod.As(&auth.Principal{UserID: bob.ID, Kind: auth.KindSession, TokenID: s.ID})
+	en, err := as.BeginTOTP(ctx) // the API asks for a recent authorization first
+	if err != nil {
+		log.Fatal(err)
+	}
+	code, _ := totp.GenerateCode(en.Secret, time.Now()) // what the authenticator app shows
+	recovery, err := as.ConfirmTOTP(ctx, code)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(recovery), "recovery codes")
+
+	_, err = mod.SignIn(ctx, users.SignIn{Username: "bob", Password: "bob's password", Addr: "192.0.2.1"})
+	var refused *users.Error
+	if !errors.As(err, &refused) || refused.SecondFactor == nil {
+		log.Fatal(err)
+	}
+	fmt.Println(errors.Is(err, users.ErrUnauthenticated), refused.SecondFactor.Methods)
+
+	// The code just used is spent: the app's next one.
+	code, _ = totp.GenerateCode(en.Secret, time.Now().Add(30*time.Second))
+	s, err = mod.CompleteSignIn(ctx, users.SecondFactorSignIn{
+		Token:       refused.SecondFactor.Token,
+		Credentials: users.Credentials{"totp_code": json.RawMessage(`"` + code + `"`)},
+		Addr:        "192.0.2.1",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(s.User.Name, strings.HasPrefix(s.Token, "ses_"))
+	// Output:
+	// 10 recovery codes
+	// true [recovery_code totp]
+	// bob true
 }

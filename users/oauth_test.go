@@ -269,3 +269,28 @@ func TestAuthorizeWithOAuth(t *testing.T) {
 	r = e.refused(t, 409, alice.Token, "/v1/profile/remove-identity", ids[0].ID)
 	assert.Contains(t, r.Message, "last way to sign in")
 }
+
+// A provider's sign-in is a first factor: a user with a second factor
+// completes it with a code, as after a password.
+func TestOAuthSecondFactor(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		ring := testKeyring(t)
+		e := newOAuthEnv(t, db, false, openSignup, func(o *users.Options) { o.Keyring = ring })
+		var s signin
+		e.ok(t, "", "/v1/session/signin", e.creds(t, opAlice)).Decode(t, &s)
+		e.ok(t, s.Token, "/v1/session/authorize", e.creds(t, opAlice))
+		var en enrolment
+		e.ok(t, s.Token, "/v1/profile/begin-totp").Decode(t, &en)
+		e.ok(t, s.Token, "/v1/profile/confirm-totp", e.code(t, en.Secret, 0))
+
+		a := e.refused(t, 401, "", "/v1/session/signin", e.creds(t, opAlice))
+		assert.NotContains(t, a.Raw, `"ses_`)
+		sf, ok := a.Meta["second_factor"].(map[string]any)
+		require.True(t, ok, a.Raw)
+		a = e.ok(t, "", "/v1/session/signin", map[string]any{"second_factor_token": sf["token"], "totp_code": e.code(t, en.Secret, 1)})
+		var done signin
+		a.Decode(t, &done)
+		assert.Equal(t, "alice", done.Auth.Username)
+	})
+}

@@ -18,7 +18,7 @@ import (
 
 // The names of the tables the module makes (and the rate limits and the
 // record of migrations it uses), without a prefix.
-var unprefixed = []string{"users", "user_sessions", "user_tokens", "authrpc_rate_limits", "authrpc_migrations"}
+var unprefixed = []string{"users", "user_sessions", "user_tokens", "user_totp", "user_recovery_codes", "authrpc_rate_limits", "authrpc_migrations"}
 
 func withPrefix(prefix string) func(*users.Options) {
 	return func(o *users.Options) { o.TablePrefix = prefix }
@@ -40,7 +40,8 @@ func TestTablePrefixEveryPath(t *testing.T) {
 		db, queries := storagetest.RecordQueries(db)
 
 		srv := mailertest.NewServer(t, mailertest.Options{Username: smtpUser, Password: smtpPassword})
-		e := newEnv(t, db, withMail(srv), withPrefix("app_"))
+		ring := testKeyring(t)
+		e := newEnv(t, db, withMail(srv), withPrefix("app_"), func(o *users.Options) { o.Keyring = ring })
 		root := e.root(t)
 
 		carol := e.createWithEmail(t, root, "carol", "carol-password", "carol@example.com")
@@ -71,6 +72,17 @@ func TestTablePrefixEveryPath(t *testing.T) {
 		e.ok(t, "", setPassword, linkToken(t, srv.Wait(t, 2, 5*time.Second), "/reset-password"), "carol-new-password")
 		carolTok := e.signin(t, "carol", "carol-new-password")
 		e.ok(t, carolTok, "/v1/session/signout")
+
+		secret, codes := e.enrolTOTP(t, david, "dave-password-3")
+		e.ok(t, david, "/v1/session/authorize", map[string]any{"totp_code": e.code(t, secret, 1)})
+		tok := e.secondFactor(t, "david", "dave-password-3", "recovery_code", "totp")
+		e.ok(t, "", "/v1/session/signin", map[string]any{"second_factor_token": tok, "recovery_code": codes[0]})
+		e.ok(t, david, "/v1/profile/get-second-factors")
+		e.ok(t, david, "/v1/profile/new-recovery-codes")
+		e.ok(t, david, "/v1/profile/remove-totp")
+		e.enrolTOTP(t, david, "dave-password-3")
+		e.ok(t, root, "/v1/session/authorize", map[string]string{"password": rootPassword})
+		e.ok(t, root, "/v1/admin/users/remove-factors", "david")
 		e.ok(t, root, "/v1/admin/users/delete", "david")
 
 		u, _, err := e.mod.Create(ctx, users.NewUser{Username: "erin", Email: "erin@example.com"})

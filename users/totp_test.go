@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,9 +165,11 @@ func TestTOTP(t *testing.T) {
 		// TOTP authorizes; new recovery codes void the old ones.
 		e.clock.Add(2 * time.Minute)
 		e.ok(t, s.Token, "/v1/session/authorize", map[string]any{"totp_code": e.code(t, en.Secret, 0)})
+		old := slices.Clone(rc.RecoveryCodes) // Decode reuses the array
 		e.ok(t, s.Token, "/v1/profile/new-recovery-codes").Decode(t, &rc)
 		require.Len(t, rc.RecoveryCodes, 10)
-		a = e.refused(t, 401, s.Token, "/v1/session/authorize", map[string]any{"recovery_code": "nope-nope"})
+		a = e.refused(t, 401, s.Token, "/v1/session/authorize", map[string]any{"recovery_code": old[5]})
+		assert.Equal(t, "wrong or used recovery code", a.Message, "the old codes are void")
 		e.ok(t, s.Token, "/v1/session/authorize", map[string]any{"recovery_code": rc.RecoveryCodes[3]})
 
 		// A second enrolment gives no new codes; removing TOTP drops them.

@@ -230,7 +230,9 @@ type Options struct {
 	// recorded in its own transaction (users.create, users.delete,
 	// users.enable, users.disable, users.set-password, users.set-permissions,
 	// users.rename, users.set-email, users.set-telegram-name, users.signup,
-	// users.reset-password, users.end-session, users.end-sessions), with the refusals of the rules (deleting
+	// users.reset-password, users.end-session, users.end-sessions,
+	// users.enrol-totp, users.remove-totp, users.new-recovery-codes,
+	// users.remove-factors: never a secret or a code), with the refusals of the rules (deleting
 	// oneself, a grant beyond one's own, another's password) as
 	// "forbidden: …". Passwords appear only as "password": true. The tokens
 	// module records through the same one (Module.Auditor). Package audit's

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
 
@@ -111,7 +113,8 @@ func missingPath(v any, path string) string {
 func TestCompatDocIsTrue(t *testing.T) {
 	t.Parallel()
 	doc := readCompatDoc(t)
-	a := startApp(t, storagetest.SQLiteDSN(t))
+	// A settings key: TOTP secrets are sealed with it.
+	a := startApp(t, storagetest.SQLiteDSN(t), func(c *config) { c.SettingsKey = settings.GenerateKey() })
 	var ids []string
 	for _, m := range a.reg.Methods() {
 		ids = append(ids, m.ID)
@@ -179,6 +182,14 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/profile/set-telegram-username", `["root_gram"]`)
 	call(root, "/v1/profile/read", ``)
 	call(root, "/v1/profile/get-identities", ``)
+	call(root, "/v1/session/authorize", `[{"password":"root-password-for-tests"}]`)
+	secret := call(root, "/v1/profile/begin-totp", ``)["data"].(map[string]any)["secret"].(string)
+	code, err := totp.GenerateCode(secret, time.Now())
+	require.NoError(t, err)
+	call(root, "/v1/profile/confirm-totp", `["`+code+`"]`)
+	call(root, "/v1/profile/get-second-factors", ``)
+	call(root, "/v1/profile/new-recovery-codes", ``)
+	call(root, "/v1/profile/remove-totp", ``)
 	call(root, "/v1/admin/users/get-identities", `["root"]`)
 	call("", "/v1/session/get-oauth-providers", ``)
 	call(root, "/v1/admin/settings/update", `[{"signup_enabled":true}]`) // signup is closed until opened
@@ -263,6 +274,8 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 	call(root, "/v1/admin/api-call-log/read-overview", ``)
 	call(root, "/v1/admin/audit/read", `[{"where":{"action":"users.create"}}]`)
 
+	call(root, "/v1/session/authorize", `[{"password":"root-password-for-tests"}]`)
+	call(root, "/v1/admin/users/remove-factors", `["anna"]`)
 	call(root, "/v1/admin/users/delete", `["anna"]`)
 	call(root, "/v1/session/signout", ``)
 	return out

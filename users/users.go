@@ -212,6 +212,12 @@ type Options struct {
 	// registered. Mount the oauth module first. Nil: none of it.
 	OAuth *oauth.Module
 
+	// Passkeys configure passkeys (WebAuthn): the relying party, which by
+	// default is AppURL's host, and the checks (see PasskeyOptions). The
+	// passkey methods are always registered; without a relying party they
+	// answer 400 "passkeys are not configured".
+	Passkeys PasskeyOptions
+
 	// TablePrefix goes before the name of every table, index and
 	// constraint the module creates, so that a host with tables of its own
 	// of the same names (a users table, say) can mount the module beside
@@ -297,6 +303,7 @@ type Module struct {
 	links     *linkMail // the mails with a link
 	activity  *activity // the sessions' last activity
 	verifiers verifiers // the credentials Authorize takes
+	pk        *passkeys // Options.Passkeys
 
 	keyring          Keyring // Options.Keyring; nil: no TOTP
 	totpIssuerName   string
@@ -388,6 +395,11 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
 	m.hasty = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / hastyForgiven.Seconds(), Burst: hastyAfter, Now: m.now})
+	pk, err := newPasskeys(opts)
+	if err != nil {
+		return nil, err
+	}
+	m.pk = pk
 	links, err := m.newLinkMail(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -418,6 +430,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if err := m.mountOAuth(ctx, opts); err != nil {
 		return nil, err
 	}
+	m.mountPasskeys()
 	m.registerAdmin()
 	m.registerProfile()
 	m.registerSession()

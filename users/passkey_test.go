@@ -550,3 +550,24 @@ func TestPasskeySecondFactor(t *testing.T) {
 		e.signin(t, "bob", "bob-password")
 	})
 }
+
+// Under a table prefix, the passkey methods use the prefixed tables only.
+func TestPasskeyTablePrefix(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		db, queries := storagetest.RecordQueries(db)
+		e := clockedEnv(t, db, withPrefix("app_"), func(o *users.Options) {
+			o.AppURL = func(context.Context) (string, error) { return pkAppURL, nil }
+		})
+		s, k, p := bobWithPasskey(t, e)
+		require.Equal(t, 200, e.passkeySignin(t, k).Code)
+		opts, tok := e.challenge(t)
+		e.ok(t, s.userTok, "/v1/session/authorize", map[string]any{"passkey": k.get(t, opts), "challenge_token": tok})
+		e.ok(t, s.userTok, "/v1/profile/rename-passkey", p.ID, "Renamed")
+		e.ok(t, s.userTok, "/v1/profile/remove-passkey", p.ID)
+		for _, table := range []string{"user_passkeys", "user_passkey_handles", "user_passkey_ceremonies"} {
+			assert.Empty(t, queries.Naming(table), "a query names %s without the prefix", table)
+			assert.NotEmpty(t, queries.Naming("app_"+table), "app_%s", table)
+		}
+	})
+}

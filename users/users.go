@@ -222,7 +222,9 @@ type Options struct {
 	// constraint the module creates, so that a host with tables of its own
 	// of the same names (a users table, say) can mount the module beside
 	// them, or mount it twice on one database: with "app_", the tables are
-	// app_users, app_user_sessions and app_user_tokens, the rate limits
+	// app_users, app_user_sessions and app_user_tokens (and the passkeys'
+	// app_user_passkeys, app_user_passkey_handles and
+	// app_user_passkey_ceremonies), the rate limits
 	// app_authrpc_rate_limits, and the migrations are recorded in
 	// app_authrpc_migrations. It is empty or 1 to storage.MaxTablePrefix of
 	// [a-z0-9_], starting with a letter or '_' (storage.CheckTablePrefix).

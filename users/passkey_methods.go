@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -60,9 +61,12 @@ func (m *Module) mountPasskeys() {
 		Description:          "Begins registering a passkey for the caller: answers the options for the browser's `navigator.credentials.create` as `PublicKeyCredentialCreationOptionsJSON` (the `publicKey` member; binary values in base64url), which `PublicKeyCredential.parseCreationOptionsFromJSON` reads. The ceremony is kept on the server, bound to the caller's session, for 5 minutes; finish it with finish-passkey. Requires a recent `/v1/session/authorize`. 400 when the server has no relying party (the `app_url` setting).",
 		RequireAuthorization: true,
 		RateLimit:            beginPasskeyLimit,
-		Handler: func(ctx context.Context) (json.RawMessage, error) {
+		Handler: func(ctx context.Context) (map[string]any, error) {
 			out, err := m.As(auth.FromContext(ctx)).BeginPasskey(ctx)
-			return out, rpcError(err)
+			if err != nil {
+				return nil, rpcError(err)
+			}
+			return jsonObject(out)
 		},
 	})
 	profile.Register(rpc.Method{
@@ -119,31 +123,29 @@ func (m *Module) mountPasskeys() {
 		ID: "begin-passkey-signin", Title: "Begin signing in with a passkey", Permissions: []string{auth.Anyone},
 		Description: "Begins proving who the caller is with a passkey: answers the options for the browser's `navigator.credentials.get` as `PublicKeyCredentialRequestOptionsJSON` (binary values in base64url), with one more member, `challenge_token`. Send the credential the browser answers (as JSON, its `toJSON()`) with that token as `{passkey, challenge_token}`: to `signin` (a session without a password), to `authorize`, or to complete a sign-in with a second factor. The token works once, for 5 minutes. 400 when the server has no relying party (the `app_url` setting).",
 		RateLimit:   beginPasskeyLimit,
-		Handler: func(ctx context.Context) (passkeyRequestAnswer, error) {
+		Handler: func(ctx context.Context) (map[string]any, error) {
 			c, err := m.BeginPasskeySignIn(ctx)
 			if err != nil {
-				return passkeyRequestAnswer{}, rpcError(err)
+				return nil, rpcError(err)
 			}
-			return passkeyRequestAnswer{options: c.Options, token: c.Token}, nil
+			out, err := jsonObject(c.Options)
+			if err != nil {
+				return nil, err
+			}
+			out["challenge_token"] = c.Token
+			return out, nil
 		},
 	})
 }
 
-// passkeyRequestAnswer is the request options with the challenge_token
-// as one more member.
-type passkeyRequestAnswer struct {
-	options json.RawMessage
-	token   string
-}
-
-func (a passkeyRequestAnswer) MarshalJSON() ([]byte, error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(a.options, &members); err != nil {
-		return nil, err
+// jsonObject is the options as an object: the answers' data is an object
+// whose members are the WebAuthn options' (described in the methods' text).
+func jsonObject(raw json.RawMessage) (map[string]any, error) {
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("users: passkey options: %w", err)
 	}
-	tok, _ := json.Marshal(a.token)
-	members["challenge_token"] = tok
-	return json.Marshal(members)
+	return out, nil
 }
 
 // signinPasskey answers signin with passkey credentials: a session, as

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/invopop/jsonschema"
+	"github.com/uptrace/bun"
 
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
@@ -53,6 +54,12 @@ func (m *Module) mountPasskeys() {
 	m.AddVerifier(Verifier{
 		Field: "passkey", Fields: []string{"challenge_token"}, Verify: m.verifyPasskey,
 		Method: "passkey", Enrolled: func(ctx context.Context, u *User) (bool, error) { return m.HasPasskey(ctx, u.ID) },
+	})
+	// An administrator's remove-factors removes the passkeys too, in its
+	// transaction.
+	m.OnRemoveFactors(func(ctx context.Context, tx bun.Tx, userID int64) error {
+		_, err := m.RemovePasskeys(ctx, tx, userID)
+		return err
 	})
 	user := []string{auth.User}
 	profile := m.reg.Section("/v1/profile", "User profile")

@@ -571,3 +571,18 @@ func TestPasskeyTablePrefix(t *testing.T) {
 		}
 	})
 }
+
+// An administrator's remove-factors removes the user's passkeys: the user
+// signs in with the password alone again, and the passkey signs in no more.
+func TestPasskeyRemovedWithFactors(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		s, k, _ := bobWithPasskey(t, e)
+		e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "bob", "password": "bob-password"})
+		e.authorize(t, s.adminTok, "ann-password")
+		e.ok(t, s.adminTok, "/v1/admin/users/remove-factors", "bob")
+		assert.Equal(t, 0, e.count(t, "user_passkeys"))
+		assert.Equal(t, 401, e.passkeySignin(t, k).Code)
+		e.signin(t, "bob", "bob-password")
+	})
+}

@@ -29,7 +29,8 @@
 // constraint the module creates, for a host that has tables of those names
 // of its own, or that mounts the module twice on one database: with
 // "auth_", the tables are auth_users, auth_user_sessions and
-// auth_user_tokens (with their trigram indexes on PostgreSQL, and on SQLite
+// auth_user_tokens (and auth_user_passkeys, auth_user_passkey_handles and
+// auth_user_passkey_ceremonies; with their trigram indexes on PostgreSQL, and on SQLite
 // the trigram index auth_users_search with its triggers), the rate
 // limits are in auth_authrpc_rate_limits and the migrations are recorded in
 // auth_authrpc_migrations. Two prefixes share no user, session, token or
@@ -281,6 +282,40 @@
 // 409) and /v1/admin/users/get-identities read and unlink them. Authorize
 // takes the same credentials: a fresh code of an identity linked to the
 // caller (the Verifier of "oauth_code").
+//
+// # Passkeys
+//
+// Passkeys are WebAuthn credentials (github.com/go-webauthn/webauthn),
+// discoverable and user-verified by default (PasskeyOptions). A signed-in
+// session registers one in two steps: /v1/profile/begin-passkey (which
+// requires a recent authorization) answers the creation options for
+// navigator.credentials.create, and /v1/profile/finish-passkey(credential,
+// name?) checks the browser's answer and stores the passkey
+// (user_passkeys: credential id, public key, relying party id, counter,
+// AAGUID, transports, backup flags). get-passkeys, rename-passkey and
+// remove-passkey (recent authorization) manage them.
+// /v1/session/begin-passkey-signin, open to anyone, answers request options
+// with a challenge_token; the browser's assertion with that token,
+// {passkey, challenge_token}, signs in without a password (signin, under
+// the sign-in limits of the passkey's user as a password is), authorizes a
+// session, and completes a sign-in that asked for a second factor: a user
+// with a passkey has the second factor "passkey". The ceremonies' state
+// (challenge, relying party, user verification) stays in the database
+// (user_passkey_ceremonies) until it is used, once, or expires
+// (PasskeyOptions.CeremonyTTL, 5 minutes, by Options.Now): a registration
+// keyed by its challenge and bound to the user and session that began it,
+// an assertion by the digest of its token. Nothing of it is trusted from
+// the client. The relying party id and origins are
+// PasskeyOptions.RPID and Origins, or else the host and origin of
+// Options.AppURL (the app_url setting) at each ceremony. An assertion whose
+// signature counter does not move forward is refused (the authenticator
+// may be cloned; it is logged), and the counter, the user-verified and
+// backup-state flags and the time of use are stored at each use. Each user
+// has one random 32-byte WebAuthn user handle (user_passkey_handles), never
+// the user's id. Actor.BeginPasskey, FinishPasskey, Passkeys,
+// RenamePasskey, RemovePasskey, Module.BeginPasskeySignIn, SignInPasskey,
+// PasskeyCredentials (for Authorize), HasPasskey and RemovePasskeys are
+// the Go surface.
 //
 // # For other modules
 //

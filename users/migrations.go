@@ -223,6 +223,7 @@ func migrations(log *slog.Logger, prefix string) []storage.Migration {
 			`ALTER TABLE {prefix}users ADD COLUMN signin_devices TEXT NOT NULL DEFAULT '[]'`,
 		)},
 		{Version: 8, Name: "create user_totp and user_recovery_codes", Up: sql(createFactorsPostgres, createFactorsSQLite)},
+		passkeyMigration(prefix),
 	}
 }
 

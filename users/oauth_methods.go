@@ -67,7 +67,7 @@ func (m *Module) credentialsSchema(signup bool) *jsonschema.Schema {
 		kinds = append(kinds, reflectType(reflect.TypeFor[oauthCredentialsParam]()))
 	}
 	if !signup {
-		kinds = append(kinds, secondFactorCredentialsSchema())
+		kinds = append(kinds, passkeyCredentialsSchema(), secondFactorCredentialsSchema())
 	}
 	if len(kinds) == 1 {
 		return base

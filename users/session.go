@@ -23,6 +23,7 @@ type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	oauthFields
+	passkeyFields
 	// raw is every field as sent: a second factor's are its Verifier's.
 	raw Credentials
 }
@@ -150,6 +151,9 @@ func (m *Module) signin(ctx context.Context, creds *credentials, signinPerms *[]
 	}
 	if creds.isOAuth() {
 		return m.signinOAuth(ctx, creds.oauthFields, signinPerms)
+	}
+	if creds.isPasskey() {
+		return m.signinPasskey(ctx, creds.passkeyFields, signinPerms)
 	}
 	s, err := m.SignIn(ctx, SignIn{Username: creds.Username, Password: creds.Password, Addr: clientAddr(ctx), UserAgent: userAgent(ctx), AnyOf: anyOf(signinPerms)})
 	if err != nil {

@@ -201,7 +201,7 @@ func TestSessionMethodsBadInput(t *testing.T) {
 			{s.userTok, "/v1/profile/sign-out-session", `["0"]`, `session_id "0" is not a session id`},
 			{s.userTok, "/v1/profile/sign-out-session", `["99999999999999999999"]`, `is not a session id`},
 			{s.adminTok, "/v1/admin/users/sign-out-session", `["bob", "-1"]`, `is not a session id`},
-			{s.userTok, "/v1/session/authorize", `[{"sms_code": "123456"}]`, `credentials: unknown field "sms_code" (accepted: password, recovery_code, totp_code)`},
+			{s.userTok, "/v1/session/authorize", `[{"sms_code": "123456"}]`, `credentials: unknown field "sms_code" (accepted: passkey, password, recovery_code, totp_code)`},
 			{s.userTok, "/v1/session/authorize", `[{"totp_code": "123456"}]`, `credentials: totp_code: no totp is enrolled for this user`},
 			{s.userTok, "/v1/session/authorize", `[{"password": "x", "nonce": "y"}]`, `credentials: unknown field "nonce"`},
 		} {
@@ -341,7 +341,7 @@ func TestStepUpVerifier(t *testing.T) {
 		a = e.refused(t, 400, bob, "/v1/session/authorize", map[string]any{"pin": "4242", "password": "bob-password"})
 		assert.Contains(t, a.Message, "not several")
 		a = e.refused(t, 400, bob, "/v1/session/authorize", map[string]any{"pin_hint": "x"})
-		assert.Contains(t, a.Message, "send one of password, pin")
+		assert.Contains(t, a.Message, "send one of passkey, password, pin")
 		e.ok(t, bob, "/v1/session/authorize", map[string]any{"pin": "4242", "pin_hint": "x"})
 		e.ok(t, bob, "/v1/profile/sign-out-all-sessions")
 	})

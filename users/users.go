@@ -212,11 +212,19 @@ type Options struct {
 	// registered. Mount the oauth module first. Nil: none of it.
 	OAuth *oauth.Module
 
+	// Passkeys configure passkeys (WebAuthn): the relying party, which by
+	// default is AppURL's host, and the checks (see PasskeyOptions). The
+	// passkey methods are always registered; without a relying party they
+	// answer 400 "passkeys are not configured".
+	Passkeys PasskeyOptions
+
 	// TablePrefix goes before the name of every table, index and
 	// constraint the module creates, so that a host with tables of its own
 	// of the same names (a users table, say) can mount the module beside
 	// them, or mount it twice on one database: with "app_", the tables are
-	// app_users, app_user_sessions and app_user_tokens, the rate limits
+	// app_users, app_user_sessions and app_user_tokens (and the passkeys'
+	// app_user_passkeys, app_user_passkey_handles and
+	// app_user_passkey_ceremonies), the rate limits
 	// app_authrpc_rate_limits, and the migrations are recorded in
 	// app_authrpc_migrations. It is empty or 1 to storage.MaxTablePrefix of
 	// [a-z0-9_], starting with a letter or '_' (storage.CheckTablePrefix).
@@ -299,6 +307,7 @@ type Module struct {
 	links     *linkMail // the mails with a link
 	activity  *activity // the sessions' last activity
 	verifiers verifiers // the credentials Authorize takes
+	pk        *passkeys // Options.Passkeys
 
 	keyring          Keyring // Options.Keyring; nil: no TOTP
 	totpIssuerName   string
@@ -390,6 +399,11 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
 	m.hasty = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / hastyForgiven.Seconds(), Burst: hastyAfter, Now: m.now})
+	pk, err := newPasskeys(opts)
+	if err != nil {
+		return nil, err
+	}
+	m.pk = pk
 	links, err := m.newLinkMail(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -420,6 +434,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	if err := m.mountOAuth(ctx, opts); err != nil {
 		return nil, err
 	}
+	m.mountPasskeys()
 	m.registerAdmin()
 	m.registerProfile()
 	m.registerSession()

@@ -6,6 +6,7 @@ import { callsPage } from "./calls.js";
 import { securityPage, userSessions } from "./security.js";
 import { auditPage } from "./audit.js";
 import { secondStep, removeFactors } from "./factors.js";
+import { passkeySignin } from "./passkeys.js";
 
 const api = document.querySelector('meta[name="authrpc-api"]').content || "/api/";
 const adminPermission = document.querySelector('meta[name="authrpc-admin-permission"]').content;
@@ -126,6 +127,7 @@ function signinPage() {
   main.replaceChildren(form);
   user.input.focus();
   oauthButtons(form);
+  passkeySignin(form, { client, run, signedIn });
 }
 
 // signedIn keeps the session a sign-in answered and opens the console; a

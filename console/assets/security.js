@@ -4,6 +4,7 @@
 // the administrators' view of one user's sessions, from the users page.
 import { h, field, when, dialog } from "./dom.js";
 import { factorsSection } from "./factors.js";
+import { passkeysSection } from "./passkeys.js";
 
 // sessionTable renders get-sessions rows with a sign-out button each.
 function sessionTable(rows, signOut, owner) {
@@ -66,7 +67,7 @@ export async function securityPage(app) {
     h("p", { class: "muted" }, "The devices signed in as you. Sign out the ones you do not know, and change your password."),
     list, h("div", { class: "actions" }, others)));
   // The passkeys card goes beside the second factor's (passkeys.js).
-  factors.replaceWith(await factorsSection(app));
+  factors.replaceWith(await factorsSection(app), passkeysSection(app));
   await load();
 }
 

@@ -140,7 +140,10 @@ func TestCompatDocIsTrue(t *testing.T) {
 				"/v1/session/send-password-reset-email", "/v1/session/confirm-email-by-token",
 				"/v1/session/set-password-by-token",
 				// and the OAuth flow, which needs a provider: oauth_test.go.
-				"/v1/session/oauth-url", "/v1/profile/remove-identity"}, id, "%s is not called", id)
+				"/v1/session/oauth-url", "/v1/profile/remove-identity",
+				// and the passkey ceremony, which needs an authenticator:
+				// the users tests' and the console's browser test.
+				"/v1/profile/finish-passkey", "/v1/profile/rename-passkey", "/v1/profile/remove-passkey"}, id, "%s is not called", id)
 			continue
 		}
 		if s.noData {
@@ -242,6 +245,11 @@ func compatAnswers(t *testing.T, a *testApp) map[string]map[string]any {
 
 	call(root, "/v1/admin/settings/read", ``)
 	call(root, "/v1/admin/settings/update", `[{"app_url":"https://example.com"}]`)
+	// Passkeys take their relying party from the app URL.
+	call(root, "/v1/profile/get-passkeys", ``)
+	call("", "/v1/session/begin-passkey-signin", ``)
+	call(root, "/v1/session/authorize", `[{"password":"root-password-for-tests"}]`)
+	call(root, "/v1/profile/begin-passkey", ``)
 
 	call("", "/v1/test/test", `["hi"]`)
 	call(root, "/v1/test/publish", `["note", ["root"], ["hi", 1]]`)

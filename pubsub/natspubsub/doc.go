@@ -31,11 +31,15 @@
 // pings the server every Options.PingInterval, so a network that dropped
 // the connection without a word is found out within about three intervals.
 //
-// A message is at most the server's max_payload (1 MB unless the server's
-// configuration says otherwise): Publish refuses a bigger payload with an
-// error that wraps nats.ErrMaxPayload, and delivers it to nobody. Raise
-// max_payload in the server's configuration (NATS allows up to 64 MB) for
-// bigger events.
+// Payloads of any size travel: one up to the server's max_payload (1 MB
+// unless its configuration says otherwise) as one message, a bigger one in
+// chunks that each fit, which the receiving Sync puts back together before
+// its subscribers see anything. It holds incomplete payloads within bounds
+// (Options.MaxAssembling, MaxAssemblyBytes, ChunkTimeout); a payload that
+// lost a chunk, with the connection or to a slow subscriber, is never
+// delivered in part: it is dropped, its memory freed, and its channel
+// reports the gap as any other. Chunks need a server that takes headers
+// (NATS 2.2 and later); JetStream is not used.
 //
 // The package is the only one of the library that imports nats.go: a host
 // that does not use NATS does not build it.

@@ -30,6 +30,9 @@ const (
 	defaultConnectTimeout = 10 * time.Second
 	defaultMaxPending     = 65536
 	defaultMaxPendingSize = 64 << 20
+	defaultMaxAssembling  = 64
+	defaultMaxAssemblyB   = 64 << 20
+	defaultChunkTimeout   = 30 * time.Second
 
 	// maxPingsOut unanswered pings make nats.go drop the connection and
 	// reconnect.
@@ -74,6 +77,22 @@ type Options struct {
 	MaxPending      int
 	MaxPendingBytes int
 
+	// A payload bigger than the server's max_payload travels in chunks
+	// (see Channel.Publish) that the receiving Sync puts back together.
+	// MaxAssembling bounds how many payloads it holds incomplete at once,
+	// over all its channels, and MaxAssemblyBytes the bytes they hold: a
+	// new payload past either drops the oldest incomplete ones, and a
+	// payload bigger than MaxAssemblyBytes is dropped at its first chunk.
+	// A payload whose chunks stop coming (a chunk lost with the
+	// connection, a publisher that failed half-way) is dropped
+	// ChunkTimeout after its first chunk, or as soon as a later chunk of
+	// it shows one missing. Every payload dropped is reported as a gap of
+	// its channel, as a slow subscriber's drops are. Defaults 64
+	// payloads, 64 MB and 30 s.
+	MaxAssembling    int
+	MaxAssemblyBytes int
+	ChunkTimeout     time.Duration
+
 	// ConnectTimeout bounds Connect's wait for the first connection (ctx
 	// may end it sooner). Default 10 s.
 	ConnectTimeout time.Duration
@@ -84,6 +103,9 @@ type Options struct {
 	// are nats.go's own. Tests set it to a fake clock's. Default
 	// time.After.
 	After func(d time.Duration) <-chan time.Time
+
+	// Now is the time ChunkTimeout is measured on. Default time.Now.
+	Now func() time.Time
 
 	// NATS holds further options of the connection, such as credentials
 	// (nats.UserCredentials) or TLS (nats.RootCAs). They are applied before
@@ -105,11 +127,16 @@ type Sync struct {
 	pingInterval time.Duration
 	maxPending   int
 	maxPendingB  int
+	chunkTimeout time.Duration
+	chunks       *assembler
 
 	// kick wakes the goroutine that subscribes and confirms.
 	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	// assembling says a chunked payload began, so that the goroutine
+	// watches its age.
+	assembling chan struct{}
+	stop       chan struct{}
+	done       chan struct{}
 
 	// gen counts the losses of the connection (and of messages): a
 	// confirmation that began before one does not make the channels
@@ -167,7 +194,9 @@ func Connect(ctx context.Context, url string, opts Options) (*Sync, error) {
 		pingInterval: opts.PingInterval,
 		maxPending:   cmp.Or(max(opts.MaxPending, 0), defaultMaxPending),
 		maxPendingB:  cmp.Or(max(opts.MaxPendingBytes, 0), defaultMaxPendingSize),
+		chunkTimeout: cmp.Or(max(opts.ChunkTimeout, 0), defaultChunkTimeout),
 		kick:         make(chan struct{}, 1),
+		assembling:   make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 		channels:     make(map[string]*Channel),
@@ -175,6 +204,12 @@ func Connect(ctx context.Context, url string, opts Options) (*Sync, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s.chunks = newAssembler(now, cmp.Or(max(opts.MaxAssembling, 0), defaultMaxAssembling),
+		cmp.Or(max(opts.MaxAssemblyBytes, 0), defaultMaxAssemblyB), s.chunkTimeout)
 	if s.minBackoff <= 0 {
 		s.minBackoff = defaultMinBackoff
 	}
@@ -355,19 +390,32 @@ func (c *Channel) Subject() string { return c.subject }
 // down (nats.go keeps up to 8 MB meanwhile); the server delivers it to the
 // other instances that listen, and not back to this one.
 //
-// A payload bigger than the server's max_payload is refused with an error
-// that wraps nats.ErrMaxPayload, and delivered to nobody.
+// A payload bigger than the server's max_payload (read from the
+// connection at each Publish) goes in chunks that each fit it, with a
+// header (ChunkHeader) naming the payload, the chunk's index and the
+// count; the receiving Syncs deliver it whole once its last chunk is in,
+// or never (see Options.MaxAssembling). A server that takes no headers,
+// or a max_payload under a kilobyte, refuses such a payload with an error
+// that wraps nats.ErrMaxPayload, and it is delivered to nobody.
 func (c *Channel) Publish(ctx context.Context, payload string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("natspubsub: publish on %s: %w", c.name, err)
 	}
-	if limit := c.sync.nc.MaxPayload(); limit > 0 && int64(len(payload)) > limit {
-		return fmt.Errorf("natspubsub: publish on %s: payload of %d bytes exceeds the server's max_payload of %d: %w",
-			c.name, len(payload), limit, nats.ErrMaxPayload)
+	limit := c.sync.nc.MaxPayload()
+	if limit <= 0 || int64(len(payload)) <= limit {
+		c.deliver(payload)
+		if err := c.sync.nc.Publish(c.subject, []byte(payload)); err != nil {
+			return fmt.Errorf("natspubsub: publish on %s: %w", c.name, err)
+		}
+		return nil
+	}
+	plan, err := c.cut(payload, limit)
+	if err != nil {
+		return fmt.Errorf("natspubsub: publish on %s: %w", c.name, err)
 	}
 	c.deliver(payload)
-	if err := c.sync.nc.Publish(c.subject, []byte(payload)); err != nil {
-		return fmt.Errorf("natspubsub: publish on %s: %w", c.name, err)
+	if err := c.publishChunks(payload, plan); err != nil {
+		return fmt.Errorf("natspubsub: publish on %s: payload of %d bytes: %w", c.name, len(payload), err)
 	}
 	return nil
 }
@@ -412,6 +460,51 @@ func (c *Channel) OnState(fn func(listening bool)) {
 
 func (c *Channel) deliver(payload string) { c.subs.Deliver(payload) }
 
+// receive delivers a message from the server: a payload whole, or a chunk
+// of one, which waits for the others.
+func (c *Channel) receive(m *nats.Msg) {
+	v := m.Header.Get(ChunkHeader)
+	if v == "" {
+		c.deliver(string(m.Data))
+		return
+	}
+	s := c.sync
+	ch, ok := parseChunk(v)
+	if !ok {
+		s.log.Warn("natspubsub: a message with a chunk header not written by a Sync; dropped", "subject", c.subject, "header", v)
+		return
+	}
+	payload, done, started, drops := s.chunks.add(c, ch, m.Data)
+	s.dropped(drops)
+	if started {
+		select {
+		case s.assembling <- struct{}{}:
+		default:
+		}
+	}
+	if done {
+		c.deliver(payload)
+	}
+}
+
+// Assembling says how many payloads that travel in chunks are incomplete
+// (their chunks still arriving), over all the Sync's channels, and how
+// many bytes they hold.
+func (s *Sync) Assembling() (payloads, bytes int) { return s.chunks.held() }
+
+// dropped reports the chunked payloads the Sync gave up on: each is a gap
+// of its channel, which listens again once the subscription is confirmed.
+func (s *Sync) dropped(drops []drop) {
+	for _, d := range drops {
+		s.log.Warn("natspubsub: a payload sent in chunks was dropped; not listening until confirmed again",
+			"subject", d.c.subject, "id", d.id, "reason", d.reason, "bytes_held", d.held)
+		s.lost(d.c)
+	}
+	if len(drops) > 0 {
+		s.poke()
+	}
+}
+
 // want makes the Sync subscribe to c's subject, if it does not already.
 func (s *Sync) want(c *Channel) {
 	s.mu.Lock()
@@ -438,11 +531,25 @@ func (s *Sync) poke() {
 // the server has confirmed, each time it is woken, until Close.
 func (s *Sync) run() {
 	defer close(s.done)
-	s.poke() // a channel may have been wanted before the goroutine started
+	s.poke()                    // a channel may have been wanted before the goroutine started
+	var expire <-chan time.Time // while chunked payloads are incomplete
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-s.assembling:
+			if expire == nil {
+				expire = s.after(s.chunkTimeout)
+			}
+			continue
+		case <-expire:
+			drops, next, ok := s.chunks.sweep()
+			s.dropped(drops)
+			expire = nil
+			if ok {
+				expire = s.after(next)
+			}
+			continue
 		case <-s.kick:
 		}
 		if !s.confirm() {
@@ -475,7 +582,7 @@ func (s *Sync) confirm() bool {
 		if c.sub.Load() != nil {
 			continue // nats.go subscribes again by itself after a reconnect
 		}
-		sub, err := s.nc.Subscribe(c.subject, func(m *nats.Msg) { c.deliver(string(m.Data)) })
+		sub, err := s.nc.Subscribe(c.subject, c.receive)
 		if err != nil {
 			s.log.Warn("natspubsub: subscribe failed", "subject", c.subject, "error", err)
 			return !s.nc.IsConnected()

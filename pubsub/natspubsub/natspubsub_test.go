@@ -108,26 +108,36 @@ func TestPropagation(t *testing.T) {
 	assert.Equal(t, "*", aAuth.next(t, eventWait))
 }
 
-// TestMaxPayload: past the server's max_payload, Publish says so and
-// delivers to nobody; up to it, the message goes through.
+// TestMaxPayload: up to the server's max_payload a payload goes as one
+// message; past it, where it cannot go in chunks (a server without
+// headers, or a max_payload that leaves too little room a chunk), Publish
+// says so and delivers to nobody.
 func TestMaxPayload(t *testing.T) {
 	t.Parallel()
-	srv := natstest.Start(t, natstest.Options{MaxPayload: 4096})
-	a := connect(t, srv.URL(), natspubsub.Options{})
-	b := connect(t, srv.URL(), natspubsub.Options{})
-	local, remote := subscribe(a.Channel("events")), subscribe(b.Channel("events"))
-	watch(b.Channel("events")).until(t, true, 5*time.Second)
+	for _, tc := range []struct {
+		opts natstest.Options
+		want string
+	}{
+		{natstest.Options{MaxPayload: 4096, NoHeaders: true}, "payload of 4097 bytes exceeds the server's max_payload of 4096, and the server takes no headers"},
+		{natstest.Options{MaxPayload: 560}, "payload of 4097 bytes: the server's max_payload of 560 leaves less than 512 bytes a chunk"},
+	} {
+		srv := natstest.Start(t, tc.opts)
+		a := connect(t, srv.URL(), natspubsub.Options{})
+		b := connect(t, srv.URL(), natspubsub.Options{})
+		local, remote := subscribe(a.Channel("events")), subscribe(b.Channel("events"))
+		watch(b.Channel("events")).until(t, true, 5*time.Second)
 
-	err := a.Channel("events").Publish(t.Context(), strings.Repeat("x", 4097))
-	require.ErrorIs(t, err, nats.ErrMaxPayload)
-	assert.ErrorContains(t, err, "natspubsub: publish on events: payload of 4097 bytes exceeds the server's max_payload of 4096")
-	assert.Empty(t, local.ch, "a refused payload goes nowhere")
+		err := a.Channel("events").Publish(t.Context(), strings.Repeat("x", 4097))
+		require.ErrorIs(t, err, nats.ErrMaxPayload)
+		assert.ErrorContains(t, err, "natspubsub: publish on events: "+tc.want)
+		assert.Empty(t, local.ch, "a refused payload goes nowhere")
 
-	full := strings.Repeat("z", 4096)
-	require.NoError(t, a.Channel("events").Publish(t.Context(), full))
-	assert.Equal(t, full, local.next(t, 0))
-	assert.Equal(t, full, remote.next(t, eventWait))
-	assert.Empty(t, remote.ch)
+		full := strings.Repeat("z", int(tc.opts.MaxPayload))
+		require.NoError(t, a.Channel("events").Publish(t.Context(), full))
+		assert.Equal(t, full, local.next(t, 0))
+		assert.Equal(t, full, remote.next(t, eventWait))
+		assert.Empty(t, remote.ch)
+	}
 }
 
 // TestServerRestart: the server goes away and comes back on the same

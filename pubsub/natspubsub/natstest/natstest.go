@@ -54,6 +54,10 @@ type Options struct {
 	// MaxPayload is the server's max_payload in bytes. Default the
 	// server's own (1 MB).
 	MaxPayload int32
+
+	// NoHeaders makes the server refuse messages with headers, as servers
+	// before NATS 2.2 did.
+	NoHeaders bool
 }
 
 // Server is a NATS server in the test's process, on 127.0.0.1 and a port
@@ -75,6 +79,8 @@ func Start(t testing.TB, opts Options) *Server {
 		NoLog:      true,
 		NoSigs:     true,
 		MaxPayload: opts.MaxPayload,
+
+		NoHeaderSupport: opts.NoHeaders,
 	}}
 	s.Start()
 	s.opts.Port = s.srv.Addr().(*net.TCPAddr).Port // the same one after a restart

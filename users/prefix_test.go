@@ -40,7 +40,7 @@ func TestTablePrefixEveryPath(t *testing.T) {
 		db, queries := storagetest.RecordQueries(db)
 
 		srv := mailertest.NewServer(t, mailertest.Options{Username: smtpUser, Password: smtpPassword})
-		e := newEnv(t, db, withMail(srv), withPrefix("app_"))
+		e := newEnv(t, db, withMail(srv), withPrefix("app_"), withQueryHooks) // every read recorded
 		root := e.root(t)
 
 		carol := e.createWithEmail(t, root, "carol", "carol-password", "carol@example.com")

@@ -82,10 +82,12 @@ func (m *Mux) setListening(ok bool) {
 		return
 	}
 	m.Purge()
-	m.SetCaching(true)
+	// The watchers hear of it before the cache is trusted again, so that
+	// caches of their own (OnResync) drop what they kept while deaf first.
 	if m.deaf.Swap(false) {
 		m.notifyResync()
 	}
+	m.SetCaching(true)
 }
 
 // encode writes inv as space-separated terms: "u:<user id>", and for the

@@ -1,6 +1,9 @@
 package auth
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // OnInvalidate calls fn after every invalidation this Mux applies: those of
 // its own Invalidate and, once shared (see Share), those received from the
@@ -28,8 +31,10 @@ func (m *Mux) OnInvalidate(fn func(Invalidation)) {
 
 // OnResync calls fn each time a shared Mux (see Share) listens again
 // after its channel stopped: invalidations published meanwhile may have
-// been lost, so holders of principals should check them again. fn runs on
-// the channel's goroutine and must be quick: start work elsewhere.
+// been lost, so holders of principals should check them again, and caches
+// kept coherent by OnInvalidate drop what they hold. fn runs on the
+// channel's goroutine, before the Mux caches again (Caching), and must be
+// quick: start work elsewhere.
 func (m *Mux) OnResync(fn func()) {
 	if fn == nil {
 		panic("auth: Mux.OnResync: nil func")
@@ -69,3 +74,15 @@ func (inv Invalidation) Matches(p *Principal) bool {
 	e := muxEntry{userID: p.UserID, kind: p.Kind, tokenID: p.TokenID}
 	return inv.matches(&e)
 }
+
+// Caching reports whether the Mux caches principals now: false after
+// SetCaching(false), and while a shared Mux's channel is not listening
+// (see Share), when invalidations from the other instances may be lost.
+// A cache of the host's that OnInvalidate keeps coherent reads through
+// while it is false, as the Mux does.
+func (m *Mux) Caching() bool { return m.caching.Load() }
+
+// TTL is the longest the Mux keeps a principal (MuxOptions.TTL): how long
+// a change that no invalidation reported can go unseen. A cache of the
+// host's that OnInvalidate keeps coherent keeps its entries no longer.
+func (m *Mux) TTL() time.Duration { return m.ttl }

@@ -39,5 +39,9 @@
 // QueryHook is bun's own OpenTelemetry hook
 // (github.com/uptrace/bun/extra/bunotel). Its spans hold each query with
 // placeholders in place of its values, so no password hash, token digest
-// or address reaches the traces.
+// or address reaches the traces. bun runs it only around the queries it
+// builds: tell the users module the database is traced
+// (users.Options.QueryHooks), or its read of a user by id runs a prepared
+// statement on SQLite that makes no span. A record the module answers
+// from its cache (profile/read) runs no query at all.
 package tracing

@@ -75,8 +75,8 @@ func New(reg *rpc.Registry, opts Options) *Tracer {
 // of every query run with a context: the queries a handler runs with its
 // call's context are children of the call's span. Add it to the database
 // the modules use, db = db.WithQueryHook(tracing.QueryHook(opts)), with the
-// same options as New. The spans hold each query with its values left out
-// (placeholders), never the values.
+// same options as New, and set users.Options.QueryHooks. The spans hold
+// each query with its values left out (placeholders), never the values.
 func QueryHook(opts Options) bun.QueryHook {
 	opts = opts.withDefaults()
 	return bunotel.NewQueryHook(bunotel.WithTracerProvider(opts.TracerProvider))

@@ -41,7 +41,7 @@ func TestTablePrefixEveryPath(t *testing.T) {
 
 		srv := mailertest.NewServer(t, mailertest.Options{Username: smtpUser, Password: smtpPassword})
 		ring := testKeyring(t)
-		e := newEnv(t, db, withMail(srv), withPrefix("app_"), func(o *users.Options) { o.Keyring = ring })
+		e := newEnv(t, db, withMail(srv), withPrefix("app_"), withQueryHooks, func(o *users.Options) { o.Keyring = ring }) // every read recorded
 		root := e.root(t)
 
 		carol := e.createWithEmail(t, root, "carol", "carol-password", "carol@example.com")

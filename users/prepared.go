@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"reflect"
 	"sync"
 
 	"github.com/uptrace/bun"
@@ -12,15 +11,17 @@ import (
 	"github.com/authrpc/authrpc/storage"
 )
 
-// preparedReads are the hot reads of the users table (the caller's own
-// record: profile/read, signin without credentials) prepared once, on
-// SQLite: modernc's driver parses a statement on every query otherwise,
-// which cost more than running it. PostgreSQL needs none, as pgx caches
-// each statement it prepares per connection. A prepared statement runs
-// past bun's query hooks, so a database with hooks (tracing's spans, a
-// test's recorder) reads unprepared, as before. The zero value prepares on
+// preparedReads are the hot reads of the users table (a user by id:
+// Lookup, the admin methods naming a user, the caller's own record when
+// the userCache has not kept it) prepared once, on SQLite: modernc's
+// driver parses a statement on every query otherwise, which cost more than
+// running it. PostgreSQL needs none, as pgx caches each statement it
+// prepares per connection. A prepared statement runs past bun's query
+// hooks, so a module told that db has hooks (Options.QueryHooks) reads
+// unprepared, as it runs every other query. The zero value prepares on
 // first use; a failed prepare is tried again on the next.
 type preparedReads struct {
+	off    bool // Options.QueryHooks: never prepare
 	mu     sync.Mutex
 	byID   *sql.Stmt
 	closed bool
@@ -28,12 +29,16 @@ type preparedReads struct {
 
 // userByID returns the statement selecting one user row by id (the
 // columns and order of selectUser's), or nil where none is prepared: on
-// PostgreSQL, after close, or when preparing failed.
+// PostgreSQL, with Options.QueryHooks, after close, or when preparing
+// failed.
 func (m *Module) userByID(ctx context.Context) *sql.Stmt {
 	p := &m.reads
+	if p.off {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.byID != nil || p.closed || storage.IsPostgres(m.db) || hasQueryHooks(m.db) {
+	if p.byID != nil || p.closed || storage.IsPostgres(m.db) {
 		return p.byID
 	}
 	query := m.tables.selectUser(m.db, new(userRow), false).Where("id = ?", bun.Safe("?")).String()
@@ -44,14 +49,6 @@ func (m *Module) userByID(ctx context.Context) *sql.Stmt {
 	}
 	p.byID = stmt
 	return stmt
-}
-
-// hasQueryHooks reports whether db runs query hooks (bun.DB.WithQueryHook),
-// which bun does not tell but in its unexported field; true when that field
-// is not found, so that a later bun errs on the side of the hooks.
-func hasQueryHooks(db *bun.DB) bool {
-	f := reflect.ValueOf(db).Elem().FieldByName("queryHooks")
-	return !f.IsValid() || f.Kind() != reflect.Slice || f.Len() > 0
 }
 
 // findByIDPrepared is findByID outside a transaction, with the prepared

@@ -9,12 +9,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/storage"
 	"github.com/authrpc/authrpc/storage/storagetest"
+	"github.com/authrpc/authrpc/users"
 )
 
-// profile/read reads the caller's record through a statement prepared once
-// (on SQLite): each answer is the table's at that moment, after every kind
-// of change, and reads go on, unprepared, once the module is closed.
+// profile/read answers the caller's record as the table holds it at that
+// moment, after every kind of change (kept by the module between changes,
+// read through a statement prepared once on SQLite), and reads go on,
+// unprepared, once the module is closed.
 func TestProfileReadIsTheTables(t *testing.T) {
 	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
@@ -55,17 +59,36 @@ func TestProfileReadIsTheTables(t *testing.T) {
 	})
 }
 
-// A database with query hooks reads unprepared, so that every query still
-// reaches them (tracing's spans, a test's recorder).
-func TestProfileReadReachesQueryHooks(t *testing.T) {
+// Options.QueryHooks says whether bun's query hooks must see every query:
+// with it, each read of a user by id reaches them (tracing's spans, a
+// test's recorder); without, SQLite reads through the prepared statement,
+// which they do not see, and PostgreSQL, which prepares none of its own,
+// as before.
+func TestReadByIDAndQueryHooks(t *testing.T) {
 	t.Parallel()
-	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		hooked, queries := storagetest.RecordQueries(db)
-		e := newEnv(t, hooked)
-		tok := e.root(t)
-		e.ok(t, tok, "/v1/profile/read") // the token's principal is cached now
-		before := len(queries.Naming("users"))
-		e.ok(t, tok, "/v1/profile/read")
-		assert.Len(t, queries.Naming("users"), before+1)
-	})
+	for _, c := range []struct {
+		name  string
+		hooks bool
+	}{{"hooks", true}, {"no hooks", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+				hooked, queries := storagetest.RecordQueries(db)
+				e := newEnv(t, hooked, func(o *users.Options) { o.QueryHooks = c.hooks })
+				before := len(queries.Naming("users"))
+				for range 2 {
+					u, err := e.mod.Lookup(t.Context(), auth.RootUserID)
+					require.NoError(t, err)
+					assert.Equal(t, "root", u.Name)
+				}
+				seen := len(queries.Naming("users")) - before
+				switch {
+				case c.hooks, storage.IsPostgres(db):
+					assert.Equal(t, 2, seen, "each read reaches the hooks")
+				default:
+					assert.Zero(t, seen, "the reads ran the prepared statement")
+				}
+			})
+		})
+	}
 }

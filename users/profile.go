@@ -33,17 +33,17 @@ func (m *Module) registerProfile() {
 	m.registerProfileSessions(mod)
 }
 
-// profileRead answers the caller's own user record.
+// profileRead answers the caller's own user record (from the userCache).
 func (m *Module) profileRead(ctx context.Context) (record, error) {
 	p := auth.FromContext(ctx)
-	row, err := m.findByID(ctx, m.db, p.UserID, false)
+	u, err := m.cachedUser(ctx, p.UserID)
 	if err != nil {
 		return record{}, err
 	}
-	if row == nil {
+	if u == nil {
 		return record{}, rpc.NotFound("user %q not found", p.Username)
 	}
-	return m.record(row), nil
+	return m.recordOf(u), nil
 }
 
 // profileSetEmail sets the caller's email (unconfirmed), or clears it when

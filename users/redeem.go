@@ -25,6 +25,7 @@ func (m *Module) ConfirmEmail(ctx context.Context, token string) error {
 	if kind, ok := auth.TokenKind(token); !ok || kind != auth.KindConfirmEmail {
 		return badToken() // garbage costs no query
 	}
+	var confirmed int64 // the user whose email this confirmed
 	err := m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		t, err := m.tables.consumeToken(ctx, tx, token, auth.KindConfirmEmail, m.now())
 		if err != nil {
@@ -49,9 +50,16 @@ func (m *Module) ConfirmEmail(ctx context.Context, token string) error {
 		if err != nil {
 			return fmt.Errorf("users: confirm email of user %d: %w", row.ID, err)
 		}
+		confirmed = row.ID
 		return nil
 	})
-	return txError(err)
+	if err != nil {
+		return txError(err)
+	}
+	if confirmed != 0 { // what is known of the user changed: see userCache
+		m.reg.Auth().Invalidate(auth.Invalidation{UserID: confirmed, Refresh: true})
+	}
+	return nil
 }
 
 // ResetPassword sets the password of the user a reset token (from the

@@ -189,23 +189,24 @@ func (m *Module) signinSecondFactor(ctx context.Context, creds *credentials, sig
 	return m.sessionAnswer(s), nil
 }
 
-// describe answers signin without credentials: who the caller is.
+// describe answers signin without credentials: who the caller is (the
+// record from the userCache).
 func (m *Module) describe(ctx context.Context, signinPerms *[]string) (signinAnswer, error) {
 	p := auth.FromContext(ctx)
 	if !p.Authenticated() {
 		return signinAnswer{}, rpc.Unauthorized("Not authenticated")
 	}
-	row, err := m.findByID(ctx, m.db, p.UserID, false)
+	u, err := m.cachedUser(ctx, p.UserID)
 	if err != nil {
 		return signinAnswer{}, err
 	}
-	if row == nil || !row.Enabled {
+	if u == nil || !u.Enabled {
 		return signinAnswer{}, rpc.Unauthorized("Not authenticated")
 	}
 	if err := checkSigninPermissions(p, anyOf(signinPerms)); err != nil {
 		return signinAnswer{}, rpcError(err)
 	}
-	info := m.authInfo(row.user(), m.callerView(p))
+	info := m.authInfo(u, m.callerView(p))
 	if !p.ExpiresAt.IsZero() {
 		exp := p.ExpiresAt.UTC()
 		info.Expires = &exp

@@ -274,6 +274,16 @@ type Options struct {
 	// factor answers. Default DefaultSecondFactorTTL, 5 minutes.
 	SecondFactorTTL time.Duration
 
+	// QueryHooks says that db runs bun query hooks that must see every
+	// query the module runs (tracing.QueryHook's spans, a test's
+	// recorder): a user is then read by id through bun's query builder, as
+	// everything else is. Default false: on SQLite that read (Lookup, the
+	// admin methods naming a user, the caller's own record when the module
+	// has not kept it) runs a statement prepared once, which bun's hooks
+	// do not see, as bun runs them only around the queries it builds;
+	// modernc's driver would otherwise parse the statement on every read.
+	QueryHooks bool
+
 	// Now tells the time: when sessions and mailed links expire, the
 	// creation times stored, and the sign-in, sign-up and mail limits (in
 	// process or in the database) all read it, so a test moves one clock
@@ -322,7 +332,8 @@ type Module struct {
 	securityMail                 func(ctx context.Context, template string) (bool, error)
 	sessionListPath              string
 
-	reads preparedReads // the hot reads, prepared on SQLite
+	reads preparedReads // the hot reads, prepared on SQLite unless Options.QueryHooks
+	cache *userCache    // the caller's own record, kept by auth's invalidations
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -356,6 +367,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		signupOpen:      opts.SignupEnabled,
 		adminPerm:       opts.AdminPermission,
 		audit:           opts.Audit,
+		reads:           preparedReads{off: opts.QueryHooks},
 
 		keepTokensOnAdminSetPassword: opts.KeepTokensOnAdminSetPassword,
 		avatarURL:                    avatarURL(opts),
@@ -421,6 +433,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 		return nil, fmt.Errorf("users: mount: %w", err)
 	}
 
+	m.cache = newUserCache(reg.Auth(), m.now)
 	m.verifiers.add(Verifier{Field: "password", Verify: m.verifyPassword})
 	m.activity = newActivity(m.now)
 	m.activity.write = m.writeActivity

@@ -175,6 +175,7 @@ func newApp(ctx context.Context, cfg config) (_ *app, err error) {
 		SecurityMail:    a.settings.SecurityMail, // new-device, password and email notices, each off by a setting
 		SessionListPath: "/admin/#/security",     // the console's Security page, linked from the notices
 		Audit:           a.trail,                 // tokens record in it too
+		QueryHooks:      tp != nil,               // traced: every query makes a span
 	})
 	if err != nil {
 		return nil, err

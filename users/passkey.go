@@ -296,6 +296,7 @@ func (a Actor) FinishPasskey(ctx context.Context, credential json.RawMessage, na
 	if err != nil {
 		return nil, fmt.Errorf("users: finish passkey: %w", err)
 	}
+	m.factorsChanged(row.ID) // a session confined to enrolling is free now
 	out := pk.passkey()
 	return &out, nil
 }
@@ -350,7 +351,7 @@ func (a Actor) RemovePasskey(ctx context.Context, id int64) error {
 		return refuse(ErrUnauthenticated, "Not authenticated")
 	}
 	m := a.m
-	return txError(m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := txError(m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewDelete().Model((*passkeyRow)(nil)).ModelTableExpr(m.pk.tables.passkeys).
 			Where("id = ? AND user_id = ?", id, a.by.UserID).Exec(ctx)
 		if err != nil {
@@ -361,6 +362,15 @@ func (a Actor) RemovePasskey(ctx context.Context, id int64) error {
 		}
 		return a.record(ctx, tx, "users.remove-passkey", a.by.UserID, map[string]any{"passkey_id": fmt.Sprint(id)})
 	}))
+	if err != nil {
+		return err
+	}
+	// The last factor gone, the recovery codes have nothing to recover.
+	if err := m.dropLoneRecoveryCodes(ctx, &User{ID: a.by.UserID}); err != nil {
+		return err
+	}
+	m.factorsChanged(a.by.UserID)
+	return nil
 }
 
 // RemovePasskeys removes all of user id's passkeys and reports how many

@@ -586,3 +586,40 @@ func TestPasskeyRemovedWithFactors(t *testing.T) {
 		e.signin(t, "bob", "bob-password")
 	})
 }
+
+// A passkey is a second factor like TOTP: it frees a session confined to
+// enrolling, it is asked for after the password, and with the last one
+// gone the recovery codes go too.
+func TestPasskeyAsSecondFactor(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		// Root holds every permission, so it is confined too: made from Go.
+		ctx := context.Background()
+		_, _, err := e.mod.Create(ctx, users.NewUser{Username: "ann", Password: "ann-password", Permissions: map[string]bool{"admin": true}})
+		require.NoError(t, err)
+		_, _, err = e.mod.Create(ctx, users.NewUser{Username: "bob", Password: "bob-password"})
+		require.NoError(t, err)
+		s := &staffed{env: e, adminTok: e.signin(t, "ann", "ann-password"), userTok: e.signin(t, "bob", "bob-password")}
+		a := e.refused(t, 403, s.adminTok, "/v1/admin/users/read")
+		assert.Equal(t, true, a.Meta[users.SecondFactorRequiredFlag], a.Raw)
+		e.authorize(t, s.adminTok, "ann-password")
+		e.addPasskey(t, s.adminTok, newSoftKey(t, pkAppURL, pkRPID), "Ann's key")
+		e.ok(t, s.adminTok, "/v1/admin/users/read")
+
+		e.authorize(t, s.userTok, "bob-password")
+		k := newSoftKey(t, pkAppURL, pkRPID)
+		p := e.addPasskey(t, s.userTok, k, "Laptop")
+		var rc struct {
+			RecoveryCodes []string `json:"recovery_codes"`
+		}
+		e.ok(t, s.userTok, "/v1/profile/new-recovery-codes").Decode(t, &rc)
+		require.Len(t, rc.RecoveryCodes, 10)
+		tok := e.secondFactor(t, "bob", "bob-password", "passkey", "recovery_code")
+		opts, challenge := e.challenge(t)
+		e.ok(t, "", "/v1/session/signin", map[string]any{"second_factor_token": tok, "passkey": k.get(t, opts), "challenge_token": challenge})
+
+		e.ok(t, s.userTok, "/v1/profile/remove-passkey", p.ID)
+		assert.Equal(t, 0, e.count(t, "user_recovery_codes"))
+		e.signin(t, "bob", "bob-password")
+	}, func(o *users.Options) { o.RequireFactorFor = []string{"admin"} })
+}

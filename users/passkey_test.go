@@ -3,6 +3,7 @@ package users_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/audit"
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
@@ -585,4 +587,62 @@ func TestPasskeyRemovedWithFactors(t *testing.T) {
 		assert.Equal(t, 401, e.passkeySignin(t, k).Code)
 		e.signin(t, "bob", "bob-password")
 	})
+}
+
+// Adding, renaming and removing a passkey are recorded in the audit trail,
+// by the user, with the passkey's id and name and no key material.
+func TestPasskeyAudit(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		trail, err := audit.Mount(context.Background(), rpc.New(rpc.Options{Permissions: declared()}), db, audit.Options{})
+		require.NoError(t, err)
+		e := clockedEnv(t, db, func(o *users.Options) {
+			o.AppURL = func(context.Context) (string, error) { return pkAppURL, nil }
+			o.Audit = trail
+		})
+		s, _, p := bobWithPasskey(t, e)
+		e.ok(t, s.userTok, "/v1/profile/rename-passkey", p.ID, "Desk")
+		e.ok(t, s.userTok, "/v1/profile/remove-passkey", p.ID)
+		var got []string
+		for _, en := range entries(t, db) {
+			if strings.Contains(en.Action, "passkey") {
+				require.NotNil(t, en.ActorID)
+				require.NotNil(t, en.TargetID)
+				assert.Equal(t, s.user.ID, *en.TargetID)
+				assert.Equal(t, s.user.ID, fmt.Sprint(*en.ActorID))
+				assert.NotContains(t, en.Changes, "public_key")
+				got = append(got, en.Action+" "+en.Changes)
+			}
+		}
+		assert.Equal(t, []string{
+			`users.add-passkey {"name": "Laptop", "passkey_id": "` + p.ID + `"}`,
+			`users.rename-passkey {"name": "Desk", "passkey_id": "` + p.ID + `"}`,
+			`users.remove-passkey {"passkey_id": "` + p.ID + `"}`,
+		}, normalizeJSON(got))
+	})
+}
+
+// normalizeJSON writes the JSON after each entry's action one way, as
+// PostgreSQL's jsonb and SQLite's text store it differently.
+func normalizeJSON(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		action, js, _ := strings.Cut(l, " ")
+		var v map[string]any
+		if json.Unmarshal([]byte(js), &v) == nil {
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			keys = sortedCopy(keys)
+			parts := make([]string, len(keys))
+			for j, k := range keys {
+				b, _ := json.Marshal(v[k])
+				parts[j] = fmt.Sprintf("%q: %s", k, b)
+			}
+			js = "{" + strings.Join(parts, ", ") + "}"
+		}
+		out[i] = action + " " + js
+	}
+	return out
 }

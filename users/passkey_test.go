@@ -333,16 +333,23 @@ func TestPasskeyWrongOriginOrRelyingParty(t *testing.T) {
 
 		k := newSoftKey(t, pkAppURL, pkRPID)
 		e.addPasskey(t, s.userTok, k, "")
-		for _, bend := range []func(){
-			func() { k.origin = "https://evil.example" },
-			func() { k.origin = pkAppURL; k.rpID = "evil.example" },
-			func() { k.rpID = pkRPID; k.noUV = true },
+		for _, c := range []struct {
+			bend func()
+			msg  string
+		}{
+			{func() { k.origin = "https://evil.example" }, "passkey was refused"},
+			{func() { k.origin = pkAppURL; k.rpID = "evil.example" }, "passkey was refused"},
+			{func() { k.rpID = pkRPID; k.noUV = true }, "did not verify its user"},
 		} {
-			bend()
+			c.bend()
 			a := e.passkeySignin(t, k)
 			assert.Equal(t, 401, a.Code, a.Raw)
-			assert.Contains(t, a.Message, "passkey was refused", a.Raw)
+			assert.Contains(t, a.Message, c.msg, a.Raw)
 		}
+		// Nor does it authorize: user verification is required.
+		opts, tok := e.challenge(t)
+		a := e.refused(t, 401, s.userTok, "/v1/session/authorize", map[string]any{"passkey": k.get(t, opts), "challenge_token": tok})
+		assert.Contains(t, a.Message, "passkey was refused")
 		k.noUV = false
 		assert.Equal(t, 200, e.passkeySignin(t, k).Code)
 	})
@@ -645,4 +652,26 @@ func normalizeJSON(lines []string) []string {
 		out[i] = action + " " + js
 	}
 	return out
+}
+
+// With user verification only preferred, a passkey whose authenticator did
+// not verify its user is a second factor after the password, but does not
+// sign in alone.
+func TestPasskeyWithoutUserVerification(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		e.authorize(t, s.userTok, "bob-password")
+		k := newSoftKey(t, pkAppURL, pkRPID)
+		k.noUV = true
+		e.addPasskey(t, s.userTok, k, "Key")
+		a := e.passkeySignin(t, k)
+		assert.Equal(t, 401, a.Code, a.Raw)
+		assert.Contains(t, a.Message, "did not verify its user")
+
+		a = e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "bob", "password": "bob-password"})
+		token := a.Meta["second_factor"].(map[string]any)["token"].(string)
+		opts, tok := e.challenge(t)
+		e.ok(t, "", "/v1/session/signin", map[string]any{"second_factor_token": token, "passkey": k.get(t, opts), "challenge_token": tok})
+	}, func(o *users.Options) { o.Passkeys.UserVerification = "preferred" })
 }

@@ -3,6 +3,7 @@ package users_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -495,6 +496,18 @@ func TestPasskeyNotConfigured(t *testing.T) {
 		assert.Contains(t, a.Message, "passkeys are not configured")
 		assert.Empty(t, e.passkeys(t, s.userTok))
 	}, func(o *users.Options) { o.AppURL = nil })
+
+	// An app URL that is unset in settings (an error), or not absolute.
+	for _, appURL := range []func(context.Context) (string, error){
+		func(context.Context) (string, error) { return "", errors.New("app_url is not set") },
+		func(context.Context) (string, error) { return "/relative", nil },
+	} {
+		runPK(t, func(t *testing.T, e *env) {
+			a := e.refused(t, 400, "", "/v1/session/begin-passkey-signin")
+			assert.Contains(t, a.Message, "passkeys are not configured")
+			assert.Contains(t, e.logs.String(), "no app URL for the passkeys")
+		}, func(o *users.Options) { o.AppURL = appURL })
+	}
 }
 
 // Options.Passkeys names the relying party and origins outright.

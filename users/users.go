@@ -412,7 +412,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
 	m.hasty = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / hastyForgiven.Seconds(), Burst: hastyAfter, Now: m.now})
-	pk, err := newPasskeys(opts)
+	pk, err := newPasskeys(opts, m.log)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -72,10 +73,11 @@ type passkeys struct {
 	opts   PasskeyOptions
 	appURL func(ctx context.Context) (string, error)
 	tables passkeyTables
+	log    *slog.Logger
 }
 
-func newPasskeys(o Options) (*passkeys, error) {
-	p := &passkeys{opts: o.Passkeys, appURL: o.AppURL, tables: newPasskeyTables(o.TablePrefix)}
+func newPasskeys(o Options, log *slog.Logger) (*passkeys, error) {
+	p := &passkeys{opts: o.Passkeys, appURL: o.AppURL, tables: newPasskeyTables(o.TablePrefix), log: log}
 	switch p.opts.UserVerification {
 	case "":
 		p.opts.UserVerification = string(protocol.VerificationRequired)
@@ -105,11 +107,17 @@ func (p *passkeys) webAuthn(ctx context.Context) (*webauthn.WebAuthn, error) {
 		return nil, notConfigured
 	}
 	base, err := p.appURL(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("users: passkeys: app URL: %w", err)
+	var u *url.URL
+	if err == nil {
+		u, err = url.Parse(base)
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+	if err == nil && ((u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "") {
+		err = fmt.Errorf("not an absolute http(s) URL: %q", base)
+	}
+	if err != nil {
+		// Unset, or a settings store that failed: logged, and the caller
+		// told alike.
+		p.log.WarnContext(ctx, "users: no app URL for the passkeys' relying party", "err", err)
 		return nil, notConfigured
 	}
 	origins := p.opts.Origins

@@ -32,7 +32,7 @@ type softKey struct {
 	noUV bool
 }
 
-func newSoftKey(t *testing.T, origin, rpID string) *softKey {
+func newSoftKey(t testing.TB, origin, rpID string) *softKey {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -43,7 +43,7 @@ func newSoftKey(t *testing.T, origin, rpID string) *softKey {
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-func unb64(t *testing.T, s string) []byte {
+func unb64(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	require.NoError(t, err, s)
@@ -118,7 +118,7 @@ type creationOptions struct {
 
 // create answers creation options as navigator.credentials.create's
 // PublicKeyCredential would, toJSON()'d.
-func (k *softKey) create(t *testing.T, options json.RawMessage) json.RawMessage {
+func (k *softKey) create(t testing.TB, options json.RawMessage) json.RawMessage {
 	t.Helper()
 	var o creationOptions
 	require.NoError(t, json.Unmarshal(options, &o), string(options))
@@ -142,7 +142,7 @@ func (k *softKey) create(t *testing.T, options json.RawMessage) json.RawMessage 
 // get answers request options (begin-passkey-signin's) as
 // navigator.credentials.get's PublicKeyCredential would, toJSON()'d; the
 // counter goes up by one first.
-func (k *softKey) get(t *testing.T, options json.RawMessage) json.RawMessage {
+func (k *softKey) get(t testing.TB, options json.RawMessage) json.RawMessage {
 	t.Helper()
 	var o struct {
 		Challenge string `json:"challenge"`
@@ -153,7 +153,7 @@ func (k *softKey) get(t *testing.T, options json.RawMessage) json.RawMessage {
 }
 
 // assertion signs challenge as it stands.
-func (k *softKey) assertion(t *testing.T, challenge string) json.RawMessage {
+func (k *softKey) assertion(t testing.TB, challenge string) json.RawMessage {
 	t.Helper()
 	data := k.authData(false)
 	client := k.clientData("webauthn.get", challenge)

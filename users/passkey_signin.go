@@ -90,7 +90,9 @@ func PasskeyCredentials(credential json.RawMessage, challengeToken string) Crede
 // the passkey's user and the address (for the address alone when the
 // passkey is unknown). A credential that does not parse is ErrInvalid; an
 // unknown passkey, a used or expired challenge, a wrong origin or relying
-// party, a counter that did not move forward and a disabled user are
+// party, a counter that did not move forward, an assertion whose
+// authenticator did not verify its user (whatever
+// PasskeyOptions.UserVerification says) and a disabled user are
 // ErrUnauthenticated. The answer is SignIn's.
 func (m *Module) SignInPasskey(ctx context.Context, in PasskeySignIn) (*Session, error) {
 	parsed, err := parseAssertion(in.Credential)
@@ -118,6 +120,12 @@ func (m *Module) SignInPasskey(ctx context.Context, in PasskeySignIn) (*Session,
 	keys := signinKeys(row.Name, in.Addr)
 	if err := m.signinLim.check(ctx, keys); err != nil {
 		return nil, err
+	}
+	// Alone, a passkey is two factors only when the device checked its
+	// user; with PasskeyOptions.UserVerification below "required" one that
+	// did not may still be a second factor after the password.
+	if !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
+		return nil, refuse(ErrUnauthenticated, "Bad credentials: the passkey did not verify its user (a PIN or biometrics), which signing in without a password takes")
 	}
 	if err := m.assertPasskey(ctx, w, parsed, in.ChallengeToken, pk); err != nil {
 		return nil, err

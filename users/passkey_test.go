@@ -3,6 +3,8 @@ package users_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
+	"github.com/authrpc/authrpc/audit"
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
@@ -331,16 +334,23 @@ func TestPasskeyWrongOriginOrRelyingParty(t *testing.T) {
 
 		k := newSoftKey(t, pkAppURL, pkRPID)
 		e.addPasskey(t, s.userTok, k, "")
-		for _, bend := range []func(){
-			func() { k.origin = "https://evil.example" },
-			func() { k.origin = pkAppURL; k.rpID = "evil.example" },
-			func() { k.rpID = pkRPID; k.noUV = true },
+		for _, c := range []struct {
+			bend func()
+			msg  string
+		}{
+			{func() { k.origin = "https://evil.example" }, "passkey was refused"},
+			{func() { k.origin = pkAppURL; k.rpID = "evil.example" }, "passkey was refused"},
+			{func() { k.rpID = pkRPID; k.noUV = true }, "did not verify its user"},
 		} {
-			bend()
+			c.bend()
 			a := e.passkeySignin(t, k)
 			assert.Equal(t, 401, a.Code, a.Raw)
-			assert.Contains(t, a.Message, "passkey was refused", a.Raw)
+			assert.Contains(t, a.Message, c.msg, a.Raw)
 		}
+		// Nor does it authorize: user verification is required.
+		opts, tok := e.challenge(t)
+		a := e.refused(t, 401, s.userTok, "/v1/session/authorize", map[string]any{"passkey": k.get(t, opts), "challenge_token": tok})
+		assert.Contains(t, a.Message, "passkey was refused")
 		k.noUV = false
 		assert.Equal(t, 200, e.passkeySignin(t, k).Code)
 	})
@@ -486,6 +496,18 @@ func TestPasskeyNotConfigured(t *testing.T) {
 		assert.Contains(t, a.Message, "passkeys are not configured")
 		assert.Empty(t, e.passkeys(t, s.userTok))
 	}, func(o *users.Options) { o.AppURL = nil })
+
+	// An app URL that is unset in settings (an error), or not absolute.
+	for _, appURL := range []func(context.Context) (string, error){
+		func(context.Context) (string, error) { return "", errors.New("app_url is not set") },
+		func(context.Context) (string, error) { return "/relative", nil },
+	} {
+		runPK(t, func(t *testing.T, e *env) {
+			a := e.refused(t, 400, "", "/v1/session/begin-passkey-signin")
+			assert.Contains(t, a.Message, "passkeys are not configured")
+			assert.Contains(t, e.logs.String(), "no app URL for the passkeys")
+		}, func(o *users.Options) { o.AppURL = appURL })
+	}
 }
 
 // Options.Passkeys names the relying party and origins outright.
@@ -622,4 +644,84 @@ func TestPasskeyAsSecondFactor(t *testing.T) {
 		assert.Equal(t, 0, e.count(t, "user_recovery_codes"))
 		e.signin(t, "bob", "bob-password")
 	}, func(o *users.Options) { o.RequireFactorFor = []string{"admin"} })
+}
+
+// Adding, renaming and removing a passkey are recorded in the audit trail,
+// by the user, with the passkey's id and name and no key material.
+func TestPasskeyAudit(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		trail, err := audit.Mount(context.Background(), rpc.New(rpc.Options{Permissions: declared()}), db, audit.Options{})
+		require.NoError(t, err)
+		e := clockedEnv(t, db, func(o *users.Options) {
+			o.AppURL = func(context.Context) (string, error) { return pkAppURL, nil }
+			o.Audit = trail
+		})
+		s, _, p := bobWithPasskey(t, e)
+		e.ok(t, s.userTok, "/v1/profile/rename-passkey", p.ID, "Desk")
+		e.ok(t, s.userTok, "/v1/profile/remove-passkey", p.ID)
+		var got []string
+		for _, en := range entries(t, db) {
+			if strings.Contains(en.Action, "passkey") {
+				require.NotNil(t, en.ActorID)
+				require.NotNil(t, en.TargetID)
+				assert.Equal(t, s.user.ID, *en.TargetID)
+				assert.Equal(t, s.user.ID, fmt.Sprint(*en.ActorID))
+				assert.NotContains(t, en.Changes, "public_key")
+				got = append(got, en.Action+" "+en.Changes)
+			}
+		}
+		assert.Equal(t, []string{
+			`users.add-passkey {"name": "Laptop", "passkey_id": "` + p.ID + `"}`,
+			`users.rename-passkey {"name": "Desk", "passkey_id": "` + p.ID + `"}`,
+			`users.remove-passkey {"passkey_id": "` + p.ID + `"}`,
+		}, normalizeJSON(got))
+	})
+}
+
+// normalizeJSON writes the JSON after each entry's action one way, as
+// PostgreSQL's jsonb and SQLite's text store it differently.
+func normalizeJSON(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		action, js, _ := strings.Cut(l, " ")
+		var v map[string]any
+		if json.Unmarshal([]byte(js), &v) == nil {
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			keys = sortedCopy(keys)
+			parts := make([]string, len(keys))
+			for j, k := range keys {
+				b, _ := json.Marshal(v[k])
+				parts[j] = fmt.Sprintf("%q: %s", k, b)
+			}
+			js = "{" + strings.Join(parts, ", ") + "}"
+		}
+		out[i] = action + " " + js
+	}
+	return out
+}
+
+// With user verification only preferred, a passkey whose authenticator did
+// not verify its user is a second factor after the password, but does not
+// sign in alone.
+func TestPasskeyWithoutUserVerification(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		e.authorize(t, s.userTok, "bob-password")
+		k := newSoftKey(t, pkAppURL, pkRPID)
+		k.noUV = true
+		e.addPasskey(t, s.userTok, k, "Key")
+		a := e.passkeySignin(t, k)
+		assert.Equal(t, 401, a.Code, a.Raw)
+		assert.Contains(t, a.Message, "did not verify its user")
+
+		a = e.refused(t, 401, "", "/v1/session/signin", map[string]string{"username": "bob", "password": "bob-password"})
+		token := a.Meta["second_factor"].(map[string]any)["token"].(string)
+		opts, tok := e.challenge(t)
+		e.ok(t, "", "/v1/session/signin", map[string]any{"second_factor_token": token, "passkey": k.get(t, opts), "challenge_token": tok})
+	}, func(o *users.Options) { o.Passkeys.UserVerification = "preferred" })
 }

@@ -240,7 +240,8 @@ type Options struct {
 	// users.rename, users.set-email, users.set-telegram-name, users.signup,
 	// users.reset-password, users.end-session, users.end-sessions,
 	// users.enrol-totp, users.remove-totp, users.new-recovery-codes,
-	// users.remove-factors: never a secret or a code), with the refusals of the rules (deleting
+	// users.remove-factors, users.add-passkey, users.rename-passkey,
+	// users.remove-passkey: never a secret or a code), with the refusals of the rules (deleting
 	// oneself, a grant beyond one's own, another's password) as
 	// "forbidden: …". Passwords appear only as "password": true. The tokens
 	// module records through the same one (Module.Auditor). Package audit's
@@ -411,7 +412,7 @@ func Mount(ctx context.Context, reg *rpc.Registry, db *bun.DB, opts Options) (*M
 	}
 	m.signupLim = m.limiter("users.signup.addr", opts.SignupLimit, DefaultSignupLimit)
 	m.hasty = auth.NewLimiter(auth.LimiterOptions{Rate: 1 / hastyForgiven.Seconds(), Burst: hastyAfter, Now: m.now})
-	pk, err := newPasskeys(opts)
+	pk, err := newPasskeys(opts, m.log)
 	if err != nil {
 		return nil, err
 	}

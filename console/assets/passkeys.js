@@ -95,3 +95,80 @@ secondStepExtras.push(({ methods, container, complete }) => {
     if (creds) await complete(creds);
   } }, "Use a passkey"));
 });
+
+// confirmField asks for the password: adding and removing a passkey
+// require a recent authorization.
+function confirmField() {
+  return field("Password", { type: "password", name: "password", autocomplete: "current-password", required: true });
+}
+
+// passkeysSection is the Security page's card of the caller's passkeys.
+export function passkeysSection(app) {
+  const { client, run, say } = app;
+  const list = h("div", { class: "list" });
+  const add = h("button", { type: "button", class: "primary", onclick: addPasskey }, "Add a passkey");
+
+  async function load() {
+    const res = await run(() => client.call("/v1/profile/get-passkeys"));
+    if (!res) return;
+    const rows = Array.isArray(res.data) ? res.data : [];
+    if (!rows.length) {
+      list.replaceChildren(h("p", { class: "muted", id: "no-passkeys" }, "No passkeys yet."));
+      return;
+    }
+    list.replaceChildren(h("div", { class: "scroll" }, h("table", { class: "passkeys" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Added"), h("th", {}, "Last used"), h("th", {}, "Actions"))),
+      h("tbody", {}, rows.map((p) => h("tr", { "data-passkey": p.id },
+        h("td", { class: "name" }, p.name), h("td", {}, when(p.created)), h("td", {}, p.last_used ? when(p.last_used) : "never"),
+        h("td", { class: "actions" },
+          h("button", { type: "button", onclick: () => rename(p), "aria-label": `Rename passkey ${p.name}` }, "Rename"),
+          h("button", { type: "button", class: "danger", onclick: () => remove(p), "aria-label": `Remove passkey ${p.name}` }, "Remove"))))))));
+  }
+
+  function addPasskey() {
+    const name = field("Name", { name: "passkey-name", placeholder: "Passkey" });
+    const pass = confirmField();
+    dialog("Add a passkey", h("div", { class: "stack" },
+      h("p", {}, "Your browser or device creates a passkey for this site. Enter your password to confirm."), name.el, pass.el),
+    "Add passkey", async () => {
+      await client.call("/v1/session/authorize", { password: pass.input.value });
+      const res = await client.call("/v1/profile/begin-passkey");
+      const cred = await navigator.credentials.create({ publicKey: creationOptions(res.data) });
+      if (!cred) throw new Error("No passkey was created.");
+      await client.call("/v1/profile/finish-passkey", credentialJSON(cred), name.input.value);
+      say("Added the passkey.");
+      load();
+    });
+    name.input.focus();
+  }
+
+  function rename(p) {
+    const name = field("Name", { name: "passkey-name", value: p.name, required: true });
+    dialog("Rename passkey", name.el, "Rename", async () => {
+      await client.call("/v1/profile/rename-passkey", p.id, name.input.value);
+      say("Renamed the passkey.");
+      load();
+    });
+    name.input.focus();
+  }
+
+  function remove(p) {
+    const pass = confirmField();
+    dialog(`Remove passkey ${p.name}`, h("div", { class: "stack" },
+      h("p", {}, "The passkey will no longer sign you in. Enter your password to confirm."), pass.el),
+    "Remove", async () => {
+      await client.call("/v1/session/authorize", { password: pass.input.value });
+      await client.call("/v1/profile/remove-passkey", p.id);
+      say("Removed the passkey.");
+      load();
+    });
+    pass.input.focus();
+  }
+
+  if (!passkeysSupported()) add.disabled = true;
+  load();
+  return h("section", { class: "card stack", id: "passkeys" },
+    h("h2", {}, "Passkeys"),
+    h("p", { class: "muted" }, "Passkeys sign you in without a password, with your device's screen lock or a security key."),
+    list, h("div", { class: "actions" }, add));
+}

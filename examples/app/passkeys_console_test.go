@@ -34,8 +34,9 @@ func passkeyTab(t *testing.T, b *browser) (context.Context, webauthn.Authenticat
 	return tab, id
 }
 
-// A passkey added on the Security page signs its user in from the sign-in
-// page without a password; renamed and removed there too. WebAuthn needs a
+// A passkey added on the Security page completes the second step after
+// the password, and signs its user in from the sign-in page without a
+// password; renamed and removed there too. WebAuthn needs a
 // secure context: the page is opened at http://localhost (the server
 // listens on 127.0.0.1), which is the relying party the app URL names.
 func TestConsolePasskeys(t *testing.T) {
@@ -73,6 +74,16 @@ func TestConsolePasskeys(t *testing.T) {
 	require.Len(t, creds, 1, "the virtual authenticator holds the passkey")
 	assert.True(t, creds[0].IsResidentCredential, "a discoverable credential")
 	assert.Equal(t, "localhost", creds[0].RpID)
+
+	// The password now asks for a second step, which the passkey completes.
+	browse(t, tab, 30*time.Second,
+		chromedp.Click(`//nav`+button("Sign out"), chromedp.BySearch),
+		chromedp.WaitVisible(byLabel("Username"), chromedp.BySearch),
+		chromedp.SendKeys(byLabel("Username"), "bob", chromedp.BySearch),
+		chromedp.SendKeys(byLabel("Password"), "bob-password-1\r", chromedp.BySearch),
+		chromedp.WaitVisible(`form.second-step[data-methods~="passkey"]`),
+		chromedp.Click(button("Use a passkey"), chromedp.BySearch),
+		chromedp.WaitVisible(`//nav/a[text()="Security"]`, chromedp.BySearch))
 
 	// Sign out, and back in with the passkey alone.
 	browse(t, tab, 30*time.Second,

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -220,10 +219,18 @@ func (h *hub) deliver(e *event, groups []string) {
 // it, a second goroutine costs more than it saves.
 const pushShare = 256
 
+// pushBatch is how many sockets a goroutine of pushAll takes at a time.
+const pushBatch = 32
+
 // pushAll pushes e to targets, from as many goroutines as there are
-// processors when they are many: a push is mostly the write to the
-// connection (a system call), and the machine's processors write at once.
-// It returns, once every push is done, how many sockets got e.
+// processors when they are many (the caller's among them): a push is
+// mostly the write to the connection (a system call), and the machine's
+// processors write at once. The goroutines take the sockets in batches as
+// they go, not a share each fixed beforehand: a goroutine whose thread the
+// system takes off its processor (the machine runs other processes) holds
+// up only the batch it has while the others take the rest, so the last
+// socket waits for no goroutine that fell behind. It returns, once every
+// push is done, how many sockets got e.
 func pushAll(e *event, targets []*socket) uint64 {
 	pushEach := func(list []*socket) uint64 {
 		var n uint64
@@ -240,10 +247,22 @@ func pushAll(e *event, targets []*socket) uint64 {
 	}
 	var wg sync.WaitGroup
 	var n atomic.Uint64
-	per := (len(targets) + workers - 1) / workers
-	for chunk := range slices.Chunk(targets, per) {
-		wg.Go(func() { n.Add(pushEach(chunk)) })
+	var next atomic.Int64 // the first socket of the next batch
+	work := func() {
+		var sent uint64
+		for {
+			i := int(next.Add(pushBatch)) - pushBatch
+			if i >= len(targets) {
+				break
+			}
+			sent += pushEach(targets[i:min(i+pushBatch, len(targets))])
+		}
+		n.Add(sent)
 	}
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work() // this goroutine is one of them
 	wg.Wait()
 	return n.Load()
 }

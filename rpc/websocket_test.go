@@ -871,3 +871,31 @@ func TestWebSocketMiddlewarePrincipal(t *testing.T) {
 	sock.sendText(`{"jsonrpc":"2.0","method":"/event","params":["typing"]}`)
 	assert.Equal(t, "host-user", <-seen)
 }
+
+// TestEventToManySockets: past a few hundred sockets an event is pushed
+// from several goroutines that share the sockets out in batches; every
+// socket gets every event once, in the order published.
+func TestEventToManySockets(t *testing.T) {
+	t.Parallel()
+	const n = 1200
+	f := newFixture(t, rpc.Options{WebSocket: rpc.WebSocketOptions{MaxSockets: n + 10, MaxSocketsPerAddr: n + 10}})
+	srv := httptest.NewServer(f.reg)
+	defer srv.Close()
+	sockets := make([]*wsClient, n)
+	for i := range sockets {
+		sockets[i] = dialWS(t, srv, "")
+		sockets[i].sendText(`{"jsonrpc":"2.0","method":"/ping","id":1}`)
+		sockets[i].readText()
+	}
+	for i := range 3 {
+		require.NoError(t, f.reg.Publish(t.Context(), "tick", []string{rpc.GroupGuest}, i))
+	}
+	for _, s := range sockets {
+		for i := range 3 {
+			require.Equal(t, fmt.Sprintf(`{"jsonrpc":"2.0","method":"/event","params":["tick",%d]}`, i), s.readText())
+		}
+	}
+	for _, s := range sockets[:10] {
+		s.quiet()
+	}
+}

@@ -59,13 +59,14 @@ func TestTestPublish(t *testing.T) {
 
 // Two instances of the example app on one PostgreSQL with -nats: a
 // signout on one closes the socket on the other within a second, a 64 KB
-// event published on one reaches a socket on the other, settings travel
+// event published on one reaches a socket on the other (past the server's
+// max_payload, made 16 KB here, so in chunks), settings travel
 // too, and a signout made while the NATS server is down still closes the
 // socket once it is back.
 func TestTwoInstancesOverNATS(t *testing.T) {
 	t.Parallel()
 	dsn := storagetest.PostgresDSN(t)
-	srv := natstest.Start(t, natstest.Options{})
+	srv := natstest.Start(t, natstest.Options{MaxPayload: 16 << 10})
 	a := startAppWith(t, config{DB: dsn, NATS: srv.URL()})
 	b := startAppWith(t, config{DB: dsn, NATS: srv.URL()})
 

@@ -394,9 +394,12 @@ func (c *Channel) Subject() string { return c.subject }
 // connection at each Publish) goes in chunks that each fit it, with a
 // header (ChunkHeader) naming the payload, the chunk's index and the
 // count; the receiving Syncs deliver it whole once its last chunk is in,
-// or never (see Options.MaxAssembling). A server that takes no headers,
-// or a max_payload under a kilobyte, refuses such a payload with an error
-// that wraps nats.ErrMaxPayload, and it is delivered to nobody.
+// or never (see Options.MaxAssembling). While the connection is down the
+// chunks wait in nats.go's buffer like any message, and Publish fails
+// once they would outgrow it. A server that takes no headers, or a
+// max_payload that leaves under 512 bytes a chunk (about 600 in all),
+// refuses such a payload with an error that wraps nats.ErrMaxPayload, and
+// it is delivered to nobody.
 func (c *Channel) Publish(ctx context.Context, payload string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("natspubsub: publish on %s: %w", c.name, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -724,4 +725,52 @@ func TestPasskeyWithoutUserVerification(t *testing.T) {
 		opts, tok := e.challenge(t)
 		e.ok(t, "", "/v1/session/signin", map[string]any{"second_factor_token": token, "passkey": k.get(t, opts), "challenge_token": tok})
 	}, func(o *users.Options) { o.Passkeys.UserVerification = "preferred" })
+}
+
+// A ceremony begun on one instance finishes on another, once: its state
+// is in the database, never in one process or with the client.
+func TestPasskeyAcrossInstances(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		appURL := func(o *users.Options) {
+			o.AppURL = func(context.Context) (string, error) { return pkAppURL, nil }
+		}
+		in := twoInstances(t, db, appURL)
+		a, b := in[0], in[1]
+		s := newStaffed(t, a)
+		a.authorize(t, s.userTok, "bob-password")
+		k := newSoftKey(t, pkAppURL, pkRPID)
+		cred := k.create(t, a.beginPasskey(t, s.userTok))
+		b.ok(t, s.userTok, "/v1/profile/finish-passkey", cred, "Laptop")
+		a.refused(t, 400, s.userTok, "/v1/profile/finish-passkey", cred) // used on b
+
+		opts, tok := b.challenge(t)
+		creds := map[string]any{"passkey": k.get(t, opts), "challenge_token": tok}
+		a.ok(t, "", "/v1/session/signin", creds)
+		r := b.refused(t, 401, "", "/v1/session/signin", creds)
+		assert.Contains(t, r.Message, "challenge_token is unknown, used or expired")
+
+		// One assertion sent to both instances at once signs in once.
+		opts, tok = a.challenge(t)
+		creds = map[string]any{"passkey": k.get(t, opts), "challenge_token": tok}
+		codes := make(chan int, 8)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes <- in[i%2].c.Call(t, "/v1/session/signin", creds).Code
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[int]int{}
+		for c := range codes {
+			got[c]++
+		}
+		// The others are refused: used (401), or past the sign-in limit of
+		// bob from this address (429), as eight passwords would be.
+		assert.Equal(t, 1, got[200], "%v", got)
+		assert.Equal(t, 7, got[401]+got[429], "%v", got)
+	})
 }

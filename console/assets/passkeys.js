@@ -102,16 +102,38 @@ function confirmField() {
   return field("Password", { type: "password", name: "password", autocomplete: "current-password", required: true });
 }
 
+// confirmation is the password field of a dialog that authorizes first,
+// with "Use a passkey instead" for a user who has one (no password to
+// type, or none at all); authorize() authorizes the session either way.
+function confirmation(client, offerPasskey) {
+  const pass = confirmField();
+  let withPasskey = false;
+  const swap = h("button", { type: "button", class: "link", hidden: !offerPasskey || !passkeysSupported(), onclick: () => {
+    withPasskey = !withPasskey;
+    pass.el.hidden = withPasskey;
+    pass.input.required = !withPasskey;
+    swap.textContent = withPasskey ? "Use the password instead" : "Use a passkey instead";
+  } }, "Use a passkey instead");
+  return {
+    el: h("div", { class: "stack" }, pass.el, swap),
+    focus: () => pass.input.focus(),
+    authorize: async () => client.call("/v1/session/authorize",
+      withPasskey ? await passkeyAssertion(client) : { password: pass.input.value }),
+  };
+}
+
 // passkeysSection is the Security page's card of the caller's passkeys.
 export function passkeysSection(app) {
   const { client, run, say } = app;
   const list = h("div", { class: "list" });
   const add = h("button", { type: "button", class: "primary", onclick: addPasskey }, "Add a passkey");
+  let count = 0; // the caller's passkeys, as last listed
 
   async function load() {
     const res = await run(() => client.call("/v1/profile/get-passkeys"));
     if (!res) return;
     const rows = Array.isArray(res.data) ? res.data : [];
+    count = rows.length;
     if (!rows.length) {
       list.replaceChildren(h("p", { class: "muted", id: "no-passkeys" }, "No passkeys yet."));
       return;
@@ -127,11 +149,11 @@ export function passkeysSection(app) {
 
   function addPasskey() {
     const name = field("Name", { name: "passkey-name", placeholder: "Passkey" });
-    const pass = confirmField();
+    const confirm = confirmation(client, count > 0);
     dialog("Add a passkey", h("div", { class: "stack" },
-      h("p", {}, "Your browser or device creates a passkey for this site. Enter your password to confirm."), name.el, pass.el),
+      h("p", {}, "Your browser or device creates a passkey for this site. Enter your password to confirm."), name.el, confirm.el),
     "Add passkey", async () => {
-      await client.call("/v1/session/authorize", { password: pass.input.value });
+      await confirm.authorize();
       const res = await client.call("/v1/profile/begin-passkey");
       const cred = await navigator.credentials.create({ publicKey: creationOptions(res.data) });
       if (!cred) throw new Error("No passkey was created.");
@@ -153,16 +175,16 @@ export function passkeysSection(app) {
   }
 
   function remove(p) {
-    const pass = confirmField();
+    const confirm = confirmation(client, true);
     dialog(`Remove passkey ${p.name}`, h("div", { class: "stack" },
-      h("p", {}, "The passkey will no longer sign you in. Enter your password to confirm."), pass.el),
+      h("p", {}, "The passkey will no longer sign you in. Enter your password to confirm."), confirm.el),
     "Remove", async () => {
-      await client.call("/v1/session/authorize", { password: pass.input.value });
+      await confirm.authorize();
       await client.call("/v1/profile/remove-passkey", p.id);
       say("Removed the passkey.");
       load();
     });
-    pass.input.focus();
+    confirm.focus();
   }
 
   if (!passkeysSupported()) add.disabled = true;

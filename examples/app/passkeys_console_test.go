@@ -95,7 +95,7 @@ func TestConsolePasskeys(t *testing.T) {
 		waitJS(rows+` === 1`),
 		waitJS(`document.querySelector('tr[data-passkey] td:nth-child(3)').textContent !== 'never'`))
 
-	// Rename, then remove (after the password again).
+	// Rename, then remove (after the passkey again, as a step-up).
 	browse(t, tab, 30*time.Second,
 		chromedp.Click(`button[aria-label="Rename passkey Laptop"]`),
 		chromedp.WaitVisible(`dialog`),
@@ -104,7 +104,8 @@ func TestConsolePasskeys(t *testing.T) {
 		waitJS(`document.querySelector('tr[data-passkey] td.name')?.textContent === 'Old laptop'`),
 		chromedp.Click(`button[aria-label="Remove passkey Old laptop"]`),
 		chromedp.WaitVisible(`dialog`),
-		fill("Password", "bob-password-1"),
+		// Confirmed with the passkey instead of the password.
+		chromedp.Click(`//dialog`+button("Use a passkey instead"), chromedp.BySearch),
 		chromedp.Click(`//dialog`+button("Remove"), chromedp.BySearch),
 		waitJS(`!document.querySelector('dialog') && `+rows+` === 0`),
 		chromedp.WaitVisible(`#no-passkeys`))

@@ -356,3 +356,37 @@ func TestRequireFactorFor(t *testing.T) {
 		e.ok(t, bob, "/v1/session/signout")
 	})
 }
+
+// Two instances on one database: a code, and a second-factor token, are
+// used once across them.
+func TestTOTPOnceAcrossInstances(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		ring := testKeyring(t)
+		a := clockedEnv(t, db, func(o *users.Options) { o.Keyring = ring })
+		b := newEnvRPC(t, db, func(o *rpc.Options) { o.Clock = regClock{a.clock} }, func(o *users.Options) {
+			o.Now = a.clock.Now
+			o.Keyring = ring
+		})
+		b.clock = a.clock
+		root := a.root(t)
+		a.create(t, root, "bob", "bob-password", nil)
+		bob := a.signin(t, "bob", "bob-password")
+		secret, _ := a.enrolTOTP(t, bob, "bob-password")
+		a.clock.Add(time.Minute)
+
+		code := a.code(t, secret, 0)
+		tokA := a.secondFactor(t, "bob", "bob-password", "recovery_code", "totp")
+		tokB := b.secondFactor(t, "bob", "bob-password", "recovery_code", "totp")
+		r := a.complete(t, tokA, map[string]any{"totp_code": code})
+		require.Equal(t, 200, r.Code, r.Raw)
+		r = b.complete(t, tokB, map[string]any{"totp_code": code})
+		require.Equal(t, 401, r.Code, r.Raw)
+		assert.Equal(t, "wrong or used TOTP code", r.Message)
+		r = b.complete(t, tokA, map[string]any{"totp_code": a.code(t, secret, 1)})
+		require.Equal(t, 401, r.Code, r.Raw)
+		assert.Contains(t, r.Message, "invalid or expired", "the token was spent on the other instance")
+		r = b.complete(t, tokB, map[string]any{"totp_code": a.code(t, secret, 1)})
+		require.Equal(t, 200, r.Code, r.Raw)
+	})
+}

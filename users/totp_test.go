@@ -276,9 +276,16 @@ func TestFactorMethodsBadInput(t *testing.T) {
 			{"/v1/session/authorize", []any{map[string]any{"recovery_code": "abcde-abcde"}}, 400, "no recovery_code is enrolled"},
 			{"/v1/session/authorize", []any{map[string]any{"totp_code": 123456}}, 400, "no totp is enrolled"},
 			{"/v1/admin/users/remove-factors", []any{"bob"}, rpc.CodeInsufficientPermissions, ""},
+			{"/v1/profile/get-second-factors", []any{1}, rpc.CodeInvalidParams, "the method takes 0"},
+			{"/v1/profile/new-recovery-codes", []any{"x"}, rpc.CodeInvalidParams, "the method takes 0"},
+			{"/v1/profile/confirm-totp", []any{strings.Repeat("1", 100000)}, 400, "6 digits"},
 		} {
 			a := e.refused(t, c.code, bob, c.method, c.params...)
 			assert.Contains(t, a.Message, c.msg, "%s %v", c.method, c.params)
+			assert.Less(t, len(a.Raw), 1000, "the refusal does not echo the input")
+		}
+		for _, params := range [][]any{nil, {map[string]any{}}, {1, 2}} {
+			e.refused(t, rpc.CodeInvalidParams, root, "/v1/admin/users/remove-factors", params...)
 		}
 		e.refused(t, 404, root, "/v1/admin/users/remove-factors", "nobody")
 		e.refused(t, 404, root, "/v1/admin/users/remove-factors", "999999")

@@ -276,9 +276,16 @@ func TestFactorMethodsBadInput(t *testing.T) {
 			{"/v1/session/authorize", []any{map[string]any{"recovery_code": "abcde-abcde"}}, 400, "no recovery_code is enrolled"},
 			{"/v1/session/authorize", []any{map[string]any{"totp_code": 123456}}, 400, "no totp is enrolled"},
 			{"/v1/admin/users/remove-factors", []any{"bob"}, rpc.CodeInsufficientPermissions, ""},
+			{"/v1/profile/get-second-factors", []any{1}, rpc.CodeInvalidParams, "the method takes 0"},
+			{"/v1/profile/new-recovery-codes", []any{"x"}, rpc.CodeInvalidParams, "the method takes 0"},
+			{"/v1/profile/confirm-totp", []any{strings.Repeat("1", 100000)}, 400, "6 digits"},
 		} {
 			a := e.refused(t, c.code, bob, c.method, c.params...)
 			assert.Contains(t, a.Message, c.msg, "%s %v", c.method, c.params)
+			assert.Less(t, len(a.Raw), 1000, "the refusal does not echo the input")
+		}
+		for _, params := range [][]any{nil, {map[string]any{}}, {1, 2}} {
+			e.refused(t, rpc.CodeInvalidParams, root, "/v1/admin/users/remove-factors", params...)
 		}
 		e.refused(t, 404, root, "/v1/admin/users/remove-factors", "nobody")
 		e.refused(t, 404, root, "/v1/admin/users/remove-factors", "999999")
@@ -354,5 +361,39 @@ func TestRequireFactorFor(t *testing.T) {
 		a = e.refused(t, 403, bob, "/v1/profile/get-sessions")
 		assert.Equal(t, true, a.Meta[users.SecondFactorRequiredFlag], a.Raw)
 		e.ok(t, bob, "/v1/session/signout")
+	})
+}
+
+// Two instances on one database: a code, and a second-factor token, are
+// used once across them.
+func TestTOTPOnceAcrossInstances(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		ring := testKeyring(t)
+		a := clockedEnv(t, db, func(o *users.Options) { o.Keyring = ring })
+		b := newEnvRPC(t, db, func(o *rpc.Options) { o.Clock = regClock{a.clock} }, func(o *users.Options) {
+			o.Now = a.clock.Now
+			o.Keyring = ring
+		})
+		b.clock = a.clock
+		root := a.root(t)
+		a.create(t, root, "bob", "bob-password", nil)
+		bob := a.signin(t, "bob", "bob-password")
+		secret, _ := a.enrolTOTP(t, bob, "bob-password")
+		a.clock.Add(time.Minute)
+
+		code := a.code(t, secret, 0)
+		tokA := a.secondFactor(t, "bob", "bob-password", "recovery_code", "totp")
+		tokB := b.secondFactor(t, "bob", "bob-password", "recovery_code", "totp")
+		r := a.complete(t, tokA, map[string]any{"totp_code": code})
+		require.Equal(t, 200, r.Code, r.Raw)
+		r = b.complete(t, tokB, map[string]any{"totp_code": code})
+		require.Equal(t, 401, r.Code, r.Raw)
+		assert.Equal(t, "wrong or used TOTP code", r.Message)
+		r = b.complete(t, tokA, map[string]any{"totp_code": a.code(t, secret, 1)})
+		require.Equal(t, 401, r.Code, r.Raw)
+		assert.Contains(t, r.Message, "invalid or expired", "the token was spent on the other instance")
+		r = b.complete(t, tokB, map[string]any{"totp_code": a.code(t, secret, 1)})
+		require.Equal(t, 200, r.Code, r.Raw)
 	})
 }

@@ -2,14 +2,45 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authrpc/authrpc/settings"
 	"github.com/authrpc/authrpc/storage/storagetest"
 )
+
+// settingsKey seals the TOTP secret of the check's user with a second
+// factor, the same on both instances.
+var settingsKey = settings.GenerateKey()
+
+// totpUser makes a user with TOTP enrolled (a code computed here), whom
+// check.js signs in as: a client that knows nothing of second factors
+// sees a refusal, never a session.
+func totpUser(t *testing.T, a *testApp, name, password string) {
+	t.Helper()
+	root := a.signin(t, "root", "root-password-for-tests")
+	require.Equal(t, 200, a.call(t, root, "/v1/admin/users/create", fmt.Sprintf(`[{"username":%q,"password":%q}]`, name, password)).code())
+	tok := a.signin(t, name, password)
+	require.Equal(t, 200, a.call(t, tok, "/v1/session/authorize", fmt.Sprintf(`[{"password":%q}]`, password)).code())
+	r := a.call(t, tok, "/v1/profile/begin-totp", ``)
+	require.Equal(t, 200, r.code(), r.Raw)
+	var en struct {
+		Secret string `json:"secret"`
+	}
+	require.NoError(t, json.Unmarshal(r.Result.Data, &en))
+	code, err := totp.GenerateCode(en.Secret, time.Now())
+	require.NoError(t, err)
+	r = a.call(t, tok, "/v1/profile/confirm-totp", `["`+code+`"]`)
+	require.Equal(t, 200, r.code(), r.Raw)
+}
 
 // nodeCheckEnv set to anything makes TestNodeClient fail, not skip, when
 // Node or the check's dependencies are missing; .ci/run sets it after
@@ -48,19 +79,25 @@ func TestNodeClient(t *testing.T) {
 		args := []string{"check.js", urls[0], "root-password-for-tests"}
 		cmd := exec.CommandContext(ctx, node, append(args, urls[1:]...)...)
 		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "AUTHRPC_FACTOR_USER=tina:tina-password-1")
 		out, err := cmd.CombinedOutput()
 		t.Logf("node check.js:\n%s", out)
 		if err != nil {
 			t.Fatalf("node check.js: %v", err)
 		}
 	}
+	key := func(c *config) { c.SettingsKey = settingsKey }
 	t.Run("sqlite", func(t *testing.T) {
-		check(t, startApp(t, storagetest.SQLiteDSN(t)).url+"/")
+		a := startApp(t, storagetest.SQLiteDSN(t), key)
+		totpUser(t, a, "tina", "tina-password-1")
+		check(t, a.url+"/")
 	})
 	// Two instances on one PostgreSQL: calls over HTTP on one, the socket on
 	// the other, so settings/update and the signout cross instances.
 	t.Run("postgres-two-instances", func(t *testing.T) {
 		dsn := storagetest.PostgresDSN(t)
-		check(t, startApp(t, dsn).url+"/", startApp(t, dsn).url+"/")
+		a := startApp(t, dsn, key)
+		totpUser(t, a, "tina", "tina-password-1")
+		check(t, a.url+"/", startApp(t, dsn, key).url+"/")
 	})
 }

@@ -11,8 +11,10 @@
 // database) the WebSocket goes there, so the event and the signout cross
 // instances. Over WebSocket it lists root's sessions and ends another one
 // (profile/get-sessions, sign-out-session): that session's socket closes,
-// this one stays open. It prints each step and exits non-zero at the first
-// that fails.
+// this one stays open. With AUTHRPC_FACTOR_USER="name:password" (a user
+// with a second factor, SPEC §10), signing in as that user is a plain
+// refusal to this client: 401, no token, still a guest. It prints each
+// step and exits non-zero at the first that fails.
 
 import Api from "@softvisio/core/api";
 
@@ -143,6 +145,14 @@ async function frontEnd(api, tag) {
 const http = Api.new(base);
 const signin = ok("http session/signin", await http.call("/v1/session/signin", { "username": "root", "password": rootPassword }), res => res.data.token);
 refused("http session/signin with a wrong password", await http.call("/v1/session/signin", { "username": "root", "password": "wrong-password" }), 401);
+if (process.env.AUTHRPC_FACTOR_USER) {
+    const [name, password] = process.env.AUTHRPC_FACTOR_USER.split(":");
+    const guest = Api.new(base);
+    const res = await guest.call("/v1/session/signin", { "username": name, "password": password });
+    refused("http session/signin of a user with a second factor", res, 401);
+    if (res.data?.token) fail("a user with a second factor got a token for the password alone");
+    refused("the same client after it: still a guest", await guest.call("/v1/session/signin"), 401);
+}
 http.token = signin.data.token;
 ok("http session store after sign-in", signin, res => res.data.auth.is_authenticated === true && typeof res.data.auth.avatar === "string" && typeof res.data.settings === "object");
 await modules(http, "http");

@@ -464,6 +464,26 @@ func TestPasskeyMaxPerUser(t *testing.T) {
 	}, func(o *users.Options) { o.Passkeys.MaxPerUser = 2 })
 }
 
+// Ceremonies begun and never finished are deleted by the periodic cleanup
+// once expired, not only when another ceremony begins.
+func TestPasskeyCeremoniesCleanedUp(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		s := newStaffed(t, e)
+		e.authorize(t, s.userTok, "bob-password")
+		e.beginPasskey(t, s.userTok)
+		e.challenge(t)
+		require.Equal(t, 2, e.count(t, "user_passkey_ceremonies"))
+		e.clock.Add(users.DefaultPasskeyCeremonyTTL - time.Minute)
+		e.mod.Cleanup(ctx)
+		require.Equal(t, 2, e.count(t, "user_passkey_ceremonies"), "not expired yet")
+		e.clock.Add(time.Minute)
+		e.mod.Cleanup(ctx)
+		require.Equal(t, 0, e.count(t, "user_passkey_ceremonies"))
+	})
+}
+
 func TestPasskeyBadInput(t *testing.T) {
 	t.Parallel()
 	runPK(t, func(t *testing.T, e *env) {

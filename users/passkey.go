@@ -207,6 +207,25 @@ func (a Actor) sessionActor() (*auth.Principal, error) {
 	return p, nil
 }
 
+// registrant is what a registration's two steps start from: the relying
+// party as configured now, user id's row, and the user as the library sees
+// one (without its credentials, which only BeginPasskey lists).
+func (m *Module) registrant(ctx context.Context, userID int64) (*webauthn.WebAuthn, *userRow, *webauthnUser, error) {
+	w, err := m.pk.webAuthn(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	row, err := m.load(ctx, userID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	handle, err := m.passkeyHandle(ctx, row.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return w, row, &webauthnUser{handle: handle, name: row.Name}, nil
+}
+
 // BeginPasskey begins registering a passkey for the actor's session, as
 // /v1/profile/begin-passkey does: it answers the options for the
 // browser's navigator.credentials.create (PublicKeyCredentialCreationOptionsJSON,
@@ -221,15 +240,7 @@ func (a Actor) BeginPasskey(ctx context.Context) (json.RawMessage, error) {
 		return nil, err
 	}
 	m := a.m
-	w, err := m.pk.webAuthn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	row, err := m.load(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	handle, err := m.passkeyHandle(ctx, row.ID)
+	w, row, user, err := m.registrant(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +256,7 @@ func (a Actor) BeginPasskey(ctx context.Context) (json.RawMessage, error) {
 		c := existing[i].credential()
 		exclude = append(exclude, c.Descriptor())
 	}
-	creation, data, err := w.BeginRegistration(&webauthnUser{handle: handle, name: row.Name},
+	creation, data, err := w.BeginRegistration(user,
 		webauthn.WithExclusions(exclude))
 	if err != nil {
 		return nil, fmt.Errorf("users: begin passkey: %w", err)
@@ -294,19 +305,11 @@ func (a Actor) FinishPasskey(ctx context.Context, credential json.RawMessage, na
 	if data == nil {
 		return nil, refuse(ErrInvalid, "no passkey registration of this session has this challenge, or it expired: call begin-passkey again")
 	}
-	w, err := m.pk.webAuthn(ctx)
+	w, row, user, err := m.registrant(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	row, err := m.load(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	handle, err := m.passkeyHandle(ctx, row.ID)
-	if err != nil {
-		return nil, err
-	}
-	c, err := w.CreateCredential(&webauthnUser{handle: handle, name: row.Name}, *data, parsed)
+	c, err := w.CreateCredential(user, *data, parsed)
 	if err != nil {
 		return nil, refuse(ErrInvalid, "the passkey was refused: %s", protocolDetails(err))
 	}

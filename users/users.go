@@ -323,10 +323,10 @@ type Module struct {
 	keyring          Keyring // Options.Keyring; nil: no TOTP
 	totpIssuerName   string
 	requireFactorFor []string
-	enrolOnly        *auth.Confinement // nil unless RequireFactorFor
-	removers         factorRemovers
+	enrolOnly        *auth.Confinement       // nil unless RequireFactorFor
+	removers         funcList[FactorRemover] // OnRemoveFactors
 
-	resets                       resetHooks
+	resets                       funcList[CredentialsResetFunc] // OnCredentialsReset
 	hooks                        userHooks
 	keepTokensOnAdminSetPassword bool
 	avatarURL                    string // empty: no avatars

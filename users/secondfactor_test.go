@@ -199,19 +199,12 @@ func TestSecondFactorToken(t *testing.T) {
 func TestSecondFactorTokensCleanedUp(t *testing.T) {
 	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		ctx := context.Background()
 		e, p := pinEnv(t, db)
 		root := e.root(t)
 		e.create(t, root, "bob", "bob-password", nil)
 		p.set("bob", "1111")
 		e.secondFactor(t, "bob", "bob-password", "pin")
-		require.Equal(t, 1, e.count(t, "user_tokens"))
-		e.clock.Add(users.DefaultSecondFactorTTL - time.Minute)
-		e.mod.Cleanup(ctx)
-		require.Equal(t, 1, e.count(t, "user_tokens"), "not expired yet")
-		e.clock.Add(time.Minute)
-		e.mod.Cleanup(ctx)
-		require.Equal(t, 0, e.count(t, "user_tokens"))
+		e.deletedByCleanup(t, "user_tokens", 1, users.DefaultSecondFactorTTL)
 	})
 }
 

@@ -464,6 +464,36 @@ func TestPasskeyMaxPerUser(t *testing.T) {
 	}, func(o *users.Options) { o.Passkeys.MaxPerUser = 2 })
 }
 
+// Registrations finishing at once with room for one store one: the count
+// is taken under the user's row lock.
+func TestPasskeyMaxPerUserConcurrent(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		s, _, _ := bobWithPasskey(t, e) // 1 of 2
+		creds := make([]json.RawMessage, 6)
+		for i := range creds {
+			creds[i] = newSoftKey(t, pkAppURL, pkRPID).create(t, e.beginPasskey(t, s.userTok))
+		}
+		codes := make(chan int, len(creds))
+		var wg sync.WaitGroup
+		for _, cred := range creds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes <- e.call(t, s.userTok, "/v1/profile/finish-passkey", cred).Code
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[int]int{}
+		for c := range codes {
+			got[c]++
+		}
+		assert.Equal(t, map[int]int{200: 1, 409: len(creds) - 1}, got)
+		assert.Len(t, e.passkeys(t, s.userTok), 2)
+	}, func(o *users.Options) { o.Passkeys.MaxPerUser = 2 })
+}
+
 // Ceremonies begun and never finished are deleted by the periodic cleanup
 // once expired, not only when another ceremony begins.
 func TestPasskeyCeremoniesCleanedUp(t *testing.T) {

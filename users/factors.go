@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/uptrace/bun"
 
@@ -47,19 +46,11 @@ var EnrolmentMethods = []string{
 // codes in it too.
 type FactorRemover func(ctx context.Context, tx bun.Tx, userID int64) error
 
-// factorRemovers are the FactorRemovers added with OnRemoveFactors.
-type factorRemovers struct {
-	mu  sync.Mutex
-	fns []FactorRemover
-}
-
 // OnRemoveFactors adds fn to what Actor.RemoveFactors
 // (/v1/admin/users/remove-factors) runs, so that a second factor stored
 // apart (the passkeys' table) goes with the others, in one transaction.
 func (m *Module) OnRemoveFactors(fn FactorRemover) {
-	m.removers.mu.Lock()
-	defer m.removers.mu.Unlock()
-	m.removers.fns = append(m.removers.fns, fn)
+	m.removers.add(fn)
 }
 
 // mountFactors plugs TOTP and recovery codes in as second factors.
@@ -175,9 +166,7 @@ func (a Actor) RemoveFactors(ctx context.Context, id int64) (err error) {
 	if err != nil {
 		return err
 	}
-	m.removers.mu.Lock()
-	removers := slices.Clone(m.removers.fns)
-	m.removers.mu.Unlock()
+	removers := m.removers.all()
 	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewDelete().Model((*totpRow)(nil)).ModelTableExpr(m.tables.totp).Where("user_id = ?", id).Exec(ctx); err != nil {
 			return fmt.Errorf("users: remove TOTP of user %d: %w", id, err)

@@ -224,6 +224,21 @@ func (e *env) count(t *testing.T, table string) int {
 	return int(n)
 }
 
+// deletedByCleanup checks that the n rows of table, made now and living
+// ttl, stay through a cleanup round a minute before they expire and are
+// gone after the round at their expiry.
+func (e *env) deletedByCleanup(t *testing.T, table string, n int, ttl time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	require.Equal(t, n, e.count(t, table))
+	e.clock.Add(ttl - time.Minute)
+	e.mod.Cleanup(ctx)
+	require.Equal(t, n, e.count(t, table), "not expired yet")
+	e.clock.Add(time.Minute)
+	e.mod.Cleanup(ctx)
+	require.Equal(t, 0, e.count(t, table))
+}
+
 // staffed is an env with root, an admin ("ann", admin) and a plain user
 // ("bob"), all signed in.
 type staffed struct {

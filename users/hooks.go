@@ -43,3 +43,24 @@ func (h *userHooks) run(ctx context.Context, list *[]UserFunc, row *userRow) {
 		fn(ctx, row.user())
 	}
 }
+
+// funcList is a list of hooks that other modules add while mounting and
+// calls read: each call runs those added before it began.
+type funcList[F any] struct {
+	mu  sync.Mutex
+	fns []F
+}
+
+func (l *funcList[F]) add(fn F) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fns = append(l.fns, fn)
+}
+
+// all returns the hooks added so far. Adding appends, so the slice
+// returned is never written again.
+func (l *funcList[F]) all() []F {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fns[:len(l.fns):len(l.fns)]
+}

@@ -33,6 +33,10 @@ import (
 // finished (PasskeyOptions.CeremonyTTL).
 const DefaultPasskeyCeremonyTTL = 5 * time.Minute
 
+// DefaultMaxPasskeysPerUser is how many passkeys a user may hold
+// (PasskeyOptions.MaxPerUser).
+const DefaultMaxPasskeysPerUser = 32
+
 // DefaultPasskeyName names a passkey registered without a name.
 const DefaultPasskeyName = "Passkey"
 
@@ -66,6 +70,13 @@ type PasskeyOptions struct {
 	// CeremonyTTL is how long a begun registration or sign-in may be
 	// finished. Default DefaultPasskeyCeremonyTTL, 5 minutes.
 	CeremonyTTL time.Duration
+
+	// MaxPerUser bounds the passkeys a user may hold, so that a session
+	// cannot grow its rows (and the exclusion list every registration
+	// sends) without end: finish-passkey past it answers 409 and stores
+	// nothing. Default DefaultMaxPasskeysPerUser, 32, more than the
+	// devices and security keys one person keeps.
+	MaxPerUser int
 }
 
 // passkeys is the module's passkey configuration.
@@ -87,6 +98,9 @@ func newPasskeys(o Options, log *slog.Logger) (*passkeys, error) {
 	}
 	if p.opts.CeremonyTTL <= 0 {
 		p.opts.CeremonyTTL = DefaultPasskeyCeremonyTTL
+	}
+	if p.opts.MaxPerUser <= 0 {
+		p.opts.MaxPerUser = DefaultMaxPasskeysPerUser
 	}
 	if p.opts.RPID != "" {
 		if _, err := p.relyingParty(p.opts.RPID, p.opts.Origins); err != nil {
@@ -193,28 +207,40 @@ func (a Actor) sessionActor() (*auth.Principal, error) {
 	return p, nil
 }
 
+// registrant is what a registration's two steps start from: the relying
+// party as configured now, user id's row, and the user as the library sees
+// one (without its credentials, which only BeginPasskey lists).
+func (m *Module) registrant(ctx context.Context, userID int64) (*webauthn.WebAuthn, *userRow, *webauthnUser, error) {
+	w, err := m.pk.webAuthn(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	row, err := m.load(ctx, userID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	handle, err := m.passkeyHandle(ctx, row.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return w, row, &webauthnUser{handle: handle, name: row.Name}, nil
+}
+
 // BeginPasskey begins registering a passkey for the actor's session, as
 // /v1/profile/begin-passkey does: it answers the options for the
 // browser's navigator.credentials.create (PublicKeyCredentialCreationOptionsJSON,
 // the publicKey member, binary values in base64url) and keeps the
 // ceremony, bound to the actor's user and session, for
 // PasskeyOptions.CeremonyTTL. The user's passkeys are excluded, so that an
-// authenticator is not registered twice.
+// authenticator is not registered twice. A user who holds
+// PasskeyOptions.MaxPerUser passkeys is refused with ErrConflict.
 func (a Actor) BeginPasskey(ctx context.Context) (json.RawMessage, error) {
 	p, err := a.sessionActor()
 	if err != nil {
 		return nil, err
 	}
 	m := a.m
-	w, err := m.pk.webAuthn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	row, err := m.load(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	handle, err := m.passkeyHandle(ctx, row.ID)
+	w, row, user, err := m.registrant(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -222,12 +248,15 @@ func (a Actor) BeginPasskey(ctx context.Context) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
+	if most := m.pk.opts.MaxPerUser; len(existing) >= most {
+		return nil, tooManyPasskeys(most)
+	}
 	exclude := make([]protocol.CredentialDescriptor, 0, len(existing))
 	for i := range existing {
 		c := existing[i].credential()
 		exclude = append(exclude, c.Descriptor())
 	}
-	creation, data, err := w.BeginRegistration(&webauthnUser{handle: handle, name: row.Name},
+	creation, data, err := w.BeginRegistration(user,
 		webauthn.WithExclusions(exclude))
 	if err != nil {
 		return nil, fmt.Errorf("users: begin passkey: %w", err)
@@ -254,7 +283,8 @@ func (a Actor) BeginPasskey(ctx context.Context) (json.RawMessage, error) {
 // (DefaultPasskeyName when empty). A credential that does not parse, or
 // fails the checks (challenge, origin, relying party id, user
 // verification, attestation), is ErrInvalid and nothing is stored; the
-// begun ceremony is used up by any credential that names it.
+// begun ceremony is used up by any credential that names it. A user who
+// holds PasskeyOptions.MaxPerUser passkeys is refused with ErrConflict.
 func (a Actor) FinishPasskey(ctx context.Context, credential json.RawMessage, name string) (_ *Passkey, err error) {
 	p, err := a.sessionActor()
 	if err != nil {
@@ -275,24 +305,19 @@ func (a Actor) FinishPasskey(ctx context.Context, credential json.RawMessage, na
 	if data == nil {
 		return nil, refuse(ErrInvalid, "no passkey registration of this session has this challenge, or it expired: call begin-passkey again")
 	}
-	w, err := m.pk.webAuthn(ctx)
+	w, row, user, err := m.registrant(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
-	row, err := m.load(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	handle, err := m.passkeyHandle(ctx, row.ID)
-	if err != nil {
-		return nil, err
-	}
-	c, err := w.CreateCredential(&webauthnUser{handle: handle, name: row.Name}, *data, parsed)
+	c, err := w.CreateCredential(user, *data, parsed)
 	if err != nil {
 		return nil, refuse(ErrInvalid, "the passkey was refused: %s", protocolDetails(err))
 	}
 	pk := newPasskeyRow(row.ID, data.RelyingPartyID, name, c, m.stamp())
 	err = m.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := m.roomForPasskey(ctx, tx, row.ID); err != nil {
+			return err
+		}
 		if _, err := tx.NewInsert().Model(pk).ModelTableExpr(m.pk.tables.passkeys).Returning("id").Exec(ctx); err != nil {
 			return err
 		}
@@ -302,11 +327,34 @@ func (a Actor) FinishPasskey(ctx context.Context, credential json.RawMessage, na
 		return nil, refuse(ErrConflict, "this passkey is registered already")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("users: finish passkey: %w", err)
+		return nil, txError(fmt.Errorf("users: finish passkey: %w", err))
 	}
 	m.factorsChanged(row.ID) // a session confined to enrolling is free now
 	out := pk.passkey()
 	return &out, nil
+}
+
+// roomForPasskey refuses with ErrConflict when user id holds
+// PasskeyOptions.MaxPerUser passkeys. The user's row is locked first
+// (PostgreSQL; SQLite's transaction holds the write lock), so that two
+// registrations finishing at once cannot both take the last place.
+func (m *Module) roomForPasskey(ctx context.Context, tx bun.Tx, userID int64) error {
+	if _, err := m.findByID(ctx, tx, userID, true); err != nil {
+		return err
+	}
+	n, err := tx.NewSelect().Model((*passkeyRow)(nil)).ModelTableExpr(m.pk.tables.passkeys).
+		Where("user_id = ?", userID).Count(ctx)
+	if err != nil {
+		return fmt.Errorf("count passkeys: %w", err)
+	}
+	if most := m.pk.opts.MaxPerUser; n >= int64(most) {
+		return tooManyPasskeys(most)
+	}
+	return nil
+}
+
+func tooManyPasskeys(most int) *Error {
+	return refuse(ErrConflict, "you have %d passkeys, the most one may hold: remove one before adding another", most)
 }
 
 // Passkeys returns the actor's passkeys, oldest first, as

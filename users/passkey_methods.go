@@ -65,7 +65,7 @@ func (m *Module) mountPasskeys() {
 	profile := m.reg.Section("/v1/profile", "User profile")
 	profile.Register(rpc.Method{
 		ID: "begin-passkey", Title: "Begin adding a passkey", Permissions: user,
-		Description:          "Begins registering a passkey for the caller: answers the options for the browser's `navigator.credentials.create` as `PublicKeyCredentialCreationOptionsJSON` (the `publicKey` member; binary values in base64url), which `PublicKeyCredential.parseCreationOptionsFromJSON` reads. The ceremony is kept on the server, bound to the caller's session, for 5 minutes; finish it with finish-passkey. Requires a recent `/v1/session/authorize`. 400 when the server has no relying party (the `app_url` setting).",
+		Description:          "Begins registering a passkey for the caller: answers the options for the browser's `navigator.credentials.create` as `PublicKeyCredentialCreationOptionsJSON` (the `publicKey` member; binary values in base64url), which `PublicKeyCredential.parseCreationOptionsFromJSON` reads. The ceremony is kept on the server, bound to the caller's session, for 5 minutes; finish it with finish-passkey. Requires a recent `/v1/session/authorize`. 400 when the server has no relying party (the `app_url` setting); 409 when the caller holds the most passkeys a user may (32 by default).",
 		RequireAuthorization: true,
 		RateLimit:            beginPasskeyLimit,
 		Handler: func(ctx context.Context) (map[string]any, error) {
@@ -78,7 +78,7 @@ func (m *Module) mountPasskeys() {
 	})
 	profile.Register(rpc.Method{
 		ID: "finish-passkey", Title: "Finish adding a passkey", Permissions: user,
-		Description: "Completes the registration begin-passkey began in this session with `credential`, the `PublicKeyCredential` that `navigator.credentials.create` answered, as JSON (its `toJSON()`), and names the passkey `name` (\"Passkey\" when absent; 1 to 64 printable characters). Answers the passkey's row `{id, name, created, last_used}`. 400 when the credential does not parse or fails the checks (challenge, origin, relying party, user verification) or no registration was begun; 409 when the authenticator's passkey is registered already.",
+		Description: "Completes the registration begin-passkey began in this session with `credential`, the `PublicKeyCredential` that `navigator.credentials.create` answered, as JSON (its `toJSON()`), and names the passkey `name` (\"Passkey\" when absent; 1 to 64 printable characters). Answers the passkey's row `{id, name, created, last_used}`. 400 when the credential does not parse or fails the checks (challenge, origin, relying party, user verification) or no registration was begun; 409 when the authenticator's passkey is registered already, or the caller holds the most passkeys a user may (32 by default), and nothing is stored.",
 		Params: []rpc.Param{
 			{Name: "credential", Description: "The PublicKeyCredential, as JSON.", Schema: &jsonschema.Schema{Type: "object"}},
 			{Name: "name?", Description: "The passkey's name.", Schema: &jsonschema.Schema{Type: "string"}},

@@ -249,15 +249,26 @@ func (m *Module) saveCeremony(ctx context.Context, row *ceremonyRow, data *webau
 		return fmt.Errorf("users: passkey: store ceremony: %w", err)
 	}
 	row.Data = string(b)
-	t := m.pk.tables
-	if _, err := m.db.NewDelete().Model((*ceremonyRow)(nil)).ModelTableExpr(t.ceremonies).
-		Where("expires <= ?", m.stamp()).Exec(ctx); err != nil {
-		return fmt.Errorf("users: passkey: delete expired ceremonies: %w", err)
+	if _, err := m.deleteExpiredCeremonies(ctx); err != nil {
+		return err
 	}
-	if _, err := m.db.NewInsert().Model(row).ModelTableExpr(t.ceremonies).Exec(ctx); err != nil {
+	if _, err := m.db.NewInsert().Model(row).ModelTableExpr(m.pk.tables.ceremonies).Exec(ctx); err != nil {
 		return fmt.Errorf("users: passkey: store ceremony: %w", err)
 	}
 	return nil
+}
+
+// deleteExpiredCeremonies deletes the ceremonies expired by Now: at every
+// begun ceremony, and in the periodic cleanup, so that ceremonies begun
+// and never finished do not stay when no other begins.
+func (m *Module) deleteExpiredCeremonies(ctx context.Context) (int64, error) {
+	res, err := m.db.NewDelete().Model((*ceremonyRow)(nil)).ModelTableExpr(m.pk.tables.ceremonies).
+		Where("expires <= ?", m.stamp()).Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("users: passkey: delete expired ceremonies: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // takeCeremony deletes the unexpired ceremony of kind under digest and

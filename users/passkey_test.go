@@ -432,6 +432,81 @@ func TestPasskeyRegistrationBoundToSession(t *testing.T) {
 	})
 }
 
+// A user holds at most PasskeyOptions.MaxPerUser passkeys: ceremonies
+// begun below the cap finish past it as 409, with nothing stored, and
+// begin-passkey at the cap is refused too.
+func TestPasskeyMaxPerUser(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		s, _, _ := bobWithPasskey(t, e) // 1 of 2
+		// Two ceremonies begun while there is room for one.
+		first := newSoftKey(t, pkAppURL, pkRPID).create(t, e.beginPasskey(t, s.userTok))
+		second := newSoftKey(t, pkAppURL, pkRPID).create(t, e.beginPasskey(t, s.userTok))
+		e.ok(t, s.userTok, "/v1/profile/finish-passkey", first, "Phone")
+		before := e.count(t, "user_passkeys")
+		a := e.refused(t, 409, s.userTok, "/v1/profile/finish-passkey", second, "Key")
+		assert.Contains(t, a.Message, "you have 2 passkeys, the most one may hold", a.Raw)
+		assert.Equal(t, before, e.count(t, "user_passkeys"))
+		a = e.refused(t, 409, s.userTok, "/v1/profile/begin-passkey")
+		assert.Contains(t, a.Message, "the most one may hold", a.Raw)
+		names := []string{}
+		for _, p := range e.passkeys(t, s.userTok) {
+			names = append(names, p.Name)
+		}
+		assert.Equal(t, []string{"Laptop", "Phone"}, names)
+		// Another user's cap is their own.
+		e.authorize(t, s.adminTok, "ann-password")
+		e.addPasskey(t, s.adminTok, newSoftKey(t, pkAppURL, pkRPID), "Ann's")
+		// Removing one makes room again.
+		e.ok(t, s.userTok, "/v1/profile/remove-passkey", e.passkeys(t, s.userTok)[0].ID)
+		e.addPasskey(t, s.userTok, newSoftKey(t, pkAppURL, pkRPID), "Key")
+		assert.Len(t, e.passkeys(t, s.userTok), 2)
+	}, func(o *users.Options) { o.Passkeys.MaxPerUser = 2 })
+}
+
+// Registrations finishing at once with room for one store one: the count
+// is taken under the user's row lock.
+func TestPasskeyMaxPerUserConcurrent(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		s, _, _ := bobWithPasskey(t, e) // 1 of 2
+		creds := make([]json.RawMessage, 6)
+		for i := range creds {
+			creds[i] = newSoftKey(t, pkAppURL, pkRPID).create(t, e.beginPasskey(t, s.userTok))
+		}
+		codes := make(chan int, len(creds))
+		var wg sync.WaitGroup
+		for _, cred := range creds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes <- e.call(t, s.userTok, "/v1/profile/finish-passkey", cred).Code
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		got := map[int]int{}
+		for c := range codes {
+			got[c]++
+		}
+		assert.Equal(t, map[int]int{200: 1, 409: len(creds) - 1}, got)
+		assert.Len(t, e.passkeys(t, s.userTok), 2)
+	}, func(o *users.Options) { o.Passkeys.MaxPerUser = 2 })
+}
+
+// Ceremonies begun and never finished are deleted by the periodic cleanup
+// once expired, not only when another ceremony begins.
+func TestPasskeyCeremoniesCleanedUp(t *testing.T) {
+	t.Parallel()
+	runPK(t, func(t *testing.T, e *env) {
+		s := newStaffed(t, e)
+		e.authorize(t, s.userTok, "bob-password")
+		e.beginPasskey(t, s.userTok)
+		e.challenge(t)
+		e.deletedByCleanup(t, "user_passkey_ceremonies", 2, users.DefaultPasskeyCeremonyTTL)
+	})
+}
+
 func TestPasskeyBadInput(t *testing.T) {
 	t.Parallel()
 	runPK(t, func(t *testing.T, e *env) {

@@ -133,20 +133,7 @@ func (m *Module) recoveryLeft(ctx context.Context, userID int64) (int, error) {
 // otherFactors are the methods of u's enrolled second factors other than
 // recovery codes.
 func (m *Module) otherFactors(ctx context.Context, u *User) ([]string, error) {
-	var out []string
-	for _, v := range m.verifiers.factors() {
-		if v.Method == methodRecovery {
-			continue
-		}
-		ok, err := v.Enrolled(ctx, u)
-		if err != nil {
-			return nil, fmt.Errorf("users: user %d: is %s enrolled: %w", u.ID, v.Method, err)
-		}
-		if ok {
-			out = append(out, v.Method)
-		}
-	}
-	return out, nil
+	return m.enrolledExcept(ctx, u, methodRecovery)
 }
 
 // recoveryEnrolled is the recovery codes' Enrolled: unused codes, beside

@@ -3,7 +3,6 @@ package users
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/uptrace/bun"
 )
@@ -22,12 +21,6 @@ type CredentialsReset struct {
 // fails the call.
 type CredentialsResetFunc func(ctx context.Context, tx bun.Tx, r CredentialsReset) error
 
-// resetHooks are the CredentialsResetFuncs other modules added.
-type resetHooks struct {
-	mu  sync.Mutex
-	fns []CredentialsResetFunc
-}
-
 // OnCredentialsReset adds fn to what a password reset runs, so that a
 // module holding credentials of its own for users (the tokens module: API
 // tokens) ends them when an account is recovered. The users module ends
@@ -44,9 +37,7 @@ type resetHooks struct {
 // mounting, before serving calls; each instance adds its own, so mount the
 // same modules on every instance.
 func (m *Module) OnCredentialsReset(fn CredentialsResetFunc) {
-	m.resets.mu.Lock()
-	defer m.resets.mu.Unlock()
-	m.resets.fns = append(m.resets.fns, fn)
+	m.resets.add(fn)
 }
 
 // credentialsReset runs the hooks for r in tx, unless an administrator's
@@ -55,10 +46,7 @@ func (m *Module) credentialsReset(ctx context.Context, tx bun.Tx, r CredentialsR
 	if !r.ByMail && m.keepTokensOnAdminSetPassword {
 		return nil
 	}
-	m.resets.mu.Lock()
-	fns := m.resets.fns
-	m.resets.mu.Unlock()
-	for _, fn := range fns {
+	for _, fn := range m.resets.all() {
 		if err := fn(ctx, tx, r); err != nil {
 			return fmt.Errorf("users: end credentials of user %d: %w", r.UserID, err)
 		}

@@ -152,8 +152,17 @@ func (m *Module) needSecondFactor(ctx context.Context, row *userRow) error {
 
 // enrolledMethods are the Methods of the second factors u has, sorted.
 func (m *Module) enrolledMethods(ctx context.Context, u *User) ([]string, error) {
+	return m.enrolledExcept(ctx, u, "")
+}
+
+// enrolledExcept are the Methods of the second factors u has but skip,
+// sorted.
+func (m *Module) enrolledExcept(ctx context.Context, u *User, skip string) ([]string, error) {
 	var methods []string
 	for _, v := range m.verifiers.factors() {
+		if v.Method == skip {
+			continue
+		}
 		ok, err := v.Enrolled(ctx, u)
 		if err != nil {
 			return nil, fmt.Errorf("users: user %d: is %s enrolled: %w", u.ID, v.Method, err)

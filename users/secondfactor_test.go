@@ -82,6 +82,16 @@ func (e *env) secondFactor(t *testing.T, name, password string, methods ...strin
 	return tok
 }
 
+// pinnedBob is a pinEnv whose bob has the pin 1111, and the token of
+// bob's sign-in waiting for it.
+func pinnedBob(t *testing.T, db *bun.DB) (*env, string) {
+	t.Helper()
+	e, p := pinEnv(t, db)
+	e.create(t, e.root(t), "bob", "bob-password", nil)
+	p.set("bob", "1111")
+	return e, e.secondFactor(t, "bob", "bob-password", "pin")
+}
+
 // complete completes a sign-in with a second factor's credentials.
 func (e *env) complete(t *testing.T, token string, factor map[string]any) *rpctest.Answer {
 	t.Helper()
@@ -194,15 +204,21 @@ func TestSecondFactorToken(t *testing.T) {
 	})
 }
 
+// Second-factor tokens never completed are deleted by the periodic
+// cleanup once expired, with the other one-time tokens.
+func TestSecondFactorTokensCleanedUp(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
+		e, _ := pinnedBob(t, db)
+		e.deletedByCleanup(t, "user_tokens", 1, users.DefaultSecondFactorTTL)
+	})
+}
+
 // Bad completions answer 4xx with a clear message and open nothing.
 func TestSecondFactorBadInput(t *testing.T) {
 	t.Parallel()
 	storagetest.Run(t, func(t *testing.T, db *bun.DB) {
-		e, p := pinEnv(t, db)
-		root := e.root(t)
-		e.create(t, root, "bob", "bob-password", nil)
-		p.set("bob", "1111")
-		tok := e.secondFactor(t, "bob", "bob-password", "pin")
+		e, tok := pinnedBob(t, db)
 		before := e.snapshot(t)
 		for _, c := range []struct {
 			creds any

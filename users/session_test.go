@@ -214,16 +214,9 @@ func TestSessionTTLOption(t *testing.T) {
 func TestExpiredSessionsAreDeleted(t *testing.T) {
 	t.Parallel()
 	run(t, func(t *testing.T, e *env) {
-		ctx := context.Background()
 		e.root(t)
 		e.root(t)
-		require.Equal(t, 2, e.count(t, "user_sessions"))
-		e.clock.Add(users.DefaultSessionTTL - time.Minute)
-		e.mod.Cleanup(ctx)
-		require.Equal(t, 2, e.count(t, "user_sessions"), "not expired yet")
-		e.clock.Add(2 * time.Minute)
-		e.mod.Cleanup(ctx)
-		require.Equal(t, 0, e.count(t, "user_sessions"))
+		e.deletedByCleanup(t, "user_sessions", 2, users.DefaultSessionTTL)
 	})
 }
 

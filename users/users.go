@@ -65,10 +65,10 @@ type Options struct {
 	// SessionTTL is how long a session lasts after sign-in. Default 30 days.
 	SessionTTL time.Duration
 
-	// CleanupInterval is how often expired sessions and mailed links, and
-	// refilled rate-limit buckets, are deleted, after a first round in
-	// Mount (they stop working when they expire; this only reclaims the
-	// rows). Default 1 hour.
+	// CleanupInterval is how often expired sessions, mailed links,
+	// second-factor tokens and passkey ceremonies, and refilled rate-limit
+	// buckets, are deleted, after a first round in Mount (they stop working
+	// when they expire; this only reclaims the rows). Default 1 hour.
 	CleanupInterval time.Duration
 
 	// Hasher hashes and verifies passwords; its options also set the minimum
@@ -323,10 +323,10 @@ type Module struct {
 	keyring          Keyring // Options.Keyring; nil: no TOTP
 	totpIssuerName   string
 	requireFactorFor []string
-	enrolOnly        *auth.Confinement // nil unless RequireFactorFor
-	removers         factorRemovers
+	enrolOnly        *auth.Confinement       // nil unless RequireFactorFor
+	removers         funcList[FactorRemover] // OnRemoveFactors
 
-	resets                       resetHooks
+	resets                       funcList[CredentialsResetFunc] // OnCredentialsReset
 	hooks                        userHooks
 	keepTokensOnAdminSetPassword bool
 	avatarURL                    string // empty: no avatars
@@ -518,8 +518,9 @@ func (m *Module) cleanupLoop(ctx context.Context, every time.Duration) {
 	}
 }
 
-// cleanup deletes the sessions and one-time tokens expired by Now, and the
-// rate-limit buckets that have refilled. Failures are logged: the next
+// cleanup deletes the sessions, one-time tokens (mailed links, second-factor
+// tokens) and passkey ceremonies expired by Now, and the rate-limit buckets
+// that have refilled. Failures are logged: the next
 // round tries again, and expired rows stop working whether or not they are
 // deleted.
 func (m *Module) cleanup(ctx context.Context) {
@@ -528,6 +529,9 @@ func (m *Module) cleanup(ctx context.Context) {
 	}
 	if _, err := m.deleteExpiredTokens(ctx); err != nil && ctx.Err() == nil {
 		m.log.Warn("users: delete expired tokens", "err", err)
+	}
+	if _, err := m.deleteExpiredCeremonies(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("users: delete expired passkey ceremonies", "err", err)
 	}
 	m.activity.prune()
 	if m.limits != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/authrpc/authrpc/rpc"
 )
 
-// ClockStart is where a new Clock's time begins.
+// ClockStart is where a new Clock's time begins: 2030-01-02 03:04:05 UTC.
 var ClockStart = fakeclock.Start
 
 // Clock is an rpc.Clock for tests (rpc.Options.Clock): its time stands
@@ -39,7 +39,7 @@ func (c *Clock) Advance(d time.Duration) { c.c.Advance(d) }
 // order they fire.
 func (c *Clock) Pending() []time.Duration { return c.c.Pending() }
 
-// ClockWait is how long Timers waits for the registry to set its timers
+// ClockWait, ten seconds, is how long Timers waits for the registry to set its timers
 // before it fails the test: long, as it only runs out when the code is
 // broken.
 const ClockWait = fakeclock.Wait

@@ -1,17 +1,11 @@
 package apiref
 
 import (
-	"bytes"
-	"compress/gzip"
 	"embed"
-	"html/template"
 	"io/fs"
 	"net/http"
-	"path"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
+
+	"github.com/authrpc/authrpc/internal/static"
 )
 
 //go:embed assets
@@ -40,12 +34,7 @@ type Options struct {
 // Handler serves the reference page and its assets. It answers GET and
 // HEAD only.
 type Handler struct {
-	index    []byte
-	files    fs.FS
-	modified time.Time
-
-	mu      sync.Mutex
-	gzipped map[string][]byte // by asset name, made on first request
+	site *static.Handler
 }
 
 // New returns the page's handler. It serves the assets by their base name
@@ -62,12 +51,11 @@ func New(opts Options) *Handler {
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
-	var index bytes.Buffer
-	page := template.Must(template.ParseFS(files, "index.html"))
-	if err := page.Execute(&index, opts); err != nil {
+	site, err := static.New(static.Options{Files: files, Data: opts, Names: served, CSP: ContentSecurityPolicy, Gzip: true})
+	if err != nil {
 		panic(err) // the template and Options are fixed; tests execute it
 	}
-	return &Handler{index: index.Bytes(), files: files, modified: time.Now(), gzipped: map[string][]byte{}}
+	return &Handler{site: site}
 }
 
 // served maps the names the page asks for to the embedded files.
@@ -81,74 +69,4 @@ var served = map[string]string{
 
 // ServeHTTP serves the page or one of its assets, gzipped when the client
 // takes it (the bundle is 1.8 MB, about a quarter of that gzipped).
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Frame-Options", "DENY")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		hd.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	hd.Set("Cache-Control", "no-cache") // assets change only with the binary; a reload revalidates them
-	name := path.Base(r.URL.Path)
-	if name == "index.html" || !strings.Contains(name, ".") {
-		hd.Set("Content-Type", "text/html; charset=utf-8")
-		http.ServeContent(w, r, "index.html", h.modified, bytes.NewReader(h.index))
-		return
-	}
-	file, ok := served[name]
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	data, err := fs.ReadFile(h.files, file)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	hd.Add("Vary", "Accept-Encoding")
-	if acceptsGzip(r) {
-		// ServeContent types the answer by the name, not the gzipped bytes.
-		data = h.gzip(name, data)
-		hd.Set("Content-Encoding", "gzip")
-	}
-	http.ServeContent(w, r, name, h.modified, bytes.NewReader(data))
-}
-
-// gzip returns data gzipped, made once per asset.
-func (h *Handler) gzip(name string, data []byte) []byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if z, ok := h.gzipped[name]; ok {
-		return z
-	}
-	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	_, _ = zw.Write(data) // writes to memory do not fail
-	_ = zw.Close()
-	h.gzipped[name] = b.Bytes()
-	return b.Bytes()
-}
-
-// acceptsGzip reports whether Accept-Encoding lists gzip with a weight
-// above zero.
-func acceptsGzip(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for part := range strings.SplitSeq(v, ",") {
-			coding, params, _ := strings.Cut(part, ";")
-			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-				continue
-			}
-			q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
-			if !ok {
-				return true
-			}
-			w, err := strconv.ParseFloat(q, 64)
-			return err == nil && w > 0
-		}
-	}
-	return false
-}
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.site.ServeHTTP(w, r) }

@@ -1,14 +1,11 @@
 package console
 
 import (
-	"bytes"
 	"embed"
-	"html/template"
 	"io/fs"
 	"net/http"
-	"path"
-	"strings"
-	"time"
+
+	"github.com/authrpc/authrpc/internal/static"
 )
 
 //go:embed assets
@@ -43,9 +40,7 @@ const DefaultAdminPermission = "admin"
 
 // Handler serves the console. It answers GET and HEAD only.
 type Handler struct {
-	index    []byte
-	files    fs.FS
-	modified time.Time
+	site *static.Handler
 }
 
 // New returns the console's handler. It serves the files by their base name
@@ -65,39 +60,12 @@ func New(opts Options) *Handler {
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
-	var index bytes.Buffer
-	page := template.Must(template.ParseFS(files, "index.html"))
-	if err := page.Execute(&index, opts); err != nil {
+	site, err := static.New(static.Options{Files: files, Data: opts, CSP: ContentSecurityPolicy})
+	if err != nil {
 		panic(err) // the template and Options are fixed; tests execute it
 	}
-	return &Handler{index: index.Bytes(), files: files, modified: time.Now()}
+	return &Handler{site: site}
 }
 
 // ServeHTTP serves the page or one of its assets.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("X-Frame-Options", "DENY")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		hd.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	name := path.Base(r.URL.Path)
-	if name == "index.html" || !strings.Contains(name, ".") {
-		hd.Set("Cache-Control", "no-cache")
-		hd.Set("Content-Type", "text/html; charset=utf-8")
-		http.ServeContent(w, r, "index.html", h.modified, bytes.NewReader(h.index))
-		return
-	}
-	data, err := fs.ReadFile(h.files, name)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	// Assets change only with the binary; a reload revalidates them.
-	hd.Set("Cache-Control", "no-cache")
-	http.ServeContent(w, r, name, h.modified, bytes.NewReader(data))
-}
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.site.ServeHTTP(w, r) }

@@ -55,3 +55,27 @@ func TestWaitsAndNext(t *testing.T) {
 	<-done
 	require.Equal(t, fakeclock.Start.Add(time.Minute+time.Second), c.Now())
 }
+
+func TestAfterFuncStopAndReset(t *testing.T) {
+	t.Parallel()
+	c := fakeclock.New()
+	got := make(chan string, 3)
+	a := c.AfterFunc(time.Second, func() { got <- "a" })
+	assert.True(t, a.Reset(time.Minute), "a was pending")
+	c.Advance(time.Minute - time.Nanosecond)
+	assert.Empty(t, got, "Reset counts from the clock's now")
+	c.Advance(time.Nanosecond)
+	assert.Equal(t, "a", <-got)
+	assert.False(t, a.Stop(), "a fired")
+	assert.False(t, a.Reset(time.Second), "a was not pending")
+	assert.True(t, a.Stop())
+	c.Advance(time.Hour)
+	assert.Empty(t, got, "a stopped")
+
+	ch := c.After(2 * time.Second)
+	c.AfterFunc(time.Second, func() { got <- "b" })
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second}, c.Waits(t, 2), "After and AfterFunc share one order")
+	assert.Equal(t, time.Second, c.Next(t))
+	assert.Equal(t, "b", <-got)
+	assert.False(t, fired(ch))
+}

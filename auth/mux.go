@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/authrpc/authrpc/internal/evict"
 )
 
 // Defaults for MuxOptions.
@@ -121,9 +123,6 @@ type muxEntry struct {
 	kind    Kind
 	tokenID int64
 }
-
-// evictSample is how many entries a full shard looks at to choose one to drop.
-const evictSample = 8
 
 // NewMux returns a Mux with no authenticators and caching on.
 func NewMux(opts MuxOptions) *Mux {
@@ -360,31 +359,9 @@ func (m *Mux) store(s *muxShard, key [sha256.Size]byte, kind Kind, p *Principal,
 	s.entries[key] = e
 }
 
-// evict makes room in a full shard. It looks at a few entries (map order is
-// random enough) and drops the expired ones, or else the one that would
-// expire first, which is about the oldest: sampled oldest-first eviction at
-// O(1) cost, in the manner of Redis.
+// evict makes room in a full shard: see evict.Sampled.
 func (s *muxShard) evict(now int64) {
-	var (
-		victim  [sha256.Size]byte
-		soonest int64
-		dropped bool
-		seen    int
-	)
-	for k, e := range s.entries {
-		if e.expires <= now {
-			delete(s.entries, k)
-			dropped = true
-		} else if seen == 0 || e.expires < soonest {
-			victim, soonest = k, e.expires
-		}
-		if seen++; seen == evictSample {
-			break
-		}
-	}
-	if !dropped && seen > 0 {
-		delete(s.entries, victim)
-	}
+	evict.Sampled(s.entries, now, func(e muxEntry) int64 { return e.expires })
 }
 
 // Invalidate drops the cached principals inv matches (see Invalidation),

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authrpc/authrpc/auth"
+	"github.com/authrpc/authrpc/internal/evict"
 )
 
 // userCacheMax bounds the users a userCache keeps: the callers active of
@@ -99,33 +100,10 @@ func (c *userCache) fill(u *User, gen uint64) {
 	c.entries[u.ID] = e
 }
 
-// evict makes room: of a few entries (map order is random enough), it
-// drops the expired ones, or else the one that expires first.
+// evict makes room: see evict.Sampled.
 func (c *userCache) evict(now int64) {
-	var (
-		victim  int64
-		soonest int64
-		dropped bool
-		seen    int
-	)
-	for id, e := range c.entries {
-		if e.expires <= now {
-			delete(c.entries, id)
-			dropped = true
-		} else if seen == 0 || e.expires < soonest {
-			victim, soonest = id, e.expires
-		}
-		if seen++; seen == evictSample {
-			break
-		}
-	}
-	if !dropped && seen > 0 {
-		delete(c.entries, victim)
-	}
+	evict.Sampled(c.entries, now, func(e cachedUser) int64 { return e.expires })
 }
-
-// evictSample is how many entries a full cache looks at to choose one to drop.
-const evictSample = 8
 
 // invalidate drops what inv covers: the user it names, or everything
 // when it names nothing. One that names only a token or a kind of token

@@ -16,12 +16,7 @@ import (
 func BenchmarkChange(b *testing.B) {
 	for _, dbName := range []string{"sqlite", "postgres"} {
 		b.Run(dbName, func(b *testing.B) {
-			var db *bun.DB
-			if dbName == "sqlite" {
-				db = storagetest.SQLite(b)
-			} else {
-				db = storagetest.Postgres(b)
-			}
+			db := storagetest.Open(b, dbName)
 			e := newEnv(b, db, audit.Options{})
 			ctx := auth.NewContext(context.Background(), &auth.Principal{UserID: 7, Kind: auth.KindSession, TokenID: 70})
 			if _, err := db.ExecContext(ctx, "CREATE TABLE things (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"); err != nil {

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/authrpc/authrpc/auth"
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
@@ -35,12 +33,7 @@ import (
 func BenchmarkSigninEnumeration(b *testing.B) {
 	for _, dbName := range []string{"sqlite", "postgres"} {
 		b.Run(dbName, func(b *testing.B) {
-			var db *bun.DB
-			if dbName == "sqlite" {
-				db = storagetest.SQLite(b)
-			} else {
-				db = storagetest.Postgres(b)
-			}
+			db := storagetest.Open(b, dbName)
 			reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), CallTimeout: time.Minute})
 			off := rpc.RateLimit{Burst: -1}
 			mod, err := users.Mount(context.Background(), reg, db, users.Options{

@@ -23,11 +23,7 @@ func BenchmarkSecondFactorCheck(b *testing.B) {
 	for _, dbName := range []string{"sqlite", "postgres"} {
 		var db *bun.DB
 		mount := func(b *testing.B) (*users.Module, *users.User, *rpctest.Client) {
-			if dbName == "sqlite" {
-				db = storagetest.SQLite(b)
-			} else {
-				db = storagetest.Postgres(b)
-			}
+			db = storagetest.Open(b, dbName)
 			reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), Permissions: declared()})
 			wide := rpc.RateLimit{Burst: 1 << 30, PerSecond: 1e9}
 			mod, err := users.Mount(context.Background(), reg, db, users.Options{

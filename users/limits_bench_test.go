@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/uptrace/bun"
-
 	"github.com/authrpc/authrpc/rpc"
 	"github.com/authrpc/authrpc/rpc/rpctest"
 	"github.com/authrpc/authrpc/storage/storagetest"
@@ -30,12 +28,7 @@ func BenchmarkSigninLimits(b *testing.B) {
 	for _, dbName := range []string{"sqlite", "postgres"} {
 		for _, local := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/local=%v", dbName, local), func(b *testing.B) {
-				var db *bun.DB
-				if dbName == "sqlite" {
-					db = storagetest.SQLite(b)
-				} else {
-					db = storagetest.Postgres(b)
-				}
+				db := storagetest.Open(b, dbName)
 				reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), Permissions: declared()})
 				opts := users.Options{RootPassword: rootPassword, Out: io.Discard, Hasher: fastHasher()}
 				generous(local)(&opts)

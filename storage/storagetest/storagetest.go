@@ -45,6 +45,22 @@ func Run(t *testing.T, fn func(t *testing.T, db *bun.DB)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
+// Open opens a fresh database of the kind named as Run's subtests are,
+// "sqlite" (SQLite) or "postgres" (Postgres, skipped without
+// TEST_POSTGRES_DSN): for benchmarks, which Run does not serve, that name
+// their sub-benchmarks by database.
+func Open(tb testing.TB, kind string) *bun.DB {
+	tb.Helper()
+	switch kind {
+	case "sqlite":
+		return SQLite(tb)
+	case "postgres":
+		return Postgres(tb)
+	}
+	tb.Fatalf("storagetest: Open: unknown kind %q (want sqlite or postgres)", kind)
+	return nil
+}
+
 // SQLite opens a fresh SQLite database in t.TempDir() with storage.Open and
 // closes it when the test ends.
 func SQLite(t testing.TB) *bun.DB {

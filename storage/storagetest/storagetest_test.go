@@ -118,3 +118,11 @@ func TestRecordQueries(t *testing.T) {
 		assert.Len(t, q.Naming("users"), 2, "a string literal names no table")
 	})
 }
+
+// Open gives a benchmark the database its sub-benchmark names.
+func TestOpenByKind(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Open(t, "sqlite")
+	require.NoError(t, db.PingContext(t.Context()))
+	assert.Equal(t, "sqlite", db.Dialect().Name().String())
+}

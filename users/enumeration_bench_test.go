@@ -34,7 +34,7 @@ func BenchmarkSigninEnumeration(b *testing.B) {
 	for _, dbName := range []string{"sqlite", "postgres"} {
 		b.Run(dbName, func(b *testing.B) {
 			db := storagetest.Open(b, dbName)
-			reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), CallTimeout: time.Minute})
+			reg := rpc.New(rpc.Options{Logger: slog.New(slog.DiscardHandler), CallTimeout: time.Minute, Permissions: declared()})
 			off := rpc.RateLimit{Burst: -1}
 			mod, err := users.Mount(context.Background(), reg, db, users.Options{
 				RootPassword: rootPassword, Out: io.Discard, LocalLimits: true,
